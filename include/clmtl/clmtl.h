@@ -1,0 +1,13 @@
+/* Umbrella header: the whole public API of clmtl. */
+#ifndef CLMTL_CLMTL_H
+#define CLMTL_CLMTL_H
+
+#include "clmtl/status.h"
+#include "clmtl/device.h"
+#include "clmtl/tensor.h"
+#include "clmtl/graph.h"
+#include "clmtl/optim.h"
+
+#define CLMTL_VERSION "0.1.0"
+
+#endif

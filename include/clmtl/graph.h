@@ -1,0 +1,4 @@
+#ifndef CLMTL_GRAPH_H
+#define CLMTL_GRAPH_H
+#include "clmtl/tensor.h"
+#endif

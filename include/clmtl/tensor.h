@@ -1,0 +1,38 @@
+/* float32 NCHW device tensors. A clm_tensor is a view: a buffer, an offset in floats, and a
+ * shape. It owns nothing; buffers are owned by whoever allocated them (a graph's arena, its
+ * flat parameter buffer, or a caller via clm_buffer_alloc). */
+#ifndef CLMTL_TENSOR_H
+#define CLMTL_TENSOR_H
+
+#include <stddef.h>
+#include "clmtl/device.h"
+
+typedef struct _cl_mem *clm_mem; /* same type as cl_mem, without pulling in CL headers */
+
+typedef struct clm_tensor {
+  clm_mem buf;
+  size_t off;          /* offset into buf, in floats */
+  int n, c, h, w;      /* NCHW; a scalar is (1,1,1,1) */
+} clm_tensor;
+
+static inline size_t clm_tensor_numel(const clm_tensor *t) {
+  return (size_t)t->n * (size_t)t->c * (size_t)t->h * (size_t)t->w;
+}
+
+/* A view of `numel` floats of `buf` starting at float offset `off`, shaped (n, c, h, w). */
+static inline clm_tensor clm_tensor_view(clm_mem buf, size_t off, int n, int c, int h, int w) {
+  clm_tensor t = {buf, off, n, c, h, w};
+  return t;
+}
+
+/* Device buffer of `floats` float32 values. Zero-filled. */
+clm_status clm_buffer_alloc(clm_context *ctx, size_t floats, clm_mem *out);
+void clm_buffer_free(clm_mem buf);
+
+/* Blocking copies between host memory and a tensor view (numel floats). */
+clm_status clm_tensor_upload(clm_context *ctx, const clm_tensor *t, const float *host);
+clm_status clm_tensor_download(clm_context *ctx, const clm_tensor *t, float *host);
+/* Sets every element of the view to `value` (device kernel). */
+clm_status clm_tensor_fill(clm_context *ctx, const clm_tensor *t, float value);
+
+#endif

@@ -1,0 +1,122 @@
+/* Internals shared by the library: error helpers, the context layout, kernel lookup and
+ * launch. Not part of the public API; ops and graph code include this. */
+#ifndef CLMTL_RUNTIME_IMPL_H
+#define CLMTL_RUNTIME_IMPL_H
+
+#include <CL/cl.h>
+#include <stdint.h>
+#include "clmtl/device.h"
+#include "clmtl/tensor.h"
+
+/* ---- errors ------------------------------------------------------------------------------ */
+
+/* Records "file:line: message" for clm_last_error() and returns st. */
+clm_status clm_error_set(clm_status st, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Records a failed OpenCL call by its error name and returns the mapped status. */
+clm_status clm_cl_error(cl_int err, const char *call, const char *file, int line);
+const char *clm_cl_error_name(cl_int err);
+
+#define CLM_FAIL(st, ...) return clm_error_set((st), __FILE__, __LINE__, __VA_ARGS__)
+#define CLM_ERROR(st, ...) clm_error_set((st), __FILE__, __LINE__, __VA_ARGS__)
+#define CLM_TRY(expr)                                                                        \
+  do {                                                                                       \
+    clm_status st_ = (expr);                                                                 \
+    if (st_ != CLM_OK) return st_;                                                           \
+  } while (0)
+#define CLM_CL_TRY(call)                                                                     \
+  do {                                                                                       \
+    cl_int e_ = (call);                                                                      \
+    if (e_ != CL_SUCCESS) return clm_cl_error(e_, #call, __FILE__, __LINE__);                \
+  } while (0)
+/* goto-cleanup forms: set `st` and jump to `label` on failure. */
+#define CLM_CHECK(st, expr, label)                                                           \
+  do {                                                                                       \
+    (st) = (expr);                                                                           \
+    if ((st) != CLM_OK) goto label;                                                          \
+  } while (0)
+#define CLM_CL_CHECK(st, call, label)                                                        \
+  do {                                                                                       \
+    cl_int e_ = (call);                                                                      \
+    if (e_ != CL_SUCCESS) {                                                                  \
+      (st) = clm_cl_error(e_, #call, __FILE__, __LINE__);                                    \
+      goto label;                                                                            \
+    }                                                                                        \
+  } while (0)
+
+/* ---- context ----------------------------------------------------------------------------- */
+
+typedef struct clm_kernel_entry {
+  char name[64];
+  cl_kernel kernel;
+  size_t max_wg; /* CL_KERNEL_WORK_GROUP_SIZE for this device */
+} clm_kernel_entry;
+
+typedef struct clm_program_entry {
+  char file[32];      /* cl/<file>.cl */
+  char *options;      /* extra build options (-D tuning values) */
+  cl_program program;
+  clm_kernel_entry *kernels;
+  int nkernels, cap;
+} clm_program_entry;
+
+struct clm_context {
+  clm_device_info info;
+  cl_platform_id platform;
+  cl_device_id device;
+  cl_context context;
+  cl_command_queue queue;
+  clm_program_entry *programs;
+  int nprograms, cap;
+  size_t reduce_wg;      /* power-of-two work-group size for local-memory reductions */
+  size_t launch_wg;      /* default 1-D work-group size */
+  int cache_enabled;     /* on-disk program binary cache */
+  char cache_dir[512];
+  int cache_hits, cache_misses;
+};
+
+/* A kernel from cl/<file>.cl built with `options` (may be NULL) on top of the context's base
+ * options. Programs and kernels are cached in the context. */
+clm_status clm_kernel_get(clm_context *ctx, const char *file, const char *options,
+                          const char *name, cl_kernel *out, size_t *max_wg);
+
+/* Sets kernel arguments from a format string, one letter per argument:
+ *   m  cl_mem           i  int            f  float (pass a double or float)
+ *   o  size_t offset in floats, passed to the kernel as int (checked < INT_MAX)
+ *   t  const clm_tensor *: expands to two arguments, buffer and int offset
+ *   l  size_t bytes of __local memory */
+clm_status clm_kernel_args(cl_kernel k, const char *fmt, ...);
+
+/* Enqueues an N-D range. local == NULL picks a 1-D work-group size within the kernel's limit
+ * (dims must be 1 then). Global sizes are rounded up to a multiple of the local size: kernels
+ * check their own bounds. */
+clm_status clm_kernel_launch(clm_context *ctx, cl_kernel k, int dims, const size_t *global,
+                             const size_t *local);
+
+/* Convenience: look up, set args and launch a 1-D kernel over n items in one call. */
+clm_status clm_launch_1d(clm_context *ctx, const char *file, const char *name, size_t n,
+                         const char *fmt, ...);
+
+/* Serialises calls into CLBlast (its 1.5.3 cache is not thread-safe). */
+void clm_blas_lock(void);
+void clm_blas_unlock(void);
+
+/* ---- kernel sources and binary cache ------------------------------------------------------ */
+
+/* Text of cl/<file>.cl: from $CLMTL_KERNEL_DIR if set, else embedded, else the source tree.
+ * *out is malloc'd. */
+clm_status clm_kernel_source_load(const char *file, char **out);
+
+/* 128-bit key over everything that determines a program binary. */
+typedef struct clm_cache_key { uint64_t h[2]; } clm_cache_key;
+clm_cache_key clm_cache_key_make(const clm_context *ctx, const char *source, const char *options);
+/* Loads a cached binary for key and builds it; CLM_ERR_NOT_FOUND when absent, stale or corrupt
+ * (a corrupt entry is removed). */
+clm_status clm_binary_cache_load(clm_context *ctx, clm_cache_key key, const char *options,
+                                 cl_program *out);
+/* Stores the binary of a built program; failures are ignored (the cache is an optimisation). */
+void clm_binary_cache_store(clm_context *ctx, clm_cache_key key, cl_program program);
+
+static inline int clm_is_pow2(size_t x) { return x && !(x & (x - 1)); }
+
+#endif

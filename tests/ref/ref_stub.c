@@ -1,0 +1,2 @@
+/* Keeps the reference library non-empty before any reference op exists. */
+int clm_ref_stub_unused;

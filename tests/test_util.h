@@ -1,0 +1,57 @@
+/* Small test harness shared by the ctest suites: device set-up, random data, comparisons
+ * with a stated tolerance, finite-difference gradient checks, and the closing tally line
+ * ("N passed, N failed") that CI reads. */
+#ifndef CLMTL_TEST_UTIL_H
+#define CLMTL_TEST_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "clmtl/clmtl.h"
+
+extern int test_passed, test_failed;
+
+/* Small shapes when $CLMTL_TEST_SMALL is set (oclgrind runs). */
+int test_small(void);
+
+/* Creates the context for $CLMTL_DEVICE (or the default); prints the device. Exits the test
+ * program with status 1 when no device can be opened: tests may exit, the library may not. */
+clm_context *test_context(void);
+
+/* Deterministic xorshift generator. */
+typedef struct test_rng { uint64_t s; } test_rng;
+test_rng test_rng_make(uint64_t seed);
+float test_uniform(test_rng *r, float lo, float hi);
+/* Uniform in [lo, hi] but never within `gap` of zero (random, non-zero inputs). */
+float test_nonzero(test_rng *r, float lo, float hi, float gap);
+void test_fill(test_rng *r, float *x, size_t n, float lo, float hi);
+
+/* Device tensor of the given shape in a fresh buffer; filled from host if host != NULL. */
+clm_tensor test_tensor(clm_context *ctx, int n, int c, int h, int w, const float *host);
+/* The same inside a shared buffer at a non-zero offset, to exercise offsets in kernels. */
+clm_tensor test_tensor_at(clm_context *ctx, size_t pad, int n, int c, int h, int w,
+                          const float *host);
+void test_tensor_free(clm_tensor *t);
+/* Downloads a tensor into a malloc'd host array. */
+float *test_download(clm_context *ctx, const clm_tensor *t);
+
+/* Max relative error max|a-b| / max(max|b|, floor). */
+double test_rel_error(const float *got, const float *want, size_t n, double floor);
+
+/* Records and prints one check: "[PASS] name: rel err 1.2e-07 (tol 1e-05)". */
+void test_check(const char *name, double err, double tol);
+/* Records a boolean check. */
+void test_true(const char *name, int ok, const char *detail);
+/* Fails the test with the library's last error unless st == CLM_OK. */
+void test_status(const char *name, clm_status st);
+
+/* Objective for finite differences: a scalar function of the host vector x. */
+typedef double (*test_objective)(void *user, const float *x);
+/* Central differences with step eps on `samples` coordinates (all if samples >= n) of x,
+ * compared with `analytic`. Returns the max of |num - ana| / max(|num|, |ana|, floor). */
+double test_fd_error(test_objective f, void *user, float *x, size_t n, const float *analytic,
+                     double eps, int samples, double floor, uint64_t seed);
+
+/* Prints "N passed, N failed" and returns the process exit status. */
+int test_finish(void);
+
+#endif

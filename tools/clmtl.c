@@ -1,0 +1,52 @@
+/* The clmtl command-line program: one executable, one sub-command per job. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "clmtl/clmtl.h"
+
+static int usage(FILE *to) {
+  fprintf(to,
+          "clmtl %s: multi-task scene understanding on any OpenCL device\n\n"
+          "usage: clmtl <command> [options]\n\n"
+          "commands:\n"
+          "  devices              list every OpenCL device of every platform\n"
+          "  help                 this text\n\n"
+          "environment:\n"
+          "  CLMTL_DEVICE         device to use: P:D, cpu, gpu, or part of a device/vendor/platform name\n"
+          "  CLMTL_KERNEL_DIR     load kernels from this directory instead of the embedded copies\n"
+          "  CLMTL_CACHE_DIR      program binary cache (default ~/.cache/clmtl); CLMTL_CACHE=0 disables it\n",
+          CLMTL_VERSION);
+  return to == stderr ? 2 : 0;
+}
+
+static int cmd_devices(int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  clm_device_info *list;
+  int n;
+  clm_status st = clm_device_list(&list, &n);
+  if (st != CLM_OK) {
+    fprintf(stderr, "clmtl devices: %s\n", clm_last_error());
+    return 1;
+  }
+  clm_device_info chosen;
+  int have_default = clm_device_select(NULL, &chosen) == CLM_OK;
+  for (int i = 0; i < n; i++) {
+    char buf[4096];
+    clm_device_describe(&list[i], buf, sizeof buf);
+    int is_default = have_default && chosen.platform_index == list[i].platform_index &&
+                     chosen.device_index == list[i].device_index;
+    printf("%s%s\n", buf, is_default ? "  (default)\n" : "");
+  }
+  free(list);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) return usage(stderr);
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
+  if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) return usage(stdout);
+  fprintf(stderr, "clmtl: unknown command '%s'\n\n", cmd);
+  return usage(stderr);
+}
