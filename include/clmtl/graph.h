@@ -1,4 +1,160 @@
+/* Networks as graphs of named layers. Layers are recorded (by the constructors below or from
+ * a models/NAME.cfg file) and refer to their inputs by name; clm_graph_compile resolves names,
+ * orders the layers, infers shapes, builds the backward pass, plans device memory and
+ * allocates it. Then forward/backward run the whole graph as OpenCL kernels.
+ *
+ * Device memory of a compiled graph: one arena for activations, gradients of activations and
+ * workspaces (reused by liveness); one flat buffer each for parameters, their gradients
+ * (same layout) and non-trained state (batch-norm running statistics); a small buffer of
+ * scalars (loss values, valid counts, gradient seeds). */
 #ifndef CLMTL_GRAPH_H
 #define CLMTL_GRAPH_H
+
 #include "clmtl/tensor.h"
+
+#define CLM_MAX_INPUTS 8
+#define CLM_NAME_MAX 64
+
+typedef enum clm_layer_type {
+  CLM_LAYER_INPUT = 0, /* data: image, labels, targets, masks */
+  CLM_LAYER_CONV,      /* conv2d [+ batch norm] [+ activation] */
+  CLM_LAYER_DECONV,    /* transposed conv2d [+ batch norm] [+ activation] */
+  CLM_LAYER_BATCHNORM,
+  CLM_LAYER_ACTIVATION,
+  CLM_LAYER_MAXPOOL,   /* 2x2, stride 2, keeps argmax indices */
+  CLM_LAYER_UNPOOL,    /* 2x2 max-unpool with the indices of a maxpool layer */
+  CLM_LAYER_UPSAMPLE,  /* bilinear x2 */
+  CLM_LAYER_CONCAT,    /* along channels */
+  CLM_LAYER_ADD,
+  CLM_LAYER_SOFTMAX_XENT, /* loss: from = logits, target = labels input */
+  CLM_LAYER_L1,           /* loss: from = prediction, target, optional mask */
+  CLM_LAYER_L2,
+  CLM_LAYER_TYPE_COUNT
+} clm_layer_type;
+
+typedef enum clm_act_type {
+  CLM_ACTIVATION_NONE = 0,
+  CLM_ACTIVATION_RELU,
+  CLM_ACTIVATION_LEAKY_RELU,
+  CLM_ACTIVATION_SIGMOID
+} clm_act_type;
+
+typedef enum clm_task_kind { CLM_TASK_CLASSIFICATION = 0, CLM_TASK_REGRESSION = 1 } clm_task_kind;
+
+/* One layer as recorded. Zero-initialise and set what applies; the defaults are noted. */
+typedef struct clm_layer {
+  char name[CLM_NAME_MAX];
+  clm_layer_type type;
+  char from[CLM_MAX_INPUTS][CLM_NAME_MAX]; /* inputs by layer name */
+  int nfrom;
+  int channels;            /* input: channels */
+  int filters;             /* conv/deconv: output channels */
+  int size;                /* conv/deconv: square kernel size */
+  int stride;              /* default 1 */
+  int pad;                 /* default -1: "same" = dilation*(size-1)/2 for conv, 0 for deconv */
+  int dilation;            /* default 1 */
+  int output_padding;      /* deconv */
+  int bias;                /* default -1: on unless bn */
+  int bn;                  /* conv/deconv: batch norm after */
+  clm_act_type act;        /* conv/deconv/activation */
+  float slope;             /* leaky relu, default 0.1 */
+  float bn_momentum;       /* default 0.1 */
+  float bn_eps;            /* default 1e-5 */
+  char indices[CLM_NAME_MAX]; /* unpool: the maxpool layer whose indices it uses */
+  /* losses */
+  char target[CLM_NAME_MAX];  /* name of the target input (created if absent) */
+  char mask[CLM_NAME_MAX];    /* optional validity mask input (regression) */
+  int ignore;                 /* softmax_xent ignore label, default 255 */
+  clm_task_kind kind;
+  float weight;               /* task weight for fixed weighting and validation, default 1 */
+  /* where it came from, for error messages */
+  char file[256];
+  int line;
+} clm_layer;
+
+/* Layer type names as written in model files ("conv", "softmax_xent", ...). */
+const char *clm_layer_type_name(clm_layer_type t);
+
+typedef struct clm_graph clm_graph;
+
+clm_status clm_graph_create(clm_context *ctx, clm_graph **out);
+void clm_graph_free(clm_graph *g);
+
+/* Records a layer (a copy is kept). A duplicate name is an error. Unset fields take their
+ * defaults at compile time. */
+clm_status clm_graph_add(clm_graph *g, const clm_layer *layer);
+/* Fills *l with the defaults for `type`. */
+void clm_layer_defaults(clm_layer *l, clm_layer_type type, const char *name);
+
+/* Constructors for the common layers (thin wrappers around clm_graph_add). */
+clm_status clm_graph_input(clm_graph *g, const char *name, int channels);
+clm_status clm_graph_conv(clm_graph *g, const char *name, const char *from, int filters,
+                          int size, int stride, int bn, clm_act_type act);
+clm_status clm_graph_maxpool(clm_graph *g, const char *name, const char *from);
+clm_status clm_graph_upsample(clm_graph *g, const char *name, const char *from);
+clm_status clm_graph_concat(clm_graph *g, const char *name, const char *a, const char *b);
+clm_status clm_graph_loss(clm_graph *g, const char *name, clm_layer_type type, const char *from,
+                          const char *target, const char *mask);
+
+/* Reads layers from a model file (INI; format in the README). Errors name file, line, key. */
+clm_status clm_graph_load(clm_graph *g, const char *path);
+/* Same from text in memory; `filename` is used in messages. */
+clm_status clm_graph_parse(clm_graph *g, const char *text, const char *filename);
+
+typedef struct clm_graph_options {
+  int batch, height, width; /* input resolution */
+  int training;             /* build the backward pass and gradient buffers */
+  int conv_variant;         /* -1: the scheduler decides; else a clm_conv_variant */
+} clm_graph_options;
+
+/* Resolves, orders, infers shapes, (training) builds the backward pass, plans memory and
+ * allocates every device buffer. Parameters are initialised as PyTorch does, from `seed`
+ * via clm_graph_init_params. May be called once per graph. */
+clm_status clm_graph_compile(clm_graph *g, const clm_graph_options *opt);
+
+/* PyTorch-default initialisation (Kaiming-uniform weights, uniform biases, BN 1/0, running
+ * statistics 0/1), deterministic from seed. */
+clm_status clm_graph_init_params(clm_graph *g, uint64_t seed);
+
+/* Batch-norm mode: training statistics (1) or running statistics (0). Default: training
+ * when compiled for training. */
+void clm_graph_set_training(clm_graph *g, int training);
+
+/* Device tensor of a layer's output (inputs included: upload data there). */
+clm_status clm_graph_tensor(clm_graph *g, const char *layer, clm_tensor *out);
+clm_status clm_graph_set_input(clm_graph *g, const char *layer, const float *host);
+
+clm_status clm_graph_forward(clm_graph *g);
+/* Sets every parameter gradient to 0 (they accumulate during backward). */
+clm_status clm_graph_zero_grad(clm_graph *g);
+/* Backward from every loss layer, each seeded with its seed scalar (1 unless changed through
+ * clm_graph_loss_seed or by a device kernel). Parameter gradients accumulate. */
+clm_status clm_graph_backward(clm_graph *g);
+
+/* Loss layers, in model order. */
+int clm_graph_loss_count(const clm_graph *g);
+const clm_layer *clm_graph_loss_layer(const clm_graph *g, int i);
+/* Device scalars of loss i: its value (mean over valid targets), valid count and seed. */
+clm_tensor clm_graph_loss_value(const clm_graph *g, int i);
+clm_tensor clm_graph_loss_count_tensor(const clm_graph *g, int i);
+clm_tensor clm_graph_loss_seed(const clm_graph *g, int i);
+
+/* Flat parameter, gradient and state buffers as (1,1,1,n) views. */
+clm_tensor clm_graph_params(const clm_graph *g);
+clm_tensor clm_graph_grads(const clm_graph *g);
+clm_tensor clm_graph_state(const clm_graph *g);
+
+/* Named tensors of the graph for checkpoints: parameters ("enc1.weight", "enc1.bn.bias") and
+ * state ("enc1.bn.running_mean"). *is_param tells which buffer the view lies in. */
+int clm_graph_named_count(const clm_graph *g);
+clm_status clm_graph_named(const clm_graph *g, int i, const char **name, clm_tensor *view,
+                           int *is_param);
+
+/* Peak bytes of the activation arena and the total of every device buffer of the graph. */
+size_t clm_graph_arena_bytes(const clm_graph *g);
+size_t clm_graph_device_bytes(const clm_graph *g);
+
+/* Human-readable summary: layers, shapes, parameters, kernel variants, memory. */
+void clm_graph_print(const clm_graph *g, void *file /* FILE* */);
+
 #endif

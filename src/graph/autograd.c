@@ -1,0 +1,47 @@
+/* Autograd: from the forward graph, the backward steps (one per node that has a parameter
+ * behind it and a loss after it, in reverse execution order), which input gradients each
+ * step produces, and whether it writes or accumulates them. The first contribution to a
+ * tensor's gradient writes (=) and later ones accumulate (+=), so fan-out (skip connections)
+ * needs no zeroing; parameter gradients always accumulate into the flat gradient buffer. */
+#include <stdlib.h>
+#include "graph/graph-impl.h"
+
+clm_status clm_graph_autograd(clm_graph *g) {
+  int n = g->nnodes;
+  for (int i = 0; i < n; i++) {
+    clm_node *nd = &g->nodes[i];
+    nd->requires_grad = 0;
+    for (int k = 0; k < nd->nparams; k++) nd->requires_grad |= !nd->params[k].is_state;
+    for (int j = 0; j < nd->nin; j++) nd->requires_grad |= g->nodes[nd->in[j]].requires_grad;
+    nd->feeds_loss = nd->loss_index >= 0;
+  }
+  for (int i = n - 1; i >= 0; i--)
+    if (g->nodes[i].feeds_loss)
+      for (int j = 0; j < g->nodes[i].nin; j++) g->nodes[g->nodes[i].in[j]].feeds_loss = 1;
+
+  g->bwd = malloc(((size_t)n + 1) * sizeof *g->bwd);
+  int *written = calloc((size_t)n + 1, sizeof *written);
+  if (!g->bwd || !written) { free(written); CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory"); }
+  g->nbwd = 0;
+  for (int i = n - 1; i >= 0; i--) {
+    clm_node *nd = &g->nodes[i];
+    if (!nd->requires_grad || !nd->feeds_loss) continue;
+    nd->bwd_step = g->nbwd;
+    g->bwd[g->nbwd++] = i;
+    /* which inputs carry a gradient: losses only differentiate their prediction, unpool not
+     * its indices; batch norm computes dx in the same kernel as dgamma, so it always has one */
+    int ndiff = nd->nin;
+    if (nd->op >= CLM_LAYER_SOFTMAX_XENT || nd->op == CLM_LAYER_UNPOOL) ndiff = 1;
+    for (int j = 0; j < nd->nin; j++) {
+      const clm_node *src = &g->nodes[nd->in[j]];
+      int need = j < ndiff && src->requires_grad && src->feeds_loss;
+      if (nd->op == CLM_LAYER_BATCHNORM) need = 1;
+      nd->in_grad[j] = need;
+      if (!need) continue;
+      nd->accumulate[j] = written[nd->in[j]];
+      written[nd->in[j]] = 1;
+    }
+  }
+  free(written);
+  return CLM_OK;
+}

@@ -1,0 +1,172 @@
+/* Running a compiled graph: forward over the nodes in execution order, backward over the
+ * steps autograd built. Each node's work is a call into the op layer (src/ops) with the views
+ * the planner assigned; the variant of each convolution is the scheduler's choice. */
+#include <stdio.h>
+#include <string.h>
+#include "graph/graph-impl.h"
+
+static clm_tensor param_view(const clm_graph *g, const clm_node *nd, int k, int grad) {
+  const clm_param_slot *p = &nd->params[k];
+  clm_mem buf = p->is_state ? g->state : (grad ? g->grads : g->params);
+  return clm_tensor_view(buf, p->off, p->n, p->c, p->h, p->w);
+}
+
+/* The bias view, or an absent tensor when the layer has none. */
+static clm_tensor bias_view(const clm_graph *g, const clm_node *nd, int grad) {
+  clm_tensor none = {0};
+  return nd->nparams > 1 ? param_view(g, nd, 1, grad) : none;
+}
+
+static clm_status forward_node(clm_graph *g, clm_node *nd) {
+  clm_context *ctx = g->ctx;
+  const clm_layer *l = &g->layers[nd->layer];
+  const clm_tensor *x = nd->nin > 0 ? &g->nodes[nd->in[0]].out : NULL;
+  clm_conv_params cp = {l->stride, clm_layer_pad(l), l->dilation};
+  switch (nd->op) {
+  case CLM_LAYER_INPUT:
+    return CLM_OK;
+  case CLM_LAYER_CONV:
+  case CLM_LAYER_DECONV: {
+    clm_tensor w = param_view(g, nd, 0, 0), b = bias_view(g, nd, 0);
+    if (nd->op == CLM_LAYER_CONV)
+      return clm_conv2d_forward(ctx, (clm_conv_variant)nd->variant, &cp, x, &w, &b, &nd->out, &nd->ws);
+    return clm_deconv2d_forward(ctx, (clm_conv_variant)nd->variant, &cp, x, &w, &b, &nd->out, &nd->ws);
+  }
+  case CLM_LAYER_BATCHNORM: {
+    clm_tensor gm = param_view(g, nd, 0, 0), bt = param_view(g, nd, 1, 0);
+    clm_tensor rm = param_view(g, nd, 2, 0), rv = param_view(g, nd, 3, 0);
+    if (g->training)
+      return clm_batchnorm_forward_train(ctx, x, &gm, &bt, &nd->out, &nd->aux, &rm, &rv,
+                                         l->bn_momentum, l->bn_eps);
+    return clm_batchnorm_forward_eval(ctx, x, &gm, &bt, &rm, &rv, l->bn_eps, &nd->out);
+  }
+  case CLM_LAYER_ACTIVATION:
+    return clm_activation_forward(ctx, (clm_activation)l->act, l->slope, x, &nd->out);
+  case CLM_LAYER_MAXPOOL:
+    return clm_maxpool2x2_forward(ctx, x, &nd->out, &nd->aux);
+  case CLM_LAYER_UNPOOL:
+    return clm_maxunpool2x2_forward(ctx, x, &g->nodes[nd->in[1]].aux, &nd->out);
+  case CLM_LAYER_UPSAMPLE:
+    return clm_upsample2x_forward(ctx, x, &nd->out);
+  case CLM_LAYER_CONCAT: {
+    int c0 = 0;
+    for (int j = 0; j < nd->nin; j++) {
+      const clm_tensor *src = &g->nodes[nd->in[j]].out;
+      CLM_TRY(clm_channel_copy(ctx, src, 0, &nd->out, c0, src->c, 0));
+      c0 += src->c;
+    }
+    return CLM_OK;
+  }
+  case CLM_LAYER_ADD:
+    return clm_add_forward(ctx, x, &g->nodes[nd->in[1]].out, &nd->out);
+  case CLM_LAYER_SOFTMAX_XENT: {
+    clm_tensor count = clm_graph_loss_count_tensor(g, nd->loss_index);
+    return clm_softmax_xent_forward(ctx, x, &g->nodes[nd->in[1]].out, l->ignore, &nd->aux,
+                                    &nd->out, &count, &nd->ws);
+  }
+  case CLM_LAYER_L1:
+  case CLM_LAYER_L2: {
+    clm_tensor count = clm_graph_loss_count_tensor(g, nd->loss_index);
+    const clm_tensor *mask = nd->nin > 2 ? &g->nodes[nd->in[2]].out : NULL;
+    return clm_regression_loss_forward(ctx, nd->op == CLM_LAYER_L1 ? CLM_LOSS_L1 : CLM_LOSS_L2, x,
+                                       &g->nodes[nd->in[1]].out, mask, &nd->aux, &nd->out, &count,
+                                       &nd->ws);
+  }
+  default:
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "node '%s': no forward for this op", nd->name);
+  }
+}
+
+static clm_status backward_node(clm_graph *g, clm_node *nd) {
+  clm_context *ctx = g->ctx;
+  const clm_layer *l = &g->layers[nd->layer];
+  const clm_tensor *x = nd->nin > 0 ? &g->nodes[nd->in[0]].out : NULL;
+  const clm_tensor *dx = nd->nin > 0 ? &g->nodes[nd->in[0]].grad : NULL;
+  const clm_tensor *dy = &nd->grad;
+  int acc = nd->accumulate[0];
+  clm_conv_params cp = {l->stride, clm_layer_pad(l), l->dilation};
+  switch (nd->op) {
+  case CLM_LAYER_CONV:
+  case CLM_LAYER_DECONV: {
+    clm_conv_variant v = (clm_conv_variant)nd->variant;
+    clm_tensor w = param_view(g, nd, 0, 0), dw = param_view(g, nd, 0, 1), db = bias_view(g, nd, 1);
+    if (nd->op == CLM_LAYER_CONV) {
+      if (nd->in_grad[0]) CLM_TRY(clm_conv2d_backward_data(ctx, v, &cp, dy, &w, dx, &nd->ws_bwd, acc));
+      return clm_conv2d_backward_weight(ctx, v, &cp, x, dy, &dw, &db, &nd->ws_bwd);
+    }
+    if (nd->in_grad[0]) CLM_TRY(clm_deconv2d_backward_data(ctx, v, &cp, dy, &w, dx, &nd->ws_bwd, acc));
+    return clm_deconv2d_backward_weight(ctx, v, &cp, x, dy, &dw, &db, &nd->ws_bwd);
+  }
+  case CLM_LAYER_BATCHNORM: {
+    clm_tensor gm = param_view(g, nd, 0, 0), dg = param_view(g, nd, 0, 1), dbt = param_view(g, nd, 1, 1);
+    return clm_batchnorm_backward(ctx, x, dy, &gm, &nd->aux, dx, &dg, &dbt, acc);
+  }
+  case CLM_LAYER_ACTIVATION:
+    return clm_activation_backward(ctx, (clm_activation)l->act, l->slope, &nd->out, dy, dx, acc);
+  case CLM_LAYER_MAXPOOL:
+    return clm_maxpool2x2_backward(ctx, dy, &nd->aux, dx, acc);
+  case CLM_LAYER_UNPOOL:
+    return clm_maxunpool2x2_backward(ctx, dy, &g->nodes[nd->in[1]].aux, dx, acc);
+  case CLM_LAYER_UPSAMPLE:
+    return clm_upsample2x_backward(ctx, dy, dx, acc);
+  case CLM_LAYER_CONCAT: {
+    int c0 = 0;
+    for (int j = 0; j < nd->nin; j++) {
+      const clm_node *src = &g->nodes[nd->in[j]];
+      if (nd->in_grad[j])
+        CLM_TRY(clm_channel_copy(ctx, dy, c0, &src->grad, 0, src->c, nd->accumulate[j]));
+      c0 += src->c;
+    }
+    return CLM_OK;
+  }
+  case CLM_LAYER_ADD:
+    for (int j = 0; j < 2; j++)
+      if (nd->in_grad[j]) CLM_TRY(clm_copy(ctx, dy, &g->nodes[nd->in[j]].grad, nd->accumulate[j]));
+    return CLM_OK;
+  case CLM_LAYER_SOFTMAX_XENT: {
+    clm_tensor count = clm_graph_loss_count_tensor(g, nd->loss_index);
+    clm_tensor seed = clm_graph_loss_seed(g, nd->loss_index);
+    return clm_softmax_xent_backward(ctx, x, &g->nodes[nd->in[1]].out, l->ignore, &count, &seed, dx, acc);
+  }
+  case CLM_LAYER_L1:
+  case CLM_LAYER_L2: {
+    clm_tensor count = clm_graph_loss_count_tensor(g, nd->loss_index);
+    clm_tensor seed = clm_graph_loss_seed(g, nd->loss_index);
+    const clm_tensor *mask = nd->nin > 2 ? &g->nodes[nd->in[2]].out : NULL;
+    return clm_regression_loss_backward(ctx, nd->op == CLM_LAYER_L1 ? CLM_LOSS_L1 : CLM_LOSS_L2, x,
+                                        &g->nodes[nd->in[1]].out, mask, &count, &seed, dx, acc);
+  }
+  default:
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "node '%s': no backward for this op", nd->name);
+  }
+}
+
+static clm_status annotate(clm_graph *g, const clm_node *nd, const char *pass, clm_status st) {
+  if (st == CLM_OK) return st;
+  char where[400], msg[4096];
+  clm_graph_where(g, nd->layer, where, sizeof where);
+  snprintf(msg, sizeof msg, "%s", clm_last_error());
+  return clm_error_set(st, __FILE__, __LINE__, "%s of %s (node %s): %s", pass, where, nd->name, msg);
+}
+
+clm_status clm_graph_forward(clm_graph *g) {
+  if (!g->compiled) CLM_FAIL(CLM_ERR_INVALID_ARG, "graph is not compiled");
+  for (int i = 0; i < g->nnodes; i++)
+    CLM_TRY(annotate(g, &g->nodes[i], "forward", forward_node(g, &g->nodes[i])));
+  return CLM_OK;
+}
+
+clm_status clm_graph_zero_grad(clm_graph *g) {
+  if (!g->grads) CLM_FAIL(CLM_ERR_INVALID_ARG, "graph was not compiled for training");
+  clm_tensor t = clm_graph_grads(g);
+  return clm_tensor_fill(g->ctx, &t, 0.0f);
+}
+
+clm_status clm_graph_backward(clm_graph *g) {
+  if (!g->grads) CLM_FAIL(CLM_ERR_INVALID_ARG, "graph was not compiled for training");
+  for (int s = 0; s < g->nbwd; s++) {
+    clm_node *nd = &g->nodes[g->bwd[s]];
+    CLM_TRY(annotate(g, nd, "backward", backward_node(g, nd)));
+  }
+  return CLM_OK;
+}

@@ -1,0 +1,82 @@
+/* Internal layout of a graph: the recorded layers, the nodes they expand into (a conv layer
+ * with bn and act becomes conv, batchnorm and activation nodes), the backward steps built by
+ * autograd, and the device buffers the planner laid out. */
+#ifndef CLMTL_GRAPH_IMPL_H
+#define CLMTL_GRAPH_IMPL_H
+
+#include "clmtl/graph.h"
+#include "ops/ops.h"
+
+#define CLM_NODE_NAME_MAX 96
+#define CLM_NODE_MAX_PARAMS 4
+
+/* A parameter or state tensor owned by a node, as a view into the flat buffers. */
+typedef struct clm_param_slot {
+  char suffix[24];   /* "weight", "bias", "running_mean", ... */
+  int is_state;      /* 1: state buffer (not trained), 0: parameter buffer */
+  size_t off;        /* in floats, in its buffer */
+  int n, c, h, w;
+  int fan_in;        /* for initialisation */
+} clm_param_slot;
+
+typedef struct clm_node {
+  char name[CLM_NODE_NAME_MAX];
+  clm_layer_type op;            /* CONV and DECONV nodes never carry bn/act: those are nodes */
+  int layer;                    /* index of the layer it came from */
+  int in[CLM_MAX_INPUTS + 2];   /* resolved input nodes */
+  int nin;
+  int n, c, h, w;               /* output shape */
+  clm_param_slot params[CLM_NODE_MAX_PARAMS];
+  int nparams;
+  /* planned device tensors (buf NULL when absent) */
+  clm_tensor out;               /* forward value; loss nodes: scalar in the scalars buffer */
+  clm_tensor aux;               /* maxpool indices, batchnorm saved stats, loss scratch */
+  clm_tensor grad;              /* gradient of out */
+  clm_tensor ws, ws_bwd;        /* workspaces of the forward and the backward step */
+  size_t aux_floats, ws_floats, ws_bwd_floats;
+  int variant;                  /* conv variant picked by the scheduler */
+  int requires_grad;            /* out depends on a parameter */
+  int feeds_loss;               /* some loss depends on out */
+  int keep;                     /* value kept after forward (network heads) */
+  int loss_index;               /* loss nodes: position among losses, else -1 */
+  int bwd_step;                 /* position in the backward order, -1 when none */
+  int accumulate[CLM_MAX_INPUTS + 2]; /* backward: add into input i's gradient, not write */
+  int in_grad[CLM_MAX_INPUTS + 2];    /* backward: input i's gradient is needed */
+} clm_node;
+
+struct clm_graph {
+  clm_context *ctx;
+  clm_layer *layers;
+  int nlayers, cap_layers;
+  clm_node *nodes;             /* in execution (topological) order after compile */
+  int nnodes;
+  int *bwd;                    /* node indices in backward execution order */
+  int nbwd;
+  int *losses;                 /* loss node indices in model order */
+  int nlosses;
+  clm_graph_options opt;
+  int compiled, training;
+  /* device memory */
+  clm_mem arena, params, grads, state, scalars;
+  size_t arena_floats, param_floats, state_floats, scalar_floats;
+};
+
+/* Padding of a conv/deconv layer: explicit, or "same" for conv and 0 for deconv. */
+static inline int clm_layer_pad(const clm_layer *l) {
+  if (l->pad >= 0) return l->pad;
+  return l->type == CLM_LAYER_CONV ? l->dilation * (l->size - 1) / 2 : 0;
+}
+
+/* Node index of the layer output named `name` after compile, or -1. */
+int clm_graph_find_node(const clm_graph *g, const char *name);
+
+/* "model.cfg:12: layer 'enc1'" for messages about node i (or layer l). */
+void clm_graph_where(const clm_graph *g, int layer, char *buf, size_t size);
+
+/* Compile stages, in order (compile.c, autograd.c, planner.c, scheduler.c). */
+clm_status clm_graph_build_nodes(clm_graph *g);   /* expand, resolve, sort, shapes, params */
+clm_status clm_graph_autograd(clm_graph *g);      /* backward order and accumulate flags */
+clm_status clm_graph_schedule(clm_graph *g);      /* kernel variant and workspace per node */
+clm_status clm_graph_plan(clm_graph *g);          /* liveness, arena offsets, allocation */
+
+#endif

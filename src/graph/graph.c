@@ -1,0 +1,304 @@
+/* Graph lifetime, layer recording and the layer constructors, accessors of a compiled graph,
+ * parameter initialisation and the printable summary. Compilation lives in compile.c,
+ * autograd.c, scheduler.c and planner.c; execution in exec.c; model files in parse.c. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "graph/graph-impl.h"
+
+static const char *type_names[CLM_LAYER_TYPE_COUNT] = {
+    "input", "conv", "deconv", "batchnorm", "activation", "maxpool", "unpool",
+    "upsample", "concat", "add", "softmax_xent", "l1", "l2"};
+
+const char *clm_layer_type_name(clm_layer_type t) {
+  return (unsigned)t < CLM_LAYER_TYPE_COUNT ? type_names[t] : "?";
+}
+
+clm_status clm_graph_create(clm_context *ctx, clm_graph **out) {
+  *out = calloc(1, sizeof **out);
+  if (!*out) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+  (*out)->ctx = ctx;
+  return CLM_OK;
+}
+
+void clm_graph_free(clm_graph *g) {
+  if (!g) return;
+  if (g->ctx && g->ctx->queue) clFinish(g->ctx->queue);
+  clm_buffer_free(g->arena);
+  clm_buffer_free(g->params);
+  clm_buffer_free(g->grads);
+  clm_buffer_free(g->state);
+  clm_buffer_free(g->scalars);
+  free(g->layers);
+  free(g->nodes);
+  free(g->bwd);
+  free(g->losses);
+  free(g);
+}
+
+void clm_layer_defaults(clm_layer *l, clm_layer_type type, const char *name) {
+  memset(l, 0, sizeof *l);
+  l->type = type;
+  if (name) snprintf(l->name, sizeof l->name, "%s", name);
+  l->stride = 1;
+  l->pad = -1;
+  l->dilation = 1;
+  l->bias = -1;
+  l->slope = 0.1f;
+  l->bn_momentum = 0.1f;
+  l->bn_eps = 1e-5f;
+  l->ignore = 255;
+  l->weight = 1.0f;
+  l->kind = type == CLM_LAYER_SOFTMAX_XENT ? CLM_TASK_CLASSIFICATION : CLM_TASK_REGRESSION;
+}
+
+void clm_graph_where(const clm_graph *g, int layer, char *buf, size_t size) {
+  const clm_layer *l = &g->layers[layer];
+  if (l->file[0] && l->line > 0) snprintf(buf, size, "%s:%d: layer '%s'", l->file, l->line, l->name);
+  else snprintf(buf, size, "layer '%s'", l->name);
+}
+
+clm_status clm_graph_add(clm_graph *g, const clm_layer *layer) {
+  if (g->compiled) CLM_FAIL(CLM_ERR_INVALID_ARG, "graph already compiled: cannot add '%s'", layer->name);
+  if (!layer->name[0]) CLM_FAIL(CLM_ERR_INVALID_ARG, "a layer needs a name");
+  if ((unsigned)layer->type >= CLM_LAYER_TYPE_COUNT)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "layer '%s': unknown type %d", layer->name, (int)layer->type);
+  for (int i = 0; i < g->nlayers; i++)
+    if (!strcmp(g->layers[i].name, layer->name)) {
+      char first[400];
+      clm_graph_where(g, i, first, sizeof first);
+      if (layer->file[0])
+        CLM_FAIL(CLM_ERR_PARSE, "%s:%d: duplicate layer name '%s' (first defined at %s)",
+                 layer->file, layer->line, layer->name, first);
+      CLM_FAIL(CLM_ERR_INVALID_ARG, "duplicate layer name '%s' (first: %s)", layer->name, first);
+    }
+  if (g->nlayers == g->cap_layers) {
+    int cap = g->cap_layers ? g->cap_layers * 2 : 32;
+    clm_layer *l = realloc(g->layers, (size_t)cap * sizeof *l);
+    if (!l) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+    g->layers = l;
+    g->cap_layers = cap;
+  }
+  g->layers[g->nlayers++] = *layer;
+  return CLM_OK;
+}
+
+static void set_from(clm_layer *l, int i, const char *name) {
+  snprintf(l->from[i], sizeof l->from[i], "%s", name ? name : "");
+  if (i + 1 > l->nfrom) l->nfrom = i + 1;
+}
+
+clm_status clm_graph_input(clm_graph *g, const char *name, int channels) {
+  clm_layer l;
+  clm_layer_defaults(&l, CLM_LAYER_INPUT, name);
+  l.channels = channels;
+  return clm_graph_add(g, &l);
+}
+
+clm_status clm_graph_conv(clm_graph *g, const char *name, const char *from, int filters,
+                          int size, int stride, int bn, clm_act_type act) {
+  clm_layer l;
+  clm_layer_defaults(&l, CLM_LAYER_CONV, name);
+  set_from(&l, 0, from);
+  l.filters = filters;
+  l.size = size;
+  l.stride = stride;
+  l.bn = bn;
+  l.act = act;
+  return clm_graph_add(g, &l);
+}
+
+static clm_status add_unary(clm_graph *g, clm_layer_type t, const char *name, const char *from) {
+  clm_layer l;
+  clm_layer_defaults(&l, t, name);
+  set_from(&l, 0, from);
+  return clm_graph_add(g, &l);
+}
+
+clm_status clm_graph_maxpool(clm_graph *g, const char *name, const char *from) {
+  return add_unary(g, CLM_LAYER_MAXPOOL, name, from);
+}
+
+clm_status clm_graph_upsample(clm_graph *g, const char *name, const char *from) {
+  return add_unary(g, CLM_LAYER_UPSAMPLE, name, from);
+}
+
+clm_status clm_graph_concat(clm_graph *g, const char *name, const char *a, const char *b) {
+  clm_layer l;
+  clm_layer_defaults(&l, CLM_LAYER_CONCAT, name);
+  set_from(&l, 0, a);
+  set_from(&l, 1, b);
+  return clm_graph_add(g, &l);
+}
+
+clm_status clm_graph_loss(clm_graph *g, const char *name, clm_layer_type type, const char *from,
+                          const char *target, const char *mask) {
+  if (type != CLM_LAYER_SOFTMAX_XENT && type != CLM_LAYER_L1 && type != CLM_LAYER_L2)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "layer '%s': %s is not a loss", name, clm_layer_type_name(type));
+  clm_layer l;
+  clm_layer_defaults(&l, type, name);
+  set_from(&l, 0, from);
+  snprintf(l.target, sizeof l.target, "%s", target ? target : "");
+  snprintf(l.mask, sizeof l.mask, "%s", mask ? mask : "");
+  return clm_graph_add(g, &l);
+}
+
+/* ---- accessors --------------------------------------------------------------------------- */
+
+int clm_graph_find_node(const clm_graph *g, const char *name) {
+  /* the last node of a layer carries the layer's output; exact node names also match */
+  for (int i = 0; i < g->nnodes; i++)
+    if (!strcmp(g->nodes[i].name, name)) return i;
+  int best = -1;
+  for (int i = 0; i < g->nnodes; i++)
+    if (!strcmp(g->layers[g->nodes[i].layer].name, name)) best = i;
+  return best;
+}
+
+static clm_status need_compiled(const clm_graph *g) {
+  if (!g->compiled) CLM_FAIL(CLM_ERR_INVALID_ARG, "graph is not compiled");
+  return CLM_OK;
+}
+
+clm_status clm_graph_tensor(clm_graph *g, const char *layer, clm_tensor *out) {
+  CLM_TRY(need_compiled(g));
+  int i = -1;
+  for (int k = 0; k < g->nlayers; k++)
+    if (!strcmp(g->layers[k].name, layer)) i = k;
+  int node = -1;
+  if (i >= 0)
+    for (int k = 0; k < g->nnodes; k++)
+      if (g->nodes[k].layer == i) node = k; /* last node of the layer in execution order */
+  if (node < 0) node = clm_graph_find_node(g, layer);
+  if (node < 0) CLM_FAIL(CLM_ERR_NOT_FOUND, "no layer named '%s'", layer);
+  if (!g->nodes[node].out.buf)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "layer '%s' has no stored output", layer);
+  *out = g->nodes[node].out;
+  return CLM_OK;
+}
+
+clm_status clm_graph_set_input(clm_graph *g, const char *layer, const float *host) {
+  clm_tensor t;
+  CLM_TRY(clm_graph_tensor(g, layer, &t));
+  return clm_tensor_upload(g->ctx, &t, host);
+}
+
+void clm_graph_set_training(clm_graph *g, int training) { g->training = training; }
+
+int clm_graph_loss_count(const clm_graph *g) { return g->nlosses; }
+
+const clm_layer *clm_graph_loss_layer(const clm_graph *g, int i) {
+  return (i >= 0 && i < g->nlosses) ? &g->layers[g->nodes[g->losses[i]].layer] : NULL;
+}
+
+static clm_tensor scalar(const clm_graph *g, size_t index) {
+  return clm_tensor_view(g->scalars, index, 1, 1, 1, 1);
+}
+/* scalars buffer: per loss i, [3i] value, [3i+1] valid count, [3i+2] seed */
+clm_tensor clm_graph_loss_value(const clm_graph *g, int i) { return scalar(g, 3 * (size_t)i); }
+clm_tensor clm_graph_loss_count_tensor(const clm_graph *g, int i) { return scalar(g, 3 * (size_t)i + 1); }
+clm_tensor clm_graph_loss_seed(const clm_graph *g, int i) { return scalar(g, 3 * (size_t)i + 2); }
+
+clm_tensor clm_graph_params(const clm_graph *g) {
+  return clm_tensor_view(g->params, 0, 1, 1, 1, (int)g->param_floats);
+}
+clm_tensor clm_graph_grads(const clm_graph *g) {
+  return clm_tensor_view(g->grads, 0, 1, 1, 1, (int)g->param_floats);
+}
+clm_tensor clm_graph_state(const clm_graph *g) {
+  return clm_tensor_view(g->state, 0, 1, 1, 1, (int)g->state_floats);
+}
+
+int clm_graph_named_count(const clm_graph *g) {
+  int n = 0;
+  for (int i = 0; i < g->nnodes; i++) n += g->nodes[i].nparams;
+  return n;
+}
+
+clm_status clm_graph_named(const clm_graph *g, int index, const char **name, clm_tensor *view,
+                           int *is_param) {
+  static _Thread_local char buf[CLM_NODE_NAME_MAX + 32];
+  for (int i = 0; i < g->nnodes; i++) {
+    const clm_node *nd = &g->nodes[i];
+    if (index >= nd->nparams) { index -= nd->nparams; continue; }
+    const clm_param_slot *p = &nd->params[index];
+    snprintf(buf, sizeof buf, "%s.%s", nd->name, p->suffix);
+    *name = buf;
+    *view = clm_tensor_view(p->is_state ? g->state : g->params, p->off, p->n, p->c, p->h, p->w);
+    *is_param = !p->is_state;
+    return CLM_OK;
+  }
+  CLM_FAIL(CLM_ERR_NOT_FOUND, "named tensor index out of range");
+}
+
+size_t clm_graph_arena_bytes(const clm_graph *g) { return g->arena_floats * sizeof(float); }
+
+size_t clm_graph_device_bytes(const clm_graph *g) {
+  size_t f = g->arena_floats + g->param_floats * (g->grads ? 2 : 1) + g->state_floats + g->scalar_floats;
+  return f * sizeof(float);
+}
+
+/* ---- initialisation ---------------------------------------------------------------------- */
+
+static double uniform01(uint64_t *s) { /* xorshift64* */
+  uint64_t x = *s;
+  x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
+  *s = x;
+  return (double)((x * 0x2545f4914f6cdd1dull) >> 11) / (double)(1ull << 53);
+}
+
+clm_status clm_graph_init_params(clm_graph *g, uint64_t seed) {
+  CLM_TRY(need_compiled(g));
+  float *p = calloc(g->param_floats + 1, sizeof *p), *s = calloc(g->state_floats + 1, sizeof *s);
+  if (!p || !s) { free(p); free(s); CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory"); }
+  uint64_t rng = seed * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull;
+  for (int i = 0; i < g->nnodes; i++) {
+    const clm_node *nd = &g->nodes[i];
+    for (int k = 0; k < nd->nparams; k++) {
+      const clm_param_slot *ps = &nd->params[k];
+      size_t n = (size_t)ps->n * ps->c * ps->h * ps->w;
+      float *dst = (ps->is_state ? s : p) + ps->off;
+      int is_bn = nd->op == CLM_LAYER_BATCHNORM;
+      if (is_bn && !strcmp(ps->suffix, "weight")) for (size_t j = 0; j < n; j++) dst[j] = 1.0f;
+      else if (is_bn && !strcmp(ps->suffix, "running_var")) for (size_t j = 0; j < n; j++) dst[j] = 1.0f;
+      else if (is_bn) for (size_t j = 0; j < n; j++) dst[j] = 0.0f;
+      else {
+        /* PyTorch: kaiming_uniform_(a=sqrt(5)) gives bound 1/sqrt(fan_in) for weights; biases
+         * are uniform in the same bound */
+        double bound = ps->fan_in > 0 ? 1.0 / sqrt((double)ps->fan_in) : 0.0;
+        for (size_t j = 0; j < n; j++) dst[j] = (float)((2.0 * uniform01(&rng) - 1.0) * bound);
+      }
+    }
+  }
+  clm_status st = CLM_OK;
+  clm_tensor tp = clm_graph_params(g), ts = clm_graph_state(g);
+  if (g->param_floats) st = clm_tensor_upload(g->ctx, &tp, p);
+  if (st == CLM_OK && g->state_floats) st = clm_tensor_upload(g->ctx, &ts, s);
+  free(p);
+  free(s);
+  return st;
+}
+
+/* ---- summary ----------------------------------------------------------------------------- */
+
+void clm_graph_print(const clm_graph *g, void *file) {
+  FILE *f = file ? file : stdout;
+  fprintf(f, "%-28s %-12s %-22s %10s  %s\n", "node", "op", "output (N,C,H,W)", "params", "variant");
+  size_t total = 0;
+  for (int i = 0; i < g->nnodes; i++) {
+    const clm_node *nd = &g->nodes[i];
+    size_t np = 0;
+    for (int k = 0; k < nd->nparams; k++)
+      if (!nd->params[k].is_state)
+        np += (size_t)nd->params[k].n * nd->params[k].c * nd->params[k].h * nd->params[k].w;
+    total += np;
+    char shape[64];
+    snprintf(shape, sizeof shape, "(%d,%d,%d,%d)", nd->n, nd->c, nd->h, nd->w);
+    const char *var = (nd->op == CLM_LAYER_CONV || nd->op == CLM_LAYER_DECONV)
+                          ? clm_conv_variant_name((clm_conv_variant)nd->variant) : "";
+    fprintf(f, "%-28s %-12s %-22s %10zu  %s\n", nd->name, clm_layer_type_name(nd->op), shape, np, var);
+  }
+  fprintf(f, "parameters: %zu   activation arena: %.2f MiB   device total: %.2f MiB\n", total,
+          (double)clm_graph_arena_bytes(g) / (1 << 20), (double)clm_graph_device_bytes(g) / (1 << 20));
+}

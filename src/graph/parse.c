@@ -1,0 +1,314 @@
+/* Model files: INI as Python's configparser reads it. One section per named layer, `key =
+ * value` (or `key: value`) lines, full-line comments with # or ;. Sections named task.<name>
+ * are losses. Every error names the file, the line and, where there is one, the key. */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "graph/graph-impl.h"
+
+#define MAX_KEYS 48
+
+typedef struct {
+  char key[32];
+  char value[512];
+  int line;
+} kv;
+
+typedef struct {
+  const char *file;
+  char section[CLM_NAME_MAX];
+  int line; /* of the section header */
+  kv keys[MAX_KEYS];
+  int nkeys;
+} section;
+
+static char *trim(char *s) {
+  while (isspace((unsigned char)*s)) s++;
+  char *e = s + strlen(s);
+  while (e > s && isspace((unsigned char)e[-1])) *--e = '\0';
+  return s;
+}
+
+static clm_status parse_int(const section *s, const kv *k, int lo, int hi, int *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(k->value, &end, 10);
+  if (!k->value[0] || *end || errno || v < lo || v > hi)
+    CLM_FAIL(CLM_ERR_PARSE, "%s:%d: layer '%s': '%s = %s' is not an integer in [%d, %d]", s->file,
+             k->line, s->section, k->key, k->value, lo, hi);
+  *out = (int)v;
+  return CLM_OK;
+}
+
+static clm_status parse_float(const section *s, const kv *k, float lo, float hi, float *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(k->value, &end);
+  if (!k->value[0] || *end || errno || !isfinite(v) || v < lo || v > hi)
+    CLM_FAIL(CLM_ERR_PARSE, "%s:%d: layer '%s': '%s = %s' is not a number in [%g, %g]", s->file,
+             k->line, s->section, k->key, k->value, (double)lo, (double)hi);
+  *out = (float)v;
+  return CLM_OK;
+}
+
+static clm_status parse_name(const section *s, const kv *k, char *out) {
+  if (!k->value[0] || strlen(k->value) >= CLM_NAME_MAX || strchr(k->value, ','))
+    CLM_FAIL(CLM_ERR_PARSE, "%s:%d: layer '%s': '%s' needs one layer name (at most %d characters)",
+             s->file, k->line, s->section, k->key, CLM_NAME_MAX - 1);
+  snprintf(out, CLM_NAME_MAX, "%s", k->value);
+  return CLM_OK;
+}
+
+static clm_status parse_from(const section *s, const kv *k, clm_layer *l) {
+  char buf[512];
+  snprintf(buf, sizeof buf, "%s", k->value);
+  l->nfrom = 0;
+  for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+    char *name = trim(tok);
+    if (!*name || strlen(name) >= CLM_NAME_MAX)
+      CLM_FAIL(CLM_ERR_PARSE, "%s:%d: layer '%s': bad name in 'from = %s'", s->file, k->line,
+               s->section, k->value);
+    if (l->nfrom == CLM_MAX_INPUTS)
+      CLM_FAIL(CLM_ERR_PARSE, "%s:%d: layer '%s': more than %d inputs in 'from'", s->file, k->line,
+               s->section, CLM_MAX_INPUTS);
+    snprintf(l->from[l->nfrom++], CLM_NAME_MAX, "%s", name);
+  }
+  if (l->nfrom == 0)
+    CLM_FAIL(CLM_ERR_PARSE, "%s:%d: layer '%s': 'from' is empty", s->file, k->line, s->section);
+  return CLM_OK;
+}
+
+static clm_status parse_act(const section *s, const kv *k, clm_act_type *out) {
+  static const struct { const char *name; clm_act_type act; } acts[] = {
+      {"relu", CLM_ACTIVATION_RELU},         {"leaky", CLM_ACTIVATION_LEAKY_RELU},
+      {"leaky_relu", CLM_ACTIVATION_LEAKY_RELU}, {"sigmoid", CLM_ACTIVATION_SIGMOID},
+      {"linear", CLM_ACTIVATION_NONE},       {"none", CLM_ACTIVATION_NONE}};
+  for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
+    if (!strcmp(k->value, acts[i].name)) { *out = acts[i].act; return CLM_OK; }
+  CLM_FAIL(CLM_ERR_PARSE, "%s:%d: layer '%s': unknown activation '%s' (relu, leaky, sigmoid, linear)",
+           s->file, k->line, s->section, k->value);
+}
+
+/* Which keys each layer type accepts, besides `type` and `from`. */
+static int key_allowed(clm_layer_type t, const char *key) {
+  static const char *conv_keys[] = {"filters", "size", "stride", "pad", "dilation", "bias", "bn",
+                                    "act", "slope", "bn_momentum", "bn_eps", "output_padding", 0};
+  static const char *bn_keys[] = {"momentum", "eps", 0};
+  static const char *act_keys[] = {"act", "slope", 0};
+  static const char *in_keys[] = {"channels", 0};
+  static const char *unpool_keys[] = {"indices", 0};
+  static const char *loss_keys[] = {"target", "mask", "kind", "ignore", "weight", 0};
+  const char **keys = NULL;
+  switch (t) {
+  case CLM_LAYER_INPUT: keys = in_keys; break;
+  case CLM_LAYER_CONV: case CLM_LAYER_DECONV: keys = conv_keys; break;
+  case CLM_LAYER_BATCHNORM: keys = bn_keys; break;
+  case CLM_LAYER_ACTIVATION: keys = act_keys; break;
+  case CLM_LAYER_UNPOOL: keys = unpool_keys; break;
+  case CLM_LAYER_SOFTMAX_XENT: case CLM_LAYER_L1: case CLM_LAYER_L2: keys = loss_keys; break;
+  default: break;
+  }
+  if (!strcmp(key, "from")) return t != CLM_LAYER_INPUT;
+  for (int i = 0; keys && keys[i]; i++) if (!strcmp(keys[i], key)) return 1;
+  if (t == CLM_LAYER_DECONV && !strcmp(key, "output_padding")) return 1;
+  return 0;
+}
+
+static clm_status parse_type(const section *s, clm_layer_type *out) {
+  const kv *k = NULL;
+  for (int i = 0; i < s->nkeys; i++) if (!strcmp(s->keys[i].key, "type")) k = &s->keys[i];
+  if (!k) CLM_FAIL(CLM_ERR_PARSE, "%s:%d: layer '%s' has no 'type'", s->file, s->line, s->section);
+  int is_task = !strncmp(s->section, "task.", 5);
+  for (int t = 0; t < CLM_LAYER_TYPE_COUNT; t++)
+    if (!strcmp(k->value, clm_layer_type_name((clm_layer_type)t))) {
+      int loss = t >= CLM_LAYER_SOFTMAX_XENT;
+      if (is_task && !loss)
+        CLM_FAIL(CLM_ERR_PARSE, "%s:%d: task section '%s' needs a loss type (softmax_xent, l1, l2), not '%s'",
+                 s->file, k->line, s->section, k->value);
+      if (!is_task && loss)
+        CLM_FAIL(CLM_ERR_PARSE, "%s:%d: loss '%s' must be in a [task.<name>] section", s->file,
+                 k->line, k->value);
+      *out = (clm_layer_type)t;
+      return CLM_OK;
+    }
+  char list[512] = "";
+  for (int t = 0; t < CLM_LAYER_TYPE_COUNT; t++) {
+    strcat(list, t ? ", " : "");
+    strcat(list, clm_layer_type_name((clm_layer_type)t));
+  }
+  CLM_FAIL(CLM_ERR_PARSE, "%s:%d: layer '%s': unknown type '%s' (valid: %s)", s->file, k->line,
+           s->section, k->value, list);
+}
+
+static clm_status section_to_layer(const section *s, clm_layer *l) {
+  clm_layer_type type;
+  CLM_TRY(parse_type(s, &type));
+  clm_layer_defaults(l, type, s->section);
+  snprintf(l->file, sizeof l->file, "%s", s->file);
+  l->line = s->line;
+  for (int i = 0; i < s->nkeys; i++) {
+    const kv *k = &s->keys[i];
+    const char *key = k->key;
+    if (!strcmp(key, "type")) continue;
+    if (!key_allowed(type, key))
+      CLM_FAIL(CLM_ERR_PARSE, "%s:%d: layer '%s': unknown key '%s' for a %s layer", s->file,
+               k->line, s->section, key, clm_layer_type_name(type));
+    int bn = 0;
+    if (!strcmp(key, "from")) CLM_TRY(parse_from(s, k, l));
+    else if (!strcmp(key, "channels")) CLM_TRY(parse_int(s, k, 1, 1 << 16, &l->channels));
+    else if (!strcmp(key, "filters")) CLM_TRY(parse_int(s, k, 1, 1 << 16, &l->filters));
+    else if (!strcmp(key, "size")) CLM_TRY(parse_int(s, k, 1, 64, &l->size));
+    else if (!strcmp(key, "stride")) CLM_TRY(parse_int(s, k, 1, 64, &l->stride));
+    else if (!strcmp(key, "pad")) CLM_TRY(parse_int(s, k, 0, 256, &l->pad));
+    else if (!strcmp(key, "dilation")) CLM_TRY(parse_int(s, k, 1, 64, &l->dilation));
+    else if (!strcmp(key, "output_padding")) CLM_TRY(parse_int(s, k, 0, 63, &l->output_padding));
+    else if (!strcmp(key, "bias")) CLM_TRY(parse_int(s, k, 0, 1, &l->bias));
+    else if (!strcmp(key, "bn")) { CLM_TRY(parse_int(s, k, 0, 1, &bn)); l->bn = bn; }
+    else if (!strcmp(key, "act")) CLM_TRY(parse_act(s, k, &l->act));
+    else if (!strcmp(key, "slope")) CLM_TRY(parse_float(s, k, 1e-6f, 1.0f, &l->slope));
+    else if (!strcmp(key, "bn_momentum") || !strcmp(key, "momentum"))
+      CLM_TRY(parse_float(s, k, 0.0f, 1.0f, &l->bn_momentum));
+    else if (!strcmp(key, "bn_eps") || !strcmp(key, "eps")) CLM_TRY(parse_float(s, k, 1e-12f, 1.0f, &l->bn_eps));
+    else if (!strcmp(key, "indices")) CLM_TRY(parse_name(s, k, l->indices));
+    else if (!strcmp(key, "target")) CLM_TRY(parse_name(s, k, l->target));
+    else if (!strcmp(key, "mask")) CLM_TRY(parse_name(s, k, l->mask));
+    else if (!strcmp(key, "ignore")) CLM_TRY(parse_int(s, k, -1, 65535, &l->ignore));
+    else if (!strcmp(key, "weight")) CLM_TRY(parse_float(s, k, 0.0f, 1e6f, &l->weight));
+    else if (!strcmp(key, "kind")) {
+      if (!strcmp(k->value, "classification")) l->kind = CLM_TASK_CLASSIFICATION;
+      else if (!strcmp(k->value, "regression")) l->kind = CLM_TASK_REGRESSION;
+      else CLM_FAIL(CLM_ERR_PARSE, "%s:%d: layer '%s': kind must be classification or regression, not '%s'",
+                    s->file, k->line, s->section, k->value);
+    }
+  }
+  if (type != CLM_LAYER_INPUT && l->nfrom == 0)
+    CLM_FAIL(CLM_ERR_PARSE, "%s:%d: layer '%s' (%s) has no 'from'", s->file, s->line, s->section,
+             clm_layer_type_name(type));
+  if (type == CLM_LAYER_INPUT && l->channels == 0)
+    CLM_FAIL(CLM_ERR_PARSE, "%s:%d: input '%s' needs 'channels'", s->file, s->line, s->section);
+  return CLM_OK;
+}
+
+static clm_status flush_section(clm_graph *g, section *s) {
+  if (!s->section[0]) return CLM_OK;
+  clm_layer l;
+  CLM_TRY(section_to_layer(s, &l));
+  CLM_TRY(clm_graph_add(g, &l));
+  s->section[0] = '\0';
+  s->nkeys = 0;
+  return CLM_OK;
+}
+
+clm_status clm_graph_parse(clm_graph *g, const char *text, const char *filename) {
+  section *s = calloc(1, sizeof *s);
+  if (!s) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+  s->file = filename;
+  clm_status st = CLM_OK;
+  int lineno = 0;
+  const char *p = text;
+  char line[1024];
+  while (*p && st == CLM_OK) {
+    const char *nl = strchr(p, '\n');
+    size_t len = nl ? (size_t)(nl - p) : strlen(p);
+    lineno++;
+    if (len >= sizeof line) {
+      st = CLM_ERROR(CLM_ERR_PARSE, "%s:%d: line longer than %zu characters", filename, lineno, sizeof line - 1);
+      break;
+    }
+    memcpy(line, p, len);
+    line[len] = '\0';
+    p = nl ? nl + 1 : p + len;
+    for (size_t i = 0; i < len; i++)
+      if (line[i] == '\0' || ((unsigned char)line[i] < 32 && line[i] != '\t' && line[i] != '\r')) {
+        st = CLM_ERROR(CLM_ERR_PARSE, "%s:%d: control character in the file (is it a model file?)", filename, lineno);
+        break;
+      }
+    if (st != CLM_OK) break;
+    char *t = trim(line);
+    if (!*t || *t == '#' || *t == ';') continue;
+    if (*t == '[') {
+      char *close = strchr(t, ']');
+      if (!close || close[1]) {
+        st = CLM_ERROR(CLM_ERR_PARSE, "%s:%d: malformed section header '%s'", filename, lineno, t);
+        break;
+      }
+      *close = '\0';
+      char *name = trim(t + 1);
+      if (!*name || strlen(name) >= CLM_NAME_MAX || strchr(name, ',')) {
+        st = CLM_ERROR(CLM_ERR_PARSE, "%s:%d: bad layer name '[%s]' (1 to %d characters, no commas)",
+                       filename, lineno, name, CLM_NAME_MAX - 1);
+        break;
+      }
+      if ((st = flush_section(g, s)) != CLM_OK) break;
+      snprintf(s->section, sizeof s->section, "%s", name);
+      s->line = lineno;
+      continue;
+    }
+    char *eq = strpbrk(t, "=:");
+    if (!eq) {
+      st = CLM_ERROR(CLM_ERR_PARSE, "%s:%d: expected 'key = value', got '%s'", filename, lineno, t);
+      break;
+    }
+    if (!s->section[0]) {
+      st = CLM_ERROR(CLM_ERR_PARSE, "%s:%d: key outside any [layer] section", filename, lineno);
+      break;
+    }
+    *eq = '\0';
+    char *key = trim(t), *value = trim(eq + 1);
+    for (char *c = key; *c; c++) *c = (char)tolower((unsigned char)*c);
+    if (!*key || strlen(key) >= sizeof s->keys[0].key || strlen(value) >= sizeof s->keys[0].value) {
+      st = CLM_ERROR(CLM_ERR_PARSE, "%s:%d: bad key or value too long", filename, lineno);
+      break;
+    }
+    for (int i = 0; i < s->nkeys && st == CLM_OK; i++)
+      if (!strcmp(s->keys[i].key, key))
+        st = CLM_ERROR(CLM_ERR_PARSE, "%s:%d: layer '%s': key '%s' given twice (first on line %d)",
+                       filename, lineno, s->section, key, s->keys[i].line);
+    if (st != CLM_OK) break;
+    if (s->nkeys == MAX_KEYS) {
+      st = CLM_ERROR(CLM_ERR_PARSE, "%s:%d: layer '%s' has too many keys", filename, lineno, s->section);
+      break;
+    }
+    kv *k = &s->keys[s->nkeys++];
+    snprintf(k->key, sizeof k->key, "%s", key);
+    snprintf(k->value, sizeof k->value, "%s", value);
+    k->line = lineno;
+  }
+  if (st == CLM_OK) st = flush_section(g, s);
+  free(s);
+  return st;
+}
+
+clm_status clm_graph_load(clm_graph *g, const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) CLM_FAIL(CLM_ERR_IO, "cannot open model file %s: %s", path, strerror(errno));
+  char *buf = NULL;
+  size_t len = 0, cap = 0;
+  for (;;) {
+    if (len + 4096 + 1 > cap) {
+      cap = cap ? cap * 2 : 16384;
+      if (cap > (64u << 20)) { free(buf); fclose(f); CLM_FAIL(CLM_ERR_PARSE, "%s: larger than 64 MiB; not a model file", path); }
+      char *nb = realloc(buf, cap);
+      if (!nb) { free(buf); fclose(f); CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory"); }
+      buf = nb;
+    }
+    size_t got = fread(buf + len, 1, 4096, f);
+    len += got;
+    if (got < 4096) break;
+  }
+  int err = ferror(f);
+  fclose(f);
+  if (err) { free(buf); CLM_FAIL(CLM_ERR_IO, "error reading model file %s", path); }
+  buf[len] = '\0';
+  if (strlen(buf) != len) {
+    free(buf);
+    CLM_FAIL(CLM_ERR_PARSE, "%s: contains NUL bytes; not a model file", path);
+  }
+  clm_status st = clm_graph_parse(g, buf, path);
+  free(buf);
+  return st;
+}

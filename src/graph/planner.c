@@ -1,0 +1,172 @@
+/* The memory planner: every activation, auxiliary tensor, activation gradient and workspace
+ * gets a live interval on the step timeline (forward steps, then backward steps) and an
+ * offset in one arena buffer, reusing space between tensors whose intervals do not overlap
+ * (greedy by size, lowest fitting offset). Then every device buffer of the graph is
+ * allocated. Losses' values, counts and seeds live in a separate small scalars buffer. */
+#include <stdlib.h>
+#include <string.h>
+#include "graph/graph-impl.h"
+
+#define ALIGN_FLOATS 16 /* 64-byte alignment of every tensor in the arena */
+
+typedef struct {
+  clm_tensor *slot;
+  size_t floats, off;
+  int start, end; /* inclusive steps */
+} plan_item;
+
+static size_t numel_of(const clm_node *nd) { return (size_t)nd->n * nd->c * nd->h * nd->w; }
+
+/* Does backward of `op` read its forward inputs (x for weight gradients, predictions)? */
+static int bwd_reads_inputs(clm_layer_type op) {
+  return op == CLM_LAYER_CONV || op == CLM_LAYER_DECONV || op == CLM_LAYER_BATCHNORM ||
+         op == CLM_LAYER_SOFTMAX_XENT || op == CLM_LAYER_L1 || op == CLM_LAYER_L2;
+}
+
+static int cmp_items(const void *a, const void *b) {
+  const plan_item *x = a, *y = b;
+  if (x->floats != y->floats) return x->floats < y->floats ? 1 : -1;
+  return x->start - y->start;
+}
+
+static int cmp_offsets(const void *a, const void *b) {
+  const plan_item *x = *(plan_item *const *)a, *y = *(plan_item *const *)b;
+  return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* Greedy placement: each item (largest first) at the lowest offset where it fits among the
+ * already placed items whose lifetimes overlap its own. */
+static clm_status place(plan_item *items, int count, size_t *total) {
+  qsort(items, (size_t)count, sizeof *items, cmp_items);
+  plan_item **live = malloc(((size_t)count + 1) * sizeof *live);
+  if (!live) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+  size_t peak = 0;
+  for (int i = 0; i < count; i++) {
+    int nl = 0;
+    for (int j = 0; j < i; j++)
+      if (items[j].start <= items[i].end && items[i].start <= items[j].end) live[nl++] = &items[j];
+    qsort(live, (size_t)nl, sizeof *live, cmp_offsets);
+    size_t off = 0;
+    for (int j = 0; j < nl; j++) {
+      if (live[j]->off >= off + items[i].floats) break; /* fits in the gap before live[j] */
+      size_t end = live[j]->off + live[j]->floats;
+      end = (end + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+      if (end > off) off = end;
+    }
+    items[i].off = off;
+    if (off + items[i].floats > peak) peak = off + items[i].floats;
+  }
+  free(live);
+  *total = peak;
+  return CLM_OK;
+}
+
+static clm_status alloc_buffers(clm_graph *g) {
+  clm_context *ctx = g->ctx;
+  size_t need = (g->arena_floats + g->param_floats * (g->training ? 2 : 1) + g->state_floats) *
+                sizeof(float);
+  if (need > ctx->info.global_mem_bytes)
+    CLM_FAIL(CLM_ERR_DEVICE_MEMORY,
+             "the graph needs %zu bytes of device memory (activations %zu, parameters %zu) but %s "
+             "has %llu; use a smaller batch or resolution", need, g->arena_floats * sizeof(float),
+             g->param_floats * sizeof(float), ctx->info.name,
+             (unsigned long long)ctx->info.global_mem_bytes);
+  CLM_TRY(clm_buffer_alloc(ctx, g->arena_floats, &g->arena));
+  CLM_TRY(clm_buffer_alloc(ctx, g->param_floats, &g->params));
+  if (g->training) CLM_TRY(clm_buffer_alloc(ctx, g->param_floats, &g->grads));
+  CLM_TRY(clm_buffer_alloc(ctx, g->state_floats, &g->state));
+  g->scalar_floats = 3 * (size_t)g->nlosses;
+  CLM_TRY(clm_buffer_alloc(ctx, g->scalar_floats, &g->scalars));
+  for (int i = 0; i < g->nlosses; i++) {
+    clm_tensor seed = clm_graph_loss_seed(g, i);
+    CLM_TRY(clm_tensor_fill(ctx, &seed, 1.0f));
+  }
+  return CLM_OK;
+}
+
+clm_status clm_graph_plan(clm_graph *g) {
+  int n = g->nnodes, end = n + g->nbwd; /* steps 0..n-1 forward, n.. backward */
+  plan_item *items = calloc((size_t)n * 5 + 1, sizeof *items);
+  if (!items) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+  int count = 0;
+#define BWD(i) (g->nodes[i].bwd_step >= 0 ? n + g->nodes[i].bwd_step : -1)
+#define ADD(slot_, floats_, s_, e_)                                                          \
+  do {                                                                                       \
+    items[count].slot = (slot_);                                                             \
+    items[count].floats = (floats_);                                                         \
+    items[count].start = (s_);                                                               \
+    items[count].end = (e_);                                                                 \
+    count++;                                                                                 \
+  } while (0)
+
+  for (int i = 0; i < n; i++) {
+    clm_node *nd = &g->nodes[i];
+    /* heads: outputs read only by losses (or by nothing) stay readable after forward */
+    int consumers = 0, non_loss = 0;
+    for (int j = i + 1; j < n; j++)
+      for (int k = 0; k < g->nodes[j].nin; k++)
+        if (g->nodes[j].in[k] == i) { consumers++; non_loss += g->nodes[j].loss_index < 0; }
+    nd->keep = nd->op == CLM_LAYER_INPUT || non_loss == 0 || consumers == 0;
+    if (nd->loss_index < 0) {
+      int last = i;
+      for (int j = i + 1; j < n; j++)
+        for (int k = 0; k < g->nodes[j].nin; k++) {
+          if (g->nodes[j].in[k] != i) continue;
+          if (j > last) last = j;
+          if (BWD(j) > last && bwd_reads_inputs(g->nodes[j].op)) last = BWD(j);
+        }
+      if (nd->op == CLM_LAYER_ACTIVATION && BWD(i) > last) last = BWD(i); /* reads its output */
+      if (nd->keep) last = end;
+      ADD(&nd->out, numel_of(nd), i, last);
+    }
+    if (nd->aux_floats) {
+      int last = nd->loss_index >= 0 ? i : (BWD(i) > i ? BWD(i) : i);
+      if (nd->op == CLM_LAYER_MAXPOOL) /* unpool layers read the indices */
+        for (int j = i + 1; j < n; j++)
+          if (g->nodes[j].op == CLM_LAYER_UNPOOL && g->nodes[j].in[1] == i) {
+            if (j > last) last = j;
+            if (BWD(j) > last) last = BWD(j);
+          }
+      ADD(&nd->aux, nd->aux_floats, i, last);
+    }
+    if (nd->ws_floats) ADD(&nd->ws, nd->ws_floats, i, i);
+    if (nd->ws_bwd_floats && BWD(i) >= 0) ADD(&nd->ws_bwd, nd->ws_bwd_floats, BWD(i), BWD(i));
+    /* gradient of out: from the first consumer's backward step to this node's own */
+    int first = -1;
+    for (int j = i + 1; j < n; j++)
+      for (int k = 0; k < g->nodes[j].nin; k++)
+        if (g->nodes[j].in[k] == i && g->nodes[j].in_grad[k] && BWD(j) >= 0)
+          if (first < 0 || BWD(j) < first) first = BWD(j);
+    if (first >= 0 && nd->loss_index < 0) {
+      int last = BWD(i) > first ? BWD(i) : first;
+      ADD(&nd->grad, numel_of(nd), first, last);
+    }
+  }
+#undef ADD
+#undef BWD
+  clm_status st = place(items, count, &g->arena_floats);
+  if (st != CLM_OK) { free(items); return st; }
+  /* aligned total; then record the placements once the buffers exist */
+  g->arena_floats = (g->arena_floats + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+  st = alloc_buffers(g);
+  if (st != CLM_OK) { free(items); return st; }
+  for (int i = 0; i < count; i++) {
+    clm_tensor *t = items[i].slot;
+    *t = clm_tensor_view(g->arena, items[i].off, 1, 1, 1, (int)items[i].floats);
+  }
+  free(items);
+  for (int i = 0; i < n; i++) { /* give activations and gradients their shapes */
+    clm_node *nd = &g->nodes[i];
+    if (nd->loss_index >= 0) {
+      nd->out = clm_graph_loss_value(g, nd->loss_index);
+      continue;
+    }
+    nd->out.n = nd->n; nd->out.c = nd->c; nd->out.h = nd->h; nd->out.w = nd->w;
+    if (nd->grad.buf) { nd->grad.n = nd->n; nd->grad.c = nd->c; nd->grad.h = nd->h; nd->grad.w = nd->w; }
+    if (nd->op == CLM_LAYER_MAXPOOL) { /* indices share the output's shape */
+      nd->aux.n = nd->n; nd->aux.c = nd->c; nd->aux.h = nd->h; nd->aux.w = nd->w;
+    }
+    if (nd->op == CLM_LAYER_BATCHNORM) { nd->aux.n = 1; nd->aux.c = 2 * nd->c; nd->aux.h = nd->aux.w = 1; }
+  }
+  return CLM_OK;
+}
