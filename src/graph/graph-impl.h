@@ -44,6 +44,12 @@ typedef struct clm_node {
   int in_grad[CLM_MAX_INPUTS + 2];    /* backward: input i's gradient is needed */
 } clm_node;
 
+/* One arena placement, kept after planning so tests can verify no two live tensors overlap. */
+typedef struct clm_plan_item {
+  size_t off, floats;
+  int start, end; /* inclusive steps: forward 0..nnodes-1, then backward */
+} clm_plan_item;
+
 struct clm_graph {
   clm_context *ctx;
   clm_layer *layers;
@@ -57,6 +63,8 @@ struct clm_graph {
   clm_graph_options opt;
   int compiled, training;
   /* device memory */
+  clm_plan_item *plan;
+  int nplan;
   clm_mem arena, params, grads, state, scalars;
   size_t arena_floats, param_floats, state_floats, scalar_floats;
 };

@@ -34,6 +34,7 @@ void clm_graph_free(clm_graph *g) {
   free(g->nodes);
   free(g->bwd);
   free(g->losses);
+  free(g->plan);
   free(g);
 }
 

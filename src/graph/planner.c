@@ -150,9 +150,13 @@ clm_status clm_graph_plan(clm_graph *g) {
   g->arena_floats = (g->arena_floats + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
   st = alloc_buffers(g);
   if (st != CLM_OK) { free(items); return st; }
+  g->plan = malloc(((size_t)count + 1) * sizeof *g->plan);
+  if (!g->plan) { free(items); CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory"); }
+  g->nplan = count;
   for (int i = 0; i < count; i++) {
     clm_tensor *t = items[i].slot;
     *t = clm_tensor_view(g->arena, items[i].off, 1, 1, 1, (int)items[i].floats);
+    g->plan[i] = (clm_plan_item){items[i].off, items[i].floats, items[i].start, items[i].end};
   }
   free(items);
   for (int i = 0; i < n; i++) { /* give activations and gradients their shapes */

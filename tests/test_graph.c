@@ -1,0 +1,182 @@
+/* Graph construction without running kernels: model-file parsing and its error messages,
+ * shape inference, parameter layout, autograd's write/accumulate flags and the memory
+ * planner's invariant (tensors alive at the same time never share arena space). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "graph/graph-impl.h"
+#include "test_util.h"
+
+static clm_context *ctx;
+
+/* Parses (and compiles) `text`; expects failure with every string of `want` in the message. */
+static void expect_error(const char *name, const char *text, const char *const *want) {
+  clm_graph *g;
+  clm_graph_create(ctx, &g);
+  clm_status st = clm_graph_parse(g, text, "bad.cfg");
+  if (st == CLM_OK) {
+    clm_graph_options o = {2, 16, 16, 1, -1};
+    st = clm_graph_compile(g, &o);
+  }
+  const char *msg = clm_last_error();
+  int ok = st != CLM_OK;
+  for (int i = 0; want[i]; i++) ok = ok && strstr(msg, want[i]) != NULL;
+  char detail[1200];
+  snprintf(detail, sizeof detail, "%s", st == CLM_OK ? "accepted" : msg);
+  test_true(name, ok, detail);
+  clm_graph_free(g);
+}
+
+#define IN "[input]\ntype = input\nchannels = 3\n" /* lines 1-3 */
+
+static void test_bad_models(void) {
+  expect_error("unknown layer type",
+               IN "[b]\ntype = convolution\nfrom = input\n",
+               (const char *[]){"bad.cfg:5", "'b'", "unknown type 'convolution'", "conv", 0});
+  expect_error("missing from",
+               IN "[b]\ntype = conv\nfilters = 4\nsize = 3\n",
+               (const char *[]){"bad.cfg:4", "'b'", "no 'from'", 0});
+  expect_error("unknown input name",
+               IN "[b]\ntype = conv\nfrom = nothere\nfilters = 4\nsize = 3\n",
+               (const char *[]){"bad.cfg:4", "'b'", "unknown input 'nothere'", 0});
+  expect_error("cycle",
+               IN "[b]\ntype = conv\nfrom = c\nfilters = 4\nsize = 3\n"
+                  "[c]\ntype = conv\nfrom = b\nfilters = 4\nsize = 3\n",
+               (const char *[]){"cycle", "bad.cfg:4: layer 'b'", "bad.cfg:9: layer 'c'", 0});
+  expect_error("self loop",
+               IN "[b]\ntype = activation\nfrom = b\nact = relu\n",
+               (const char *[]){"bad.cfg:4", "'b'", "cycle", 0});
+  expect_error("spatial mismatch in concat",
+               IN "[p]\ntype = maxpool\nfrom = input\n[cat]\ntype = concat\nfrom = input, p\n",
+               (const char *[]){"bad.cfg:7", "'cat'", "differ in size", "16x16", "8x8", 0});
+  expect_error("channel mismatch in add",
+               IN "[a]\ntype = conv\nfrom = input\nfilters = 4\nsize = 1\n"
+                  "[b]\ntype = add\nfrom = a, input\n",
+               (const char *[]){"bad.cfg:9", "'b'", "mismatch", "(4,16,16)", "(3,16,16)", 0});
+  expect_error("target channel mismatch",
+               IN "[t]\ntype = input\nchannels = 3\n[h]\ntype = conv\nfrom = input\nfilters = 2\nsize = 1\n"
+                  "[task.x]\ntype = l2\nfrom = h\ntarget = t\n",
+               (const char *[]){"bad.cfg:12", "task.x", "target 't'", 0});
+  expect_error("duplicate name",
+               IN "[input]\ntype = input\nchannels = 1\n",
+               (const char *[]){"bad.cfg:4", "duplicate layer name 'input'", "bad.cfg:1", 0});
+  expect_error("unknown key",
+               IN "[b]\ntype = conv\nfrom = input\nfliters = 4\nsize = 3\n",
+               (const char *[]){"bad.cfg:7", "'b'", "unknown key 'fliters'", 0});
+  expect_error("bad number",
+               IN "[b]\ntype = conv\nfrom = input\nfilters = 4x\nsize = 3\n",
+               (const char *[]){"bad.cfg:7", "'filters = 4x'", 0});
+  expect_error("key given twice",
+               IN "[b]\ntype = conv\nfrom = input\nfilters = 4\nfilters = 5\nsize = 3\n",
+               (const char *[]){"bad.cfg:8", "given twice", "line 7", 0});
+  expect_error("key outside a section", "type = input\n", (const char *[]){"bad.cfg:1", "outside", 0});
+  expect_error("no type", IN "[b]\nfrom = input\n", (const char *[]){"bad.cfg:4", "'b'", "no 'type'", 0});
+  expect_error("loss outside a task section",
+               IN "[b]\ntype = l1\nfrom = input\ntarget = input\n",
+               (const char *[]){"bad.cfg:5", "task", 0});
+  expect_error("kernel larger than input",
+               IN "[b]\ntype = conv\nfrom = input\nfilters = 4\nsize = 19\npad = 0\n",
+               (const char *[]){"bad.cfg:4", "'b'", "too small", 0});
+  expect_error("unpool with a non-pool index source",
+               IN "[p]\ntype = maxpool\nfrom = input\n[u]\ntype = unpool\nfrom = p\nindices = input\n",
+               (const char *[]){"bad.cfg:7", "'u'", "not a maxpool", 0});
+  expect_error("missing model file", "", (const char *[]){"no layers", 0});
+  clm_graph *g;
+  clm_graph_create(ctx, &g);
+  clm_status st = clm_graph_load(g, "/nonexistent/model.cfg");
+  test_true("unreadable model file names the path",
+            st == CLM_ERR_IO && strstr(clm_last_error(), "/nonexistent/model.cfg"), clm_last_error());
+  clm_graph_free(g);
+}
+
+static const clm_node *node(const clm_graph *g, const char *name) {
+  for (int i = 0; i < g->nnodes; i++) if (!strcmp(g->nodes[i].name, name)) return &g->nodes[i];
+  fprintf(stderr, "no node %s\n", name);
+  exit(1);
+}
+
+static void check_plan(const clm_graph *g, const char *name) {
+  size_t sum = 0;
+  int overlap = 0;
+  for (int i = 0; i < g->nplan; i++) {
+    const clm_plan_item *a = &g->plan[i];
+    sum += a->floats;
+    if (a->off + a->floats > g->arena_floats) overlap = 1;
+    for (int j = i + 1; j < g->nplan; j++) {
+      const clm_plan_item *b = &g->plan[j];
+      int live_together = a->start <= b->end && b->start <= a->end;
+      int share = a->off < b->off + b->floats && b->off < a->off + a->floats;
+      if (live_together && share) overlap = 1;
+    }
+  }
+  char detail[200];
+  snprintf(detail, sizeof detail, "%d tensors, %zu floats unplanned, arena %zu floats (%.0f%%)",
+           g->nplan, sum, g->arena_floats, 100.0 * (double)g->arena_floats / (double)sum);
+  char label[128];
+  snprintf(label, sizeof label, "%s: live tensors never overlap", name);
+  test_true(label, !overlap, detail);
+  snprintf(label, sizeof label, "%s: planner reuses memory", name);
+  test_true(label, g->arena_floats < sum, detail);
+}
+
+static void test_tiny_model(int training) {
+  clm_graph *g;
+  clm_graph_create(ctx, &g);
+  test_status("load models/tiny.cfg", clm_graph_load(g, CLMTL_MODELS "/tiny.cfg"));
+  clm_graph_options o = {2, 16, 20, training, -1};
+  clm_status st = clm_graph_compile(g, &o);
+  test_status("compile tiny", st);
+  if (st != CLM_OK) { clm_graph_free(g); return; }
+  if (training) clm_graph_print(g, stdout);
+  test_true("node count (conv+bn+act expanded, implicit targets)", g->nnodes == 24, NULL);
+  const clm_node *seg = node(g, "seg_head"), *inst = node(g, "instance");
+  test_true("head shape", seg->n == 2 && seg->c == 7 && seg->h == 16 && seg->w == 20, NULL);
+  test_true("regression target takes the prediction's channels", inst->c == 2, NULL);
+  test_true("parameter count 3250", g->param_floats == 3250, NULL);
+  test_true("state count 64 (running statistics)", g->state_floats == 64, NULL);
+  test_true("three losses in model order", g->nlosses == 3 && !strcmp(clm_graph_loss_layer(g, 0)->name, "task.semantic") &&
+            !strcmp(clm_graph_loss_layer(g, 2)->name, "task.depth"), NULL);
+  int found = 0;
+  for (int i = 0; i < clm_graph_named_count(g); i++) {
+    const char *name;
+    clm_tensor v;
+    int is_param;
+    clm_graph_named(g, i, &name, &v, &is_param);
+    found += !strcmp(name, "enc1.weight") && is_param && v.n == 8 && v.c == 3 && v.h == 3;
+    found += !strcmp(name, "enc2.bn.running_var") && !is_param && v.c == 16;
+  }
+  test_true("named tensors for checkpoints", found == 2, NULL);
+  if (training) {
+    /* enc1's output feeds pool1 and cat1: one contribution writes, the other accumulates */
+    const clm_node *pool = node(g, "pool1"), *cat = node(g, "cat1");
+    int a = pool->accumulate[0], b = cat->accumulate[1];
+    test_true("fan-out: one write, one accumulate", a + b == 1 && pool->in_grad[0] && cat->in_grad[1], NULL);
+    test_true("inputs get no gradient step", node(g, "input")->bwd_step < 0, NULL);
+    test_true("backward covers every trainable node", g->nbwd == 24 - 6, NULL);
+  }
+  check_plan(g, training ? "training plan" : "inference plan");
+  printf("peak arena %.1f KiB, device total %.1f KiB\n", clm_graph_arena_bytes(g) / 1024.0,
+         clm_graph_device_bytes(g) / 1024.0);
+  clm_graph_free(g);
+}
+
+static void test_huge_batch(void) {
+  clm_graph *g;
+  clm_graph_create(ctx, &g);
+  clm_graph_load(g, CLMTL_MODELS "/tiny.cfg");
+  clm_graph_options o = {1 << 16, 512, 1024, 1, -1};
+  clm_status st = clm_graph_compile(g, &o);
+  test_true("impossible batch is a DEVICE_MEMORY error stating the bytes",
+            st == CLM_ERR_DEVICE_MEMORY && strstr(clm_last_error(), "bytes"), clm_last_error());
+  clm_graph_free(g);
+}
+
+int main(void) {
+  ctx = test_context();
+  test_bad_models();
+  test_tiny_model(1);
+  test_tiny_model(0);
+  test_huge_batch();
+  clm_context_free(ctx);
+  return test_finish();
+}
