@@ -2,7 +2,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "clmtl/clmtl.h"
+#include "cli.h"
+
+int cli_usage_error(const char *msg) {
+  fprintf(stderr, "clmtl: %s (see 'clmtl help')\n", msg);
+  return 2;
+}
 
 static int usage(FILE *to) {
   fprintf(to,
@@ -10,6 +15,9 @@ static int usage(FILE *to) {
           "usage: clmtl <command> [options]\n\n"
           "commands:\n"
           "  devices              list every OpenCL device of every platform\n"
+          "  model FILE.cfg       check a model file: layers, shapes, parameters, memory;\n"
+          "                       --steps N trains N Adam steps on one random batch\n"
+          "                       [--batch N] [--size HxW] [--steps N] [--lr X] [--device D]\n"
           "  help                 this text\n\n"
           "environment:\n"
           "  CLMTL_DEVICE         device to use: P:D, cpu, gpu, or part of a device/vendor/platform name\n"
@@ -46,6 +54,7 @@ int main(int argc, char **argv) {
   if (argc < 2) return usage(stderr);
   const char *cmd = argv[1];
   if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
+  if (!strcmp(cmd, "model")) return cmd_model(argc - 1, argv + 1);
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) return usage(stdout);
   fprintf(stderr, "clmtl: unknown command '%s'\n\n", cmd);
   return usage(stderr);

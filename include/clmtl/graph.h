@@ -131,6 +131,10 @@ clm_status clm_graph_zero_grad(clm_graph *g);
  * clm_graph_loss_seed or by a device kernel). Parameter gradients accumulate. */
 clm_status clm_graph_backward(clm_graph *g);
 
+/* Every recorded layer, in model order (implicit target inputs included after compile). */
+int clm_graph_layer_count(const clm_graph *g);
+const clm_layer *clm_graph_layer(const clm_graph *g, int i);
+
 /* Loss layers, in model order. */
 int clm_graph_loss_count(const clm_graph *g);
 const clm_layer *clm_graph_loss_layer(const clm_graph *g, int i);

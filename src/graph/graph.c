@@ -187,6 +187,12 @@ clm_status clm_graph_set_input(clm_graph *g, const char *layer, const float *hos
 
 void clm_graph_set_training(clm_graph *g, int training) { g->training = training; }
 
+int clm_graph_layer_count(const clm_graph *g) { return g->nlayers; }
+
+const clm_layer *clm_graph_layer(const clm_graph *g, int i) {
+  return (i >= 0 && i < g->nlayers) ? &g->layers[i] : NULL;
+}
+
 int clm_graph_loss_count(const clm_graph *g) { return g->nlosses; }
 
 const clm_layer *clm_graph_loss_layer(const clm_graph *g, int i) {

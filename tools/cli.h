@@ -1,0 +1,18 @@
+/* Shared declarations of the clmtl command-line program's sub-commands. */
+#ifndef CLMTL_CLI_H
+#define CLMTL_CLI_H
+
+#include "clmtl/clmtl.h"
+
+#define CLI_TRY(expr)                                                                        \
+  do {                                                                                       \
+    clm_status st_ = (expr);                                                                 \
+    if (st_ != CLM_OK) return st_;                                                           \
+  } while (0)
+
+/* Prints "clmtl: msg" and returns the usage-error exit status (2). */
+int cli_usage_error(const char *msg);
+
+int cmd_model(int argc, char **argv);
+
+#endif

@@ -1,0 +1,99 @@
+/* `clmtl model FILE.cfg`: loads and compiles a model file, prints its layers, shapes,
+ * parameters, kernel variants and device memory; with --steps N it trains N Adam steps on one
+ * random batch and prints the losses, a quick check that the whole path runs on a device. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "cli.h"
+
+/* Random data for every input: class ids for softmax targets, 0/1 masks, uniform elsewhere. */
+static clm_status fill_inputs(clm_context *ctx, clm_graph *g, uint64_t seed) {
+  uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
+  int nl = clm_graph_loss_count(g), nin = clm_graph_layer_count(g);
+  for (int i = -nin; i < 2 * nl; i++) { /* every input layer first, then targets and masks */
+    const clm_layer *in = i < 0 ? clm_graph_layer(g, i + nin) : NULL;
+    if (in && in->type != CLM_LAYER_INPUT) continue;
+    const clm_layer *l = i >= 0 ? clm_graph_loss_layer(g, i / 2) : NULL;
+    const char *name = in ? in->name : (i % 2 == 0 ? l->target : l->mask);
+    if (!name[0]) continue;
+    clm_tensor t, pred = {0};
+    CLI_TRY(clm_graph_tensor(g, name, &t));
+    if (l) CLI_TRY(clm_graph_tensor(g, l->from[0], &pred));
+    size_t len = clm_tensor_numel(&t);
+    float *h = malloc(len * sizeof *h);
+    if (!h) return CLM_ERR_HOST_MEMORY;
+    for (size_t k = 0; k < len; k++) {
+      s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+      double u = (double)(s >> 11) / (double)(1ull << 53);
+      if (l && i % 2 == 1) h[k] = u < 0.8;
+      else if (l && l->type == CLM_LAYER_SOFTMAX_XENT) h[k] = (float)(int)(u * pred.c);
+      else h[k] = (float)(2 * u - 1);
+    }
+    clm_status st = clm_tensor_upload(ctx, &t, h);
+    free(h);
+    CLI_TRY(st);
+  }
+  return CLM_OK;
+}
+
+int cmd_model(int argc, char **argv) {
+  const char *path = NULL, *device = NULL;
+  int batch = 2, height = 64, width = 128, steps = 0;
+  float lr = 1e-3f;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
+      if (sscanf(argv[++i], "%dx%d", &height, &width) != 2) return cli_usage_error("--size wants HxW, e.g. 128x256");
+    } else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--lr") && i + 1 < argc) lr = (float)atof(argv[++i]);
+    else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
+    else if (argv[i][0] == '-') return cli_usage_error("unknown option for 'model'");
+    else if (!path) path = argv[i];
+    else return cli_usage_error("'model' takes one model file");
+  }
+  if (!path) return cli_usage_error("'model' needs a model file");
+  if (batch <= 0 || height <= 0 || width <= 0 || steps < 0 || !(lr > 0))
+    return cli_usage_error("--batch, --size and --lr must be positive, --steps >= 0");
+  clm_context *ctx = NULL;
+  clm_graph *g = NULL;
+  clm_optim_state opt = {0};
+  int rc = 1;
+  if (clm_context_create(device, &ctx) != CLM_OK) goto fail;
+  printf("device: %s (%s)\n", clm_context_device(ctx)->name, clm_context_device(ctx)->platform);
+  if (clm_graph_create(ctx, &g) != CLM_OK || clm_graph_load(g, path) != CLM_OK) goto fail;
+  clm_graph_options o = {batch, height, width, steps > 0, -1};
+  if (clm_graph_compile(g, &o) != CLM_OK) goto fail;
+  clm_graph_print(g, stdout);
+  if (steps > 0) {
+    if (fill_inputs(ctx, g, 1) != CLM_OK) goto fail;
+    clm_optim_config cfg = clm_optim_defaults(CLM_OPTIM_ADAM);
+    cfg.lr = lr;
+    clm_tensor p = clm_graph_params(g), gr = clm_graph_grads(g);
+    if (clm_optim_state_init(ctx, p.w, &opt) != CLM_OK) goto fail;
+    for (int s = 0; s < steps; s++) {
+      struct timespec t0, t1;
+      clock_gettime(CLOCK_MONOTONIC, &t0);
+      if (clm_graph_forward(g) != CLM_OK || clm_graph_zero_grad(g) != CLM_OK ||
+          clm_graph_backward(g) != CLM_OK || clm_optim_step(ctx, &cfg, &p, &gr, &opt, NULL) != CLM_OK ||
+          clm_context_finish(ctx) != CLM_OK)
+        goto fail;
+      clock_gettime(CLOCK_MONOTONIC, &t1);
+      printf("step %3d  %7.1f ms ", s + 1, (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+      for (int i = 0; i < clm_graph_loss_count(g); i++) {
+        float v;
+        clm_tensor t = clm_graph_loss_value(g, i);
+        if (clm_tensor_download(ctx, &t, &v) != CLM_OK) goto fail;
+        printf(" %s %.4f", clm_graph_loss_layer(g, i)->name, v);
+      }
+      printf("\n");
+    }
+  }
+  rc = 0;
+fail:
+  if (rc) fprintf(stderr, "clmtl model: %s\n", clm_last_error());
+  clm_optim_state_free(&opt);
+  clm_graph_free(g);
+  clm_context_free(ctx);
+  return rc;
+}
