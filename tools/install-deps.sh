@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs everything clmtl needs to build and test from Debian's packages: compiler, CMake,
+# the OpenCL ICD loader and headers, PoCL (OpenCL on the CPU), oclgrind, CLBlast, stb, cJSON.
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+  build-essential cmake pkg-config \
+  ocl-icd-opencl-dev opencl-headers clinfo pocl-opencl-icd oclgrind \
+  libclblast-dev libstb-dev libcjson-dev \
+  python3 >/dev/null
