@@ -1,0 +1,166 @@
+/* Convolution kernels, float32 NCHW (host side: src/ops/conv.c).
+ *   x (N, C, H, W), w (K, C, R, S), y (N, K, Ho, Wo),
+ *   y[n,k,ho,wo] = Σ_{c,r,s} x[n, c, ho·stride − pad + r·dil, wo·stride − pad + s·dil] w[k,c,r,s]
+ * (taps outside x count as zero). Every kernel takes the same geometry (CONV_GEOM); the
+ * transposed convolution is the adjoint and runs on these same kernels with roles swapped.
+ *
+ * Two variants:
+ *   DIRECT  conv2d_direct_*: one work-item per element it writes, plain loops. Backward data
+ *           is a gather over the outputs each input element feeds (no atomics), so every
+ *           result is summed in a fixed order and is bit-identical run to run.
+ *   GEMM    im2col / col2im for ONE image (the host loops over the batch) around CLBlast SGEMM;
+ *           col is (C·R·S) × (Ho·Wo), row (c·R + r)·S + s, column ho·Wo + wo.
+ * Plus bias_add and channel_sum_accumulate, shared by both. These are the simple, correct
+ * variants: no tuning knobs yet; faster variants go beside them.
+ *
+ * Index arithmetic writes a remainder as a − (a / b)·b rather than a % b next to a / b: for
+ * the paired form LLVM emits a `freeze` instruction that oclgrind 21.10's uninitialised-value
+ * checker cannot execute. */
+
+#define CONV_GEOM                                                                          \
+  int N, int C, int H, int W, int K, int R, int S, int Ho, int Wo, int stride, int pad,   \
+      int dil
+
+/* y (=, or += with accumulate) = conv(x, w) + b[k] if has_bias; one work-item per y element. */
+__kernel void conv2d_direct_forward(__global const float *x, int xoff, __global const float *w,
+                                    int woff, __global const float *b, int boff, int has_bias,
+                                    __global float *y, int yoff, CONV_GEOM, int accumulate) {
+  int i = GID0;
+  if (i >= N * K * Ho * Wo) return;
+  int t = i / Wo, wo = i - t * Wo;
+  int nk = t / Ho, ho = t - nk * Ho;
+  int n = nk / K, k = nk - n * K;
+  float acc = 0.0f;
+  for (int c = 0; c < C; c++) {
+    int xc = xoff + (n * C + c) * H * W;
+    int wc = woff + (k * C + c) * R * S;
+    for (int r = 0; r < R; r++) {
+      int hi = ho * stride - pad + r * dil;
+      if (hi < 0 || hi >= H) continue;
+      for (int s = 0; s < S; s++) {
+        int wi = wo * stride - pad + s * dil;
+        if (wi < 0 || wi >= W) continue;
+        acc += x[xc + hi * W + wi] * w[wc + r * S + s];
+      }
+    }
+  }
+  if (has_bias) acc += b[boff + k];
+  y[yoff + i] = accumulate ? y[yoff + i] + acc : acc;
+}
+
+/* dx (=, or += with accumulate) = Σ dy[n,k,ho,wo] w[k,c,r,s] over the (k, r, s) whose output
+ * (ho, wo) reads x[n,c,h,w]: ho·stride = h + pad − r·dil exactly, 0 <= ho < Ho (same for w).
+ * One work-item per dx element (a gather: no two work-items write the same element). */
+__kernel void conv2d_direct_backward_data(__global const float *dy, int dyoff,
+                                          __global const float *w, int woff, __global float *dx,
+                                          int dxoff, CONV_GEOM, int accumulate) {
+  int i = GID0;
+  if (i >= N * C * H * W) return;
+  int t = i / W, wi = i - t * W;
+  int nc = t / H, hi = t - nc * H;
+  int n = nc / C, c = nc - n * C;
+  float acc = 0.0f;
+  for (int r = 0; r < R; r++) {
+    int th = hi + pad - r * dil;
+    int ho = th / stride;
+    if (th < 0 || ho * stride != th || ho >= Ho) continue;
+    for (int s = 0; s < S; s++) {
+      int tw = wi + pad - s * dil;
+      int wo = tw / stride;
+      if (tw < 0 || wo * stride != tw || wo >= Wo) continue;
+      for (int k = 0; k < K; k++)
+        acc += dy[dyoff + ((n * K + k) * Ho + ho) * Wo + wo] * w[woff + ((k * C + c) * R + r) * S + s];
+    }
+  }
+  dx[dxoff + i] = accumulate ? dx[dxoff + i] + acc : acc;
+}
+
+/* dw[k,c,r,s] += Σ_{n,ho,wo} dy[n,k,ho,wo] x[n, c, ho·stride − pad + r·dil, wo·stride − pad + s·dil];
+ * one work-item per weight element. */
+__kernel void conv2d_direct_backward_weight(__global const float *x, int xoff,
+                                            __global const float *dy, int dyoff,
+                                            __global float *dw, int dwoff, CONV_GEOM) {
+  int i = GID0;
+  if (i >= K * C * R * S) return;
+  int t = i / S, s = i - t * S;
+  int kc = t / R, r = t - kc * R;
+  int k = kc / C, c = kc - k * C;
+  float acc = 0.0f;
+  for (int n = 0; n < N; n++) {
+    int xc = xoff + (n * C + c) * H * W;
+    int dyk = dyoff + (n * K + k) * Ho * Wo;
+    for (int ho = 0; ho < Ho; ho++) {
+      int hi = ho * stride - pad + r * dil;
+      if (hi < 0 || hi >= H) continue;
+      for (int wo = 0; wo < Wo; wo++) {
+        int wi = wo * stride - pad + s * dil;
+        if (wi < 0 || wi >= W) continue;
+        acc += dy[dyk + ho * Wo + wo] * x[xc + hi * W + wi];
+      }
+    }
+  }
+  dw[dwoff + i] += acc;
+}
+
+/* col (C·R·S, Ho·Wo) of ONE image x (C, H, W); zero where the tap falls into the padding.
+ * One work-item per col element. */
+__kernel void im2col(__global const float *x, int xoff, __global float *col, int coloff,
+                     CONV_GEOM) {
+  int i = GID0;
+  int hw = Ho * Wo;
+  if (i >= C * R * S * hw) return;
+  int row = i / hw, p = i - row * hw;
+  int ho = p / Wo, wo = p - ho * Wo;
+  int t = row / S, s = row - t * S;
+  int c = t / R, r = t - c * R;
+  int hi = ho * stride - pad + r * dil;
+  int wi = wo * stride - pad + s * dil;
+  int inside = hi >= 0 && hi < H && wi >= 0 && wi < W;
+  col[coloff + i] = inside ? x[xoff + (c * H + hi) * W + wi] : 0.0f;
+}
+
+/* dx (C, H, W) of ONE image (=, or += with accumulate) = the sum of the col entries that
+ * im2col copied from each element: the adjoint of im2col, as a gather (one work-item per dx
+ * element, same tap rule as conv2d_direct_backward_data). */
+__kernel void col2im(__global const float *col, int coloff, __global float *dx, int dxoff,
+                     CONV_GEOM, int accumulate) {
+  int i = GID0;
+  if (i >= C * H * W) return;
+  int t = i / W, wi = i - t * W;
+  int c = t / H, hi = t - c * H;
+  float acc = 0.0f;
+  for (int r = 0; r < R; r++) {
+    int th = hi + pad - r * dil;
+    int ho = th / stride;
+    if (th < 0 || ho * stride != th || ho >= Ho) continue;
+    for (int s = 0; s < S; s++) {
+      int tw = wi + pad - s * dil;
+      int wo = tw / stride;
+      if (tw < 0 || wo * stride != tw || wo >= Wo) continue;
+      acc += col[coloff + ((c * R + r) * S + s) * Ho * Wo + ho * Wo + wo];
+    }
+  }
+  dx[dxoff + i] = accumulate ? dx[dxoff + i] + acc : acc;
+}
+
+/* y (N, K, HW) += b[k]: the bias of the GEMM path and of the transposed convolution. */
+__kernel void bias_add(__global float *y, int yoff, __global const float *b, int boff, int N,
+                       int K, int HW) {
+  int i = GID0;
+  if (i >= N * K * HW) return;
+  int nk = i / HW;
+  y[yoff + i] += b[boff + nk - nk / K * K];
+}
+
+/* db[k] += Σ_{n, j} dy[n, k, j] for dy (N, K, HW): bias gradients. One work-item per channel. */
+__kernel void channel_sum_accumulate(__global const float *dy, int dyoff, __global float *db,
+                                     int dboff, int N, int K, int HW) {
+  int k = GID0;
+  if (k >= K) return;
+  float acc = 0.0f;
+  for (int n = 0; n < N; n++) {
+    int base = dyoff + (n * K + k) * HW;
+    for (int j = 0; j < HW; j++) acc += dy[base + j];
+  }
+  db[dboff + k] += acc;
+}
