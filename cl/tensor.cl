@@ -1,7 +1,6 @@
 /* Whole-tensor utilities: fill, copy, scaled accumulate. */
 
-/* x[i] = value for i < n (clm_tensor_fill uses clEnqueueFillBuffer; this is for kernels
- * that need a fill inside a larger launch sequence) */
+/* x[i] = value for i < n */
 __kernel void fill(__global float *x, int xoff, int n, float value) {
   int i = GID0;
   if (i < n) x[xoff + i] = value;

@@ -97,6 +97,11 @@ static void test_kernel_dir_and_cache(void) {
                    "  int i = GID0; if (i < n) x[off + i] *= SCALE; }\n");
   snprintf(path, sizeof path, "%s/broken.cl", kdir);
   write_text(path, "__kernel void oops(__global float *x) { x[0] = undefined_name_here; }\n");
+  char *tensor_src = NULL; /* buffers are zeroed by cl/tensor.cl: the directory needs it */
+  if (clm_kernel_source_load("tensor", &tensor_src) != CLM_OK) { fprintf(stderr, "%s\n", clm_last_error()); exit(1); }
+  snprintf(path, sizeof path, "%s/tensor.cl", kdir);
+  write_text(path, tensor_src);
+  free(tensor_src);
   setenv("CLMTL_KERNEL_DIR", kdir, 1);
   setenv("CLMTL_CACHE_DIR", cdir, 1);
   setenv("CLMTL_CACHE", "1", 1);
@@ -114,7 +119,8 @@ static void test_kernel_dir_and_cache(void) {
   test_fill(&r, host, 37, -1, 1);
   for (int i = 0; i < 37; i++) want[i] = host[i] * 3.0f;
   for (int round = 0; round < 4; round++) {
-    /* 0: cold build, 1: warm from the cache, 2: corrupt entry rebuilt, 3: cache disabled */
+    /* 0: cold build, 1: warm from the cache, 2: corrupt entry rebuilt, 3: cache disabled.
+     * Two programs are cached: good.cl and tensor.cl (buffers are zeroed by a kernel). */
     if (round == 3) setenv("CLMTL_CACHE", "0", 1);
     if (round > 0) { clm_context_free(ctx); ctx = test_context(); }
     if (round == 2) {
@@ -141,8 +147,8 @@ static void test_kernel_dir_and_cache(void) {
     printf("round %d: cache hits %d, misses %d, entries %d\n", round, ctx->cache_hits,
            ctx->cache_misses, count_entries(cdir));
     if (round == 0) test_true("cold run misses and writes an entry", ctx->cache_misses >= 1 && count_entries(cdir) >= 1, NULL);
-    if (round == 1) test_true("warm run hits the cache", ctx->cache_hits == 1 && ctx->cache_misses == 0, NULL);
-    if (round == 2) test_true("corrupt entry is rebuilt, not loaded", ctx->cache_hits == 0 && ctx->cache_misses == 1 && count_entries(cdir) == 1, NULL);
+    if (round == 1) test_true("warm run hits the cache", ctx->cache_hits >= 1 && ctx->cache_misses == 0, NULL);
+    if (round == 2) test_true("corrupt entry is rebuilt, not loaded", ctx->cache_misses == 1 && count_entries(cdir) == 2, NULL);
     if (round == 3) test_true("CLMTL_CACHE=0 bypasses the cache", ctx->cache_hits == 0, NULL);
   }
   clm_context_free(ctx);

@@ -86,7 +86,7 @@ static void test_fd(int variant) {
   fd_ctx f = {g, {0.7f, 1.3f, 0.4f}};
   for (int i = 0; i < 3; i++) {
     clm_tensor s = clm_graph_loss_seed(g, i);
-    clm_tensor_upload(ctx, &s, &f.seeds[i]);
+    clm_tensor_fill(ctx, &s, f.seeds[i]);
   }
   test_status("forward", clm_graph_forward(g));
   test_status("zero grad", clm_graph_zero_grad(g));

@@ -40,6 +40,7 @@ typedef struct clm_node {
   int keep;                     /* value kept after forward (network heads) */
   int loss_index;               /* loss nodes: position among losses, else -1 */
   int bwd_step;                 /* position in the backward order, -1 when none */
+  clm_mem own;                  /* input layers: their own buffer (uploads land at offset 0) */
   int accumulate[CLM_MAX_INPUTS + 2]; /* backward: add into input i's gradient, not write */
   int in_grad[CLM_MAX_INPUTS + 2];    /* backward: input i's gradient is needed */
 } clm_node;

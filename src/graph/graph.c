@@ -30,6 +30,7 @@ void clm_graph_free(clm_graph *g) {
   clm_buffer_free(g->grads);
   clm_buffer_free(g->state);
   clm_buffer_free(g->scalars);
+  for (int i = 0; i < g->nnodes; i++) clm_buffer_free(g->nodes[i].own);
   free(g->layers);
   free(g->nodes);
   free(g->bwd);
@@ -243,6 +244,8 @@ size_t clm_graph_arena_bytes(const clm_graph *g) { return g->arena_floats * size
 
 size_t clm_graph_device_bytes(const clm_graph *g) {
   size_t f = g->arena_floats + g->param_floats * (g->grads ? 2 : 1) + g->state_floats + g->scalar_floats;
+  for (int i = 0; i < g->nnodes; i++)
+    if (g->nodes[i].own) f += (size_t)g->nodes[i].n * g->nodes[i].c * g->nodes[i].h * g->nodes[i].w;
   return f * sizeof(float);
 }
 

@@ -107,7 +107,7 @@ clm_status clm_graph_plan(clm_graph *g) {
       for (int k = 0; k < g->nodes[j].nin; k++)
         if (g->nodes[j].in[k] == i) { consumers++; non_loss += g->nodes[j].loss_index < 0; }
     nd->keep = nd->op == CLM_LAYER_INPUT || non_loss == 0 || consumers == 0;
-    if (nd->loss_index < 0) {
+    if (nd->loss_index < 0 && nd->op != CLM_LAYER_INPUT) {
       int last = i;
       for (int j = i + 1; j < n; j++)
         for (int k = 0; k < g->nodes[j].nin; k++) {
@@ -164,6 +164,10 @@ clm_status clm_graph_plan(clm_graph *g) {
     if (nd->loss_index >= 0) {
       nd->out = clm_graph_loss_value(g, nd->loss_index);
       continue;
+    }
+    if (nd->op == CLM_LAYER_INPUT) { /* inputs are uploaded every step: a buffer of their own */
+      CLM_TRY(clm_buffer_alloc(g->ctx, numel_of(nd), &nd->own));
+      nd->out = clm_tensor_view(nd->own, 0, 1, 1, 1, 1);
     }
     nd->out.n = nd->n; nd->out.c = nd->c; nd->out.h = nd->h; nd->out.w = nd->w;
     if (nd->grad.buf) { nd->grad.n = nd->n; nd->grad.c = nd->c; nd->grad.h = nd->h; nd->grad.w = nd->w; }
