@@ -1,0 +1,198 @@
+/* Host side of reductions and task losses (cl/reduce.cl, cl/loss.cl): the deterministic
+ * two-stage sum, softmax cross-entropy with an ignore label, and L1/L2 regression with an
+ * optional mask. A loss forward is: per-pixel kernel -> sum into `loss` -> valid count into
+ * `count` -> loss /= max(count, 1), all enqueued on the device with no host read-back; the
+ * backward reads seed and count from device scalars. The multi-task weighting lives in
+ * src/mtl. */
+#include <limits.h>
+#include <stdio.h>
+#include "ops/ops.h"
+
+/* Upper bound on stage-1 work-groups: enough to occupy a GPU, and stage 2 stays one group. */
+#define REDUCE_MAX_GROUPS 256
+
+static int same_shape(const clm_tensor *a, const clm_tensor *b) {
+  return a->n == b->n && a->c == b->c && a->h == b->h && a->w == b->w;
+}
+
+static int is_scalar(const clm_tensor *t) {
+  return clm_tensor_present(t) && clm_tensor_numel(t) == 1;
+}
+
+/* ---- reduction ---------------------------------------------------------------------------- */
+
+static size_t reduce_groups(size_t n, size_t wg) {
+  size_t g = (n + wg - 1) / wg;
+  if (g > REDUCE_MAX_GROUPS) g = REDUCE_MAX_GROUPS;
+  return g ? g : 1;
+}
+
+/* The stage-1 group count never exceeds min(n, REDUCE_MAX_GROUPS) whatever the work-group
+ * size, so the workspace does not depend on the kernel limit found at build time. */
+size_t clm_reduce_workspace(const clm_context *ctx, size_t n) {
+  (void)ctx;
+  return n < 1 ? 1 : n < REDUCE_MAX_GROUPS ? n : REDUCE_MAX_GROUPS;
+}
+
+/* Both reduction kernels built for one work-group size: ctx->reduce_wg, or the largest power
+ * of two within the kernels' limit on this device when that is smaller. */
+static clm_status reduce_kernels(clm_context *ctx, cl_kernel *partial, cl_kernel *final,
+                                 size_t *wg_out) {
+  size_t wg = ctx->reduce_wg;
+  if (!clm_is_pow2(wg))
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "reduce work-group size %zu is not a power of two", wg);
+  for (;;) {
+    char opts[48];
+    size_t lim_p = 0, lim_f = 0;
+    snprintf(opts, sizeof opts, "-DREDUCE_WG=%zu", wg);
+    CLM_TRY(clm_kernel_get(ctx, "reduce", opts, "reduce_partial", partial, &lim_p));
+    CLM_TRY(clm_kernel_get(ctx, "reduce", opts, "reduce_final", final, &lim_f));
+    size_t lim = lim_p < lim_f ? lim_p : lim_f;
+    if (wg <= lim) break;
+    if (wg == 1)
+      CLM_FAIL(CLM_ERR_UNSUPPORTED, "reduction kernels cannot run even one work-item on %s",
+               ctx->info.name);
+    while (wg > lim && wg > 1) wg /= 2;
+  }
+  *wg_out = wg;
+  return CLM_OK;
+}
+
+/* out[0] = scale * Σ f(x[0..n)), f = identity (mode 0) or [x != cmp] (mode 1). */
+static clm_status reduce_run(clm_context *ctx, const clm_tensor *x, size_t n, int mode, float cmp,
+                             float scale, const clm_tensor *out, const clm_tensor *ws) {
+  if (!clm_tensor_present(x) || !is_scalar(out) || !clm_tensor_present(ws))
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "reduce: x, out (one element) and ws are required");
+  if (n > clm_tensor_numel(x))
+    CLM_FAIL(CLM_ERR_SHAPE, "reduce: %zu elements asked of a tensor of %zu", n,
+             clm_tensor_numel(x));
+  if (n > (size_t)INT_MAX)
+    CLM_FAIL(CLM_ERR_SHAPE, "reduce: %zu elements exceed the int range kernels index with", n);
+  cl_kernel kp, kf;
+  size_t wg;
+  CLM_TRY(reduce_kernels(ctx, &kp, &kf, &wg));
+  size_t groups = reduce_groups(n, wg);
+  if (clm_tensor_numel(ws) < groups)
+    CLM_FAIL(CLM_ERR_SHAPE, "reduce: workspace of %zu floats, %zu needed", clm_tensor_numel(ws),
+             groups);
+  size_t global = groups * wg;
+  CLM_TRY(clm_kernel_args(kp, "tiift", x, (int)n, mode, (double)cmp, ws));
+  CLM_TRY(clm_kernel_launch(ctx, kp, 1, &global, &wg));
+  CLM_TRY(clm_kernel_args(kf, "tift", ws, (int)groups, (double)scale, out));
+  return clm_kernel_launch(ctx, kf, 1, &wg, &wg);
+}
+
+clm_status clm_reduce_sum(clm_context *ctx, const clm_tensor *x, size_t n, const clm_tensor *out,
+                          const clm_tensor *ws) {
+  return reduce_run(ctx, x, n, 0, 0.0f, 1.0f, out, ws);
+}
+
+/* ---- softmax cross-entropy ---------------------------------------------------------------- */
+
+static clm_status check_xent(const char *op, const clm_tensor *logits, const clm_tensor *labels) {
+  if (!clm_tensor_present(logits) || !clm_tensor_present(labels))
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: logits and labels are required", op);
+  if (labels->n != logits->n || labels->c != 1 || labels->h != logits->h ||
+      labels->w != logits->w)
+    CLM_FAIL(CLM_ERR_SHAPE, "%s: labels (%d, %d, %d, %d) do not fit logits (%d, %d, %d, %d)", op,
+             labels->n, labels->c, labels->h, labels->w, logits->n, logits->c, logits->h,
+             logits->w);
+  if (clm_tensor_numel(logits) > (size_t)INT_MAX)
+    CLM_FAIL(CLM_ERR_SHAPE, "%s: %zu logits exceed the int range kernels index with", op,
+             clm_tensor_numel(logits));
+  return CLM_OK;
+}
+
+clm_status clm_softmax_xent_forward(clm_context *ctx, const clm_tensor *logits,
+                                    const clm_tensor *labels, int ignore, const clm_tensor *pix,
+                                    const clm_tensor *loss, const clm_tensor *count,
+                                    const clm_tensor *ws) {
+  CLM_TRY(check_xent("softmax_xent_forward", logits, labels));
+  if (!clm_tensor_present(pix) || !same_shape(pix, labels))
+    CLM_FAIL(CLM_ERR_SHAPE, "softmax_xent_forward: pix must be shaped like labels (N, 1, H, W)");
+  if (!is_scalar(loss) || !is_scalar(count))
+    CLM_FAIL(CLM_ERR_SHAPE, "softmax_xent_forward: loss and count must be one-element tensors");
+  size_t P = clm_tensor_numel(labels);
+  int HW = logits->h * logits->w;
+  CLM_TRY(clm_launch_1d(ctx, "loss", "xent_pixel", P, "tttiiii", logits, labels, pix, logits->n,
+                        logits->c, HW, ignore));
+  CLM_TRY(reduce_run(ctx, pix, P, 0, 0.0f, 1.0f, loss, ws));
+  CLM_TRY(reduce_run(ctx, labels, P, 1, (float)ignore, 1.0f, count, ws));
+  return clm_launch_1d(ctx, "loss", "loss_finish", 1, "tt", loss, count);
+}
+
+clm_status clm_softmax_xent_backward(clm_context *ctx, const clm_tensor *logits,
+                                     const clm_tensor *labels, int ignore, const clm_tensor *count,
+                                     const clm_tensor *seed, const clm_tensor *dlogits,
+                                     int accumulate) {
+  CLM_TRY(check_xent("softmax_xent_backward", logits, labels));
+  if (!clm_tensor_present(dlogits) || !same_shape(dlogits, logits))
+    CLM_FAIL(CLM_ERR_SHAPE, "softmax_xent_backward: dlogits must be shaped like logits");
+  if (!is_scalar(count) || !is_scalar(seed))
+    CLM_FAIL(CLM_ERR_SHAPE, "softmax_xent_backward: count and seed must be one-element tensors");
+  return clm_launch_1d(ctx, "loss", "xent_backward", clm_tensor_numel(labels), "tttttiiiii",
+                       logits, labels, count, seed, dlogits, logits->n, logits->c,
+                       logits->h * logits->w, ignore, accumulate ? 1 : 0);
+}
+
+/* ---- L1 / L2 regression ------------------------------------------------------------------- */
+
+static clm_status check_regression(const char *op, clm_regression_loss kind,
+                                   const clm_tensor *pred, const clm_tensor *target,
+                                   const clm_tensor *mask) {
+  if (kind != CLM_LOSS_L1 && kind != CLM_LOSS_L2)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: unknown regression loss kind %d", op, (int)kind);
+  if (!clm_tensor_present(pred) || !clm_tensor_present(target))
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: pred and target are required", op);
+  if (!same_shape(pred, target))
+    CLM_FAIL(CLM_ERR_SHAPE, "%s: target (%d, %d, %d, %d) differs from pred (%d, %d, %d, %d)", op,
+             target->n, target->c, target->h, target->w, pred->n, pred->c, pred->h, pred->w);
+  if (clm_tensor_present(mask) &&
+      (mask->n != pred->n || mask->c != 1 || mask->h != pred->h || mask->w != pred->w))
+    CLM_FAIL(CLM_ERR_SHAPE, "%s: mask (%d, %d, %d, %d) is not (%d, 1, %d, %d)", op, mask->n,
+             mask->c, mask->h, mask->w, pred->n, pred->h, pred->w);
+  if (clm_tensor_numel(pred) > (size_t)INT_MAX)
+    CLM_FAIL(CLM_ERR_SHAPE, "%s: %zu elements exceed the int range kernels index with", op,
+             clm_tensor_numel(pred));
+  return CLM_OK;
+}
+
+clm_status clm_regression_loss_forward(clm_context *ctx, clm_regression_loss kind,
+                                       const clm_tensor *pred, const clm_tensor *target,
+                                       const clm_tensor *mask, const clm_tensor *pix,
+                                       const clm_tensor *loss, const clm_tensor *count,
+                                       const clm_tensor *ws) {
+  CLM_TRY(check_regression("regression_loss_forward", kind, pred, target, mask));
+  if (!clm_tensor_present(pix) || !same_shape(pix, pred))
+    CLM_FAIL(CLM_ERR_SHAPE, "regression_loss_forward: pix must be shaped like pred");
+  if (!is_scalar(loss) || !is_scalar(count))
+    CLM_FAIL(CLM_ERR_SHAPE, "regression_loss_forward: loss and count must be one-element tensors");
+  int has_mask = clm_tensor_present(mask);
+  const clm_tensor *m = has_mask ? mask : pred; /* a valid buffer the kernel never reads */
+  size_t numel = clm_tensor_numel(pred);
+  CLM_TRY(clm_launch_1d(ctx, "loss", "regression_pixel", numel, "tttitiiii", pred, target, m,
+                        has_mask, pix, pred->n, pred->c, pred->h * pred->w, (int)kind));
+  CLM_TRY(reduce_run(ctx, pix, numel, 0, 0.0f, 1.0f, loss, ws));
+  if (has_mask)
+    CLM_TRY(reduce_run(ctx, mask, clm_tensor_numel(mask), 1, 0.0f, (float)pred->c, count, ws));
+  else /* a kernel, not clEnqueueFillBuffer: oclgrind does not track fills as initialising */
+    CLM_TRY(clm_launch_1d(ctx, "tensor", "fill", 1, "tif", count, 1, (double)numel));
+  return clm_launch_1d(ctx, "loss", "loss_finish", 1, "tt", loss, count);
+}
+
+clm_status clm_regression_loss_backward(clm_context *ctx, clm_regression_loss kind,
+                                        const clm_tensor *pred, const clm_tensor *target,
+                                        const clm_tensor *mask, const clm_tensor *count,
+                                        const clm_tensor *seed, const clm_tensor *dpred,
+                                        int accumulate) {
+  CLM_TRY(check_regression("regression_loss_backward", kind, pred, target, mask));
+  if (!clm_tensor_present(dpred) || !same_shape(dpred, pred))
+    CLM_FAIL(CLM_ERR_SHAPE, "regression_loss_backward: dpred must be shaped like pred");
+  if (!is_scalar(count) || !is_scalar(seed))
+    CLM_FAIL(CLM_ERR_SHAPE, "regression_loss_backward: count and seed must be one-element tensors");
+  int has_mask = clm_tensor_present(mask);
+  const clm_tensor *m = has_mask ? mask : pred; /* a valid buffer the kernel never reads */
+  return clm_launch_1d(ctx, "loss", "regression_backward", clm_tensor_numel(pred),
+                       "tttitttiiiii", pred, target, m, has_mask, count, seed, dpred, pred->n,
+                       pred->c, pred->h * pred->w, (int)kind, accumulate ? 1 : 0);
+}
