@@ -1,0 +1,274 @@
+/* Batch normalisation: training forward (output, saved statistics, running-stat updates),
+ * eval forward, backward (dx written and accumulated, dgamma/dbeta accumulated) against the
+ * double reference in tests/ref/ref_norm.c; backward by finite differences on x, gamma and
+ * beta; run-to-run bit-identity; reduction sizes other than the default; shape errors. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ops/ops.h"
+#include "ref/ref_norm.h"
+#include "test_util.h"
+
+/* Every host-to-device write in this test covers its whole buffer from offset 0, and every
+ * buffer gets one such write when created: oclgrind 21.10's uninitialized-value checker
+ * re-sizes a buffer's shadow to the size of each host write (clEnqueueFillBuffer writes 4 bytes
+ * at a time) and drops shadow stores beyond it, so zero-filled buffers and writes into views at
+ * an offset otherwise read back as "uninitialized". */
+static void put(clm_context *ctx, const clm_tensor *t, const float *host) {
+  size_t bytes = 0;
+  if (clGetMemObjectInfo((cl_mem)t->buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) != CL_SUCCESS) {
+    fprintf(stderr, "put: clGetMemObjectInfo failed\n");
+    exit(1);
+  }
+  clm_tensor all = clm_tensor_view(t->buf, 0, 1, 1, 1, (int)(bytes / sizeof(float)));
+  float *whole = test_download(ctx, &all);
+  memcpy(whole + t->off, host, clm_tensor_numel(t) * sizeof(float));
+  test_status("upload", clm_tensor_upload(ctx, &all, whole));
+  free(whole);
+}
+
+/* test_tensor_at / test_tensor with the data (zeros when host is NULL) written by put(). */
+static clm_tensor dev_tensor_at(clm_context *ctx, size_t pad, int n, int c, int h, int w,
+                                const float *host) {
+  clm_tensor t = test_tensor_at(ctx, pad, n, c, h, w, NULL);
+  float *zeros = host ? NULL : calloc(clm_tensor_numel(&t) + 1, sizeof *zeros);
+  put(ctx, &t, host ? host : zeros);
+  free(zeros);
+  return t;
+}
+
+static clm_tensor dev_tensor(clm_context *ctx, int n, int c, int h, int w, const float *host) {
+  return dev_tensor_at(ctx, 5, n, c, h, w, host);
+}
+
+#define TOL_FWD 2e-5  /* float statistics vs double, relative to the largest output */
+#define TOL_BWD 1e-4  /* backward has a cancellation (dy - mean dy - xhat mean(dy xhat)) */
+#define TOL_FD 1e-2   /* central differences on a float objective, eps 1e-2 */
+
+typedef struct shape { int n, c, h, w; } shape;
+
+/* Device tensors of one test case; the objective for finite differences uses them. */
+typedef struct bn_case {
+  clm_context *ctx;
+  shape s;
+  size_t numel;
+  float momentum, eps;
+  clm_tensor x, gamma, beta, y, saved, rmean, rvar;
+  float *hx, *hgamma, *hbeta, *r;
+  int wrt; /* 0: x, 1: gamma, 2: beta */
+} bn_case;
+
+static float *alloc_floats(size_t n) {
+  float *p = malloc((n ? n : 1) * sizeof *p);
+  if (!p) { fprintf(stderr, "out of memory\n"); exit(1); }
+  return p;
+}
+
+/* Σ r·y with y from the device's training forward, the `wrt` input replaced by v. */
+static double objective(void *user, const float *v) {
+  bn_case *b = user;
+  const clm_tensor *t = b->wrt == 0 ? &b->x : b->wrt == 1 ? &b->gamma : &b->beta;
+  put(b->ctx, t, v);
+  test_status("fd forward", clm_batchnorm_forward_train(b->ctx, &b->x, &b->gamma, &b->beta, &b->y,
+                                                        &b->saved, &b->rmean, &b->rvar,
+                                                        b->momentum, b->eps));
+  float *y = test_download(b->ctx, &b->y);
+  double sum = 0;
+  for (size_t i = 0; i < b->numel; i++) sum += (double)b->r[i] * y[i];
+  free(y);
+  put(b->ctx, t, b->wrt == 0 ? b->hx : b->wrt == 1 ? b->hgamma : b->hbeta);
+  return sum;
+}
+
+static void check(const char *what, const shape *s, const float *got, const float *want,
+                  size_t n, double tol) {
+  char name[160];
+  snprintf(name, sizeof name, "%s (%d,%d,%d,%d)", what, s->n, s->c, s->h, s->w);
+  test_check(name, test_rel_error(got, want, n, 1e-6), tol);
+}
+
+static void check_tensor(clm_context *ctx, const char *what, const shape *s, const clm_tensor *t,
+                         const float *want, double tol) {
+  float *got = test_download(ctx, t);
+  check(what, s, got, want, clm_tensor_numel(t), tol);
+  free(got);
+}
+
+/* offset: added to channel c's values as c * offset (a large offset tests the variance). */
+static void run_case(clm_context *ctx, shape s, float offset, int fd, uint64_t seed) {
+  test_rng rng = test_rng_make(seed);
+  int C = s.c;
+  size_t numel = (size_t)s.n * s.c * s.h * s.w;
+  bn_case b = {.ctx = ctx, .s = s, .numel = numel, .momentum = 0.1f, .eps = 1e-5f};
+  b.hx = alloc_floats(numel);
+  b.hgamma = alloc_floats(C);
+  b.hbeta = alloc_floats(C);
+  b.r = alloc_floats(numel);
+  float *rm = alloc_floats(C), *rv = alloc_floats(C), *want = alloc_floats(numel);
+  float *saved = alloc_floats(2 * C), *dy = alloc_floats(numel), *dx0 = alloc_floats(numel);
+  float *dg0 = alloc_floats(C), *db0 = alloc_floats(C);
+  test_fill(&rng, b.hx, numel, -2, 2);
+  for (size_t i = 0; i < numel; i++) b.hx[i] += offset * (float)((i / ((size_t)s.h * s.w)) % C);
+  test_fill(&rng, b.hgamma, C, -1.5f, 1.5f);
+  test_fill(&rng, b.hbeta, C, -1, 1);
+  test_fill(&rng, rm, C, -1, 1);
+  for (int c = 0; c < C; c++) rv[c] = test_uniform(&rng, 0.5f, 2);
+  test_fill(&rng, b.r, numel, -1, 1);
+  test_fill(&rng, dy, numel, -1, 1);
+  test_fill(&rng, dx0, numel, -1, 1);
+  test_fill(&rng, dg0, C, -1, 1);
+  test_fill(&rng, db0, C, -1, 1);
+
+  b.x = dev_tensor(ctx, s.n, s.c, s.h, s.w, b.hx);
+  b.gamma = dev_tensor(ctx, 1, C, 1, 1, b.hgamma);
+  b.beta = dev_tensor(ctx, 1, C, 1, 1, b.hbeta);
+  b.y = dev_tensor(ctx, s.n, s.c, s.h, s.w, NULL);
+  b.saved = dev_tensor(ctx, 1, 2 * C, 1, 1, NULL);
+  b.rmean = dev_tensor(ctx, 1, C, 1, 1, rm);
+  b.rvar = dev_tensor(ctx, 1, C, 1, 1, rv);
+
+  /* training forward, twice: running stats move twice, y and saved are bit-identical */
+  test_status("forward train", clm_batchnorm_forward_train(ctx, &b.x, &b.gamma, &b.beta, &b.y,
+                                                           &b.saved, &b.rmean, &b.rvar,
+                                                           b.momentum, b.eps));
+  float *y1 = test_download(ctx, &b.y), *saved1 = test_download(ctx, &b.saved);
+  ref_batchnorm_forward_train(b.hx, s.n, C, s.h, s.w, b.hgamma, b.hbeta, b.momentum, b.eps, want,
+                              saved, rm, rv);
+  check("train forward y", &s, y1, want, numel, TOL_FWD);
+  check("saved mean", &s, saved1, saved, C, TOL_FWD);
+  check("saved invstd", &s, saved1 + C, saved + C, C, TOL_FWD);
+  check_tensor(ctx, "running mean, 1 update", &s, &b.rmean, rm, TOL_FWD);
+  check_tensor(ctx, "running var (unbiased), 1 update", &s, &b.rvar, rv, TOL_FWD);
+  test_status("forward train again", clm_batchnorm_forward_train(ctx, &b.x, &b.gamma, &b.beta,
+                                                                 &b.y, &b.saved, &b.rmean,
+                                                                 &b.rvar, b.momentum, b.eps));
+  float *y2 = test_download(ctx, &b.y), *saved2 = test_download(ctx, &b.saved);
+  test_true("train forward is bit-identical run to run",
+            !memcmp(y1, y2, numel * sizeof *y1) && !memcmp(saved1, saved2, 2 * C * sizeof *y1),
+            NULL);
+  ref_batchnorm_forward_train(b.hx, s.n, C, s.h, s.w, b.hgamma, b.hbeta, b.momentum, b.eps, want,
+                              saved, rm, rv);
+  check_tensor(ctx, "running mean, 2 updates", &s, &b.rmean, rm, TOL_FWD);
+  check_tensor(ctx, "running var, 2 updates", &s, &b.rvar, rv, TOL_FWD);
+
+  /* eval forward with the running statistics */
+  test_status("forward eval", clm_batchnorm_forward_eval(ctx, &b.x, &b.gamma, &b.beta, &b.rmean,
+                                                         &b.rvar, b.eps, &b.y));
+  ref_batchnorm_forward_eval(b.hx, s.n, C, s.h, s.w, b.hgamma, b.hbeta, rm, rv, b.eps, want);
+  check_tensor(ctx, "eval forward y", &s, &b.y, want, TOL_FWD);
+
+  /* backward, written then accumulated; dgamma, dbeta accumulate onto random contents */
+  clm_tensor tdy = dev_tensor(ctx, s.n, s.c, s.h, s.w, dy);
+  clm_tensor tdx = dev_tensor(ctx, s.n, s.c, s.h, s.w, dx0);
+  clm_tensor tdg = dev_tensor(ctx, 1, C, 1, 1, dg0), tdb = dev_tensor(ctx, 1, C, 1, 1, db0);
+  for (int acc = 0; acc <= 1; acc++) {
+    float *wdx = alloc_floats(numel), *wdg = alloc_floats(C), *wdb = alloc_floats(C);
+    memcpy(wdx, dx0, numel * sizeof *wdx);
+    memcpy(wdg, dg0, C * sizeof *wdg);
+    memcpy(wdb, db0, C * sizeof *wdb);
+    put(ctx, &tdx, dx0);
+    put(ctx, &tdg, dg0);
+    put(ctx, &tdb, db0);
+    test_status("backward", clm_batchnorm_backward(ctx, &b.x, &tdy, &b.gamma, &b.saved, &tdx, &tdg,
+                                                   &tdb, acc));
+    ref_batchnorm_backward(b.hx, dy, s.n, C, s.h, s.w, b.hgamma, b.eps, wdx, wdg, wdb, acc);
+    check_tensor(ctx, acc ? "backward dx += (accumulate)" : "backward dx =", &s, &tdx, wdx,
+                 TOL_BWD);
+    check_tensor(ctx, "backward dgamma +=", &s, &tdg, wdg, TOL_BWD);
+    check_tensor(ctx, "backward dbeta +=", &s, &tdb, wdb, TOL_BWD);
+    free(wdx);
+    free(wdg);
+    free(wdb);
+  }
+
+  if (fd) {
+    /* analytic gradients of Σ r·y: dy = r, dx written, dgamma/dbeta from zero */
+    float *zeros = calloc(C, sizeof *zeros);
+    put(ctx, &tdy, b.r);
+    put(ctx, &tdg, zeros);
+    put(ctx, &tdb, zeros);
+    free(zeros);
+    test_status("fd backward", clm_batchnorm_backward(ctx, &b.x, &tdy, &b.gamma, &b.saved, &tdx,
+                                                      &tdg, &tdb, 0));
+    float *gx = test_download(ctx, &tdx), *gg = test_download(ctx, &tdg),
+          *gb = test_download(ctx, &tdb);
+    char name[160];
+    b.wrt = 0;
+    double e = test_fd_error(objective, &b, b.hx, numel, gx, 1e-2, 16, 1e-2, seed + 1);
+    snprintf(name, sizeof name, "finite differences dx (%d,%d,%d,%d)", s.n, s.c, s.h, s.w);
+    test_check(name, e, TOL_FD);
+    b.wrt = 1;
+    e = test_fd_error(objective, &b, b.hgamma, C, gg, 1e-2, 8, 1e-2, seed + 2);
+    snprintf(name, sizeof name, "finite differences dgamma (%d,%d,%d,%d)", s.n, s.c, s.h, s.w);
+    test_check(name, e, TOL_FD);
+    b.wrt = 2;
+    e = test_fd_error(objective, &b, b.hbeta, C, gb, 1e-2, 8, 1e-2, seed + 3);
+    snprintf(name, sizeof name, "finite differences dbeta (%d,%d,%d,%d)", s.n, s.c, s.h, s.w);
+    test_check(name, e, TOL_FD);
+    free(gx);
+    free(gg);
+    free(gb);
+  }
+
+  clm_tensor *ts[] = {&b.x, &b.gamma, &b.beta, &b.y, &b.saved, &b.rmean, &b.rvar,
+                      &tdy, &tdx, &tdg, &tdb};
+  for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) test_tensor_free(ts[i]);
+  float *hs[] = {b.hx, b.hgamma, b.hbeta, b.r, rm, rv, want, saved, dy, dx0, dg0, db0,
+                 y1, y2, saved1, saved2};
+  for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) free(hs[i]);
+}
+
+/* Reduction work-group sizes other than the device default give the same results: one larger
+ * than the kernels allow (halved on the host) and a tiny one (long per-item loops). */
+static void test_reduce_sizes(clm_context *ctx) {
+  size_t keep = ctx->reduce_wg;
+  size_t sizes[] = {ctx->info.max_work_group * 2, 4};
+  for (int i = 0; i < 2; i++) {
+    ctx->reduce_wg = sizes[i];
+    printf("reduce_wg = %zu\n", sizes[i]);
+    run_case(ctx, (shape){2, 3, 5, 7}, 0, 0, 40 + i);
+  }
+  ctx->reduce_wg = keep;
+}
+
+static void test_errors(clm_context *ctx) {
+  clm_tensor x = dev_tensor(ctx, 2, 3, 4, 4, NULL), y = dev_tensor(ctx, 2, 3, 4, 5, NULL);
+  clm_tensor g = dev_tensor(ctx, 1, 3, 1, 1, NULL), g4 = dev_tensor(ctx, 1, 4, 1, 1, NULL);
+  clm_tensor saved = dev_tensor(ctx, 1, 6, 1, 1, NULL);
+  clm_tensor one = dev_tensor(ctx, 1, 3, 1, 1, NULL);
+  clm_status st = clm_batchnorm_forward_train(ctx, &x, &g, &g, &y, &saved, &g, &g, 0.1f, 1e-5f);
+  test_true("y shape mismatch is a SHAPE error", st == CLM_ERR_SHAPE, clm_last_error());
+  st = clm_batchnorm_forward_eval(ctx, &x, &g4, &g, &g, &g, 1e-5f, &x);
+  test_true("gamma of the wrong size is a SHAPE error", st == CLM_ERR_SHAPE, clm_last_error());
+  st = clm_batchnorm_backward(ctx, &x, &x, &g, &g, &x, &g, &g, 0);
+  test_true("saved of the wrong size is a SHAPE error", st == CLM_ERR_SHAPE, clm_last_error());
+  st = clm_batchnorm_forward_train(ctx, &one, &g, &g, &one, &saved, &g, &g, 0.1f, 1e-5f);
+  test_true("one value per channel in training is a SHAPE error", st == CLM_ERR_SHAPE,
+            clm_last_error());
+  st = clm_batchnorm_forward_train(ctx, &x, NULL, &g, &x, &saved, &g, &g, 0.1f, 1e-5f);
+  test_true("missing gamma is INVALID_ARG", st == CLM_ERR_INVALID_ARG, clm_last_error());
+  clm_tensor *ts[] = {&x, &y, &g, &g4, &saved, &one};
+  for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) test_tensor_free(ts[i]);
+}
+
+int main(void) {
+  clm_context *ctx = test_context();
+  printf("reduce_wg %zu; tolerances: forward %g, backward %g, finite differences %g\n",
+         ctx->reduce_wg, TOL_FWD, TOL_BWD, TOL_FD);
+  if (test_small()) {
+    run_case(ctx, (shape){3, 5, 7, 9}, 0.5f, 1, 1);
+    run_case(ctx, (shape){1, 1, 3, 4}, 0, 1, 2);
+  } else {
+    run_case(ctx, (shape){3, 5, 7, 9}, 0.5f, 1, 1);
+    run_case(ctx, (shape){1, 4, 6, 5}, 0, 1, 2);
+    run_case(ctx, (shape){2, 1, 8, 8}, 0, 1, 3);
+    run_case(ctx, (shape){5, 3, 1, 1}, 0, 1, 4);
+    run_case(ctx, (shape){8, 6, 17, 19}, 0, 1, 5);
+    run_case(ctx, (shape){4, 3, 9, 11}, 100.0f, 0, 6); /* mean >> spread: two-pass variance */
+  }
+  test_reduce_sizes(ctx);
+  test_errors(ctx);
+  clm_context_free(ctx);
+  return test_finish();
+}
