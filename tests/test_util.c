@@ -148,6 +148,7 @@ double test_fd_error(test_objective f, void *user, float *x, size_t n, const flo
     double num = (fp - fm) / (2 * eps), ana = analytic[i];
     double scale = fmax(fmax(fabs(num), fabs(ana)), floor);
     double e = fabs(num - ana) / scale;
+    if (getenv("CLMTL_TEST_VERBOSE")) printf("  fd[%zu] numeric %.6g analytic %.6g\n", i, num, ana);
     if (!(e <= worst)) worst = e;
   }
   return worst;

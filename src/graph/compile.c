@@ -333,8 +333,8 @@ static clm_status infer_shapes(clm_graph *g) {
                  WHERE(nd->layer), l->from[0], x->c);
       set_shape(nd, 1, 1, 1, 1);
       nd->loss_index = g->nlosses++;
-      /* per-element loss scratch: the largest the loss ops use */
-      nd->aux_floats = (size_t)x->n * x->c * x->h * x->w * 2;
+      /* per-element loss scratch: one per pixel (softmax) or per element (regression) */
+      nd->aux_floats = (size_t)x->n * want_c * x->h * x->w;
       break;
     }
     default:

@@ -161,8 +161,10 @@ clm_status clm_graph_plan(clm_graph *g) {
   free(items);
   for (int i = 0; i < n; i++) { /* give activations and gradients their shapes */
     clm_node *nd = &g->nodes[i];
-    if (nd->loss_index >= 0) {
+    if (nd->loss_index >= 0) { /* scratch shaped like the target */
+      const clm_node *t = &g->nodes[nd->in[1]];
       nd->out = clm_graph_loss_value(g, nd->loss_index);
+      nd->aux.n = t->n; nd->aux.c = t->c; nd->aux.h = t->h; nd->aux.w = t->w;
       continue;
     }
     if (nd->op == CLM_LAYER_INPUT) { /* inputs are uploaded every step: a buffer of their own */
