@@ -183,7 +183,8 @@ static int train(int variant, int steps, double *losses) {
   clm_graph *g;
   clm_graph_create(ctx, &g);
   clm_status st = clm_graph_load(g, CLMTL_MODELS "/tiny.cfg");
-  clm_graph_options o = {2, 16, 20, 1, variant};
+  /* under oclgrind (small mode) every kernel is interpreted: a smaller image */
+  clm_graph_options o = {2, test_small() ? 8 : 16, test_small() ? 6 : 20, 1, variant};
   if (st == CLM_OK) st = clm_graph_compile(g, &o);
   test_status("compile tiny for training", st);
   if (st != CLM_OK) { clm_graph_free(g); return 0; }
@@ -207,14 +208,14 @@ static int train(int variant, int steps, double *losses) {
 }
 
 static void test_training(int variant) {
-  int steps = test_small() ? 8 : 40;
+  int steps = test_small() ? 3 : 40;
   double *a = calloc((size_t)steps, sizeof *a), *b = calloc((size_t)steps, sizeof *b);
   const char *vn = clm_conv_variant_name((clm_conv_variant)variant);
   if (train(variant, steps, a) && train(variant, steps, b)) {
     char name[128], detail[128];
     snprintf(detail, sizeof detail, "loss %.4f -> %.4f", a[0], a[steps - 1]);
     snprintf(name, sizeof name, "[%s] loss falls on a fixed batch (to < 70%%)", vn);
-    test_true(name, a[steps - 1] < 0.7 * a[0], detail);
+    if (!test_small()) test_true(name, a[steps - 1] < 0.7 * a[0], detail);
     int same = 1;
     for (int s = 0; s < steps; s++) same &= a[s] == b[s];
     snprintf(name, sizeof name, "[%s] two runs give bit-identical losses", vn);
@@ -226,8 +227,14 @@ static void test_training(int variant) {
 
 int main(void) {
   ctx = test_context();
-  for (int v = 0; v < CLM_CONV_VARIANT_COUNT; v++) test_fd(v);
-  for (int v = 0; v < CLM_CONV_VARIANT_COUNT; v++) test_training(v);
+  /* Small mode (CLMTL_TEST_SMALL=1, for oclgrind) trains the tiny model a few steps; the
+   * numerical checks are the full run's. */
+  if (test_small()) {
+    test_training(CLM_CONV_GEMM);
+  } else {
+    for (int v = 0; v < CLM_CONV_VARIANT_COUNT; v++) test_fd(v);
+    for (int v = 0; v < CLM_CONV_VARIANT_COUNT; v++) test_training(v);
+  }
   clm_context_free(ctx);
   return test_finish();
 }
