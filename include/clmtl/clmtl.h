@@ -7,6 +7,7 @@
 #include "clmtl/tensor.h"
 #include "clmtl/graph.h"
 #include "clmtl/optim.h"
+#include "clmtl/mtl.h"
 
 #define CLMTL_VERSION "0.1.0"
 
