@@ -75,33 +75,6 @@ static void fill_nan(float *p, size_t n) {
   for (size_t i = 0; i < n; i++) p[i] = NAN;
 }
 
-/* Writes host into the view t (like clm_tensor_upload) by rewriting its whole buffer from
- * offset 0. oclgrind 21.10's uninitialised-value checker mishandles host writes at a non-zero
- * offset: it re-creates the buffer's shadow with the size of the write and then marks the
- * write at its offset, past that size, so the rest of the buffer reads as uninitialised (and
- * its own heap is overrun). test_tensor's views sit at an offset on purpose, so every host
- * write here goes through this. */
-static void put(clm_context *ctx, const clm_tensor *t, const float *host) {
-  size_t bytes = 0;
-  cl_mem m = (cl_mem)t->buf;
-  if (clGetMemObjectInfo(m, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) != CL_SUCCESS ||
-      (t->off + clm_tensor_numel(t)) * sizeof(float) > bytes) {
-    fprintf(stderr, "put: bad buffer\n");
-    exit(1);
-  }
-  float *all = alloc_floats(bytes / sizeof(float));
-  if (clEnqueueReadBuffer(ctx->queue, m, CL_TRUE, 0, bytes, all, 0, NULL, NULL) != CL_SUCCESS) {
-    fprintf(stderr, "put: read failed\n");
-    exit(1);
-  }
-  memcpy(all + t->off, host, clm_tensor_numel(t) * sizeof(float));
-  if (clEnqueueWriteBuffer(ctx->queue, m, CL_TRUE, 0, bytes, all, 0, NULL, NULL) != CL_SUCCESS) {
-    fprintf(stderr, "put: write failed\n");
-    exit(1);
-  }
-  free(all);
-}
-
 /* A test_tensor (at an offset) holding host, or zeros. Zeros are written here too: under
  * oclgrind 21.10 the clEnqueueFillBuffer that zeroes a new buffer does not count as
  * initialising it. */
@@ -112,7 +85,7 @@ static clm_tensor tensor(clm_context *ctx, int n, int c, int h, int w, const flo
     zeros = calloc(clm_tensor_numel(&t) + 1, sizeof *zeros);
     if (!zeros) { fprintf(stderr, "out of host memory\n"); exit(1); }
   }
-  put(ctx, &t, host ? host : zeros);
+  test_upload(ctx, &t, host ? host : zeros);
   free(zeros);
   return t;
 }
@@ -183,7 +156,7 @@ typedef struct fd_user {
 static double objective(void *u_, const float *host) {
   fd_user *u = u_;
   fixture *fx = u->fx;
-  put(fx->ctx, u->target, host);
+  test_upload(fx->ctx, u->target, host);
   test_status("fd forward", fx->f->forward(fx->ctx, fx->v, &fx->p, &fx->X, &fx->Wt, fx->bias,
                                            &fx->Y, &fx->WS));
   float *y = test_download(fx->ctx, &fx->Y);
@@ -198,7 +171,7 @@ static void fd_check(fixture *fx, const char *label, const char *what, const clm
   fd_user u = {fx, target};
   int samples = test_small() ? 6 : 24;
   double err = test_fd_error(objective, &u, host, n, analytic, FD_EPS, samples, 1e-2, 7);
-  put(fx->ctx, target, host);
+  test_upload(fx->ctx, target, host);
   char name[200];
   snprintf(name, sizeof name, "%.100s %s by finite differences", label, what);
   test_check(name, err, TOL_FD);
@@ -240,7 +213,7 @@ static void run_variant(fixture *fx, clm_conv_variant v, test_rng *rng, results 
   /* forward writes (=): start from NaN */
   float *junk = alloc_floats(fx->ny > fx->nx ? fx->ny : fx->nx);
   fill_nan(junk, fx->ny);
-  put(ctx, &fx->Y, junk);
+  test_upload(ctx, &fx->Y, junk);
   test_status("forward", f->forward(ctx, v, &fx->p, &fx->X, &fx->Wt, fx->bias, &fx->Y, &fx->WS));
   out->y = test_download(ctx, &fx->Y);
   check_ref(label, "forward (over NaN contents)", out->y, want_y, fx->ny);
@@ -253,7 +226,7 @@ static void run_variant(fixture *fx, clm_conv_variant v, test_rng *rng, results 
 
   /* backward data, accumulate = 0 over NaN contents */
   fill_nan(junk, fx->nx);
-  put(ctx, &fx->DX, junk);
+  test_upload(ctx, &fx->DX, junk);
   test_status("backward data", f->backward_data(ctx, v, &fx->p, &fx->DY, &fx->Wt, &fx->DX, &fx->WS, 0));
   out->dx = test_download(ctx, &fx->DX);
   check_ref(label, "backward data (=, over NaN contents)", out->dx, want_dx, fx->nx);
@@ -261,7 +234,7 @@ static void run_variant(fixture *fx, clm_conv_variant v, test_rng *rng, results 
   /* backward data, accumulate = 1 onto random contents */
   float *dx0 = alloc_floats(fx->nx), *want_acc = alloc_floats(fx->nx + fx->nw);
   test_fill(rng, dx0, fx->nx, -1, 1);
-  put(ctx, &fx->DX, dx0);
+  test_upload(ctx, &fx->DX, dx0);
   test_status("backward data +=", f->backward_data(ctx, v, &fx->p, &fx->DY, &fx->Wt, &fx->DX, &fx->WS, 1));
   float *got = test_download(ctx, &fx->DX);
   for (size_t i = 0; i < fx->nx; i++) want_acc[i] = dx0[i] + want_dx[i];
@@ -272,8 +245,8 @@ static void run_variant(fixture *fx, clm_conv_variant v, test_rng *rng, results 
   /* backward weight into zeros, then again onto random contents (+=) */
   float *zeros = calloc(fx->nw + fx->nb, sizeof *zeros);
   if (!zeros) { fprintf(stderr, "out of host memory\n"); exit(1); }
-  put(ctx, &fx->DW, zeros);
-  put(ctx, &fx->DB, zeros);
+  test_upload(ctx, &fx->DW, zeros);
+  test_upload(ctx, &fx->DB, zeros);
   free(zeros);
   const clm_tensor *db = fx->bias ? &fx->DB : NULL;
   test_status("backward weight", f->backward_weight(ctx, v, &fx->p, &fx->X, &fx->DY, &fx->DW, db, &fx->WS));
@@ -285,8 +258,8 @@ static void run_variant(fixture *fx, clm_conv_variant v, test_rng *rng, results 
   }
   float *dw0 = alloc_floats(fx->nw + fx->nb);
   test_fill(rng, dw0, fx->nw + fx->nb, -1, 1);
-  put(ctx, &fx->DW, dw0);
-  put(ctx, &fx->DB, dw0 + fx->nw);
+  test_upload(ctx, &fx->DW, dw0);
+  test_upload(ctx, &fx->DB, dw0 + fx->nw);
   test_status("backward weight +=", f->backward_weight(ctx, v, &fx->p, &fx->X, &fx->DY, &fx->DW, db, &fx->WS));
   got = test_download(ctx, &fx->DW);
   for (size_t i = 0; i < fx->nw; i++) want_acc[i] = dw0[i] + want_dw[i];

@@ -10,30 +10,12 @@
 #include "ref/ref_eltwise.h"
 #include "test_util.h"
 
-/* Every host-to-device write in this test covers its whole buffer from offset 0, and every
- * buffer gets one such write when created: oclgrind 21.10's uninitialized-value checker
- * re-sizes a buffer's shadow to the size of each host write (clEnqueueFillBuffer writes 4 bytes
- * at a time) and drops shadow stores beyond it, so zero-filled buffers and writes into views at
- * an offset otherwise read back as "uninitialized". */
-static void put(clm_context *ctx, const clm_tensor *t, const float *host) {
-  size_t bytes = 0;
-  if (clGetMemObjectInfo((cl_mem)t->buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) != CL_SUCCESS) {
-    fprintf(stderr, "put: clGetMemObjectInfo failed\n");
-    exit(1);
-  }
-  clm_tensor all = clm_tensor_view(t->buf, 0, 1, 1, 1, (int)(bytes / sizeof(float)));
-  float *whole = test_download(ctx, &all);
-  memcpy(whole + t->off, host, clm_tensor_numel(t) * sizeof(float));
-  test_status("upload", clm_tensor_upload(ctx, &all, whole));
-  free(whole);
-}
-
-/* test_tensor_at / test_tensor with the data (zeros when host is NULL) written by put(). */
+/* test_tensor_at / test_tensor with the data (zeros when host is NULL) written by test_upload(). */
 static clm_tensor dev_tensor_at(clm_context *ctx, size_t pad, int n, int c, int h, int w,
                                 const float *host) {
   clm_tensor t = test_tensor_at(ctx, pad, n, c, h, w, NULL);
   float *zeros = host ? NULL : calloc(clm_tensor_numel(&t) + 1, sizeof *zeros);
-  put(ctx, &t, host ? host : zeros);
+  test_upload(ctx, &t, host ? host : zeros);
   free(zeros);
   return t;
 }
@@ -82,7 +64,7 @@ typedef struct act_fd {
 
 static double act_objective(void *user, const float *x) {
   act_fd *a = user;
-  put(a->ctx, &a->x, x);
+  test_upload(a->ctx, &a->x, x);
   test_status("fd forward", clm_activation_forward(a->ctx, a->act, SLOPE, &a->x, &a->y));
   float *y = test_download(a->ctx, &a->y);
   double sum = 0;
@@ -112,12 +94,12 @@ static void test_activations(clm_context *ctx, shape s, uint64_t seed) {
     check_tensor(ctx, "activation forward in place", an, &s, &tx, y, TOL);
 
     /* backward from the reference output y (exactly what the forward would have stored) */
-    put(ctx, &ty, y);
+    test_upload(ctx, &ty, y);
     clm_tensor tdy = dev_tensor(ctx, s.n, s.c, s.h, s.w, dy);
     clm_tensor tdx = dev_tensor_at(ctx, 3, s.n, s.c, s.h, s.w, dx);
     for (int acc = 0; acc <= 1; acc++) {
       memcpy(want, dx, n * sizeof *want);
-      put(ctx, &tdx, dx);
+      test_upload(ctx, &tdx, dx);
       test_status("activation backward",
                   clm_activation_backward(ctx, act, SLOPE, &ty, &tdy, &tdx, acc));
       ref_activation_backward(act, SLOPE, y, dy, want, n, acc);
@@ -131,7 +113,7 @@ static void test_activations(clm_context *ctx, shape s, uint64_t seed) {
     check_tensor(ctx, "activation backward in place", an, &s, &tdy, want, TOL);
 
     /* finite differences of Σ r·act(x) */
-    put(ctx, &tdy, r);
+    test_upload(ctx, &tdy, r);
     test_status("fd backward", clm_activation_backward(ctx, act, SLOPE, &ty, &tdy, &tdx, 0));
     float *g = test_download(ctx, &tdx);
     act_fd a = {ctx, act, tx, ty, r, n};
@@ -168,7 +150,7 @@ static void test_add_copy(clm_context *ctx, shape s, uint64_t seed) {
   clm_tensor flat = dev_tensor_at(ctx, 4, 1, 1, 1, (int)n, d);
   test_status("copy", clm_copy(ctx, &tb, &flat, 0));
   check_tensor(ctx, "copy =", NULL, &s, &flat, b, 0);
-  put(ctx, &flat, d);
+  test_upload(ctx, &flat, d);
   test_status("copy +=", clm_copy(ctx, &tb, &flat, 1));
   ref_add(d, b, want, n);
   check_tensor(ctx, "copy += (accumulate)", NULL, &s, &flat, want, TOL);
@@ -196,9 +178,9 @@ static void test_concat(clm_context *ctx, shape s, int c2, uint64_t seed) {
   clm_tensor ta = clm_tensor_view(arena.buf, 3, s.n, c1, s.h, s.w);
   clm_tensor tb = clm_tensor_view(arena.buf, 3 + na + 1, s.n, c2, s.h, s.w);
   clm_tensor ty = clm_tensor_view(arena.buf, 3 + ny + 5, s.n, C, s.h, s.w);
-  put(ctx, &ta, a);
-  put(ctx, &tb, b);
-  put(ctx, &ty, want); /* garbage that must be overwritten */
+  test_upload(ctx, &ta, a);
+  test_upload(ctx, &tb, b);
+  test_upload(ctx, &ty, want); /* garbage that must be overwritten */
   shape sy = {s.n, C, s.h, s.w};
   test_status("concat a", clm_channel_copy(ctx, &ta, 0, &ty, 0, c1, 0));
   test_status("concat b", clm_channel_copy(ctx, &tb, 0, &ty, c1, c2, 0));
@@ -209,9 +191,9 @@ static void test_concat(clm_context *ctx, shape s, int c2, uint64_t seed) {
   /* backward: dy in y's place, accumulated onto random da, db */
   test_fill(&rng, da, na, -1, 1);
   test_fill(&rng, db, nb, -1, 1);
-  put(ctx, &ty, dy);
-  put(ctx, &ta, da);
-  put(ctx, &tb, db);
+  test_upload(ctx, &ty, dy);
+  test_upload(ctx, &ta, da);
+  test_upload(ctx, &tb, db);
   test_status("concat backward a", clm_channel_copy(ctx, &ty, 0, &ta, 0, c1, 1));
   test_status("concat backward b", clm_channel_copy(ctx, &ty, c1, &tb, 0, c2, 1));
   ref_channel_copy(dy, C, 0, da, c1, 0, s.n, HW, c1, 1);

@@ -20,30 +20,10 @@ static float *host_alloc(size_t n) {
   return p;
 }
 
-/* Host data always goes into a device buffer by rewriting the WHOLE buffer from offset 0.
- * oclgrind 21.10's --uninitialized check loses track of buffers: contents written by
- * clEnqueueFillBuffer (clm_buffer_alloc zero-fills with it) stay "uninitialised" even after a
- * kernel overwrites them, and a host write at a non-zero offset does the same to a clean
- * buffer. A whole-buffer write resets that, so the check stays meaningful for the kernels. */
-static void upload(clm_context *ctx, const clm_tensor *t, const float *host) {
-  size_t bytes = 0;
-  if (clGetMemObjectInfo((cl_mem)t->buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) != CL_SUCCESS) {
-    fprintf(stderr, "clGetMemObjectInfo failed\n");
-    exit(1);
-  }
-  size_t n = bytes / sizeof(float);
-  clm_tensor whole = clm_tensor_view(t->buf, 0, 1, 1, 1, (int)n);
-  float *all = host_alloc(n);
-  test_status("download", clm_tensor_download(ctx, &whole, all));
-  if (host) memcpy(all + t->off, host, clm_tensor_numel(t) * sizeof *all);
-  test_status("upload", clm_tensor_upload(ctx, &whole, all));
-  free(all);
-}
-
 /* test_tensor (a non-zero offset on purpose), filled from host, or zeros when host == NULL. */
 static clm_tensor tensor(clm_context *ctx, int n, int c, int h, int w, const float *host) {
   clm_tensor t = test_tensor(ctx, n, c, h, w, NULL);
-  upload(ctx, &t, host);
+  test_upload(ctx, &t, host);
   return t;
 }
 
@@ -192,7 +172,7 @@ static clm_status case_backward(loss_case *lc, int accumulate) {
 /* seed · loss with the input replaced by x, through the device forward. */
 static double case_objective(void *user, const float *x) {
   loss_case *lc = user;
-  upload(lc->ctx, &lc->b.in, x);
+  test_upload(lc->ctx, &lc->b.in, x);
   test_status("fd forward", case_forward(lc));
   return (double)lc->seed * download_scalar(lc->ctx, &lc->b.loss);
 }
@@ -234,13 +214,13 @@ static void check_loss(clm_context *ctx, loss_kind kind, shape s, float *in, con
 
   test_rng r = test_rng_make(77);
   float *prev = random_array(&r, n, -1, 1), *sum = host_alloc(n);
-  upload(ctx, &lc.b.grad, prev);
+  test_upload(ctx, &lc.b.grad, prev);
   test_status("backward", case_backward(&lc, 0));
   float *got = test_download(ctx, &lc.b.grad);
   snprintf(name, sizeof name, "%s backward, seed %g, vs reference", tag, seed);
   test_check(name, test_rel_error(got, grad_ref, n, 1e-12), 1e-5);
   free(got);
-  upload(ctx, &lc.b.grad, prev);
+  test_upload(ctx, &lc.b.grad, prev);
   test_status("backward", case_backward(&lc, 1));
   got = test_download(ctx, &lc.b.grad);
   for (size_t i = 0; i < n; i++) sum[i] = prev[i] + grad_ref[i];
@@ -295,7 +275,7 @@ static void test_xent_edges(clm_context *ctx) {
   loss_case lc;
   case_init(&lc, ctx, LOSS_XENT, s, 0, logits, labels, NULL, 1.0f);
   float *garbage = random_array(&r, n, -1, 1);
-  upload(ctx, &lc.b.grad, garbage);
+  test_upload(ctx, &lc.b.grad, garbage);
   test_status("forward", case_forward(&lc));
   test_status("backward", case_backward(&lc, 0));
   float loss = download_scalar(ctx, &lc.b.loss), count = download_scalar(ctx, &lc.b.count);
@@ -311,7 +291,7 @@ static void test_xent_edges(clm_context *ctx) {
   for (int t = 0; t < 3; t++) {
     for (size_t i = 0; i < P; i++) labels[i] = (float)(i % s.c);
     labels[P / 2] = bad[t];
-    upload(ctx, &lc.b.target, labels);
+    test_upload(ctx, &lc.b.target, labels);
     test_status("forward", case_forward(&lc));
     loss = download_scalar(ctx, &lc.b.loss);
     char name[96];
@@ -378,7 +358,7 @@ static void test_regression_edges(clm_context *ctx) {
 
   case_init(&lc, ctx, LOSS_L2, s, 1, pred, target, mask, 1.0f);
   float *garbage = random_array(&r, n, -1, 1);
-  upload(ctx, &lc.b.grad, garbage);
+  test_upload(ctx, &lc.b.grad, garbage);
   test_status("forward", case_forward(&lc));
   test_status("backward", case_backward(&lc, 0));
   float loss = download_scalar(ctx, &lc.b.loss), count = download_scalar(ctx, &lc.b.count);

@@ -10,30 +10,12 @@
 #include "ref/ref_norm.h"
 #include "test_util.h"
 
-/* Every host-to-device write in this test covers its whole buffer from offset 0, and every
- * buffer gets one such write when created: oclgrind 21.10's uninitialized-value checker
- * re-sizes a buffer's shadow to the size of each host write (clEnqueueFillBuffer writes 4 bytes
- * at a time) and drops shadow stores beyond it, so zero-filled buffers and writes into views at
- * an offset otherwise read back as "uninitialized". */
-static void put(clm_context *ctx, const clm_tensor *t, const float *host) {
-  size_t bytes = 0;
-  if (clGetMemObjectInfo((cl_mem)t->buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) != CL_SUCCESS) {
-    fprintf(stderr, "put: clGetMemObjectInfo failed\n");
-    exit(1);
-  }
-  clm_tensor all = clm_tensor_view(t->buf, 0, 1, 1, 1, (int)(bytes / sizeof(float)));
-  float *whole = test_download(ctx, &all);
-  memcpy(whole + t->off, host, clm_tensor_numel(t) * sizeof(float));
-  test_status("upload", clm_tensor_upload(ctx, &all, whole));
-  free(whole);
-}
-
-/* test_tensor_at / test_tensor with the data (zeros when host is NULL) written by put(). */
+/* test_tensor_at / test_tensor with the data (zeros when host is NULL) written by test_upload(). */
 static clm_tensor dev_tensor_at(clm_context *ctx, size_t pad, int n, int c, int h, int w,
                                 const float *host) {
   clm_tensor t = test_tensor_at(ctx, pad, n, c, h, w, NULL);
   float *zeros = host ? NULL : calloc(clm_tensor_numel(&t) + 1, sizeof *zeros);
-  put(ctx, &t, host ? host : zeros);
+  test_upload(ctx, &t, host ? host : zeros);
   free(zeros);
   return t;
 }
@@ -69,7 +51,7 @@ static float *alloc_floats(size_t n) {
 static double objective(void *user, const float *v) {
   bn_case *b = user;
   const clm_tensor *t = b->wrt == 0 ? &b->x : b->wrt == 1 ? &b->gamma : &b->beta;
-  put(b->ctx, t, v);
+  test_upload(b->ctx, t, v);
   test_status("fd forward", clm_batchnorm_forward_train(b->ctx, &b->x, &b->gamma, &b->beta, &b->y,
                                                         &b->saved, &b->rmean, &b->rvar,
                                                         b->momentum, b->eps));
@@ -77,7 +59,7 @@ static double objective(void *user, const float *v) {
   double sum = 0;
   for (size_t i = 0; i < b->numel; i++) sum += (double)b->r[i] * y[i];
   free(y);
-  put(b->ctx, t, b->wrt == 0 ? b->hx : b->wrt == 1 ? b->hgamma : b->hbeta);
+  test_upload(b->ctx, t, b->wrt == 0 ? b->hx : b->wrt == 1 ? b->hgamma : b->hbeta);
   return sum;
 }
 
@@ -167,9 +149,9 @@ static void run_case(clm_context *ctx, shape s, float offset, int fd, uint64_t s
     memcpy(wdx, dx0, numel * sizeof *wdx);
     memcpy(wdg, dg0, C * sizeof *wdg);
     memcpy(wdb, db0, C * sizeof *wdb);
-    put(ctx, &tdx, dx0);
-    put(ctx, &tdg, dg0);
-    put(ctx, &tdb, db0);
+    test_upload(ctx, &tdx, dx0);
+    test_upload(ctx, &tdg, dg0);
+    test_upload(ctx, &tdb, db0);
     test_status("backward", clm_batchnorm_backward(ctx, &b.x, &tdy, &b.gamma, &b.saved, &tdx, &tdg,
                                                    &tdb, acc));
     ref_batchnorm_backward(b.hx, dy, s.n, C, s.h, s.w, b.hgamma, b.eps, wdx, wdg, wdb, acc);
@@ -185,9 +167,9 @@ static void run_case(clm_context *ctx, shape s, float offset, int fd, uint64_t s
   if (fd) {
     /* analytic gradients of Σ r·y: dy = r, dx written, dgamma/dbeta from zero */
     float *zeros = calloc(C, sizeof *zeros);
-    put(ctx, &tdy, b.r);
-    put(ctx, &tdg, zeros);
-    put(ctx, &tdb, zeros);
+    test_upload(ctx, &tdy, b.r);
+    test_upload(ctx, &tdg, zeros);
+    test_upload(ctx, &tdb, zeros);
     free(zeros);
     test_status("fd backward", clm_batchnorm_backward(ctx, &b.x, &tdy, &b.gamma, &b.saved, &tdx,
                                                       &tdg, &tdb, 0));

@@ -12,30 +12,12 @@
 #include "ref/ref_optim.h"
 #include "test_util.h"
 
-/* Every host-to-device write in this test covers its whole buffer from offset 0, and every
- * buffer gets one such write when created: oclgrind 21.10's uninitialized-value checker
- * re-sizes a buffer's shadow to the size of each host write (clEnqueueFillBuffer writes 4 bytes
- * at a time) and drops shadow stores beyond it, so zero-filled buffers and writes into views at
- * an offset otherwise read back as "uninitialized". */
-static void put(clm_context *ctx, const clm_tensor *t, const float *host) {
-  size_t bytes = 0;
-  if (clGetMemObjectInfo((cl_mem)t->buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) != CL_SUCCESS) {
-    fprintf(stderr, "put: clGetMemObjectInfo failed\n");
-    exit(1);
-  }
-  clm_tensor all = clm_tensor_view(t->buf, 0, 1, 1, 1, (int)(bytes / sizeof(float)));
-  float *whole = test_download(ctx, &all);
-  memcpy(whole + t->off, host, clm_tensor_numel(t) * sizeof(float));
-  test_status("upload", clm_tensor_upload(ctx, &all, whole));
-  free(whole);
-}
-
-/* test_tensor_at / test_tensor with the data (zeros when host is NULL) written by put(). */
+/* test_tensor_at / test_tensor with the data (zeros when host is NULL) written by test_upload(). */
 static clm_tensor dev_tensor_at(clm_context *ctx, size_t pad, int n, int c, int h, int w,
                                 const float *host) {
   clm_tensor t = test_tensor_at(ctx, pad, n, c, h, w, NULL);
   float *zeros = host ? NULL : calloc(clm_tensor_numel(&t) + 1, sizeof *zeros);
-  put(ctx, &t, host ? host : zeros);
+  test_upload(ctx, &t, host ? host : zeros);
   free(zeros);
   return t;
 }
@@ -114,12 +96,12 @@ static void run_case(clm_context *ctx, const opt_case *oc, uint64_t seed) {
   clm_optim_state s;
   test_status("state init", clm_optim_state_init(ctx, n, &s));
   float zero = 0;
-  put(ctx, &s.step, &zero); /* rewrites the whole state buffer, for oclgrind (see put) */
+  test_upload(ctx, &s.step, &zero); /* rewrites the whole state buffer, for oclgrind (see put) */
 
   check_guard(ctx, oc, &params, &grads, &s, "on fresh state");
   for (int t = 1; t <= STEPS; t++) {
     test_fill(&rng, g, n, -oc->grad_scale, oc->grad_scale);
-    put(ctx, &grads, g);
+    test_upload(ctx, &grads, g);
     /* alternate between no guard and a finite one: both must update */
     test_status("step", clm_optim_step(ctx, c, &params, &grads, &s, t % 2 ? NULL : &finite_guard));
     if (c->kind == CLM_OPTIM_SGD)

@@ -20,30 +20,10 @@ static float *host_alloc(size_t n) {
   return p;
 }
 
-/* Host data always goes into a device buffer by rewriting the WHOLE buffer from offset 0.
- * oclgrind 21.10's --uninitialized check loses track of buffers: contents written by
- * clEnqueueFillBuffer (clm_buffer_alloc zero-fills with it) stay "uninitialised" even after a
- * kernel overwrites them, and a host write at a non-zero offset does the same to a clean
- * buffer. A whole-buffer write resets that, so the check stays meaningful for the kernels. */
-static void upload(clm_context *ctx, const clm_tensor *t, const float *host) {
-  size_t bytes = 0;
-  if (clGetMemObjectInfo((cl_mem)t->buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) != CL_SUCCESS) {
-    fprintf(stderr, "clGetMemObjectInfo failed\n");
-    exit(1);
-  }
-  size_t n = bytes / sizeof(float);
-  clm_tensor whole = clm_tensor_view(t->buf, 0, 1, 1, 1, (int)n);
-  float *all = host_alloc(n);
-  test_status("download", clm_tensor_download(ctx, &whole, all));
-  if (host) memcpy(all + t->off, host, clm_tensor_numel(t) * sizeof *all);
-  test_status("upload", clm_tensor_upload(ctx, &whole, all));
-  free(all);
-}
-
 /* test_tensor (a non-zero offset on purpose), filled from host, or zeros when host == NULL. */
 static clm_tensor tensor(clm_context *ctx, int n, int c, int h, int w, const float *host) {
   clm_tensor t = test_tensor(ctx, n, c, h, w, NULL);
-  upload(ctx, &t, host);
+  test_upload(ctx, &t, host);
   return t;
 }
 
@@ -86,13 +66,13 @@ static void check_backward(clm_context *ctx, const char *what, backward_fn fn,
   size_t n = clm_tensor_numel(dx);
   float *prev = random_array(r, n, -2, 2), *sum = host_alloc(n);
   char name[160];
-  upload(ctx, dx, prev);
+  test_upload(ctx, dx, prev);
   test_status(what, fn(ctx, dy, idx, dx, 0));
   float *got = test_download(ctx, dx);
   snprintf(name, sizeof name, "%s vs reference (written over old contents)", what);
   test_check(name, test_rel_error(got, want, n, 1e-6), tol);
   free(got);
-  upload(ctx, dx, prev);
+  test_upload(ctx, dx, prev);
   test_status(what, fn(ctx, dy, idx, dx, 1));
   got = test_download(ctx, dx);
   for (size_t i = 0; i < n; i++) sum[i] = prev[i] + want[i];
@@ -118,7 +98,7 @@ typedef struct fd_ctx {
 
 static double objective(void *user, const float *x) {
   fd_ctx *f = user;
-  upload(f->ctx, f->x, x);
+  test_upload(f->ctx, f->x, x);
   clm_status st = CLM_OK;
   switch (f->op) {
   case FD_MAXPOOL: st = clm_maxpool2x2_forward(f->ctx, f->x, f->y, f->idx); break;
@@ -181,7 +161,7 @@ static void test_maxpool(clm_context *ctx, shape s, int fd_samples) {
   clm_tensor tv = tensor(ctx, s.n, s.c, Ho, Wo, v);
   clm_tensor tu = tensor(ctx, s.n, s.c, s.h, s.w, NULL);
   float *garbage = random_array(&r, nx, -5, 5);
-  upload(ctx, &tu, garbage);
+  test_upload(ctx, &tu, garbage);
   ref_maxpool2x2_backward(v, i_ref, P, s.h, s.w, u_ref);
   test_status("maxunpool forward", clm_maxunpool2x2_forward(ctx, &tv, &ti, &tu));
   float *u = test_download(ctx, &tu);

@@ -1,5 +1,6 @@
 /* Implementation of the shared test harness (see test_util.h). */
 #include "test_util.h"
+#include <CL/cl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +89,19 @@ clm_tensor test_tensor(clm_context *ctx, int n, int c, int h, int w, const float
 void test_tensor_free(clm_tensor *t) {
   clm_buffer_free(t->buf);
   t->buf = NULL;
+}
+
+void test_upload(clm_context *ctx, const clm_tensor *t, const float *host) {
+  size_t bytes = 0;
+  if (clGetMemObjectInfo((cl_mem)t->buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) != CL_SUCCESS) {
+    fprintf(stderr, "test_upload: clGetMemObjectInfo failed\n");
+    exit(1);
+  }
+  clm_tensor whole = clm_tensor_view(t->buf, 0, 1, 1, 1, (int)(bytes / sizeof(float)));
+  float *all = test_download(ctx, &whole);
+  if (host) memcpy(all + t->off, host, clm_tensor_numel(t) * sizeof *all);
+  test_status("upload", clm_tensor_upload(ctx, &whole, all));
+  free(all);
 }
 
 float *test_download(clm_context *ctx, const clm_tensor *t) {

@@ -31,6 +31,13 @@ clm_tensor test_tensor(clm_context *ctx, int n, int c, int h, int w, const float
 clm_tensor test_tensor_at(clm_context *ctx, size_t pad, int n, int c, int h, int w,
                           const float *host);
 void test_tensor_free(clm_tensor *t);
+/* Writes host data (numel floats) into the view t by rewriting t's WHOLE buffer from offset
+ * 0, keeping everything outside the view; host == NULL rewrites the buffer unchanged.
+ * oclgrind 21.10 loses track of initialised bytes after a host write at a non-zero offset
+ * (and after clEnqueueFillBuffer); a whole-buffer write resets that, so its
+ * uninitialised-value check stays meaningful for the kernels under test. */
+void test_upload(clm_context *ctx, const clm_tensor *t, const float *host);
+
 /* Downloads a tensor into a malloc'd host array. */
 float *test_download(clm_context *ctx, const clm_tensor *t);
 
