@@ -128,7 +128,9 @@ clm_status clm_graph_forward(clm_graph *g);
 /* Sets every parameter gradient to 0 (they accumulate during backward). */
 clm_status clm_graph_zero_grad(clm_graph *g);
 /* Backward from every loss layer, each seeded with its seed scalar (1 unless changed through
- * clm_graph_loss_seed or by a device kernel). Parameter gradients accumulate. */
+ * clm_graph_loss_seed or by a device kernel). Parameter gradients accumulate. Each backward
+ * must follow a forward: the planner reuses an activation's memory after its last backward
+ * use, so a second backward without a new forward reads overwritten values. */
 clm_status clm_graph_backward(clm_graph *g);
 
 /* Every recorded layer, in model order (implicit target inputs included after compile). */
