@@ -75,21 +75,6 @@ static void fill_nan(float *p, size_t n) {
   for (size_t i = 0; i < n; i++) p[i] = NAN;
 }
 
-/* A test_tensor (at an offset) holding host, or zeros. Zeros are written here too: under
- * oclgrind 21.10 the clEnqueueFillBuffer that zeroes a new buffer does not count as
- * initialising it. */
-static clm_tensor tensor(clm_context *ctx, int n, int c, int h, int w, const float *host) {
-  clm_tensor t = test_tensor(ctx, n, c, h, w, NULL);
-  float *zeros = NULL;
-  if (!host) {
-    zeros = calloc(clm_tensor_numel(&t) + 1, sizeof *zeros);
-    if (!zeros) { fprintf(stderr, "out of host memory\n"); exit(1); }
-  }
-  test_upload(ctx, &t, host ? host : zeros);
-  free(zeros);
-  return t;
-}
-
 static void setup(fixture *fx, clm_context *ctx, const conv_case *cs, test_rng *rng) {
   memset(fx, 0, sizeof *fx);
   fx->ctx = ctx;
@@ -118,23 +103,23 @@ static void setup(fixture *fx, clm_context *ctx, const conv_case *cs, test_rng *
   test_fill(rng, fx->w, fx->nw, -1, 1);
   test_fill(rng, fx->b, fx->nb, -1, 1);
   test_fill(rng, fx->r, fx->ny, -1, 1);
-  fx->X = tensor(ctx, cs->n, cs->c, cs->h, cs->w, fx->x);
-  fx->Wt = cs->deconv ? tensor(ctx, cs->c, cs->k, cs->r, cs->s, fx->w)
-                      : tensor(ctx, cs->k, cs->c, cs->r, cs->s, fx->w);
-  fx->B = tensor(ctx, 1, cs->k, 1, 1, fx->b);
+  fx->X = test_tensor(ctx, cs->n, cs->c, cs->h, cs->w, fx->x);
+  fx->Wt = cs->deconv ? test_tensor(ctx, cs->c, cs->k, cs->r, cs->s, fx->w)
+                      : test_tensor(ctx, cs->k, cs->c, cs->r, cs->s, fx->w);
+  fx->B = test_tensor(ctx, 1, cs->k, 1, 1, fx->b);
   fx->bias = cs->bias ? &fx->B : NULL;
-  fx->Y = tensor(ctx, cs->n, cs->k, ho, wo, NULL);
-  fx->DY = tensor(ctx, cs->n, cs->k, ho, wo, fx->r);
-  fx->DX = tensor(ctx, cs->n, cs->c, cs->h, cs->w, NULL);
-  fx->DW = tensor(ctx, fx->Wt.n, fx->Wt.c, fx->Wt.h, fx->Wt.w, NULL);
-  fx->DB = tensor(ctx, 1, cs->k, 1, 1, NULL);
+  fx->Y = test_tensor(ctx, cs->n, cs->k, ho, wo, NULL);
+  fx->DY = test_tensor(ctx, cs->n, cs->k, ho, wo, fx->r);
+  fx->DX = test_tensor(ctx, cs->n, cs->c, cs->h, cs->w, NULL);
+  fx->DW = test_tensor(ctx, fx->Wt.n, fx->Wt.c, fx->Wt.h, fx->Wt.w, NULL);
+  fx->DB = test_tensor(ctx, 1, cs->k, 1, 1, NULL);
   /* the largest workspace any variant needs for this case */
   size_t ws = 1;
   for (int v = 0; v < CLM_CONV_VARIANT_COUNT; v++) {
     size_t need = fx->f->workspace((clm_conv_variant)v, &fx->X, &fx->Wt, &fx->Y);
     if (need > ws) ws = need;
   }
-  fx->WS = tensor(ctx, 1, 1, 1, (int)ws, NULL);
+  fx->WS = test_tensor(ctx, 1, 1, 1, (int)ws, NULL);
 }
 
 static void teardown(fixture *fx) {

@@ -10,20 +10,6 @@
 #include "ref/ref_eltwise.h"
 #include "test_util.h"
 
-/* test_tensor_at / test_tensor with the data (zeros when host is NULL) written by test_upload(). */
-static clm_tensor dev_tensor_at(clm_context *ctx, size_t pad, int n, int c, int h, int w,
-                                const float *host) {
-  clm_tensor t = test_tensor_at(ctx, pad, n, c, h, w, NULL);
-  float *zeros = host ? NULL : calloc(clm_tensor_numel(&t) + 1, sizeof *zeros);
-  test_upload(ctx, &t, host ? host : zeros);
-  free(zeros);
-  return t;
-}
-
-static clm_tensor dev_tensor(clm_context *ctx, int n, int c, int h, int w, const float *host) {
-  return dev_tensor_at(ctx, 5, n, c, h, w, host);
-}
-
 #define TOL 1e-6    /* float vs double: at most a few ulp (sigmoid's exp) */
 #define TOL_FD 2e-3 /* central differences, eps 5e-3 < the inputs' distance from 0 (8e-3) */
 
@@ -84,8 +70,8 @@ static void test_activations(clm_context *ctx, shape s, uint64_t seed) {
   test_fill(&rng, r, n, -1, 1);
   for (int act = CLM_ACT_NONE; act <= CLM_ACT_SIGMOID; act++) {
     const char *an = act_names[act];
-    clm_tensor tx = dev_tensor(ctx, s.n, s.c, s.h, s.w, x);
-    clm_tensor ty = dev_tensor_at(ctx, 11, s.n, s.c, s.h, s.w, NULL);
+    clm_tensor tx = test_tensor(ctx, s.n, s.c, s.h, s.w, x);
+    clm_tensor ty = test_tensor_at(ctx, 11, s.n, s.c, s.h, s.w, NULL);
     test_status("activation forward", clm_activation_forward(ctx, act, SLOPE, &tx, &ty));
     ref_activation_forward(act, SLOPE, x, y, n);
     check_tensor(ctx, "activation forward", an, &s, &ty, y, TOL);
@@ -95,8 +81,8 @@ static void test_activations(clm_context *ctx, shape s, uint64_t seed) {
 
     /* backward from the reference output y (exactly what the forward would have stored) */
     test_upload(ctx, &ty, y);
-    clm_tensor tdy = dev_tensor(ctx, s.n, s.c, s.h, s.w, dy);
-    clm_tensor tdx = dev_tensor_at(ctx, 3, s.n, s.c, s.h, s.w, dx);
+    clm_tensor tdy = test_tensor(ctx, s.n, s.c, s.h, s.w, dy);
+    clm_tensor tdx = test_tensor_at(ctx, 3, s.n, s.c, s.h, s.w, dx);
     for (int acc = 0; acc <= 1; acc++) {
       memcpy(want, dx, n * sizeof *want);
       test_upload(ctx, &tdx, dx);
@@ -137,9 +123,9 @@ static void test_add_copy(clm_context *ctx, shape s, uint64_t seed) {
   test_fill(&rng, a, n, -3, 3);
   test_fill(&rng, b, n, -3, 3);
   test_fill(&rng, d, n, -3, 3);
-  clm_tensor ta = dev_tensor(ctx, s.n, s.c, s.h, s.w, a);
-  clm_tensor tb = dev_tensor_at(ctx, 2, s.n, s.c, s.h, s.w, b);
-  clm_tensor ty = dev_tensor_at(ctx, 9, s.n, s.c, s.h, s.w, NULL);
+  clm_tensor ta = test_tensor(ctx, s.n, s.c, s.h, s.w, a);
+  clm_tensor tb = test_tensor_at(ctx, 2, s.n, s.c, s.h, s.w, b);
+  clm_tensor ty = test_tensor_at(ctx, 9, s.n, s.c, s.h, s.w, NULL);
   test_status("add", clm_add_forward(ctx, &ta, &tb, &ty));
   ref_add(a, b, want, n);
   check_tensor(ctx, "add", NULL, &s, &ty, want, TOL);
@@ -147,7 +133,7 @@ static void test_add_copy(clm_context *ctx, shape s, uint64_t seed) {
   check_tensor(ctx, "add in place (y = a)", NULL, &s, &ta, want, TOL);
 
   /* copy into a differently shaped view of the same element count, = then += */
-  clm_tensor flat = dev_tensor_at(ctx, 4, 1, 1, 1, (int)n, d);
+  clm_tensor flat = test_tensor_at(ctx, 4, 1, 1, 1, (int)n, d);
   test_status("copy", clm_copy(ctx, &tb, &flat, 0));
   check_tensor(ctx, "copy =", NULL, &s, &flat, b, 0);
   test_upload(ctx, &flat, d);
@@ -174,7 +160,7 @@ static void test_concat(clm_context *ctx, shape s, int c2, uint64_t seed) {
   test_fill(&rng, b, nb, -2, 2);
   test_fill(&rng, dy, ny, -2, 2);
   test_fill(&rng, want, ny, -2, 2);
-  clm_tensor arena = dev_tensor_at(ctx, 3, 1, 1, 1, (int)(2 * ny + 10), NULL);
+  clm_tensor arena = test_tensor_at(ctx, 3, 1, 1, 1, (int)(2 * ny + 10), NULL);
   clm_tensor ta = clm_tensor_view(arena.buf, 3, s.n, c1, s.h, s.w);
   clm_tensor tb = clm_tensor_view(arena.buf, 3 + na + 1, s.n, c2, s.h, s.w);
   clm_tensor ty = clm_tensor_view(arena.buf, 3 + ny + 5, s.n, C, s.h, s.w);
@@ -215,8 +201,8 @@ static void test_concat(clm_context *ctx, shape s, int c2, uint64_t seed) {
 }
 
 static void test_errors(clm_context *ctx) {
-  clm_tensor x = dev_tensor(ctx, 2, 3, 4, 4, NULL), z = dev_tensor(ctx, 2, 3, 4, 5, NULL);
-  clm_tensor w = dev_tensor(ctx, 1, 3, 4, 4, NULL);
+  clm_tensor x = test_tensor(ctx, 2, 3, 4, 4, NULL), z = test_tensor(ctx, 2, 3, 4, 5, NULL);
+  clm_tensor w = test_tensor(ctx, 1, 3, 4, 4, NULL);
   clm_status st = clm_add_forward(ctx, &x, &z, &x);
   test_true("add shape mismatch is a SHAPE error", st == CLM_ERR_SHAPE, clm_last_error());
   st = clm_activation_forward(ctx, CLM_ACT_RELU, 0, &x, &z);
@@ -239,7 +225,7 @@ static void test_errors(clm_context *ctx) {
   st = clm_channel_copy(ctx, &x, 1, &w, 0, 2, 0);
   test_true("channel copy across different N is a SHAPE error", st == CLM_ERR_SHAPE,
             clm_last_error());
-  clm_tensor y2 = dev_tensor(ctx, 2, 4, 4, 4, NULL);
+  clm_tensor y2 = test_tensor(ctx, 2, 4, 4, 4, NULL);
   st = clm_channel_copy(ctx, &x, 1, &y2, 0, 3, 0);
   test_true("channel range past the source is a SHAPE error", st == CLM_ERR_SHAPE,
             clm_last_error());

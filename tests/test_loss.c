@@ -14,25 +14,6 @@
 
 typedef struct shape { int n, c, h, w; } shape;
 
-static float *host_alloc(size_t n) {
-  float *p = malloc((n ? n : 1) * sizeof *p);
-  if (!p) { fprintf(stderr, "out of host memory\n"); exit(1); }
-  return p;
-}
-
-/* test_tensor (a non-zero offset on purpose), filled from host, or zeros when host == NULL. */
-static clm_tensor tensor(clm_context *ctx, int n, int c, int h, int w, const float *host) {
-  clm_tensor t = test_tensor(ctx, n, c, h, w, NULL);
-  test_upload(ctx, &t, host);
-  return t;
-}
-
-static float *random_array(test_rng *r, size_t n, float lo, float hi) {
-  float *p = host_alloc(n);
-  test_fill(r, p, n, lo, hi);
-  return p;
-}
-
 static float download_scalar(clm_context *ctx, const clm_tensor *t) {
   float v = 0;
   test_status("download scalar", clm_tensor_download(ctx, t, &v));
@@ -47,13 +28,13 @@ static double scalar_rel(double got, double want) {
 
 static void test_reduce(clm_context *ctx, size_t n) {
   test_rng r = test_rng_make(300 + n);
-  float *x = random_array(&r, n, -1, 1);
+  float *x = test_random(&r, n, -1, 1);
   double want = ref_sum(x, n), mag = 0;
   for (size_t i = 0; i < n; i++) mag += fabs(x[i]);
   size_t wsn = clm_reduce_workspace(ctx, n);
-  clm_tensor tx = tensor(ctx, 1, 1, 1, (int)n, x);
-  clm_tensor ws = tensor(ctx, 1, 1, 1, (int)wsn, NULL);
-  clm_tensor out = tensor(ctx, 1, 1, 1, 1, NULL);
+  clm_tensor tx = test_tensor(ctx, 1, 1, 1, (int)n, x);
+  clm_tensor ws = test_tensor(ctx, 1, 1, 1, (int)wsn, NULL);
+  clm_tensor out = test_tensor(ctx, 1, 1, 1, 1, NULL);
   float got[2];
   for (int run = 0; run < 2; run++) {
     test_status("reduce_sum", clm_reduce_sum(ctx, &tx, n, &out, &ws));
@@ -85,8 +66,8 @@ static void test_reduce_fallback(clm_context *ctx) {
 
 static void test_reduce_edges(clm_context *ctx) {
   const float x[3] = {1, 2, 3};
-  clm_tensor tx = tensor(ctx, 1, 1, 1, 3, x), out = tensor(ctx, 1, 1, 1, 1, NULL);
-  clm_tensor ws = tensor(ctx, 1, 1, 1, 1, NULL);
+  clm_tensor tx = test_tensor(ctx, 1, 1, 1, 3, x), out = test_tensor(ctx, 1, 1, 1, 1, NULL);
+  clm_tensor ws = test_tensor(ctx, 1, 1, 1, 1, NULL);
   test_status("fill", clm_tensor_fill(ctx, &out, 42.0f));
   test_status("reduce_sum n=0", clm_reduce_sum(ctx, &tx, 0, &out, &ws));
   test_true("reduce_sum of 0 elements is 0", download_scalar(ctx, &out) == 0.0f, NULL);
@@ -124,21 +105,21 @@ static void case_init(loss_case *lc, clm_context *ctx, loss_kind kind, shape s, 
   lc->has_mask = has_mask;
   lc->seed = seed;
   loss_bufs *b = &lc->b;
-  b->in = tensor(ctx, s.n, s.c, s.h, s.w, in);
-  b->grad = tensor(ctx, s.n, s.c, s.h, s.w, NULL);
+  b->in = test_tensor(ctx, s.n, s.c, s.h, s.w, in);
+  b->grad = test_tensor(ctx, s.n, s.c, s.h, s.w, NULL);
   if (kind == LOSS_XENT) {
-    b->target = tensor(ctx, s.n, 1, s.h, s.w, target);
-    b->pix = tensor(ctx, s.n, 1, s.h, s.w, NULL);
+    b->target = test_tensor(ctx, s.n, 1, s.h, s.w, target);
+    b->pix = test_tensor(ctx, s.n, 1, s.h, s.w, NULL);
   } else {
-    b->target = tensor(ctx, s.n, s.c, s.h, s.w, target);
-    b->pix = tensor(ctx, s.n, s.c, s.h, s.w, NULL);
+    b->target = test_tensor(ctx, s.n, s.c, s.h, s.w, target);
+    b->pix = test_tensor(ctx, s.n, s.c, s.h, s.w, NULL);
   }
-  if (has_mask) b->mask = tensor(ctx, s.n, 1, s.h, s.w, mask);
+  if (has_mask) b->mask = test_tensor(ctx, s.n, 1, s.h, s.w, mask);
   size_t per = kind == LOSS_XENT ? (size_t)s.n * s.h * s.w : (size_t)s.n * s.c * s.h * s.w;
-  b->ws = tensor(ctx, 1, 1, 1, (int)clm_reduce_workspace(ctx, per), NULL);
-  b->loss = tensor(ctx, 1, 1, 1, 1, NULL);
-  b->count = tensor(ctx, 1, 1, 1, 1, NULL);
-  b->seed = tensor(ctx, 1, 1, 1, 1, &seed);
+  b->ws = test_tensor(ctx, 1, 1, 1, (int)clm_reduce_workspace(ctx, per), NULL);
+  b->loss = test_tensor(ctx, 1, 1, 1, 1, NULL);
+  b->count = test_tensor(ctx, 1, 1, 1, 1, NULL);
+  b->seed = test_tensor(ctx, 1, 1, 1, 1, &seed);
 }
 
 static void case_free(loss_case *lc) {
@@ -197,7 +178,7 @@ static void check_loss(clm_context *ctx, loss_kind kind, shape s, float *in, con
   size_t n = (size_t)s.n * s.c * s.h * s.w;
   int HW = s.h * s.w;
   double count_ref, loss_ref;
-  float *grad_ref = host_alloc(n);
+  float *grad_ref = test_alloc(n);
   if (kind == LOSS_XENT) {
     loss_ref = ref_softmax_xent_forward(in, target, s.n, s.c, HW, 255, &count_ref);
     ref_softmax_xent_backward(in, target, s.n, s.c, HW, 255, seed, grad_ref);
@@ -213,7 +194,7 @@ static void check_loss(clm_context *ctx, loss_kind kind, shape s, float *in, con
   test_check(name, fabs(count - count_ref), 0);
 
   test_rng r = test_rng_make(77);
-  float *prev = random_array(&r, n, -1, 1), *sum = host_alloc(n);
+  float *prev = test_random(&r, n, -1, 1), *sum = test_alloc(n);
   test_upload(ctx, &lc.b.grad, prev);
   test_status("backward", case_backward(&lc, 0));
   float *got = test_download(ctx, &lc.b.grad);
@@ -246,7 +227,7 @@ static void check_loss(clm_context *ctx, loss_kind kind, shape s, float *in, con
 /* ---- softmax cross-entropy --------------------------------------------------------------- */
 
 static float *random_labels(test_rng *r, size_t n, int K, float ignored_share) {
-  float *lab = host_alloc(n);
+  float *lab = test_alloc(n);
   for (size_t i = 0; i < n; i++)
     lab[i] = test_uniform(r, 0, 1) < ignored_share ? 255.0f
                                                    : (float)((int)test_uniform(r, 0, K) % K);
@@ -256,7 +237,7 @@ static float *random_labels(test_rng *r, size_t n, int K, float ignored_share) {
 static void test_xent(clm_context *ctx, shape s, int fd_samples) {
   test_rng r = test_rng_make(400 + (uint64_t)s.c * 7 + s.h);
   size_t n = (size_t)s.n * s.c * s.h * s.w, P = (size_t)s.n * s.h * s.w;
-  float *logits = random_array(&r, n, -3, 3), *labels = random_labels(&r, P, s.c, 0.25f);
+  float *logits = test_random(&r, n, -3, 3), *labels = random_labels(&r, P, s.c, 0.25f);
   if (P > 1) labels[0] = 255.0f; /* at least one ignored pixel */
   labels[P - 1] = (float)(s.c - 1); /* and at least one valid one */
   check_loss(ctx, LOSS_XENT, s, logits, labels, NULL, 2.5f, fd_samples, 1e-1);
@@ -270,11 +251,11 @@ static void test_xent_edges(clm_context *ctx) {
   shape s = {2, 4, 3, 5};
   test_rng r = test_rng_make(9);
   size_t n = (size_t)s.n * s.c * s.h * s.w, P = (size_t)s.n * s.h * s.w;
-  float *logits = random_array(&r, n, -3, 3), *labels = host_alloc(P);
+  float *logits = test_random(&r, n, -3, 3), *labels = test_alloc(P);
   for (size_t i = 0; i < P; i++) labels[i] = 255.0f;
   loss_case lc;
   case_init(&lc, ctx, LOSS_XENT, s, 0, logits, labels, NULL, 1.0f);
-  float *garbage = random_array(&r, n, -1, 1);
+  float *garbage = test_random(&r, n, -1, 1);
   test_upload(ctx, &lc.b.grad, garbage);
   test_status("forward", case_forward(&lc));
   test_status("backward", case_backward(&lc, 0));
@@ -299,7 +280,7 @@ static void test_xent_edges(clm_context *ctx) {
     snprintf(detail, sizeof detail, "loss %g", loss);
     test_true(name, isnan(loss), detail);
   }
-  clm_tensor wrong = tensor(ctx, s.n, 2, s.h, s.w, NULL);
+  clm_tensor wrong = test_tensor(ctx, s.n, 2, s.h, s.w, NULL);
   clm_status st = clm_softmax_xent_forward(ctx, &lc.b.in, &wrong, 255, &lc.b.pix, &lc.b.loss,
                                            &lc.b.count, &lc.b.ws);
   test_true("softmax_xent labels with 2 channels is CLM_ERR_SHAPE", st == CLM_ERR_SHAPE,
@@ -316,7 +297,7 @@ static void test_xent_edges(clm_context *ctx) {
 static void test_regression(clm_context *ctx, loss_kind kind, shape s, int masked, int fd_samples) {
   test_rng r = test_rng_make(500 + (uint64_t)kind * 13 + (uint64_t)s.h + (uint64_t)masked);
   size_t n = (size_t)s.n * s.c * s.h * s.w, P = (size_t)s.n * s.h * s.w;
-  float *pred = random_array(&r, n, -2, 2), *target = host_alloc(n), *mask = NULL;
+  float *pred = test_random(&r, n, -2, 2), *target = test_alloc(n), *mask = NULL;
   /* |pred - target| >= 0.05 so finite differences with step 2e-2 never cross the L1 kink; L2
    * is quadratic, so its central differences are exact up to rounding at any step */
   for (size_t i = 0; i < n; i++) {
@@ -324,7 +305,7 @@ static void test_regression(clm_context *ctx, loss_kind kind, shape s, int maske
     target[i] = pred[i] - d;
   }
   if (masked) {
-    mask = host_alloc(P);
+    mask = test_alloc(P);
     for (size_t i = 0; i < P; i++) mask[i] = test_uniform(&r, 0, 1) < 0.3f ? 0.0f : 1.0f;
     mask[0] = 0.0f;
     if (P > 1) mask[P - 1] = 1.0f;
@@ -341,8 +322,8 @@ static void test_regression_edges(clm_context *ctx) {
   shape s = {1, 2, 3, 4};
   size_t n = 24, P = 12;
   test_rng r = test_rng_make(12);
-  float *pred = random_array(&r, n, -2, 2), *target = random_array(&r, n, -2, 2);
-  float *mask = host_alloc(P);
+  float *pred = test_random(&r, n, -2, 2), *target = test_random(&r, n, -2, 2);
+  float *mask = test_alloc(P);
   for (size_t i = 0; i < n; i += 3) target[i] = pred[i];
   for (size_t i = 0; i < P; i++) mask[i] = 0.0f;
   loss_case lc;
@@ -357,7 +338,7 @@ static void test_regression_edges(clm_context *ctx) {
   case_free(&lc);
 
   case_init(&lc, ctx, LOSS_L2, s, 1, pred, target, mask, 1.0f);
-  float *garbage = random_array(&r, n, -1, 1);
+  float *garbage = test_random(&r, n, -1, 1);
   test_upload(ctx, &lc.b.grad, garbage);
   test_status("forward", case_forward(&lc));
   test_status("backward", case_backward(&lc, 0));
@@ -370,7 +351,7 @@ static void test_regression_edges(clm_context *ctx) {
   test_true("L2 all masked: loss 0, count 0, zero gradient", ok && loss == 0.0f && count == 0.0f,
             detail);
   free(g);
-  clm_tensor wrong = tensor(ctx, s.n, 2, s.h, s.w, NULL);
+  clm_tensor wrong = test_tensor(ctx, s.n, 2, s.h, s.w, NULL);
   clm_status st = clm_regression_loss_forward(ctx, CLM_LOSS_L2, &lc.b.in, &lc.b.target, &wrong,
                                               &lc.b.pix, &lc.b.loss, &lc.b.count, &lc.b.ws);
   test_true("regression mask with 2 channels is CLM_ERR_SHAPE", st == CLM_ERR_SHAPE,

@@ -10,20 +10,6 @@
 #include "ref/ref_norm.h"
 #include "test_util.h"
 
-/* test_tensor_at / test_tensor with the data (zeros when host is NULL) written by test_upload(). */
-static clm_tensor dev_tensor_at(clm_context *ctx, size_t pad, int n, int c, int h, int w,
-                                const float *host) {
-  clm_tensor t = test_tensor_at(ctx, pad, n, c, h, w, NULL);
-  float *zeros = host ? NULL : calloc(clm_tensor_numel(&t) + 1, sizeof *zeros);
-  test_upload(ctx, &t, host ? host : zeros);
-  free(zeros);
-  return t;
-}
-
-static clm_tensor dev_tensor(clm_context *ctx, int n, int c, int h, int w, const float *host) {
-  return dev_tensor_at(ctx, 5, n, c, h, w, host);
-}
-
 #define TOL_FWD 2e-5  /* float statistics vs double, relative to the largest output */
 #define TOL_BWD 1e-4  /* backward has a cancellation (dy - mean dy - xhat mean(dy xhat)) */
 #define TOL_FD 1e-2   /* central differences on a float objective, eps 1e-2 */
@@ -102,13 +88,13 @@ static void run_case(clm_context *ctx, shape s, float offset, int fd, uint64_t s
   test_fill(&rng, dg0, C, -1, 1);
   test_fill(&rng, db0, C, -1, 1);
 
-  b.x = dev_tensor(ctx, s.n, s.c, s.h, s.w, b.hx);
-  b.gamma = dev_tensor(ctx, 1, C, 1, 1, b.hgamma);
-  b.beta = dev_tensor(ctx, 1, C, 1, 1, b.hbeta);
-  b.y = dev_tensor(ctx, s.n, s.c, s.h, s.w, NULL);
-  b.saved = dev_tensor(ctx, 1, 2 * C, 1, 1, NULL);
-  b.rmean = dev_tensor(ctx, 1, C, 1, 1, rm);
-  b.rvar = dev_tensor(ctx, 1, C, 1, 1, rv);
+  b.x = test_tensor(ctx, s.n, s.c, s.h, s.w, b.hx);
+  b.gamma = test_tensor(ctx, 1, C, 1, 1, b.hgamma);
+  b.beta = test_tensor(ctx, 1, C, 1, 1, b.hbeta);
+  b.y = test_tensor(ctx, s.n, s.c, s.h, s.w, NULL);
+  b.saved = test_tensor(ctx, 1, 2 * C, 1, 1, NULL);
+  b.rmean = test_tensor(ctx, 1, C, 1, 1, rm);
+  b.rvar = test_tensor(ctx, 1, C, 1, 1, rv);
 
   /* training forward, twice: running stats move twice, y and saved are bit-identical */
   test_status("forward train", clm_batchnorm_forward_train(ctx, &b.x, &b.gamma, &b.beta, &b.y,
@@ -141,9 +127,9 @@ static void run_case(clm_context *ctx, shape s, float offset, int fd, uint64_t s
   check_tensor(ctx, "eval forward y", &s, &b.y, want, TOL_FWD);
 
   /* backward, written then accumulated; dgamma, dbeta accumulate onto random contents */
-  clm_tensor tdy = dev_tensor(ctx, s.n, s.c, s.h, s.w, dy);
-  clm_tensor tdx = dev_tensor(ctx, s.n, s.c, s.h, s.w, dx0);
-  clm_tensor tdg = dev_tensor(ctx, 1, C, 1, 1, dg0), tdb = dev_tensor(ctx, 1, C, 1, 1, db0);
+  clm_tensor tdy = test_tensor(ctx, s.n, s.c, s.h, s.w, dy);
+  clm_tensor tdx = test_tensor(ctx, s.n, s.c, s.h, s.w, dx0);
+  clm_tensor tdg = test_tensor(ctx, 1, C, 1, 1, dg0), tdb = test_tensor(ctx, 1, C, 1, 1, db0);
   for (int acc = 0; acc <= 1; acc++) {
     float *wdx = alloc_floats(numel), *wdg = alloc_floats(C), *wdb = alloc_floats(C);
     memcpy(wdx, dx0, numel * sizeof *wdx);
@@ -215,10 +201,10 @@ static void test_reduce_sizes(clm_context *ctx) {
 }
 
 static void test_errors(clm_context *ctx) {
-  clm_tensor x = dev_tensor(ctx, 2, 3, 4, 4, NULL), y = dev_tensor(ctx, 2, 3, 4, 5, NULL);
-  clm_tensor g = dev_tensor(ctx, 1, 3, 1, 1, NULL), g4 = dev_tensor(ctx, 1, 4, 1, 1, NULL);
-  clm_tensor saved = dev_tensor(ctx, 1, 6, 1, 1, NULL);
-  clm_tensor one = dev_tensor(ctx, 1, 3, 1, 1, NULL);
+  clm_tensor x = test_tensor(ctx, 2, 3, 4, 4, NULL), y = test_tensor(ctx, 2, 3, 4, 5, NULL);
+  clm_tensor g = test_tensor(ctx, 1, 3, 1, 1, NULL), g4 = test_tensor(ctx, 1, 4, 1, 1, NULL);
+  clm_tensor saved = test_tensor(ctx, 1, 6, 1, 1, NULL);
+  clm_tensor one = test_tensor(ctx, 1, 3, 1, 1, NULL);
   clm_status st = clm_batchnorm_forward_train(ctx, &x, &g, &g, &y, &saved, &g, &g, 0.1f, 1e-5f);
   test_true("y shape mismatch is a SHAPE error", st == CLM_ERR_SHAPE, clm_last_error());
   st = clm_batchnorm_forward_eval(ctx, &x, &g4, &g, &g, &g, 1e-5f, &x);

@@ -12,20 +12,6 @@
 #include "ref/ref_optim.h"
 #include "test_util.h"
 
-/* test_tensor_at / test_tensor with the data (zeros when host is NULL) written by test_upload(). */
-static clm_tensor dev_tensor_at(clm_context *ctx, size_t pad, int n, int c, int h, int w,
-                                const float *host) {
-  clm_tensor t = test_tensor_at(ctx, pad, n, c, h, w, NULL);
-  float *zeros = host ? NULL : calloc(clm_tensor_numel(&t) + 1, sizeof *zeros);
-  test_upload(ctx, &t, host ? host : zeros);
-  free(zeros);
-  return t;
-}
-
-static clm_tensor dev_tensor(clm_context *ctx, int n, int c, int h, int w, const float *host) {
-  return dev_tensor_at(ctx, 5, n, c, h, w, host);
-}
-
 #define N_PARAMS 1001
 #define STEPS 5
 #define TOL 1e-5 /* float device update vs double reference, over STEPS steps */
@@ -65,7 +51,7 @@ static void check_guard(clm_context *ctx, const opt_case *oc, const clm_tensor *
   float bad[2] = {NAN, INFINITY};
   const char *bad_names[2] = {"NaN", "Inf"};
   for (int i = 0; i < 2; i++) {
-    clm_tensor guard = dev_tensor(ctx, 1, 1, 1, 1, &bad[i]);
+    clm_tensor guard = test_tensor(ctx, 1, 1, 1, 1, &bad[i]);
     snapshot before = take(ctx, params, s);
     test_status("guarded step", clm_optim_step(ctx, &oc->cfg, params, grads, s, &guard));
     snapshot after = take(ctx, params, s);
@@ -89,10 +75,10 @@ static void run_case(clm_context *ctx, const opt_case *oc, uint64_t seed) {
   if (!p || !p0 || !g || !m || !v || !got_d || !want_d) { fprintf(stderr, "oom\n"); exit(1); }
   test_fill(&rng, p, n, -1, 1);
   memcpy(p0, p, n * sizeof *p);
-  clm_tensor params = dev_tensor(ctx, 1, 1, 1, (int)n, p);
-  clm_tensor grads = dev_tensor_at(ctx, 13, 1, 1, 1, (int)n, NULL);
+  clm_tensor params = test_tensor(ctx, 1, 1, 1, (int)n, p);
+  clm_tensor grads = test_tensor_at(ctx, 13, 1, 1, 1, (int)n, NULL);
   float one = 1.0f;
-  clm_tensor finite_guard = dev_tensor(ctx, 1, 1, 1, 1, &one);
+  clm_tensor finite_guard = test_tensor(ctx, 1, 1, 1, 1, &one);
   clm_optim_state s;
   test_status("state init", clm_optim_state_init(ctx, n, &s));
   float zero = 0;
@@ -188,7 +174,7 @@ static void test_api(clm_context *ctx) {
 
   clm_optim_state s;
   test_status("state init", clm_optim_state_init(ctx, 7, &s));
-  clm_tensor p = dev_tensor(ctx, 1, 1, 1, 8, NULL), g = dev_tensor(ctx, 1, 1, 1, 7, NULL);
+  clm_tensor p = test_tensor(ctx, 1, 1, 1, 8, NULL), g = test_tensor(ctx, 1, 1, 1, 7, NULL);
   clm_optim_config c = clm_optim_defaults(CLM_OPTIM_ADAM);
   st = clm_optim_step(ctx, &c, &p, &g, &s, NULL);
   test_true("params of the wrong size is a SHAPE error", st == CLM_ERR_SHAPE, clm_last_error());

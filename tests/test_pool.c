@@ -14,25 +14,6 @@
 
 typedef struct shape { int n, c, h, w; } shape;
 
-static float *host_alloc(size_t n) {
-  float *p = malloc((n ? n : 1) * sizeof *p);
-  if (!p) { fprintf(stderr, "out of host memory\n"); exit(1); }
-  return p;
-}
-
-/* test_tensor (a non-zero offset on purpose), filled from host, or zeros when host == NULL. */
-static clm_tensor tensor(clm_context *ctx, int n, int c, int h, int w, const float *host) {
-  clm_tensor t = test_tensor(ctx, n, c, h, w, NULL);
-  test_upload(ctx, &t, host);
-  return t;
-}
-
-static float *random_array(test_rng *r, size_t n, float lo, float hi) {
-  float *p = host_alloc(n);
-  test_fill(r, p, n, lo, hi);
-  return p;
-}
-
 static double dot(const float *a, const float *b, size_t n) {
   double s = 0;
   for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
@@ -64,7 +45,7 @@ static void check_backward(clm_context *ctx, const char *what, backward_fn fn,
                            const clm_tensor *dy, const clm_tensor *idx, const clm_tensor *dx,
                            const float *want, test_rng *r, double tol) {
   size_t n = clm_tensor_numel(dx);
-  float *prev = random_array(r, n, -2, 2), *sum = host_alloc(n);
+  float *prev = test_random(r, n, -2, 2), *sum = test_alloc(n);
   char name[160];
   test_upload(ctx, dx, prev);
   test_status(what, fn(ctx, dy, idx, dx, 0));
@@ -125,14 +106,14 @@ static void test_maxpool(clm_context *ctx, shape s, int fd_samples) {
   size_t nx = (size_t)P * s.h * s.w, ny = (size_t)P * Ho * Wo;
   char name[160];
   printf("-- maxpool2x2 (%d, %d, %d, %d)\n", s.n, s.c, s.h, s.w);
-  float *x = random_array(&r, nx, -3, 3);
+  float *x = test_random(&r, nx, -3, 3);
   untie_windows(x, P, s.h, s.w, 0.02f);
-  float *y_ref = host_alloc(ny), *i_ref = host_alloc(ny), *dx_ref = host_alloc(nx);
+  float *y_ref = test_alloc(ny), *i_ref = test_alloc(ny), *dx_ref = test_alloc(nx);
   ref_maxpool2x2_forward(x, P, s.h, s.w, y_ref, i_ref);
-  clm_tensor tx = tensor(ctx, s.n, s.c, s.h, s.w, x);
-  clm_tensor ty = tensor(ctx, s.n, s.c, Ho, Wo, NULL);
-  clm_tensor ti = tensor(ctx, s.n, s.c, Ho, Wo, NULL);
-  clm_tensor tdx = tensor(ctx, s.n, s.c, s.h, s.w, NULL);
+  clm_tensor tx = test_tensor(ctx, s.n, s.c, s.h, s.w, x);
+  clm_tensor ty = test_tensor(ctx, s.n, s.c, Ho, Wo, NULL);
+  clm_tensor ti = test_tensor(ctx, s.n, s.c, Ho, Wo, NULL);
+  clm_tensor tdx = test_tensor(ctx, s.n, s.c, s.h, s.w, NULL);
   test_status("maxpool forward", clm_maxpool2x2_forward(ctx, &tx, &ty, &ti));
   float *y = test_download(ctx, &ty), *idx = test_download(ctx, &ti);
   snprintf(name, sizeof name, "maxpool forward values (%d,%d,%d,%d)", s.n, s.c, s.h, s.w);
@@ -140,8 +121,8 @@ static void test_maxpool(clm_context *ctx, shape s, int fd_samples) {
   snprintf(name, sizeof name, "maxpool forward indices (%d,%d,%d,%d)", s.n, s.c, s.h, s.w);
   test_check(name, test_rel_error(idx, i_ref, ny, 1), 0);
 
-  float *dy = random_array(&r, ny, -1, 1);
-  clm_tensor tdy = tensor(ctx, s.n, s.c, Ho, Wo, dy);
+  float *dy = test_random(&r, ny, -1, 1);
+  clm_tensor tdy = test_tensor(ctx, s.n, s.c, Ho, Wo, dy);
   ref_maxpool2x2_backward(dy, i_ref, P, s.h, s.w, dx_ref);
   snprintf(name, sizeof name, "maxpool backward (%d,%d,%d,%d)", s.n, s.c, s.h, s.w);
   check_backward(ctx, name, maxpool_backward_fn, &tdy, &ti, &tdx, dx_ref, &r, 0);
@@ -157,10 +138,10 @@ static void test_maxpool(clm_context *ctx, shape s, int fd_samples) {
   free(an);
 
   /* max-unpool with these indices: forward = the same gather, backward = dy at idx */
-  float *v = random_array(&r, ny, -2, 2), *u_ref = host_alloc(nx), *du_ref = host_alloc(ny);
-  clm_tensor tv = tensor(ctx, s.n, s.c, Ho, Wo, v);
-  clm_tensor tu = tensor(ctx, s.n, s.c, s.h, s.w, NULL);
-  float *garbage = random_array(&r, nx, -5, 5);
+  float *v = test_random(&r, ny, -2, 2), *u_ref = test_alloc(nx), *du_ref = test_alloc(ny);
+  clm_tensor tv = test_tensor(ctx, s.n, s.c, Ho, Wo, v);
+  clm_tensor tu = test_tensor(ctx, s.n, s.c, s.h, s.w, NULL);
+  float *garbage = test_random(&r, nx, -5, 5);
   test_upload(ctx, &tu, garbage);
   ref_maxpool2x2_backward(v, i_ref, P, s.h, s.w, u_ref);
   test_status("maxunpool forward", clm_maxunpool2x2_forward(ctx, &tv, &ti, &tu));
@@ -168,8 +149,8 @@ static void test_maxpool(clm_context *ctx, shape s, int fd_samples) {
   snprintf(name, sizeof name, "maxunpool forward, every element written (%d,%d,%d,%d)", s.n, s.c,
            s.h, s.w);
   test_check(name, test_rel_error(u, u_ref, nx, 1e-6), 0);
-  float *du = random_array(&r, nx, -1, 1);
-  clm_tensor tdu = tensor(ctx, s.n, s.c, s.h, s.w, du);
+  float *du = test_random(&r, nx, -1, 1);
+  clm_tensor tdu = test_tensor(ctx, s.n, s.c, s.h, s.w, du);
   ref_maxunpool2x2_backward(du, i_ref, P, s.h, s.w, du_ref);
   snprintf(name, sizeof name, "maxunpool backward (%d,%d,%d,%d)", s.n, s.c, s.h, s.w);
   check_backward(ctx, name, clm_maxunpool2x2_backward, &tdu, &ti, &tv, du_ref, &r, 0);
@@ -199,15 +180,15 @@ static void test_maxpool(clm_context *ctx, shape s, int fd_samples) {
 /* Ties: the first maximum in window order (0,0) (0,1) (1,0) (1,1) wins. */
 static void test_maxpool_ties(clm_context *ctx) {
   const float x[8] = {1, 1, 0, 2, /* row 0 */ 1, 1, 2, 1 /* row 1 */};
-  clm_tensor tx = tensor(ctx, 1, 1, 2, 4, x);
-  clm_tensor ty = tensor(ctx, 1, 1, 1, 2, NULL), ti = tensor(ctx, 1, 1, 1, 2, NULL);
+  clm_tensor tx = test_tensor(ctx, 1, 1, 2, 4, x);
+  clm_tensor ty = test_tensor(ctx, 1, 1, 1, 2, NULL), ti = test_tensor(ctx, 1, 1, 1, 2, NULL);
   test_status("maxpool ties", clm_maxpool2x2_forward(ctx, &tx, &ty, &ti));
   float *idx = test_download(ctx, &ti);
   char detail[64];
   snprintf(detail, sizeof detail, "indices %g %g (want 0 3)", idx[0], idx[1]);
   test_true("maxpool ties: first maximum wins", idx[0] == 0 && idx[1] == 3, detail);
   free(idx);
-  clm_tensor bad = tensor(ctx, 1, 1, 2, 2, NULL);
+  clm_tensor bad = test_tensor(ctx, 1, 1, 2, 2, NULL);
   clm_status st = clm_maxpool2x2_forward(ctx, &tx, &bad, &ti);
   test_true("maxpool wrong output shape is CLM_ERR_SHAPE", st == CLM_ERR_SHAPE, clm_last_error());
   st = clm_maxunpool2x2_forward(ctx, &ty, &bad, &tx);
@@ -232,18 +213,18 @@ static void test_upsample(clm_context *ctx, shape s, int fd_samples) {
   size_t nx = (size_t)P * s.h * s.w, ny = nx * 4;
   char name[160];
   printf("-- upsample2x (%d, %d, %d, %d)\n", s.n, s.c, s.h, s.w);
-  float *x = random_array(&r, nx, -3, 3), *y_ref = host_alloc(ny), *dx_ref = host_alloc(nx);
+  float *x = test_random(&r, nx, -3, 3), *y_ref = test_alloc(ny), *dx_ref = test_alloc(nx);
   ref_upsample2x_forward(x, P, s.h, s.w, y_ref);
-  clm_tensor tx = tensor(ctx, s.n, s.c, s.h, s.w, x);
-  clm_tensor ty = tensor(ctx, s.n, s.c, 2 * s.h, 2 * s.w, NULL);
+  clm_tensor tx = test_tensor(ctx, s.n, s.c, s.h, s.w, x);
+  clm_tensor ty = test_tensor(ctx, s.n, s.c, 2 * s.h, 2 * s.w, NULL);
   test_status("upsample forward", clm_upsample2x_forward(ctx, &tx, &ty));
   float *y = test_download(ctx, &ty);
   snprintf(name, sizeof name, "upsample forward (%d,%d,%d,%d)", s.n, s.c, s.h, s.w);
   test_check(name, test_rel_error(y, y_ref, ny, 1e-6), 1e-6);
 
-  float *dy = random_array(&r, ny, -1, 1);
-  clm_tensor tdy = tensor(ctx, s.n, s.c, 2 * s.h, 2 * s.w, dy);
-  clm_tensor tdx = tensor(ctx, s.n, s.c, s.h, s.w, NULL);
+  float *dy = test_random(&r, ny, -1, 1);
+  clm_tensor tdy = test_tensor(ctx, s.n, s.c, 2 * s.h, 2 * s.w, dy);
+  clm_tensor tdx = test_tensor(ctx, s.n, s.c, s.h, s.w, NULL);
   ref_upsample2x_backward(dy, P, s.h, s.w, dx_ref);
   snprintf(name, sizeof name, "upsample backward (%d,%d,%d,%d)", s.n, s.c, s.h, s.w);
   check_backward(ctx, name, upsample_backward_fn, &tdy, NULL, &tdx, dx_ref, &r, 1e-6);
@@ -268,7 +249,7 @@ static void test_upsample_pytorch_example(clm_context *ctx) {
   const float x[4] = {1, 2, 3, 4};
   const float want[16] = {1.0f, 1.25f, 1.75f, 2.0f, 1.5f, 1.75f, 2.25f, 2.5f,
                           2.5f, 2.75f, 3.25f, 3.5f, 3.0f, 3.25f, 3.75f, 4.0f};
-  clm_tensor tx = tensor(ctx, 1, 1, 2, 2, x), ty = tensor(ctx, 1, 1, 4, 4, NULL);
+  clm_tensor tx = test_tensor(ctx, 1, 1, 2, 2, x), ty = test_tensor(ctx, 1, 1, 4, 4, NULL);
   test_status("upsample example", clm_upsample2x_forward(ctx, &tx, &ty));
   float *y = test_download(ctx, &ty);
   test_check("upsample matches PyTorch's documented 2x2 example", test_rel_error(y, want, 16, 1),

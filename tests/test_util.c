@@ -54,6 +54,18 @@ void test_fill(test_rng *r, float *x, size_t n, float lo, float hi) {
   for (size_t i = 0; i < n; i++) x[i] = test_nonzero(r, lo, hi, 1e-3f * (hi - lo));
 }
 
+float *test_alloc(size_t n) {
+  float *p = malloc((n ? n : 1) * sizeof *p);
+  if (!p) { fprintf(stderr, "out of host memory\n"); exit(1); }
+  return p;
+}
+
+float *test_random(test_rng *r, size_t n, float lo, float hi) {
+  float *p = test_alloc(n);
+  test_fill(r, p, n, lo, hi);
+  return p;
+}
+
 static clm_context *alloc_ctx; /* tensors remember nothing; tests use one context */
 
 clm_tensor test_tensor_at(clm_context *ctx, size_t pad, int n, int c, int h, int w,
@@ -66,12 +78,12 @@ clm_tensor test_tensor_at(clm_context *ctx, size_t pad, int n, int c, int h, int
     exit(1);
   }
   clm_tensor t = clm_tensor_view(buf, pad, n, c, h, w);
-  if (host) {
+  {
     /* write the whole buffer from offset 0: oclgrind 21.10 mistracks writes at an offset */
     size_t total = numel + pad + 7;
     float *all = calloc(total, sizeof *all);
     if (!all) exit(1);
-    memcpy(all + pad, host, numel * sizeof *all);
+    if (host) memcpy(all + pad, host, numel * sizeof *all);
     clm_tensor whole = clm_tensor_view(buf, 0, 1, 1, 1, (int)total);
     if (clm_tensor_upload(ctx, &whole, all) != CLM_OK) {
       fprintf(stderr, "test_tensor upload: %s\n", clm_last_error());

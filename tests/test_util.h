@@ -24,8 +24,13 @@ float test_uniform(test_rng *r, float lo, float hi);
 /* Uniform in [lo, hi] but never within `gap` of zero (random, non-zero inputs). */
 float test_nonzero(test_rng *r, float lo, float hi, float gap);
 void test_fill(test_rng *r, float *x, size_t n, float lo, float hi);
+/* malloc'd host arrays (at least one element); the test exits if memory runs out. */
+float *test_alloc(size_t n);
+/* test_alloc + test_fill. */
+float *test_random(test_rng *r, size_t n, float lo, float hi);
 
-/* Device tensor of the given shape in a fresh buffer; filled from host if host != NULL. */
+/* Device tensor of the given shape in a fresh buffer, filled from host, or zeros when host is
+ * NULL. The whole buffer is written from offset 0 (see test_upload). */
 clm_tensor test_tensor(clm_context *ctx, int n, int c, int h, int w, const float *host);
 /* The same inside a shared buffer at a non-zero offset, to exercise offsets in kernels. */
 clm_tensor test_tensor_at(clm_context *ctx, size_t pad, int n, int c, int h, int w,
