@@ -132,7 +132,10 @@ static void test_tiny_model(int training) {
   const clm_node *seg = node(g, "seg_head"), *inst = node(g, "instance");
   test_true("head shape", seg->n == 2 && seg->c == 7 && seg->h == 16 && seg->w == 20, NULL);
   test_true("regression target takes the prediction's channels", inst->c == 2, NULL);
-  test_true("parameter count 3250", g->param_floats == 3250, NULL);
+  /* 3250 network parameters + one task parameter per loss, contiguous at the end */
+  test_true("parameter count 3250 + 3", g->param_floats == 3253, NULL);
+  clm_tensor tp = clm_graph_task_params(g);
+  test_true("task parameters are the last 3", tp.off == 3250 && tp.w == 3, NULL);
   test_true("state count 64 (running statistics)", g->state_floats == 64, NULL);
   test_true("three losses in model order", g->nlosses == 3 && !strcmp(clm_graph_loss_layer(g, 0)->name, "task.semantic") &&
             !strcmp(clm_graph_loss_layer(g, 2)->name, "task.depth"), NULL);

@@ -145,6 +145,13 @@ clm_tensor clm_graph_loss_value(const clm_graph *g, int i);
 clm_tensor clm_graph_loss_count_tensor(const clm_graph *g, int i);
 clm_tensor clm_graph_loss_seed(const clm_graph *g, int i);
 
+/* Each loss layer owns one task parameter ("task.<name>.task_param") used by the multi-task
+ * weighting (mtl.h): s = log σ² for the uncertainty strategies, u for softplus, the weight for
+ * GradNorm and DWA. The K of them are contiguous in the parameter buffer, in loss order, so the
+ * optimizer updates them with everything else. Views (1,1,1,K) into params and grads: */
+clm_tensor clm_graph_task_params(const clm_graph *g);
+clm_tensor clm_graph_task_grads(const clm_graph *g);
+
 /* Flat parameter, gradient and state buffers as (1,1,1,n) views. */
 clm_tensor clm_graph_params(const clm_graph *g);
 clm_tensor clm_graph_grads(const clm_graph *g);

@@ -333,6 +333,8 @@ static clm_status infer_shapes(clm_graph *g) {
                  WHERE(nd->layer), l->from[0], x->c);
       set_shape(nd, 1, 1, 1, 1);
       nd->loss_index = g->nlosses++;
+      /* the multi-task weighting's learned value for this task (s, u or a weight; mtl.h) */
+      add_param(nd, "task_param", 0, 1, 1, 1, 1, 0);
       /* per-element loss scratch: one per pixel (softmax) or per element (regression) */
       nd->aux_floats = (size_t)x->n * want_c * x->h * x->w;
       break;
@@ -347,15 +349,21 @@ static clm_status infer_shapes(clm_graph *g) {
   return CLM_OK;
 }
 
+/* Network parameters in execution order, then the losses' task parameters, one float each in
+ * loss order, so the K of them form one contiguous view (clm_graph_task_params). */
 static void layout_params(clm_graph *g) {
   size_t p = 0, s = 0;
-  for (int i = 0; i < g->nnodes; i++)
+  for (int i = 0; i < g->nnodes; i++) {
+    if (g->nodes[i].loss_index >= 0) continue;
     for (int k = 0; k < g->nodes[i].nparams; k++) {
       clm_param_slot *ps = &g->nodes[i].params[k];
       size_t n = (size_t)ps->n * ps->c * ps->h * ps->w;
       if (ps->is_state) { ps->off = s; s += n; }
       else { ps->off = p; p += n; }
     }
+  }
+  g->task_param_off = p;
+  for (int j = 0; j < g->nlosses; j++) g->nodes[g->losses[j]].params[0].off = p++;
   g->param_floats = p;
   g->state_floats = s;
 }

@@ -61,6 +61,7 @@ struct clm_graph {
   int nbwd;
   int *losses;                 /* loss node indices in model order */
   int nlosses;
+  size_t task_param_off;       /* first of the losses' task parameters in the params buffer */
   clm_graph_options opt;
   int compiled, training;
   /* device memory */

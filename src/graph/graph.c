@@ -208,6 +208,13 @@ clm_tensor clm_graph_loss_value(const clm_graph *g, int i) { return scalar(g, 3 
 clm_tensor clm_graph_loss_count_tensor(const clm_graph *g, int i) { return scalar(g, 3 * (size_t)i + 1); }
 clm_tensor clm_graph_loss_seed(const clm_graph *g, int i) { return scalar(g, 3 * (size_t)i + 2); }
 
+clm_tensor clm_graph_task_params(const clm_graph *g) {
+  return clm_tensor_view(g->params, g->task_param_off, 1, 1, 1, g->nlosses);
+}
+clm_tensor clm_graph_task_grads(const clm_graph *g) {
+  return clm_tensor_view(g->grads, g->task_param_off, 1, 1, 1, g->nlosses);
+}
+
 clm_tensor clm_graph_params(const clm_graph *g) {
   return clm_tensor_view(g->params, 0, 1, 1, 1, (int)g->param_floats);
 }
