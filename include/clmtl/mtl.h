@@ -10,6 +10,7 @@
 #define CLMTL_MTL_H
 
 #include "clmtl/graph.h"
+#include "clmtl/optim.h"
 #include "clmtl/tensor.h"
 
 #define CLM_MTL_MAX_TASKS 16
@@ -113,5 +114,47 @@ clm_mtl_scalars clm_mtl_scalars_packed(const clm_tensor *values, const clm_tenso
 clm_status clm_mtl_step(clm_context *ctx, const clm_mtl_config *cfg, const clm_mtl_scalars *sc,
                         const clm_tensor *params, const clm_tensor *total,
                         const clm_tensor *param_grad, const clm_tensor *weights);
+
+/* ---- a weighting bound to a training graph (src/mtl/binding.c) ---------------------------- */
+
+/* A config for graph g's K losses with `strategy`: each task's kind and fixed weight from its
+ * [task.*] section, and its valid total (targets a full batch holds: N·H·W pixels for
+ * softmax_xent, N·C·H·W elements for l1/l2, matching how the losses count). */
+clm_status clm_mtl_config_for_graph(const clm_graph *g, clm_mtl_strategy strategy,
+                                    clm_mtl_config *cfg);
+
+typedef struct clm_mtl clm_mtl;
+
+/* Binds cfg to the compiled training graph g: the learned values live in g's task parameters
+ * (clm_graph_task_params), which this sets to cfg->init_param. */
+clm_status clm_mtl_create(clm_graph *g, const clm_mtl_config *cfg, clm_mtl **out);
+void clm_mtl_free(clm_mtl *m);
+
+/* After clm_graph_forward: total, every loss's seed, and dTotal/d(task parameter) written into
+ * g's gradient buffer; a non-finite total is counted on the device. */
+clm_status clm_mtl_weigh(clm_mtl *m);
+
+/* Device scalar of the weighted total: the optimizer's guard. */
+clm_tensor clm_mtl_total(const clm_mtl *m);
+
+/* One training step, all on the device: zero gradients, forward, weigh, backward, optimizer
+ * update of network and task parameters together (skipped, state untouched, when the total
+ * is NaN or Inf). */
+clm_status clm_mtl_train_step(clm_mtl *m, const clm_optim_config *opt, clm_optim_state *state);
+
+/* What a log line shows, read back from the device (blocking). */
+typedef struct clm_mtl_snapshot {
+  int ntasks;
+  float loss[CLM_MTL_MAX_TASKS];   /* raw loss of each task */
+  float count[CLM_MTL_MAX_TASKS];  /* valid targets */
+  float weight[CLM_MTL_MAX_TASKS]; /* effective weight dTotal/dL_i */
+  float sigma[CLM_MTL_MAX_TASKS];  /* σ = exp(s/2) for the uncertainty strategies and softplus,
+                                      NaN for the others */
+  float param[CLM_MTL_MAX_TASKS];  /* the task parameter itself */
+  float total;
+  int skipped_steps;               /* steps whose total was not finite, since creation */
+} clm_mtl_snapshot;
+
+clm_status clm_mtl_read(clm_mtl *m, clm_mtl_snapshot *out);
 
 #endif

@@ -1,0 +1,9 @@
+/* Small bookkeeping kernels of the training step. */
+
+/* counter[0] += 1 when total[0] is NaN or Inf (one work-item). Steps with such a total are
+ * skipped by the optimizer's guard; this keeps their number without a host read. */
+__kernel void count_nonfinite(__global const float *total, int toff, __global float *counter,
+                              int coff) {
+  if (get_global_id(0) != 0) return;
+  if (!isfinite(total[toff])) counter[coff] += 1.0f;
+}

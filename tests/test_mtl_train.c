@@ -1,0 +1,142 @@
+/* The multi-task weighting inside training. Noise recovery (Kendall et al. 2018): two
+ * regression tasks whose targets carry Gaussian noise of known, different σ, and a model
+ * (one 1x1 conv per task) that can fit the clean signal; trained with `uncertainty`, the
+ * learned σ² = e^s settles where ∂/∂s (½e^{−s}L + ½s) = 0, i.e. e^s = L: the mean square
+ * residual (σ_noise²) for L2, the mean absolute residual (σ_noise·√(2/π)) for L1. Then a
+ * non-finite loss skips the whole update and is counted. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "test_util.h"
+
+#define PI 3.14159265358979323846
+
+static const char *model_fmt =
+    "[input]\ntype = input\nchannels = 1\n"
+    "[a]\ntype = conv\nfrom = input\nfilters = 1\nsize = 1\n"
+    "[b]\ntype = conv\nfrom = input\nfilters = 1\nsize = 1\n"
+    "[task.a]\ntype = %s\nfrom = a\ntarget = ta\nkind = regression\n"
+    "[task.b]\ntype = %s\nfrom = b\ntarget = tb\nkind = regression\n";
+
+static float gaussian(test_rng *r) { /* Box-Muller */
+  double u1 = test_uniform(r, 1e-7f, 1.0f), u2 = test_uniform(r, 0.0f, 1.0f);
+  return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * PI * u2));
+}
+
+typedef struct {
+  clm_context *ctx;
+  clm_graph *g;
+  clm_mtl *m;
+  clm_optim_state opt;
+} rig;
+
+static int rig_make(rig *r, clm_context *ctx, const char *loss, clm_mtl_strategy strategy,
+                    int side, const float sigma[2], uint64_t seed) {
+  memset(r, 0, sizeof *r);
+  r->ctx = ctx;
+  char text[1024];
+  snprintf(text, sizeof text, model_fmt, loss, loss);
+  clm_graph_create(ctx, &r->g);
+  clm_graph_options o = {4, side, side, 1, -1};
+  clm_status st = clm_graph_parse(r->g, text, "noise.cfg");
+  if (st == CLM_OK) st = clm_graph_compile(r->g, &o);
+  clm_mtl_config cfg;
+  if (st == CLM_OK) st = clm_mtl_config_for_graph(r->g, strategy, &cfg);
+  if (st == CLM_OK) st = clm_mtl_create(r->g, &cfg, &r->m);
+  if (st == CLM_OK) st = clm_optim_state_init(ctx, clm_graph_params(r->g).w, &r->opt);
+  test_status("set up the noise-recovery model", st);
+  if (st != CLM_OK) return 0;
+  /* clean targets a = 2x + 0.5 and b = 1 - x, plus noise of the given σ */
+  size_t n = (size_t)4 * side * side;
+  float *x = test_alloc(n), *ta = test_alloc(n), *tb = test_alloc(n);
+  test_rng rng = test_rng_make(seed);
+  for (size_t i = 0; i < n; i++) {
+    x[i] = test_uniform(&rng, -1, 1);
+    ta[i] = 2.0f * x[i] + 0.5f + sigma[0] * gaussian(&rng);
+    tb[i] = 1.0f - x[i] + sigma[1] * gaussian(&rng);
+  }
+  clm_graph_set_input(r->g, "input", x);
+  clm_graph_set_input(r->g, "ta", ta);
+  clm_graph_set_input(r->g, "tb", tb);
+  free(x); free(ta); free(tb);
+  return 1;
+}
+
+static void rig_free(rig *r) {
+  clm_optim_state_free(&r->opt);
+  clm_mtl_free(r->m);
+  clm_graph_free(r->g);
+}
+
+static clm_status train(rig *r, int steps, float lr) {
+  clm_optim_config oc = clm_optim_defaults(CLM_OPTIM_ADAM);
+  oc.lr = lr;
+  for (int s = 0; s < steps; s++) { clm_status st = clm_mtl_train_step(r->m, &oc, &r->opt); if (st != CLM_OK) return st; }
+  return CLM_OK;
+}
+
+static void test_noise_recovery(clm_context *ctx, const char *loss) {
+  const float sigma[2] = {0.1f, 1.0f};
+  rig r;
+  int side = test_small() ? 16 : 64;
+  if (!rig_make(&r, ctx, loss, CLM_MTL_UNCERTAINTY, side, sigma, 3)) return;
+  clm_status st = train(&r, test_small() ? 60 : 1500, 0.02f);
+  if (st == CLM_OK) st = train(&r, test_small() ? 10 : 500, 0.002f);
+  test_status("train", st);
+  clm_mtl_snapshot snap;
+  test_status("read", clm_mtl_read(r.m, &snap));
+  int l1 = !strcmp(loss, "l1");
+  for (int t = 0; t < 2; t++) {
+    /* fixed point of e^s: σ² for L2; E|N(0,σ²)| = σ√(2/π) for L1 */
+    double want = l1 ? sigma[t] * sqrt(2.0 / PI) : (double)sigma[t] * sigma[t];
+    double got = exp((double)snap.param[t]);
+    char name[160], detail[160];
+    snprintf(name, sizeof name, "%s: task %c learns e^s = %s (injected σ = %.1f)", loss, 'a' + t,
+             l1 ? "σ√(2/π)" : "σ²", sigma[t]);
+    snprintf(detail, sizeof detail, "e^s %.5f, expected %.5f, loss %.5f, σ reported %.4f", got,
+             want, snap.loss[t], snap.sigma[t]);
+    if (test_small()) test_true(name, isfinite(got), detail); /* too few steps to converge */
+    else {
+      /* σ within 10% of the injected one means e^s within (1 ± 0.1)² for L2 */
+      double ratio = l1 ? got / want : sqrt(got / want);
+      test_check(name, fabs(ratio - 1.0), 0.10);
+      printf("    %s\n", detail);
+    }
+  }
+  rig_free(&r);
+}
+
+static void test_nan_skips_update(clm_context *ctx) {
+  const float sigma[2] = {0.1f, 0.5f};
+  rig r;
+  if (!rig_make(&r, ctx, "l2", CLM_MTL_UNCERTAINTY, 8, sigma, 5)) return;
+  test_status("warm-up", train(&r, 3, 0.01f));
+  clm_tensor p = clm_graph_params(r.g);
+  float *before = test_download(ctx, &p), *m_before = test_download(ctx, &r.opt.m);
+  /* one target value NaN: task b's loss and the total become NaN */
+  clm_tensor tb;
+  clm_graph_tensor(r.g, "tb", &tb);
+  float *t = test_download(ctx, &tb);
+  t[7] = NAN;
+  test_upload(ctx, &tb, t);
+  test_status("NaN step", train(&r, 1, 0.01f));
+  float *after = test_download(ctx, &p), *m_after = test_download(ctx, &r.opt.m);
+  clm_mtl_snapshot snap;
+  test_status("read", clm_mtl_read(r.m, &snap));
+  test_true("NaN total leaves every parameter bit-identical",
+            !memcmp(before, after, (size_t)p.w * sizeof *before), NULL);
+  test_true("and the optimizer state", !memcmp(m_before, m_after, (size_t)p.w * sizeof *before), NULL);
+  test_true("the skipped step is counted", snap.skipped_steps == 1 && isnan(snap.total), NULL);
+  free(before); free(after); free(m_before); free(m_after); free(t);
+  rig_free(&r);
+}
+
+int main(void) {
+  clm_context *ctx = test_context();
+  test_noise_recovery(ctx, "l2");
+  test_noise_recovery(ctx, "l1");
+  test_nan_skips_update(ctx);
+  clm_context_free(ctx);
+  return test_finish();
+}
