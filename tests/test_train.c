@@ -227,9 +227,9 @@ static void test_training(int variant) {
 
 int main(void) {
   ctx = test_context();
-  /* Small mode (CLMTL_TEST_SMALL=1, for oclgrind) trains the tiny model a few steps; the
-   * numerical checks are the full run's. */
+  /* Small mode (oclgrind) runs each part once, with one variant each, at small sizes. */
   if (test_small()) {
+    test_fd(CLM_CONV_DIRECT);
     test_training(CLM_CONV_GEMM);
   } else {
     for (int v = 0; v < CLM_CONV_VARIANT_COUNT; v++) test_fd(v);

@@ -40,6 +40,7 @@ clm_status clm_context_create(const char *device_spec, clm_context **out) {
   CLM_CL_CHECK(st, err, fail);
   ctx->queue = clCreateCommandQueue(ctx->context, ctx->device, 0, &err);
   CLM_CL_CHECK(st, err, fail);
+  ctx->oclgrind = strstr(info.platform, "Oclgrind") != NULL;
   ctx->reduce_wg = floor_pow2(info.max_work_group < 256 ? info.max_work_group : 256);
   ctx->launch_wg = ctx->reduce_wg;
   const char *cache = getenv("CLMTL_CACHE");

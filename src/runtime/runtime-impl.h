@@ -73,6 +73,10 @@ struct clm_context {
   int cache_enabled;     /* on-disk program binary cache */
   char cache_dir[512];
   int cache_hits, cache_misses;
+  /* Running on oclgrind 21.10, whose uninitialised-value tracking goes wrong after partial host
+   * writes and when a freed buffer's address is reused; tensor.c then initialises and uploads
+   * in ways it tracks correctly (tensor.c explains). Never set on a real device. */
+  int oclgrind;
 };
 
 /* A kernel from cl/<file>.cl built with `options` (may be NULL) on top of the context's base

@@ -1,6 +1,22 @@
 /* Device buffers and the blocking host<->device copies of tensor views. */
 #include <stdint.h>
+#include <stdlib.h>
 #include "runtime/runtime-impl.h"
+
+/* oclgrind 21.10 workarounds (ctx->oclgrind only). Its uninitialised-value tracking counts
+ * neither clEnqueueFillBuffer nor, on a buffer that reuses a freed buffer's address, kernel
+ * writes; and a host write into part of a buffer resets what it knows of the rest. A host
+ * write of the WHOLE buffer always leaves it right. So under oclgrind new buffers are zeroed
+ * by a whole host write and partial uploads go through a staging buffer and a copy kernel;
+ * real devices use a fill kernel and direct writes. */
+static clm_status zero_by_host(clm_context *ctx, cl_mem m, size_t bytes) {
+  void *zeros = calloc(1, bytes);
+  if (!zeros) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+  cl_int err = clEnqueueWriteBuffer(ctx->queue, m, CL_TRUE, 0, bytes, zeros, 0, NULL, NULL);
+  free(zeros);
+  if (err != CL_SUCCESS) return clm_cl_error(err, "clEnqueueWriteBuffer", __FILE__, __LINE__);
+  return CLM_OK;
+}
 
 clm_status clm_buffer_alloc(clm_context *ctx, size_t floats, clm_mem *out) {
   *out = NULL;
@@ -20,11 +36,9 @@ clm_status clm_buffer_alloc(clm_context *ctx, size_t floats, clm_mem *out) {
     CLM_FAIL(CLM_ERR_DEVICE_MEMORY, "allocating %zu bytes on %s failed: %s", bytes, ctx->info.name,
              clm_cl_error_name(err));
   }
-  /* zeroed by a kernel, not clEnqueueFillBuffer: oclgrind 21.10 does not count the latter as
-   * initialising memory and would report every later read */
   clm_tensor all = clm_tensor_view((clm_mem)m, 0, 1, 1, 1, 1);
   all.w = (int)(bytes / sizeof(float));
-  clm_status st = clm_tensor_fill(ctx, &all, 0.0f);
+  clm_status st = ctx->oclgrind ? zero_by_host(ctx, (cl_mem)m, bytes) : clm_tensor_fill(ctx, &all, 0.0f);
   if (st != CLM_OK) { clReleaseMemObject(m); return st; }
   *out = (clm_mem)m;
   return CLM_OK;
@@ -35,11 +49,32 @@ void clm_buffer_free(clm_mem buf) {
 }
 
 clm_status clm_tensor_upload(clm_context *ctx, const clm_tensor *t, const float *host) {
-  size_t n = clm_tensor_numel(t);
+  size_t n = clm_tensor_numel(t), bytes = 0;
   if (!n) return CLM_OK;
-  CLM_CL_TRY(clEnqueueWriteBuffer(ctx->queue, (cl_mem)t->buf, CL_TRUE, t->off * sizeof(float),
-                                  n * sizeof(float), host, 0, NULL, NULL));
-  return CLM_OK;
+  if (ctx->oclgrind)
+    CLM_CL_TRY(clGetMemObjectInfo((cl_mem)t->buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL));
+  if (!ctx->oclgrind || (t->off == 0 && n * sizeof(float) == bytes)) {
+    CLM_CL_TRY(clEnqueueWriteBuffer(ctx->queue, (cl_mem)t->buf, CL_TRUE, t->off * sizeof(float),
+                                    n * sizeof(float), host, 0, NULL, NULL));
+    return CLM_OK;
+  }
+  /* oclgrind, part of a buffer: a whole staging buffer, copied in by a kernel (see above) */
+  clm_mem staging;
+  CLM_TRY(clm_buffer_alloc(ctx, n, &staging));
+  clm_tensor src = clm_tensor_view(staging, 0, 1, 1, 1, 1);
+  src.w = (int)n;
+  clm_status st = CLM_OK;
+  cl_int err = clEnqueueWriteBuffer(ctx->queue, (cl_mem)staging, CL_TRUE, 0, n * sizeof(float),
+                                    host, 0, NULL, NULL);
+  if (err != CL_SUCCESS) st = clm_cl_error(err, "clEnqueueWriteBuffer", __FILE__, __LINE__);
+  if (st == CLM_OK)
+    st = clm_launch_1d(ctx, "tensor", "copy", n, "ttii", &src, t, (int)n, 0);
+  if (st == CLM_OK) {
+    err = clFinish(ctx->queue); /* blocking, like the direct write */
+    if (err != CL_SUCCESS) st = clm_cl_error(err, "clFinish", __FILE__, __LINE__);
+  }
+  clm_buffer_free(staging);
+  return st;
 }
 
 clm_status clm_tensor_download(clm_context *ctx, const clm_tensor *t, float *host) {
