@@ -1,8 +1,10 @@
 /* Multi-task loss weighting step (include/clmtl/mtl.h; host side src/mtl/weighting.c): one
  * work-item combines the K <= 16 per-task losses into the total, writes each task's gradient
  * seed dTotal/dL_i, the gradient w.r.t. the learned parameters (s = log σ², or u for
- * softplus) and the effective weights. A single work-item sums in task order, so the result
- * is deterministic. Not here: the per-task losses (cl/loss.cl) and the optimizer. */
+ * softplus) and the effective weights. gradnorm and dwa weigh like fixed, with the weights
+ * read from par (their updates live in cl/balance.cl and on the host). A single work-item
+ * sums in task order, so the result is deterministic. Not here: the per-task losses
+ * (cl/loss.cl) and the optimizer. */
 
 /* Strategies, as clm_mtl_strategy. */
 #define MTL_FIXED 0
@@ -11,6 +13,8 @@
 #define MTL_UNCERTAINTY_SIMPLE 3
 #define MTL_UNCERTAINTY_CLAMPED 4
 #define MTL_SOFTPLUS 5
+#define MTL_GRADNORM 6
+#define MTL_DWA 7
 
 /* Gating modes, as clm_mtl_gating. */
 #define MTL_GATE_NONE 0
@@ -20,8 +24,10 @@
 #define MTL_MAX_TASKS 16
 
 /* Task i: loss value val[voff + i*stride], valid count cnt[coff + i*stride], seed written to
- * seed[soff + i*stride]. par (K floats) read only when has_par; pgrad and weight (K floats
- * each) written only when has_pgrad / has_weight; total[toff] always written.
+ * seed[soff + i*stride]. par (K floats) read only when has_par: s or u for the learned
+ * strategies, the weights w_i for gradnorm and dwa (which get a zero pgrad); pgrad and
+ * weight (K floats each) written only when has_pgrad / has_weight; total[toff] always
+ * written.
  * regression_mask bit i: task i is a regression task. [slo, shi]: clamp range of s.
  * fixed_w, valid_total: per-task fixed weights and targets of a full batch (share =
  * count / valid_total), lanes >= K unused. */
@@ -51,9 +57,10 @@ __kernel void mtl_step(__global const float *val, int voff, __global const float
     }
     float c = 0.0f, dl = 0.0f, dp = 0.0f; /* contribution, d c / d L, d c / d param */
     if (gate != 0.0f) {
-      if (strategy == MTL_FIXED) {
-        c = w[i] * L;
-        dl = w[i];
+      if (strategy == MTL_FIXED || strategy == MTL_GRADNORM || strategy == MTL_DWA) {
+        float wi = strategy == MTL_FIXED ? w[i] : (has_par ? par[poff + i] : 1.0f);
+        c = wi * L;
+        dl = wi;
       } else if (strategy == MTL_EQUAL) {
         dl = 1.0f / (float)K;
         c = dl * L;

@@ -8,6 +8,7 @@
 #include "clmtl/graph.h"
 #include "clmtl/optim.h"
 #include "clmtl/mtl.h"
+#include "clmtl/metrics.h"
 
 #define CLMTL_VERSION "0.1.0"
 

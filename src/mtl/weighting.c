@@ -1,7 +1,8 @@
 /* Multi-task loss weighting, host side (include/clmtl/mtl.h; kernel in cl/mtl.cl): strategy
  * and gating names, defaults, config checks, the scalar layouts and the one-launch step.
- * Not here: the update of the learned parameters (the optimizer) and gradnorm / dwa, which
- * are parsed but whose step returns CLM_ERR_UNSUPPORTED. */
+ * gradnorm and dwa step like fixed with device-resident weights (the params tensor).
+ * Not here: the update of the learned parameters (the optimizer) and the gradnorm / dwa
+ * weight updates (src/mtl/balance.c). */
 #include <math.h>
 #include <string.h>
 #include "clmtl/mtl.h"
@@ -22,6 +23,8 @@ clm_mtl_config clm_mtl_defaults(clm_mtl_strategy strategy, int ntasks) {
   for (int i = 0; i < CLM_MTL_MAX_TASKS; i++) {
     c.kind[i] = CLM_MTL_CLASSIFICATION;
     c.weight[i] = 1.0f;
+    /* gradnorm and dwa keep their weights in params: start at 1 */
+    c.init_param[i] = strategy == CLM_MTL_GRADNORM || strategy == CLM_MTL_DWA ? 1.0f : 0.0f;
   }
   c.clamp = CLM_MTL_CLAMP_SIGMA2;
   c.clamp_min = 1e-3f;
@@ -61,8 +64,13 @@ static int learned(clm_mtl_strategy s) {
          s == CLM_MTL_UNCERTAINTY_CLAMPED || s == CLM_MTL_SOFTPLUS;
 }
 
+/* Weights w_i read from params, updated outside the step (gradnorm, dwa). */
+static int device_weights(clm_mtl_strategy s) {
+  return s == CLM_MTL_GRADNORM || s == CLM_MTL_DWA;
+}
+
 int clm_mtl_param_count(const clm_mtl_config *cfg) {
-  return cfg && learned(cfg->strategy) ? cfg->ntasks : 0;
+  return cfg && (learned(cfg->strategy) || device_weights(cfg->strategy)) ? cfg->ntasks : 0;
 }
 
 clm_status clm_mtl_config_check(const clm_mtl_config *c) {
@@ -137,10 +145,6 @@ clm_status clm_mtl_step(clm_context *ctx, const clm_mtl_config *cfg, const clm_m
                         const clm_tensor *params, const clm_tensor *total,
                         const clm_tensor *param_grad, const clm_tensor *weights) {
   CLM_TRY(clm_mtl_config_check(cfg));
-  if (cfg->strategy == CLM_MTL_GRADNORM || cfg->strategy == CLM_MTL_DWA)
-    CLM_FAIL(CLM_ERR_UNSUPPORTED, "loss weighting '%s' is not implemented yet (available: fixed, "
-             "equal, uncertainty, uncertainty-simple, uncertainty-clamped, softplus)",
-             clm_mtl_strategy_name(cfg->strategy));
   if (!ctx || !sc) CLM_FAIL(CLM_ERR_INVALID_ARG, "loss weighting: context and scalars required");
   const int k = cfg->ntasks;
   if (sc->stride < 1) CLM_FAIL(CLM_ERR_INVALID_ARG, "loss weighting: stride %d < 1", sc->stride);
@@ -149,10 +153,11 @@ clm_status clm_mtl_step(clm_context *ctx, const clm_mtl_config *cfg, const clm_m
   CLM_TRY(check_span(&sc->seed, k, sc->stride, "gradient seeds"));
   if (!clm_tensor_present(total) || clm_tensor_numel(total) != 1)
     CLM_FAIL(CLM_ERR_SHAPE, "loss weighting: the total must be one float");
-  int has_par = learned(cfg->strategy);
+  int has_par = learned(cfg->strategy) || device_weights(cfg->strategy);
   if (has_par && (!clm_tensor_present(params) || clm_tensor_numel(params) != (size_t)k))
-    CLM_FAIL(CLM_ERR_SHAPE, "loss weighting '%s': learned parameters must be %d floats",
-             clm_mtl_strategy_name(cfg->strategy), k);
+    CLM_FAIL(CLM_ERR_SHAPE, "loss weighting '%s': %s must be %d floats",
+             clm_mtl_strategy_name(cfg->strategy),
+             device_weights(cfg->strategy) ? "the weights (params)" : "learned parameters", k);
   int has_pgrad = clm_tensor_present(param_grad), has_weight = clm_tensor_present(weights);
   if (has_pgrad && clm_tensor_numel(param_grad) != (size_t)k)
     CLM_FAIL(CLM_ERR_SHAPE, "loss weighting: parameter gradient must be %d floats", k);
