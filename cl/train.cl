@@ -7,3 +7,9 @@ __kernel void count_nonfinite(__global const float *total, int toff, __global fl
   if (get_global_id(0) != 0) return;
   if (!isfinite(total[toff])) counter[coff] += 1.0f;
 }
+
+/* seed[j·stride] = (j == task) for the K losses: the backward of one task's loss alone. */
+__kernel void seed_onehot(__global float *seed, int soff, int stride, int K, int task) {
+  int j = GID0;
+  if (j < K) seed[soff + j * stride] = j == task ? 1.0f : 0.0f;
+}

@@ -3,7 +3,8 @@
  * (one 1x1 conv per task) that can fit the clean signal; trained with `uncertainty`, the
  * learned σ² = e^s settles where ∂/∂s (½e^{−s}L + ½s) = 0, i.e. e^s = L: the mean square
  * residual (σ_noise²) for L2, the mean absolute residual (σ_noise·√(2/π)) for L1. Then a
- * non-finite loss skips the whole update and is counted. */
+ * non-finite loss skips the whole update and is counted, and GradNorm and DWA run through the
+ * same training step. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,11 +133,97 @@ static void test_nan_skips_update(clm_context *ctx) {
   rig_free(&r);
 }
 
+/* GradNorm wired into the step: the shared convolution is found, its per-task gradient norms
+ * drive the weights, which stay positive and sum to K, and training still converges. */
+static void test_gradnorm_step(clm_context *ctx) {
+  static const char *text =
+      "[input]\ntype = input\nchannels = 2\n"
+      "[shared]\ntype = conv\nfrom = input\nfilters = 6\nsize = 3\nact = leaky\n"
+      "[a]\ntype = conv\nfrom = shared\nfilters = 1\nsize = 1\n"
+      "[b]\ntype = conv\nfrom = shared\nfilters = 1\nsize = 1\n"
+      "[task.a]\ntype = l2\nfrom = a\ntarget = ta\nkind = regression\n"
+      "[task.b]\ntype = l2\nfrom = b\ntarget = tb\nkind = regression\n";
+  clm_graph *g;
+  clm_mtl *m = NULL;
+  clm_optim_state os = {0};
+  clm_graph_create(ctx, &g);
+  clm_graph_options o = {2, 8, 8, 1, -1};
+  clm_mtl_config cfg;
+  clm_status st = clm_graph_parse(g, text, "gradnorm.cfg");
+  if (st == CLM_OK) st = clm_graph_compile(g, &o);
+  if (st == CLM_OK) st = clm_mtl_config_for_graph(g, CLM_MTL_GRADNORM, &cfg);
+  if (st == CLM_OK) st = clm_mtl_create(g, &cfg, &m);
+  if (st == CLM_OK) st = clm_optim_state_init(ctx, clm_graph_params(g).w, &os);
+  test_status("gradnorm set-up", st);
+  if (st != CLM_OK) { clm_graph_free(g); return; }
+  const char *shared = clm_mtl_shared_layer(m);
+  test_true("gradnorm finds the last shared convolution", shared && !strcmp(shared, "shared"), shared);
+  /* task b's targets are 10x larger: its loss and gradients dominate at the start */
+  size_t n = 2 * 8 * 8;
+  float *x = test_alloc(2 * n), *ta = test_alloc(n), *tb = test_alloc(n);
+  test_rng r = test_rng_make(8);
+  test_fill(&r, x, 2 * n, -1, 1);
+  for (size_t i = 0; i < n; i++) { ta[i] = 0.5f * x[i]; tb[i] = 10.0f * x[n + i] * x[i]; }
+  clm_graph_set_input(g, "input", x);
+  clm_graph_set_input(g, "ta", ta);
+  clm_graph_set_input(g, "tb", tb);
+  clm_optim_config oc = clm_optim_defaults(CLM_OPTIM_ADAM);
+  oc.lr = 0.01f;
+  clm_mtl_snapshot first, last;
+  int steps = test_small() ? 4 : 60;
+  for (int s = 0; s < steps && st == CLM_OK; s++) {
+    st = clm_mtl_train_step(m, &oc, &os);
+    if (s == 0 && st == CLM_OK) st = clm_mtl_read(m, &first);
+  }
+  test_status("gradnorm steps", st);
+  test_status("read", clm_mtl_read(m, &last));
+  char detail[200];
+  snprintf(detail, sizeof detail, "weights %.4f %.4f, losses %.4f %.4f -> %.4f %.4f", last.param[0],
+           last.param[1], first.loss[0], first.loss[1], last.loss[0], last.loss[1]);
+  test_check("gradnorm weights sum to K", fabs(last.param[0] + last.param[1] - 2.0), 1e-5);
+  test_true("gradnorm weights moved and stay positive",
+            last.param[0] > 0 && last.param[1] > 0 && fabs(last.param[0] - 1.0f) > 1e-3, detail);
+  if (!test_small()) test_true("training converges under gradnorm", last.total < first.total, detail);
+  clm_mtl_free(m);
+  clm_optim_state_free(&os);
+  clm_graph_free(g);
+  free(x); free(ta); free(tb);
+}
+
+static void test_dwa_epochs(clm_context *ctx) {
+  const float sigma[2] = {0.1f, 1.0f};
+  rig r;
+  if (!rig_make(&r, ctx, "l2", CLM_MTL_DWA, 8, sigma, 9)) return;
+  const float means[3][2] = {{1.0f, 2.0f}, {0.5f, 1.8f}, {0.4f, 1.7f}};
+  clm_mtl_snapshot snap;
+  for (int e = 0; e < 3; e++) {
+    test_status("end of epoch", clm_mtl_end_epoch(r.m, means[e]));
+    test_status("read", clm_mtl_read(r.m, &snap));
+    double want0 = 1, want1 = 1;
+    if (e >= 1) { /* w_k = K softmax(r_k / 2), r_k = L_k(t-1) / L_k(t-2) */
+      double r0 = (double)means[e][0] / means[e - 1][0], r1 = (double)means[e][1] / means[e - 1][1];
+      double z = exp(r0 / 2) + exp(r1 / 2);
+      want0 = 2 * exp(r0 / 2) / z;
+      want1 = 2 * exp(r1 / 2) / z;
+    }
+    char name[96];
+    snprintf(name, sizeof name, "dwa weights after epoch %d", e);
+    test_check(name, fmax(fabs(snap.param[0] - want0), fabs(snap.param[1] - want1)), 1e-6);
+  }
+  test_status("a step with dwa weights", train(&r, 1, 0.01f));
+  test_status("read", clm_mtl_read(r.m, &snap));
+  test_check("dwa: effective weights are the epoch weights",
+             fmax(fabs(snap.weight[0] - snap.param[0]), fabs(snap.weight[1] - snap.param[1])), 1e-6);
+  rig_free(&r);
+}
+
 int main(void) {
   clm_context *ctx = test_context();
   test_noise_recovery(ctx, "l2");
   test_noise_recovery(ctx, "l1");
   test_nan_skips_update(ctx);
+  test_gradnorm_step(ctx);
+  test_dwa_epochs(ctx);
   clm_context_free(ctx);
   return test_finish();
 }

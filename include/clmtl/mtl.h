@@ -65,6 +65,8 @@ typedef struct clm_mtl_config {
   float valid_total[CLM_MTL_MAX_TASKS];      /* targets a full batch could hold per task:
                                                 share = valid count / valid_total; must be > 0
                                                 when gating is on */
+  float gradnorm_alpha;                      /* gradnorm: α, default 1.5 */
+  float dwa_temperature;                     /* dwa: T, default 2 */
 } clm_mtl_config;
 
 /* Defaults for the strategy and K tasks (all classification, weights 1, s 0 (init_param 1
@@ -148,8 +150,20 @@ clm_tensor clm_mtl_total(const clm_mtl *m);
 
 /* One training step, all on the device: zero gradients, forward, weigh, backward, optimizer
  * update of network and task parameters together (skipped, state untouched, when the total
- * is NaN or Inf). */
+ * is NaN or Inf). For gradnorm it also takes, per task, the gradient norm of that task's loss
+ * alone at the last shared layer (one extra backward pass per task: GradNorm costs K + 1
+ * backward passes a step), writes the weight gradient into the task parameters' gradient
+ * before the optimizer and renormalises the weights to sum to K after it. The weights are
+ * updated by the same optimizer as the network, as in Chen et al.; give it no weight decay. */
 clm_status clm_mtl_train_step(clm_mtl *m, const clm_optim_config *opt, clm_optim_state *state);
+
+/* Call once at the end of each epoch with the K epoch-mean raw losses: dwa sets the weights
+ * of the next epoch from them; the other strategies ignore it. */
+clm_status clm_mtl_end_epoch(clm_mtl *m, const float *epoch_means);
+
+/* gradnorm: the last shared layer, the last convolution that two or more losses depend on
+ * (e.g. "dec1"); NULL for the other strategies. */
+const char *clm_mtl_shared_layer(const clm_mtl *m);
 
 /* What a log line shows, read back from the device (blocking). */
 typedef struct clm_mtl_snapshot {

@@ -10,9 +10,50 @@
 struct clm_mtl {
   clm_graph *g;
   clm_mtl_config cfg;
-  clm_mem buf;             /* [0] total, [1] non-finite count, [2..2+K) effective weights */
+  clm_mem buf;             /* [0] total, [1] non-finite count, [2..2+K) effective weights;
+                              gradnorm: then norms (K), L0 (K), L_grad (1), workspace */
   clm_tensor total, skipped, weights;
+  /* gradnorm */
+  int shared;              /* node index of the last shared layer, -1 if none */
+  clm_tensor shared_grad;  /* gradient view of its weight */
+  clm_tensor norms, l0, lgrad, ws;
+  long steps;
+  /* dwa */
+  clm_dwa dwa;
 };
+
+/* The last convolution (or transposed convolution) that two or more losses depend on: the
+ * "last shared layer" whose weight gradients GradNorm balances. */
+static int last_shared_node(const clm_graph *g) {
+  unsigned *reach = calloc((size_t)g->nnodes + 1, sizeof *reach);
+  if (!reach) return -2;
+  for (int i = g->nnodes - 1; i >= 0; i--) {
+    const clm_node *nd = &g->nodes[i];
+    if (nd->loss_index >= 0) reach[i] |= 1u << nd->loss_index;
+    for (int j = 0; j < nd->nin; j++) reach[nd->in[j]] |= reach[i];
+  }
+  int found = -1;
+  for (int i = 0; i < g->nnodes; i++) {
+    const clm_node *nd = &g->nodes[i];
+    int bits = 0;
+    for (unsigned r = reach[i]; r; r &= r - 1) bits++;
+    if ((nd->op == CLM_LAYER_CONV || nd->op == CLM_LAYER_DECONV) && bits >= 2) found = i;
+  }
+  free(reach);
+  return found;
+}
+
+static clm_status gradnorm_setup(clm_mtl *m) {
+  clm_graph *g = m->g;
+  m->shared = last_shared_node(g);
+  if (m->shared == -2) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+  if (m->shared < 0)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "gradnorm needs a convolution shared by two or more losses; "
+             "the model has none");
+  const clm_param_slot *w = &g->nodes[m->shared].params[0];
+  m->shared_grad = clm_tensor_view(g->grads, w->off, w->n, w->c, w->h, w->w);
+  return CLM_OK;
+}
 
 clm_status clm_mtl_config_for_graph(const clm_graph *g, clm_mtl_strategy strategy,
                                     clm_mtl_config *cfg) {
@@ -44,11 +85,24 @@ clm_status clm_mtl_create(clm_graph *g, const clm_mtl_config *cfg, clm_mtl **out
   if (!m) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
   m->g = g;
   m->cfg = *cfg;
-  clm_status st = clm_buffer_alloc(g->ctx, 2 + (size_t)cfg->ntasks, &m->buf);
+  m->shared = -1;
+  int k = cfg->ntasks;
+  clm_status st = CLM_OK;
+  size_t ws_floats = 0;
+  if (cfg->strategy == CLM_MTL_GRADNORM) {
+    st = gradnorm_setup(m);
+    ws_floats = clm_gradnorm_workspace(clm_tensor_numel(&m->shared_grad));
+  }
+  if (st == CLM_OK && cfg->strategy == CLM_MTL_DWA) st = clm_dwa_init(&m->dwa, k, cfg->dwa_temperature);
+  if (st == CLM_OK) st = clm_buffer_alloc(g->ctx, 3 + 3 * (size_t)k + ws_floats, &m->buf);
   if (st != CLM_OK) { free(m); return st; }
   m->total = clm_tensor_view(m->buf, 0, 1, 1, 1, 1);
   m->skipped = clm_tensor_view(m->buf, 1, 1, 1, 1, 1);
-  m->weights = clm_tensor_view(m->buf, 2, 1, 1, 1, cfg->ntasks);
+  m->weights = clm_tensor_view(m->buf, 2, 1, 1, 1, k);
+  m->norms = clm_tensor_view(m->buf, 2 + (size_t)k, 1, 1, 1, k);
+  m->l0 = clm_tensor_view(m->buf, 2 + 2 * (size_t)k, 1, 1, 1, k);
+  m->lgrad = clm_tensor_view(m->buf, 2 + 3 * (size_t)k, 1, 1, 1, 1);
+  m->ws = clm_tensor_view(m->buf, 3 + 3 * (size_t)k, 1, 1, 1, (int)(ws_floats ? ws_floats : 1));
   clm_tensor params = clm_graph_task_params(g);
   st = clm_mtl_params_init(g->ctx, cfg, &params);
   if (st != CLM_OK) { clm_mtl_free(m); return st; }
@@ -72,14 +126,52 @@ clm_status clm_mtl_weigh(clm_mtl *m) {
   return clm_launch_1d(g->ctx, "train", "count_nonfinite", 1, "tt", &m->total, &m->skipped);
 }
 
+/* GradNorm's per-task gradient norms at the shared layer: one backward per task, each from
+ * that task's loss alone, into a zeroed weight gradient. Other gradients are left dirty: the
+ * caller zeroes everything before the real backward. */
+static clm_status gradnorm_norms(clm_mtl *m) {
+  clm_graph *g = m->g;
+  clm_mtl_scalars sc = clm_mtl_scalars_graph(g);
+  for (int i = 0; i < m->cfg.ntasks; i++) {
+    CLM_TRY(clm_tensor_fill(g->ctx, &m->shared_grad, 0.0f));
+    CLM_TRY(clm_launch_1d(g->ctx, "train", "seed_onehot", (size_t)m->cfg.ntasks, "tiii", &sc.seed,
+                          sc.stride, m->cfg.ntasks, i));
+    CLM_TRY(clm_graph_backward(g));
+    CLM_TRY(clm_gradnorm_norm(g->ctx, &m->shared_grad, &m->norms, i, &m->ws));
+  }
+  return clm_gradnorm_record_initial(g->ctx, &m->cfg, &sc, &m->l0, m->steps > 0);
+}
+
 clm_status clm_mtl_train_step(clm_mtl *m, const clm_optim_config *opt, clm_optim_state *state) {
   clm_graph *g = m->g;
   clm_tensor params = clm_graph_params(g), grads = clm_graph_grads(g);
-  CLM_TRY(clm_graph_zero_grad(g));
+  clm_tensor task_params = clm_graph_task_params(g), task_grads = clm_graph_task_grads(g);
+  int gradnorm = m->cfg.strategy == CLM_MTL_GRADNORM;
   CLM_TRY(clm_graph_forward(g));
+  if (gradnorm) CLM_TRY(gradnorm_norms(m));
+  CLM_TRY(clm_graph_zero_grad(g));
   CLM_TRY(clm_mtl_weigh(m));
   CLM_TRY(clm_graph_backward(g));
-  return clm_optim_step(g->ctx, opt, &params, &grads, state, &m->total);
+  if (gradnorm) {
+    clm_mtl_scalars sc = clm_mtl_scalars_graph(g);
+    CLM_TRY(clm_gradnorm_weight_grad(g->ctx, &m->cfg, m->cfg.gradnorm_alpha, &sc, &task_params,
+                                     &m->norms, &m->l0, &task_grads, &m->lgrad));
+  }
+  CLM_TRY(clm_optim_step(g->ctx, opt, &params, &grads, state, &m->total));
+  if (gradnorm) CLM_TRY(clm_gradnorm_renormalize(g->ctx, &task_params));
+  m->steps++;
+  return CLM_OK;
+}
+
+clm_status clm_mtl_end_epoch(clm_mtl *m, const float *epoch_means) {
+  if (m->cfg.strategy != CLM_MTL_DWA) return CLM_OK;
+  CLM_TRY(clm_dwa_record(&m->dwa, epoch_means));
+  clm_tensor w = clm_graph_task_params(m->g);
+  return clm_dwa_upload(m->g->ctx, &m->dwa, &w);
+}
+
+const char *clm_mtl_shared_layer(const clm_mtl *m) {
+  return m->shared >= 0 ? m->g->nodes[m->shared].name : NULL;
 }
 
 /* σ of task i from its parameter, for the strategies whose parameter is s = log σ² (or u). */

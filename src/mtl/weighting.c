@@ -31,6 +31,8 @@ clm_mtl_config clm_mtl_defaults(clm_mtl_strategy strategy, int ntasks) {
   c.clamp_max = 10.0f;
   c.gating = CLM_MTL_GATE_NONE;
   c.gate_threshold = 0.2f;
+  c.gradnorm_alpha = 1.5f;    /* CLM_GRADNORM_ALPHA */
+  c.dwa_temperature = 2.0f;   /* CLM_DWA_TEMPERATURE */
   return c;
 }
 
