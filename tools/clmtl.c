@@ -18,6 +18,8 @@ static int usage(FILE *to) {
           "  model FILE.cfg       check a model file: layers, shapes, parameters, memory;\n"
           "                       --steps N trains N Adam steps on one random batch\n"
           "                       [--batch N] [--size HxW] [--steps N] [--lr X] [--device D]\n"
+          "                       [--weighting fixed|equal|uncertainty|uncertainty-simple|\n"
+          "                        uncertainty-clamped|softplus|gradnorm|dwa]\n"
           "  help                 this text\n\n"
           "environment:\n"
           "  CLMTL_DEVICE         device to use: P:D, cpu, gpu, or part of a device/vendor/platform name\n"

@@ -1,6 +1,7 @@
 /* `clmtl model FILE.cfg`: loads and compiles a model file, prints its layers, shapes,
  * parameters, kernel variants and device memory; with --steps N it trains N Adam steps on one
- * random batch and prints the losses, a quick check that the whole path runs on a device. */
+ * random batch with a multi-task weighting (--weighting, default uncertainty) and prints each
+ * task's loss, weight and σ: a quick check that the whole path runs on a device. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,7 @@ static clm_status fill_inputs(clm_context *ctx, clm_graph *g, uint64_t seed) {
 }
 
 int cmd_model(int argc, char **argv) {
-  const char *path = NULL, *device = NULL;
+  const char *path = NULL, *device = NULL, *weighting = "uncertainty";
   int batch = 2, height = 64, width = 128, steps = 0;
   float lr = 1e-3f;
   for (int i = 1; i < argc; i++) {
@@ -48,6 +49,7 @@ int cmd_model(int argc, char **argv) {
     } else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--lr") && i + 1 < argc) lr = (float)atof(argv[++i]);
     else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
+    else if (!strcmp(argv[i], "--weighting") && i + 1 < argc) weighting = argv[++i];
     else if (argv[i][0] == '-') return cli_usage_error("unknown option for 'model'");
     else if (!path) path = argv[i];
     else return cli_usage_error("'model' takes one model file");
@@ -55,9 +57,15 @@ int cmd_model(int argc, char **argv) {
   if (!path) return cli_usage_error("'model' needs a model file");
   if (batch <= 0 || height <= 0 || width <= 0 || steps < 0 || !(lr > 0))
     return cli_usage_error("--batch, --size and --lr must be positive, --steps >= 0");
+  clm_mtl_strategy strategy;
+  if (clm_mtl_strategy_parse(weighting, &strategy) != CLM_OK) {
+    fprintf(stderr, "clmtl model: %s\n", clm_last_error());
+    return 2;
+  }
   clm_context *ctx = NULL;
   clm_graph *g = NULL;
   clm_optim_state opt = {0};
+  clm_mtl *mtl = NULL;
   int rc = 1;
   if (clm_context_create(device, &ctx) != CLM_OK) goto fail;
   printf("device: %s (%s)\n", clm_context_device(ctx)->name, clm_context_device(ctx)->platform);
@@ -69,30 +77,34 @@ int cmd_model(int argc, char **argv) {
     if (fill_inputs(ctx, g, 1) != CLM_OK) goto fail;
     clm_optim_config cfg = clm_optim_defaults(CLM_OPTIM_ADAM);
     cfg.lr = lr;
-    clm_tensor p = clm_graph_params(g), gr = clm_graph_grads(g);
-    if (clm_optim_state_init(ctx, p.w, &opt) != CLM_OK) goto fail;
+    clm_mtl_config mc;
+    if (clm_mtl_config_for_graph(g, strategy, &mc) != CLM_OK || clm_mtl_create(g, &mc, &mtl) != CLM_OK ||
+        clm_optim_state_init(ctx, clm_graph_params(g).w, &opt) != CLM_OK)
+      goto fail;
+    printf("weighting: %s\n", clm_mtl_strategy_name(strategy));
     for (int s = 0; s < steps; s++) {
       struct timespec t0, t1;
       clock_gettime(CLOCK_MONOTONIC, &t0);
-      if (clm_graph_forward(g) != CLM_OK || clm_graph_zero_grad(g) != CLM_OK ||
-          clm_graph_backward(g) != CLM_OK || clm_optim_step(ctx, &cfg, &p, &gr, &opt, NULL) != CLM_OK ||
-          clm_context_finish(ctx) != CLM_OK)
-        goto fail;
+      if (clm_mtl_train_step(mtl, &cfg, &opt) != CLM_OK || clm_context_finish(ctx) != CLM_OK) goto fail;
       clock_gettime(CLOCK_MONOTONIC, &t1);
-      printf("step %3d  %7.1f ms ", s + 1, (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
-      for (int i = 0; i < clm_graph_loss_count(g); i++) {
-        float v;
-        clm_tensor t = clm_graph_loss_value(g, i);
-        if (clm_tensor_download(ctx, &t, &v) != CLM_OK) goto fail;
-        printf(" %s %.4f", clm_graph_loss_layer(g, i)->name, v);
+      clm_mtl_snapshot snap;
+      if (clm_mtl_read(mtl, &snap) != CLM_OK) goto fail;
+      printf("step %3d  %7.1f ms  total %.4f", s + 1,
+             (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6, snap.total);
+      for (int i = 0; i < snap.ntasks; i++) {
+        printf("  %s %.4f (w %.3f", clm_graph_loss_layer(g, i)->name + 5 /* "task." */, snap.loss[i],
+               snap.weight[i]);
+        if (snap.sigma[i] == snap.sigma[i]) printf(", σ %.3f", snap.sigma[i]);
+        printf(")");
       }
-      printf("\n");
+      printf("%s\n", snap.skipped_steps ? "  [non-finite steps skipped]" : "");
     }
   }
   rc = 0;
 fail:
   if (rc) fprintf(stderr, "clmtl model: %s\n", clm_last_error());
   clm_optim_state_free(&opt);
+  clm_mtl_free(mtl);
   clm_graph_free(g);
   clm_context_free(ctx);
   return rc;
