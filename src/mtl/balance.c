@@ -110,27 +110,14 @@ size_t clm_gradnorm_workspace(size_t n) {
   return n < 1 ? 1 : n < NORM_MAX_GROUPS ? n : NORM_MAX_GROUPS;
 }
 
-/* Both norm kernels built for one work-group size: ctx->reduce_wg, or the largest power of
- * two within the kernels' limit on this device when that is smaller. */
+/* Both norm kernels, built for one tree size (clm_tree_kernels). */
 static clm_status norm_kernels(clm_context *ctx, cl_kernel *partial, cl_kernel *final,
                                size_t *wg_out) {
-  size_t wg = ctx->reduce_wg;
-  if (!clm_is_pow2(wg))
-    CLM_FAIL(CLM_ERR_INVALID_ARG, "gradnorm: work-group size %zu is not a power of two", wg);
-  for (;;) {
-    char opts[48];
-    size_t lim_p = 0, lim_f = 0;
-    snprintf(opts, sizeof opts, "-DBALANCE_WG=%zu", wg);
-    CLM_TRY(clm_kernel_get(ctx, "balance", opts, "gradnorm_sumsq_partial", partial, &lim_p));
-    CLM_TRY(clm_kernel_get(ctx, "balance", opts, "gradnorm_sumsq_final", final, &lim_f));
-    size_t lim = lim_p < lim_f ? lim_p : lim_f;
-    if (wg <= lim) break;
-    if (wg == 1)
-      CLM_FAIL(CLM_ERR_UNSUPPORTED, "gradnorm: norm kernels cannot run even one work-item on %s",
-               ctx->info.name);
-    while (wg > lim && wg > 1) wg /= 2;
-  }
-  *wg_out = wg;
+  static const char *const names[] = {"gradnorm_sumsq_partial", "gradnorm_sumsq_final"};
+  cl_kernel k[2];
+  CLM_TRY(clm_tree_kernels(ctx, "balance", "BALANCE_WG", 2, names, k, wg_out));
+  *partial = k[0];
+  *final = k[1];
   return CLM_OK;
 }
 

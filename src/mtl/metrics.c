@@ -47,27 +47,17 @@ static int is_class_kind(clm_metrics_kind k) {
   return k == CLM_METRICS_SEGMENTATION || k == CLM_METRICS_CLASSIFICATION;
 }
 
-/* The three kernels of cl/metrics.cl built with METRICS_WG = ctx->reduce_wg, or the largest
- * power of two within the regression kernels' limit on this device when that is smaller. */
+/* The three kernels of cl/metrics.cl, built for one tree size (clm_tree_kernels). */
 static clm_status metrics_kernels(clm_context *ctx, cl_kernel *conf, cl_kernel *part,
                                   cl_kernel *fin, size_t *wg_out) {
-  size_t wg = ctx->reduce_wg;
-  if (!clm_is_pow2(wg))
-    CLM_FAIL(CLM_ERR_INVALID_ARG, "metrics work-group size %zu is not a power of two", wg);
-  for (;;) {
-    char opts[48];
-    size_t lim_p = 0, lim_f = 0;
-    snprintf(opts, sizeof opts, "-DMETRICS_WG=%zu", wg);
-    CLM_TRY(clm_kernel_get(ctx, "metrics", opts, "metrics_confusion", conf, NULL));
-    CLM_TRY(clm_kernel_get(ctx, "metrics", opts, "metrics_regress_partial", part, &lim_p));
-    CLM_TRY(clm_kernel_get(ctx, "metrics", opts, "metrics_regress_final", fin, &lim_f));
-    size_t lim = lim_p < lim_f ? lim_p : lim_f;
-    if (wg <= lim) break;
-    if (wg == 1)
-      CLM_FAIL(CLM_ERR_UNSUPPORTED, "metrics kernels cannot run even one work-item on %s",
-               ctx->info.name);
-    while (wg > lim && wg > 1) wg /= 2;
-  }
+  static const char *const names[] = {"metrics_confusion", "metrics_regress_partial",
+                                      "metrics_regress_final"};
+  cl_kernel k[3];
+  size_t wg;
+  CLM_TRY(clm_tree_kernels(ctx, "metrics", "METRICS_WG", 3, names, k, &wg));
+  *conf = k[0];
+  *part = k[1];
+  *fin = k[2];
   if (wg_out) *wg_out = wg;
   return CLM_OK;
 }

@@ -34,27 +34,14 @@ size_t clm_reduce_workspace(const clm_context *ctx, size_t n) {
   return n < 1 ? 1 : n < REDUCE_MAX_GROUPS ? n : REDUCE_MAX_GROUPS;
 }
 
-/* Both reduction kernels built for one work-group size: ctx->reduce_wg, or the largest power
- * of two within the kernels' limit on this device when that is smaller. */
+/* Both reduction kernels, built for one tree size (clm_tree_kernels). */
 static clm_status reduce_kernels(clm_context *ctx, cl_kernel *partial, cl_kernel *final,
                                  size_t *wg_out) {
-  size_t wg = ctx->reduce_wg;
-  if (!clm_is_pow2(wg))
-    CLM_FAIL(CLM_ERR_INVALID_ARG, "reduce work-group size %zu is not a power of two", wg);
-  for (;;) {
-    char opts[48];
-    size_t lim_p = 0, lim_f = 0;
-    snprintf(opts, sizeof opts, "-DREDUCE_WG=%zu", wg);
-    CLM_TRY(clm_kernel_get(ctx, "reduce", opts, "reduce_partial", partial, &lim_p));
-    CLM_TRY(clm_kernel_get(ctx, "reduce", opts, "reduce_final", final, &lim_f));
-    size_t lim = lim_p < lim_f ? lim_p : lim_f;
-    if (wg <= lim) break;
-    if (wg == 1)
-      CLM_FAIL(CLM_ERR_UNSUPPORTED, "reduction kernels cannot run even one work-item on %s",
-               ctx->info.name);
-    while (wg > lim && wg > 1) wg /= 2;
-  }
-  *wg_out = wg;
+  static const char *const names[] = {"reduce_partial", "reduce_final"};
+  cl_kernel k[2];
+  CLM_TRY(clm_tree_kernels(ctx, "reduce", "REDUCE_WG", 2, names, k, wg_out));
+  *partial = k[0];
+  *final = k[1];
   return CLM_OK;
 }
 

@@ -44,22 +44,9 @@ static clm_status check_x(const char *op, const clm_tensor *x) {
   return CLM_OK;
 }
 
-/* A norm.cl kernel built with NORM_WG = ctx->reduce_wg (its local array within the device's
- * local memory), halved until it fits the kernel's own work-group limit on this device.
- * *wg receives the size to launch with. */
+/* One batch-norm kernel built for its per-channel tree size (clm_tree_kernels). */
 static clm_status norm_kernel(clm_context *ctx, const char *name, cl_kernel *k, size_t *wg) {
-  size_t size = ctx->reduce_wg ? ctx->reduce_wg : 1, max_wg = 0;
-  while (size > 1 && ctx->info.local_mem_bytes && size * sizeof(float) > ctx->info.local_mem_bytes)
-    size /= 2;
-  for (;;) {
-    char opts[40];
-    snprintf(opts, sizeof opts, "-DNORM_WG=%zu", size);
-    CLM_TRY(clm_kernel_get(ctx, "norm", opts, name, k, &max_wg));
-    if (size <= max_wg || size == 1) break;
-    size /= 2;
-  }
-  *wg = size;
-  return CLM_OK;
+  return clm_tree_kernels(ctx, "norm", "NORM_WG", 1, &name, k, wg);
 }
 
 /* One work-group per channel. */

@@ -290,6 +290,30 @@ clm_status clm_launch_1d(clm_context *ctx, const char *file, const char *name, s
   return clm_kernel_launch(ctx, k, 1, &n, NULL);
 }
 
+clm_status clm_tree_kernels(clm_context *ctx, const char *file, const char *define, int count,
+                            const char *const *names, cl_kernel *out, size_t *wg_out) {
+  size_t wg = ctx->reduce_wg ? ctx->reduce_wg : 1;
+  while (wg > 1 && ctx->info.local_mem_bytes && wg * sizeof(float) > ctx->info.local_mem_bytes)
+    wg /= 2;
+  for (;;) {
+    char opts[96];
+    size_t lim = wg;
+    snprintf(opts, sizeof opts, "-D%s=%zu", define, wg);
+    for (int i = 0; i < count; i++) {
+      size_t l = 0;
+      CLM_TRY(clm_kernel_get(ctx, file, opts, names[i], &out[i], &l));
+      if (l < lim) lim = l;
+    }
+    if (wg <= lim) break;
+    if (wg == 1)
+      CLM_FAIL(CLM_ERR_UNSUPPORTED, "cl/%s.cl: kernels cannot run even one work-item on %s", file,
+               ctx->info.name);
+    while (wg > lim && wg > 1) wg /= 2;
+  }
+  *wg_out = wg;
+  return CLM_OK;
+}
+
 static pthread_mutex_t blas_mutex = PTHREAD_MUTEX_INITIALIZER;
 void clm_blas_lock(void) { pthread_mutex_lock(&blas_mutex); }
 void clm_blas_unlock(void) { pthread_mutex_unlock(&blas_mutex); }

@@ -101,6 +101,13 @@ clm_status clm_kernel_launch(clm_context *ctx, cl_kernel k, int dims, const size
 clm_status clm_launch_1d(clm_context *ctx, const char *file, const char *name, size_t n,
                          const char *fmt, ...);
 
+/* Kernels that reduce through a local-memory tree of `define` work-items (cl/<file>.cl built
+ * with -D<define>=wg): wg starts at ctx->reduce_wg, is capped so wg floats fit the device's
+ * local memory, and is halved until every kernel's own work-group limit allows it; out[i] is
+ * kernel names[i], *wg the size they were built for (launch them with exactly that). */
+clm_status clm_tree_kernels(clm_context *ctx, const char *file, const char *define, int count,
+                            const char *const *names, cl_kernel *out, size_t *wg);
+
 /* Serialises calls into CLBlast (its 1.5.3 cache is not thread-safe). */
 void clm_blas_lock(void);
 void clm_blas_unlock(void);
