@@ -9,6 +9,9 @@
 #include "clmtl/optim.h"
 #include "clmtl/mtl.h"
 #include "clmtl/metrics.h"
+#include "clmtl/checkpoint.h"
+#include "clmtl/data.h"
+#include "clmtl/infer.h"
 
 #define CLMTL_VERSION "0.1.0"
 

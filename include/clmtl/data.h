@@ -4,6 +4,7 @@
 #ifndef CLMTL_DATA_H
 #define CLMTL_DATA_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "clmtl/status.h"
 
@@ -86,5 +87,9 @@ typedef struct clm_cityscapes_options {
 /* Scans the split (every file opened and checked once, so a bad file is reported by name
  * before training starts). */
 clm_status clm_cityscapes_open(const clm_cityscapes_options *opt, clm_dataset **out);
+/* Samples left out by skip_bad: returns how many, and writes the messages of the first few
+ * (each naming the file and the problem), one a line, into buf (NUL-terminated, truncated to
+ * size; buf may be NULL). 0 and "" for a dataset not opened by clm_cityscapes_open. */
+int clm_cityscapes_skipped(const clm_dataset *d, char *buf, size_t size);
 
 #endif

@@ -1,0 +1,82 @@
+/* Checkpoints as safetensors files: every named tensor of a graph (parameters and batch-norm
+ * running statistics), optionally the optimizer's moments and step counter, and string
+ * metadata. Saving is atomic (temporary file, fsync, rename); loading is strict and validates
+ * the whole file before touching the graph. Training loops and --resume live elsewhere.
+ *
+ * File layout (https://github.com/huggingface/safetensors): an 8-byte little-endian u64 N, N
+ * bytes of JSON header, then the raw little-endian float32 data, tensors packed in header order
+ * with data_offsets relative to the start of the data section. The header is padded with
+ * spaces to a multiple of 8 bytes.
+ *
+ * Tensor names are clm_graph_named's ("enc1.weight", "enc1.bn.running_mean",
+ * "task.semantic.task_param"), shaped as a PyTorch state dict stores them:
+ *   conv/deconv weight                      (K, C, R, S), 4-D even for 1x1 kernels
+ *   bias, BN weight/bias/running stats      (C), 1-D
+ *   task_param                              (1), 1-D (not 0-D: one float, one dimension)
+ * plus, when an optimizer state is given, "optimizer.m" and "optimizer.v" (n), 1-D, in the
+ * layout of the flat parameter buffer (clm_graph_params), and "optimizer.step" (1), 1-D.
+ *
+ * __metadata__ (string values only): "format" = "clmtl-1", "model_fnv1a64" = 16 lowercase hex
+ * digits of the FNV-1a 64-bit hash of the model file text, "step", "epoch" (decimal),
+ * "strategy", then the caller's extra pairs in the order given. */
+#ifndef CLMTL_CHECKPOINT_H
+#define CLMTL_CHECKPOINT_H
+
+#include <stdint.h>
+#include "clmtl/graph.h"
+#include "clmtl/optim.h"
+
+#define CLM_CHECKPOINT_FORMAT "clmtl-1"
+
+/* One metadata entry. Strings are NUL-terminated UTF-8. */
+typedef struct clm_checkpoint_meta {
+  const char *key;
+  const char *value;
+} clm_checkpoint_meta;
+
+/* What every checkpoint records besides the tensors. */
+typedef struct clm_checkpoint_info {
+  const char *model_text; /* model file text, hashed into "model_fnv1a64"; NULL: key omitted */
+  long long step;         /* optimizer steps taken so far */
+  int epoch;              /* epochs completed */
+  const char *strategy;   /* multi-task weighting name; NULL: "" */
+} clm_checkpoint_info;
+
+/* FNV-1a 64-bit hash of `text` as 16 lowercase hex digits (out holds 17 chars). */
+void clm_checkpoint_model_hash(const char *text, char out[17]);
+
+/* Writes the named tensors of compiled graph g (and opt's m, v, step when opt is not NULL;
+ * opt->n must equal the parameter count) to `path`. The file is first written to
+ * "<path>.tmp.<pid>", flushed and fsync'd, then renamed over `path`, and the directory is
+ * fsync'd. On failure the temporary file is removed and an existing file at `path` is left as
+ * it was. extra: nextra additional metadata pairs; their keys must differ from the standard
+ * ones and from each other. info may be NULL (step 0, epoch 0, no model hash). */
+clm_status clm_checkpoint_save(const char *path, clm_graph *g, const clm_optim_state *opt,
+                               const clm_checkpoint_info *info, const clm_checkpoint_meta *extra,
+                               int nextra);
+
+/* Reads `path` into compiled graph g (and opt when not NULL: then "optimizer.m", "optimizer.v"
+ * and "optimizer.step" are required; when NULL they are skipped). Every check is done before
+ * anything is uploaded: header length against the file size, well-formed JSON, each entry's
+ * dtype (F32 only), shape and data_offsets (in the data section, size 4 * numel, no overlap),
+ * every graph tensor present, no unknown tensor, shapes equal to the graph's, the file size
+ * exactly header + data. A failed load leaves g and opt unchanged (short of a device failure
+ * during the final uploads); the message names the file and the tensor.
+ * meta_out / nmeta_out (either may be NULL): every __metadata__ pair in file order, in one
+ * malloc'd block released by clm_checkpoint_meta_free. */
+clm_status clm_checkpoint_load(const char *path, clm_graph *g, clm_optim_state *opt,
+                               clm_checkpoint_meta **meta_out, int *nmeta_out);
+
+/* Reads and validates only the header of `path` and returns its metadata as above (for
+ * --resume to find step and epoch before building anything). Tensor data is not read, but the
+ * header's entries and the file size are checked as in clm_checkpoint_load. */
+clm_status clm_checkpoint_read_meta(const char *path, clm_checkpoint_meta **meta_out,
+                                    int *nmeta_out);
+
+/* Value of `key` among n pairs, or NULL. */
+const char *clm_checkpoint_meta_get(const clm_checkpoint_meta *meta, int n, const char *key);
+
+/* Frees what clm_checkpoint_load / clm_checkpoint_read_meta returned; NULL does nothing. */
+void clm_checkpoint_meta_free(clm_checkpoint_meta *meta);
+
+#endif

@@ -1,0 +1,396 @@
+/* Checkpoints: a graph's named tensors and an optimizer state to and from safetensors files
+ * (format and contracts in include/clmtl/checkpoint.h). The atomic writer lives here; the
+ * strict header parser is safetensors.c. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "clmtl/checkpoint.h"
+#include "graph/graph-impl.h"
+#include "runtime/runtime-impl.h"
+#include "train/safetensors-impl.h"
+
+static const char *const standard_keys[] = {"format", "model_fnv1a64", "step", "epoch",
+                                            "strategy"};
+#define NSTANDARD ((int)(sizeof standard_keys / sizeof standard_keys[0]))
+
+/* One tensor of a checkpoint as the graph (or optimizer state) sees it. */
+typedef struct ck_tensor {
+  char name[CLM_NODE_NAME_MAX + 32];
+  clm_tensor view;
+  int ndim;
+  int64_t shape[4];
+  size_t numel;
+} ck_tensor;
+
+void clm_checkpoint_model_hash(const char *text, char out[17]) {
+  uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 */
+  for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p; p++) {
+    h ^= *p;
+    h *= 0x100000001b3ull;
+  }
+  snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+const char *clm_checkpoint_meta_get(const clm_checkpoint_meta *meta, int n, const char *key) {
+  for (int i = 0; meta && i < n; i++)
+    if (!strcmp(meta[i].key, key)) return meta[i].value;
+  return NULL;
+}
+
+void clm_checkpoint_meta_free(clm_checkpoint_meta *meta) { free(meta); }
+
+/* The tensors of g (and opt) in file order, with their PyTorch state-dict shapes: conv/deconv
+ * weights 4-D, everything else 1-D. *out is malloc'd. */
+static clm_status list_tensors(const char *path, const clm_graph *g, const clm_optim_state *opt,
+                               ck_tensor **out, int *count) {
+  if (!g->compiled) CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: graph is not compiled", path);
+  if (opt && opt->n != g->param_floats)
+    CLM_FAIL(CLM_ERR_SHAPE, "%s: optimizer state holds %zu parameters, the graph %zu", path,
+             opt->n, g->param_floats);
+  int n = clm_graph_named_count(g) + (opt ? 3 : 0);
+  ck_tensor *t = calloc((size_t)n + 1, sizeof *t);
+  if (!t) CLM_FAIL(CLM_ERR_HOST_MEMORY, "%s: out of host memory", path);
+  int i = 0;
+  for (int nd = 0; nd < g->nnodes; nd++) {
+    const clm_node *node = &g->nodes[nd];
+    for (int k = 0; k < node->nparams; k++, i++) {
+      const char *name;
+      int is_param;
+      clm_status st = clm_graph_named(g, i, &name, &t[i].view, &is_param);
+      if (st != CLM_OK) { free(t); return st; }
+      snprintf(t[i].name, sizeof t[i].name, "%s", name);
+      t[i].numel = clm_tensor_numel(&t[i].view);
+      int conv_weight = (node->op == CLM_LAYER_CONV || node->op == CLM_LAYER_DECONV) &&
+                        !strcmp(node->params[k].suffix, "weight");
+      if (conv_weight) {
+        t[i].ndim = 4;
+        t[i].shape[0] = t[i].view.n; t[i].shape[1] = t[i].view.c;
+        t[i].shape[2] = t[i].view.h; t[i].shape[3] = t[i].view.w;
+      } else {
+        t[i].ndim = 1;
+        t[i].shape[0] = (int64_t)t[i].numel;
+      }
+    }
+  }
+  if (opt) {
+    const char *names[3] = {"optimizer.m", "optimizer.v", "optimizer.step"};
+    const clm_tensor *views[3] = {&opt->m, &opt->v, &opt->step};
+    for (int k = 0; k < 3; k++, i++) {
+      snprintf(t[i].name, sizeof t[i].name, "%s", names[k]);
+      t[i].view = *views[k];
+      t[i].numel = clm_tensor_numel(views[k]);
+      t[i].ndim = 1;
+      t[i].shape[0] = (int64_t)t[i].numel;
+    }
+  }
+  *out = t;
+  *count = n;
+  return CLM_OK;
+}
+
+/* Prefixes the last error (a failed device copy) with the file and tensor. */
+static clm_status add_context(clm_status st, const char *path, const char *name,
+                              const char *what) {
+  char prev[1024];
+  snprintf(prev, sizeof prev, "%s", clm_last_error());
+  return CLM_ERROR(st, "%s: tensor '%s': %s failed: %s", path, name, what, prev);
+}
+
+/* ---- writing ----------------------------------------------------------------------------- */
+
+static int add_number(cJSON *array, double v) {
+  cJSON *x = cJSON_CreateNumber(v);
+  return x && cJSON_AddItemToArray(array, x);
+}
+
+/* The JSON header, padded with spaces to a multiple of 8 bytes. */
+static clm_status build_header(const char *path, const ck_tensor *t, int n,
+                               const clm_checkpoint_meta *meta, int nmeta, char **out,
+                               size_t *len) {
+  cJSON *root = cJSON_CreateObject(), *m = cJSON_CreateObject();
+  int ok = root && m && cJSON_AddItemToObject(root, "__metadata__", m);
+  if (!ok) cJSON_Delete(m);
+  for (int i = 0; ok && i < nmeta; i++) ok = cJSON_AddStringToObject(m, meta[i].key, meta[i].value) != NULL;
+  uint64_t off = 0;
+  for (int i = 0; ok && i < n; i++) {
+    cJSON *e = cJSON_AddObjectToObject(root, t[i].name);
+    cJSON *shape = e ? cJSON_AddArrayToObject(e, "shape") : NULL;
+    cJSON *offs = shape ? cJSON_AddArrayToObject(e, "data_offsets") : NULL;
+    ok = offs && cJSON_AddStringToObject(e, "dtype", "F32");
+    for (int d = 0; ok && d < t[i].ndim; d++) ok = add_number(shape, (double)t[i].shape[d]);
+    ok = ok && add_number(offs, (double)off);
+    off += 4 * (uint64_t)t[i].numel;
+    ok = ok && add_number(offs, (double)off);
+  }
+  char *json = ok ? cJSON_PrintUnformatted(root) : NULL;
+  cJSON_Delete(root);
+  if (!json) CLM_FAIL(CLM_ERR_HOST_MEMORY, "%s: out of host memory building the header", path);
+  size_t l = strlen(json), padded = (l + 7) / 8 * 8;
+  char *h = malloc(padded + 1);
+  if (!h) { cJSON_free(json); CLM_FAIL(CLM_ERR_HOST_MEMORY, "%s: out of host memory", path); }
+  memcpy(h, json, l);
+  memset(h + l, ' ', padded - l);
+  h[padded] = 0;
+  cJSON_free(json);
+  *out = h;
+  *len = padded;
+  return CLM_OK;
+}
+
+/* fsync of the directory holding path, so the rename itself is durable. */
+static clm_status sync_dir(const char *path) {
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (!slash) snprintf(dir, sizeof dir, ".");
+  else if (slash == dir) dir[1] = 0;
+  else *slash = 0;
+  int fd = open(dir, O_RDONLY | O_DIRECTORY);
+  if (fd < 0)
+    CLM_FAIL(CLM_ERR_IO, "%s: written, but its directory '%s' cannot be opened to sync: %s", path,
+             dir, strerror(errno));
+  /* some file systems cannot sync directories (EINVAL): the rename is then as durable as the
+   * file system makes it */
+  int r = fsync(fd), e = errno;
+  close(fd);
+  if (r != 0 && e != EINVAL)
+    CLM_FAIL(CLM_ERR_IO, "%s: written, but fsync of its directory '%s' failed: %s", path, dir,
+             strerror(e));
+  return CLM_OK;
+}
+
+/* Writes header and data to tmp, flushed and fsync'd. The caller removes tmp on failure. */
+static clm_status write_file(const char *path, const char *tmp, const char *header, size_t hlen,
+                             const float *data, size_t nfloats) {
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) CLM_FAIL(CLM_ERR_IO, "%s: cannot create '%s': %s", path, tmp, strerror(errno));
+  FILE *f = fdopen(fd, "wb");
+  if (!f) {
+    int e = errno;
+    close(fd);
+    CLM_FAIL(CLM_ERR_IO, "%s: cannot open '%s': %s", path, tmp, strerror(e));
+  }
+  unsigned char len[8];
+  for (int i = 0; i < 8; i++) len[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
+  int ok = fwrite(len, 1, 8, f) == 8 && fwrite(header, 1, hlen, f) == hlen &&
+           (nfloats == 0 || fwrite(data, sizeof(float), nfloats, f) == nfloats) &&
+           fflush(f) == 0 && fsync(fileno(f)) == 0;
+  int e = errno;
+  if (fclose(f) != 0 && ok) { ok = 0; e = errno; }
+  if (!ok) CLM_FAIL(CLM_ERR_IO, "%s: writing '%s' failed: %s", path, tmp, strerror(e));
+  return CLM_OK;
+}
+
+static clm_status collect_meta(const char *path, const clm_checkpoint_info *info,
+                               const clm_checkpoint_meta *extra, int nextra,
+                               clm_checkpoint_meta *meta, int *nmeta, char *hash, char *step,
+                               char *epoch) {
+  if (nextra < 0 || (nextra && !extra))
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: %d extra metadata entries", path, nextra);
+  for (int i = 0; i < nextra; i++) {
+    if (!extra[i].key || !extra[i].value)
+      CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: extra metadata %d has a NULL key or value", path, i);
+    for (int k = 0; k < NSTANDARD; k++)
+      if (!strcmp(extra[i].key, standard_keys[k]))
+        CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: extra metadata key '%s' is a standard key", path,
+                 extra[i].key);
+    for (int k = 0; k < i; k++)
+      if (!strcmp(extra[i].key, extra[k].key))
+        CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: extra metadata key '%s' given twice", path,
+                 extra[i].key);
+  }
+  int n = 0;
+  meta[n++] = (clm_checkpoint_meta){"format", CLM_CHECKPOINT_FORMAT};
+  if (info && info->model_text) {
+    clm_checkpoint_model_hash(info->model_text, hash);
+    meta[n++] = (clm_checkpoint_meta){"model_fnv1a64", hash};
+  }
+  snprintf(step, 32, "%lld", info ? info->step : 0);
+  snprintf(epoch, 32, "%d", info ? info->epoch : 0);
+  meta[n++] = (clm_checkpoint_meta){"step", step};
+  meta[n++] = (clm_checkpoint_meta){"epoch", epoch};
+  meta[n++] = (clm_checkpoint_meta){"strategy", info && info->strategy ? info->strategy : ""};
+  for (int i = 0; i < nextra; i++) meta[n++] = extra[i];
+  *nmeta = n;
+  return CLM_OK;
+}
+
+clm_status clm_checkpoint_save(const char *path, clm_graph *g, const clm_optim_state *opt,
+                               const clm_checkpoint_info *info, const clm_checkpoint_meta *extra,
+                               int nextra) {
+  if (!path || !g) CLM_FAIL(CLM_ERR_INVALID_ARG, "checkpoint save: NULL path or graph");
+  ck_tensor *t = NULL;
+  int n = 0;
+  CLM_TRY(list_tensors(path, g, opt, &t, &n));
+  clm_status st = CLM_OK;
+  float *data = NULL;
+  char *header = NULL, *tmp = NULL;
+  char hash[17], step[32], epoch[32];
+  clm_checkpoint_meta *meta = malloc(sizeof *meta * (size_t)(NSTANDARD + (nextra > 0 ? nextra : 0)));
+  if (!meta) { st = CLM_ERROR(CLM_ERR_HOST_MEMORY, "%s: out of host memory", path); goto done; }
+  int nmeta = 0;
+  CLM_CHECK(st, collect_meta(path, info, extra, nextra, meta, &nmeta, hash, step, epoch), done);
+
+  size_t total = 0;
+  for (int i = 0; i < n; i++) total += t[i].numel;
+  data = malloc((total + 1) * sizeof *data);
+  if (!data) {
+    st = CLM_ERROR(CLM_ERR_HOST_MEMORY, "%s: out of host memory for %zu floats", path, total);
+    goto done;
+  }
+  size_t at = 0;
+  for (int i = 0; i < n; i++) {
+    if (t[i].numel) {
+      st = clm_tensor_download(g->ctx, &t[i].view, data + at);
+      if (st != CLM_OK) {
+        st = add_context(st, path, t[i].name, "download");
+        goto done;
+      }
+    }
+    at += t[i].numel;
+  }
+  if (!clm_st_host_le()) clm_st_swap32(data, total);
+  size_t hlen = 0;
+  CLM_CHECK(st, build_header(path, t, n, meta, nmeta, &header, &hlen), done);
+
+  size_t tl = strlen(path) + 32;
+  tmp = malloc(tl);
+  if (!tmp) { st = CLM_ERROR(CLM_ERR_HOST_MEMORY, "%s: out of host memory", path); goto done; }
+  snprintf(tmp, tl, "%s.tmp.%ld", path, (long)getpid());
+  st = write_file(path, tmp, header, hlen, data, total);
+  if (st == CLM_OK && rename(tmp, path) != 0)
+    st = CLM_ERROR(CLM_ERR_IO, "%s: cannot rename '%s' over it: %s", path, tmp, strerror(errno));
+  if (st != CLM_OK) {
+    if (unlink(tmp) != 0 && errno != ENOENT) {
+      int e = errno;
+      char prev[1024];
+      snprintf(prev, sizeof prev, "%s", clm_last_error());
+      st = CLM_ERROR(st, "%s (and the temporary file '%s' could not be removed: %s)", prev, tmp,
+                     strerror(e));
+    }
+    goto done;
+  }
+  st = sync_dir(path);
+done:
+  free(tmp);
+  free(header);
+  free(data);
+  free(meta);
+  free(t);
+  return st;
+}
+
+/* ---- reading ----------------------------------------------------------------------------- */
+
+static int is_optimizer_name(const char *name) {
+  return !strcmp(name, "optimizer.m") || !strcmp(name, "optimizer.v") ||
+         !strcmp(name, "optimizer.step");
+}
+
+/* Checks the metadata this reader understands. */
+static clm_status check_meta(const char *path, const clm_st_file *sf) {
+  const char *format = clm_checkpoint_meta_get(sf->meta, sf->nmeta, "format");
+  if (format && strcmp(format, CLM_CHECKPOINT_FORMAT))
+    CLM_FAIL(CLM_ERR_UNSUPPORTED, "%s: format '%s', this build reads '%s'", path, format,
+             CLM_CHECKPOINT_FORMAT);
+  return CLM_OK;
+}
+
+clm_status clm_checkpoint_read_meta(const char *path, clm_checkpoint_meta **meta_out,
+                                    int *nmeta_out) {
+  if (!path) CLM_FAIL(CLM_ERR_INVALID_ARG, "checkpoint read: NULL path");
+  clm_st_file sf;
+  CLM_TRY(clm_st_open(path, &sf));
+  clm_status st = check_meta(path, &sf);
+  if (st == CLM_OK) {
+    if (nmeta_out) *nmeta_out = sf.nmeta;
+    if (meta_out) { *meta_out = sf.meta; sf.meta = NULL; }
+  }
+  clm_st_close(&sf);
+  return st;
+}
+
+/* Every graph tensor present with its shape, nothing unknown. */
+static clm_status match_tensors(const char *path, const clm_st_file *sf, const ck_tensor *t,
+                                int n, int with_opt, const clm_st_entry **found) {
+  for (int i = 0; i < n; i++) {
+    found[i] = clm_st_find(sf, t[i].name);
+    if (!found[i])
+      CLM_FAIL(CLM_ERR_NOT_FOUND, "%s: tensor '%s' is missing (the graph has it, the file does "
+               "not)", path, t[i].name);
+    const clm_st_entry *e = found[i];
+    int same = e->ndim == t[i].ndim;
+    for (int d = 0; same && d < e->ndim; d++) same = e->shape[d] == t[i].shape[d];
+    if (!same) {
+      char a[160], b[160];
+      clm_st_shape_str(e->shape, e->ndim, a, sizeof a);
+      clm_st_shape_str(t[i].shape, t[i].ndim, b, sizeof b);
+      CLM_FAIL(CLM_ERR_SHAPE, "%s: tensor '%s': shape %s in the file, %s in the graph", path,
+               t[i].name, a, b);
+    }
+  }
+  for (int k = 0; k < sf->nentries; k++) {
+    const char *name = sf->entries[k].name;
+    if (!with_opt && is_optimizer_name(name)) continue;
+    int known = 0;
+    for (int i = 0; i < n && !known; i++) known = !strcmp(t[i].name, name);
+    if (!known)
+      CLM_FAIL(CLM_ERR_NOT_FOUND, "%s: tensor '%s' is not in the graph (unknown tensor in the "
+               "file)", path, name);
+  }
+  return CLM_OK;
+}
+
+clm_status clm_checkpoint_load(const char *path, clm_graph *g, clm_optim_state *opt,
+                               clm_checkpoint_meta **meta_out, int *nmeta_out) {
+  if (!path || !g) CLM_FAIL(CLM_ERR_INVALID_ARG, "checkpoint load: NULL path or graph");
+  ck_tensor *t = NULL;
+  int n = 0;
+  CLM_TRY(list_tensors(path, g, opt, &t, &n));
+  clm_st_file sf;
+  clm_status st = clm_st_open(path, &sf);
+  if (st != CLM_OK) { free(t); return st; }
+  float *data = NULL;
+  const clm_st_entry **found = calloc((size_t)n + 1, sizeof *found);
+  if (!found) { st = CLM_ERROR(CLM_ERR_HOST_MEMORY, "%s: out of host memory", path); goto done; }
+  CLM_CHECK(st, check_meta(path, &sf), done);
+  CLM_CHECK(st, match_tensors(path, &sf, t, n, opt != NULL, found), done);
+
+  size_t total = 0;
+  for (int i = 0; i < n; i++) total += t[i].numel;
+  data = malloc((total + 1) * sizeof *data);
+  if (!data) {
+    st = CLM_ERROR(CLM_ERR_HOST_MEMORY, "%s: out of host memory for %zu floats", path, total);
+    goto done;
+  }
+  size_t at = 0;
+  for (int i = 0; i < n; i++) {
+    CLM_CHECK(st, clm_st_read(path, &sf, found[i], data + at), done);
+    at += t[i].numel;
+  }
+  /* everything is validated and in host memory: only now is the graph modified */
+  at = 0;
+  for (int i = 0; i < n; i++) {
+    if (t[i].numel) {
+      st = clm_tensor_upload(g->ctx, &t[i].view, data + at);
+      if (st != CLM_OK) {
+        st = add_context(st, path, t[i].name, "upload");
+        goto done;
+      }
+    }
+    at += t[i].numel;
+  }
+  if (nmeta_out) *nmeta_out = sf.nmeta;
+  if (meta_out) { *meta_out = sf.meta; sf.meta = NULL; }
+done:
+  clm_st_close(&sf);
+  free(found);
+  free(data);
+  free(t);
+  return st;
+}

@@ -1,0 +1,341 @@
+/* Strict reading of safetensors headers (format: include/clmtl/checkpoint.h). The JSON is
+ * parsed by cJSON; this file checks everything the format promises on top of it, so that
+ * checkpoint.c can match entries to a graph knowing the bytes are where the header says.
+ * Writing lives in checkpoint.c. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include "runtime/runtime-impl.h"
+#include "train/safetensors-impl.h"
+
+#define MAX_EXACT_INT 9007199254740992.0 /* 2^53: larger JSON numbers are not exact */
+
+int clm_st_host_le(void) {
+  uint16_t x = 1;
+  unsigned char b;
+  memcpy(&b, &x, 1);
+  return b == 1;
+}
+
+void clm_st_swap32(float *x, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    uint32_t u;
+    memcpy(&u, &x[i], 4);
+    u = (u >> 24) | ((u >> 8) & 0xff00u) | ((u << 8) & 0xff0000u) | (u << 24);
+    memcpy(&x[i], &u, 4);
+  }
+}
+
+void clm_st_shape_str(const int64_t *shape, int ndim, char *buf, size_t size) {
+  size_t k = (size_t)snprintf(buf, size, "(");
+  for (int i = 0; i < ndim && k < size; i++)
+    k += (size_t)snprintf(buf + k, size - k, "%s%lld", i ? ", " : "", (long long)shape[i]);
+  if (k < size) snprintf(buf + k, size - k, ")");
+}
+
+void clm_st_close(clm_st_file *sf) {
+  if (!sf) return;
+  if (sf->f) fclose(sf->f);
+  free(sf->entries);
+  free(sf->names);
+  free(sf->meta);
+  memset(sf, 0, sizeof *sf);
+}
+
+const clm_st_entry *clm_st_find(const clm_st_file *sf, const char *name) {
+  for (int i = 0; i < sf->nentries; i++)
+    if (!strcmp(sf->entries[i].name, name)) return &sf->entries[i];
+  return NULL;
+}
+
+/* A JSON number that is a non-negative integer, exactly representable. */
+static int json_uint(const cJSON *j, uint64_t *out) {
+  if (!cJSON_IsNumber(j)) return 0;
+  double d = j->valuedouble;
+  if (!(d >= 0.0) || d > MAX_EXACT_INT || d != (double)(uint64_t)d) return 0;
+  *out = (uint64_t)d;
+  return 1;
+}
+
+/* Validates one tensor entry `j` (named j->string) into e (name not set). */
+static clm_status parse_entry(const char *path, const cJSON *j, clm_st_entry *e) {
+  const char *name = j->string;
+  if (!cJSON_IsObject(j))
+    CLM_FAIL(CLM_ERR_PARSE, "%s: tensor '%s': header entry is not a JSON object", path, name);
+  const cJSON *dtype = NULL, *shape = NULL, *offs = NULL, *k;
+  cJSON_ArrayForEach(k, j) {
+    const cJSON **slot = !strcmp(k->string, "dtype")          ? &dtype
+                         : !strcmp(k->string, "shape")        ? &shape
+                         : !strcmp(k->string, "data_offsets") ? &offs
+                                                              : NULL;
+    if (!slot)
+      CLM_FAIL(CLM_ERR_PARSE, "%s: tensor '%s': unknown key '%s' (expected dtype, shape, "
+               "data_offsets)", path, name, k->string);
+    if (*slot) CLM_FAIL(CLM_ERR_PARSE, "%s: tensor '%s': key '%s' given twice", path, name, k->string);
+    *slot = k;
+  }
+  if (!dtype || !shape || !offs)
+    CLM_FAIL(CLM_ERR_PARSE, "%s: tensor '%s': no '%s'", path, name,
+             !dtype ? "dtype" : !shape ? "shape" : "data_offsets");
+  if (!cJSON_IsString(dtype))
+    CLM_FAIL(CLM_ERR_PARSE, "%s: tensor '%s': dtype is not a string", path, name);
+  if (strcmp(dtype->valuestring, "F32"))
+    CLM_FAIL(CLM_ERR_UNSUPPORTED, "%s: tensor '%s': dtype %s, only F32 is supported", path, name,
+             dtype->valuestring);
+  if (!cJSON_IsArray(shape))
+    CLM_FAIL(CLM_ERR_PARSE, "%s: tensor '%s': shape is not a list", path, name);
+  int ndim = cJSON_GetArraySize(shape);
+  if (ndim > CLM_ST_MAX_DIMS)
+    CLM_FAIL(CLM_ERR_PARSE, "%s: tensor '%s': %d dimensions, at most %d supported", path, name,
+             ndim, CLM_ST_MAX_DIMS);
+  e->ndim = 0;
+  uint64_t numel = 1;
+  cJSON_ArrayForEach(k, shape) {
+    uint64_t d;
+    if (!json_uint(k, &d))
+      CLM_FAIL(CLM_ERR_PARSE, "%s: tensor '%s': shape entry %d is not a non-negative integer",
+               path, name, e->ndim);
+    if (d && numel > (UINT64_C(1) << 60) / d)
+      CLM_FAIL(CLM_ERR_PARSE, "%s: tensor '%s': shape too large", path, name);
+    numel *= d;
+    e->shape[e->ndim++] = (int64_t)d;
+  }
+  if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2 ||
+      !json_uint(cJSON_GetArrayItem(offs, 0), &e->begin) ||
+      !json_uint(cJSON_GetArrayItem(offs, 1), &e->end))
+    CLM_FAIL(CLM_ERR_PARSE, "%s: tensor '%s': data_offsets is not a list [begin, end] of "
+             "non-negative integers", path, name);
+  if (e->end < e->begin || e->end - e->begin != 4 * numel) {
+    char s[160];
+    clm_st_shape_str(e->shape, e->ndim, s, sizeof s);
+    CLM_FAIL(CLM_ERR_PARSE, "%s: tensor '%s': data_offsets [%llu, %llu] span %lld bytes, shape "
+             "%s of F32 needs %llu", path, name, (unsigned long long)e->begin,
+             (unsigned long long)e->end, (long long)e->end - (long long)e->begin, s,
+             (unsigned long long)(4 * numel));
+  }
+  return CLM_OK;
+}
+
+/* __metadata__: an object of strings, copied into one malloc'd block. */
+static clm_status parse_meta(const char *path, const cJSON *j, clm_st_file *sf) {
+  if (!cJSON_IsObject(j)) CLM_FAIL(CLM_ERR_PARSE, "%s: __metadata__ is not a JSON object", path);
+  size_t bytes = 0;
+  int n = 0;
+  const cJSON *k;
+  cJSON_ArrayForEach(k, j) {
+    if (!cJSON_IsString(k))
+      CLM_FAIL(CLM_ERR_PARSE, "%s: __metadata__ '%s' is not a string (safetensors metadata "
+               "holds strings only)", path, k->string);
+    for (const cJSON *o = j->child; o != k; o = o->next)
+      if (!strcmp(o->string, k->string))
+        CLM_FAIL(CLM_ERR_PARSE, "%s: __metadata__ key '%s' given twice", path, k->string);
+    bytes += strlen(k->string) + strlen(k->valuestring) + 2;
+    n++;
+  }
+  char *block = malloc(sizeof(clm_checkpoint_meta) * (size_t)n + bytes + 1);
+  if (!block) CLM_FAIL(CLM_ERR_HOST_MEMORY, "%s: out of host memory for metadata", path);
+  clm_checkpoint_meta *m = (clm_checkpoint_meta *)(void *)block;
+  char *s = block + sizeof(clm_checkpoint_meta) * (size_t)n;
+  int i = 0;
+  cJSON_ArrayForEach(k, j) {
+    size_t a = strlen(k->string) + 1, b = strlen(k->valuestring) + 1;
+    memcpy(s, k->string, a);
+    m[i].key = s;
+    s += a;
+    memcpy(s, k->valuestring, b);
+    m[i].value = s;
+    s += b;
+    i++;
+  }
+  sf->meta = m;
+  sf->nmeta = n;
+  return CLM_OK;
+}
+
+static int by_begin(const void *a, const void *b) {
+  const clm_st_entry *x = *(const clm_st_entry *const *)a, *y = *(const clm_st_entry *const *)b;
+  if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+  if (x->end != y->end) return x->end < y->end ? -1 : 1;
+  return 0;
+}
+
+/* Tensors must tile [0, data size) exactly, as the safetensors reference implementation
+ * requires: no gap, no overlap, nothing after the last tensor, nothing missing. */
+static clm_status check_layout(const char *path, clm_st_file *sf) {
+  uint64_t data_size = sf->file_size - sf->data_start;
+  const clm_st_entry *last = NULL;
+  for (int i = 0; i < sf->nentries; i++)
+    if (!last || sf->entries[i].end > last->end) last = &sf->entries[i];
+  if (last && last->end > data_size)
+    CLM_FAIL(CLM_ERR_PARSE, "%s: tensor '%s': data_offsets [%llu, %llu] lie beyond the end of "
+             "the file (truncated?): expected %llu bytes, the file has %llu", path, last->name,
+             (unsigned long long)last->begin, (unsigned long long)last->end,
+             (unsigned long long)(sf->data_start + last->end),
+             (unsigned long long)sf->file_size);
+  clm_st_entry **order = malloc(sizeof *order * (size_t)(sf->nentries + 1));
+  if (!order) CLM_FAIL(CLM_ERR_HOST_MEMORY, "%s: out of host memory", path);
+  for (int i = 0; i < sf->nentries; i++) order[i] = &sf->entries[i];
+  qsort(order, (size_t)sf->nentries, sizeof *order, by_begin);
+  uint64_t pos = 0;
+  const clm_st_entry *prev = NULL;
+  for (int i = 0; i < sf->nentries; i++) {
+    const clm_st_entry *e = order[i];
+    if (e->begin < pos) {
+      clm_status st = CLM_ERROR(CLM_ERR_PARSE, "%s: tensors '%s' [%llu, %llu] and '%s' [%llu, "
+                                "%llu] overlap", path, prev->name, (unsigned long long)prev->begin,
+                                (unsigned long long)prev->end, e->name,
+                                (unsigned long long)e->begin, (unsigned long long)e->end);
+      free(order);
+      return st;
+    }
+    if (e->begin > pos) {
+      clm_status st = CLM_ERROR(CLM_ERR_PARSE, "%s: tensor '%s': %llu unused bytes before its "
+                                "data_offsets [%llu, %llu] (tensors must be packed)", path,
+                                e->name, (unsigned long long)(e->begin - pos),
+                                (unsigned long long)e->begin, (unsigned long long)e->end);
+      free(order);
+      return st;
+    }
+    pos = e->end;
+    prev = e;
+  }
+  free(order);
+  if (pos != data_size)
+    CLM_FAIL(CLM_ERR_PARSE, "%s: %llu bytes after the last tensor: expected %llu bytes, the file "
+             "has %llu", path, (unsigned long long)(data_size - pos),
+             (unsigned long long)(sf->data_start + pos), (unsigned long long)sf->file_size);
+  return CLM_OK;
+}
+
+static clm_status parse_header(const char *path, const char *text, size_t len, clm_st_file *sf) {
+  const char *end = NULL;
+  cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+  if (!root) {
+    size_t at = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
+    CLM_FAIL(CLM_ERR_PARSE, "%s: header is not valid JSON (error near byte %zu of %zu; header "
+             "length wrong or file corrupt)", path, at, len);
+  }
+  for (const char *p = end; p < text + len; p++)
+    if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+      cJSON_Delete(root);
+      CLM_FAIL(CLM_ERR_PARSE, "%s: header has bytes after its JSON object (at byte %zu of %zu)",
+               path, (size_t)(p - text), len);
+    }
+  clm_status st = CLM_OK;
+  if (!cJSON_IsObject(root)) {
+    st = CLM_ERROR(CLM_ERR_PARSE, "%s: header is not a JSON object", path);
+    goto done;
+  }
+  int n = 0;
+  size_t name_bytes = 0;
+  const cJSON *k;
+  cJSON_ArrayForEach(k, root) {
+    for (const cJSON *o = root->child; o != k; o = o->next)
+      if (!strcmp(o->string, k->string)) {
+        st = CLM_ERROR(CLM_ERR_PARSE, "%s: tensor '%s' appears twice in the header", path,
+                       k->string);
+        goto done;
+      }
+    if (strcmp(k->string, "__metadata__")) {
+      n++;
+      name_bytes += strlen(k->string) + 1;
+    }
+  }
+  sf->entries = calloc((size_t)n + 1, sizeof *sf->entries);
+  sf->names = malloc(name_bytes + 1);
+  if (!sf->entries || !sf->names) {
+    st = CLM_ERROR(CLM_ERR_HOST_MEMORY, "%s: out of host memory", path);
+    goto done;
+  }
+  char *s = sf->names;
+  cJSON_ArrayForEach(k, root) {
+    if (!strcmp(k->string, "__metadata__")) {
+      CLM_CHECK(st, parse_meta(path, k, sf), done);
+      continue;
+    }
+    clm_st_entry *e = &sf->entries[sf->nentries];
+    CLM_CHECK(st, parse_entry(path, k, e), done);
+    size_t l = strlen(k->string) + 1;
+    memcpy(s, k->string, l);
+    e->name = s;
+    s += l;
+    sf->nentries++;
+  }
+  st = check_layout(path, sf);
+done:
+  cJSON_Delete(root);
+  return st;
+}
+
+clm_status clm_st_open(const char *path, clm_st_file *out) {
+  memset(out, 0, sizeof *out);
+  FILE *f = fopen(path, "rb");
+  if (!f) CLM_FAIL(CLM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  out->f = f;
+  clm_status st = CLM_OK;
+  char *text = NULL;
+  struct stat sb;
+  if (fstat(fileno(f), &sb) != 0) {
+    st = CLM_ERROR(CLM_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+    goto fail;
+  }
+  if (!S_ISREG(sb.st_mode)) {
+    st = CLM_ERROR(CLM_ERR_IO, "%s: not a regular file", path);
+    goto fail;
+  }
+  out->file_size = (uint64_t)sb.st_size;
+  unsigned char lenbuf[8];
+  if (out->file_size < 8 || fread(lenbuf, 1, 8, f) != 8) {
+    st = CLM_ERROR(CLM_ERR_PARSE, "%s: %llu bytes, too short for a safetensors file (8-byte "
+                   "header length first)", path, (unsigned long long)out->file_size);
+    goto fail;
+  }
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; i--) n = (n << 8) | lenbuf[i];
+  if (n > out->file_size - 8) {
+    st = CLM_ERROR(CLM_ERR_PARSE, "%s: header length %llu exceeds the file (truncated or not "
+                   "safetensors): expected at least %llu bytes, the file has %llu", path,
+                   (unsigned long long)n, (unsigned long long)n + 8,
+                   (unsigned long long)out->file_size);
+    goto fail;
+  }
+  if (n < 2 || n > CLM_ST_MAX_HEADER) {
+    st = CLM_ERROR(CLM_ERR_PARSE, "%s: header length %llu out of range (2 to %u bytes)", path,
+                   (unsigned long long)n, CLM_ST_MAX_HEADER);
+    goto fail;
+  }
+  out->data_start = 8 + n;
+  text = malloc((size_t)n + 1);
+  if (!text) {
+    st = CLM_ERROR(CLM_ERR_HOST_MEMORY, "%s: out of host memory for a %llu-byte header", path,
+                   (unsigned long long)n);
+    goto fail;
+  }
+  if (fread(text, 1, (size_t)n, f) != (size_t)n) {
+    st = CLM_ERROR(CLM_ERR_IO, "%s: short read of the %llu-byte header", path,
+                   (unsigned long long)n);
+    goto fail;
+  }
+  text[n] = 0;
+  CLM_CHECK(st, parse_header(path, text, (size_t)n, out), fail);
+  free(text);
+  return CLM_OK;
+fail:
+  free(text);
+  clm_st_close(out);
+  return st;
+}
+
+clm_status clm_st_read(const char *path, clm_st_file *sf, const clm_st_entry *e, float *dst) {
+  size_t bytes = (size_t)(e->end - e->begin);
+  if (!bytes) return CLM_OK;
+  if (fseeko(sf->f, (off_t)(sf->data_start + e->begin), SEEK_SET) != 0 ||
+      fread(dst, 1, bytes, sf->f) != bytes)
+    CLM_FAIL(CLM_ERR_IO, "%s: tensor '%s': cannot read %zu bytes at offset %llu", path, e->name,
+             bytes, (unsigned long long)(sf->data_start + e->begin));
+  if (!clm_st_host_le()) clm_st_swap32(dst, bytes / 4);
+  return CLM_OK;
+}
