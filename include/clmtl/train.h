@@ -35,6 +35,8 @@ typedef struct clm_train_options {
   uint64_t seed;             /* parameter initialisation and sample order */
   const char *device;
   const char *out_dir;       /* log.jsonl, best.safetensors, last.safetensors */
+  const char *resume;        /* a run's directory: continue from its last.safetensors (the
+                                same options must be given; the log is appended to) */
   int log_every;             /* steps between progress callbacks (device reads) */
 } clm_train_options;
 
@@ -73,5 +75,14 @@ typedef struct clm_train_callbacks {
 } clm_train_callbacks;
 
 clm_status clm_train_run(const clm_train_options *opt, const clm_train_callbacks *cb);
+
+/* Metrics for graph g's losses: segmentation for softmax_xent (classes from its logits),
+ * regression for l1/l2; task names without their "task." prefix. */
+clm_status clm_metrics_for_graph(clm_graph *g, clm_metrics **out);
+
+/* Runs g over every full batch of d with batch-norm running statistics: metrics m (reset
+ * first) accumulate per task, and losses[i] is loss i's mean over the batches where it was
+ * finite (NaN if never). Batch size and resolution are g's; d must match them. */
+clm_status clm_evaluate(clm_graph *g, clm_dataset *d, clm_metrics *m, double *losses);
 
 #endif

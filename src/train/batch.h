@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include "clmtl/data.h"
+#include "clmtl/graph.h"
 
 typedef struct clm_batch {
   int size, height, width;
@@ -30,5 +31,8 @@ void clm_batch_free(clm_batch *b);
  * returns the fill's status (its message restored into clm_last_error()). */
 clm_status clm_batch_start(clm_batch *b, clm_dataset *data, const int *indices);
 clm_status clm_batch_wait(clm_batch *b);
+/* Uploads every array of b that g has an input for: "input" (required), "semantic",
+ * "instance", "instance_mask", "depth", "depth_mask". */
+clm_status clm_batch_upload(const clm_batch *b, clm_graph *g);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include "clmtl/checkpoint.h"
 #include "clmtl/train.h"
 #include "graph/graph-impl.h"
 #include "train/batch.h"
@@ -49,7 +50,32 @@ typedef struct trainer {
   clm_mem acc;              /* per-task loss sums and counts over an epoch */
   int ntasks;
   FILE *log;
+  char *model_text;         /* hashed into checkpoints */
+  /* where training stands: restored by --resume */
+  int first_epoch;
+  long step;
+  double best;
+  int since_best;
+  clm_dwa dwa_saved;        /* DWA epoch means, mirrored for checkpoints */
 } trainer;
+
+static char *read_text(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 1 << 14, len = 0;
+  char *buf = malloc(cap + 1);
+  while (buf) {
+    len += fread(buf + len, 1, cap - len, f);
+    if (len < cap) break;
+    char *grown = realloc(buf, 2 * cap + 1);
+    if (!grown) { free(buf); buf = NULL; break; }
+    buf = grown;
+    cap *= 2;
+  }
+  fclose(f);
+  if (buf) buf[len] = '\0';
+  return buf;
+}
 
 static double now_seconds(void) {
   struct timespec t;
@@ -67,23 +93,6 @@ static int mkdir_p(const char *dir) {
       *p = '/';
     }
   return (mkdir(tmp, 0755) != 0 && errno != EEXIST) ? -1 : 0;
-}
-
-/* Uploads every batch array whose input the graph has. */
-static clm_status upload_batch(trainer *t, const clm_batch *b) {
-  const struct { const char *name; const float *data; } feeds[] = {
-      {"input", b->image},          {"semantic", b->semantic}, {"instance", b->instance},
-      {"instance_mask", b->instance_mask}, {"depth", b->depth}, {"depth_mask", b->depth_mask}};
-  for (size_t i = 0; i < sizeof feeds / sizeof feeds[0]; i++) {
-    clm_tensor dst;
-    if (clm_graph_tensor(t->g, feeds[i].name, &dst) != CLM_OK) {
-      if (i == 0) CLM_FAIL(CLM_ERR_NOT_FOUND, "%s has no input layer named 'input'", t->o->model_path);
-      continue;
-    }
-    CLM_TRY(clm_tensor_upload(t->ctx, &dst, feeds[i].data));
-  }
-  clm_clear_error();
-  return CLM_OK;
 }
 
 static clm_status open_data(trainer *t) {
@@ -110,6 +119,7 @@ static clm_status setup(trainer *t) {
   CLM_TRY(clm_context_create(o->device, &t->ctx));
   CLM_TRY(clm_graph_create(t->ctx, &t->g));
   CLM_TRY(clm_graph_load(t->g, o->model_path));
+  t->model_text = read_text(o->model_path);
   clm_graph_options go = {o->batch, o->height, o->width, 1, -1};
   CLM_TRY(clm_graph_compile(t->g, &go));
   CLM_TRY(clm_graph_init_params(t->g, o->seed));
@@ -136,23 +146,11 @@ static clm_status setup(trainer *t) {
     CLM_FAIL(CLM_ERR_INVALID_ARG, "the training split has %d samples, fewer than a batch of %d",
              clm_dataset_count(t->train), o->batch);
   for (int i = 0; i < 2; i++) CLM_TRY(clm_batch_init(&t->batches[i], o->batch, o->height, o->width));
-  /* metrics per task, from its loss layer */
-  clm_metrics_task mt[CLM_MTL_MAX_TASKS];
-  for (int i = 0; i < t->ntasks; i++) {
-    const clm_layer *l = clm_graph_loss_layer(t->g, i);
-    clm_tensor pred;
-    CLM_TRY(clm_graph_tensor(t->g, l->from[0], &pred));
-    mt[i].name = l->name + (strncmp(l->name, "task.", 5) ? 0 : 5);
-    mt[i].kind = l->type == CLM_LAYER_SOFTMAX_XENT ? CLM_METRICS_SEGMENTATION : CLM_METRICS_REGRESSION;
-    mt[i].classes = pred.c;
-    mt[i].ignore = (float)l->ignore;
-    mt[i].channels = pred.c;
-  }
-  CLM_TRY(clm_metrics_create(t->ctx, mt, t->ntasks, &t->metrics));
+  CLM_TRY(clm_metrics_for_graph(t->g, &t->metrics));
   if (mkdir_p(o->out_dir) != 0) CLM_FAIL(CLM_ERR_IO, "cannot create %s: %s", o->out_dir, strerror(errno));
   char path[1100];
   snprintf(path, sizeof path, "%s/log.jsonl", o->out_dir);
-  t->log = fopen(path, "w");
+  t->log = fopen(path, o->resume ? "a" : "w");
   if (!t->log) CLM_FAIL(CLM_ERR_IO, "cannot write %s: %s", path, strerror(errno));
   return CLM_OK;
 }
@@ -162,6 +160,7 @@ static void teardown(trainer *t) {
   if (t->log) fclose(t->log);
   clm_metrics_free(t->metrics);
   clm_buffer_free(t->acc);
+  free(t->model_text);
   clm_dataset_free(t->train);
   clm_dataset_free(t->val);
   clm_optim_state_free(&t->opt);
@@ -241,46 +240,10 @@ static void log_epoch(trainer *t, const clm_epoch_report *r, const clm_mtl_snaps
   fflush(f);
 }
 
-/* Validation: batch-norm running statistics, fixed-weight losses, per-task metrics. */
+/* Validation: fixed-weight losses and per-task metrics (evaluate.c). */
 static clm_status validate(trainer *t, clm_epoch_report *r) {
-  const clm_train_options *o = t->o;
-  int n = clm_dataset_count(t->val), nb = n / o->batch;
-  if (nb == 0) CLM_FAIL(CLM_ERR_INVALID_ARG, "the validation split has fewer samples (%d) than a batch", n);
-  int *idx = malloc((size_t)n * sizeof *idx);
-  if (!idx) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
-  for (int i = 0; i < n; i++) idx[i] = i;
-  double sum[CLM_MTL_MAX_TASKS] = {0};
-  int cnt[CLM_MTL_MAX_TASKS] = {0};
-  clm_status st = clm_metrics_reset(t->metrics);
-  clm_graph_set_training(t->g, 0);
-  for (int b = 0; b < nb && st == CLM_OK; b++) {
-    clm_batch *batch = &t->batches[0];
-    st = clm_batch_start(batch, t->val, idx + (size_t)b * o->batch);
-    if (st == CLM_OK) st = clm_batch_wait(batch);
-    if (st == CLM_OK) st = upload_batch(t, batch);
-    if (st == CLM_OK) st = clm_graph_forward(t->g);
-    for (int i = 0; i < t->ntasks && st == CLM_OK; i++) {
-      const clm_layer *l = clm_graph_loss_layer(t->g, i);
-      clm_tensor pred, target, mask = {0}, v = clm_graph_loss_value(t->g, i);
-      float value;
-      st = clm_tensor_download(t->ctx, &v, &value);
-      if (st == CLM_OK && isfinite(value)) { sum[i] += value; cnt[i]++; }
-      if (st == CLM_OK) st = clm_graph_tensor(t->g, l->from[0], &pred);
-      if (st == CLM_OK) st = clm_graph_tensor(t->g, l->target, &target);
-      if (st == CLM_OK && l->mask[0]) st = clm_graph_tensor(t->g, l->mask, &mask);
-      if (st != CLM_OK) break;
-      st = l->type == CLM_LAYER_SOFTMAX_XENT
-               ? clm_metrics_add_classification(t->metrics, i, &pred, &target)
-               : clm_metrics_add_regression(t->metrics, i, &pred, &target, l->mask[0] ? &mask : NULL);
-    }
-  }
-  clm_graph_set_training(t->g, 1);
-  free(idx);
-  CLM_TRY(st);
-  for (int i = 0; i < t->ntasks; i++) {
-    r->val_loss[i] = cnt[i] ? sum[i] / cnt[i] : NAN;
-    CLM_TRY(clm_metrics_result(t->metrics, i, &r->metrics[i]));
-  }
+  CLM_TRY(clm_evaluate(t->g, t->val, t->metrics, r->val_loss));
+  for (int i = 0; i < t->ntasks; i++) CLM_TRY(clm_metrics_result(t->metrics, i, &r->metrics[i]));
   clm_metrics_aggregate agg;
   CLM_TRY(clm_metrics_aggregate_loss(r->val_loss, NULL, t->ntasks, &agg));
   r->val_aggregate = agg.total;
@@ -288,19 +251,94 @@ static clm_status validate(trainer *t, clm_epoch_report *r) {
   return CLM_OK;
 }
 
+/* Writes dir/<name>.safetensors with the weights, running statistics, optimizer state, task
+ * parameters and where training stands. */
+static clm_status save(trainer *t, const char *name, int epoch) {
+  const clm_train_options *o = t->o;
+  char path[1100], best[32], since[16], dwa[2][512], dwa_n[16], h[16], w[16], seed[32];
+  snprintf(h, sizeof h, "%d", o->height);
+  snprintf(w, sizeof w, "%d", o->width);
+  snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->synth.seed);
+  snprintf(path, sizeof path, "%s/%s.safetensors", o->out_dir, name);
+  snprintf(best, sizeof best, "%.9g", t->best);
+  snprintf(since, sizeof since, "%d", t->since_best);
+  snprintf(dwa_n, sizeof dwa_n, "%d", t->dwa_saved.epochs);
+  for (int k = 0; k < 2; k++) {
+    size_t used = 0;
+    dwa[k][0] = '\0';
+    for (int i = 0; i < t->ntasks && used < sizeof dwa[k] - 32; i++)
+      used += (size_t)snprintf(dwa[k] + used, sizeof dwa[k] - used, "%s%.9g", i ? "," : "",
+                               k ? t->dwa_saved.before[i] : t->dwa_saved.last[i]);
+  }
+  clm_checkpoint_info info = {t->model_text, t->step, epoch, clm_mtl_strategy_name(o->weighting.strategy)};
+  /* the model text and resolution too, so eval and infer need only the checkpoint */
+  clm_checkpoint_meta extra[] = {{"best_val_loss", best}, {"epochs_since_best", since},
+                                 {"dwa_epochs", dwa_n}, {"dwa_last", dwa[0]}, {"dwa_before", dwa[1]},
+                                 {"height", h}, {"width", w}, {"data_seed", seed},
+                                 {"model_cfg", t->model_text ? t->model_text : ""}};
+  return clm_checkpoint_save(path, t->g, &t->opt, &info, extra, 9);
+}
+
+static clm_status parse_list(const char *s, double *out, int n) {
+  for (int i = 0; i < n; i++) {
+    char *end;
+    out[i] = s ? strtod(s, &end) : 0;
+    if (!s || end == s) CLM_FAIL(CLM_ERR_PARSE, "checkpoint: bad DWA state '%s'", s ? s : "");
+    s = *end == ',' ? end + 1 : end;
+  }
+  return CLM_OK;
+}
+
+/* --resume: weights, statistics, optimizer and task parameters from dir/last.safetensors,
+ * and the epoch, step, best loss and DWA state recorded with them. */
+static clm_status restore(trainer *t) {
+  char path[1100];
+  snprintf(path, sizeof path, "%s/last.safetensors", t->o->resume);
+  clm_checkpoint_meta *meta = NULL;
+  int n = 0;
+  CLM_TRY(clm_checkpoint_load(path, t->g, &t->opt, &meta, &n));
+  const char *strategy = clm_checkpoint_meta_get(meta, n, "strategy");
+  const char *epoch = clm_checkpoint_meta_get(meta, n, "epoch"), *step = clm_checkpoint_meta_get(meta, n, "step");
+  const char *best = clm_checkpoint_meta_get(meta, n, "best_val_loss"), *since = clm_checkpoint_meta_get(meta, n, "epochs_since_best");
+  const char *dn = clm_checkpoint_meta_get(meta, n, "dwa_epochs");
+  clm_status st = CLM_OK;
+  if (!epoch || !step || !best || !since || !dn)
+    st = CLM_ERROR(CLM_ERR_PARSE, "%s: not a clmtl training checkpoint (no epoch/step/best_val_loss)", path);
+  else if (strategy && strcmp(strategy, clm_mtl_strategy_name(t->o->weighting.strategy)))
+    st = CLM_ERROR(CLM_ERR_INVALID_ARG, "%s was trained with --weighting %s, not %s", path, strategy,
+                   clm_mtl_strategy_name(t->o->weighting.strategy));
+  if (st == CLM_OK) {
+    t->first_epoch = atoi(epoch) + 1;
+    t->step = atol(step);
+    t->best = strtod(best, NULL);
+    t->since_best = atoi(since);
+    t->dwa_saved.epochs = atoi(dn);
+    st = parse_list(clm_checkpoint_meta_get(meta, n, "dwa_last"), t->dwa_saved.last, t->ntasks);
+    if (st == CLM_OK) st = parse_list(clm_checkpoint_meta_get(meta, n, "dwa_before"), t->dwa_saved.before, t->ntasks);
+  }
+  clm_checkpoint_meta_free(meta);
+  return st;
+}
+
 static clm_status run(trainer *t, const clm_train_callbacks *cb) {
   const clm_train_options *o = t->o;
   int n = clm_dataset_count(t->train);
-  long per_epoch = n / o->batch, total = per_epoch * o->epochs, step = 0;
+  long per_epoch = n / o->batch, total = per_epoch * o->epochs, step = t->step;
   int *idx = malloc((size_t)n * sizeof *idx);
   if (!idx) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
   if (cb && cb->on_start) cb->on_start(cb->user, clm_context_device(t->ctx)->name, o->model_path, (long)clm_graph_params(t->g).w);
-  double best = INFINITY, start = now_seconds();
-  int since_best = 0;
+  double start = now_seconds();
+  long first_step = step;
   clm_status st = CLM_OK;
   clm_mtl_scalars sc = clm_mtl_scalars_graph(t->g);
   clm_tensor acc = clm_tensor_view(t->acc, 0, 1, 1, 1, 2 * t->ntasks);
-  for (int epoch = 0; epoch < o->epochs && st == CLM_OK; epoch++) {
+  if (t->first_epoch > 0 && t->dwa_saved.epochs > 0) { /* DWA weights of the resumed epoch */
+    float last[CLM_MTL_MAX_TASKS], before[CLM_MTL_MAX_TASKS];
+    for (int i = 0; i < t->ntasks; i++) { last[i] = (float)t->dwa_saved.last[i]; before[i] = (float)t->dwa_saved.before[i]; }
+    if (t->dwa_saved.epochs >= 2) st = clm_mtl_end_epoch(t->mtl, before);
+    if (st == CLM_OK) st = clm_mtl_end_epoch(t->mtl, last);
+  }
+  for (int epoch = t->first_epoch; epoch < o->epochs && st == CLM_OK; epoch++) {
     double epoch_start = now_seconds();
     shuffle(idx, n, o->seed * 1000003u + (uint64_t)epoch);
     st = clm_tensor_fill(t->ctx, &acc, 0.0f);
@@ -309,7 +347,7 @@ static clm_status run(trainer *t, const clm_train_callbacks *cb) {
     for (long s = 0; s < per_epoch && st == CLM_OK; s++, step++) {
       clm_batch *cur = &t->batches[s & 1], *next = &t->batches[(s + 1) & 1];
       st = clm_batch_wait(cur);
-      if (st == CLM_OK) st = upload_batch(t, cur);
+      if (st == CLM_OK) st = clm_batch_upload(cur, t->g);
       if (st == CLM_OK && s + 1 < per_epoch) st = clm_batch_start(next, t->train, idx + (size_t)(s + 1) * o->batch);
       oc.lr = lr_at(o, epoch, step, total);
       if (st == CLM_OK) st = clm_mtl_train_step(t->mtl, &oc, &t->opt);
@@ -321,8 +359,8 @@ static clm_status run(trainer *t, const clm_train_callbacks *cb) {
         clm_train_progress p = {epoch, o->epochs, step + 1, per_epoch, total, 0, 0, {0}, oc.lr};
         st = clm_mtl_read(t->mtl, &p.tasks);
         double el = now_seconds() - start;
-        p.images_per_second = (double)(step + 1) * o->batch / el;
-        p.eta_seconds = el / (double)(step + 1) * (double)(total - step - 1);
+        p.images_per_second = (double)(step + 1 - first_step) * o->batch / el;
+        p.eta_seconds = el / (double)(step + 1 - first_step) * (double)(total - step - 1);
         if (st == CLM_OK) cb->on_progress(cb->user, &p);
       }
     }
@@ -340,15 +378,24 @@ static clm_status run(trainer *t, const clm_train_callbacks *cb) {
       r.task_names[i] = clm_metrics_task_name(t->metrics, i);
     }
     if (st == CLM_OK) st = clm_mtl_end_epoch(t->mtl, means);
+    for (int i = 0; i < t->ntasks; i++) {
+      t->dwa_saved.before[i] = t->dwa_saved.last[i];
+      t->dwa_saved.last[i] = means[i];
+    }
+    t->dwa_saved.epochs++;
     if (st == CLM_OK) st = validate(t, &r);
     if (st != CLM_OK) break;
     clm_mtl_snapshot snap;
     st = clm_mtl_read(t->mtl, &snap);
     r.skipped_steps = snap.skipped_steps;
-    r.best = r.val_aggregate < best;
-    if (r.best) { best = r.val_aggregate; since_best = 0; }
-    else since_best++;
-    r.stop = o->patience > 0 && since_best >= o->patience;
+    t->step = step;
+    r.best = r.val_aggregate < t->best;
+    if (r.best) { t->best = r.val_aggregate; t->since_best = 0; }
+    else t->since_best++;
+    r.stop = o->patience > 0 && t->since_best >= o->patience;
+    if (st == CLM_OK && r.best) st = save(t, "best", epoch);
+    if (st == CLM_OK) st = save(t, "last", epoch);
+    if (st != CLM_OK) break;
     r.seconds = now_seconds() - epoch_start;
     log_epoch(t, &r, &snap, oc.lr);
     if (cb && cb->on_epoch) cb->on_epoch(cb->user, &r);
@@ -362,7 +409,9 @@ clm_status clm_train_run(const clm_train_options *opt, const clm_train_callbacks
   trainer t;
   memset(&t, 0, sizeof t);
   t.o = opt;
+  t.best = INFINITY;
   clm_status st = setup(&t);
+  if (st == CLM_OK && opt->resume) st = restore(&t);
   if (st == CLM_OK) st = run(&t, cb);
   teardown(&t); /* frees only: clm_last_error() still holds the first failure */
   return st;
