@@ -13,3 +13,16 @@ __kernel void seed_onehot(__global float *seed, int soff, int stride, int K, int
   int j = GID0;
   if (j < K) seed[soff + j * stride] = j == task ? 1.0f : 0.0f;
 }
+
+/* acc[i] += value of loss i and acc[K + i] += 1 when it is finite: epoch means of the raw
+ * losses without a host read per step. One work-item per task. */
+__kernel void accumulate_losses(__global const float *scal, int soff, int stride, int K,
+                                __global float *acc, int aoff) {
+  int i = GID0;
+  if (i >= K) return;
+  float v = scal[soff + i * stride];
+  if (isfinite(v)) {
+    acc[aoff + i] += v;
+    acc[aoff + K + i] += 1.0f;
+  }
+}

@@ -14,5 +14,6 @@
 int cli_usage_error(const char *msg);
 
 int cmd_model(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif

@@ -15,6 +15,8 @@ static int usage(FILE *to) {
           "usage: clmtl <command> [options]\n\n"
           "commands:\n"
           "  devices              list every OpenCL device of every platform\n"
+          "  train [options]      train a model (default: models/default.cfg on built-in synthetic\n"
+          "                       scenes, uncertainty weighting, Adam); 'clmtl train --help'\n"
           "  model FILE.cfg       check a model file: layers, shapes, parameters, memory;\n"
           "                       --steps N trains N Adam steps on one random batch\n"
           "                       [--batch N] [--size HxW] [--steps N] [--lr X] [--device D]\n"
@@ -57,6 +59,7 @@ int main(int argc, char **argv) {
   const char *cmd = argv[1];
   if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
   if (!strcmp(cmd, "model")) return cmd_model(argc - 1, argv + 1);
+  if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) return usage(stdout);
   fprintf(stderr, "clmtl: unknown command '%s'\n\n", cmd);
   return usage(stderr);

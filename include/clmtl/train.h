@@ -1,0 +1,88 @@
+/* The training loop: a model file trained on a dataset (synthetic scenes by default, or a
+ * CityScapes-layout directory) with a multi-task weighting, an optimizer and a learning-rate
+ * schedule; each epoch validated with fixed-weight losses and per-task metrics, logged as
+ * JSON Lines, with early stopping and best/last checkpoints. The library prints nothing:
+ * progress reaches the caller through callbacks. */
+#ifndef CLMTL_TRAIN_H
+#define CLMTL_TRAIN_H
+
+#include "clmtl/data.h"
+#include "clmtl/metrics.h"
+#include "clmtl/mtl.h"
+#include "clmtl/optim.h"
+
+typedef enum clm_lr_schedule {
+  CLM_LR_CONSTANT = 0,
+  CLM_LR_STEP = 1, /* lr · gamma^floor(epoch / step_epochs) */
+  CLM_LR_POLY = 2  /* lr · (1 − iteration / total iterations)^power */
+} clm_lr_schedule;
+
+typedef struct clm_train_options {
+  const char *model_path;    /* models/default.cfg */
+  const char *data_dir;      /* CityScapes layout; NULL: built-in synthetic scenes */
+  int skip_bad;              /* CityScapes: leave out bad samples instead of failing */
+  clm_label_mode labels;     /* CityScapes label mapping */
+  int height, width, batch, epochs;
+  int train_count, val_count;/* synthetic: samples per split */
+  clm_synth_options synth;   /* synthetic: seed and target noise (count/size from above) */
+  clm_optim_config optim;
+  clm_lr_schedule schedule;
+  int step_epochs;           /* CLM_LR_STEP */
+  float gamma;               /* CLM_LR_STEP */
+  float poly_power;          /* CLM_LR_POLY */
+  clm_mtl_config weighting;  /* strategy, gating, clamp ... (ntasks and kinds from the model) */
+  int patience;              /* epochs without a better validation loss before stopping; 0 off */
+  uint64_t seed;             /* parameter initialisation and sample order */
+  const char *device;
+  const char *out_dir;       /* log.jsonl, best.safetensors, last.safetensors */
+  const char *resume;        /* a run's directory: continue from its last.safetensors (the
+                                same options must be given; the log is appended to) */
+  int log_every;             /* steps between progress callbacks (device reads) */
+} clm_train_options;
+
+/* Defaults: default model, synthetic data 64x128, batch 8, 6 epochs of 480 + 64 samples, Adam
+ * lr 2e-3 poly 0.9, uncertainty weighting, patience 3, out_dir "runs/default". */
+clm_train_options clm_train_defaults(void);
+
+typedef struct clm_train_progress {
+  int epoch, epochs;
+  long step, steps_per_epoch, total_steps;
+  double images_per_second, eta_seconds;
+  clm_mtl_snapshot tasks;    /* raw losses, weights, σ of the last step */
+  float lr;
+} clm_train_progress;
+
+typedef struct clm_epoch_report {
+  int epoch;
+  double train_loss[CLM_MTL_MAX_TASKS]; /* epoch means of the raw task losses */
+  double val_loss[CLM_MTL_MAX_TASKS];
+  double val_aggregate;      /* fixed-weight (uniform) validation loss, NaN tasks skipped */
+  int val_skipped;           /* tasks skipped in it */
+  clm_metrics_report metrics[CLM_MTL_MAX_TASKS];
+  const char *task_names[CLM_MTL_MAX_TASKS];
+  int ntasks;
+  int best;                  /* this epoch is the best so far */
+  int stop;                  /* early stopping ends training after this epoch */
+  int skipped_steps;         /* non-finite steps so far */
+  double seconds;
+} clm_epoch_report;
+
+typedef struct clm_train_callbacks {
+  void (*on_start)(void *user, const char *device, const char *model, long params);
+  void (*on_progress)(void *user, const clm_train_progress *p);
+  void (*on_epoch)(void *user, const clm_epoch_report *r);
+  void *user;
+} clm_train_callbacks;
+
+clm_status clm_train_run(const clm_train_options *opt, const clm_train_callbacks *cb);
+
+/* Metrics for graph g's losses: segmentation for softmax_xent (classes from its logits),
+ * regression for l1/l2; task names without their "task." prefix. */
+clm_status clm_metrics_for_graph(clm_graph *g, clm_metrics **out);
+
+/* Runs g over every full batch of d with batch-norm running statistics: metrics m (reset
+ * first) accumulate per task, and losses[i] is loss i's mean over the batches where it was
+ * finite (NaN if never). Batch size and resolution are g's; d must match them. */
+clm_status clm_evaluate(clm_graph *g, clm_dataset *d, clm_metrics *m, double *losses);
+
+#endif

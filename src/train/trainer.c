@@ -1,0 +1,418 @@
+/* The training loop (train.h): set-up of device, graph, weighting, optimizer and data; epochs
+ * of steps with the next batch filled on a helper thread; validation with fixed-weight losses
+ * and per-task metrics; JSON Lines log; early stopping. Checkpoints: checkpoint.c. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include "clmtl/checkpoint.h"
+#include "clmtl/train.h"
+#include "graph/graph-impl.h"
+#include "train/batch.h"
+
+clm_train_options clm_train_defaults(void) {
+  clm_train_options o;
+  memset(&o, 0, sizeof o);
+  o.model_path = "models/default.cfg";
+  o.height = 64;
+  o.width = 128;
+  o.batch = 8;
+  o.epochs = 6;
+  o.train_count = 480;
+  o.val_count = 64;
+  o.synth.seed = 1;
+  o.optim = clm_optim_defaults(CLM_OPTIM_ADAM);
+  o.optim.lr = 2e-3f;
+  o.schedule = CLM_LR_POLY;
+  o.step_epochs = 10;
+  o.gamma = 0.1f;
+  o.poly_power = 0.9f;
+  o.weighting = clm_mtl_defaults(CLM_MTL_UNCERTAINTY, 0);
+  o.patience = 3;
+  o.seed = 1;
+  o.out_dir = "runs/default";
+  o.log_every = 5;
+  return o;
+}
+
+typedef struct trainer {
+  const clm_train_options *o;
+  clm_context *ctx;
+  clm_graph *g;
+  clm_mtl *mtl;
+  clm_optim_state opt;
+  clm_dataset *train, *val;
+  clm_batch batches[2];
+  clm_metrics *metrics;
+  clm_mem acc;              /* per-task loss sums and counts over an epoch */
+  int ntasks;
+  FILE *log;
+  char *model_text;         /* hashed into checkpoints */
+  /* where training stands: restored by --resume */
+  int first_epoch;
+  long step;
+  double best;
+  int since_best;
+  clm_dwa dwa_saved;        /* DWA epoch means, mirrored for checkpoints */
+} trainer;
+
+static char *read_text(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 1 << 14, len = 0;
+  char *buf = malloc(cap + 1);
+  while (buf) {
+    len += fread(buf + len, 1, cap - len, f);
+    if (len < cap) break;
+    char *grown = realloc(buf, 2 * cap + 1);
+    if (!grown) { free(buf); buf = NULL; break; }
+    buf = grown;
+    cap *= 2;
+  }
+  fclose(f);
+  if (buf) buf[len] = '\0';
+  return buf;
+}
+
+static double now_seconds(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int mkdir_p(const char *dir) {
+  char tmp[1024];
+  snprintf(tmp, sizeof tmp, "%s", dir);
+  for (char *p = tmp + 1; *p; p++)
+    if (*p == '/') {
+      *p = '\0';
+      if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+      *p = '/';
+    }
+  return (mkdir(tmp, 0755) != 0 && errno != EEXIST) ? -1 : 0;
+}
+
+static clm_status open_data(trainer *t) {
+  const clm_train_options *o = t->o;
+  if (o->data_dir) {
+    clm_cityscapes_options c = {o->data_dir, CLM_SPLIT_TRAIN, o->height, o->width, o->labels, o->skip_bad};
+    CLM_TRY(clm_cityscapes_open(&c, &t->train));
+    c.split = CLM_SPLIT_VAL;
+    return clm_cityscapes_open(&c, &t->val);
+  }
+  clm_synth_options s = o->synth;
+  s.height = o->height;
+  s.width = o->width;
+  s.count = o->train_count;
+  CLM_TRY(clm_synth_open(&s, CLM_SPLIT_TRAIN, &t->train));
+  s.count = o->val_count;
+  return clm_synth_open(&s, CLM_SPLIT_VAL, &t->val);
+}
+
+static clm_status setup(trainer *t) {
+  const clm_train_options *o = t->o;
+  if (o->batch <= 0 || o->epochs <= 0 || o->height <= 0 || o->width <= 0)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "batch, epochs and size must be positive");
+  CLM_TRY(clm_context_create(o->device, &t->ctx));
+  CLM_TRY(clm_graph_create(t->ctx, &t->g));
+  CLM_TRY(clm_graph_load(t->g, o->model_path));
+  t->model_text = read_text(o->model_path);
+  clm_graph_options go = {o->batch, o->height, o->width, 1, -1};
+  CLM_TRY(clm_graph_compile(t->g, &go));
+  CLM_TRY(clm_graph_init_params(t->g, o->seed));
+  /* the weighting: strategy and its settings from the options, tasks from the model */
+  clm_mtl_config mc;
+  CLM_TRY(clm_mtl_config_for_graph(t->g, o->weighting.strategy, &mc));
+  t->ntasks = mc.ntasks;
+  mc.clamp = o->weighting.clamp;
+  mc.clamp_min = o->weighting.clamp_min;
+  mc.clamp_max = o->weighting.clamp_max;
+  mc.gating = o->weighting.gating;
+  mc.gate_threshold = o->weighting.gate_threshold;
+  mc.gradnorm_alpha = o->weighting.gradnorm_alpha;
+  mc.dwa_temperature = o->weighting.dwa_temperature;
+  for (int i = 0; i < mc.ntasks && o->weighting.ntasks == mc.ntasks; i++) {
+    mc.init_param[i] = o->weighting.init_param[i];
+    mc.weight[i] = o->weighting.weight[i];
+  }
+  CLM_TRY(clm_mtl_create(t->g, &mc, &t->mtl));
+  CLM_TRY(clm_optim_state_init(t->ctx, clm_graph_params(t->g).w, &t->opt));
+  CLM_TRY(clm_buffer_alloc(t->ctx, 2 * (size_t)t->ntasks, &t->acc));
+  CLM_TRY(open_data(t));
+  if (clm_dataset_count(t->train) < o->batch)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "the training split has %d samples, fewer than a batch of %d",
+             clm_dataset_count(t->train), o->batch);
+  for (int i = 0; i < 2; i++) CLM_TRY(clm_batch_init(&t->batches[i], o->batch, o->height, o->width));
+  CLM_TRY(clm_metrics_for_graph(t->g, &t->metrics));
+  if (mkdir_p(o->out_dir) != 0) CLM_FAIL(CLM_ERR_IO, "cannot create %s: %s", o->out_dir, strerror(errno));
+  char path[1100];
+  snprintf(path, sizeof path, "%s/log.jsonl", o->out_dir);
+  t->log = fopen(path, o->resume ? "a" : "w");
+  if (!t->log) CLM_FAIL(CLM_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+  return CLM_OK;
+}
+
+static void teardown(trainer *t) {
+  for (int i = 0; i < 2; i++) clm_batch_free(&t->batches[i]);
+  if (t->log) fclose(t->log);
+  clm_metrics_free(t->metrics);
+  clm_buffer_free(t->acc);
+  free(t->model_text);
+  clm_dataset_free(t->train);
+  clm_dataset_free(t->val);
+  clm_optim_state_free(&t->opt);
+  clm_mtl_free(t->mtl);
+  clm_graph_free(t->g);
+  clm_context_free(t->ctx);
+}
+
+static float lr_at(const clm_train_options *o, int epoch, long step, long total) {
+  switch (o->schedule) {
+  case CLM_LR_STEP:
+    return o->optim.lr * powf(o->gamma, (float)(epoch / (o->step_epochs > 0 ? o->step_epochs : 1)));
+  case CLM_LR_POLY:
+    return o->optim.lr * powf(1.0f - (float)step / (float)(total + 1), o->poly_power);
+  default:
+    return o->optim.lr;
+  }
+}
+
+/* Fisher-Yates with a splitmix64 stream: the sample order of each epoch. */
+static void shuffle(int *idx, int n, uint64_t seed) {
+  for (int i = 0; i < n; i++) idx[i] = i;
+  uint64_t s = seed;
+  for (int i = n - 1; i > 0; i--) {
+    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    int j = (int)(z % (uint64_t)(i + 1)), tmp = idx[i];
+    idx[i] = idx[j];
+    idx[j] = tmp;
+  }
+}
+
+static void json_num(FILE *f, double v) {
+  if (isfinite(v)) fprintf(f, "%.6g", v);
+  else fprintf(f, "null");
+}
+
+static void log_epoch(trainer *t, const clm_epoch_report *r, const clm_mtl_snapshot *s, float lr) {
+  FILE *f = t->log;
+  fprintf(f, "{\"event\":\"epoch\",\"epoch\":%d,\"lr\":", r->epoch);
+  json_num(f, lr);
+  fprintf(f, ",\"seconds\":");
+  json_num(f, r->seconds);
+  fprintf(f, ",\"val_loss\":");
+  json_num(f, r->val_aggregate);
+  fprintf(f, ",\"skipped_steps\":%d,\"best\":%s,\"tasks\":{", r->skipped_steps, r->best ? "true" : "false");
+  for (int i = 0; i < r->ntasks; i++) {
+    const clm_metrics_report *m = &r->metrics[i];
+    fprintf(f, "%s\"%s\":{\"train_loss\":", i ? "," : "", r->task_names[i]);
+    json_num(f, r->train_loss[i]);
+    fprintf(f, ",\"val_loss\":");
+    json_num(f, r->val_loss[i]);
+    fprintf(f, ",\"weight\":");
+    json_num(f, s->weight[i]);
+    fprintf(f, ",\"sigma\":");
+    json_num(f, s->sigma[i]);
+    if (m->kind == CLM_METRICS_REGRESSION) {
+      fprintf(f, ",\"mae\":");
+      json_num(f, m->mae);
+      fprintf(f, ",\"rmse\":");
+      json_num(f, m->rmse);
+      fprintf(f, ",\"rel_error\":");
+      json_num(f, m->rel_error);
+      fprintf(f, ",\"l1_per_pixel\":");
+      json_num(f, m->l1_per_pixel);
+    } else {
+      fprintf(f, ",\"miou\":");
+      json_num(f, m->miou);
+      fprintf(f, ",\"pixel_accuracy\":");
+      json_num(f, m->pixel_accuracy);
+    }
+    fprintf(f, "}");
+  }
+  fprintf(f, "}}\n");
+  fflush(f);
+}
+
+/* Validation: fixed-weight losses and per-task metrics (evaluate.c). */
+static clm_status validate(trainer *t, clm_epoch_report *r) {
+  CLM_TRY(clm_evaluate(t->g, t->val, t->metrics, r->val_loss));
+  for (int i = 0; i < t->ntasks; i++) CLM_TRY(clm_metrics_result(t->metrics, i, &r->metrics[i]));
+  clm_metrics_aggregate agg;
+  CLM_TRY(clm_metrics_aggregate_loss(r->val_loss, NULL, t->ntasks, &agg));
+  r->val_aggregate = agg.total;
+  r->val_skipped = agg.nskipped;
+  return CLM_OK;
+}
+
+/* Writes dir/<name>.safetensors with the weights, running statistics, optimizer state, task
+ * parameters and where training stands. */
+static clm_status save(trainer *t, const char *name, int epoch) {
+  const clm_train_options *o = t->o;
+  char path[1100], best[32], since[16], dwa[2][512], dwa_n[16], h[16], w[16], seed[32];
+  snprintf(h, sizeof h, "%d", o->height);
+  snprintf(w, sizeof w, "%d", o->width);
+  snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->synth.seed);
+  snprintf(path, sizeof path, "%s/%s.safetensors", o->out_dir, name);
+  snprintf(best, sizeof best, "%.9g", t->best);
+  snprintf(since, sizeof since, "%d", t->since_best);
+  snprintf(dwa_n, sizeof dwa_n, "%d", t->dwa_saved.epochs);
+  for (int k = 0; k < 2; k++) {
+    size_t used = 0;
+    dwa[k][0] = '\0';
+    for (int i = 0; i < t->ntasks && used < sizeof dwa[k] - 32; i++)
+      used += (size_t)snprintf(dwa[k] + used, sizeof dwa[k] - used, "%s%.9g", i ? "," : "",
+                               k ? t->dwa_saved.before[i] : t->dwa_saved.last[i]);
+  }
+  clm_checkpoint_info info = {t->model_text, t->step, epoch, clm_mtl_strategy_name(o->weighting.strategy)};
+  /* the model text and resolution too, so eval and infer need only the checkpoint */
+  clm_checkpoint_meta extra[] = {{"best_val_loss", best}, {"epochs_since_best", since},
+                                 {"dwa_epochs", dwa_n}, {"dwa_last", dwa[0]}, {"dwa_before", dwa[1]},
+                                 {"height", h}, {"width", w}, {"data_seed", seed},
+                                 {"model_cfg", t->model_text ? t->model_text : ""}};
+  return clm_checkpoint_save(path, t->g, &t->opt, &info, extra, 9);
+}
+
+static clm_status parse_list(const char *s, double *out, int n) {
+  for (int i = 0; i < n; i++) {
+    char *end;
+    out[i] = s ? strtod(s, &end) : 0;
+    if (!s || end == s) CLM_FAIL(CLM_ERR_PARSE, "checkpoint: bad DWA state '%s'", s ? s : "");
+    s = *end == ',' ? end + 1 : end;
+  }
+  return CLM_OK;
+}
+
+/* --resume: weights, statistics, optimizer and task parameters from dir/last.safetensors,
+ * and the epoch, step, best loss and DWA state recorded with them. */
+static clm_status restore(trainer *t) {
+  char path[1100];
+  snprintf(path, sizeof path, "%s/last.safetensors", t->o->resume);
+  clm_checkpoint_meta *meta = NULL;
+  int n = 0;
+  CLM_TRY(clm_checkpoint_load(path, t->g, &t->opt, &meta, &n));
+  const char *strategy = clm_checkpoint_meta_get(meta, n, "strategy");
+  const char *epoch = clm_checkpoint_meta_get(meta, n, "epoch"), *step = clm_checkpoint_meta_get(meta, n, "step");
+  const char *best = clm_checkpoint_meta_get(meta, n, "best_val_loss"), *since = clm_checkpoint_meta_get(meta, n, "epochs_since_best");
+  const char *dn = clm_checkpoint_meta_get(meta, n, "dwa_epochs");
+  clm_status st = CLM_OK;
+  if (!epoch || !step || !best || !since || !dn)
+    st = CLM_ERROR(CLM_ERR_PARSE, "%s: not a clmtl training checkpoint (no epoch/step/best_val_loss)", path);
+  else if (strategy && strcmp(strategy, clm_mtl_strategy_name(t->o->weighting.strategy)))
+    st = CLM_ERROR(CLM_ERR_INVALID_ARG, "%s was trained with --weighting %s, not %s", path, strategy,
+                   clm_mtl_strategy_name(t->o->weighting.strategy));
+  if (st == CLM_OK) {
+    t->first_epoch = atoi(epoch) + 1;
+    t->step = atol(step);
+    t->best = strtod(best, NULL);
+    t->since_best = atoi(since);
+    t->dwa_saved.epochs = atoi(dn);
+    st = parse_list(clm_checkpoint_meta_get(meta, n, "dwa_last"), t->dwa_saved.last, t->ntasks);
+    if (st == CLM_OK) st = parse_list(clm_checkpoint_meta_get(meta, n, "dwa_before"), t->dwa_saved.before, t->ntasks);
+  }
+  clm_checkpoint_meta_free(meta);
+  return st;
+}
+
+static clm_status run(trainer *t, const clm_train_callbacks *cb) {
+  const clm_train_options *o = t->o;
+  int n = clm_dataset_count(t->train);
+  long per_epoch = n / o->batch, total = per_epoch * o->epochs, step = t->step;
+  int *idx = malloc((size_t)n * sizeof *idx);
+  if (!idx) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+  if (cb && cb->on_start) cb->on_start(cb->user, clm_context_device(t->ctx)->name, o->model_path, (long)clm_graph_params(t->g).w);
+  double start = now_seconds();
+  long first_step = step;
+  clm_status st = CLM_OK;
+  clm_mtl_scalars sc = clm_mtl_scalars_graph(t->g);
+  clm_tensor acc = clm_tensor_view(t->acc, 0, 1, 1, 1, 2 * t->ntasks);
+  if (t->first_epoch > 0 && t->dwa_saved.epochs > 0) { /* DWA weights of the resumed epoch */
+    float last[CLM_MTL_MAX_TASKS], before[CLM_MTL_MAX_TASKS];
+    for (int i = 0; i < t->ntasks; i++) { last[i] = (float)t->dwa_saved.last[i]; before[i] = (float)t->dwa_saved.before[i]; }
+    if (t->dwa_saved.epochs >= 2) st = clm_mtl_end_epoch(t->mtl, before);
+    if (st == CLM_OK) st = clm_mtl_end_epoch(t->mtl, last);
+  }
+  for (int epoch = t->first_epoch; epoch < o->epochs && st == CLM_OK; epoch++) {
+    double epoch_start = now_seconds();
+    shuffle(idx, n, o->seed * 1000003u + (uint64_t)epoch);
+    st = clm_tensor_fill(t->ctx, &acc, 0.0f);
+    if (st == CLM_OK) st = clm_batch_start(&t->batches[0], t->train, idx);
+    clm_optim_config oc = o->optim;
+    for (long s = 0; s < per_epoch && st == CLM_OK; s++, step++) {
+      clm_batch *cur = &t->batches[s & 1], *next = &t->batches[(s + 1) & 1];
+      st = clm_batch_wait(cur);
+      if (st == CLM_OK) st = clm_batch_upload(cur, t->g);
+      if (st == CLM_OK && s + 1 < per_epoch) st = clm_batch_start(next, t->train, idx + (size_t)(s + 1) * o->batch);
+      oc.lr = lr_at(o, epoch, step, total);
+      if (st == CLM_OK) st = clm_mtl_train_step(t->mtl, &oc, &t->opt);
+      if (st == CLM_OK)
+        st = clm_launch_1d(t->ctx, "train", "accumulate_losses", (size_t)t->ntasks, "tiit", &sc.value,
+                           sc.stride, t->ntasks, &acc);
+      if (st == CLM_OK && cb && cb->on_progress && (step % (o->log_every > 0 ? o->log_every : 1) == 0 ||
+                                                    s + 1 == per_epoch)) {
+        clm_train_progress p = {epoch, o->epochs, step + 1, per_epoch, total, 0, 0, {0}, oc.lr};
+        st = clm_mtl_read(t->mtl, &p.tasks);
+        double el = now_seconds() - start;
+        p.images_per_second = (double)(step + 1 - first_step) * o->batch / el;
+        p.eta_seconds = el / (double)(step + 1 - first_step) * (double)(total - step - 1);
+        if (st == CLM_OK) cb->on_progress(cb->user, &p);
+      }
+    }
+    if (st != CLM_OK) break;
+    /* epoch end: means, DWA, validation, early stopping */
+    clm_epoch_report r;
+    memset(&r, 0, sizeof r);
+    r.epoch = epoch;
+    r.ntasks = t->ntasks;
+    float hacc[2 * CLM_MTL_MAX_TASKS], means[CLM_MTL_MAX_TASKS];
+    st = clm_tensor_download(t->ctx, &acc, hacc);
+    for (int i = 0; i < t->ntasks && st == CLM_OK; i++) {
+      r.train_loss[i] = hacc[t->ntasks + i] > 0 ? hacc[i] / hacc[t->ntasks + i] : NAN;
+      means[i] = (float)r.train_loss[i];
+      r.task_names[i] = clm_metrics_task_name(t->metrics, i);
+    }
+    if (st == CLM_OK) st = clm_mtl_end_epoch(t->mtl, means);
+    for (int i = 0; i < t->ntasks; i++) {
+      t->dwa_saved.before[i] = t->dwa_saved.last[i];
+      t->dwa_saved.last[i] = means[i];
+    }
+    t->dwa_saved.epochs++;
+    if (st == CLM_OK) st = validate(t, &r);
+    if (st != CLM_OK) break;
+    clm_mtl_snapshot snap;
+    st = clm_mtl_read(t->mtl, &snap);
+    r.skipped_steps = snap.skipped_steps;
+    t->step = step;
+    r.best = r.val_aggregate < t->best;
+    if (r.best) { t->best = r.val_aggregate; t->since_best = 0; }
+    else t->since_best++;
+    r.stop = o->patience > 0 && t->since_best >= o->patience;
+    if (st == CLM_OK && r.best) st = save(t, "best", epoch);
+    if (st == CLM_OK) st = save(t, "last", epoch);
+    if (st != CLM_OK) break;
+    r.seconds = now_seconds() - epoch_start;
+    log_epoch(t, &r, &snap, oc.lr);
+    if (cb && cb->on_epoch) cb->on_epoch(cb->user, &r);
+    if (r.stop) break;
+  }
+  free(idx);
+  return st;
+}
+
+clm_status clm_train_run(const clm_train_options *opt, const clm_train_callbacks *cb) {
+  trainer t;
+  memset(&t, 0, sizeof t);
+  t.o = opt;
+  t.best = INFINITY;
+  clm_status st = setup(&t);
+  if (st == CLM_OK && opt->resume) st = restore(&t);
+  if (st == CLM_OK) st = run(&t, cb);
+  teardown(&t); /* frees only: clm_last_error() still holds the first failure */
+  return st;
+}
