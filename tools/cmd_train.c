@@ -178,6 +178,12 @@ int cmd_train(int argc, char **argv) {
       i++;
     }
   }
+  static char model[1024];
+  if (access(o.model_path, R_OK) != 0 &&
+      !strncmp(o.model_path, "models/", 7)) { /* a shipped model, run from elsewhere */
+    snprintf(model, sizeof model, "%s/%s", CLMTL_MODELS_DIR, o.model_path + 7);
+    if (access(model, R_OK) == 0) o.model_path = model;
+  }
   if (o.weighting.clamp_min >= o.weighting.clamp_max)
     return bad("--clamp-min", "", "must be below --clamp-max");
   display d = {isatty(STDOUT_FILENO), 0};
