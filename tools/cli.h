@@ -15,5 +15,7 @@ int cli_usage_error(const char *msg);
 
 int cmd_model(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_infer(int argc, char **argv);
 
 #endif

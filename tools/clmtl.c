@@ -17,6 +17,10 @@ static int usage(FILE *to) {
           "  devices              list every OpenCL device of every platform\n"
           "  train [options]      train a model (default: models/default.cfg on built-in synthetic\n"
           "                       scenes, uncertainty weighting, Adam); 'clmtl train --help'\n"
+          "  eval --model CKPT    per-task metrics of a checkpoint on a split\n"
+          "                       [--data DIR] [--split val|test|train] [--count N] [--batch N]\n"
+          "  infer --model CKPT IMAGE.png...   segmentation, instance, depth and panel PNGs\n"
+          "                       [--out DIR]\n"
           "  model FILE.cfg       check a model file: layers, shapes, parameters, memory;\n"
           "                       --steps N trains N Adam steps on one random batch\n"
           "                       [--batch N] [--size HxW] [--steps N] [--lr X] [--device D]\n"
@@ -60,6 +64,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
   if (!strcmp(cmd, "model")) return cmd_model(argc - 1, argv + 1);
   if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
+  if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+  if (!strcmp(cmd, "infer")) return cmd_infer(argc - 1, argv + 1);
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) return usage(stdout);
   fprintf(stderr, "clmtl: unknown command '%s'\n\n", cmd);
   return usage(stderr);

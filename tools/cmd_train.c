@@ -28,7 +28,8 @@ static const char *usage_text =
     "  --alpha X               gradnorm alpha (1.5)   --temperature X   dwa T (2)\n"
     "  --noise-semantic P --noise-instance S --noise-depth S   synthetic target noise\n"
     "  --patience N            early stopping (default 3, 0 off)\n"
-    "  --seed N  --device D  --out DIR (default runs/default)  --log-every N\n";
+    "  --seed N  --device D  --out DIR (default runs/default)  --log-every N\n"
+    "  --resume DIR            continue the run in DIR from its last.safetensors (same options)\n";
 
 static int bad(const char *opt, const char *value, const char *want) {
   fprintf(stderr, "clmtl train: %s %s: %s\n", opt, value ? value : "(missing)", want);
@@ -114,12 +115,14 @@ static void on_epoch(void *user, const clm_epoch_report *r) {
 int cmd_train(int argc, char **argv) {
   clm_train_options o = clm_train_defaults();
   long v;
+  int out_given = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
     int takes = 1, rc = 0;
     if (!strcmp(a, "--model")) o.model_path = val;
     else if (!strcmp(a, "--data")) o.data_dir = val;
-    else if (!strcmp(a, "--out")) o.out_dir = val;
+    else if (!strcmp(a, "--out")) { o.out_dir = val; out_given = 1; }
+    else if (!strcmp(a, "--resume")) o.resume = val;
     else if (!strcmp(a, "--device")) o.device = val;
     else if (!strcmp(a, "--skip-bad")) { o.skip_bad = 1; takes = 0; }
     else if (!strcmp(a, "--labels")) {
@@ -184,6 +187,7 @@ int cmd_train(int argc, char **argv) {
     snprintf(model, sizeof model, "%s/%s", CLMTL_MODELS_DIR, o.model_path + 7);
     if (access(model, R_OK) == 0) o.model_path = model;
   }
+  if (o.resume && !out_given) o.out_dir = o.resume; /* continue in the run's own directory */
   if (o.weighting.clamp_min >= o.weighting.clamp_max)
     return bad("--clamp-min", "", "must be below --clamp-max");
   display d = {isatty(STDOUT_FILENO), 0};
