@@ -19,8 +19,11 @@ static int usage(FILE *to) {
           "                       scenes, uncertainty weighting, Adam); 'clmtl train --help'\n"
           "  eval --model CKPT    per-task metrics of a checkpoint on a split\n"
           "                       [--data DIR] [--split val|test|train] [--count N] [--batch N]\n"
+          "                       [--baseline: also what constant predictors score]\n"
           "  infer --model CKPT IMAGE.png...   segmentation, instance, depth and panel PNGs\n"
           "                       [--out DIR]\n"
+          "  synth --out DIR      write synthetic street scenes in the CityScapes layout\n"
+          "                       [--count N per split] [--size HxW] [--seed N]\n"
           "  model FILE.cfg       check a model file: layers, shapes, parameters, memory;\n"
           "                       --steps N trains N Adam steps on one random batch\n"
           "                       [--batch N] [--size HxW] [--steps N] [--lr X] [--device D]\n"
@@ -66,6 +69,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
   if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
   if (!strcmp(cmd, "infer")) return cmd_infer(argc - 1, argv + 1);
+  if (!strcmp(cmd, "synth")) return cmd_synth(argc - 1, argv + 1);
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) return usage(stdout);
   fprintf(stderr, "clmtl: unknown command '%s'\n\n", cmd);
   return usage(stderr);

@@ -1,6 +1,8 @@
 /* `clmtl eval` and `clmtl infer`: a trained checkpoint (it carries its model text and
- * resolution) evaluated on a split, or run on image files to write pictures. */
+ * resolution) evaluated on a split, or run on image files to write pictures; and `clmtl
+ * synth`, which writes synthetic scenes to disk in the CityScapes layout. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,10 +43,57 @@ static clm_status load_model(clm_context *ctx, const char *path, int batch, clm_
   return st;
 }
 
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/* What constant predictors score on the split, to read the model's numbers against: the most
+ * frequent class everywhere (pixel accuracy, mIoU over the classes present), zero instance
+ * offsets (L1 per instance pixel), and the median disparity everywhere (MAE). */
+static int print_baseline(clm_dataset *d) {
+  int h, w, n = clm_dataset_count(d);
+  clm_dataset_size(d, &h, &w);
+  size_t hw = (size_t)h * w;
+  clm_sample s;
+  if (clm_sample_alloc(&s, h, w) != CLM_OK) return 1;
+  double hist[256] = {0}, inst_l1 = 0, inst_px = 0;
+  float *disp = malloc((size_t)n * hw * sizeof *disp), *offs = malloc(2 * hw * sizeof *offs), *mask = malloc(hw * sizeof *mask);
+  size_t nd = 0;
+  int rc = !disp || !offs || !mask;
+  for (int i = 0; i < n && !rc; i++) {
+    if (clm_dataset_load(d, i, &s) != CLM_OK) { rc = 1; break; }
+    clm_instance_targets(&s, offs, mask);
+    for (size_t p = 0; p < hw; p++) {
+      int c = (int)s.semantic[p];
+      if (c >= 0 && c < 255) hist[c]++;
+      if (mask[p] > 0) { inst_l1 += fabs(offs[p]) + fabs(offs[hw + p]); inst_px++; }
+      if (s.depth_valid[p] > 0) disp[nd++] = s.depth[p];
+    }
+  }
+  if (!rc) {
+    int best = 0, present = 0;
+    double total = 0;
+    for (int c = 0; c < 255; c++) { total += hist[c]; if (hist[c] > hist[best]) best = c; present += hist[c] > 0; }
+    /* predicting `best` everywhere: its IoU is hist[best]/total, every other class's IoU 0 */
+    qsort(disp, nd, sizeof *disp, cmp_float);
+    float med = nd ? disp[nd / 2] : 0;
+    double mae = 0;
+    for (size_t i = 0; i < nd; i++) mae += fabs(disp[i] - med);
+    printf("constant predictors on the same split: class %d everywhere: pixel acc %.1f%%, mIoU %.1f%%; "
+           "zero offsets: instance L1/px %.3f; median disparity %.3f: depth MAE %.4f\n",
+           best, 100 * hist[best] / total, 100 * hist[best] / total / present, inst_px ? inst_l1 / inst_px : 0,
+           med, nd ? mae / (double)nd : 0);
+  }
+  free(disp); free(offs); free(mask);
+  clm_sample_free(&s);
+  return rc;
+}
+
 int cmd_eval(int argc, char **argv) {
   const char *ckpt = NULL, *data = NULL, *device = NULL;
   clm_split split = CLM_SPLIT_VAL;
-  int count = 64, batch = 4;
+  int count = 64, batch = 4, baseline = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--model") && v) ckpt = argv[++i];
@@ -52,6 +101,7 @@ int cmd_eval(int argc, char **argv) {
     else if (!strcmp(a, "--device") && v) device = argv[++i];
     else if (!strcmp(a, "--count") && v) count = atoi(argv[++i]);
     else if (!strcmp(a, "--batch") && v) batch = atoi(argv[++i]);
+    else if (!strcmp(a, "--baseline")) baseline = 1;
     else if (!strcmp(a, "--split") && v) {
       i++;
       if (!strcmp(v, "train")) split = CLM_SPLIT_TRAIN;
@@ -60,7 +110,7 @@ int cmd_eval(int argc, char **argv) {
       else return cli_usage_error("--split is train, val or test");
     } else {
       fprintf(stderr, "usage: clmtl eval --model CKPT.safetensors [--data DIR] [--split val|test|train]\n"
-                      "                  [--count N (synthetic)] [--batch N] [--device D]\n");
+                      "                  [--count N (synthetic)] [--batch N] [--device D] [--baseline]\n");
       return 2;
     }
   }
@@ -98,7 +148,7 @@ int cmd_eval(int argc, char **argv) {
     clm_metrics_format_row(clm_metrics_task_name(m, i), &r, line, sizeof line);
     printf("%s  %10.4f\n", line, losses[i]);
   }
-  rc = 0;
+  rc = baseline ? print_baseline(d) : 0;
 done:
   if (rc) fprintf(stderr, "clmtl eval: %s\n", clm_last_error());
   clm_metrics_free(m);
@@ -220,4 +270,30 @@ done:
   clm_graph_free(g);
   clm_context_free(ctx);
   return rc;
+}
+
+int cmd_synth(int argc, char **argv) {
+  const char *out = NULL;
+  clm_synth_options s = {1, 16, 128, 256, 0, 0, 0};
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--out") && i + 1 < argc) out = argv[++i];
+    else if (!strcmp(a, "--count") && i + 1 < argc) s.count = atoi(argv[++i]);
+    else if (!strcmp(a, "--seed") && i + 1 < argc) s.seed = strtoull(argv[++i], NULL, 10);
+    else if (!strcmp(a, "--size") && i + 1 < argc) {
+      if (sscanf(argv[++i], "%dx%d", &s.height, &s.width) != 2) return cli_usage_error("--size wants HxW");
+    } else {
+      fprintf(stderr, "usage: clmtl synth --out DIR [--count N per split] [--size HxW] [--seed N]\n");
+      return 2;
+    }
+  }
+  if (!out) return cli_usage_error("'synth' needs --out DIR");
+  if (s.count < 1 || s.height < 8 || s.width < 8) return cli_usage_error("--count and --size must be positive");
+  if (clm_synth_write(out, &s) != CLM_OK) {
+    fprintf(stderr, "clmtl synth: %s\n", clm_last_error());
+    return 1;
+  }
+  printf("wrote %d scenes per split (train, val, test) at %dx%d under %s in the CityScapes layout\n",
+         s.count, s.height, s.width, out);
+  return 0;
 }
