@@ -57,7 +57,8 @@ typedef struct clm_synth_options {
   int count;           /* samples in the split */
   int height, width;
   float noise_semantic;/* probability of replacing a label by a random class (0 = none) */
-  float noise_instance;/* σ of Gaussian noise added to instance offsets, in pixels */
+  float noise_instance;/* σ of Gaussian noise added to instance offsets, in pixels: applied by
+                          the trainer to training batches (ids cannot carry it) */
   float noise_depth;   /* σ of Gaussian noise added to valid disparities, in pixels */
 } clm_synth_options;
 

@@ -1,4 +1,6 @@
 /* Filling host batches on a helper thread (see batch.h). */
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,21 @@ void clm_batch_free(clm_batch *b) {
   memset(b, 0, sizeof *b);
 }
 
+/* Gaussian noise (Box-Muller on a splitmix64 stream seeded by the sample index) on the
+ * offsets of instance pixels: the --noise-instance option. */
+static void add_noise(const clm_batch *b, int index, float *offsets, const float *mask) {
+  size_t hw = (size_t)b->height * b->width;
+  uint64_t s = 0x6a09e667f3bcc909ull ^ ((uint64_t)index * 0x9e3779b97f4a7c15ull);
+  for (size_t p = 0; p < 2 * hw; p++) {
+    if (mask[p % hw] <= 0) continue;
+    uint64_t z1 = (s += 0x9e3779b97f4a7c15ull), z2 = (s += 0x9e3779b97f4a7c15ull);
+    z1 = (z1 ^ (z1 >> 31)) * 0xbf58476d1ce4e5b9ull;
+    z2 = (z2 ^ (z2 >> 31)) * 0xbf58476d1ce4e5b9ull;
+    double u1 = ((double)(z1 >> 11) + 1.0) / 9007199254740993.0, u2 = (double)(z2 >> 11) / 9007199254740992.0;
+    offsets[p] += b->instance_noise * (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+  }
+}
+
 static void *fill(void *arg) {
   clm_batch *b = arg;
   size_t hw = (size_t)b->height * b->width;
@@ -54,6 +71,7 @@ static void *fill(void *arg) {
     memcpy(b->image + 3 * hw * i, s->image, 3 * hw * sizeof(float));
     memcpy(b->semantic + hw * i, s->semantic, hw * sizeof(float));
     clm_instance_targets(s, b->instance + 2 * hw * i, b->instance_mask + hw * i);
+    if (b->instance_noise > 0) add_noise(b, b->indices[i], b->instance + 2 * hw * i, b->instance_mask + hw * i);
     memcpy(b->depth + hw * i, s->depth, hw * sizeof(float));
     memcpy(b->depth_mask + hw * i, s->depth_valid, hw * sizeof(float));
   }

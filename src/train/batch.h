@@ -16,6 +16,8 @@ typedef struct clm_batch {
   float *depth;         /* (B, 1, H, W) */
   float *depth_mask;    /* (B, 1, H, W) */
   clm_sample scratch;
+  float instance_noise; /* σ in pixels of Gaussian noise on the instance offsets (0: none);
+                           deterministic per sample index */
   /* the pending fill */
   pthread_t thread;
   int running;

@@ -145,7 +145,10 @@ static clm_status setup(trainer *t) {
   if (clm_dataset_count(t->train) < o->batch)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "the training split has %d samples, fewer than a batch of %d",
              clm_dataset_count(t->train), o->batch);
-  for (int i = 0; i < 2; i++) CLM_TRY(clm_batch_init(&t->batches[i], o->batch, o->height, o->width));
+  for (int i = 0; i < 2; i++) {
+    CLM_TRY(clm_batch_init(&t->batches[i], o->batch, o->height, o->width));
+    t->batches[i].instance_noise = o->synth.noise_instance;
+  }
   CLM_TRY(clm_metrics_for_graph(t->g, &t->metrics));
   if (mkdir_p(o->out_dir) != 0) CLM_FAIL(CLM_ERR_IO, "cannot create %s: %s", o->out_dir, strerror(errno));
   char path[1100];
