@@ -1,11 +1,17 @@
 /* Small bookkeeping kernels of the training step. */
 
-/* counter[0] += 1 when total[0] is NaN or Inf (one work-item). Steps with such a total are
- * skipped by the optimizer's guard; this keeps their number without a host read. */
+/* When total[0] is NaN or Inf: counter[0] (all such steps) and counter[1] (such steps in a
+ * row) += 1; otherwise counter[1] = 0. One work-item. Steps with such a total are skipped by
+ * the optimizer's guard; this keeps count without a host read. */
 __kernel void count_nonfinite(__global const float *total, int toff, __global float *counter,
                               int coff) {
   if (get_global_id(0) != 0) return;
-  if (!isfinite(total[toff])) counter[coff] += 1.0f;
+  if (isfinite(total[toff])) {
+    counter[coff + 1] = 0.0f;
+  } else {
+    counter[coff] += 1.0f;
+    counter[coff + 1] += 1.0f;
+  }
 }
 
 /* seed[j·stride] = (j == task) for the K losses: the backward of one task's loss alone. */

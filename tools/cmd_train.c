@@ -29,7 +29,9 @@ static const char *usage_text =
     "  --noise-semantic P --noise-instance S --noise-depth S   synthetic target noise\n"
     "  --patience N            early stopping (default 3, 0 off)\n"
     "  --seed N  --device D  --out DIR (default runs/default)  --log-every N\n"
-    "  --resume DIR            continue the run in DIR from its last.safetensors (same options)\n";
+    "  --resume DIR            continue the run in DIR from its last.safetensors (same options)\n"
+    "  --max-bad-steps N       stop after N steps in a row with a NaN/Inf loss (default 20)\n"
+    "  --inject-nan-from STEP  testing aid: NaN targets from this step on\n";
 
 static int bad(const char *opt, const char *value, const char *want) {
   fprintf(stderr, "clmtl train: %s %s: %s\n", opt, value ? value : "(missing)", want);
@@ -139,6 +141,8 @@ int cmd_train(int argc, char **argv) {
     else if (!strcmp(a, "--val-count")) { rc = parse_long(a, val, 1, 10000000, &v); o.val_count = (int)v; }
     else if (!strcmp(a, "--patience")) { rc = parse_long(a, val, 0, 100000, &v); o.patience = (int)v; }
     else if (!strcmp(a, "--log-every")) { rc = parse_long(a, val, 1, 1000000, &v); o.log_every = (int)v; }
+    else if (!strcmp(a, "--max-bad-steps")) { rc = parse_long(a, val, 0, 1000000, &v); o.max_bad_steps = (int)v; }
+    else if (!strcmp(a, "--inject-nan-from")) { rc = parse_long(a, val, 0, 0x7fffffffL, &v); o.inject_nan_from = v; }
     else if (!strcmp(a, "--step-epochs")) { rc = parse_long(a, val, 1, 100000, &v); o.step_epochs = (int)v; }
     else if (!strcmp(a, "--seed")) { rc = parse_long(a, val, 0, 0x7fffffffL, &v); o.seed = (uint64_t)v; o.synth.seed = (uint64_t)v; }
     else if (!strcmp(a, "--optimizer")) {

@@ -176,6 +176,7 @@ typedef struct clm_mtl_snapshot {
   float param[CLM_MTL_MAX_TASKS];  /* the task parameter itself */
   float total;
   int skipped_steps;               /* steps whose total was not finite, since creation */
+  int skipped_in_a_row;            /* of them, the latest run of consecutive ones */
 } clm_mtl_snapshot;
 
 clm_status clm_mtl_read(clm_mtl *m, clm_mtl_snapshot *out);

@@ -38,6 +38,10 @@ typedef struct clm_train_options {
   const char *resume;        /* a run's directory: continue from its last.safetensors (the
                                 same options must be given; the log is appended to) */
   int log_every;             /* steps between progress callbacks (device reads) */
+  int max_bad_steps;         /* stop when this many steps in a row had a non-finite loss (their
+                                updates are skipped); checked at each log step; default 20 */
+  long inject_nan_from;      /* testing aid: from this step on, the semantic and depth
+                                targets are NaN; -1 (default) off */
 } clm_train_options;
 
 /* Defaults: default model, synthetic data 64x128, batch 8, 6 epochs of 480 + 64 samples, Adam

@@ -10,7 +10,8 @@
 struct clm_mtl {
   clm_graph *g;
   clm_mtl_config cfg;
-  clm_mem buf;             /* [0] total, [1] non-finite count, [2..2+K) effective weights;
+  clm_mem buf;             /* [0] total, [1] non-finite steps, [2] of them in a row,
+                              [3..3+K) effective weights;
                               gradnorm: then norms (K), L0 (K), L_grad (1), workspace */
   clm_tensor total, skipped, weights;
   /* gradnorm */
@@ -94,15 +95,15 @@ clm_status clm_mtl_create(clm_graph *g, const clm_mtl_config *cfg, clm_mtl **out
     ws_floats = clm_gradnorm_workspace(clm_tensor_numel(&m->shared_grad));
   }
   if (st == CLM_OK && cfg->strategy == CLM_MTL_DWA) st = clm_dwa_init(&m->dwa, k, cfg->dwa_temperature);
-  if (st == CLM_OK) st = clm_buffer_alloc(g->ctx, 3 + 3 * (size_t)k + ws_floats, &m->buf);
+  if (st == CLM_OK) st = clm_buffer_alloc(g->ctx, 4 + 3 * (size_t)k + ws_floats, &m->buf);
   if (st != CLM_OK) { free(m); return st; }
   m->total = clm_tensor_view(m->buf, 0, 1, 1, 1, 1);
-  m->skipped = clm_tensor_view(m->buf, 1, 1, 1, 1, 1);
-  m->weights = clm_tensor_view(m->buf, 2, 1, 1, 1, k);
-  m->norms = clm_tensor_view(m->buf, 2 + (size_t)k, 1, 1, 1, k);
-  m->l0 = clm_tensor_view(m->buf, 2 + 2 * (size_t)k, 1, 1, 1, k);
-  m->lgrad = clm_tensor_view(m->buf, 2 + 3 * (size_t)k, 1, 1, 1, 1);
-  m->ws = clm_tensor_view(m->buf, 3 + 3 * (size_t)k, 1, 1, 1, (int)(ws_floats ? ws_floats : 1));
+  m->skipped = clm_tensor_view(m->buf, 1, 1, 1, 1, 2);
+  m->weights = clm_tensor_view(m->buf, 3, 1, 1, 1, k);
+  m->norms = clm_tensor_view(m->buf, 3 + (size_t)k, 1, 1, 1, k);
+  m->l0 = clm_tensor_view(m->buf, 3 + 2 * (size_t)k, 1, 1, 1, k);
+  m->lgrad = clm_tensor_view(m->buf, 3 + 3 * (size_t)k, 1, 1, 1, 1);
+  m->ws = clm_tensor_view(m->buf, 4 + 3 * (size_t)k, 1, 1, 1, (int)(ws_floats ? ws_floats : 1));
   clm_tensor params = clm_graph_task_params(g);
   st = clm_mtl_params_init(g->ctx, cfg, &params);
   if (st != CLM_OK) { clm_mtl_free(m); return st; }
@@ -201,10 +202,10 @@ static float sigma_of(const clm_mtl_config *cfg, int i, float p) {
 clm_status clm_mtl_read(clm_mtl *m, clm_mtl_snapshot *out) {
   clm_graph *g = m->g;
   int k = m->cfg.ntasks;
-  float head[2], scal[3 * CLM_MTL_MAX_TASKS];
+  float head[3], scal[3 * CLM_MTL_MAX_TASKS];
   clm_tensor params = clm_graph_task_params(g);
   clm_tensor scalars = clm_tensor_view(g->scalars, 0, 1, 1, 1, 3 * k);
-  clm_tensor both = clm_tensor_view(m->buf, 0, 1, 1, 1, 2);
+  clm_tensor both = clm_tensor_view(m->buf, 0, 1, 1, 1, 3);
   CLM_TRY(clm_tensor_download(g->ctx, &both, head));
   CLM_TRY(clm_tensor_download(g->ctx, &m->weights, out->weight));
   CLM_TRY(clm_tensor_download(g->ctx, &params, out->param));
@@ -212,6 +213,7 @@ clm_status clm_mtl_read(clm_mtl *m, clm_mtl_snapshot *out) {
   out->ntasks = k;
   out->total = head[0];
   out->skipped_steps = (int)head[1];
+  out->skipped_in_a_row = (int)head[2];
   for (int i = 0; i < k; i++) {
     out->loss[i] = scal[3 * i];
     out->count[i] = scal[3 * i + 1];

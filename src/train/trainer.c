@@ -35,6 +35,8 @@ clm_train_options clm_train_defaults(void) {
   o.seed = 1;
   o.out_dir = "runs/default";
   o.log_every = 5;
+  o.max_bad_steps = 20;
+  o.inject_nan_from = -1;
   return o;
 }
 
@@ -350,6 +352,11 @@ static clm_status run(trainer *t, const clm_train_callbacks *cb) {
     for (long s = 0; s < per_epoch && st == CLM_OK; s++, step++) {
       clm_batch *cur = &t->batches[s & 1], *next = &t->batches[(s + 1) & 1];
       st = clm_batch_wait(cur);
+      if (st == CLM_OK && o->inject_nan_from >= 0 && step >= o->inject_nan_from) {
+        /* NaN targets, not images: ReLU and max-pool would squash NaN pixels to numbers */
+        size_t n_px = (size_t)o->batch * o->height * o->width;
+        for (size_t p = 0; p < n_px; p++) cur->semantic[p] = cur->depth[p] = NAN;
+      }
       if (st == CLM_OK) st = clm_batch_upload(cur, t->g);
       if (st == CLM_OK && s + 1 < per_epoch) st = clm_batch_start(next, t->train, idx + (size_t)(s + 1) * o->batch);
       oc.lr = lr_at(o, epoch, step, total);
@@ -357,14 +364,20 @@ static clm_status run(trainer *t, const clm_train_callbacks *cb) {
       if (st == CLM_OK)
         st = clm_launch_1d(t->ctx, "train", "accumulate_losses", (size_t)t->ntasks, "tiit", &sc.value,
                            sc.stride, t->ntasks, &acc);
-      if (st == CLM_OK && cb && cb->on_progress && (step % (o->log_every > 0 ? o->log_every : 1) == 0 ||
-                                                    s + 1 == per_epoch)) {
+      /* every log_every steps: one read of the weighting's scalars for progress and the
+       * non-finite guard */
+      if (st == CLM_OK && (step % (o->log_every > 0 ? o->log_every : 1) == 0 || s + 1 == per_epoch)) {
         clm_train_progress p = {epoch, o->epochs, step + 1, per_epoch, total, 0, 0, {0}, oc.lr};
         st = clm_mtl_read(t->mtl, &p.tasks);
         double el = now_seconds() - start;
         p.images_per_second = (double)(step + 1 - first_step) * o->batch / el;
         p.eta_seconds = el / (double)(step + 1 - first_step) * (double)(total - step - 1);
-        if (st == CLM_OK) cb->on_progress(cb->user, &p);
+        if (st == CLM_OK && cb && cb->on_progress) cb->on_progress(cb->user, &p);
+        if (st == CLM_OK && o->max_bad_steps > 0 && p.tasks.skipped_in_a_row >= o->max_bad_steps)
+          st = CLM_ERROR(CLM_ERR_NUMERIC,
+                         "%d steps in a row had a NaN or Inf loss (their updates were skipped); "
+                         "stopped at step %ld. The last good checkpoint is %s/last.safetensors",
+                         p.tasks.skipped_in_a_row, step + 1, o->out_dir);
       }
     }
     if (st != CLM_OK) break;
