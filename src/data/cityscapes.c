@@ -175,7 +175,8 @@ static clm_status check_header(const cs_sample *s, const char *path, int want16,
   return CLM_OK;
 }
 
-/* Checks one paired sample: headers of all files, and every label and instance id decoded. */
+/* Checks one paired sample: headers of all files, every file decoded, and every label and
+ * instance id in range. */
 static clm_status check_sample(cs_sample *s, char *msg, size_t size) {
   int c;
   if (!stbi_info(s->image, &s->width, &s->height, &c)) {
@@ -225,6 +226,23 @@ static clm_status check_sample(cs_sample *s, char *msg, size_t size) {
     }
   }
   stbi_image_free(inst);
+
+  /* The image and disparity bodies too: a header that reads fine does not make a decodable
+   * file, and a bad one must be reported here, not when training reaches it. */
+  unsigned char *rgb = stbi_load(s->image, &w, &h, &c, 3);
+  if (!rgb) {
+    snprintf(msg, size, "%s: cannot decode (%s)", s->image, png_reason());
+    return CLM_ERR_PARSE;
+  }
+  stbi_image_free(rgb);
+  if (s->disparity) {
+    stbi_us *disp = stbi_load_16(s->disparity, &w, &h, &c, 1);
+    if (!disp) {
+      snprintf(msg, size, "%s: cannot decode (%s)", s->disparity, png_reason());
+      return CLM_ERR_PARSE;
+    }
+    stbi_image_free(disp);
+  }
   return CLM_OK;
 }
 

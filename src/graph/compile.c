@@ -21,11 +21,11 @@ static clm_status add_implicit_inputs(clm_graph *g) {
     clm_layer *l = &g->layers[i];
     if (l->type != CLM_LAYER_SOFTMAX_XENT && l->type != CLM_LAYER_L1 && l->type != CLM_LAYER_L2)
       continue;
-    const char *names[2] = {l->target, l->mask};
     for (int k = 0; k < 2; k++) {
-      if (!names[k][0] || find_layer(g, names[k]) >= 0) continue;
+      const char *name = k ? l->mask : l->target; /* read through l: it may have moved */
+      if (!name[0] || find_layer(g, name) >= 0) continue;
       clm_layer in;
-      clm_layer_defaults(&in, CLM_LAYER_INPUT, names[k]);
+      clm_layer_defaults(&in, CLM_LAYER_INPUT, name);
       /* labels and masks have one channel; a regression target takes the prediction's */
       in.channels = (k == 1 || l->type == CLM_LAYER_SOFTMAX_XENT) ? 1 : -1;
       snprintf(in.file, sizeof in.file, "%s", l->file);

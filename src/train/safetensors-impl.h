@@ -36,6 +36,11 @@ typedef struct clm_st_file {
  * the tensor. On success the caller owns *out and releases it with clm_st_close. */
 clm_status clm_st_open(const char *path, clm_st_file *out);
 
+/* The same checks on a whole file already in memory (data, size bytes; `name` is used in
+ * messages). out->f stays NULL: entries and metadata only, clm_st_read needs clm_st_open.
+ * Used by the fuzz target tests/fuzz/fuzz_safetensors.c. */
+clm_status clm_st_parse(const char *name, const void *data, size_t size, clm_st_file *out);
+
 /* Reads entry e's floats (converted to host byte order) into dst. */
 clm_status clm_st_read(const char *path, clm_st_file *sf, const clm_st_entry *e, float *dst);
 

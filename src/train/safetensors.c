@@ -270,6 +270,26 @@ done:
   return st;
 }
 
+/* The 8-byte little-endian header length against the file size: *n on success. */
+static clm_status header_length(const char *path, const unsigned char lenbuf[8],
+                                uint64_t file_size, uint64_t *n) {
+  *n = 0;
+  for (int i = 7; i >= 0; i--) *n = (*n << 8) | lenbuf[i];
+  if (*n > file_size - 8)
+    CLM_FAIL(CLM_ERR_PARSE, "%s: header length %llu exceeds the file (truncated or not "
+             "safetensors): expected at least %llu bytes, the file has %llu", path,
+             (unsigned long long)*n, (unsigned long long)*n + 8, (unsigned long long)file_size);
+  if (*n < 2 || *n > CLM_ST_MAX_HEADER)
+    CLM_FAIL(CLM_ERR_PARSE, "%s: header length %llu out of range (2 to %u bytes)", path,
+             (unsigned long long)*n, CLM_ST_MAX_HEADER);
+  return CLM_OK;
+}
+
+static clm_status too_short(const char *path, uint64_t file_size) {
+  CLM_FAIL(CLM_ERR_PARSE, "%s: %llu bytes, too short for a safetensors file (8-byte header "
+           "length first)", path, (unsigned long long)file_size);
+}
+
 clm_status clm_st_open(const char *path, clm_st_file *out) {
   memset(out, 0, sizeof *out);
   FILE *f = fopen(path, "rb");
@@ -289,24 +309,11 @@ clm_status clm_st_open(const char *path, clm_st_file *out) {
   out->file_size = (uint64_t)sb.st_size;
   unsigned char lenbuf[8];
   if (out->file_size < 8 || fread(lenbuf, 1, 8, f) != 8) {
-    st = CLM_ERROR(CLM_ERR_PARSE, "%s: %llu bytes, too short for a safetensors file (8-byte "
-                   "header length first)", path, (unsigned long long)out->file_size);
+    st = too_short(path, out->file_size);
     goto fail;
   }
-  uint64_t n = 0;
-  for (int i = 7; i >= 0; i--) n = (n << 8) | lenbuf[i];
-  if (n > out->file_size - 8) {
-    st = CLM_ERROR(CLM_ERR_PARSE, "%s: header length %llu exceeds the file (truncated or not "
-                   "safetensors): expected at least %llu bytes, the file has %llu", path,
-                   (unsigned long long)n, (unsigned long long)n + 8,
-                   (unsigned long long)out->file_size);
-    goto fail;
-  }
-  if (n < 2 || n > CLM_ST_MAX_HEADER) {
-    st = CLM_ERROR(CLM_ERR_PARSE, "%s: header length %llu out of range (2 to %u bytes)", path,
-                   (unsigned long long)n, CLM_ST_MAX_HEADER);
-    goto fail;
-  }
+  uint64_t n;
+  CLM_CHECK(st, header_length(path, lenbuf, out->file_size, &n), fail);
   out->data_start = 8 + n;
   text = malloc((size_t)n + 1);
   if (!text) {
@@ -326,6 +333,26 @@ clm_status clm_st_open(const char *path, clm_st_file *out) {
 fail:
   free(text);
   clm_st_close(out);
+  return st;
+}
+
+clm_status clm_st_parse(const char *name, const void *data, size_t size, clm_st_file *out) {
+  memset(out, 0, sizeof *out);
+  out->file_size = (uint64_t)size;
+  if (size < 8) return too_short(name, out->file_size);
+  uint64_t n;
+  clm_status st = header_length(name, data, out->file_size, &n);
+  if (st != CLM_OK) return st;
+  out->data_start = 8 + n;
+  /* a copy of exactly the header, so nothing can read past it into the tensor bytes */
+  char *text = malloc((size_t)n + 1);
+  if (!text) CLM_FAIL(CLM_ERR_HOST_MEMORY, "%s: out of host memory for a %llu-byte header", name,
+                      (unsigned long long)n);
+  memcpy(text, (const unsigned char *)data + 8, (size_t)n);
+  text[n] = 0;
+  st = parse_header(name, text, (size_t)n, out);
+  free(text);
+  if (st != CLM_OK) clm_st_close(out);
   return st;
 }
 
