@@ -5,6 +5,7 @@
 #define CLMTL_GRAPH_IMPL_H
 
 #include "clmtl/graph.h"
+#include "clmtl/tune.h"
 #include "ops/ops.h"
 
 #define CLM_NODE_NAME_MAX 96
@@ -35,6 +36,7 @@ typedef struct clm_node {
   clm_tensor ws, ws_bwd;        /* workspaces of the forward and the backward step */
   size_t aux_floats, ws_floats, ws_bwd_floats;
   int variant;                  /* conv variant picked by the scheduler */
+  int variant_tuned;            /* ... from the device's tuning file */
   int requires_grad;            /* out depends on a parameter */
   int feeds_loss;               /* some loss depends on out */
   int keep;                     /* value kept after forward (network heads) */
@@ -88,5 +90,20 @@ clm_status clm_graph_build_nodes(clm_graph *g);   /* expand, resolve, sort, shap
 clm_status clm_graph_autograd(clm_graph *g);      /* backward order and accumulate flags */
 clm_status clm_graph_schedule(clm_graph *g);      /* kernel variant and workspace per node */
 clm_status clm_graph_plan(clm_graph *g);          /* liveness, arena offsets, allocation */
+
+/* The tuning file (tuning.c; format in tune.h). */
+typedef struct clm_tuning_entry {
+  char key[256];     /* clm_conv_shape_key */
+  char mode[8];      /* "train" or "infer" */
+  int variant;
+  char comment[512]; /* the measured times */
+} clm_tuning_entry;
+/* "conv x=NxCxHxW w=KxCxRxS y=NxKxHoxWo stride=1 pad=1 dil=1" for a conv/deconv node. */
+void clm_conv_shape_key(const clm_graph *g, const clm_node *nd, char *buf, size_t size);
+/* The variant the file at `path` names for key and mode, or -1 (no file, no entry). Lines that
+ * do not parse are skipped, with a warning on stderr when `warn`. */
+int clm_tuning_lookup(const char *path, const char *key, int training, int warn);
+/* Rewrites the device's tuning file with these entries replacing any of the same key and mode. */
+clm_status clm_tuning_merge(const clm_context *ctx, const clm_tuning_entry *e, int count);
 
 #endif

@@ -312,9 +312,10 @@ void clm_graph_print(const clm_graph *g, void *file) {
     total += np;
     char shape[64];
     snprintf(shape, sizeof shape, "(%d,%d,%d,%d)", nd->n, nd->c, nd->h, nd->w);
-    const char *var = (nd->op == CLM_LAYER_CONV || nd->op == CLM_LAYER_DECONV)
-                          ? clm_conv_variant_name((clm_conv_variant)nd->variant) : "";
-    fprintf(f, "%-28s %-12s %-22s %10zu  %s\n", nd->name, clm_layer_type_name(nd->op), shape, np, var);
+    int conv = nd->op == CLM_LAYER_CONV || nd->op == CLM_LAYER_DECONV;
+    const char *var = conv ? clm_conv_variant_name((clm_conv_variant)nd->variant) : "";
+    fprintf(f, "%-28s %-12s %-22s %10zu  %s%s\n", nd->name, clm_layer_type_name(nd->op), shape, np,
+            var, conv && nd->variant_tuned ? " (tuned)" : "");
   }
   fprintf(f, "parameters: %zu   activation arena: %.2f MiB   device total: %.2f MiB\n", total,
           (double)clm_graph_arena_bytes(g) / (1 << 20), (double)clm_graph_device_bytes(g) / (1 << 20));
