@@ -83,7 +83,7 @@ static clm_status check_up_shapes(const char *op, const clm_tensor *small,
 
 clm_status clm_upsample2x_forward(clm_context *ctx, const clm_tensor *x, const clm_tensor *y) {
   CLM_TRY(check_up_shapes("upsample2x_forward", x, y));
-  return clm_launch_1d(ctx, "pool", "upsample2x_forward", clm_tensor_numel(y), "ttiii", x, y,
+  return clm_launch_1d(ctx, "pool", "upsample2x_forward", clm_tensor_numel(y) / 2 /* output pairs */, "ttiii", x, y,
                        x->n * x->c, x->h, x->w);
 }
 
