@@ -89,33 +89,49 @@ __kernel void xent_reduce(__global const float *logits, int loff, __global const
 
 /* dlogits (N, K, HW) = scale * (softmax - onehot(label)); 0 on ignored pixels and on pixels
  * with an invalid label (the forward already reports those as NaN; the gradient stays finite
- * so a skipped task cannot poison the weights). */
+ * so a skipped task cannot poison the weights). One work-item per chunk of 16 pixels of one
+ * image (float16 lanes; the last chunk of an image, when shorter, pixel by pixel). */
 __kernel void xent_backward(__global const float *logits, int loff, __global const float *labels,
                             int laboff, __global const float *count, int coff,
                             __global const float *seed, int soff, __global float *dlogits,
                             int doff, int N, int K, int HW, int ignore, int accumulate) {
-  int q = GID0;
-  if (q >= N * HW) return;
-  int n = q / HW, hw = q - n * HW;
-  float lab = labels[laboff + q];
-  int valid = lab != (float)ignore && lab >= 0.0f && lab < (float)K && floor(lab) == lab;
-  int c = valid ? (int)lab : 0;
-  __global const float *z = logits + loff + n * K * HW + hw;
-  __global float *dz = dlogits + doff + n * K * HW + hw;
-  if (!valid) {
-    if (!accumulate)
-      for (int k = 0; k < K; k++) dz[k * HW] = 0.0f;
+  int per_image = (HW + LANES - 1) / LANES;
+  int t = GID0;
+  if (t >= N * per_image) return;
+  int n = t / per_image, j0 = (t - n * per_image) * LANES;
+  float scale = seed[soff] / fmax(count[coff], 1.0f);
+  __global const float *z = logits + loff + n * K * HW + j0;
+  __global const float *lab = labels + laboff + n * HW + j0;
+  __global float *dz = dlogits + doff + n * K * HW + j0;
+  if (j0 + LANES <= HW) {
+    float16 l = vload16(0, lab);
+    int16 valid = (l != (float16)((float)ignore)) & (l >= (float16)(0.0f)) &
+                  (l < (float16)((float)K)) & (floor(l) == l);
+    float16 m = vload16(0, z);
+    for (int k = 1; k < K; k++) m = fmax(m, vload16(0, z + k * HW));
+    float16 s = (float16)(0.0f);
+    for (int k = 0; k < K; k++) s += exp(vload16(0, z + k * HW) - m);
+    float16 f = select((float16)(0.0f), scale / s, valid); /* 0 on invalid pixels */
+    for (int k = 0; k < K; k++) {
+      float16 p = exp(vload16(0, z + k * HW) - m) * f;
+      float16 g = p - select((float16)(0.0f), (float16)(scale), valid & (l == (float16)((float)k)));
+      if (accumulate) g += vload16(0, dz + k * HW);
+      vstore16(g, 0, dz + k * HW);
+    }
     return;
   }
-  float scale = seed[soff] / fmax(count[coff], 1.0f);
-  float m = z[0];
-  for (int k = 1; k < K; k++) m = fmax(m, z[k * HW]);
-  float s = 0.0f;
-  for (int k = 0; k < K; k++) s += exp(z[k * HW] - m);
-  float inv = 1.0f / s;
-  for (int k = 0; k < K; k++) {
-    float g = scale * (exp(z[k * HW] - m) * inv - (k == c ? 1.0f : 0.0f));
-    dz[k * HW] = accumulate ? dz[k * HW] + g : g;
+  for (int j = 0; j < HW - j0; j++) {
+    float lj = lab[j];
+    int valid = lj != (float)ignore && lj >= 0.0f && lj < (float)K && floor(lj) == lj;
+    float m = z[j];
+    for (int k = 1; k < K; k++) m = fmax(m, z[k * HW + j]);
+    float s = 0.0f;
+    for (int k = 0; k < K; k++) s += exp(z[k * HW + j] - m);
+    float f = valid ? scale / s : 0.0f;
+    for (int k = 0; k < K; k++) {
+      float g = exp(z[k * HW + j] - m) * f - (valid && (int)lj == k ? scale : 0.0f);
+      dz[k * HW + j] = accumulate ? dz[k * HW + j] + g : g;
+    }
   }
 }
 

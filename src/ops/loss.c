@@ -140,9 +140,10 @@ clm_status clm_softmax_xent_backward(clm_context *ctx, const clm_tensor *logits,
     CLM_FAIL(CLM_ERR_SHAPE, "softmax_xent_backward: dlogits must be shaped like logits");
   if (!is_scalar(count) || !is_scalar(seed))
     CLM_FAIL(CLM_ERR_SHAPE, "softmax_xent_backward: count and seed must be one-element tensors");
-  return clm_launch_1d(ctx, "loss", "xent_backward", clm_tensor_numel(labels), "tttttiiiii",
-                       logits, labels, count, seed, dlogits, logits->n, logits->c,
-                       logits->h * logits->w, ignore, accumulate ? 1 : 0);
+  int HW = logits->h * logits->w;
+  size_t chunks = (size_t)logits->n * (size_t)((HW + 15) / 16); /* see xent_backward */
+  return clm_launch_1d(ctx, "loss", "xent_backward", chunks, "tttttiiiii", logits, labels, count,
+                       seed, dlogits, logits->n, logits->c, HW, ignore, accumulate ? 1 : 0);
 }
 
 /* ---- L1 / L2 regression ------------------------------------------------------------------- */
