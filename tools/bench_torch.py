@@ -40,6 +40,7 @@ STRATEGIES = ("fixed", "equal", "uncertainty", "uncertainty-simple", "uncertaint
               "softplus")
 CLAMP_SIGMA2 = (1e-3, 10.0)  # uncertainty-clamped default: sigma^2 range (mtl.h)
 MASK64 = (1 << 64) - 1
+NO_TORCH = 3  # exit status of a child process that cannot import torch
 
 
 # ---- PyTorch side (child processes only) -------------------------------------------------
@@ -494,7 +495,7 @@ def fmt(v, scale=1):
     if v is None:
         return "-"
     v *= scale
-    return f"{v:.1f}" if abs(v) >= 100 else f"{v:.2f}" if abs(v) >= 10 else f"{v:.3g}"
+    return f"{v:.1f}" if abs(v) >= 100 else f"{v:.2f}" if abs(v) >= 1 else f"{v:.3g}"
 
 
 def table(title, rows, clmtl_col, torch_col, markdown):
@@ -510,7 +511,7 @@ def table(title, rows, clmtl_col, torch_col, markdown):
             if better is None:
                 better = f"{'clmtl' if r['better'] == 'clmtl' else 'PyTorch'} {r['factor']:.2f}x"
             body.append([r["label"], fmt(r["clmtl"], r["scale"]), fmt(r["pytorch"], r["scale"]),
-                         "-" if r["ratio"] is None else f"{r['ratio']:.3f}", better])
+                         "-" if r["ratio"] is None else f"{r['ratio']:.3g}", better])
     if markdown:
         align = ["---"] + ["---:"] * (len(head) - 1)
         if len(head) == 5:
@@ -526,9 +527,15 @@ def table(title, rows, clmtl_col, torch_col, markdown):
                      [line(b) for b in body]) + "\n"
 
 
+# Interpreters tried for the PyTorch phases, in order: this one, then the system's (Debian's
+# python3-torch installs for /usr/bin/python3, which a pyenv or venv python3 may hide).
+PYTHONS = [sys.executable] + (["/usr/bin/python3"] if os.path.exists("/usr/bin/python3") and
+                              os.path.realpath(sys.executable) != "/usr/bin/python3" else [])
+
+
 def run_phase(args, phase):
     """One PyTorch phase in a child process (this script with --phase): its result dict."""
-    cmd = [sys.executable, os.path.abspath(__file__), args.model, "--phase", phase,
+    cmd = [PYTHONS[0], os.path.abspath(__file__), args.model, "--phase", phase,
            "--size", f"{args.height}x{args.width}", "--batch", str(args.batch),
            "--threads", str(args.threads), "--steps", str(args.steps), "--reps", str(args.reps),
            "--warmup", str(args.warmup), "--weighting", args.weighting, "--lr", str(args.lr),
@@ -536,9 +543,11 @@ def run_phase(args, phase):
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if r.returncode != 0:
         err = r.stderr.strip()
-        if "No module named 'torch'" in err:
-            fail(f"PyTorch is not installed for {sys.executable} (Debian: apt-get install "
-                 "python3-torch)")
+        if r.returncode == NO_TORCH:
+            if len(PYTHONS) > 1:
+                PYTHONS.pop(0)
+                return run_phase(args, phase)
+            fail(f"{err.removeprefix('bench_torch: ')} (Debian: apt-get install python3-torch)")
         fail(f"the PyTorch {phase} phase failed (exit {r.returncode}):\n{err[-2000:]}")
     return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -613,6 +622,10 @@ def main():
     clmtl_data = read_clmtl_json(args.clmtl_json) if args.clmtl_json else None
     settle_shape(args, clmtl_data)
     if args.phase:  # child process: one phase, its JSON on stdout
+        try:
+            import torch  # noqa: F401 (here only to tell a missing PyTorch apart)
+        except ImportError as e:
+            fail(f"PyTorch cannot be imported by {sys.executable}: {e}", NO_TORCH)
         try:
             print(json.dumps(torch_side(args, args.phase)))
         except ModelError as e:

@@ -232,7 +232,8 @@ def compile_model(layers, height, width):
             raise ModelError(f"{where(l)}: {t} takes {want} input{'s' if want > 1 else ''} in "
                              f"'from', got {nfrom}")
         if want < 0 and nfrom < -want:
-            raise ModelError(f"{where(l)}: {t} takes at least {-want} inputs in 'from', got {nfrom}")
+            raise ModelError(f"{where(l)}: {t} takes at least {-want} inputs in 'from', "
+                             f"got {nfrom}")
     deps = {}
     for l in layers:
         names = list(l["from"]) + ([l["indices"]] if l["type"] == "unpool" else [])
