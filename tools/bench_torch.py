@@ -65,8 +65,9 @@ def torch_side(args, phase):
         return None
 
     class ConvBlock(nn.Module):
-        """conv or deconv, optional bn and activation; state dict names as clmtl's:
-        <layer>.weight, <layer>.bias, <layer>.bn.weight, <layer>.bn.running_mean, ..."""
+        """conv or deconv, then optional bn and activation. Parameter names follow clmtl's
+        (<layer>.weight, <layer>.bias, <layer>.bn.weight, <layer>.bn.running_mean, ...) under
+        the Net's `mods.` prefix."""
 
         def __init__(self, l, cin):
             super().__init__()
@@ -691,6 +692,9 @@ def main():
                  "infer_peak_rss_growth_bytes": inf["peak_rss_growth_bytes"],
                  "rss_high_water_reset": tr["hwm_reset"] and inf["hwm_reset"],
                  "train_step_ms_reps": tr["ms_reps"], "infer_ms_reps": inf["ms_reps"],
+                 "train_step_ms_min": min(tr["ms_reps"]), "infer_ms_min": min(inf["ms_reps"]),
+                 "load_average": [float(x) for x in open("/proc/loadavg").read().split()[:3]]
+                 if os.path.exists("/proc/loadavg") else None,
                  "final_total_loss": tr["final_total"]}
 
     title = (f"{args.model}, batch {args.batch}, {args.height}x{args.width}, weighting "

@@ -24,7 +24,7 @@ KEYS = {"input": ("channels",), "conv": CONV_KEYS, "deconv": CONV_KEYS,
         "unpool": ("indices",), "softmax_xent": ("target", "mask", "kind", "ignore", "weight"),
         "l1": ("target", "mask", "kind", "ignore", "weight"),
         "l2": ("target", "mask", "kind", "ignore", "weight")}
-# key: (field, kind, lo, hi) as parse.c reads it
+# ranges as parse.c checks them: integer key -> (lo, hi); number key -> (field, lo, hi)
 INT_KEYS = {"channels": (1, 1 << 16), "filters": (1, 1 << 16), "size": (1, 64),
             "stride": (1, 64), "pad": (0, 256), "dilation": (1, 64), "output_padding": (0, 63),
             "bias": (0, 1), "bn": (0, 1), "ignore": (-1, 65535)}
@@ -97,7 +97,7 @@ def parse_model(path):
     layers = []
     for sec in cp.sections():
         name = sec.strip()
-        at = slines.get(sec.strip(), 0)
+        at = slines.get(name, 0)
         if not name or len(name) >= NAME_MAX or "," in name:
             raise ModelError(f"{path}:{at}: bad layer name '[{name}]' (1 to {NAME_MAX - 1} "
                              "characters, no commas)")
