@@ -35,7 +35,7 @@ clm_status clm_probe_run(clm_context *ctx, const clm_probe_options *opt, clm_pro
 /* Horizontal bars, one row per label and nseries bars per row, each labelled with its value;
  * a legend when there are two or more series. values[row * nseries + s]; negative or
  * non-finite values draw no bar. Text is drawn with a built-in 5×7 bitmap font (printable
- * ASCII; lower case is shown in capitals). */
+ * ASCII; other bytes draw as a box). */
 typedef struct clm_chart {
   const char *title;
   const char *unit;                           /* appended to values, e.g. "img/s" */
