@@ -288,7 +288,8 @@ static const char *usage_text =
     "  --size HxW          input resolution (128x256)\n"
     "  --batch N           batch size (8)\n"
     "  --steps N           timed train steps, profiled steps and (at least 3) forwards (3)\n"
-    "  --warmup N          untimed train steps after the first (1)\n"
+    "  --warmup N          more untimed train steps (0; the first step, part of the warm\n"
+    "                      start, is never timed)\n"
     "  --weighting W       multi-task weighting (uncertainty); Adam optimizer\n"
     "  --device D          device: P:D, cpu, gpu or part of a name (default: as elsewhere)\n"
     "  --all-devices       every device of every platform, one comparison table\n"
@@ -296,7 +297,9 @@ static const char *usage_text =
     "  --json FILE         results as JSON (the format tools/bench_torch.py reads)\n"
     "  --csv FILE          one line per device\n"
     "  --markdown FILE     comparison and op tables\n"
-    "  --png FILE          bar chart: img/s per device, or one device's top ops\n";
+    "  --png FILE          bar chart: img/s per device, or one device's top ops\n"
+    "Cold and warm start run with a temporary program cache (removed afterwards; the device's\n"
+    "tuning file is copied into it); driver-level caches (e.g. PoCL's) are not cleared.\n";
 
 static int parse_int(const char *opt, const char *val, int lo, int *out) {
   char *end;
@@ -364,7 +367,7 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
 
 int cmd_bench(int argc, char **argv) {
   bench_opts o = {.model = "models/default.cfg", .batch = 8, .height = 128, .width = 256,
-                  .steps = 3, .warmup = 1};
+                  .steps = 3, .warmup = 0};
   int rc = parse_args(argc, argv, &o);
   if (rc) return rc < 0 ? 0 : rc;
   const char *shown_model = o.model; /* as given: "models/default.cfg" reads the same anywhere */
