@@ -32,6 +32,11 @@ static int usage(FILE *to) {
           "  tune [MODEL.cfg]     time every convolution variant on the model's shapes and keep\n"
           "                       the fastest per shape in this device's tuning file\n"
           "                       [--size HxW (128x256)] [--batch N (8)] [--reps N] [--device D]\n"
+          "  bench [MODEL.cfg]    train and inference speed, memory, start-up times, per-op profile\n"
+          "                       and a bandwidth/FLOP probe of one or every device\n"
+          "                       [--size HxW (128x256)] [--batch N (8)] [--steps N] [--warmup N]\n"
+          "                       [--device D | --all-devices] [--ops] [--weighting W] [--json FILE]\n"
+          "                       [--csv FILE] [--markdown FILE] [--png FILE]; 'clmtl bench --help'\n"
           "  help                 this text\n\n"
           "environment:\n"
           "  CLMTL_DEVICE         device to use: P:D, cpu, gpu, or part of a device/vendor/platform name\n"
@@ -76,6 +81,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "infer")) return cmd_infer(argc - 1, argv + 1);
   if (!strcmp(cmd, "synth")) return cmd_synth(argc - 1, argv + 1);
   if (!strcmp(cmd, "tune")) return cmd_tune(argc - 1, argv + 1);
+  if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) return usage(stdout);
   fprintf(stderr, "clmtl: unknown command '%s'\n\n", cmd);
   return usage(stderr);

@@ -170,4 +170,50 @@ size_t clm_graph_device_bytes(const clm_graph *g);
 /* Human-readable summary: layers, shapes, parameters, kernel variants, memory. */
 void clm_graph_print(const clm_graph *g, void *file /* FILE* */);
 
+/* ---- profiling (src/graph/profile.c) ------------------------------------------------------ */
+
+/* What part of a node's work a time belongs to. A conv/deconv backward step is two parts. */
+typedef enum clm_graph_pass {
+  CLM_PASS_FORWARD = 0,
+  CLM_PASS_BACKWARD,        /* the whole backward step of a node other than conv/deconv */
+  CLM_PASS_BACKWARD_DATA,   /* conv/deconv: gradient of the input */
+  CLM_PASS_BACKWARD_WEIGHT, /* conv/deconv: gradients of weight and bias */
+  CLM_PASS_COUNT
+} clm_graph_pass;
+
+/* "forward", "backward", "backward_data", "backward_weight". */
+const char *clm_graph_pass_name(clm_graph_pass p);
+
+/* One (node, pass) of a profiled graph. FLOP and bytes follow from the shapes:
+ *   flop   2·multiply-adds of a conv/deconv pass: 2·N·K·C·R·S·Ho·Wo for conv (every pass),
+ *          2·N·Cin·Cout·R·S·H·W for deconv (H, W its input's); 0 for every other op;
+ *   bytes  4 × the floats of the activations, weights and gradients the pass reads plus those
+ *          it writes, each once (an accumulated gradient is read and written); per-channel
+ *          vectors (bias, batch-norm γ, β and statistics) are left out. A loss's forward
+ *          counts what it reads: prediction, target and mask. */
+typedef struct clm_op_profile {
+  const char *node;    /* node name ("enc1", "enc1.bn"); valid while the graph lives */
+  clm_layer_type op;
+  clm_graph_pass pass;
+  const char *variant; /* conv/deconv kernel variant ("gemm"), "" for other ops */
+  int is_loss;         /* a loss node: its forward is the per-task loss and its reduction */
+  int calls;           /* timed runs since profiling was turned on or reset */
+  double ms;           /* median over the calls, milliseconds (0 without calls) */
+  double ms_total;     /* sum over the calls */
+  double flop;         /* per run */
+  double bytes;        /* per run */
+} clm_op_profile;
+
+/* Profiling mode of a compiled graph. While on, forward and backward finish the queue before
+ * and after each node's work (and between the two parts of a conv backward) and record the
+ * wall time of each (node, pass): slower than a normal run, for measurement only. Turning it
+ * on starts with no records; turning it off drops them. */
+clm_status clm_graph_profile_enable(clm_graph *g, int on);
+/* Drops the recorded times and keeps profiling on. */
+void clm_graph_profile_reset(clm_graph *g);
+/* (node, pass) pairs the graph can record, forward in execution order then backward in
+ * backward order; 0 while profiling is off. */
+int clm_graph_profile_count(const clm_graph *g);
+clm_status clm_graph_profile_get(const clm_graph *g, int i, clm_op_profile *out);
+
 #endif

@@ -91,9 +91,11 @@ static clm_status backward_node(clm_graph *g, clm_node *nd) {
     clm_tensor w = param_view(g, nd, 0, 0), dw = param_view(g, nd, 0, 1), db = bias_view(g, nd, 1);
     if (nd->op == CLM_LAYER_CONV) {
       if (nd->in_grad[0]) CLM_TRY(clm_conv2d_backward_data(ctx, v, &cp, dy, &w, dx, &nd->ws_bwd, acc));
+      CLM_TRY(clm_profile_mark(g, nd));
       return clm_conv2d_backward_weight(ctx, v, &cp, x, dy, &dw, &db, &nd->ws_bwd);
     }
     if (nd->in_grad[0]) CLM_TRY(clm_deconv2d_backward_data(ctx, v, &cp, dy, &w, dx, &nd->ws_bwd, acc));
+    CLM_TRY(clm_profile_mark(g, nd));
     return clm_deconv2d_backward_weight(ctx, v, &cp, x, dy, &dw, &db, &nd->ws_bwd);
   }
   case CLM_LAYER_BATCHNORM: {
@@ -151,7 +153,8 @@ static clm_status annotate(clm_graph *g, const clm_node *nd, const char *pass, c
 clm_status clm_graph_forward(clm_graph *g) {
   if (!g->compiled) CLM_FAIL(CLM_ERR_INVALID_ARG, "graph is not compiled");
   for (int i = 0; i < g->nnodes; i++)
-    CLM_TRY(annotate(g, &g->nodes[i], "forward", forward_node(g, &g->nodes[i])));
+    CLM_TRY(annotate(g, &g->nodes[i], "forward",
+                     CLM_PROFILED(g, i, CLM_PASS_FORWARD, forward_node(g, &g->nodes[i]))));
   return CLM_OK;
 }
 
@@ -165,7 +168,8 @@ clm_status clm_graph_backward(clm_graph *g) {
   if (!g->grads) CLM_FAIL(CLM_ERR_INVALID_ARG, "graph was not compiled for training");
   for (int s = 0; s < g->nbwd; s++) {
     clm_node *nd = &g->nodes[g->bwd[s]];
-    CLM_TRY(annotate(g, nd, "backward", backward_node(g, nd)));
+    CLM_TRY(annotate(g, nd, "backward",
+                     CLM_PROFILED(g, g->bwd[s], CLM_PASS_BACKWARD, backward_node(g, nd))));
   }
   return CLM_OK;
 }

@@ -71,6 +71,7 @@ struct clm_graph {
   int nplan;
   clm_mem arena, params, grads, state, scalars;
   size_t arena_floats, param_floats, state_floats, scalar_floats;
+  struct clm_profile *profile; /* profiling mode (profile.c); NULL when off */
 };
 
 /* Padding of a conv/deconv layer: explicit, or "same" for conv and 0 for deconv. */
@@ -105,5 +106,16 @@ void clm_conv_shape_key(const clm_graph *g, const clm_node *nd, char *buf, size_
 int clm_tuning_lookup(const char *path, const char *key, int training, int warn);
 /* Rewrites the device's tuning file with these entries replacing any of the same key and mode. */
 clm_status clm_tuning_merge(const clm_context *ctx, const clm_tuning_entry *e, int count);
+
+/* Profiling hooks (profile.c), no-ops while profiling is off. CLM_PROFILED(g, i, pass, expr)
+ * evaluates expr, a clm_status expression doing node i's pass, between two queue drains and
+ * records its time. clm_profile_mark, called inside a conv/deconv backward step between its
+ * two parts, records the time so far as the node's backward_data (when it has one). */
+#define CLM_PROFILED(g, i, pass, expr)                                                       \
+  ((g)->profile ? (clm_profile_begin(g), clm_profile_end((g), (i), (pass), (expr))) : (expr))
+void clm_profile_begin(clm_graph *g);
+clm_status clm_profile_end(clm_graph *g, int node, clm_graph_pass pass, clm_status st);
+clm_status clm_profile_mark(clm_graph *g, const clm_node *nd);
+void clm_profile_free(struct clm_profile *p);
 
 #endif

@@ -36,6 +36,7 @@ void clm_graph_free(clm_graph *g) {
   free(g->bwd);
   free(g->losses);
   free(g->plan);
+  clm_profile_free(g->profile);
   free(g);
 }
 

@@ -77,7 +77,17 @@ struct clm_context {
    * writes and when a freed buffer's address is reused; tensor.c then initialises and uploads
    * in ways it tracks correctly (tensor.c explains). Never set on a real device. */
   int oclgrind;
+  /* Device memory allocated through clm_buffer_alloc (tensor.c): bytes now, the most since
+   * creation or the last clm_context_memory_reset_peak, and the registry link that lets
+   * clm_buffer_free find this context from a buffer. */
+  size_t mem_current, mem_peak;
+  struct clm_context *mem_next;
 };
+
+/* Adds the context to / removes it from the registry clm_buffer_free looks contexts up in
+ * (tensor.c); clm_context_create and clm_context_free call these. */
+void clm_memory_register(clm_context *ctx);
+void clm_memory_unregister(clm_context *ctx);
 
 /* A kernel from cl/<file>.cl built with `options` (may be NULL) on top of the context's base
  * options. Programs and kernels are cached in the context. */

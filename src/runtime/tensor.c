@@ -1,7 +1,52 @@
-/* Device buffers and the blocking host<->device copies of tensor views. */
+/* Device buffers and the blocking host<->device copies of tensor views, and the per-context
+ * count of device memory those buffers hold. */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include "runtime/runtime-impl.h"
+
+/* Memory accounting. clm_buffer_free gets no context, so every live context is on a list
+ * keyed by its cl_context: a free looks its buffer's CL_MEM_CONTEXT up there and subtracts
+ * CL_MEM_SIZE. A buffer freed after its context is gone finds nothing to update. */
+static pthread_mutex_t mem_lock = PTHREAD_MUTEX_INITIALIZER;
+static clm_context *mem_contexts;
+
+void clm_memory_register(clm_context *ctx) {
+  pthread_mutex_lock(&mem_lock);
+  ctx->mem_next = mem_contexts;
+  mem_contexts = ctx;
+  pthread_mutex_unlock(&mem_lock);
+}
+
+void clm_memory_unregister(clm_context *ctx) {
+  pthread_mutex_lock(&mem_lock);
+  for (clm_context **p = &mem_contexts; *p; p = &(*p)->mem_next)
+    if (*p == ctx) {
+      *p = ctx->mem_next;
+      break;
+    }
+  pthread_mutex_unlock(&mem_lock);
+}
+
+static void memory_add(clm_context *ctx, size_t bytes) {
+  pthread_mutex_lock(&mem_lock);
+  ctx->mem_current += bytes;
+  if (ctx->mem_current > ctx->mem_peak) ctx->mem_peak = ctx->mem_current;
+  pthread_mutex_unlock(&mem_lock);
+}
+
+void clm_context_memory(clm_context *ctx, size_t *current, size_t *peak) {
+  pthread_mutex_lock(&mem_lock);
+  if (current) *current = ctx->mem_current;
+  if (peak) *peak = ctx->mem_peak;
+  pthread_mutex_unlock(&mem_lock);
+}
+
+void clm_context_memory_reset_peak(clm_context *ctx) {
+  pthread_mutex_lock(&mem_lock);
+  ctx->mem_peak = ctx->mem_current;
+  pthread_mutex_unlock(&mem_lock);
+}
 
 /* oclgrind 21.10 workarounds (ctx->oclgrind only). Its uninitialised-value tracking counts
  * neither clEnqueueFillBuffer nor, on a buffer that reuses a freed buffer's address, kernel
@@ -40,12 +85,26 @@ clm_status clm_buffer_alloc(clm_context *ctx, size_t floats, clm_mem *out) {
   all.w = (int)(bytes / sizeof(float));
   clm_status st = ctx->oclgrind ? zero_by_host(ctx, (cl_mem)m, bytes) : clm_tensor_fill(ctx, &all, 0.0f);
   if (st != CLM_OK) { clReleaseMemObject(m); return st; }
+  memory_add(ctx, bytes);
   *out = (clm_mem)m;
   return CLM_OK;
 }
 
 void clm_buffer_free(clm_mem buf) {
-  if (buf) clReleaseMemObject((cl_mem)buf);
+  if (!buf) return;
+  cl_context owner = NULL;
+  size_t bytes = 0;
+  if (clGetMemObjectInfo((cl_mem)buf, CL_MEM_CONTEXT, sizeof owner, &owner, NULL) == CL_SUCCESS &&
+      clGetMemObjectInfo((cl_mem)buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) == CL_SUCCESS) {
+    pthread_mutex_lock(&mem_lock);
+    for (clm_context *c = mem_contexts; c; c = c->mem_next)
+      if (c->context == owner) {
+        c->mem_current -= bytes <= c->mem_current ? bytes : c->mem_current;
+        break;
+      }
+    pthread_mutex_unlock(&mem_lock);
+  }
+  clReleaseMemObject((cl_mem)buf);
 }
 
 clm_status clm_tensor_upload(clm_context *ctx, const clm_tensor *t, const float *host) {
