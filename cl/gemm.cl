@@ -89,9 +89,9 @@ static float16 load16_clamped(const __global float *row, int j, int n) {
   return vload16(0, t);
 }
 
-/* Writes alpha·v (+ beta·C) to the `cols` (<= 16) leading elements of cp. */
-static void store16(__global float *cp, float16 v, int cols, float alpha, float beta) {
-  if (cols >= 16) {
+/* Writes alpha·v (+ beta·C) to elements [from, cols) of cp (cols <= 16 counts from cp). */
+static void store16(__global float *cp, float16 v, int cols, int from, float alpha, float beta) {
+  if (cols >= 16 && from <= 0) {
     if (beta != 0.0f) v = alpha * v + beta * vload16(0, cp);
     else v = alpha * v;
     vstore16(v, 0, cp);
@@ -99,54 +99,61 @@ static void store16(__global float *cp, float16 v, int cols, float alpha, float 
   }
   float t[16];
   vstore16(v, 0, t);
-  for (int q = 0; q < cols; q++) cp[q] = SCALE(t[q], cp[q]);
+  for (int q = max(from, 0); q < min(cols, 16); q++) cp[q] = SCALE(t[q], cp[q]);
 }
 
 #if !TRANS_B
+/* op(A)[is + r][p] is ap[r·A_ROW] once ap points at op(A)[is][p]; ap advances by A_COL. */
+#if TRANS_A
+#define A_ROW 1
+#define A_COL lda
+#else
+#define A_ROW lda
+#define A_COL 1
+#endif
+
 /* One step p of the TILE_M × TILE_N outer-product update, B's row loaded by LOAD(v). */
 #define TILED_STEP(LOAD)                                                                     \
   {                                                                                          \
     float16 bv[TILE_NV];                                                                     \
     _Pragma("unroll") for (int v = 0; v < TILE_NV; v++) bv[v] = LOAD(v);                     \
     _Pragma("unroll") for (int r = 0; r < TILE_M; r++) {                                     \
-      float16 av = (float16)(A_AT(row[r], p));                                               \
+      float16 av = (float16)(ap[r * A_ROW]);                                                 \
       _Pragma("unroll") for (int v = 0; v < TILE_NV; v++) acc[r][v] = fma(av, bv[v], acc[r][v]); \
     }                                                                                        \
+    ap += A_COL;                                                                             \
+    bp += ldb;                                                                               \
   }
 #define LOAD_FULL(v) vload16(v, bp)
-#define LOAD_EDGE(v) load16_clamped(bp, j0 + 16 * (v), n)
+#define LOAD_EDGE(v) load16_clamped(bp, 16 * (v), n)
 
+/* Work-item (x, y) owns rows i0 = y·TILE_M.. and columns j0 = x·TILE_N.. of C. A tile that
+ * would stick out of C is shifted back inside (is, js) and stores only what it owns, so every
+ * load is in bounds and unclamped: the host picks TILE_M <= m. Only n < TILE_N takes the
+ * slower path that loads B through clamped indices. */
 __kernel void gemm_tiled(GEMM_ARGS) {
   int j0 = GID0 * TILE_N, i0 = GID1 * TILE_M;
   if (j0 >= n || i0 >= m) return;
-  a += aoff;
-  b += boff;
-  c += coff;
-  int row[TILE_M]; /* rows of op(A), clamped: the tail of an edge tile recomputes row m − 1 */
+  int is = min(i0, m - TILE_M), js = max(min(j0, n - TILE_N), 0);
+  const __global float *ap = a + aoff + (TRANS_A ? is : is * lda);
+  const __global float *bp = b + boff + js;
   float16 acc[TILE_M][TILE_NV];
 #pragma unroll
-  for (int r = 0; r < TILE_M; r++) {
-    row[r] = min(i0 + r, m - 1);
+  for (int r = 0; r < TILE_M; r++)
 #pragma unroll
     for (int v = 0; v < TILE_NV; v++) acc[r][v] = (float16)(0.0f);
-  }
-  if (j0 + TILE_N <= n) {
-    for (int p = 0; p < k; p++) {
-      const __global float *bp = b + p * ldb + j0;
-      TILED_STEP(LOAD_FULL)
-    }
+  if (n >= TILE_N) {
+    for (int p = 0; p < k; p++) TILED_STEP(LOAD_FULL)
   } else {
-    for (int p = 0; p < k; p++) {
-      const __global float *bp = b + p * ldb;
-      TILED_STEP(LOAD_EDGE)
-    }
+    for (int p = 0; p < k; p++) TILED_STEP(LOAD_EDGE)
   }
+  int skip = j0 - js; /* leading columns of the tile that belong to the previous one */
 #pragma unroll
   for (int r = 0; r < TILE_M; r++) {
-    if (i0 + r >= m) break;
-    __global float *cp = c + (i0 + r) * ldc + j0;
+    if (is + r < i0) continue;
+    __global float *cp = c + coff + (is + r) * ldc + js;
 #pragma unroll
-    for (int v = 0; v < TILE_NV; v++) store16(cp + 16 * v, acc[r][v], n - j0 - 16 * v, alpha, beta);
+    for (int v = 0; v < TILE_NV; v++) store16(cp + 16 * v, acc[r][v], min(n - js, TILE_N) - 16 * v, skip - 16 * v, alpha, beta);
   }
 }
 #endif

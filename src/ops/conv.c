@@ -1,14 +1,17 @@
 /* Convolution and transposed convolution (PyTorch ConvTranspose2d layout), forward and
- * backward, host side: shape checks and launches of cl/conv.cl. Two variants: DIRECT (one
- * work-item per written element) and GEMM (im2col / col2im per image around CLBlast SGEMM,
- * the workspace holding one image's col buffer). The transposed convolution is the adjoint
- * of the convolution and runs on the same paths with roles swapped (see ops.h).
+ * backward, host side: shape checks and launches of cl/conv.cl. Variants: DIRECT (one
+ * work-item per written element) and the GEMM family — GEMM, TILED, LOCAL — which run im2col
+ * / col2im per image around clm_gemm (src/ops/gemm.c) of kind CLBLAST, TILED or LOCAL
+ * respectively, the workspace holding one image's col buffer. A 1×1 convolution without
+ * padding or stride needs no col buffer: the image itself is the col matrix. The transposed
+ * convolution is the adjoint of the convolution and runs on the same paths with roles
+ * swapped (see ops.h).
  *
  * Internally everything is stated in convolution terms, conv_geom: x (N, C, H, W),
  * w (K, C, R, S), y (N, K, Ho, Wo). Parameter gradients accumulate (+=); data gradients are
  * written (=) unless `accumulate`. Shape inference lives in the graph, not here. */
-#include <clblast_c.h>
 #include <limits.h>
+#include <stdio.h>
 #include "ops/ops.h"
 
 typedef struct conv_geom {
@@ -24,8 +27,25 @@ const char *clm_conv_variant_name(clm_conv_variant v) {
   switch (v) {
   case CLM_CONV_DIRECT: return "direct";
   case CLM_CONV_GEMM: return "gemm";
+  case CLM_CONV_TILED: return "tiled";
+  case CLM_CONV_LOCAL: return "local";
   default: return "unknown";
   }
+}
+
+/* The GEMM-family variants and the clm_gemm kind each runs; 0 for the others. */
+static int gemm_kind(clm_conv_variant v, clm_gemm_variant *out) {
+  switch (v) {
+  case CLM_CONV_GEMM: *out = CLM_GEMM_CLBLAST; return 1;
+  case CLM_CONV_TILED: *out = CLM_GEMM_TILED; return 1;
+  case CLM_CONV_LOCAL: *out = CLM_GEMM_LOCAL; return 1;
+  default: return 0;
+  }
+}
+
+/* A 1×1 kernel without padding whose output plane is the input plane: col = the image. */
+static int pointwise(const conv_geom *g) {
+  return g->r == 1 && g->s == 1 && g->pad == 0 && g->ho == g->h && g->wo == g->w;
 }
 
 /* One image's col buffer: (C·R·S) × (Ho·Wo) floats, in conv terms. */
@@ -33,10 +53,14 @@ static size_t col_floats(const conv_geom *g) {
   return (size_t)g->c * g->r * g->s * (size_t)g->ho * g->wo;
 }
 
+/* The parameters are not passed here, so a 1×1 kernel with Ho = H and Wo = W counts as
+ * unpadded (pointwise): a padded, strided 1×1 convolution of that shape, which needs a col
+ * buffer, is refused with CLM_ERR_SHAPE when run with this workspace. */
 size_t clm_conv2d_workspace(clm_conv_variant v, const clm_tensor *x, const clm_tensor *w,
                             const clm_tensor *y) {
-  if (v != CLM_CONV_GEMM) return 0;
-  (void)x;
+  clm_gemm_variant gv;
+  if (!gemm_kind(v, &gv)) return 0;
+  if (w->h == 1 && w->w == 1 && x->h == y->h && x->w == y->w) return 0;
   return (size_t)w->c * w->h * w->w * (size_t)y->h * y->w;
 }
 
@@ -59,7 +83,7 @@ static clm_status check_int_range(const char *op, const char *name, const clm_te
 
 static clm_status check_common(const char *op, clm_conv_variant v, const clm_conv_params *p,
                                const clm_tensor *x, const clm_tensor *w, const clm_tensor *y) {
-  if (v != CLM_CONV_DIRECT && v != CLM_CONV_GEMM)
+  if ((int)v < 0 || v >= CLM_CONV_VARIANT_COUNT)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: unknown conv variant %d", op, (int)v);
   if (!p) CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: no parameters", op);
   if (p->stride < 1 || p->dilation < 1 || p->pad < 0)
@@ -82,11 +106,13 @@ static clm_status check_rest(const char *op, clm_conv_variant v, const conv_geom
                b->n, b->c, b->h, b->w, ch);
     CLM_TRY(check_int_range(op, bname, b));
   }
-  if (v == CLM_CONV_GEMM) {
+  clm_gemm_variant gv;
+  if (gemm_kind(v, &gv) && !pointwise(g)) {
     size_t need = col_floats(g);
     if (!clm_tensor_present(ws) || clm_tensor_numel(ws) < need)
-      CLM_FAIL(CLM_ERR_SHAPE, "%s: the gemm variant needs a workspace of %zu floats, got %zu", op,
-               need, clm_tensor_present(ws) ? clm_tensor_numel(ws) : (size_t)0);
+      CLM_FAIL(CLM_ERR_SHAPE, "%s: the %s variant needs a workspace of %zu floats, got %zu", op,
+               clm_conv_variant_name(v), need,
+               clm_tensor_present(ws) ? clm_tensor_numel(ws) : (size_t)0);
     CLM_TRY(check_int_range(op, "workspace", ws));
   }
   for (int i = 0; i < nt; i++) CLM_TRY(check_int_range(op, names[i], t[i]));
@@ -168,36 +194,29 @@ static clm_tensor image(const clm_tensor *t, int n) {
   return clm_tensor_view(t->buf, t->off + (size_t)n * plane, 1, t->c, t->h, t->w);
 }
 
-static const char *blas_status_hint(CLBlastStatusCode s) {
-  switch (s) {
-  case CLBlastNotImplemented: return " (not implemented)";
-  case CLBlastInsufficientMemoryA: return " (buffer A too small)";
-  case CLBlastInsufficientMemoryB: return " (buffer B too small)";
-  case CLBlastInsufficientMemoryC: return " (buffer C too small)";
-  case CLBlastInvalidLocalMemUsage: return " (invalid local memory usage)";
-  case CLBlastDatabaseError: return " (no tuning database entry)";
-  case CLBlastUnknownError: return " (unknown error)";
-  case CLBlastUnexpectedError: return " (unexpected error)";
-  default: return (int)s > -1024 ? " (an OpenCL error code)" : "";
+/* C = op(A)·op(B) + beta·C by clm_gemm, its error message prefixed with the pass and image. */
+static clm_status gemm(clm_context *ctx, clm_gemm_variant gv, const char *what, int img, int ta,
+                       int tb, int m, int n, int k, const clm_tensor *a, int lda,
+                       const clm_tensor *b, int ldb, float beta, const clm_tensor *c, int ldc) {
+  clm_status st = clm_gemm(ctx, gv, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+  if (st != CLM_OK) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", clm_last_error());
+    CLM_FAIL(st, "conv %s, image %d: %s", what, img, msg);
   }
+  return CLM_OK;
 }
 
-/* Row-major C (m × n) = A·B (with optional transposes) + beta·C, offsets in floats relative to
- * each tensor's view. Serialised with clm_blas_lock(). */
-static clm_status sgemm(clm_context *ctx, const char *what, int img, CLBlastTranspose ta,
-                        CLBlastTranspose tb, size_t m, size_t n, size_t k, const clm_tensor *a,
-                        size_t lda, const clm_tensor *b, size_t ldb, float beta,
-                        const clm_tensor *c, size_t ldc) {
-  clm_blas_lock();
-  CLBlastStatusCode s = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, m, n, k, 1.0f,
-                                     (cl_mem)a->buf, a->off, lda, (cl_mem)b->buf, b->off, ldb,
-                                     beta, (cl_mem)c->buf, c->off, ldc, &ctx->queue, NULL);
-  clm_blas_unlock();
-  if (s != CLBlastSuccess)
-    CLM_FAIL(CLM_ERR_BLAS, "CLBlastSgemm (%s, image %d, M=%zu N=%zu K=%zu) failed: CLBlast status "
-             "%d%s%s%s", what, img, m, n, k, (int)s, blas_status_hint(s),
-             (int)s > -1024 ? " " : "", (int)s > -1024 ? clm_cl_error_name((cl_int)s) : "");
-  return CLM_OK;
+/* col (C·R·S × Ho·Wo) of image xn: xn itself for a pointwise convolution, else im2col into ws. */
+static clm_status col_of(clm_context *ctx, const conv_geom *g, const clm_tensor *xn,
+                         const clm_tensor *ws, const clm_tensor **col) {
+  if (pointwise(g)) {
+    *col = xn;
+    return CLM_OK;
+  }
+  *col = ws;
+  return clm_launch_1d(ctx, "conv", "im2col", col_floats(g), "tt" GEOM_FMT, xn, ws,
+                       GEOM_ARGS(*g));
 }
 
 /* ---- the convolution paths, in conv terms, after the checks --------------------------------- */
@@ -207,18 +226,19 @@ static clm_status run_forward(clm_context *ctx, clm_conv_variant v, const conv_g
                               const clm_tensor *x, const clm_tensor *w, const clm_tensor *b,
                               const clm_tensor *y, const clm_tensor *ws, int accumulate) {
   int has_bias = clm_tensor_present(b);
-  if (v == CLM_CONV_DIRECT)
+  clm_gemm_variant gv;
+  if (!gemm_kind(v, &gv))
     return clm_launch_1d(ctx, "conv", "conv2d_direct_forward", clm_tensor_numel(y),
                          "ttti t" GEOM_FMT "i", x, w, has_bias ? b : x, has_bias, y, GEOM_ARGS(*g),
                          accumulate);
-  size_t crs = (size_t)g->c * g->r * g->s, hw = (size_t)g->ho * g->wo;
+  int crs = g->c * g->r * g->s, hw = g->ho * g->wo;
   for (int n = 0; n < g->n; n++) {
     clm_tensor xn = image(x, n), yn = image(y, n);
-    CLM_TRY(clm_launch_1d(ctx, "conv", "im2col", col_floats(g), "tt" GEOM_FMT, &xn, ws,
-                          GEOM_ARGS(*g)));
+    const clm_tensor *col;
+    CLM_TRY(col_of(ctx, g, &xn, ws, &col));
     /* y_n (K × HoWo) = W (K × CRS) · col (CRS × HoWo) */
-    CLM_TRY(sgemm(ctx, "forward", n, CLBlastTransposeNo, CLBlastTransposeNo, (size_t)g->k, hw,
-                  crs, w, crs, ws, hw, accumulate ? 1.0f : 0.0f, &yn, hw));
+    CLM_TRY(gemm(ctx, gv, "forward", n, 0, 0, g->k, hw, crs, w, crs, col, hw,
+                 accumulate ? 1.0f : 0.0f, &yn, hw));
   }
   if (has_bias) CLM_TRY(bias_add(ctx, y, b));
   return CLM_OK;
@@ -228,16 +248,21 @@ static clm_status run_forward(clm_context *ctx, clm_conv_variant v, const conv_g
 static clm_status run_backward_data(clm_context *ctx, clm_conv_variant v, const conv_geom *g,
                                     const clm_tensor *dy, const clm_tensor *w,
                                     const clm_tensor *dx, const clm_tensor *ws, int accumulate) {
-  if (v == CLM_CONV_DIRECT)
+  clm_gemm_variant gv;
+  if (!gemm_kind(v, &gv))
     return clm_launch_1d(ctx, "conv", "conv2d_direct_backward_data", clm_tensor_numel(dx),
                          "ttt" GEOM_FMT "i", dy, w, dx, GEOM_ARGS(*g), accumulate);
-  size_t crs = (size_t)g->c * g->r * g->s, hw = (size_t)g->ho * g->wo;
+  int crs = g->c * g->r * g->s, hw = g->ho * g->wo;
   size_t plane = (size_t)g->c * g->h * g->w;
   for (int n = 0; n < g->n; n++) {
     clm_tensor dyn = image(dy, n), dxn = image(dx, n);
-    /* dcol (CRS × HoWo) = Wᵀ (CRS × K) · dy_n (K × HoWo) */
-    CLM_TRY(sgemm(ctx, "backward data", n, CLBlastTransposeYes, CLBlastTransposeNo, crs, hw,
-                  (size_t)g->k, w, crs, &dyn, hw, 0.0f, ws, hw));
+    /* dcol (CRS × HoWo) = Wᵀ (CRS × K) · dy_n (K × HoWo); pointwise, dcol is dx_n itself */
+    if (pointwise(g)) {
+      CLM_TRY(gemm(ctx, gv, "backward data", n, 1, 0, crs, hw, g->k, w, crs, &dyn, hw,
+                   accumulate ? 1.0f : 0.0f, &dxn, hw));
+      continue;
+    }
+    CLM_TRY(gemm(ctx, gv, "backward data", n, 1, 0, crs, hw, g->k, w, crs, &dyn, hw, 0.0f, ws, hw));
     CLM_TRY(clm_launch_1d(ctx, "conv", "col2im", plane, "tt" GEOM_FMT "i", ws, &dxn,
                           GEOM_ARGS(*g), accumulate));
   }
@@ -248,17 +273,18 @@ static clm_status run_backward_data(clm_context *ctx, clm_conv_variant v, const 
 static clm_status run_backward_weight(clm_context *ctx, clm_conv_variant v, const conv_geom *g,
                                       const clm_tensor *x, const clm_tensor *dy,
                                       const clm_tensor *dw, const clm_tensor *ws) {
-  if (v == CLM_CONV_DIRECT)
+  clm_gemm_variant gv;
+  if (!gemm_kind(v, &gv))
     return clm_launch_1d(ctx, "conv", "conv2d_direct_backward_weight", clm_tensor_numel(dw),
                          "ttt" GEOM_FMT, x, dy, dw, GEOM_ARGS(*g));
-  size_t crs = (size_t)g->c * g->r * g->s, hw = (size_t)g->ho * g->wo;
+  int crs = g->c * g->r * g->s, hw = g->ho * g->wo;
   for (int n = 0; n < g->n; n++) {
     clm_tensor xn = image(x, n), dyn = image(dy, n);
-    CLM_TRY(clm_launch_1d(ctx, "conv", "im2col", col_floats(g), "tt" GEOM_FMT, &xn, ws,
-                          GEOM_ARGS(*g)));
+    const clm_tensor *col;
+    CLM_TRY(col_of(ctx, g, &xn, ws, &col));
     /* dW (K × CRS) += dy_n (K × HoWo) · col_nᵀ (HoWo × CRS) */
-    CLM_TRY(sgemm(ctx, "backward weight", n, CLBlastTransposeNo, CLBlastTransposeYes,
-                  (size_t)g->k, crs, hw, &dyn, hw, ws, hw, 1.0f, dw, crs));
+    CLM_TRY(gemm(ctx, gv, "backward weight", n, 0, 1, g->k, crs, hw, &dyn, hw, col, hw, 1.0f,
+                 dw, crs));
   }
   return CLM_OK;
 }

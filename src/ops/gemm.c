@@ -73,22 +73,22 @@ static clm_status run_simple(clm_context *ctx, int ta, int tb, int m, int n, int
   return clm_kernel_launch(ctx, kern, 2, global, local);
 }
 
-/* Rows of C per work-item of gemm_tiled: the largest of a few register-friendly sizes that
- * wastes little on the row edge (the tail of an edge tile recomputes a row). */
+/* Rows of C per work-item of gemm_tiled, at most m: the candidate with the least estimated
+ * cost tiles·(rows + 2), the 2 standing for the per-step load of B's row that a tile shares
+ * among its rows (an edge tile is shifted back inside C and recomputes a few rows). */
 static int tiled_rows(int m) {
-  static const int cand[] = {16, 12, 8, 6, 4};
-  int best = cand[0];
-  size_t best_waste = (size_t)-1;
+  static const int cand[] = {16, 12, 8, 6, 4, 3, 2, 1};
+  int best = 1;
+  size_t best_cost = (size_t)-1;
   for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++) {
-    size_t tiles = div_up((size_t)m, (size_t)cand[i]);
-    size_t waste = tiles * (size_t)cand[i] - (size_t)m;
-    /* fewer rows per tile are only worth it when they cut the waste by a tenth of m or more */
-    if (best_waste == (size_t)-1 || waste * 10 + (size_t)m <= best_waste * 10) {
+    if (cand[i] > m) continue;
+    size_t cost = div_up((size_t)m, (size_t)cand[i]) * (size_t)(cand[i] + 2);
+    if (cost < best_cost) {
       best = cand[i];
-      best_waste = waste;
+      best_cost = cost;
     }
   }
-  return m < best ? (m < 4 ? m : best) : best;
+  return best;
 }
 
 static clm_status run_tiled(clm_context *ctx, int ta, int tb, int m, int n, int k, float alpha,
@@ -101,12 +101,16 @@ static clm_status run_tiled(clm_context *ctx, int ta, int tb, int m, int n, int 
   size_t max_wg = 1, global[2], local[2];
   if (tb) {
     int dm = 4, dn = 4;
+    if (getenv("TUNE_DM")) dm = atoi(getenv("TUNE_DM"));
+    if (getenv("TUNE_DN")) dn = atoi(getenv("TUNE_DN"));
     snprintf(opts, sizeof opts, "-DTRANS_A=0 -DTRANS_B=1 -DDOT_M=%d -DDOT_N=%d", dm, dn);
     CLM_TRY(clm_kernel_get(ctx, "gemm", opts, "gemm_tiled_nt", &kern, &max_wg));
     global[0] = div_up((size_t)n, (size_t)dn);
     global[1] = div_up((size_t)m, (size_t)dm);
   } else {
     int tm = tiled_rows(m), nv = 1;
+    if (getenv("TUNE_TM")) tm = atoi(getenv("TUNE_TM"));
+    if (getenv("TUNE_NV")) nv = atoi(getenv("TUNE_NV"));
     snprintf(opts, sizeof opts, "-DTRANS_A=%d -DTRANS_B=0 -DTILE_M=%d -DTILE_NV=%d", ta, tm, nv);
     CLM_TRY(clm_kernel_get(ctx, "gemm", opts, "gemm_tiled", &kern, &max_wg));
     global[0] = div_up((size_t)n, 16 * (size_t)nv);
@@ -114,13 +118,14 @@ static clm_status run_tiled(clm_context *ctx, int ta, int tb, int m, int n, int 
   }
   CLM_TRY(set_gemm_args(kern, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc));
   local[0] = tiled_local(global[0], max_wg);
+  if (getenv("TUNE_LX")) local[0] = (size_t)atoi(getenv("TUNE_LX"));
   local[1] = 1;
   return clm_kernel_launch(ctx, kern, 2, global, local);
 }
 
 /* gemm_local configurations, largest first: C block LTS × LTS, LWPT × LWPT per work-item
- * ((LTS/LWPT)² work-items). The first whose block is not much larger than C and whose
- * work-group the kernel can run is used. */
+ * ((LTS/LWPT)² work-items). The first whose block is less than twice the smaller side of C
+ * and whose work-group the kernel can run is used. */
 static const struct { int ts, wpt; } local_cfgs[] = {
     {64, 4}, {64, 8}, {32, 4}, {32, 8}, {16, 2}, {16, 4}, {8, 2}, {4, 2}, {2, 2}, {1, 1}};
 
@@ -132,7 +137,7 @@ static clm_status run_local(clm_context *ctx, int ta, int tb, int m, int n, int 
     int ts = local_cfgs[i].ts, wpt = local_cfgs[i].wpt;
     size_t lr = (size_t)(ts / wpt);
     int small = m < n ? m : n;
-    if (ts > 16 && small <= ts / 2) continue; /* a smaller block wastes less */
+    if (ts > 4 && small <= ts / 2) continue; /* a smaller block wastes less */
     size_t local_bytes = 2 * (size_t)ltk * (size_t)ts * sizeof(float);
     if (ctx->info.local_mem_bytes && local_bytes > ctx->info.local_mem_bytes) continue;
     if (lr * lr > ctx->info.max_work_group) continue;

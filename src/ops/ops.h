@@ -43,6 +43,8 @@ clm_status clm_gemm(clm_context *ctx, clm_gemm_variant v, int trans_a, int trans
 typedef enum clm_conv_variant {
   CLM_CONV_DIRECT = 0, /* one work-item per output element, plain loops */
   CLM_CONV_GEMM = 1,   /* im2col / col2im + CLBlast SGEMM */
+  CLM_CONV_TILED,      /* im2col / col2im + clm_gemm TILED (CPUs) */
+  CLM_CONV_LOCAL,      /* im2col / col2im + clm_gemm LOCAL (GPUs) */
   CLM_CONV_VARIANT_COUNT
 } clm_conv_variant;
 
@@ -57,7 +59,8 @@ static inline int clm_conv_out_size(int in, int k, const clm_conv_params *p) {
   return (in + 2 * p->pad - p->dilation * (k - 1) - 1) / p->stride + 1;
 }
 
-/* Floats of workspace the variant needs for these shapes (0 for DIRECT).
+/* Floats of workspace the variant needs for these shapes (0 for DIRECT, and for the GEMM
+ * family on a 1×1 kernel whose output plane is its input plane: see conv.c).
  * x (N, C, H, W), w (K, C, R, S), y (N, K, Ho, Wo). */
 size_t clm_conv2d_workspace(clm_conv_variant v, const clm_tensor *x, const clm_tensor *w,
                             const clm_tensor *y);
