@@ -215,8 +215,8 @@ static clm_status col_of(clm_context *ctx, const conv_geom *g, const clm_tensor 
     return CLM_OK;
   }
   *col = ws;
-  return clm_launch_1d(ctx, "conv", "im2col", col_floats(g), "tt" GEOM_FMT, xn, ws,
-                       GEOM_ARGS(*g));
+  return clm_launch_1d(ctx, "conv", "im2col", (size_t)g->c * g->r * g->s * g->ho, "tt" GEOM_FMT,
+                       xn, ws, GEOM_ARGS(*g));
 }
 
 /* ---- the convolution paths, in conv terms, after the checks --------------------------------- */
@@ -263,8 +263,12 @@ static clm_status run_backward_data(clm_context *ctx, clm_conv_variant v, const 
       continue;
     }
     CLM_TRY(gemm(ctx, gv, "backward data", n, 1, 0, crs, hw, g->k, w, crs, &dyn, hw, 0.0f, ws, hw));
-    CLM_TRY(clm_launch_1d(ctx, "conv", "col2im", plane, "tt" GEOM_FMT "i", ws, &dxn,
-                          GEOM_ARGS(*g), accumulate));
+    if (g->stride == 1)
+      CLM_TRY(clm_launch_1d(ctx, "conv", "col2im_s1", (size_t)g->c * g->h * ((g->w + 15) / 16),
+                            "tt" GEOM_FMT "i", ws, &dxn, GEOM_ARGS(*g), accumulate));
+    else
+      CLM_TRY(clm_launch_1d(ctx, "conv", "col2im", plane, "tt" GEOM_FMT "i", ws, &dxn,
+                            GEOM_ARGS(*g), accumulate));
   }
   return CLM_OK;
 }
