@@ -128,35 +128,61 @@ __kernel void col2im(__global const float *col, int coloff, __global float *dx, 
   dx[dxoff + i] = accumulate ? dx[dxoff + i] + acc : acc;
 }
 
-/* col (C·R·S, Ho·Wo) of ONE image x (C, H, W); zero where the tap falls into the padding.
- * One work-item per (row (c, r, s), ho) writes the Wo entries of col row (c·R + r)·S + s at
- * ho·Wo: a shifted (strided) copy of one row of x between zeros. */
+/* The columns of output rows [ho0, ho0 + hoc) of col (C·R·S, Ho·Wo) for ONE image x
+ * (C, H, W), stored as a (C·R·S, hoc·Wo) matrix; zero where the tap falls into the padding.
+ * One work-item per (row (c, r, s), ho) writes Wo entries of col row (c·R + r)·S + s: a
+ * shifted (strided) copy of one row of x between zeros. */
 __kernel void im2col(__global const float *x, int xoff, __global float *col, int coloff,
-                          CONV_GEOM) {
+                     CONV_GEOM, int ho0, int hoc) {
   int i = GID0;
-  if (i >= C * R * S * Ho) return;
-  int row = i / Ho, ho = i - row * Ho;
+  if (i >= C * R * S * hoc) return;
+  int row = i / hoc, ho = ho0 + i - row * hoc;
   int t = row / S, s = row - t * S;
   int c = t / R, r = t - c * R;
   int hi = ho * stride - pad + r * dil;
   __global float *dst = col + coloff + i * Wo;
-  if (hi < 0 || hi >= H) {
-    for (int wo = 0; wo < Wo; wo++) dst[wo] = 0.0f;
-    return;
-  }
   const __global float *src = x + xoff + (c * H + hi) * W;
-  /* wi = wo·stride + off lies in [0, W) for wo in [lo, end) */
+  /* wi = wo·stride + off lies in [0, W) for wo in [lo, end); none when row hi is padding */
   int off = s * dil - pad;
   int lo = off < 0 ? min((stride - 1 - off) / stride, Wo) : 0;
   int end = off < W ? min((W - 1 - off) / stride + 1, Wo) : 0;
+  if (hi < 0 || hi >= H) lo = end = Wo;
   end = max(end, lo);
-  for (int wo = 0; wo < lo; wo++) dst[wo] = 0.0f;
-  if (stride == 1) {
-    for (int wo = lo; wo < end; wo++) dst[wo] = src[wo + off];
+  int wo = 0;
+  for (; wo < lo; wo++) dst[wo] = 0.0f;
+  if (stride == 1) { /* explicit float16 copies: PoCL does not vectorise this loop itself */
+    for (; wo + 16 <= end; wo += 16) vstore16(vload16(0, src + wo + off), 0, dst + wo);
+    for (; wo < end; wo++) dst[wo] = src[wo + off];
   } else {
-    for (int wo = lo; wo < end; wo++) dst[wo] = src[wo * stride + off];
+    for (; wo < end; wo++) dst[wo] = src[wo * stride + off];
   }
-  for (int wo = end; wo < Wo; wo++) dst[wo] = 0.0f;
+  for (; wo + 16 <= Wo; wo += 16) vstore16((float16)(0.0f), 0, dst + wo);
+  for (; wo < Wo; wo++) dst[wo] = 0.0f;
+}
+
+/* wf (C, K, R, S) = w (K, C, R, S) with channels swapped and taps rotated by 180°:
+ * wf[c, k, r, s] = w[k, c, R−1−r, S−1−s]. For stride 1 the backward data pass is the
+ * convolution of dy with wf (padding dil·(R−1) − pad). One work-item per element. */
+__kernel void flip_weights(__global const float *w, int woff, __global float *wf, int wfoff,
+                           int K, int C, int R, int S) {
+  int i = GID0;
+  if (i >= K * C * R * S) return;
+  int t = i / S, s = i - t * S;
+  int u = t / R, r = t - u * R;
+  int c = u / K, k = u - c * K;
+  wf[wfoff + i] = w[woff + ((k * C + c) * R + R - 1 - r) * S + S - 1 - s];
+}
+
+/* dw (K, C, R, S) += wf (C, K, R, S) turned back: dw[k, c, r, s] += wf[c, k, R−1−r, S−1−s]
+ * (the inverse of flip_weights, accumulating). One work-item per element of dw. */
+__kernel void unflip_weights_accumulate(__global const float *wf, int wfoff, __global float *dw,
+                                        int dwoff, int K, int C, int R, int S) {
+  int i = GID0;
+  if (i >= K * C * R * S) return;
+  int t = i / S, s = i - t * S;
+  int u = t / R, r = t - u * R;
+  int k = u / C, c = u - k * C;
+  dw[dwoff + i] += wf[wfoff + ((c * K + k) * R + R - 1 - r) * S + S - 1 - s];
 }
 
 /* p[j + q] for q = 0..15, zero where j + q falls outside [0, len). */

@@ -159,16 +159,35 @@ __kernel void gemm_tiled(GEMM_ARGS) {
 #endif
 
 #if TRANS_B && !TRANS_A
-/* Sum of the components, through private memory: oclgrind 21.10's uninitialised-value
- * checker crashes on the shuffles that .lo/.hi (or .s0 + .s1 + ...) of a float16 become. */
-static float hsum16(float16 v) {
-  float t[16];
-  vstore16(v, 0, t);
-  float s = 0.0f;
-  for (int q = 0; q < 16; q++) s += t[q];
-  return s;
+#if DOT_M * DOT_N != 16
+#error "gemm_tiled_nt: DOT_M·DOT_N must be 16"
+#endif
+
+/* The 16 horizontal sums of v[0..15] as one float16 (lane i = Σ of v[i]'s components): a
+ * transpose-and-add tree, 4 levels of shuffle2 + add instead of 16 serial chains. Each level
+ * adds the two halves of every group of lanes, pairing vectors so that no lane is wasted.
+ * (Written with same-width shuffle2 masks: oclgrind 21.10's uninitialised-value checker
+ * crashes on some narrowing swizzles such as .s0123 of a float16.) */
+static float16 hsum16x16(const float16 *v) {
+  const uint16 m1 = (uint16)(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+  const uint16 m2 = (uint16)(0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+  const uint16 m3 = (uint16)(0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29);
+  const uint16 m4 = (uint16)(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  float16 t[8], u[4], w[2];
+#pragma unroll
+  for (int i = 0; i < 8; i++) /* lanes 0-7: 8 partial sums of v[2i], 8-15: of v[2i+1] */
+    t[i] = shuffle2(v[2 * i], v[2 * i + 1], m1) + shuffle2(v[2 * i], v[2 * i + 1], m1 + 8);
+#pragma unroll
+  for (int i = 0; i < 4; i++) /* 4 lanes each for v[4i .. 4i+3] */
+    u[i] = shuffle2(t[2 * i], t[2 * i + 1], m2) + shuffle2(t[2 * i], t[2 * i + 1], m2 + 4);
+#pragma unroll
+  for (int i = 0; i < 2; i++) /* 2 lanes each for v[8i .. 8i+7] */
+    w[i] = shuffle2(u[2 * i], u[2 * i + 1], m3) + shuffle2(u[2 * i], u[2 * i + 1], m3 + 2);
+  return shuffle2(w[0], w[1], m4) + shuffle2(w[0], w[1], m4 + 1);
 }
 
+/* Work-item (x, y) owns the DOT_M × DOT_N block of C at rows y·DOT_M.., columns x·DOT_N..;
+ * rows and columns past the edge load a clamped row and are not stored. */
 __kernel void gemm_tiled_nt(GEMM_ARGS) {
   int j0 = GID0 * DOT_N, i0 = GID1 * DOT_M;
   if (j0 >= n || i0 >= m) return;
@@ -176,15 +195,13 @@ __kernel void gemm_tiled_nt(GEMM_ARGS) {
   b += boff;
   c += coff;
   int arow[DOT_M], brow[DOT_N]; /* clamped row starts of A and of B (stored n × k) */
-  float16 acc[DOT_M][DOT_N];
+  float16 acc[16];              /* acc[r·DOT_N + q]: partial sums of C[i0 + r][j0 + q] */
 #pragma unroll
   for (int r = 0; r < DOT_M; r++) arow[r] = min(i0 + r, m - 1) * lda;
 #pragma unroll
   for (int q = 0; q < DOT_N; q++) brow[q] = min(j0 + q, n - 1) * ldb;
 #pragma unroll
-  for (int r = 0; r < DOT_M; r++)
-#pragma unroll
-    for (int q = 0; q < DOT_N; q++) acc[r][q] = (float16)(0.0f);
+  for (int i = 0; i < 16; i++) acc[i] = (float16)(0.0f);
   int k16 = k - (k & 15);
   for (int p = 0; p < k16; p += 16) {
     float16 av[DOT_M], bv[DOT_N];
@@ -195,20 +212,17 @@ __kernel void gemm_tiled_nt(GEMM_ARGS) {
 #pragma unroll
     for (int r = 0; r < DOT_M; r++)
 #pragma unroll
-      for (int q = 0; q < DOT_N; q++) acc[r][q] = fma(av[r], bv[q], acc[r][q]);
+      for (int q = 0; q < DOT_N; q++) acc[r * DOT_N + q] = fma(av[r], bv[q], acc[r * DOT_N + q]);
   }
-#pragma unroll
-  for (int r = 0; r < DOT_M; r++) {
-    if (i0 + r >= m) break;
-#pragma unroll
-    for (int q = 0; q < DOT_N; q++) {
-      if (j0 + q >= n) break;
-      float s = hsum16(acc[r][q]);
+  float sum[16];
+  vstore16(hsum16x16(acc), 0, sum);
+  for (int r = 0; r < DOT_M && i0 + r < m; r++)
+    for (int q = 0; q < DOT_N && j0 + q < n; q++) {
+      float s = sum[r * DOT_N + q];
       for (int p = k16; p < k; p++) s = fma(a[arow[r] + p], b[brow[q] + p], s);
       __global float *cp = c + (i0 + r) * ldc + j0 + q;
       *cp = SCALE(s, *cp);
     }
-  }
 }
 #endif
 

@@ -4,7 +4,8 @@
  * of --reps runs, each bracketed by clFinish. Prints ms, GFLOP/s (2·N·K·C·R·S·Ho·Wo per pass)
  * and the ratio to the gemm (im2col + CLBlast) variant.
  *
- *   perf_conv [--shape NAME] [--variant NAME] [--reps N]     (device: $CLMTL_DEVICE) */
+ *   perf_conv [--shape NAME] [--variant NAME] [--pass forward|data|weight] [--reps N]
+ * (device: $CLMTL_DEVICE) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,7 +77,8 @@ static double time_pass(clm_context *ctx, clm_conv_variant v, int pass, const bu
 }
 
 static void usage(void) {
-  fprintf(stderr, "usage: perf_conv [--shape NAME] [--variant NAME] [--reps N (1..64)]\nshapes:");
+  fprintf(stderr, "usage: perf_conv [--shape NAME] [--variant NAME] [--pass forward|data|weight] "
+                  "[--reps N (1..64)]\nshapes:");
   for (int i = 0; i < NSHAPES; i++) fprintf(stderr, " %s", shapes[i].name);
   fprintf(stderr, "\nvariants:");
   for (int v = 0; v < CLM_CONV_VARIANT_COUNT; v++)
@@ -87,7 +89,7 @@ static void usage(void) {
 
 int main(int argc, char **argv) {
   const char *only_shape = NULL;
-  int only_variant = -1, reps = 5;
+  int only_variant = -1, only_pass = -1, reps = 5;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--shape") && i + 1 < argc) only_shape = argv[++i];
     else if (!strcmp(argv[i], "--variant") && i + 1 < argc) {
@@ -95,6 +97,11 @@ int main(int argc, char **argv) {
       for (int v = 0; v < CLM_CONV_VARIANT_COUNT; v++)
         if (!strcmp(name, clm_conv_variant_name((clm_conv_variant)v))) only_variant = v;
       if (only_variant < 0) usage();
+    } else if (!strcmp(argv[i], "--pass") && i + 1 < argc) {
+      const char *name = argv[++i];
+      only_pass = !strcmp(name, "forward") ? FWD : !strcmp(name, "data") ? BWD_DATA
+                  : !strcmp(name, "weight") ? BWD_WEIGHT : -1;
+      if (only_pass < 0) usage();
     } else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
       reps = atoi(argv[++i]);
       if (reps < 1 || reps > 64) usage();
@@ -134,6 +141,7 @@ int main(int argc, char **argv) {
     free(hw);
     double flops = 2.0 * sh->n * sh->k * sh->c * 9.0 * sh->h * sh->w;
     for (int pass = 0; pass < NPASS; pass++) {
+      if (only_pass >= 0 && pass != only_pass) continue;
       double t[CLM_CONV_VARIANT_COUNT] = {0};
       for (int v = 0; v < CLM_CONV_VARIANT_COUNT; v++)
         if (only_variant < 0 || v == only_variant || v == CLM_CONV_GEMM)

@@ -4,7 +4,6 @@
 #include <clblast_c.h>
 #include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include "ops/ops.h"
 
 const char *clm_gemm_variant_name(clm_gemm_variant v) {
@@ -50,13 +49,6 @@ static clm_status set_gemm_args(cl_kernel kern, int m, int n, int k, float alpha
                          (double)beta, c, ldc);
 }
 
-/* Work-items along dimension 0 per work-group for the tiled kernels, within the limit. */
-static size_t tiled_local(size_t groups0, size_t max_wg) {
-  size_t l = 4;
-  while (l > 1 && (l > max_wg || l > groups0)) l /= 2;
-  return l;
-}
-
 static clm_status run_simple(clm_context *ctx, int ta, int tb, int m, int n, int k,
                              float alpha, const clm_tensor *a, int lda, const clm_tensor *b,
                              int ldb, float beta, const clm_tensor *c, int ldc) {
@@ -73,22 +65,26 @@ static clm_status run_simple(clm_context *ctx, int ta, int tb, int m, int n, int
   return clm_kernel_launch(ctx, kern, 2, global, local);
 }
 
-/* Rows of C per work-item of gemm_tiled, at most m: the candidate with the least estimated
- * cost tiles·(rows + 2), the 2 standing for the per-step load of B's row that a tile shares
- * among its rows (an edge tile is shifted back inside C and recomputes a few rows). */
-static int tiled_rows(int m) {
-  static const int cand[] = {16, 12, 8, 6, 4, 3, 2, 1};
-  int best = 1;
+/* gemm_tiled's block per work-item, TILE_M rows × TILE_NV float16 vectors of columns: 24
+ * float16 accumulators (12 × 2 or 8 × 3) leave registers for B's row and the broadcast value
+ * of A; wide blocks read each row of B in long runs, which keeps the hardware prefetcher
+ * going. The rows are the candidate (at most m) with the least estimated cost
+ * tiles·(TILE_M + 2), the 2 standing for the loads a block spends per step; an edge block is
+ * shifted back inside C and recomputes a few rows. */
+static void tiled_block(int m, int n, int *tm, int *nv) {
+  static const int cand[][2] = {{12, 2}, {8, 3}, {6, 4}, {4, 4}, {3, 4}, {2, 4}, {1, 4}};
   size_t best_cost = (size_t)-1;
   for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++) {
-    if (cand[i] > m) continue;
-    size_t cost = div_up((size_t)m, (size_t)cand[i]) * (size_t)(cand[i] + 2);
+    if (cand[i][0] > m) continue;
+    size_t cost = div_up((size_t)m, (size_t)cand[i][0]) * (size_t)(cand[i][0] + 2);
     if (cost < best_cost) {
-      best = cand[i];
       best_cost = cost;
+      *tm = cand[i][0];
+      *nv = cand[i][1];
     }
   }
-  return best;
+  int fit = n / 16; /* no wider than C, so that the shifted edge block stays inside */
+  if (*nv > fit) *nv = fit > 1 ? fit : 1;
 }
 
 static clm_status run_tiled(clm_context *ctx, int ta, int tb, int m, int n, int k, float alpha,
@@ -100,26 +96,31 @@ static clm_status run_tiled(clm_context *ctx, int ta, int tb, int m, int n, int 
   cl_kernel kern;
   size_t max_wg = 1, global[2], local[2];
   if (tb) {
-    int dm = 4, dn = 4;
-    if (getenv("TUNE_DM")) dm = atoi(getenv("TUNE_DM"));
-    if (getenv("TUNE_DN")) dn = atoi(getenv("TUNE_DN"));
+    /* 4 × 4 dot products; a work-group takes 4 neighbouring blocks along a row of C */
+    const int dm = 4, dn = 4;
     snprintf(opts, sizeof opts, "-DTRANS_A=0 -DTRANS_B=1 -DDOT_M=%d -DDOT_N=%d", dm, dn);
     CLM_TRY(clm_kernel_get(ctx, "gemm", opts, "gemm_tiled_nt", &kern, &max_wg));
     global[0] = div_up((size_t)n, (size_t)dn);
     global[1] = div_up((size_t)m, (size_t)dm);
+    local[0] = 4;
+    local[1] = 1;
   } else {
-    int tm = tiled_rows(m), nv = 1;
-    if (getenv("TUNE_TM")) tm = atoi(getenv("TUNE_TM"));
-    if (getenv("TUNE_NV")) nv = atoi(getenv("TUNE_NV"));
+    /* a work-group takes the blocks of one column panel down to 8 row blocks, so the rows of
+     * B it reads serve them all from the cache */
+    int tm = 1, nv = 1;
+    tiled_block(m, n, &tm, &nv);
     snprintf(opts, sizeof opts, "-DTRANS_A=%d -DTRANS_B=0 -DTILE_M=%d -DTILE_NV=%d", ta, tm, nv);
     CLM_TRY(clm_kernel_get(ctx, "gemm", opts, "gemm_tiled", &kern, &max_wg));
     global[0] = div_up((size_t)n, 16 * (size_t)nv);
     global[1] = div_up((size_t)m, (size_t)tm);
+    local[0] = 1;
+    local[1] = global[1] < 8 ? global[1] : 8;
+  }
+  while (local[0] * local[1] > max_wg) {
+    if (local[1] > 1) local[1] /= 2;
+    else local[0] /= 2;
   }
   CLM_TRY(set_gemm_args(kern, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc));
-  local[0] = tiled_local(global[0], max_wg);
-  if (getenv("TUNE_LX")) local[0] = (size_t)atoi(getenv("TUNE_LX"));
-  local[1] = 1;
   return clm_kernel_launch(ctx, kern, 2, global, local);
 }
 

@@ -77,6 +77,9 @@ struct clm_context {
    * writes and when a freed buffer's address is reused; tensor.c then initialises and uploads
    * in ways it tracks correctly (tensor.c explains). Never set on a real device. */
   int oclgrind;
+  /* Floats of col matrix per band of output rows in the GEMM-family convolutions (conv.c);
+   * 0 picks the default for the device. Tests set it small to exercise the banding. */
+  size_t conv_band_floats;
 };
 
 /* A kernel from cl/<file>.cl built with `options` (may be NULL) on top of the context's base
