@@ -14,6 +14,28 @@
 
 static inline int clm_tensor_present(const clm_tensor *t) { return t && t->buf; }
 
+/* ---- GEMM (cl/gemm.cl, src/ops/gemm.c) ---------------------------------------------------- */
+
+/* Variants of the same product: results agree up to float rounding. */
+typedef enum clm_gemm_variant {
+  CLM_GEMM_SIMPLE = 0, /* one work-item per element of C, plain loop: the reference variant */
+  CLM_GEMM_TILED,      /* float16 register tiles per work-item, no local memory: CPUs (PoCL) */
+  CLM_GEMM_LOCAL,      /* work-group tiles staged in local memory, barriers: GPUs */
+  CLM_GEMM_CLBLAST,    /* CLBlastSgemm (serialised with clm_blas_lock) */
+  CLM_GEMM_VARIANT_COUNT
+} clm_gemm_variant;
+
+const char *clm_gemm_variant_name(clm_gemm_variant v);
+
+/* Row-major C (m×n) = alpha·op(A)·op(B) + beta·C; op(A) is m×k (A stored k×m when trans_a),
+ * op(B) k×n (B stored n×k when trans_b). beta == 0 overwrites C (even NaN/Inf there).
+ * Matrices start at their view's offset; lda, ldb, ldc are the stored row lengths, and the
+ * stored matrix must lie inside the view (CLM_ERR_SHAPE otherwise). Sizes may be 0. TILED is
+ * fast for NN, TN and NT; its TT runs the simple kernel. */
+clm_status clm_gemm(clm_context *ctx, clm_gemm_variant v, int trans_a, int trans_b, int m, int n,
+                    int k, float alpha, const clm_tensor *a, int lda, const clm_tensor *b, int ldb,
+                    float beta, const clm_tensor *c, int ldc);
+
 /* ---- convolution (cl/conv.cl, src/ops/conv.c) --------------------------------------------- */
 
 /* Variants of the same convolution: results agree up to float rounding. The scheduler picks
@@ -21,6 +43,8 @@ static inline int clm_tensor_present(const clm_tensor *t) { return t && t->buf; 
 typedef enum clm_conv_variant {
   CLM_CONV_DIRECT = 0, /* one work-item per output element, plain loops */
   CLM_CONV_GEMM = 1,   /* im2col / col2im + CLBlast SGEMM */
+  CLM_CONV_TILED,      /* im2col / col2im + clm_gemm TILED (CPUs) */
+  CLM_CONV_LOCAL,      /* im2col / col2im + clm_gemm LOCAL (GPUs) */
   CLM_CONV_VARIANT_COUNT
 } clm_conv_variant;
 
@@ -35,7 +59,8 @@ static inline int clm_conv_out_size(int in, int k, const clm_conv_params *p) {
   return (in + 2 * p->pad - p->dilation * (k - 1) - 1) / p->stride + 1;
 }
 
-/* Floats of workspace the variant needs for these shapes (0 for DIRECT).
+/* Floats of workspace the variant needs for these shapes (0 for DIRECT, and for the GEMM
+ * family on a 1×1 kernel whose output plane is its input plane: see conv.c).
  * x (N, C, H, W), w (K, C, R, S), y (N, K, Ho, Wo). */
 size_t clm_conv2d_workspace(clm_conv_variant v, const clm_tensor *x, const clm_tensor *w,
                             const clm_tensor *y);

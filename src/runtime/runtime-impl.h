@@ -82,6 +82,9 @@ struct clm_context {
    * clm_buffer_free find this context from a buffer. */
   size_t mem_current, mem_peak;
   struct clm_context *mem_next;
+  /* Floats of col matrix per band of output rows in the GEMM-family convolutions (conv.c);
+   * 0 picks the default for the device. Tests set it small to exercise the banding. */
+  size_t conv_band_floats;
 };
 
 /* Adds the context to / removes it from the registry clm_buffer_free looks contexts up in
