@@ -9,11 +9,7 @@
  * written (=) unless `accumulate`. Shape inference lives in the graph, not here. */
 #include <clblast_c.h>
 #include <limits.h>
-#include "ops/ops.h"
-
-typedef struct conv_geom {
-  int n, c, h, w, k, r, s, ho, wo, stride, pad, dil;
-} conv_geom;
+#include "ops/conv_implicit.h"
 
 /* The CONV_GEOM argument list of every kernel in cl/conv.cl. */
 #define GEOM_FMT "iiiiiiiiiiii"
@@ -24,6 +20,7 @@ const char *clm_conv_variant_name(clm_conv_variant v) {
   switch (v) {
   case CLM_CONV_DIRECT: return "direct";
   case CLM_CONV_GEMM: return "gemm";
+  case CLM_CONV_IMPLICIT: return "implicit";
   default: return "unknown";
   }
 }
@@ -59,7 +56,7 @@ static clm_status check_int_range(const char *op, const char *name, const clm_te
 
 static clm_status check_common(const char *op, clm_conv_variant v, const clm_conv_params *p,
                                const clm_tensor *x, const clm_tensor *w, const clm_tensor *y) {
-  if (v != CLM_CONV_DIRECT && v != CLM_CONV_GEMM)
+  if (v != CLM_CONV_DIRECT && v != CLM_CONV_GEMM && v != CLM_CONV_IMPLICIT)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: unknown conv variant %d", op, (int)v);
   if (!p) CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: no parameters", op);
   if (p->stride < 1 || p->dilation < 1 || p->pad < 0)
@@ -207,7 +204,11 @@ static clm_status run_forward(clm_context *ctx, clm_conv_variant v, const conv_g
                               const clm_tensor *x, const clm_tensor *w, const clm_tensor *b,
                               const clm_tensor *y, const clm_tensor *ws, int accumulate) {
   int has_bias = clm_tensor_present(b);
-  if (v == CLM_CONV_DIRECT)
+  if (v == CLM_CONV_IMPLICIT && g->stride == 1) {
+    CLM_TRY(clm_conv_implicit_forward(ctx, g, x, w, y, accumulate));
+    return has_bias ? bias_add(ctx, y, b) : CLM_OK;
+  }
+  if (v != CLM_CONV_GEMM)
     return clm_launch_1d(ctx, "conv", "conv2d_direct_forward", clm_tensor_numel(y),
                          "ttti t" GEOM_FMT "i", x, w, has_bias ? b : x, has_bias, y, GEOM_ARGS(*g),
                          accumulate);
@@ -228,7 +229,9 @@ static clm_status run_forward(clm_context *ctx, clm_conv_variant v, const conv_g
 static clm_status run_backward_data(clm_context *ctx, clm_conv_variant v, const conv_geom *g,
                                     const clm_tensor *dy, const clm_tensor *w,
                                     const clm_tensor *dx, const clm_tensor *ws, int accumulate) {
-  if (v == CLM_CONV_DIRECT)
+  if (v == CLM_CONV_IMPLICIT && g->stride == 1)
+    return clm_conv_implicit_backward_data(ctx, g, dy, w, dx, accumulate);
+  if (v != CLM_CONV_GEMM)
     return clm_launch_1d(ctx, "conv", "conv2d_direct_backward_data", clm_tensor_numel(dx),
                          "ttt" GEOM_FMT "i", dy, w, dx, GEOM_ARGS(*g), accumulate);
   size_t crs = (size_t)g->c * g->r * g->s, hw = (size_t)g->ho * g->wo;
@@ -248,7 +251,9 @@ static clm_status run_backward_data(clm_context *ctx, clm_conv_variant v, const 
 static clm_status run_backward_weight(clm_context *ctx, clm_conv_variant v, const conv_geom *g,
                                       const clm_tensor *x, const clm_tensor *dy,
                                       const clm_tensor *dw, const clm_tensor *ws) {
-  if (v == CLM_CONV_DIRECT)
+  if (v == CLM_CONV_IMPLICIT && g->stride == 1)
+    return clm_conv_implicit_backward_weight(ctx, g, x, dy, dw);
+  if (v != CLM_CONV_GEMM)
     return clm_launch_1d(ctx, "conv", "conv2d_direct_backward_weight", clm_tensor_numel(dw),
                          "ttt" GEOM_FMT, x, dy, dw, GEOM_ARGS(*g));
   size_t crs = (size_t)g->c * g->r * g->s, hw = (size_t)g->ho * g->wo;

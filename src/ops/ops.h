@@ -21,6 +21,8 @@ static inline int clm_tensor_present(const clm_tensor *t) { return t && t->buf; 
 typedef enum clm_conv_variant {
   CLM_CONV_DIRECT = 0, /* one work-item per output element, plain loops */
   CLM_CONV_GEMM = 1,   /* im2col / col2im + CLBlast SGEMM */
+  CLM_CONV_IMPLICIT,   /* stride 1: implicit GEMM, float16 register tiles, no workspace;
+                          other strides run the DIRECT kernels */
   CLM_CONV_VARIANT_COUNT
 } clm_conv_variant;
 
