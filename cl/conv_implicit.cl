@@ -176,6 +176,29 @@ INLINE void weight_segments(float16 (*acc)[CB][TR][TS], __global const float *dy
   }
 }
 
+/* The same for segments whose every window lies inside its row, on rows where all TR kernel
+ * rows fall inside x: no bounds checks. dyp = &dy[n, k0, oh, 0] (channels dys apart),
+ * xp = &x[n, c0, oh − pad + r0·dil, s0·dil − pad] (channels xcs, kernel rows xrs apart). */
+INLINE void weight_interior(float16 (*acc)[CB][TR][TS], __global const float *dyp, int dys,
+                            __global const float *xp, int xcs, int xrs, int dil, int seg0,
+                            int seg1) {
+  for (int ow0 = seg0 * 16; ow0 < seg1 * 16; ow0 += 16) {
+    float16 d[KB];
+#pragma unroll
+    for (int a = 0; a < KB; a++) d[a] = vload16(0, dyp + a * dys + ow0);
+#pragma unroll
+    for (int r = 0; r < TR; r++)
+#pragma unroll
+      for (int b = 0; b < CB; b++)
+#pragma unroll
+        for (int s = 0; s < TS; s++) {
+          float16 v = vload16(0, xp + b * xcs + r * xrs + s * dil + ow0);
+#pragma unroll
+          for (int a = 0; a < KB; a++) acc[a][b][r][s] = fma(d[a], v, acc[a][b][r][s]);
+        }
+  }
+}
+
 /* dw[k0 .. +KB, c0 .. +CB, r0 .. +TR, s0 .. +TS] += the band [q0, q1) of rows q = n·Ho + oh:
  * see the file comment. x (N, C, H, W), dy (N, K, Ho, Wo), dw (K, C, R, S), with KB <= K,
  * CB <= C, TR <= R, TS <= S. One work-item per tile; a ragged last tile along any axis starts
@@ -215,12 +238,19 @@ __kernel void conv_implicit_backward_weight(__global const float *x, int xoff,
     int n = q / Ho, oh = q - n * Ho;
     int dyrow = dyoff + ((n * K + k0) * Ho + oh) * Wo;
     int xbase = xoff + (n * C + c0) * H * W;
-    weight_segments(acc, dy, dyrow, dlo, dhi, x, xbase, xlo, xhi, H, W, Ho, Wo, oh, r0, s0, pad,
-                    dil, 0, lo, 0);
-    weight_segments(acc, dy, dyrow, dlo, dhi, x, xbase, xlo, xhi, H, W, Ho, Wo, oh, r0, s0, pad,
-                    dil, lo, hi, 1);
-    weight_segments(acc, dy, dyrow, dlo, dhi, x, xbase, xlo, xhi, H, W, Ho, Wo, oh, r0, s0, pad,
-                    dil, hi, nseg, 0);
+    int h0 = oh - pad + r0 * dil;
+    int rows_inside = h0 >= 0 && h0 + (TR - 1) * dil < H;
+    if (rows_inside && lo < hi) {
+      weight_segments(acc, dy, dyrow, dlo, dhi, x, xbase, xlo, xhi, H, W, Ho, Wo, oh, r0, s0,
+                      pad, dil, 0, lo, 0);
+      weight_interior(acc, dy + dyrow, Ho * Wo, x + xbase + h0 * W + s0 * dil - pad, H * W,
+                      dil * W, dil, lo, hi);
+      weight_segments(acc, dy, dyrow, dlo, dhi, x, xbase, xlo, xhi, H, W, Ho, Wo, oh, r0, s0,
+                      pad, dil, hi, nseg, 0);
+    } else {
+      weight_segments(acc, dy, dyrow, dlo, dhi, x, xbase, xlo, xhi, H, W, Ho, Wo, oh, r0, s0,
+                      pad, dil, 0, nseg, 0);
+    }
   }
   /* skip what the previous tile along each axis already covers */
   int ka = kt * KB - k0, cb = ct * CB - c0, rb = rt * TR - r0, sb = st * TS - s0;
@@ -233,10 +263,10 @@ __kernel void conv_implicit_backward_weight(__global const float *x, int xoff,
 #pragma unroll
         for (int s = 0; s < TS; s++) {
           if (a < ka || b < cb || r < rb || s < sb) continue;
-          float16 v = acc[a][b][r][s];
-          float8 h8 = v.lo + v.hi;
-          float4 h4 = h8.lo + h8.hi;
-          float2 h2 = h4.lo + h4.hi;
-          dw[dwoff + (((k0 + a) * C + c0 + b) * R + r0 + r) * Ssz + s0 + s] += h2.x + h2.y;
+          /* (swizzling the sum down crashes oclgrind 21.10's uninitialised-value check) */
+          float h[16], sum = 0.0f;
+          vstore16(acc[a][b][r][s], 0, h);
+          for (int j = 0; j < 16; j++) sum += h[j];
+          dw[dwoff + (((k0 + a) * C + c0 + b) * R + r0 + r) * Ssz + s0 + s] += sum;
         }
 }

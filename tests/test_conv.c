@@ -1,5 +1,5 @@
-/* Convolution and transposed convolution, both variants (direct, gemm): forward, backward
- * data and backward weight/bias against the plain-C reference (tests/ref/ref_conv.c) and by
+/* Convolution and transposed convolution, every variant (direct, gemm, implicit): forward,
+ * backward data and backward weight/bias against the plain-C reference (tests/ref/ref_conv.c) and by
  * finite differences of Σ r·y computed with the device forward; "=" overwrites (even NaN),
  * "+=" adds to existing contents; repeated runs are bit-identical; the variants agree; and
  * shape errors come back as CLM_ERR_SHAPE with a message. */
@@ -12,7 +12,7 @@
 #include "test_util.h"
 
 #define TOL_REF 1e-5   /* relative to the largest reference value */
-#define TOL_AGREE 1e-5 /* direct vs gemm */
+#define TOL_AGREE 1e-5 /* each variant vs direct */
 #define TOL_FD 1e-3    /* the ops are linear, so central differences are exact up to rounding */
 #define FD_EPS 0.25
 
@@ -277,10 +277,12 @@ static void run_variant(fixture *fx, clm_conv_variant v, test_rng *rng, results 
   free(want_db);
 }
 
-static void agree(const char *label, const char *what, const float *a, const float *b, size_t n) {
+/* b (variant v) against a (direct) */
+static void agree(const char *label, const char *what, clm_conv_variant v, const float *a,
+                  const float *b, size_t n) {
   if (!a || !b) return;
   char name[200];
-  snprintf(name, sizeof name, "%.100s %s: gemm vs direct", label, what);
+  snprintf(name, sizeof name, "%.100s %s: %s vs direct", label, what, clm_conv_variant_name(v));
   test_check(name, test_rel_error(b, a, n, 1e-6), TOL_AGREE);
 }
 
@@ -295,10 +297,13 @@ static void run_case(clm_context *ctx, const conv_case *cs, uint64_t seed) {
   results res[CLM_CONV_VARIANT_COUNT];
   memset(res, 0, sizeof res);
   for (int v = 0; v < CLM_CONV_VARIANT_COUNT; v++) run_variant(&fx, (clm_conv_variant)v, &rng, &res[v]);
-  agree(cs->name, "forward", res[0].y, res[1].y, fx.ny);
-  agree(cs->name, "backward data", res[0].dx, res[1].dx, fx.nx);
-  agree(cs->name, "backward weight", res[0].dw, res[1].dw, fx.nw);
-  agree(cs->name, "backward bias", res[0].db, res[1].db, fx.nb);
+  for (int v = 1; v < CLM_CONV_VARIANT_COUNT; v++) {
+    clm_conv_variant cv = (clm_conv_variant)v;
+    agree(cs->name, "forward", cv, res[CLM_CONV_DIRECT].y, res[v].y, fx.ny);
+    agree(cs->name, "backward data", cv, res[CLM_CONV_DIRECT].dx, res[v].dx, fx.nx);
+    agree(cs->name, "backward weight", cv, res[CLM_CONV_DIRECT].dw, res[v].dw, fx.nw);
+    agree(cs->name, "backward bias", cv, res[CLM_CONV_DIRECT].db, res[v].db, fx.nb);
+  }
   for (int v = 0; v < CLM_CONV_VARIANT_COUNT; v++) free_results(&res[v]);
   teardown(&fx);
 }
@@ -358,6 +363,8 @@ static void test_errors(clm_context *ctx) {
   test_true("[gemm] workspace size is C*R*S*Ho*Wo",
             clm_conv2d_workspace(CLM_CONV_GEMM, &x, &w, &y) == 3 * 9 * 36, NULL);
   test_true("[direct] needs no workspace", clm_conv2d_workspace(CLM_CONV_DIRECT, &x, &w, &y) == 0, NULL);
+  test_true("[implicit] needs no workspace",
+            clm_conv2d_workspace(CLM_CONV_IMPLICIT, &x, &w, &y) == 0, NULL);
   clm_buffer_free(buf);
 }
 
@@ -376,10 +383,24 @@ int main(void) {
       {"deconv 3x3 s2 p1 outpad 1", 1, 2, 3, 4, 5, 2, 3, 3, 2, 1, 1, 1, 1},
       {"deconv 3x3 s2 p1",          1, 2, 2, 5, 3, 3, 3, 3, 2, 1, 1, 0, 0},
       {"deconv 3x2 s1 d2 p1",       1, 1, 3, 4, 5, 2, 3, 2, 1, 1, 2, 0, 1},
+      /* stride 1 at widths beyond one 16-column segment (the implicit variant's tiles):
+       * ragged widths and channel counts, several rows, every border case */
+      {"conv 3x3 w37 k20",          0, 2, 5, 9, 37, 20, 3, 3, 1, 1, 1, 0, 1},
+      {"conv 3x3 pad 0 w40",        0, 2, 3, 6, 40, 17, 3, 3, 1, 0, 1, 0, 0},
+      {"conv 3x3 pad 2 dil 2 w33",  0, 2, 4, 7, 33, 9, 3, 3, 1, 2, 2, 0, 1},
+      {"conv 1x1 w48",              0, 3, 6, 4, 48, 5, 1, 1, 1, 0, 1, 0, 1},
+      {"conv 5x5 pad 2 w35",        0, 2, 3, 6, 35, 5, 5, 5, 1, 2, 1, 0, 0},
+      {"conv 3x3 pad 1 w16",        0, 2, 9, 5, 16, 33, 3, 3, 1, 1, 1, 0, 1},
+      {"conv 1x7 pad 3 w21",        0, 1, 2, 3, 21, 3, 1, 7, 1, 3, 1, 0, 1},
+      {"deconv 3x3 s1 p1 w37",      1, 2, 4, 5, 37, 6, 3, 3, 1, 1, 1, 0, 1},
+      {"deconv 5x5 s1 p0 w20",      1, 2, 3, 4, 20, 2, 5, 5, 1, 0, 1, 0, 1},
   };
   static const conv_case small[] = {
       {"conv 3x3 stride 2 pad 1",   0, 2, 3, 5, 6, 4, 3, 3, 2, 1, 1, 0, 1},
       {"deconv 3x3 s2 p1 outpad 1", 1, 1, 2, 3, 4, 3, 3, 3, 2, 1, 1, 1, 1},
+      {"conv 3x3 w37 k5",           0, 2, 2, 3, 37, 5, 3, 3, 1, 1, 1, 0, 1},
+      {"conv 3x3 pad 2 dil 2 w18",  0, 1, 2, 5, 18, 3, 3, 3, 1, 2, 2, 0, 0},
+      {"deconv 3x3 s1 p1 w17",      1, 1, 3, 2, 17, 2, 3, 3, 1, 1, 1, 0, 1},
   };
   const conv_case *cases = test_small() ? small : full;
   size_t count = test_small() ? sizeof small / sizeof small[0] : sizeof full / sizeof full[0];

@@ -3,6 +3,7 @@
  * fallback for other strides live in src/ops/conv.c. No workspace. */
 #include "ops/conv_implicit.h"
 #include <stdio.h>
+#include <stdlib.h>
 
 /* Work-group size for n work-items: a power of two up to 64 that still leaves at least 16
  * work-groups to spread over the cores (PoCL runs one work-group per thread). */
@@ -71,22 +72,29 @@ clm_status clm_conv_implicit_backward_data(clm_context *ctx, const conv_geom *g,
 }
 
 /* Backward-weight tile (see conv_implicit_backward_weight): KB·CB·TR·TS accumulators, at most
- * 24 of the 32 vector registers, chosen to load the fewest row segments per FMA. */
+ * BW_ACC of the 32 vector registers. Per 16-column segment a work-item issues KB + CB·TR·TS
+ * loads (L1: the TS taps of one row share cache lines, and with dilation 1 the TR kernel
+ * rows were read for the previous output row) but brings in only KB + CB rows from L2
+ * (CB·TR with dilation > 1), which is the bottleneck: each L2 row is worth about 2.5 FMAs. */
+#define BW_ACC 21
 typedef struct bw_tile { int kb, cb, tr, ts; } bw_tile;
 
 static bw_tile pick_bw_tile(const conv_geom *g) {
   bw_tile best = {1, 1, 1, 1};
   double best_cost = 1e30;
   for (int ts = 1; ts <= g->s && ts <= 8; ts++)
-    for (int tr = 1; tr <= g->r && tr * ts <= 24; tr++)
-      for (int kb = 1; kb <= g->k && kb <= 8 && kb * tr * ts <= 24; kb++)
-        for (int cb = 1; cb <= g->c && cb <= 8 && kb * cb * tr * ts <= 24; cb++) {
-          /* segments loaded per FMA, times the work of the tiles (ragged ones overlap) */
+    for (int tr = 1; tr <= g->r && tr * ts <= BW_ACC; tr++)
+      for (int kb = 1; kb <= g->k && kb <= 8 && kb * tr * ts <= BW_ACC; kb++)
+        for (int cb = 1; cb <= g->c && cb <= 8 && kb * cb * tr * ts <= BW_ACC; cb++) {
           double fmas = (double)kb * cb * tr * ts;
-          double loads = kb + (double)cb * tr * ts;
+          double l1 = kb + (double)cb * tr * ts;
+          double l2 = kb + (double)cb * (g->dil == 1 ? 1 : tr);
+          double per_seg = fmas > l1 ? fmas : l1;
+          if (2.5 * l2 > per_seg) per_seg = 2.5 * l2;
+          /* ragged tiles overlap their neighbours: count the work of every tile */
           double tiles = (double)((g->k + kb - 1) / kb) * ((g->c + cb - 1) / cb) *
                          ((g->r + tr - 1) / tr) * ((g->s + ts - 1) / ts);
-          double cost = tiles * (fmas + loads);
+          double cost = tiles * per_seg;
           if (cost < best_cost) best_cost = cost, best = (bw_tile){kb, cb, tr, ts};
         }
   return best;
@@ -96,6 +104,7 @@ clm_status clm_conv_implicit_backward_weight(clm_context *ctx, const conv_geom *
                                              const clm_tensor *x, const clm_tensor *dy,
                                              const clm_tensor *dw) {
   bw_tile t = pick_bw_tile(g);
+  if (getenv("BWT")) sscanf(getenv("BWT"), "%d,%d,%d,%d", &t.kb, &t.cb, &t.tr, &t.ts);
   char opts[64];
   snprintf(opts, sizeof opts, "-DKB=%d -DCB=%d -DTR=%d -DTS=%d", t.kb, t.cb, t.tr, t.ts);
   cl_kernel kern;
@@ -111,7 +120,9 @@ clm_status clm_conv_implicit_backward_weight(clm_context *ctx, const conv_geom *
   long per_row = (long)g->k * g->wo + (long)g->c * g->w;
   int band = (int)((256L * 1024 + per_row - 1) / per_row);
   if (band * nseg < 64) band = (64 + nseg - 1) / nseg;
+  if (getenv("BAND")) band = atoi(getenv("BAND"));
   if (band > rows) band = rows;
+  if (getenv("IMPL_DEBUG")) fprintf(stderr, "bw tile kb %d cb %d tr %d ts %d items %zu local %zu band %d\n", t.kb, t.cb, t.tr, t.ts, items, local, band);
   for (int q0 = 0; q0 < rows; q0 += band) {
     int q1 = q0 + band < rows ? q0 + band : rows;
     CLM_TRY(clm_kernel_args(kern, "ttt" "iiiiiiiiiii" "ii", x, dy, dw, g->n, g->c, g->h, g->w,
