@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "ops/conv_implicit.h"
 #include "ops/ops.h"
 #include "ref/ref_conv.h"
 #include "test_util.h"
@@ -308,6 +309,44 @@ static void run_case(clm_context *ctx, const conv_case *cs, uint64_t seed) {
   teardown(&fx);
 }
 
+/* The implicit variant's backward weight with forced tiles that leave a ragged last tile along
+ * each axis (k, c, kernel rows, kernel columns), against the reference, adding onto random
+ * contents. */
+static void test_forced_tiles(clm_context *ctx, test_rng *rng) {
+  static const int tiles[][4] = {{2, 2, 2, 2}, {3, 4, 3, 3}, {4, 3, 4, 4}, {1, 1, 5, 5}};
+  int n = 2, c = 5, h = 6, w = 37, k = 5, r = 5, s = 5;
+  clm_conv_params p = {1, 2, 1};
+  ref_conv_shape g = {n, c, h, w, k, r, s, h, w, 1, 2, 1};
+  size_t nx = (size_t)n * c * h * w, ny = (size_t)n * k * h * w, nw = (size_t)k * c * r * s;
+  float *x = test_random(rng, nx, -1, 1), *dy = test_random(rng, ny, -1, 1);
+  float *dw0 = test_random(rng, nw, -1, 1), *want = test_alloc(nw);
+  ref_conv2d_backward_weight(&g, x, dy, want, NULL);
+  for (size_t i = 0; i < nw; i++) want[i] += dw0[i];
+  clm_tensor X = test_tensor(ctx, n, c, h, w, x), DY = test_tensor(ctx, n, k, h, w, dy);
+  clm_tensor DW = test_tensor(ctx, k, c, r, s, NULL);
+  for (size_t t = 0; t < sizeof tiles / sizeof tiles[0]; t++) {
+    const int *tl = tiles[t];
+    clm_conv_implicit_force_bw_tile(tl[0], tl[1], tl[2], tl[3]);
+    test_upload(ctx, &DW, dw0);
+    clm_status st = clm_conv2d_backward_weight(ctx, CLM_CONV_IMPLICIT, &p, &X, &DY, &DW, NULL, NULL);
+    clm_conv_implicit_force_bw_tile(0, 0, 0, 0);
+    test_status("backward weight with a forced tile", st);
+    float *got = test_download(ctx, &DW);
+    char name[200];
+    snprintf(name, sizeof name, "[implicit] 5x5, ragged tile %dx%dx%dx%d:", tl[0], tl[1], tl[2],
+             tl[3]);
+    check_ref(name, "backward weight adds", got, want, nw);
+    free(got);
+  }
+  test_tensor_free(&X);
+  test_tensor_free(&DY);
+  test_tensor_free(&DW);
+  free(x);
+  free(dy);
+  free(dw0);
+  free(want);
+}
+
 /* ---- errors ---------------------------------------------------------------------------------- */
 
 static void expect(const char *name, clm_status st, clm_status want, const char *needle) {
@@ -392,6 +431,8 @@ int main(void) {
       {"conv 5x5 pad 2 w35",        0, 2, 3, 6, 35, 5, 5, 5, 1, 2, 1, 0, 0},
       {"conv 3x3 pad 1 w16",        0, 2, 9, 5, 16, 33, 3, 3, 1, 1, 1, 0, 1},
       {"conv 1x7 pad 3 w21",        0, 1, 2, 3, 21, 3, 1, 7, 1, 3, 1, 0, 1},
+      {"conv 7x7 pad 3 w19",        0, 1, 5, 8, 19, 3, 7, 7, 1, 3, 1, 0, 0},
+      {"conv 1x1 c11 k1 w20",       0, 2, 11, 3, 20, 1, 1, 1, 1, 0, 1, 0, 1},
       {"deconv 3x3 s1 p1 w37",      1, 2, 4, 5, 37, 6, 3, 3, 1, 1, 1, 0, 1},
       {"deconv 5x5 s1 p0 w20",      1, 2, 3, 4, 20, 2, 5, 5, 1, 0, 1, 0, 1},
   };
@@ -405,6 +446,8 @@ int main(void) {
   const conv_case *cases = test_small() ? small : full;
   size_t count = test_small() ? sizeof small / sizeof small[0] : sizeof full / sizeof full[0];
   for (size_t i = 0; i < count; i++) run_case(ctx, &cases[i], 100 + i);
+  test_rng rng = test_rng_make(99);
+  test_forced_tiles(ctx, &rng);
   test_errors(ctx);
   clm_context_free(ctx);
   return test_finish();

@@ -100,11 +100,22 @@ static bw_tile pick_bw_tile(const conv_geom *g) {
   return best;
 }
 
+static int forced_bw[4]; /* kb, cb, tr, ts from clm_conv_implicit_force_bw_tile; 0: automatic */
+
+void clm_conv_implicit_force_bw_tile(int kb, int cb, int tr, int ts) {
+  forced_bw[0] = kb, forced_bw[1] = cb, forced_bw[2] = tr, forced_bw[3] = ts;
+}
+
+static int clamp_int(int v, int hi) { return v < 1 ? 1 : v > hi ? hi : v; }
+
 clm_status clm_conv_implicit_backward_weight(clm_context *ctx, const conv_geom *g,
                                              const clm_tensor *x, const clm_tensor *dy,
                                              const clm_tensor *dw) {
   bw_tile t = pick_bw_tile(g);
   if (getenv("BWT")) sscanf(getenv("BWT"), "%d,%d,%d,%d", &t.kb, &t.cb, &t.tr, &t.ts);
+  if (forced_bw[0])
+    t = (bw_tile){clamp_int(forced_bw[0], g->k), clamp_int(forced_bw[1], g->c),
+                  clamp_int(forced_bw[2], g->r), clamp_int(forced_bw[3], g->s)};
   char opts[64];
   snprintf(opts, sizeof opts, "-DKB=%d -DCB=%d -DTR=%d -DTS=%d", t.kb, t.cb, t.tr, t.ts);
   cl_kernel kern;

@@ -25,4 +25,8 @@ clm_status clm_conv_implicit_backward_weight(clm_context *ctx, const conv_geom *
                                              const clm_tensor *x, const clm_tensor *dy,
                                              const clm_tensor *dw);
 
+/* Tests only: run backward weight with this tile (clamped to each shape) instead of the
+ * automatic choice, to reach ragged tiles along every axis; all zero restores the choice. */
+void clm_conv_implicit_force_bw_tile(int kb, int cb, int tr, int ts);
+
 #endif
