@@ -1,13 +1,14 @@
-/* Convolution and transposed convolution, all variants (direct and the GEMM family: gemm,
- * tiled, local): forward, backward data and backward weight/bias against the plain-C reference
- * (tests/ref/ref_conv.c) and by finite differences of Σ r·y computed with the device forward;
- * "=" overwrites (even NaN), "+=" adds to existing contents; repeated runs are bit-identical;
- * every variant agrees with direct; 1×1 convolutions run without a workspace; and shape errors
- * come back as CLM_ERR_SHAPE with a message. */
+/* Convolution and transposed convolution, every variant (direct; the GEMM family gemm, tiled,
+ * local; implicit): forward, backward data and backward weight/bias against the plain-C
+ * reference (tests/ref/ref_conv.c) and by finite differences of Σ r·y computed with the device
+ * forward; "=" overwrites (even NaN), "+=" adds to existing contents; repeated runs are
+ * bit-identical; every variant agrees with direct; 1×1 convolutions run without a workspace;
+ * and shape errors come back as CLM_ERR_SHAPE with a message. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "ops/conv_implicit.h"
 #include "ops/ops.h"
 #include "ref/ref_conv.h"
 #include "test_util.h"
@@ -278,6 +279,7 @@ static void run_variant(fixture *fx, clm_conv_variant v, test_rng *rng, results 
   free(want_db);
 }
 
+/* b (variant v) against a (direct) */
 static void agree(const char *label, const char *what, clm_conv_variant v, const float *a,
                   const float *b, size_t n) {
   if (!a || !b) return;
@@ -299,13 +301,51 @@ static void run_case(clm_context *ctx, const conv_case *cs, uint64_t seed) {
   for (int v = 0; v < CLM_CONV_VARIANT_COUNT; v++) run_variant(&fx, (clm_conv_variant)v, &rng, &res[v]);
   for (int v = 1; v < CLM_CONV_VARIANT_COUNT; v++) {
     clm_conv_variant cv = (clm_conv_variant)v;
-    agree(cs->name, "forward", cv, res[0].y, res[v].y, fx.ny);
-    agree(cs->name, "backward data", cv, res[0].dx, res[v].dx, fx.nx);
-    agree(cs->name, "backward weight", cv, res[0].dw, res[v].dw, fx.nw);
-    agree(cs->name, "backward bias", cv, res[0].db, res[v].db, fx.nb);
+    agree(cs->name, "forward", cv, res[CLM_CONV_DIRECT].y, res[v].y, fx.ny);
+    agree(cs->name, "backward data", cv, res[CLM_CONV_DIRECT].dx, res[v].dx, fx.nx);
+    agree(cs->name, "backward weight", cv, res[CLM_CONV_DIRECT].dw, res[v].dw, fx.nw);
+    agree(cs->name, "backward bias", cv, res[CLM_CONV_DIRECT].db, res[v].db, fx.nb);
   }
   for (int v = 0; v < CLM_CONV_VARIANT_COUNT; v++) free_results(&res[v]);
   teardown(&fx);
+}
+
+/* The implicit variant's backward weight with forced tiles that leave a ragged last tile along
+ * each axis (k, c, kernel rows, kernel columns), against the reference, adding onto random
+ * contents. */
+static void test_forced_tiles(clm_context *ctx, test_rng *rng) {
+  static const int tiles[][4] = {{2, 2, 2, 2}, {3, 4, 3, 3}, {4, 3, 4, 4}, {1, 1, 5, 5}};
+  int n = 2, c = 5, h = 6, w = 37, k = 5, r = 5, s = 5;
+  clm_conv_params p = {1, 2, 1};
+  ref_conv_shape g = {n, c, h, w, k, r, s, h, w, 1, 2, 1};
+  size_t nx = (size_t)n * c * h * w, ny = (size_t)n * k * h * w, nw = (size_t)k * c * r * s;
+  float *x = test_random(rng, nx, -1, 1), *dy = test_random(rng, ny, -1, 1);
+  float *dw0 = test_random(rng, nw, -1, 1), *want = test_alloc(nw);
+  ref_conv2d_backward_weight(&g, x, dy, want, NULL);
+  for (size_t i = 0; i < nw; i++) want[i] += dw0[i];
+  clm_tensor X = test_tensor(ctx, n, c, h, w, x), DY = test_tensor(ctx, n, k, h, w, dy);
+  clm_tensor DW = test_tensor(ctx, k, c, r, s, NULL);
+  for (size_t t = 0; t < sizeof tiles / sizeof tiles[0]; t++) {
+    const int *tl = tiles[t];
+    clm_conv_implicit_force_bw_tile(tl[0], tl[1], tl[2], tl[3]);
+    test_upload(ctx, &DW, dw0);
+    clm_status st = clm_conv2d_backward_weight(ctx, CLM_CONV_IMPLICIT, &p, &X, &DY, &DW, NULL, NULL);
+    clm_conv_implicit_force_bw_tile(0, 0, 0, 0);
+    test_status("backward weight with a forced tile", st);
+    float *got = test_download(ctx, &DW);
+    char name[200];
+    snprintf(name, sizeof name, "[implicit] 5x5, ragged tile %dx%dx%dx%d:", tl[0], tl[1], tl[2],
+             tl[3]);
+    check_ref(name, "backward weight adds", got, want, nw);
+    free(got);
+  }
+  test_tensor_free(&X);
+  test_tensor_free(&DY);
+  test_tensor_free(&DW);
+  free(x);
+  free(dy);
+  free(dw0);
+  free(want);
 }
 
 /* ---- errors ---------------------------------------------------------------------------------- */
@@ -378,6 +418,8 @@ static void test_errors(clm_context *ctx) {
     expect(name, clm_conv2d_forward(ctx, cv, &p1, &x, &w1, NULL, &y1, NULL), CLM_OK, NULL);
   }
   clm_context_finish(ctx);
+  test_true("[implicit] needs no workspace",
+            clm_conv2d_workspace(CLM_CONV_IMPLICIT, &x, &w, &y) == 0, NULL);
   clm_buffer_free(buf);
 }
 
@@ -404,12 +446,28 @@ int main(void) {
       {"conv 3x3 pad 1 ragged",     0, 2, 5, 13, 37, 20, 3, 3, 1, 1, 1, 0, 1},
       {"conv 1x1 ragged",           0, 2, 21, 9, 31, 19, 1, 1, 1, 0, 1, 0, 0},
       {"deconv 1x1 ragged",         1, 1, 19, 9, 31, 21, 1, 1, 1, 0, 1, 0, 1},
+      /* stride 1 at widths beyond one 16-column segment (the implicit variant's tiles):
+       * ragged widths and channel counts, several rows, every border case */
+      {"conv 3x3 w37 k20",          0, 2, 5, 9, 37, 20, 3, 3, 1, 1, 1, 0, 1},
+      {"conv 3x3 pad 0 w40",        0, 2, 3, 6, 40, 17, 3, 3, 1, 0, 1, 0, 0},
+      {"conv 3x3 pad 2 dil 2 w33",  0, 2, 4, 7, 33, 9, 3, 3, 1, 2, 2, 0, 1},
+      {"conv 1x1 w48",              0, 3, 6, 4, 48, 5, 1, 1, 1, 0, 1, 0, 1},
+      {"conv 5x5 pad 2 w35",        0, 2, 3, 6, 35, 5, 5, 5, 1, 2, 1, 0, 0},
+      {"conv 3x3 pad 1 w16",        0, 2, 9, 5, 16, 33, 3, 3, 1, 1, 1, 0, 1},
+      {"conv 1x7 pad 3 w21",        0, 1, 2, 3, 21, 3, 1, 7, 1, 3, 1, 0, 1},
+      {"conv 7x7 pad 3 w19",        0, 1, 5, 8, 19, 3, 7, 7, 1, 3, 1, 0, 0},
+      {"conv 1x1 c11 k1 w20",       0, 2, 11, 3, 20, 1, 1, 1, 1, 0, 1, 0, 1},
+      {"deconv 3x3 s1 p1 w37",      1, 2, 4, 5, 37, 6, 3, 3, 1, 1, 1, 0, 1},
+      {"deconv 5x5 s1 p0 w20",      1, 2, 3, 4, 20, 2, 5, 5, 1, 0, 1, 0, 1},
   };
   static const conv_case small[] = {
       {"conv 3x3 stride 2 pad 1",   0, 2, 3, 5, 6, 4, 3, 3, 2, 1, 1, 0, 1},
       {"deconv 3x3 s2 p1 outpad 1", 1, 1, 2, 3, 4, 3, 3, 3, 2, 1, 1, 1, 1},
       {"conv 1x1 ragged",           0, 1, 5, 3, 7, 6, 1, 1, 1, 0, 1, 0, 1},
       {"deconv 1x1",                1, 1, 3, 5, 4, 2, 1, 1, 1, 0, 1, 0, 0},
+      {"conv 3x3 w37 k5",           0, 2, 2, 3, 37, 5, 3, 3, 1, 1, 1, 0, 1},
+      {"conv 3x3 pad 2 dil 2 w18",  0, 1, 2, 5, 18, 3, 3, 3, 1, 2, 2, 0, 0},
+      {"deconv 3x3 s1 p1 w17",      1, 1, 3, 2, 17, 2, 3, 3, 1, 1, 1, 0, 1},
   };
   const conv_case *cases = test_small() ? small : full;
   size_t count = test_small() ? sizeof small / sizeof small[0] : sizeof full / sizeof full[0];
@@ -429,6 +487,8 @@ int main(void) {
   else
     for (size_t i = 0; i < sizeof banded / sizeof banded[0]; i++) run_case(ctx, &banded[i], 200 + i);
   ctx->conv_band_floats = 0;
+  test_rng rng = test_rng_make(99);
+  test_forced_tiles(ctx, &rng);
   test_errors(ctx);
   clm_context_free(ctx);
   return test_finish();

@@ -12,11 +12,7 @@
  * written (=) unless `accumulate`. Shape inference lives in the graph, not here. */
 #include <limits.h>
 #include <stdio.h>
-#include "ops/ops.h"
-
-typedef struct conv_geom {
-  int n, c, h, w, k, r, s, ho, wo, stride, pad, dil;
-} conv_geom;
+#include "ops/conv_implicit.h"
 
 /* The CONV_GEOM argument list of every kernel in cl/conv.cl. */
 #define GEOM_FMT "iiiiiiiiiiii"
@@ -29,6 +25,7 @@ const char *clm_conv_variant_name(clm_conv_variant v) {
   case CLM_CONV_GEMM: return "gemm";
   case CLM_CONV_TILED: return "tiled";
   case CLM_CONV_LOCAL: return "local";
+  case CLM_CONV_IMPLICIT: return "implicit";
   default: return "unknown";
   }
 }
@@ -249,6 +246,10 @@ static clm_status run_forward(clm_context *ctx, clm_conv_variant v, const conv_g
                               const clm_tensor *x, const clm_tensor *w, const clm_tensor *b,
                               const clm_tensor *y, const clm_tensor *ws, int accumulate) {
   int has_bias = clm_tensor_present(b);
+  if (v == CLM_CONV_IMPLICIT && g->stride == 1) {
+    CLM_TRY(clm_conv_implicit_forward(ctx, g, x, w, y, accumulate));
+    return has_bias ? bias_add(ctx, y, b) : CLM_OK;
+  }
   clm_gemm_variant gv;
   if (!gemm_kind(v, &gv))
     return clm_launch_1d(ctx, "conv", "conv2d_direct_forward", clm_tensor_numel(y),
@@ -291,6 +292,8 @@ static int adjoint_as_conv(const conv_geom *g, conv_geom *f) {
 static clm_status run_backward_data(clm_context *ctx, clm_conv_variant v, const conv_geom *g,
                                     const clm_tensor *dy, const clm_tensor *w,
                                     const clm_tensor *dx, const clm_tensor *ws, int accumulate) {
+  if (v == CLM_CONV_IMPLICIT && g->stride == 1)
+    return clm_conv_implicit_backward_data(ctx, g, dy, w, dx, accumulate);
   clm_gemm_variant gv;
   if (!gemm_kind(v, &gv))
     return clm_launch_1d(ctx, "conv", "conv2d_direct_backward_data", clm_tensor_numel(dx),
@@ -348,6 +351,8 @@ static clm_status run_backward_data(clm_context *ctx, clm_conv_variant v, const 
 static clm_status run_backward_weight(clm_context *ctx, clm_conv_variant v, const conv_geom *g,
                                       const clm_tensor *x, const clm_tensor *dy,
                                       const clm_tensor *dw, const clm_tensor *ws) {
+  if (v == CLM_CONV_IMPLICIT && g->stride == 1)
+    return clm_conv_implicit_backward_weight(ctx, g, x, dy, dw);
   clm_gemm_variant gv;
   if (!gemm_kind(v, &gv))
     return clm_launch_1d(ctx, "conv", "conv2d_direct_backward_weight", clm_tensor_numel(dw),

@@ -45,6 +45,8 @@ typedef enum clm_conv_variant {
   CLM_CONV_GEMM = 1,   /* im2col / col2im + CLBlast SGEMM */
   CLM_CONV_TILED,      /* im2col / col2im + clm_gemm TILED (CPUs) */
   CLM_CONV_LOCAL,      /* im2col / col2im + clm_gemm LOCAL (GPUs) */
+  CLM_CONV_IMPLICIT,   /* stride 1: implicit GEMM, float16 register tiles, no workspace;
+                          other strides run the DIRECT kernels */
   CLM_CONV_VARIANT_COUNT
 } clm_conv_variant;
 
