@@ -30,6 +30,7 @@ void clm_graph_free(clm_graph *g) {
   clm_buffer_free(g->grads);
   clm_buffer_free(g->state);
   clm_buffer_free(g->scalars);
+  clm_buffer_free(g->folded);
   for (int i = 0; i < g->nnodes; i++) clm_buffer_free(g->nodes[i].own);
   free(g->layers);
   free(g->nodes);
@@ -250,7 +251,8 @@ clm_status clm_graph_named(const clm_graph *g, int index, const char **name, clm
 size_t clm_graph_arena_bytes(const clm_graph *g) { return g->arena_floats * sizeof(float); }
 
 size_t clm_graph_device_bytes(const clm_graph *g) {
-  size_t f = g->arena_floats + g->param_floats * (g->grads ? 2 : 1) + g->state_floats + g->scalar_floats;
+  size_t f = g->arena_floats + g->param_floats * (g->grads ? 2 : 1) + g->state_floats +
+             g->scalar_floats + g->folded_floats;
   for (int i = 0; i < g->nnodes; i++)
     if (g->nodes[i].own) f += (size_t)g->nodes[i].n * g->nodes[i].c * g->nodes[i].h * g->nodes[i].w;
   return f * sizeof(float);
@@ -294,6 +296,7 @@ clm_status clm_graph_init_params(clm_graph *g, uint64_t seed) {
   if (st == CLM_OK && g->state_floats) st = clm_tensor_upload(g->ctx, &ts, s);
   free(p);
   free(s);
+  if (st == CLM_OK) g->folded_stale = 1; /* folded parameters follow at the next forward */
   return st;
 }
 
