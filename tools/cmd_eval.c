@@ -38,6 +38,8 @@ static clm_status load_model(clm_context *ctx, const char *path, int batch, clm_
     if (st == CLM_OK) st = clm_graph_parse(*out, cfg, name);
     if (st == CLM_OK) st = clm_graph_compile(*out, &o);
     if (st == CLM_OK) st = clm_checkpoint_load(path, *out, NULL, NULL, NULL);
+    /* batch norm folded into the convolutions once, for every forward that follows */
+    if (st == CLM_OK) st = clm_graph_prepare_inference(*out);
   }
   clm_checkpoint_meta_free(meta);
   return st;

@@ -304,7 +304,8 @@ clm_status clm_graph_init_params(clm_graph *g, uint64_t seed) {
 
 void clm_graph_print(const clm_graph *g, void *file) {
   FILE *f = file ? file : stdout;
-  fprintf(f, "%-28s %-12s %-22s %10s  %s\n", "node", "op", "output (N,C,H,W)", "params", "variant");
+  static const char *acts[] = {"", "+relu", "+leaky", "+sigmoid"};
+  fprintf(f, "%-28s %-17s %-22s %10s  %s\n", "node", "op", "output (N,C,H,W)", "params", "variant");
   size_t total = 0;
   for (int i = 0; i < g->nnodes; i++) {
     const clm_node *nd = &g->nodes[i];
@@ -317,7 +318,11 @@ void clm_graph_print(const clm_graph *g, void *file) {
     snprintf(shape, sizeof shape, "(%d,%d,%d,%d)", nd->n, nd->c, nd->h, nd->w);
     const char *var = (nd->op == CLM_LAYER_CONV || nd->op == CLM_LAYER_DECONV)
                           ? clm_conv_variant_name((clm_conv_variant)nd->variant) : "";
-    fprintf(f, "%-28s %-12s %-22s %10zu  %s\n", nd->name, clm_layer_type_name(nd->op), shape, np, var);
+    char op[48]; /* fused activation; folded batch norm: only the activation runs, in place */
+    snprintf(op, sizeof op, "%s%s", nd->alias ? "folded" : clm_layer_type_name(nd->op),
+             nd->op == CLM_LAYER_BATCHNORM && (unsigned)nd->act < 4 ? acts[nd->act] : "");
+    fprintf(f, "%-28s %-17s %-22s %10zu  %s%s\n", nd->name, op, shape, np, var,
+            nd->fold >= 0 ? ", bn folded" : "");
   }
   fprintf(f, "parameters: %zu   activation arena: %.2f MiB   device total: %.2f MiB\n", total,
           (double)clm_graph_arena_bytes(g) / (1 << 20), (double)clm_graph_device_bytes(g) / (1 << 20));
