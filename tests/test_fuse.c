@@ -17,10 +17,14 @@
 #include "test_util.h"
 
 /* Fused and unfused training graphs run the same float operations in a different number of
- * kernels (the activation's output and gradient are recomputed, not stored), so they agree to
- * a few ulp; folding changes the order of operations (conv(x, w·s) + (b − mean)·s + β against
- * (conv(x, w) + b − mean)·s + β), tolerance relative to the largest value of each tensor. */
-#define TOL_FUSED 1e-6
+ * kernels (the activation's gradient is recomputed, not stored), except that the fused kernel
+ * evaluates sigmoid's exp on vectors, the activation kernel on scalars: they differ by an ulp,
+ * and that difference travels through the network. Folding changes the order of operations
+ * (conv(x, w·s) + (b − mean)·s + β against (conv(x, w) + b − mean)·s + β). Errors are relative
+ * to the largest value of each tensor; for parameter gradients at least 1% of the largest
+ * gradient of the network, since some are analytically zero and hold only rounding noise (a
+ * conv bias right before batch norm, the γ and β of a batch norm right before another). */
+#define TOL_FUSED 1e-5
 #define TOL_FOLDED 1e-5
 
 static clm_context *ctx;
@@ -74,8 +78,15 @@ static void set_inputs(clm_graph *g, uint64_t seed) {
   }
 }
 
-/* Same random parameters and running statistics (variances > 0) in every graph, written
- * through views (which clm_graph_prepare_inference must follow). */
+static int ends_with(const char *s, const char *end) {
+  size_t a = strlen(s), b = strlen(end);
+  return a >= b && !strcmp(s + a - b, end);
+}
+
+/* Same random parameters and running statistics in every graph, written through views (which
+ * clm_graph_prepare_inference must follow). Batch-norm scales have |γ| in [0.5, 1.5] and
+ * shifts |β| < 0.3, so no relu channel is dead and no batch norm sees a near-constant input;
+ * running variances lie in [0.3, 2]. */
 static void set_params(clm_graph *g, uint64_t seed) {
   test_rng r = test_rng_make(seed);
   float *p = test_random(&r, g->param_floats, -0.8f, 0.8f), *s = test_alloc(g->state_floats);
@@ -84,10 +95,14 @@ static void set_params(clm_graph *g, uint64_t seed) {
     clm_tensor v;
     int is_param;
     clm_graph_named(g, i, &name, &v, &is_param);
-    if (is_param) continue;
-    int var = strstr(name, "running_var") != NULL;
-    for (size_t j = 0; j < clm_tensor_numel(&v); j++)
-      s[v.off + j] = var ? test_uniform(&r, 0.3f, 2.0f) : test_uniform(&r, -1, 1);
+    int bn = strstr(name, ".bn.") || !strncmp(name, "sbn.", 4);
+    float *dst = (is_param ? p : s) + v.off;
+    for (size_t j = 0; j < clm_tensor_numel(&v); j++) {
+      if (!is_param && ends_with(name, "running_var")) dst[j] = test_uniform(&r, 0.3f, 2.0f);
+      else if (!is_param) dst[j] = test_uniform(&r, -1, 1);
+      else if (bn && ends_with(name, ".weight")) dst[j] = test_nonzero(&r, -1.5f, 1.5f, 0.5f);
+      else if (bn && ends_with(name, ".bias")) dst[j] = test_uniform(&r, -0.3f, 0.3f);
+    }
   }
   clm_tensor tp = clm_graph_params(g), ts = clm_graph_state(g);
   test_upload(ctx, &tp, p);
@@ -101,10 +116,12 @@ static void randomise(clm_graph *g, uint64_t seed) {
   set_params(g, seed + 1000);
 }
 
-static void compare(const char *what, const clm_tensor *a, const clm_tensor *b, double tol,
-                    double *worst) {
+/* Relative error of a against b (max |a - b| / max(max |b|, floor)), failures reported one by
+ * one, the worst kept. */
+static void compare(const char *what, const clm_tensor *a, const clm_tensor *b, double floor,
+                    double tol, double *worst) {
   float *x = test_download(ctx, a), *y = test_download(ctx, b);
-  double e = test_rel_error(x, y, clm_tensor_numel(a), 1e-6);
+  double e = test_rel_error(x, y, clm_tensor_numel(a), floor);
   if (!(e <= *worst)) *worst = e;
   if (!(e <= tol)) test_check(what, e, tol); /* only failures one by one */
   free(x);
@@ -130,11 +147,11 @@ static double compare_outputs(clm_graph *f, clm_graph *u, double tol) {
     clm_tensor a, b;
     test_status("layer tensor", clm_graph_tensor(f, l->name, &a));
     test_status("layer tensor", clm_graph_tensor(u, l->name, &b));
-    compare(l->name, &a, &b, tol, &worst);
+    compare(l->name, &a, &b, 1e-6, tol, &worst);
   }
   for (int i = 0; i < clm_graph_loss_count(u); i++) {
     clm_tensor a = clm_graph_loss_value(f, i), b = clm_graph_loss_value(u, i);
-    compare(clm_graph_loss_layer(u, i)->name, &a, &b, tol, &worst);
+    compare(clm_graph_loss_layer(u, i)->name, &a, &b, 1e-6, tol, &worst);
   }
   return worst;
 }
@@ -152,13 +169,18 @@ static void test_training(void) {
              compare_outputs(f, u, TOL_FUSED), TOL_FUSED);
   double worst = 0;
   clm_tensor sf = clm_graph_state(f), su = clm_graph_state(u);
-  compare("running statistics", &sf, &su, TOL_FUSED, &worst);
+  compare("running statistics", &sf, &su, 1e-6, TOL_FUSED, &worst);
   test_check("running statistics after a step, fused vs unfused", worst, TOL_FUSED);
   test_status("fused zero grad", clm_graph_zero_grad(f));
   test_status("unfused zero grad", clm_graph_zero_grad(u));
   test_status("fused backward", clm_graph_backward(f));
   test_status("unfused backward", clm_graph_backward(u));
   worst = 0;
+  clm_tensor all = clm_graph_grads(u);
+  float *gu_all = test_download(ctx, &all);
+  double gmax = 0;
+  for (size_t i = 0; i < u->param_floats; i++) gmax = fmax(gmax, fabs(gu_all[i]));
+  free(gu_all);
   for (int i = 0; i < clm_graph_named_count(u); i++) {
     const char *name;
     clm_tensor v;
@@ -167,7 +189,7 @@ static void test_training(void) {
     if (!is_param) continue;
     clm_tensor gf = clm_tensor_view(f->grads, v.off, v.n, v.c, v.h, v.w);
     clm_tensor gu = clm_tensor_view(u->grads, v.off, v.n, v.c, v.h, v.w);
-    compare(name, &gf, &gu, TOL_FUSED, &worst);
+    compare(name, &gf, &gu, 1e-2 * gmax, TOL_FUSED, &worst);
   }
   test_check("every parameter gradient, fused vs unfused", worst, TOL_FUSED);
   clm_graph_set_training(f, 0);
@@ -274,7 +296,8 @@ static void test_zero_copy(void) {
 int main(void) {
   ctx = test_context();
   printf("tolerances: fused vs unfused %g, folded vs unfolded %g (relative to each tensor's "
-         "largest value)\n", TOL_FUSED, TOL_FOLDED);
+         "largest value; gradients: at least 1%% of the network's largest)\n", TOL_FUSED,
+         TOL_FOLDED);
   test_training();
   test_inference();
   test_zero_copy();

@@ -60,6 +60,13 @@ static clm_status norm_kernel(clm_context *ctx, const char *name, cl_kernel *k, 
   return clm_tree_kernels(ctx, "norm", "NORM_WG", 1, &name, k, wg);
 }
 
+/* Floats per work-item of bn_normalize: NORM_VEC in cl/norm.cl. */
+#define NORM_VEC 16
+
+/* Per-channel loops: contiguous spans per work-item on CPUs, interleaved elsewhere
+ * (plane_range in cl/norm.cl). */
+static int contig(const clm_context *ctx) { return ctx->info.kind == CLM_DEVICE_CPU; }
+
 /* One work-group per channel. */
 static clm_status launch_per_channel(clm_context *ctx, cl_kernel k, size_t wg, int channels) {
   size_t global = (size_t)channels * wg;
@@ -73,10 +80,10 @@ static clm_status normalize(clm_context *ctx, const clm_tensor *x, const clm_ten
   cl_kernel k;
   size_t wg;
   CLM_TRY(norm_kernel(ctx, "bn_normalize", &k, &wg));
-  int n = (int)clm_tensor_numel(x);
-  CLM_TRY(clm_kernel_args(k, "ttttttiiiifif", x, a, b, gamma, beta, y, n, x->c, x->h * x->w,
-                          mode, (double)eps, (int)act, (double)slope));
-  size_t global = (size_t)n;
+  int HW = x->h * x->w;
+  CLM_TRY(clm_kernel_args(k, "ttttttiiiifif", x, a, b, gamma, beta, y, x->n, x->c, HW, mode,
+                          (double)eps, (int)act, (double)slope));
+  size_t global = (size_t)x->n * x->c * ((HW + NORM_VEC - 1) / NORM_VEC);
   return clm_kernel_launch(ctx, k, 1, &global, NULL);
 }
 
@@ -106,8 +113,8 @@ clm_status clm_batchnorm_act_forward_train(clm_context *ctx, clm_activation act,
   cl_kernel k;
   size_t wg;
   CLM_TRY(norm_kernel(ctx, "bn_stats", &k, &wg));
-  CLM_TRY(clm_kernel_args(k, "ttttiiiff", x, saved, running_mean, running_var, x->n, C, HW,
-                          (double)momentum, (double)eps));
+  CLM_TRY(clm_kernel_args(k, "ttttiiiffi", x, saved, running_mean, running_var, x->n, C, HW,
+                          (double)momentum, (double)eps, contig(ctx)));
   CLM_TRY(launch_per_channel(ctx, k, wg, C));
   clm_tensor mean = clm_tensor_view(saved->buf, saved->off, 1, C, 1, 1);
   clm_tensor invstd = clm_tensor_view(saved->buf, saved->off + (size_t)C, 1, C, 1, 1);
@@ -172,8 +179,9 @@ clm_status clm_batchnorm_act_backward(clm_context *ctx, clm_activation act, floa
   cl_kernel k;
   size_t wg;
   CLM_TRY(norm_kernel(ctx, "bn_backward", &k, &wg));
-  CLM_TRY(clm_kernel_args(k, "ttttttttiiiiif", x, y, dy, gamma, saved, dx, dgamma, dbeta, x->n,
-                          C, x->h * x->w, accumulate ? 1 : 0, (int)act, (double)slope));
+  CLM_TRY(clm_kernel_args(k, "ttttttttiiiiifi", x, y, dy, gamma, saved, dx, dgamma, dbeta, x->n,
+                          C, x->h * x->w, accumulate ? 1 : 0, (int)act, (double)slope,
+                          contig(ctx)));
   return launch_per_channel(ctx, k, wg, C);
 }
 
