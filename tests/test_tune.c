@@ -20,7 +20,7 @@ static clm_graph *compile(int training) {
   clm_graph *g = NULL;
   clm_status st = clm_graph_create(ctx, &g);
   if (st == CLM_OK) st = clm_graph_parse(g, model, "tune.cfg");
-  clm_graph_options o = {2, 12, 20, training, -1};
+  clm_graph_options o = {2, 12, 20, training, -1, 0};
   if (st == CLM_OK) st = clm_graph_compile(g, &o);
   test_status("compile", st);
   return g;

@@ -81,7 +81,7 @@ static clm_status session_open(const bench_opts *o, const char *spec, session *s
   CLI_TRY(clm_context_create(spec, &s->ctx));
   CLI_TRY(clm_graph_create(s->ctx, &s->g));
   CLI_TRY(clm_graph_load(s->g, o->model));
-  clm_graph_options go = {o->batch, o->height, o->width, 1, -1};
+  clm_graph_options go = {o->batch, o->height, o->width, 1, -1, 0};
   CLI_TRY(clm_graph_compile(s->g, &go));
   CLI_TRY(cli_fill_inputs(s->ctx, s->g, 1));
   clm_mtl_config mc;
@@ -206,7 +206,7 @@ static clm_status infer_time(const bench_opts *o, clm_context *ctx, double *out)
   if (runs > 64) runs = 64;
   clm_status st = clm_graph_create(ctx, &g);
   if (st == CLM_OK) st = clm_graph_load(g, o->model);
-  clm_graph_options go = {o->batch, o->height, o->width, 0, -1};
+  clm_graph_options go = {o->batch, o->height, o->width, 0, -1, 0};
   if (st == CLM_OK) st = clm_graph_compile(g, &go);
   if (st == CLM_OK) st = cli_fill_inputs(ctx, g, 2);
   for (int i = -1; i < runs && st == CLM_OK; i++) { /* run -1 warms up */

@@ -70,7 +70,7 @@ int cmd_model(int argc, char **argv) {
   if (clm_context_create(device, &ctx) != CLM_OK) goto fail;
   printf("device: %s (%s)\n", clm_context_device(ctx)->name, clm_context_device(ctx)->platform);
   if (clm_graph_create(ctx, &g) != CLM_OK || clm_graph_load(g, path) != CLM_OK) goto fail;
-  clm_graph_options o = {batch, height, width, steps > 0, -1};
+  clm_graph_options o = {batch, height, width, steps > 0, -1, 0};
   if (clm_graph_compile(g, &o) != CLM_OK) goto fail;
   clm_graph_print(g, stdout);
   if (steps > 0) {

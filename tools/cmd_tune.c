@@ -36,7 +36,7 @@ int cmd_tune(int argc, char **argv) {
          clm_context_device(ctx)->platform, clm_context_device(ctx)->driver);
   if (clm_tuning_file(ctx, file, sizeof file) != CLM_OK) goto fail;
   if (clm_graph_create(ctx, &g) != CLM_OK || clm_graph_load(g, path) != CLM_OK) goto fail;
-  clm_graph_options o = {batch, height, width, 1, -1};
+  clm_graph_options o = {batch, height, width, 1, -1, 0};
   if (clm_graph_compile(g, &o) != CLM_OK) goto fail;
   printf("model: %s at %dx%d, batch %d; median of %d runs per pass\n", path, height, width, batch, reps);
   if (clm_graph_tune(g, reps, stdout) != CLM_OK) goto fail;

@@ -1,6 +1,7 @@
 /* Internal layout of a graph: the recorded layers, the nodes they expand into (a conv layer
- * with bn and act becomes conv, batchnorm and activation nodes), the backward steps built by
- * autograd, and the device buffers the planner laid out. */
+ * with bn and act becomes conv, batchnorm and activation nodes, or with fusion conv and one
+ * batchnorm node carrying the activation), the backward steps built by autograd, and the
+ * device buffers the planner laid out. */
 #ifndef CLMTL_GRAPH_IMPL_H
 #define CLMTL_GRAPH_IMPL_H
 
@@ -37,6 +38,13 @@ typedef struct clm_node {
   size_t aux_floats, ws_floats, ws_bwd_floats;
   int variant;                  /* conv variant picked by the scheduler */
   int variant_tuned;            /* ... from the device's tuning file */
+  clm_act_type act;             /* batchnorm: activation fused after it (NONE: none) */
+  float slope;                  /* its leaky-relu slope */
+  int alias;                    /* batchnorm folded into the conv before it (inference): out is
+                                   in[0]'s out, the activation applied in place */
+  int fold;                     /* conv/deconv: the folded batchnorm node, else -1 */
+  size_t fold_off;              /* with fold >= 0: folded weight (w's shape), then K biases,
+                                   in floats in g->folded */
   int requires_grad;            /* out depends on a parameter */
   int feeds_loss;               /* some loss depends on out */
   int keep;                     /* value kept after forward (network heads) */
@@ -66,11 +74,13 @@ struct clm_graph {
   size_t task_param_off;       /* first of the losses' task parameters in the params buffer */
   clm_graph_options opt;
   int compiled, training;
+  int fuse;                    /* opt.fuse resolved (and $CLMTL_FUSE): 1 fused, 0 not */
+  int folded_stale;            /* folded parameters must be recomputed before a forward */
   /* device memory */
   clm_plan_item *plan;
   int nplan;
-  clm_mem arena, params, grads, state, scalars;
-  size_t arena_floats, param_floats, state_floats, scalar_floats;
+  clm_mem arena, params, grads, state, scalars, folded;
+  size_t arena_floats, param_floats, state_floats, scalar_floats, folded_floats;
   struct clm_profile *profile; /* profiling mode (profile.c); NULL when off */
 };
 

@@ -22,13 +22,18 @@ static int forced_variant(const clm_graph *g) {
   return -2;
 }
 
-/* The untuned choice. GEMM-family variants pay off once the reduction C·R·S is long enough to
- * amortise their data movement; below that one work-item per output (direct) is as good. */
+/* The untuned choice, from the device's kind. CPUs (PoCL): the implicit-GEMM register tiles
+ * for stride 1, where they beat im2col + GEMM in all three passes (no col matrix to write and
+ * read back), and im2col + the register-tiled GEMM otherwise. GPUs: im2col + CLBlast, whose
+ * kernels are tuned for many GPUs, once the reduction C·R·S is long enough to amortise
+ * im2col, else one work-item per output (direct); `clmtl tune` measures the local-memory GEMM
+ * and the rest against them. */
 static int default_variant(const clm_graph *g, const clm_node *nd) {
   const clm_param_slot *w = &nd->params[0];
-  int reduction = w->c * w->h * w->w;
-  (void)g;
-  return reduction >= 32 ? CLM_CONV_GEMM : CLM_CONV_DIRECT;
+  const clm_layer *l = &g->layers[nd->layer];
+  if (clm_context_device(g->ctx)->kind == CLM_DEVICE_CPU)
+    return l->stride == 1 ? CLM_CONV_IMPLICIT : CLM_CONV_TILED;
+  return w->c * w->h * w->w >= 32 ? CLM_CONV_GEMM : CLM_CONV_DIRECT;
 }
 
 static void list_variants(char *buf, size_t size) {

@@ -37,6 +37,9 @@ static clm_status no_partial_overlap(const char *op, const clm_tensor *out, cons
   return CLM_OK;
 }
 
+/* Elements per work-item of the activation kernels: ELT_VEC in cl/eltwise.cl. */
+#define ELT_VEC 16
+
 static clm_status check_act(const char *op, clm_activation act, float slope) {
   if (act != CLM_ACT_NONE && act != CLM_ACT_RELU && act != CLM_ACT_LEAKY_RELU &&
       act != CLM_ACT_SIGMOID)
@@ -55,8 +58,8 @@ clm_status clm_activation_forward(clm_context *ctx, clm_activation act, float sl
   CLM_TRY(no_partial_overlap(op, y, x));
   if (act == CLM_ACT_NONE && x->buf == y->buf && x->off == y->off) return CLM_OK;
   size_t n = clm_tensor_numel(x);
-  return clm_launch_1d(ctx, "eltwise", "act_forward", n, "ttiif", x, y, (int)n, (int)act,
-                       (double)slope);
+  return clm_launch_1d(ctx, "eltwise", "act_forward", (n + ELT_VEC - 1) / ELT_VEC, "ttiif", x, y,
+                       (int)n, (int)act, (double)slope);
 }
 
 clm_status clm_activation_backward(clm_context *ctx, clm_activation act, float slope,
@@ -70,8 +73,8 @@ clm_status clm_activation_backward(clm_context *ctx, clm_activation act, float s
   CLM_TRY(no_partial_overlap(op, dx, dy));
   CLM_TRY(no_partial_overlap(op, dx, y));
   size_t n = clm_tensor_numel(y);
-  return clm_launch_1d(ctx, "eltwise", "act_backward", n, "tttiifi", y, dy, dx, (int)n, (int)act,
-                       (double)slope, accumulate ? 1 : 0);
+  return clm_launch_1d(ctx, "eltwise", "act_backward", (n + ELT_VEC - 1) / ELT_VEC, "tttiifi", y,
+                       dy, dx, (int)n, (int)act, (double)slope, accumulate ? 1 : 0);
 }
 
 clm_status clm_add_forward(clm_context *ctx, const clm_tensor *a, const clm_tensor *b,

@@ -103,6 +103,14 @@ clm_status clm_deconv2d_backward_weight(clm_context *ctx, clm_conv_variant v,
                                         const clm_tensor *dy, const clm_tensor *dw,
                                         const clm_tensor *db, const clm_tensor *ws);
 
+/* Activations, element-wise (cl/eltwise.cl) or fused after batch norm (cl/norm.cl). */
+typedef enum clm_activation {
+  CLM_ACT_NONE = 0,
+  CLM_ACT_RELU,
+  CLM_ACT_LEAKY_RELU, /* slope for x < 0, must be > 0 */
+  CLM_ACT_SIGMOID
+} clm_activation;
+
 /* ---- batch normalisation (cl/norm.cl, src/ops/norm.c) ------------------------------------- */
 
 /* Training mode: per-channel batch mean and biased variance over (N, H, W);
@@ -126,14 +134,41 @@ clm_status clm_batchnorm_backward(clm_context *ctx, const clm_tensor *x, const c
                                   const clm_tensor *dx, const clm_tensor *dgamma,
                                   const clm_tensor *dbeta, int accumulate);
 
-/* ---- element-wise (cl/eltwise.cl, src/ops/eltwise.c) -------------------------------------- */
+/* Batch norm fused with the activation after it: y = act(batchnorm(x)) in one pass, the
+ * batch-norm output never stored. Training and eval as above (y may alias x). */
+clm_status clm_batchnorm_act_forward_train(clm_context *ctx, clm_activation act, float slope,
+                                           const clm_tensor *x, const clm_tensor *gamma,
+                                           const clm_tensor *beta, const clm_tensor *y,
+                                           const clm_tensor *saved,
+                                           const clm_tensor *running_mean,
+                                           const clm_tensor *running_var, float momentum,
+                                           float eps);
+clm_status clm_batchnorm_act_forward_eval(clm_context *ctx, clm_activation act, float slope,
+                                          const clm_tensor *x, const clm_tensor *gamma,
+                                          const clm_tensor *beta, const clm_tensor *running_mean,
+                                          const clm_tensor *running_var, float eps,
+                                          const clm_tensor *y);
+/* Backward of the fused pair in one kernel: dy is the gradient of the activation's output y
+ * (y unused, may be NULL, when act is NONE); the activation's gradient is recomputed from y
+ * inside the batch-norm backward. dx (=/+=), dgamma +=, dbeta += as above; dx may alias dy. */
+clm_status clm_batchnorm_act_backward(clm_context *ctx, clm_activation act, float slope,
+                                      const clm_tensor *x, const clm_tensor *y,
+                                      const clm_tensor *dy, const clm_tensor *gamma,
+                                      const clm_tensor *saved, const clm_tensor *dx,
+                                      const clm_tensor *dgamma, const clm_tensor *dbeta,
+                                      int accumulate);
 
-typedef enum clm_activation {
-  CLM_ACT_NONE = 0,
-  CLM_ACT_RELU,
-  CLM_ACT_LEAKY_RELU, /* slope for x < 0, must be > 0 */
-  CLM_ACT_SIGMOID
-} clm_activation;
+/* Eval-mode batch norm folded into the convolution before it, for inference: with
+ * s = gamma / sqrt(running_var + eps), w_out = w * s along w's output-channel axis and
+ * b_out (1, K, 1, 1) = (b - running_mean) * s + beta (b optional: 0 when absent). w is a conv
+ * weight (K, C, R, S), or with `transposed` a transposed-conv weight (Cin, K, R, S); w_out has
+ * w's shape. Outputs must not overlap the inputs. */
+clm_status clm_batchnorm_fold(clm_context *ctx, int transposed, const clm_tensor *w,
+                              const clm_tensor *b, const clm_tensor *gamma, const clm_tensor *beta,
+                              const clm_tensor *running_mean, const clm_tensor *running_var,
+                              float eps, const clm_tensor *w_out, const clm_tensor *b_out);
+
+/* ---- element-wise (cl/eltwise.cl, src/ops/eltwise.c) -------------------------------------- */
 
 /* y = act(x); y may alias x (in place). */
 clm_status clm_activation_forward(clm_context *ctx, clm_activation act, float slope,

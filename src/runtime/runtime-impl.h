@@ -141,6 +141,13 @@ clm_status clm_binary_cache_load(clm_context *ctx, clm_cache_key key, const char
 /* Stores the binary of a built program; failures are ignored (the cache is an optimisation). */
 void clm_binary_cache_store(clm_context *ctx, clm_cache_key key, cl_program program);
 
+/* ---- buffers ----------------------------------------------------------------------------- */
+
+/* Like clm_buffer_alloc, but host-mappable without a copy (CL_MEM_ALLOC_HOST_PTR) on devices
+ * with unified host memory; a plain buffer on discrete GPUs and under oclgrind.
+ * clm_tensor_upload/download of views into it map, copy and unmap. */
+clm_status clm_buffer_alloc_host(clm_context *ctx, size_t floats, clm_mem *out);
+
 static inline int clm_is_pow2(size_t x) { return x && !(x & (x - 1)); }
 
 #endif

@@ -1,8 +1,12 @@
-/* Device buffers and the blocking host<->device copies of tensor views, and the per-context
- * count of device memory those buffers hold. */
+/* Device buffers, the blocking host<->device copies of tensor views, and the per-context count
+ * of device memory those buffers hold. Buffers made by clm_buffer_alloc_host on a device with
+ * unified host memory are CL_MEM_ALLOC_HOST_PTR: copies into and out of views of them map the
+ * region, memcpy and unmap (zero-copy on CPUs and integrated GPUs); every other buffer uses
+ * clEnqueueRead/WriteBuffer. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include "runtime/runtime-impl.h"
 
 /* Memory accounting. clm_buffer_free gets no context, so every live context is on a list
@@ -63,7 +67,7 @@ static clm_status zero_by_host(clm_context *ctx, cl_mem m, size_t bytes) {
   return CLM_OK;
 }
 
-clm_status clm_buffer_alloc(clm_context *ctx, size_t floats, clm_mem *out) {
+static clm_status alloc_flags(clm_context *ctx, size_t floats, cl_mem_flags flags, clm_mem *out) {
   *out = NULL;
   if (floats > SIZE_MAX / sizeof(float) - 1)
     CLM_FAIL(CLM_ERR_DEVICE_MEMORY, "a buffer of %zu floats (over %zu bytes) cannot be addressed",
@@ -75,7 +79,7 @@ clm_status clm_buffer_alloc(clm_context *ctx, size_t floats, clm_mem *out) {
              "global) on %s", bytes, (unsigned long long)ctx->info.max_alloc_bytes,
              (unsigned long long)ctx->info.global_mem_bytes, ctx->info.name);
   cl_int err = CL_SUCCESS;
-  cl_mem m = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+  cl_mem m = clCreateBuffer(ctx->context, flags, bytes, NULL, &err);
   if (err != CL_SUCCESS) {
     clm_cl_error(err, "clCreateBuffer", __FILE__, __LINE__);
     CLM_FAIL(CLM_ERR_DEVICE_MEMORY, "allocating %zu bytes on %s failed: %s", bytes, ctx->info.name,
@@ -87,6 +91,43 @@ clm_status clm_buffer_alloc(clm_context *ctx, size_t floats, clm_mem *out) {
   if (st != CLM_OK) { clReleaseMemObject(m); return st; }
   memory_add(ctx, bytes);
   *out = (clm_mem)m;
+  return CLM_OK;
+}
+
+clm_status clm_buffer_alloc(clm_context *ctx, size_t floats, clm_mem *out) {
+  return alloc_flags(ctx, floats, CL_MEM_READ_WRITE, out);
+}
+
+clm_status clm_buffer_alloc_host(clm_context *ctx, size_t floats, clm_mem *out) {
+  /* oclgrind keeps the plain path its workarounds above are written for */
+  int mapped = ctx->info.unified_memory && !ctx->oclgrind;
+  return alloc_flags(ctx, floats, CL_MEM_READ_WRITE | (mapped ? CL_MEM_ALLOC_HOST_PTR : 0), out);
+}
+
+/* Is buf host-mappable without a copy (clm_buffer_alloc_host on unified memory)? */
+static clm_status is_host_mapped(const clm_context *ctx, clm_mem buf, int *mapped) {
+  cl_mem_flags flags = 0;
+  *mapped = 0;
+  if (ctx->oclgrind || !ctx->info.unified_memory) return CLM_OK;
+  CLM_CL_TRY(clGetMemObjectInfo((cl_mem)buf, CL_MEM_FLAGS, sizeof flags, &flags, NULL));
+  *mapped = (flags & CL_MEM_ALLOC_HOST_PTR) != 0;
+  return CLM_OK;
+}
+
+/* Blocking copy through a mapping of the view's region: to the device (write) or from it. */
+static clm_status copy_mapped(clm_context *ctx, const clm_tensor *t, void *host, int write) {
+  size_t bytes = clm_tensor_numel(t) * sizeof(float);
+  cl_int err = CL_SUCCESS;
+  void *p = clEnqueueMapBuffer(ctx->queue, (cl_mem)t->buf, CL_TRUE, write ? CL_MAP_WRITE : CL_MAP_READ,
+                               t->off * sizeof(float), bytes, 0, NULL, NULL, &err);
+  if (err != CL_SUCCESS) return clm_cl_error(err, "clEnqueueMapBuffer", __FILE__, __LINE__);
+  if (write) memcpy(p, host, bytes);
+  else memcpy(host, p, bytes);
+  cl_event done;
+  CLM_CL_TRY(clEnqueueUnmapMemObject(ctx->queue, (cl_mem)t->buf, p, 0, NULL, &done));
+  err = clWaitForEvents(1, &done); /* blocking, like clEnqueueRead/WriteBuffer with CL_TRUE */
+  clReleaseEvent(done);
+  if (err != CL_SUCCESS) return clm_cl_error(err, "clWaitForEvents", __FILE__, __LINE__);
   return CLM_OK;
 }
 
@@ -110,6 +151,9 @@ void clm_buffer_free(clm_mem buf) {
 clm_status clm_tensor_upload(clm_context *ctx, const clm_tensor *t, const float *host) {
   size_t n = clm_tensor_numel(t), bytes = 0;
   if (!n) return CLM_OK;
+  int mapped;
+  CLM_TRY(is_host_mapped(ctx, t->buf, &mapped));
+  if (mapped) return copy_mapped(ctx, t, (void *)host, 1);
   if (ctx->oclgrind)
     CLM_CL_TRY(clGetMemObjectInfo((cl_mem)t->buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL));
   if (!ctx->oclgrind || (t->off == 0 && n * sizeof(float) == bytes)) {
@@ -139,6 +183,9 @@ clm_status clm_tensor_upload(clm_context *ctx, const clm_tensor *t, const float 
 clm_status clm_tensor_download(clm_context *ctx, const clm_tensor *t, float *host) {
   size_t n = clm_tensor_numel(t);
   if (!n) return CLM_OK;
+  int mapped;
+  CLM_TRY(is_host_mapped(ctx, t->buf, &mapped));
+  if (mapped) return copy_mapped(ctx, t, host, 0);
   CLM_CL_TRY(clEnqueueReadBuffer(ctx->queue, (cl_mem)t->buf, CL_TRUE, t->off * sizeof(float),
                                  n * sizeof(float), host, 0, NULL, NULL));
   return CLM_OK;
