@@ -281,9 +281,13 @@ static clm_status run_forward(clm_context *ctx, clm_conv_variant v, const conv_g
  * (C channels, H × W) with the flipped weights (see flip_weights in cl/conv.cl) and padding
  * dil·(R−1) − pad on both axes, so R = S and pad <= dil·(R−1) are needed. Its col matrix of
  * dy (K·R·S rows) serves both backward passes; it is taken when it is no taller than the
- * forward one of x (C·R·S rows). */
-static int adjoint_as_conv(const conv_geom *g, conv_geom *f) {
+ * forward one of x (C·R·S rows) and the workspace (ws floats: K·C·R·S for the turned weights,
+ * the rest for col) holds at least one row of it (K·R·S × W), which a "valid" convolution's
+ * smaller output plane may not. */
+static int adjoint_as_conv(const conv_geom *g, size_t ws, conv_geom *f) {
   if (g->stride != 1 || g->r != g->s || g->pad > g->dil * (g->r - 1) || g->k > g->c) return 0;
+  size_t krs = (size_t)g->k * g->r * g->s;
+  if (krs * g->c + krs * g->w > ws) return 0;
   *f = (conv_geom){g->n, g->k, g->ho, g->wo, g->c, g->r, g->s, g->h, g->w,
                    1, g->dil * (g->r - 1) - g->pad, g->dil};
   return 1;
@@ -308,7 +312,7 @@ static clm_status run_backward_data(clm_context *ctx, clm_conv_variant v, const 
     }
     return CLM_OK;
   }
-  if (adjoint_as_conv(g, &f)) {
+  if (adjoint_as_conv(g, clm_tensor_numel(ws), &f)) {
     /* ws = [wf (C × K·R·S) | col chunk (K·R·S × P)]; dx_n[:, band] = wf · col(dy_n) */
     size_t nwf = (size_t)crs * g->k;
     int krs = g->k * g->r * g->s;
@@ -356,7 +360,7 @@ static clm_status run_backward_weight(clm_context *ctx, clm_conv_variant v, cons
                          "ttt" GEOM_FMT, x, dy, dw, GEOM_ARGS(*g));
   int crs = g->c * g->r * g->s, hw = g->ho * g->wo;
   conv_geom f;
-  if (!pointwise(g) && adjoint_as_conv(g, &f)) {
+  if (!pointwise(g) && adjoint_as_conv(g, clm_tensor_numel(ws), &f)) {
     /* the shorter col matrix of dy: ws = [dwf (C × K·R·S) | col chunk (K·R·S × P)],
      * dwf = Σ x_n[:, band] · col(dy_n)ᵀ, then dw += dwf turned back */
     size_t nwf = (size_t)crs * g->k;
