@@ -9,9 +9,11 @@
  *           is a gather over the outputs each input element feeds (no atomics), so every
  *           result is summed in a fixed order and is bit-identical run to run.
  *   GEMM family (gemm, tiled, local): im2col / col2im for ONE image (the host loops over the
- *           batch) around a GEMM (src/ops/gemm.c); col is (C·R·S) × (Ho·Wo), row
- *           (c·R + r)·S + s, column ho·Wo + wo. im2col copies row segments; col2im gathers,
- *           16 outputs per work-item for stride 1.
+ *           batch and, on CPUs, over bands of output rows) around a GEMM (src/ops/gemm.c); col
+ *           is (C·R·S) × (Ho·Wo), row (c·R + r)·S + s, column ho·Wo + wo. im2col copies row
+ *           segments; col2im gathers, 16 outputs per work-item for stride 1; flip_weights and
+ *           unflip_weights_accumulate turn w around for the stride-1 backward passes that run
+ *           as a convolution of dy.
  * Plus bias_add and channel_sum_accumulate, shared by all.
  *
  * Index arithmetic writes a remainder as a − (a / b)·b rather than a % b next to a / b: for

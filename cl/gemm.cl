@@ -14,8 +14,10 @@
  *                  LWPT × LWPT of it, from LTK-deep slices of op(A) and op(B) staged in local
  *                  memory between barriers.
  * The tiled kernels use no local memory and no barriers: PoCL runs a work-group as a loop on
- * one thread and vectorises explicit vector types, not loops inside a work-item. Edge tiles
- * (m, n, k not multiples of a tile) load from clamped indices and store only what lies inside.
+ * one thread and vectorises explicit vector types, not loops inside a work-item. Edge blocks
+ * (m, n not multiples of a block) are shifted back inside C (gemm_tiled) or load clamped rows
+ * (gemm_tiled_nt, gemm_local zero-fills), and store only the elements they own; the k tail
+ * runs scalar.
  *
  * Index arithmetic writes a remainder as a − (a / b)·b (oclgrind 21.10, see cl/conv.cl). */
 

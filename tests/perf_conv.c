@@ -2,13 +2,16 @@
  * models/default.cfg at 128×256, batch 8 (and two of models/segnet-mtl.cfg), times forward,
  * backward data and backward weight of every conv variant: one warm-up run, then the median
  * of --reps runs, each bracketed by clFinish. Prints ms, GFLOP/s (2·N·K·C·R·S·Ho·Wo per pass)
- * and the ratio to the gemm (im2col + CLBlast) variant.
+ * and the ratio to the gemm (im2col + CLBlast) variant, plus "cores": the process's CPU time
+ * over the wall time of the timed runs, about the device's core count on an idle CPU device
+ * and less when other processes take cores away (the times are then inflated).
  *
  *   perf_conv [--shape NAME] [--variant NAME] [--pass forward|data|weight] [--reps N]
  * (device: $CLMTL_DEVICE) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include "ops/ops.h"
 #include "test_util.h"
@@ -37,6 +40,14 @@ static double now(void) {
   return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+/* User + system CPU time of the whole process (PoCL's worker threads included), seconds. */
+static double cpu_now(void) {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec * 1e-6 +
+         (double)u.ru_stime.tv_sec + (double)u.ru_stime.tv_usec * 1e-6;
+}
+
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
@@ -61,17 +72,22 @@ static clm_status run_pass(clm_context *ctx, clm_conv_variant v, int pass, const
   }
 }
 
-/* Median wall time in seconds of `reps` runs after one warm-up. */
-static double time_pass(clm_context *ctx, clm_conv_variant v, int pass, const bufs *b, int reps) {
-  double t[64];
+/* Median wall time in seconds of `reps` runs after one warm-up; *cores = CPU time / wall time
+ * over those runs. */
+static double time_pass(clm_context *ctx, clm_conv_variant v, int pass, const bufs *b, int reps,
+                        double *cores) {
+  double t[64], wall = 0;
   check(run_pass(ctx, v, pass, b), "warm-up");
   check(clm_context_finish(ctx), "finish");
+  double c0 = cpu_now();
   for (int i = 0; i < reps; i++) {
     double t0 = now();
     check(run_pass(ctx, v, pass, b), pass_names[pass]);
     check(clm_context_finish(ctx), "finish");
     t[i] = now() - t0;
+    wall += t[i];
   }
+  *cores = wall > 0 ? (cpu_now() - c0) / wall : 0;
   qsort(t, (size_t)reps, sizeof t[0], cmp_double);
   return t[reps / 2];
 }
@@ -114,7 +130,8 @@ int main(int argc, char **argv) {
   clm_context *ctx = test_context();
   printf("median of %d runs after a warm-up; GFLOP/s = 2·N·K·C·R·S·Ho·Wo / time; x gemm = speed "
          "relative to the gemm (im2col + CLBlast) variant\n\n", reps);
-  printf("%-10s %-11s %-8s %10s %9s %7s\n", "shape", "pass", "variant", "ms", "GFLOP/s", "x gemm");
+  printf("%-10s %-11s %-8s %10s %9s %7s %6s\n", "shape", "pass", "variant", "ms", "GFLOP/s", "x gemm",
+         "cores");
   for (int si = 0; si < NSHAPES; si++) {
     const shape *sh = &shapes[si];
     if (only_shape ? strcmp(only_shape, sh->name) != 0 : si >= NDEFAULT) continue;
@@ -142,15 +159,15 @@ int main(int argc, char **argv) {
     double flops = 2.0 * sh->n * sh->k * sh->c * 9.0 * sh->h * sh->w;
     for (int pass = 0; pass < NPASS; pass++) {
       if (only_pass >= 0 && pass != only_pass) continue;
-      double t[CLM_CONV_VARIANT_COUNT] = {0};
+      double t[CLM_CONV_VARIANT_COUNT] = {0}, cores[CLM_CONV_VARIANT_COUNT] = {0};
       for (int v = 0; v < CLM_CONV_VARIANT_COUNT; v++)
         if (only_variant < 0 || v == only_variant || v == CLM_CONV_GEMM)
-          t[v] = time_pass(ctx, (clm_conv_variant)v, pass, &b, reps);
+          t[v] = time_pass(ctx, (clm_conv_variant)v, pass, &b, reps, &cores[v]);
       for (int v = 0; v < CLM_CONV_VARIANT_COUNT; v++) {
         if (only_variant >= 0 && v != only_variant) continue;
-        printf("%-10s %-11s %-8s %10.2f %9.1f %7.2f\n", sh->name, pass_names[pass],
+        printf("%-10s %-11s %-8s %10.2f %9.1f %7.2f %6.2f\n", sh->name, pass_names[pass],
                clm_conv_variant_name((clm_conv_variant)v), t[v] * 1e3, flops / t[v] * 1e-9,
-               t[CLM_CONV_GEMM] / t[v]);
+               t[CLM_CONV_GEMM] / t[v], cores[v]);
       }
       fflush(stdout);
     }

@@ -442,6 +442,8 @@ int main(void) {
       /* K <= C: stride-1 backward data runs as a convolution with flipped weights */
       {"conv 3x3 pad 1 K<C",        0, 2, 6, 9, 11, 4, 3, 3, 1, 1, 1, 0, 1},
       {"deconv 3x3 s1 p1 Cin<Cout", 1, 2, 3, 6, 7, 5, 3, 3, 1, 1, 1, 0, 0},
+      /* ... unless one row of dy's col matrix outgrows the workspace (sized for x's) */
+      {"conv 3x3 valid flat K<C",   0, 1, 4, 3, 7, 3, 3, 3, 1, 0, 1, 0, 1},
       /* planes larger than a GEMM tile, ragged on every side (m = K, n = Ho·Wo) */
       {"conv 3x3 pad 1 ragged",     0, 2, 5, 13, 37, 20, 3, 3, 1, 1, 1, 0, 1},
       {"conv 1x1 ragged",           0, 2, 21, 9, 31, 19, 1, 1, 1, 0, 1, 0, 0},
@@ -461,6 +463,7 @@ int main(void) {
       {"deconv 5x5 s1 p0 w20",      1, 2, 3, 4, 20, 2, 5, 5, 1, 0, 1, 0, 1},
   };
   static const conv_case small[] = {
+      {"conv 3x3 valid flat K<C",   0, 1, 4, 3, 7, 3, 3, 3, 1, 0, 1, 0, 1},
       {"conv 3x3 stride 2 pad 1",   0, 2, 3, 5, 6, 4, 3, 3, 2, 1, 1, 0, 1},
       {"deconv 3x3 s2 p1 outpad 1", 1, 1, 2, 3, 4, 3, 3, 3, 2, 1, 1, 1, 1},
       {"conv 1x1 ragged",           0, 1, 5, 3, 7, 6, 1, 1, 1, 0, 1, 0, 1},

@@ -169,6 +169,12 @@ int main(void) {
   size_t count = test_small() ? sizeof small / sizeof small[0] : sizeof full / sizeof full[0];
   for (size_t i = 0; i < count; i++)
     for (int t = 0; t < 4; t++) run_case(ctx, &cases[i], t & 1, t >> 1, 500 + 4 * i + (size_t)t);
+  /* work-groups capped below 256 (POCL_MAX_WORK_GROUP_SIZE=64): a C large enough for the local
+   * variant's 64 × 64 block, which must then fall back to 64 work-items of 8 × 8 */
+  if (test_small() && clm_context_device(ctx)->max_work_group < 256) {
+    static const gemm_case wide = {130, 129, 20, 1};
+    for (int t = 0; t < 4; t++) run_case(ctx, &wide, t & 1, t >> 1, 700 + (size_t)t);
+  }
   test_errors(ctx);
   clm_context_free(ctx);
   return test_finish();

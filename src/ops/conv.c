@@ -209,8 +209,10 @@ static clm_status gemm(clm_context *ctx, clm_gemm_variant gv, const char *what, 
 
 /* The GEMM family runs im2col and the GEMM over bands of output rows whose col chunk stays
  * in the cache on CPUs (a whole plane's col matrix is tens of MB that would stream from memory
- * twice); elsewhere one band covers the plane. */
-#define CHUNK_FLOATS (256 * 1024)
+ * twice); elsewhere one band covers the plane. 256 Ki floats (1 MiB) measured best on PoCL
+ * (2-core AVX-512, 2 MiB L2 per core) against 128 Ki and 512 Ki: smaller bands pay ~10 µs a
+ * launch, larger ones miss the cache. */
+#define BAND_FLOATS (256 * 1024)
 
 /* Output rows per band: as many as keep a band's col chunk (col_rows × rows·wo floats) within
  * the budget (ctx->conv_band_floats when set) and within `room` floats of workspace; at least
@@ -218,18 +220,18 @@ static clm_status gemm(clm_context *ctx, clm_gemm_variant gv, const char *what, 
 static int band_rows(const clm_context *ctx, size_t col_rows, int ho, int wo, size_t room) {
   size_t per_row = col_rows * (size_t)wo, budget = room;
   size_t cap = ctx->conv_band_floats ? ctx->conv_band_floats
-                                     : ctx->info.kind == CLM_DEVICE_CPU ? CHUNK_FLOATS : room;
+                                     : ctx->info.kind == CLM_DEVICE_CPU ? BAND_FLOATS : room;
   if (budget > cap) budget = cap;
   size_t rows = per_row ? budget / per_row : (size_t)ho;
   if (rows < 1) rows = 1;
   return rows < (size_t)ho ? (int)rows : ho;
 }
 
-/* The columns of output rows [h0, h0 + rows) of a (m × Ho·Wo) matrix t starting at `off`
- * floats into t: m rows of rows·Wo floats, row stride Ho·Wo. */
-static clm_tensor band(const clm_tensor *t, size_t off, int m, int hw, int h0, int rows, int wo) {
+/* The columns of output rows [h0, h0 + rows) of the (m × Ho·Wo) matrix t: m rows of rows·Wo
+ * floats, row stride Ho·Wo = hw. */
+static clm_tensor band(const clm_tensor *t, int m, int hw, int h0, int rows, int wo) {
   size_t numel = (size_t)(m - 1) * (size_t)hw + (size_t)rows * (size_t)wo;
-  return clm_tensor_view(t->buf, t->off + off + (size_t)h0 * wo, 1, 1, 1, (int)numel);
+  return clm_tensor_view(t->buf, t->off + (size_t)h0 * wo, 1, 1, 1, (int)numel);
 }
 
 /* col chunk (C·R·S × rows·Wo) of image xn for output rows [h0, h0 + rows), into ws. */
@@ -266,7 +268,7 @@ static clm_status run_forward(clm_context *ctx, clm_conv_variant v, const conv_g
     }
     for (int h0 = 0; h0 < g->ho; h0 += rows) {
       int hr = g->ho - h0 < rows ? g->ho - h0 : rows, p = hr * g->wo;
-      clm_tensor yb = band(&yn, 0, g->k, hw, h0, hr, g->wo);
+      clm_tensor yb = band(&yn, g->k, hw, h0, hr, g->wo);
       /* y_n[:, band] (K × P) = W (K × CRS) · col (CRS × P) */
       CLM_TRY(im2col(ctx, g, &xn, ws, h0, hr));
       CLM_TRY(gemm(ctx, gv, "forward", n, 0, 0, g->k, p, crs, w, crs, ws, p, beta, &yb, hw));
@@ -280,9 +282,13 @@ static clm_status run_forward(clm_context *ctx, clm_conv_variant v, const conv_g
  * (C channels, H × W) with the flipped weights (see flip_weights in cl/conv.cl) and padding
  * dil·(R−1) − pad on both axes, so R = S and pad <= dil·(R−1) are needed. Its col matrix of
  * dy (K·R·S rows) serves both backward passes; it is taken when it is no taller than the
- * forward one of x (C·R·S rows). */
-static int adjoint_as_conv(const conv_geom *g, conv_geom *f) {
+ * forward one of x (C·R·S rows) and the workspace (ws floats: K·C·R·S for the turned weights,
+ * the rest for col) holds at least one row of it (K·R·S × W), which a "valid" convolution's
+ * smaller output plane may not. */
+static int adjoint_as_conv(const conv_geom *g, size_t ws, conv_geom *f) {
   if (g->stride != 1 || g->r != g->s || g->pad > g->dil * (g->r - 1) || g->k > g->c) return 0;
+  size_t krs = (size_t)g->k * g->r * g->s;
+  if (krs * g->c + krs * g->w > ws) return 0;
   *f = (conv_geom){g->n, g->k, g->ho, g->wo, g->c, g->r, g->s, g->h, g->w,
                    1, g->dil * (g->r - 1) - g->pad, g->dil};
   return 1;
@@ -309,7 +315,7 @@ static clm_status run_backward_data(clm_context *ctx, clm_conv_variant v, const 
     }
     return CLM_OK;
   }
-  if (adjoint_as_conv(g, &f)) {
+  if (adjoint_as_conv(g, clm_tensor_numel(ws), &f)) {
     /* ws = [wf (C × K·R·S) | col chunk (K·R·S × P)]; dx_n[:, band] = wf · col(dy_n) */
     size_t nwf = (size_t)crs * g->k;
     int krs = g->k * g->r * g->s;
@@ -324,7 +330,7 @@ static clm_status run_backward_data(clm_context *ctx, clm_conv_variant v, const 
       clm_tensor dyn = image(dy, n), dxn = image(dx, n);
       for (int h0 = 0; h0 < g->h; h0 += rows) {
         int hr = g->h - h0 < rows ? g->h - h0 : rows, p = hr * g->w;
-        clm_tensor dxb = band(&dxn, 0, g->c, plane, h0, hr, g->w);
+        clm_tensor dxb = band(&dxn, g->c, plane, h0, hr, g->w);
         CLM_TRY(im2col(ctx, &f, &dyn, &col, h0, hr));
         CLM_TRY(gemm(ctx, gv, "backward data", n, 0, 0, g->c, p, krs, &wf, krs, &col, p, beta,
                      &dxb, plane));
@@ -359,7 +365,7 @@ static clm_status run_backward_weight(clm_context *ctx, clm_conv_variant v, cons
                          "ttt" GEOM_FMT, x, dy, dw, GEOM_ARGS(*g));
   int crs = g->c * g->r * g->s, hw = g->ho * g->wo;
   conv_geom f;
-  if (!pointwise(g) && adjoint_as_conv(g, &f)) {
+  if (!pointwise(g) && adjoint_as_conv(g, clm_tensor_numel(ws), &f)) {
     /* the shorter col matrix of dy: ws = [dwf (C × K·R·S) | col chunk (K·R·S × P)],
      * dwf = Σ x_n[:, band] · col(dy_n)ᵀ, then dw += dwf turned back */
     size_t nwf = (size_t)crs * g->k;
@@ -372,7 +378,7 @@ static clm_status run_backward_weight(clm_context *ctx, clm_conv_variant v, cons
       clm_tensor xn = image(x, n), dyn = image(dy, n);
       for (int h0 = 0; h0 < g->h; h0 += rows) {
         int hr = g->h - h0 < rows ? g->h - h0 : rows, p = hr * g->w;
-        clm_tensor xb = band(&xn, 0, g->c, plane, h0, hr, g->w);
+        clm_tensor xb = band(&xn, g->c, plane, h0, hr, g->w);
         CLM_TRY(im2col(ctx, &f, &dyn, &col, h0, hr));
         CLM_TRY(gemm(ctx, gv, "backward weight", n, 0, 1, g->c, krs, p, &xb, plane, &col, p,
                      n == 0 && h0 == 0 ? 0.0f : 1.0f, &dwf, krs));
@@ -391,7 +397,7 @@ static clm_status run_backward_weight(clm_context *ctx, clm_conv_variant v, cons
     }
     for (int h0 = 0; h0 < g->ho; h0 += rows) {
       int hr = g->ho - h0 < rows ? g->ho - h0 : rows, p = hr * g->wo;
-      clm_tensor dyb = band(&dyn, 0, g->k, hw, h0, hr, g->wo);
+      clm_tensor dyb = band(&dyn, g->k, hw, h0, hr, g->wo);
       /* dW (K × CRS) += dy_n[:, band] (K × P) · colᵀ (P × CRS) */
       CLM_TRY(im2col(ctx, g, &xn, ws, h0, hr));
       CLM_TRY(gemm(ctx, gv, "backward weight", n, 0, 1, g->k, crs, p, &dyb, hw, ws, p, 1.0f, dw,
