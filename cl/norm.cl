@@ -40,17 +40,14 @@ static float wg_sum(__local float *tmp, float v) {
 #define vload_vec NORM_CAT(vload, NORM_VEC)
 #define vstore_vec NORM_CAT(vstore, NORM_VEC)
 
+/* Sum of the lanes of v, in lane order. Through a private array, not swizzles: oclgrind
+ * 21.10's uninitialised-value checker crashes on the narrowing shuffles .lo/.hi compile to. */
 static float hsum(vec v) {
-#if NORM_VEC == 16
-  float8 a = v.lo + v.hi;
-  float4 b = a.lo + a.hi;
-#elif NORM_VEC == 8
-  float4 b = v.lo + v.hi;
-#else
-  float4 b = v;
-#endif
-  float2 c = b.lo + b.hi;
-  return c.x + c.y;
+  float t[NORM_VEC];
+  vstore_vec(v, 0, t);
+  float s = 0.0f;
+  for (int i = 0; i < NORM_VEC; i++) s += t[i];
+  return s;
 }
 
 /* Activation codes, as clm_activation in src/ops/ops.h (and cl/eltwise.cl). */
