@@ -114,7 +114,7 @@ static clm_status build_small_graph(clm_graph **out, int training) {
     clm_graph_free(g);
     return st;
   }
-  clm_graph_options o = {N, H, W, training, -1, 0};
+  clm_graph_options o = {N, H, W, training, -1, -1}; /* unfused: one entry per node */
   if ((st = clm_graph_compile(g, &o)) != CLM_OK) {
     clm_graph_free(g);
     return st;
