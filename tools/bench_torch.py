@@ -377,14 +377,16 @@ def torch_side(args, phase):
                 return net(inputs, False)
     for _ in range(args.warmup):
         last = work()
+    cpu = []  # CPU time of the process (all threads): a check on a busy machine
     for _ in range(args.reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(args.steps):
             last = work()
         times.append((time.perf_counter() - t0) * 1e3 / args.steps)
-    rss1, hwm = rss()
+        cpu.append((time.process_time() - c0) * 1e3 / args.steps)
+    _, hwm = rss()
     ms = statistics.median(times)
-    res.update(ms=ms, ms_reps=times, img_s=N * 1e3 / ms,
+    res.update(ms=ms, ms_reps=times, cpu_ms=statistics.median(cpu), img_s=N * 1e3 / ms,
                peak_rss_growth_bytes=max(hwm - rss0, 0), hwm_reset=reset)
     if phase == "train":
         res["final_total"] = float(last.detach())
@@ -693,6 +695,7 @@ def main():
                  "rss_high_water_reset": tr["hwm_reset"] and inf["hwm_reset"],
                  "train_step_ms_reps": tr["ms_reps"], "infer_ms_reps": inf["ms_reps"],
                  "train_step_ms_min": min(tr["ms_reps"]), "infer_ms_min": min(inf["ms_reps"]),
+                 "train_step_cpu_ms": tr.get("cpu_ms"), "infer_cpu_ms": inf.get("cpu_ms"),
                  "load_average": [float(x) for x in open("/proc/loadavg").read().split()[:3]]
                  if os.path.exists("/proc/loadavg") else None,
                  "final_total_loss": tr["final_total"]}
