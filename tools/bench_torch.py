@@ -400,9 +400,11 @@ def fail(msg, code=1):
     sys.exit(code)
 
 
-def clmtl_param_count(binary, model, height, width):
+def clmtl_param_count(binary, args):
     """`clmtl model FILE` prints "parameters: N" (task parameters included)."""
-    r = subprocess.run([binary, "model", model, "--size", f"{height}x{width}", "--batch", "1"],
+    model = args.model
+    cmd = [binary, "model", model, "--size", f"{args.height}x{args.width}", "--batch", "1"]
+    r = subprocess.run(cmd + (["--device", args.device] if args.device else []),
                        capture_output=True, text=True)
     m = re.search(r"^parameters: (\d+)", r.stdout, re.M)
     if r.returncode != 0 or not m:
@@ -450,7 +452,7 @@ def run_clmtl_bench(args):
         cmd += ["--device", args.device]
     print("running:", " ".join(cmd), file=sys.stderr, flush=True)
     try:
-        r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        r = subprocess.run(cmd, stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
         if r.returncode != 0:
             fail(f"'{' '.join(cmd)}' failed (exit {r.returncode}): {r.stderr.strip()[-800:]}")
         return read_clmtl_json(tmp)
@@ -652,7 +654,7 @@ def main():
     if not params["parameters"] == params["parameters_from_file"] == file_params:
         fail("the PyTorch network's parameter count differs from the model file's")
     if have_binary:
-        n = clmtl_param_count(binary, args.model, args.height, args.width)
+        n = clmtl_param_count(binary, args)
         print(f"parameters: clmtl {n} ({binary} model {args.model})")
         if n != params["parameters"]:
             fail(f"parameter counts differ: PyTorch {params['parameters']}, clmtl {n}")
