@@ -22,7 +22,7 @@ check() { # name, condition exit status
   if [ "$2" -eq 0 ]; then echo "[PASS] $1"; pass=$((pass + 1)); else echo "[FAIL] $1"; fail=$((fail + 1)); fi
 }
 bench() { "$py" "$src/tools/bench_torch.py" "$@"; }
-fast="--steps 1 --reps 2 --warmup 1"
+fast="--steps 1 --reps 2 --warmup 1 --threads 1" # one thread: steady on a busy machine
 
 # 1. PyTorch only
 bench "$src/models/tiny.cfg" --size 32x64 --batch 2 $fast --no-clmtl --clmtl "$clmtl" \
