@@ -722,6 +722,9 @@ def main():
     notes.append(f"PyTorch inference: peak RSS growth "
                  f"{fmt(torch_res['infer_peak_rss_growth_bytes'], 1 / 2**20)} MiB; "
                  f"{params['parameters']} parameters")
+    if torch_res["load_average"]:
+        notes.append(f"load average {torch_res['load_average'][0]:.1f} (1 min) after the PyTorch "
+                     f"training; {os.cpu_count()} CPUs")
     print("\n".join(text) + "\n".join(notes))
     if args.markdown:
         with open(args.markdown, "w") as f:
