@@ -22,7 +22,7 @@ check() { # name, condition exit status
   if [ "$2" -eq 0 ]; then echo "[PASS] $1"; pass=$((pass + 1)); else echo "[FAIL] $1"; fail=$((fail + 1)); fi
 }
 bench() { "$py" "$src/tools/bench_torch.py" "$@"; }
-fast="--steps 1 --reps 2 --warmup 1"
+fast="--steps 1 --reps 2 --warmup 1 --threads 1" # one thread: steady on a busy machine
 
 # 1. PyTorch only
 bench "$src/models/tiny.cfg" --size 32x64 --batch 2 $fast --no-clmtl --clmtl "$clmtl" \
@@ -91,6 +91,31 @@ rc=$?
 cat "$dir/m.out"
 [ $rc -eq 2 ] && grep -q "sample.json was measured at batch 2, 32x64" "$dir/m.out"
 check "a clmtl JSON of another shape is refused (exit 2)" $?
+
+# the clmtl run: a stand-in binary whose `bench` writes the sample JSON (`model` is clmtl's)
+cat > "$dir/fake-clmtl" <<EOF
+#!/bin/sh
+if [ "\$1" = bench ]; then
+  echo "\$@" > "$dir/bench-args"
+  if [ -n "\${FAKE_FAIL:-}" ]; then echo "no OpenCL device here" >&2; exit 3; fi
+  while [ \$# -gt 1 ]; do [ "\$1" = --json ] && cp "$dir/sample.json" "\$2"; shift; done
+  exit 0
+fi
+exec "$clmtl" "\$@"
+EOF
+chmod +x "$dir/fake-clmtl"
+bench "$src/models/tiny.cfg" --size 32x64 --batch 2 $fast --clmtl "$dir/fake-clmtl" --device 0:0 \
+  > "$dir/f.out" 2>&1
+check "clmtl bench run through --clmtl" $?
+grep -q "^bench $src/models/tiny.cfg --size 32x64 --batch 2 --json .* --device 0:0\$" "$dir/bench-args"
+check "clmtl bench got the model, size, batch, JSON path and device" $?
+grep -q "^train ms/step  *40\.00 " "$dir/f.out"; check "its JSON read back" $?
+! grep -q "Sample GPU" "$dir/f.out"; check "only the first device without --all-devices" $?
+FAKE_FAIL=1 bench "$src/models/tiny.cfg" --size 32x64 --batch 2 $fast --clmtl "$dir/fake-clmtl" \
+  > "$dir/f.out" 2>&1
+rc=$?
+[ $rc -eq 1 ] && grep -q "no OpenCL device here" "$dir/f.out"
+check "a failing clmtl bench: exit 1 with its message" $?
 
 # 3. parameter counts of the big models, independently of the script's own check
 for m in default segnet-mtl; do

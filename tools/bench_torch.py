@@ -377,14 +377,16 @@ def torch_side(args, phase):
                 return net(inputs, False)
     for _ in range(args.warmup):
         last = work()
+    cpu = []  # CPU time of the process (all threads): a check on a busy machine
     for _ in range(args.reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(args.steps):
             last = work()
         times.append((time.perf_counter() - t0) * 1e3 / args.steps)
-    rss1, hwm = rss()
+        cpu.append((time.process_time() - c0) * 1e3 / args.steps)
+    _, hwm = rss()
     ms = statistics.median(times)
-    res.update(ms=ms, ms_reps=times, img_s=N * 1e3 / ms,
+    res.update(ms=ms, ms_reps=times, cpu_ms=statistics.median(cpu), img_s=N * 1e3 / ms,
                peak_rss_growth_bytes=max(hwm - rss0, 0), hwm_reset=reset)
     if phase == "train":
         res["final_total"] = float(last.detach())
@@ -398,9 +400,11 @@ def fail(msg, code=1):
     sys.exit(code)
 
 
-def clmtl_param_count(binary, model, height, width):
+def clmtl_param_count(binary, args):
     """`clmtl model FILE` prints "parameters: N" (task parameters included)."""
-    r = subprocess.run([binary, "model", model, "--size", f"{height}x{width}", "--batch", "1"],
+    model = args.model
+    cmd = [binary, "model", model, "--size", f"{args.height}x{args.width}", "--batch", "1"]
+    r = subprocess.run(cmd + (["--device", args.device] if args.device else []),
                        capture_output=True, text=True)
     m = re.search(r"^parameters: (\d+)", r.stdout, re.M)
     if r.returncode != 0 or not m:
@@ -448,7 +452,7 @@ def run_clmtl_bench(args):
         cmd += ["--device", args.device]
     print("running:", " ".join(cmd), file=sys.stderr, flush=True)
     try:
-        r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        r = subprocess.run(cmd, stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
         if r.returncode != 0:
             fail(f"'{' '.join(cmd)}' failed (exit {r.returncode}): {r.stderr.strip()[-800:]}")
         return read_clmtl_json(tmp)
@@ -650,7 +654,7 @@ def main():
     if not params["parameters"] == params["parameters_from_file"] == file_params:
         fail("the PyTorch network's parameter count differs from the model file's")
     if have_binary:
-        n = clmtl_param_count(binary, args.model, args.height, args.width)
+        n = clmtl_param_count(binary, args)
         print(f"parameters: clmtl {n} ({binary} model {args.model})")
         if n != params["parameters"]:
             fail(f"parameter counts differ: PyTorch {params['parameters']}, clmtl {n}")
@@ -693,6 +697,7 @@ def main():
                  "rss_high_water_reset": tr["hwm_reset"] and inf["hwm_reset"],
                  "train_step_ms_reps": tr["ms_reps"], "infer_ms_reps": inf["ms_reps"],
                  "train_step_ms_min": min(tr["ms_reps"]), "infer_ms_min": min(inf["ms_reps"]),
+                 "train_step_cpu_ms": tr.get("cpu_ms"), "infer_cpu_ms": inf.get("cpu_ms"),
                  "load_average": [float(x) for x in open("/proc/loadavg").read().split()[:3]]
                  if os.path.exists("/proc/loadavg") else None,
                  "final_total_loss": tr["final_total"]}
@@ -717,6 +722,9 @@ def main():
     notes.append(f"PyTorch inference: peak RSS growth "
                  f"{fmt(torch_res['infer_peak_rss_growth_bytes'], 1 / 2**20)} MiB; "
                  f"{params['parameters']} parameters")
+    if torch_res["load_average"]:
+        notes.append(f"load average {torch_res['load_average'][0]:.1f} (1 min) after the PyTorch "
+                     f"training; {os.cpu_count()} CPUs")
     print("\n".join(text) + "\n".join(notes))
     if args.markdown:
         with open(args.markdown, "w") as f:
