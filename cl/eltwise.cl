@@ -40,17 +40,16 @@ __kernel void add(__global const float *a, int aoff, __global const float *b, in
   if (i < n) y[yoff + i] = a[aoff + i] + b[boff + i];
 }
 
-/* dst[:, dc0 + c] (= or +=) src[:, sc0 + c] for c < channels, over N * channels * HW items.
- * src has SC channels, dst DC; both share N and HW. */
+/* dst[:, dc0 + c] (= or +=) src[:, sc0 + c] for c < channels, launched 2-D: dimension 0 over
+ * the plane HW, dimension 1 over the N * channels planes. src has SC channels, dst DC; both
+ * share N and HW. */
 __kernel void channel_copy(__global const float *src, int soff, __global float *dst, int doff,
                            int N, int SC, int DC, int HW, int sc0, int dc0, int channels,
                            int accumulate) {
-  int i = GID0;
-  if (i >= N * channels * HW) return;
-  /* remainders as i - q*d, not %: a div/rem pair becomes LLVM `freeze`, which oclgrind's
-   * uninitialized-value checker cannot execute */
-  int t = i / HW, hw = i - t * HW;
-  int n = t / channels, c = t - n * channels;
+  int hw = GID0, t = GID1;
+  if (hw >= HW || t >= N * channels) return;
+  int n = t / channels, c = t - n * channels; /* not t % channels: oclgrind 21.10 cannot run
+                                              * the LLVM freeze a div/rem pair becomes */
   float v = src[soff + (n * SC + sc0 + c) * HW + hw];
   int d = doff + (n * DC + dc0 + c) * HW + hw;
   dst[d] = accumulate ? dst[d] + v : v;

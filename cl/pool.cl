@@ -47,24 +47,29 @@ __kernel void maxpool2x2_forward(__global const float *x, int xoff, __global flo
 }
 
 /* The gather behind both max-pool backward and max-unpool forward:
- * y (P, H, W) from v (P, Ho, Wo) and idx (P, Ho, Wo), Ho = H/2, Wo = W/2.
- * Element (h, w) lies in window (h/2, w/2) (none for a row/column left over by an odd size);
- * it receives v of that window if the window's index names it, else 0. */
+ * y (P, H, W) from v (P, Ho, Wo) and idx (P, Ho, Wo), Ho = H/2, Wo = W/2. One work-item per
+ * 2x2 block of y (P, ceil(H/2), ceil(W/2) of them): element (h, w) receives v of window
+ * (h/2, w/2) if the window's index names it, else 0; a row or column left over by an odd size
+ * has no window and receives 0. */
 __kernel void unpool2x2_gather(__global const float *v, int voff, __global const float *idx,
                                int ioff, __global float *y, int yoff, int planes, int H, int W,
                                int accumulate) {
-  int Ho = H / 2, Wo = W / 2;
+  int Ho = H / 2, Wo = W / 2, Hb = (H + 1) / 2, Wb = (W + 1) / 2;
   int e = GID0;
-  if (e >= planes * H * W) return;
-  int p, h, w;
-  SPLIT3(e, H, W, p, h, w);
-  int ho = h / 2, wo = w / 2;
-  float out = 0.0f;
-  if (ho < Ho && wo < Wo) {
-    int o = (p * Ho + ho) * Wo + wo;
-    if ((int)idx[ioff + o] == h * W + w) out = v[voff + o];
+  if (e >= planes * Hb * Wb) return;
+  int p, hb, wb;
+  SPLIT3(e, Hb, Wb, p, hb, wb);
+  int window = hb < Ho && wb < Wo;
+  int o = (p * Ho + hb) * Wo + wb;
+  int k = window ? (int)idx[ioff + o] : -1;
+  float val = window ? v[voff + o] : 0.0f;
+  for (int d = 0; d < 4; d++) {
+    int h = 2 * hb + (d >> 1), w = 2 * wb + (d & 1);
+    if (h < H && w < W) {
+      int at = yoff + (p * H + h) * W + w;
+      STORE(y, at, k == h * W + w ? val : 0.0f, accumulate);
+    }
   }
-  STORE(y, yoff + e, out, accumulate);
 }
 
 /* Max-unpool backward: dx (P, Ho, Wo) = dy (P, H, W) at idx. An index outside its own window

@@ -335,8 +335,6 @@ static clm_status infer_shapes(clm_graph *g) {
       nd->loss_index = g->nlosses++;
       /* the multi-task weighting's learned value for this task (s, u or a weight; mtl.h) */
       add_param(nd, "task_param", 0, 1, 1, 1, 1, 0);
-      /* per-element loss scratch: one per pixel (softmax) or per element (regression) */
-      nd->aux_floats = (size_t)x->n * want_c * x->h * x->w;
       break;
     }
     default:

@@ -61,16 +61,15 @@ static clm_status forward_node(clm_graph *g, clm_node *nd) {
     return clm_add_forward(ctx, x, &g->nodes[nd->in[1]].out, &nd->out);
   case CLM_LAYER_SOFTMAX_XENT: {
     clm_tensor count = clm_graph_loss_count_tensor(g, nd->loss_index);
-    return clm_softmax_xent_forward(ctx, x, &g->nodes[nd->in[1]].out, l->ignore, &nd->aux,
-                                    &nd->out, &count, &nd->ws);
+    return clm_softmax_xent_forward(ctx, x, &g->nodes[nd->in[1]].out, l->ignore, &nd->out,
+                                    &count, &nd->ws);
   }
   case CLM_LAYER_L1:
   case CLM_LAYER_L2: {
     clm_tensor count = clm_graph_loss_count_tensor(g, nd->loss_index);
     const clm_tensor *mask = nd->nin > 2 ? &g->nodes[nd->in[2]].out : NULL;
     return clm_regression_loss_forward(ctx, nd->op == CLM_LAYER_L1 ? CLM_LOSS_L1 : CLM_LOSS_L2, x,
-                                       &g->nodes[nd->in[1]].out, mask, &nd->aux, &nd->out, &count,
-                                       &nd->ws);
+                                       &g->nodes[nd->in[1]].out, mask, &nd->out, &count, &nd->ws);
   }
   default:
     CLM_FAIL(CLM_ERR_INVALID_ARG, "node '%s': no forward for this op", nd->name);

@@ -76,7 +76,7 @@ clm_status clm_graph_schedule(clm_graph *g) {
       nd->ws_bwd_floats = g->training ? ws : 0;
     } else if (nd->loss_index >= 0) {
       const clm_node *x = &g->nodes[nd->in[0]];
-      nd->ws_floats = clm_reduce_workspace(g->ctx, (size_t)x->n * x->c * x->h * x->w);
+      nd->ws_floats = clm_loss_workspace(g->ctx, (size_t)x->n * x->c * x->h * x->w);
     }
   }
   return CLM_OK;

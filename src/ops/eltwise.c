@@ -116,7 +116,14 @@ clm_status clm_channel_copy(clm_context *ctx, const clm_tensor *src, int src_c0,
   if (src->buf == dst->buf && src->off < dst->off + clm_tensor_numel(dst) &&
       dst->off < src->off + clm_tensor_numel(src))
     CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: src and dst overlap in one buffer", op);
-  size_t n = (size_t)src->n * (size_t)channels * (size_t)src->h * (size_t)src->w;
-  return clm_launch_1d(ctx, "eltwise", "channel_copy", n, "ttiiiiiiii", src, dst, src->n, src->c,
-                       dst->c, src->h * src->w, src_c0, dst_c0, channels, accumulate ? 1 : 0);
+  if (channels == 0 || src->n == 0 || src->h == 0 || src->w == 0) return CLM_OK;
+  cl_kernel k;
+  size_t max_wg;
+  CLM_TRY(clm_kernel_get(ctx, "eltwise", NULL, "channel_copy", &k, &max_wg));
+  CLM_TRY(clm_kernel_args(k, "ttiiiiiiii", src, dst, src->n, src->c, dst->c, src->h * src->w,
+                          src_c0, dst_c0, channels, accumulate ? 1 : 0));
+  size_t hw = (size_t)src->h * src->w, wg = max_wg < ctx->launch_wg ? max_wg : ctx->launch_wg;
+  while (wg > 1 && wg / 2 >= hw) wg /= 2; /* small planes: do not launch mostly idle groups */
+  size_t global[2] = {hw, (size_t)src->n * (size_t)channels}, local[2] = {wg, 1};
+  return clm_kernel_launch(ctx, k, 2, global, local);
 }

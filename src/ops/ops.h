@@ -153,6 +153,8 @@ clm_status clm_upsample2x_backward(clm_context *ctx, const clm_tensor *dy, const
 
 /* Floats of workspace clm_reduce_sum needs for n inputs. */
 size_t clm_reduce_workspace(const clm_context *ctx, size_t n);
+/* Floats of workspace a task-loss forward over n elements needs (partial sums and counts). */
+size_t clm_loss_workspace(const clm_context *ctx, size_t n);
 /* out[0] = Σ x[0..n) (deterministic: fixed tree order). out is a (1,1,1,1) view. */
 clm_status clm_reduce_sum(clm_context *ctx, const clm_tensor *x, size_t n, const clm_tensor *out,
                           const clm_tensor *ws);
@@ -160,12 +162,11 @@ clm_status clm_reduce_sum(clm_context *ctx, const clm_tensor *x, size_t n, const
 /* Softmax cross-entropy over channels with an ignore label.
  * logits (N, K, H, W), labels (N, 1, H, W) -> loss (1) = mean over valid pixels of
  * -log softmax(logits)[label], count (1) = number of valid pixels. A label that is neither
- * `ignore` nor in [0, K) makes the loss NaN (caught by the NaN guard). pix (N, 1, H, W) is
- * scratch for per-pixel losses; ws is reduction workspace for N*H*W values. */
+ * `ignore` nor in [0, K) makes the loss NaN (caught by the NaN guard). ws: partial sums,
+ * clm_loss_workspace(N*H*W) floats. The per-pixel losses are reduced as they are computed. */
 clm_status clm_softmax_xent_forward(clm_context *ctx, const clm_tensor *logits,
-                                    const clm_tensor *labels, int ignore, const clm_tensor *pix,
-                                    const clm_tensor *loss, const clm_tensor *count,
-                                    const clm_tensor *ws);
+                                    const clm_tensor *labels, int ignore, const clm_tensor *loss,
+                                    const clm_tensor *count, const clm_tensor *ws);
 /* dlogits = seed[0] / max(count[0], 1) · (softmax - onehot), 0 on ignored pixels. seed and
  * count are device scalars, so no host round trip is needed. */
 clm_status clm_softmax_xent_backward(clm_context *ctx, const clm_tensor *logits,
@@ -177,12 +178,11 @@ typedef enum clm_regression_loss { CLM_LOSS_L1 = 1, CLM_LOSS_L2 = 2 } clm_regres
 
 /* pred, target (N, C, H, W); mask (N, 1, H, W) optional (nonzero = valid; broadcast over C).
  * loss (1) = mean over valid elements of |pred - target| (L1) or (pred - target)² (L2);
- * count (1) = valid elements (pixels × C). pix (N, C, H, W) scratch, ws for N*C*H*W. */
+ * count (1) = valid elements (pixels × C). ws: clm_loss_workspace(N*C*H*W) floats. */
 clm_status clm_regression_loss_forward(clm_context *ctx, clm_regression_loss kind,
                                        const clm_tensor *pred, const clm_tensor *target,
-                                       const clm_tensor *mask, const clm_tensor *pix,
-                                       const clm_tensor *loss, const clm_tensor *count,
-                                       const clm_tensor *ws);
+                                       const clm_tensor *mask, const clm_tensor *loss,
+                                       const clm_tensor *count, const clm_tensor *ws);
 /* dpred = seed[0] / max(count[0], 1) · sign(pred - target) (L1; 0 at equality) or
  * · 2 (pred - target) (L2), 0 where masked out. */
 clm_status clm_regression_loss_backward(clm_context *ctx, clm_regression_loss kind,
