@@ -27,6 +27,14 @@ static double now_s(void) {
   return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+/* 1, 5 and 15-minute load averages; 0 when /proc/loadavg cannot be read. */
+static int load_average(double out[3]) {
+  FILE *f = fopen("/proc/loadavg", "r");
+  int ok = f && fscanf(f, "%lf %lf %lf", &out[0], &out[1], &out[2]) == 3;
+  if (f) fclose(f);
+  return ok;
+}
+
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -384,8 +392,9 @@ int cmd_bench(int argc, char **argv) {
   }
   clm_graph_free(check);
 
-  bench_run run = {shown_model, o.batch, o.height, o.width, o.steps, o.warmup,
-                   clm_mtl_strategy_name(o.strategy), o.ops, NULL, 0};
+  bench_run run = {.model = shown_model, .batch = o.batch, .height = o.height, .width = o.width,
+                   .steps = o.steps, .warmup = o.warmup,
+                   .weighting = clm_mtl_strategy_name(o.strategy), .all_ops = o.ops};
   clm_device_info *list = NULL;
   if (o.all_devices) {
     if (clm_device_list(&list, &run.ndev) != CLM_OK) {
@@ -407,8 +416,11 @@ int cmd_bench(int argc, char **argv) {
     fprintf(stderr, "clmtl bench: out of host memory\n");
     return 1;
   }
+  run.have_load = load_average(run.load_start);
   printf("clmtl bench: %s, batch %d, %dx%d, %s weighting, Adam; medians of %d steps after %d "
-         "warm-up\n\n", o.model, o.batch, o.height, o.width, run.weighting, o.steps, o.warmup);
+         "warm-up\n", shown_model, o.batch, o.height, o.width, run.weighting, o.steps, o.warmup);
+  if (run.have_load) printf("load average %.2f at the start\n", run.load_start[0]);
+  printf("\n");
   fflush(stdout);
   int nok = 0;
   for (int i = 0; i < run.ndev; i++) {
@@ -423,6 +435,10 @@ int cmd_bench(int argc, char **argv) {
     fflush(stdout);
   }
   if (run.ndev > 1) bench_print_comparison(&run, stdout);
+  run.have_load = run.have_load && load_average(run.load_end);
+  if (run.have_load)
+    printf("%sload average %.2f at the end (other work on the machine slows every figure)\n",
+           run.ndev > 1 ? "\n" : "", run.load_end[0]);
   rc = nok ? 0 : 1;
   if (o.json && bench_write_json(&run, o.json)) rc = 1;
   if (o.csv && bench_write_csv(&run, o.csv)) rc = 1;
