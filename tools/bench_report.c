@@ -179,6 +179,10 @@ int bench_write_json(const bench_run *r, const char *path) {
   cJSON_AddStringToObject(root, "optimizer", "adam");
   num(root, "steps", r->steps);
   num(root, "warmup", r->warmup);
+  if (r->have_load) { /* the same key as bench_torch.py: taken at the end */
+    cJSON_AddItemToObject(root, "load_average_start", cJSON_CreateDoubleArray(r->load_start, 3));
+    cJSON_AddItemToObject(root, "load_average", cJSON_CreateDoubleArray(r->load_end, 3));
+  }
   cJSON *devs = cJSON_AddArrayToObject(root, "devices");
   for (int i = 0; i < r->ndev; i++) cJSON_AddItemToArray(devs, device_json(r, &r->dev[i]));
   char *text = cJSON_Print(root);
@@ -281,6 +285,9 @@ int bench_write_markdown(const bench_run *r, const char *path) {
   fprintf(f, "# clmtl bench\n\n`%s`, batch %d, %d×%d, %s weighting, Adam; medians of %d timed steps "
              "after %d warm-up steps (clmtl %s).\n\n", r->model, r->batch, r->height, r->width,
           r->weighting, r->steps, r->warmup, CLMTL_VERSION);
+  if (r->have_load)
+    fprintf(f, "Load average (1 min) %.2f at the start, %.2f at the end.\n\n", r->load_start[0],
+            r->load_end[0]);
   fprintf(f, "| device | train ms | train img/s | infer ms | infer img/s | GFLOP/step | GFLOP/s | "
              "peak MiB | cold s | warm s | probe GB/s | probe GFLOP/s |\n");
   fprintf(f, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");

@@ -40,6 +40,8 @@ typedef struct bench_run {
   int batch, height, width, steps, warmup;
   const char *weighting;
   int all_ops;               /* --ops: every op in the stdout and Markdown tables */
+  int have_load;             /* /proc/loadavg was readable: */
+  double load_start[3], load_end[3]; /* 1, 5, 15-minute load averages before and after */
   bench_device *dev;
   int ndev;
 } bench_run;

@@ -7,6 +7,7 @@
  * FLOP/s to put those in proportion. Reports: bench_report.c. */
 #include <dirent.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,14 @@ static double now_s(void) {
   return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+/* 1, 5 and 15-minute load averages; 0 when /proc/loadavg cannot be read. */
+static int load_average(double out[3]) {
+  FILE *f = fopen("/proc/loadavg", "r");
+  int ok = f && fscanf(f, "%lf %lf %lf", &out[0], &out[1], &out[2]) == 3;
+  if (f) fclose(f);
+  return ok;
+}
+
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -38,8 +47,16 @@ static double median(double *v, int n) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static void progress(const char *what) {
-  if (isatty(STDERR_FILENO)) fprintf(stderr, "  ... %s\n", what);
+/* A line on stderr as each figure is measured: a long run shows what it has so far. */
+static void progress(const bench_device *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void progress(const bench_device *d, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "clmtl bench %d:%d: ", d->info.platform_index, d->info.device_index);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
 }
 
 /* ---- a training session: one context and a compiled training graph, ready to step ---------- */
@@ -171,7 +188,10 @@ static clm_status profile_steps(const bench_opts *o, session *s, bench_device *d
     return CLM_ERR_HOST_MEMORY;
   }
   clm_status st = CLM_OK;
-  for (int i = 0; i < o->steps && st == CLM_OK; i++) st = train_step(s, &ms[i]);
+  for (int i = 0; i < o->steps && st == CLM_OK; i++) {
+    st = train_step(s, &ms[i]);
+    if (st == CLM_OK) progress(d, "profiled step %d/%d: %.1f ms", i + 1, o->steps, ms[i]);
+  }
   if (st == CLM_OK) d->profiled_ms = median(ms, o->steps);
   free(ms);
   for (int i = 0; i < n && st == CLM_OK; i++) {
@@ -243,37 +263,40 @@ static void bench_device_run(const bench_opts *o, const char *spec, bench_device
   double *ms = NULL;
   d->ok = 1;
 
-  progress("cold start (empty program cache)");
   double t0 = now_s();
   if (session_open(o, spec, &s) != CLM_OK) { fail(d, "cold start"); goto done; }
   d->cold_s = now_s() - t0;
   session_close(&s);
+  progress(d, "cold start %.2f s (context, compile, first train step; empty program cache)",
+           d->cold_s);
 
-  progress("warm start (filled program cache)");
   t0 = now_s();
   if (session_open(o, spec, &s) != CLM_OK) { fail(d, "warm start"); goto done; }
   d->warm_s = now_s() - t0;
   restore_env(&env); /* later builds may still store into the temporary cache: removed below */
+  progress(d, "warm start %.2f s (filled program cache)", d->warm_s);
 
-  progress("train steps");
   ms = calloc((size_t)o->steps, sizeof *ms);
   if (!ms) { snprintf(d->error, sizeof d->error, "out of host memory"); d->ok = 0; goto done; }
   for (int i = 0; i < o->warmup; i++)
     if (train_step(&s, &ms[0]) != CLM_OK) { fail(d, "warm-up step"); goto done; }
-  for (int i = 0; i < o->steps; i++)
+  for (int i = 0; i < o->steps; i++) {
     if (train_step(&s, &ms[i]) != CLM_OK) { fail(d, "train step"); goto done; }
+    progress(d, "train step %d/%d: %.1f ms", i + 1, o->steps, ms[i]);
+  }
   d->train_ms = median(ms, o->steps);
   clm_context_memory(s.ctx, NULL, &d->peak_bytes);
 
-  progress("profiled train steps");
   if (profile_steps(o, &s, d) != CLM_OK) { fail(d, "profiled step"); goto done; }
   session_close_training(&s);
+  progress(d, "profiled steps: median %.1f ms, %.2f GFLOP per step", d->profiled_ms,
+           d->flop_per_step * 1e-9);
 
-  progress("inference");
   if (infer_time(o, s.ctx, &d->infer_ms) != CLM_OK) { fail(d, "inference"); goto done; }
+  progress(d, "inference: median %.1f ms", d->infer_ms);
 
-  progress("device probe");
   if (clm_probe_run(s.ctx, NULL, &d->probe) != CLM_OK) { fail(d, "probe"); goto done; }
+  progress(d, "probe: %.2f GB/s, %.1f GFLOP/s", d->probe.bandwidth_gbs, d->probe.peak_gflops);
 done:
   free(ms);
   session_close(&s);
@@ -384,8 +407,9 @@ int cmd_bench(int argc, char **argv) {
   }
   clm_graph_free(check);
 
-  bench_run run = {shown_model, o.batch, o.height, o.width, o.steps, o.warmup,
-                   clm_mtl_strategy_name(o.strategy), o.ops, NULL, 0};
+  bench_run run = {.model = shown_model, .batch = o.batch, .height = o.height, .width = o.width,
+                   .steps = o.steps, .warmup = o.warmup,
+                   .weighting = clm_mtl_strategy_name(o.strategy), .all_ops = o.ops};
   clm_device_info *list = NULL;
   if (o.all_devices) {
     if (clm_device_list(&list, &run.ndev) != CLM_OK) {
@@ -407,8 +431,11 @@ int cmd_bench(int argc, char **argv) {
     fprintf(stderr, "clmtl bench: out of host memory\n");
     return 1;
   }
+  run.have_load = load_average(run.load_start);
   printf("clmtl bench: %s, batch %d, %dx%d, %s weighting, Adam; medians of %d steps after %d "
-         "warm-up\n\n", o.model, o.batch, o.height, o.width, run.weighting, o.steps, o.warmup);
+         "warm-up\n", shown_model, o.batch, o.height, o.width, run.weighting, o.steps, o.warmup);
+  if (run.have_load) printf("load average %.2f at the start\n", run.load_start[0]);
+  printf("\n");
   fflush(stdout);
   int nok = 0;
   for (int i = 0; i < run.ndev; i++) {
@@ -423,6 +450,10 @@ int cmd_bench(int argc, char **argv) {
     fflush(stdout);
   }
   if (run.ndev > 1) bench_print_comparison(&run, stdout);
+  run.have_load = run.have_load && load_average(run.load_end);
+  if (run.have_load)
+    printf("%sload average %.2f at the end (other work on the machine slows every figure)\n",
+           run.ndev > 1 ? "\n" : "", run.load_end[0]);
   rc = nok ? 0 : 1;
   if (o.json && bench_write_json(&run, o.json)) rc = 1;
   if (o.csv && bench_write_csv(&run, o.csv)) rc = 1;
