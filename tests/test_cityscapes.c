@@ -455,6 +455,21 @@ static void truncate_file(const char *path, long keep) {
   fclose(f);
 }
 
+/* Overwrites 4 bytes at `offset` with v, big-endian (a PNG length or dimension field). */
+static void patch_be32(const char *path, long offset, uint32_t v) {
+  FILE *f = fopen(path, "r+b");
+  unsigned char b[4];
+  put32(b, v);
+  if (!f || fseek(f, offset, SEEK_SET) != 0 || fwrite(b, 1, 4, f) != 4) exit(1);
+  fclose(f);
+}
+
+/* Byte offsets in the fixture PNGs, which hold IHDR, one IDAT and IEND: the signature is 8
+ * bytes and IHDR 12 + 13, so IHDR's width and height sit at 16 and 20 and IDAT's length at 33. */
+#define PNG_WIDTH_AT 16
+#define PNG_HEIGHT_AT 20
+#define PNG_IDAT_LEN_AT 33
+
 static void test_bad(void) {
   char root[256], path[1024], path2[1024];
 
@@ -481,6 +496,32 @@ static void test_bad(void) {
   fx_path(path, sizeof path, root, 0, "image");
   truncate_file(path, 20);
   expect_bad("truncated image", root, CLM_ERR_PARSE, path, NULL, 2, 1);
+  rm_tree(root);
+
+  /* Lengths that would make stb_image allocate gigabytes before it finds the file short: an
+   * IDAT chunk claiming 1 GiB, and a 30000x30000 header over a few hundred bytes of data. */
+  fx_tree(root, sizeof root, 1);
+  fx_path(path, sizeof path, root, 1, "instance");
+  patch_be32(path, PNG_IDAT_LEN_AT, 1u << 30);
+  expect_bad("IDAT longer than the file", root, CLM_ERR_PARSE, path, "claims 1073741824 bytes", 2,
+             1);
+  rm_tree(root);
+  fx_tree(root, sizeof root, 1);
+  fx_path(path, sizeof path, root, 0, "image");
+  patch_be32(path, PNG_WIDTH_AT, 30000);
+  patch_be32(path, PNG_HEIGHT_AT, 30000);
+  expect_bad("huge header, little data", root, CLM_ERR_PARSE, path, "30000x30000 image", 2, 1);
+  rm_tree(root);
+
+  /* A label without its IEND chunk (the last 12 bytes). */
+  fx_tree(root, sizeof root, 1);
+  fx_path(path, sizeof path, root, 2, "label");
+  {
+    struct stat sb;
+    if (stat(path, &sb) != 0) exit(1);
+    truncate_file(path, (long)sb.st_size - 12);
+  }
+  expect_bad("no IEND", root, CLM_ERR_PARSE, path, "no IEND", 2, 1);
   rm_tree(root);
 
   /* Label 8x15 for an 8x16 image. */

@@ -12,6 +12,7 @@
 #include "clmtl/checkpoint.h"
 #include "clmtl/infer.h"
 #include "clmtl/train.h"
+#include "data/png_check.h"
 
 /* A graph rebuilt from a checkpoint's model text at its resolution, weights loaded. */
 static clm_status load_model(clm_context *ctx, const char *path, int batch, clm_graph **out,
@@ -224,6 +225,12 @@ int cmd_infer(int argc, char **argv) {
   for (int i = first; i < argc; i++) {
     if (argv[i][0] == '-') { i++; continue; }
     int sw, sh, ch;
+    char why[512];
+    if (clm_png_check(argv[i], why, sizeof why) != CLM_OK) {
+      fprintf(stderr, "clmtl infer: %s\n", why);
+      rc = 1;
+      continue;
+    }
     unsigned char *src = stbi_load(argv[i], &sw, &sh, &ch, 3);
     if (!src) {
       fprintf(stderr, "clmtl infer: %s: cannot decode (%s)\n", argv[i], stbi_failure_reason());

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <stb_image.h>
 #include "data/dataset-impl.h"
+#include "data/png_check.h"
 #include "runtime/runtime-impl.h"
 
 #define CS_LABEL_IDS 34      /* CityScapes label ids 0..33 (license plate, -1, never in PNGs) */
@@ -178,6 +179,11 @@ static clm_status check_header(const cs_sample *s, const char *path, int want16,
 /* Checks one paired sample: headers of all files, every file decoded, and every label and
  * instance id in range. */
 static clm_status check_sample(cs_sample *s, char *msg, size_t size) {
+  const char *files[4] = {s->image, s->label, s->instance, s->disparity};
+  for (int i = 0; i < 4; i++) {
+    clm_status st = files[i] ? clm_png_check(files[i], msg, size) : CLM_OK;
+    if (st != CLM_OK) return st;
+  }
   int c;
   if (!stbi_info(s->image, &s->width, &s->height, &c)) {
     snprintf(msg, size, "%s: not a readable PNG (%s)", s->image, png_reason());
@@ -360,6 +366,9 @@ static void bilinear(int o, int in, int out, int *i0, int *i1, float *t) {
 
 static clm_status decode(const char *path, int is16, int h, int w, int comp, void **out) {
   int fw, fh, fc;
+  char msg[CS_MSG];
+  clm_status st = clm_png_check(path, msg, sizeof msg);
+  if (st != CLM_OK) CLM_FAIL(st, "%s", msg);
   *out = is16 ? (void *)stbi_load_16(path, &fw, &fh, &fc, comp)
               : (void *)stbi_load(path, &fw, &fh, &fc, comp);
   if (!*out) CLM_FAIL(CLM_ERR_PARSE, "%s: cannot decode (%s)", path, png_reason());
