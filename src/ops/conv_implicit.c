@@ -72,10 +72,11 @@ clm_status clm_conv_implicit_backward_data(clm_context *ctx, const conv_geom *g,
 }
 
 /* Backward-weight tile (see conv_implicit_backward_weight): KB·CB·TR·TS accumulators, at most
- * BW_ACC of the 32 vector registers. Per 16-column segment a work-item issues KB + CB·TR·TS
- * loads (L1: the TS taps of one row share cache lines, and with dilation 1 the TR kernel
- * rows were read for the previous output row) but brings in only KB + CB rows from L2
- * (CB·TR with dilation > 1), which is the bottleneck: each L2 row is worth about 2.5 FMAs. */
+ * BW_ACC of the 32 vector registers. Per 16-column segment a work-item issues KB·CB·TR·TS
+ * FMAs and KB + CB·TR·TS loads, most of them L1 hits (the TS taps of one row share cache
+ * lines, and with dilation 1 the TR kernel rows were read for the previous output row), but
+ * brings KB + CB rows in from L2 (CB·TR with dilation > 1), which is what it waits on. The
+ * weights of the three costs were fitted to timings on PoCL (AVX-512): 3x3 prefers 2x1x3x3. */
 #define BW_ACC 21
 typedef struct bw_tile { int kb, cb, tr, ts; } bw_tile;
 
@@ -89,13 +90,11 @@ static bw_tile pick_bw_tile(const conv_geom *g) {
           double fmas = (double)kb * cb * tr * ts;
           double l1 = kb + (double)cb * tr * ts;
           double l2 = kb + (double)cb * (g->dil == 1 ? 1 : tr);
-          double per_seg = fmas > l1 ? fmas : l1;
-          if (2.5 * l2 > per_seg) per_seg = 2.5 * l2;
           /* ragged tiles overlap their neighbours: count the work of every tile */
           double tiles = (double)((g->k + kb - 1) / kb) * ((g->c + cb - 1) / cb) *
                          ((g->r + tr - 1) / tr) * ((g->s + ts - 1) / ts);
-          double cost = tiles * per_seg;
-          if (cost < best_cost) best_cost = cost, best = (bw_tile){kb, cb, tr, ts};
+          double cost = tiles * (fmas + 0.5 * l1 + l2);
+          if (cost < best_cost - 1e-9) best_cost = cost, best = (bw_tile){kb, cb, tr, ts};
         }
   return best;
 }
@@ -116,8 +115,9 @@ clm_status clm_conv_implicit_backward_weight(clm_context *ctx, const conv_geom *
   if (forced_bw[0])
     t = (bw_tile){clamp_int(forced_bw[0], g->k), clamp_int(forced_bw[1], g->c),
                   clamp_int(forced_bw[2], g->r), clamp_int(forced_bw[3], g->s)};
-  char opts[64];
-  snprintf(opts, sizeof opts, "-DKB=%d -DCB=%d -DTR=%d -DTS=%d", t.kb, t.cb, t.tr, t.ts);
+  char opts[96];
+  snprintf(opts, sizeof opts, "-DKB=%d -DCB=%d -DTR=%d -DTS=%d -DCPU_PREFETCH=%d", t.kb, t.cb,
+           t.tr, t.ts, ctx->info.kind == CLM_DEVICE_CPU && !ctx->oclgrind);
   cl_kernel kern;
   size_t kmax = 0;
   CLM_TRY(clm_kernel_get(ctx, "conv_implicit", opts, "conv_implicit_backward_weight", &kern,
@@ -125,6 +125,7 @@ clm_status clm_conv_implicit_backward_weight(clm_context *ctx, const conv_geom *
   size_t items = (size_t)((g->k + t.kb - 1) / t.kb) * ((g->c + t.cb - 1) / t.cb) *
                  ((g->r + t.tr - 1) / t.tr) * ((g->s + t.ts - 1) / t.ts);
   size_t local = pick_wg(items, kmax);
+  if (getenv("BWL")) local = (size_t)atoi(getenv("BWL"));
   /* Bands of rows whose x and dy (about 256K floats) stay in cache while every work-item
    * reads them, but at least 64 row segments per work-item and launch. */
   int rows = g->n * g->ho, nseg = (g->wo + 15) / 16;
