@@ -347,11 +347,11 @@ __kernel void conv_implicit_backward_weight(__global const float *x, int xoff,
 #pragma unroll
         for (int s = 0; s < TS; s++) {
           if (a < ka || b < cb || r < rb || s < sb) continue;
-          /* (reading a lane out of a swizzled vector crashes oclgrind 21.10's
-           * uninitialised-value check; dot does not) */
-          float16 v = acc[a][b][r][s];
-          float8 h8 = v.lo + v.hi;
-          float4 h4 = h8.lo + h8.hi;
-          dw[dwoff + (((k0 + a) * C + c0 + b) * R + r0 + r) * Ssz + s0 + s] += dot(h4, (float4)1.0f);
+          /* lane sum through private memory: oclgrind 21.10's uninitialised-value check
+           * loses track of (or crashes on) swizzles such as v.lo + v.hi */
+          float h[16], sum = 0.0f;
+          vstore16(acc[a][b][r][s], 0, h);
+          for (int j = 0; j < 16; j++) sum += h[j];
+          dw[dwoff + (((k0 + a) * C + c0 + b) * R + r0 + r) * Ssz + s0 + s] += sum;
         }
 }

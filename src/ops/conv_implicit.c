@@ -3,7 +3,6 @@
  * fallback for other strides live in src/ops/conv.c. No workspace. */
 #include "ops/conv_implicit.h"
 #include <stdio.h>
-#include <stdlib.h>
 
 /* Work-group size for n work-items: a power of two up to 64 that still leaves at least 16
  * work-groups to spread over the cores (PoCL runs one work-group per thread). */
@@ -33,8 +32,7 @@ static int pick_kt(int k) {
 static clm_status launch_forward(clm_context *ctx, const clm_tensor *in, const clm_tensor *w,
                                  size_t woff, const clm_tensor *out, int n, int c, int h, int wd,
                                  int k, int r, int s, int ho, int wo, int padh, int padw, int dil,
-                                 int wk,
-                                 int wc, int wr, int ws, int accumulate) {
+                                 int wk, int wc, int wr, int ws, int accumulate) {
   int kt = pick_kt(k);
   char opts[48];
   snprintf(opts, sizeof opts, "-DKT=%d -DWK=%d", kt, wk);
@@ -111,7 +109,6 @@ clm_status clm_conv_implicit_backward_weight(clm_context *ctx, const conv_geom *
                                              const clm_tensor *x, const clm_tensor *dy,
                                              const clm_tensor *dw) {
   bw_tile t = pick_bw_tile(g);
-  if (getenv("BWT")) sscanf(getenv("BWT"), "%d,%d,%d,%d", &t.kb, &t.cb, &t.tr, &t.ts);
   if (forced_bw[0])
     t = (bw_tile){clamp_int(forced_bw[0], g->k), clamp_int(forced_bw[1], g->c),
                   clamp_int(forced_bw[2], g->r), clamp_int(forced_bw[3], g->s)};
@@ -125,16 +122,13 @@ clm_status clm_conv_implicit_backward_weight(clm_context *ctx, const conv_geom *
   size_t items = (size_t)((g->k + t.kb - 1) / t.kb) * ((g->c + t.cb - 1) / t.cb) *
                  ((g->r + t.tr - 1) / t.tr) * ((g->s + t.ts - 1) / t.ts);
   size_t local = pick_wg(items, kmax);
-  if (getenv("BWL")) local = (size_t)atoi(getenv("BWL"));
   /* Bands of rows whose x and dy (about 256K floats) stay in cache while every work-item
    * reads them, but at least 64 row segments per work-item and launch. */
   int rows = g->n * g->ho, nseg = (g->wo + 15) / 16;
   long per_row = (long)g->k * g->wo + (long)g->c * g->w;
   int band = (int)((256L * 1024 + per_row - 1) / per_row);
   if (band * nseg < 64) band = (64 + nseg - 1) / nseg;
-  if (getenv("BAND")) band = atoi(getenv("BAND"));
   if (band > rows) band = rows;
-  if (getenv("IMPL_DEBUG")) fprintf(stderr, "bw tile kb %d cb %d tr %d ts %d items %zu local %zu band %d\n", t.kb, t.cb, t.tr, t.ts, items, local, band);
   for (int q0 = 0; q0 < rows; q0 += band) {
     int q1 = q0 + band < rows ? q0 + band : rows;
     CLM_TRY(clm_kernel_args(kern, "ttt" "iiiiiiiiiii" "ii", x, dy, dw, g->n, g->c, g->h, g->w,
