@@ -23,14 +23,6 @@
 #define BALANCE_GATE_NONE 0
 #define BALANCE_GATE_HARD 1
 
-/* Folds buf[0..BALANCE_WG) into buf[0]; all work-items of the group must call it. */
-void balance_tree_sum(__local float *buf, int lid) {
-  for (int s = BALANCE_WG / 2; s > 0; s >>= 1) {
-    if (lid < s) buf[lid] += buf[lid + s];
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
-}
-
 /* part[g] = Σ x[i]² over the items of group g: work-item j of the grid takes x[j],
  * x[j + G*BALANCE_WG], ... in order, then the group folds by a fixed tree. */
 __kernel void gradnorm_sumsq_partial(__global const float *x, int xoff, int n,
@@ -44,8 +36,7 @@ __kernel void gradnorm_sumsq_partial(__global const float *x, int xoff, int n,
     acc += v * v;
   }
   buf[lid] = acc;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  balance_tree_sum(buf, lid);
+  local_tree_sum(buf, lid, BALANCE_WG);
   if (lid == 0) part[poff + (int)get_group_id(0)] = buf[0];
 }
 
@@ -57,8 +48,7 @@ __kernel void gradnorm_sumsq_final(__global const float *part, int poff, int g,
   float acc = 0.0f;
   for (int i = lid; i < g; i += BALANCE_WG) acc += part[poff + i];
   buf[lid] = acc;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  balance_tree_sum(buf, lid);
+  local_tree_sum(buf, lid, BALANCE_WG);
   if (lid == 0) out[ooff] = sqrt(buf[0]);
 }
 

@@ -1,85 +1,204 @@
-/* Per-pixel task losses and their gradients: softmax cross-entropy with an ignore label, L1
- * and L2 regression with an optional validity mask. The forward kernels write per-pixel
- * (per-element) losses; the host sums them with reduce.cl and divides by the valid count in
- * loss_finish, all on the device. The backward kernels read the gradient seed and the count
- * from device scalars: scale = seed[0] / max(count[0], 1). Labels are floats holding exact
- * integers. Index arithmetic avoids i % n beside i / n (see pool.cl: oclgrind and `freeze`). */
+/* Task losses and their gradients: softmax cross-entropy with an ignore label, L1 and L2
+ * regression with an optional validity mask. The forward is fused with its reduction: each
+ * work-group of xent_reduce / regression_reduce sums per-pixel losses and valid counts of
+ * 16-pixel chunks (float16 vectors) into one partial pair, and loss_final folds the partials
+ * into loss = sum / max(count, 1) and count; no per-pixel buffer is written. The backward
+ * kernels read the gradient seed and the count from device scalars: scale = seed[0] /
+ * max(count[0], 1). Labels are floats holding exact integers. Index arithmetic avoids i % n
+ * beside i / n (oclgrind 21.10 cannot run the LLVM `freeze` that pair becomes). */
 
-/* Per-pixel cross-entropy. logits (N, K, HW), labels (N, HW) -> pix (N, HW):
- * logsumexp_k(logits) - logits[label], 0 where label == ignore, NaN for a label that is
- * neither ignore nor an integer in [0, K). */
-__kernel void xent_pixel(__global const float *logits, int loff, __global const float *labels,
-                         int laboff, __global float *pix, int poff, int N, int K, int HW,
-                         int ignore) {
-  int q = GID0;
-  if (q >= N * HW) return;
-  int n = q / HW, hw = q - n * HW;
-  float lab = labels[laboff + q];
-  float out = 0.0f;
-  if (lab != (float)ignore) {
-    __global const float *z = logits + loff + n * K * HW + hw;
-    float m = z[0];
-    for (int k = 1; k < K; k++) m = fmax(m, z[k * HW]);
-    float s = 0.0f;
-    for (int k = 0; k < K; k++) s += exp(z[k * HW] - m);
-    if (lab >= 0.0f && lab < (float)K && floor(lab) == lab)
-      out = log(s) - (z[(int)lab * HW] - m);
-    else out = NAN;
+#define LANES 16 /* pixels per chunk: one float16 */
+
+#ifdef LOSS_WG /* the fused forward kernels: built with -DLOSS_WG=<work-group size> */
+
+/* Cross-entropy of 16 pixels: logits z (K planes HW apart), labels lab. Pixels labelled
+ * `ignore` give 0 and are not counted; a label that is neither ignore nor an integer in [0, K)
+ * gives NaN. */
+float16 xent16(__global const float *z, int K, int HW, float16 lab, int ignore, float16 *valid) {
+  float16 m = vload16(0, z);
+  for (int k = 1; k < K; k++) m = fmax(m, vload16(0, z + k * HW));
+  float16 s = (float16)(0.0f), zl = (float16)(0.0f);
+  for (int k = 0; k < K; k++) {
+    float16 v = vload16(0, z + k * HW);
+    s += exp(v - m);
+    zl = select(zl, v, lab == (float16)((float)k));
   }
-  pix[poff + q] = out;
+  int16 counted = lab != (float16)((float)ignore);
+  int16 in_range = (lab >= (float16)(0.0f)) & (lab < (float16)((float)K)) & (floor(lab) == lab);
+  float16 out = select((float16)(NAN), log(s) - (zl - m), in_range);
+  *valid = select((float16)(0.0f), (float16)(1.0f), counted);
+  return select((float16)(0.0f), out, counted);
 }
 
-/* dlogits (N, K, HW) = scale * (softmax - onehot(label)); 0 on ignored pixels and on pixels
- * with an invalid label (the forward already reports those as NaN; the gradient stays finite
- * so a skipped task cannot poison the weights). */
-__kernel void xent_backward(__global const float *logits, int loff, __global const float *labels,
-                            int laboff, __global const float *count, int coff,
-                            __global const float *seed, int soff, __global float *dlogits,
-                            int doff, int N, int K, int HW, int ignore, int accumulate) {
-  int q = GID0;
-  if (q >= N * HW) return;
-  int n = q / HW, hw = q - n * HW;
-  float lab = labels[laboff + q];
-  int valid = lab != (float)ignore && lab >= 0.0f && lab < (float)K && floor(lab) == lab;
-  int c = valid ? (int)lab : 0;
-  __global const float *z = logits + loff + n * K * HW + hw;
-  __global float *dz = dlogits + doff + n * K * HW + hw;
-  if (!valid) {
-    if (!accumulate)
-      for (int k = 0; k < K; k++) dz[k * HW] = 0.0f;
-    return;
-  }
-  float scale = seed[soff] / fmax(count[coff], 1.0f);
+/* Same for one pixel (chunk tails). */
+float xent1(__global const float *z, int K, int HW, float lab, int ignore, float *valid) {
+  *valid = lab != (float)ignore ? 1.0f : 0.0f;
+  if (lab == (float)ignore) return 0.0f;
   float m = z[0];
   for (int k = 1; k < K; k++) m = fmax(m, z[k * HW]);
   float s = 0.0f;
   for (int k = 0; k < K; k++) s += exp(z[k * HW] - m);
-  float inv = 1.0f / s;
-  for (int k = 0; k < K; k++) {
-    float g = scale * (exp(z[k * HW] - m) * inv - (k == c ? 1.0f : 0.0f));
-    dz[k * HW] = accumulate ? dz[k * HW] + g : g;
+  if (!(lab >= 0.0f && lab < (float)K && floor(lab) == lab)) return NAN;
+  return log(s) - (z[(int)lab * HW] - m);
+}
+
+/* Writes the group's sums of acc and cnt to part[group] and part[groups + group]. */
+void write_partials(float acc, float cnt, __local float *ls, __local float *lc,
+                    __global float *part, int poff) {
+  int lid = (int)get_local_id(0), grp = (int)get_group_id(0), groups = (int)get_num_groups(0);
+  ls[lid] = acc;
+  local_tree_sum(ls, lid, LOSS_WG);
+  lc[lid] = cnt;
+  local_tree_sum(lc, lid, LOSS_WG);
+  if (lid == 0) {
+    part[poff + grp] = ls[0];
+    part[poff + groups + grp] = lc[0];
   }
 }
+
+/* Partial sums of the cross-entropy of logits (N, K, HW) against labels (N, HW), and of the
+ * valid-pixel count. Work-item t of the grid takes chunks t, t + grid, ... in order; a chunk is
+ * 16 pixels of one image (the last chunk of an image may be shorter). */
+__kernel void xent_reduce(__global const float *logits, int loff, __global const float *labels,
+                          int laboff, int N, int K, int HW, int ignore, __global float *part,
+                          int poff) {
+  __local float ls[LOSS_WG], lc[LOSS_WG];
+  int per_image = (HW + LANES - 1) / LANES, chunks = N * per_image;
+  float16 acc = (float16)(0.0f), cnt = (float16)(0.0f);
+  float acc1 = 0.0f, cnt1 = 0.0f;
+  for (int t = GID0; t < chunks; t += (int)get_global_size(0)) {
+    int n = t / per_image, j0 = (t - n * per_image) * LANES;
+    __global const float *z = logits + loff + n * K * HW + j0;
+    __global const float *lab = labels + laboff + n * HW + j0;
+    if (j0 + LANES <= HW) {
+      float16 valid;
+      acc += xent16(z, K, HW, vload16(0, lab), ignore, &valid);
+      cnt += valid;
+    } else {
+      for (int j = 0; j < HW - j0; j++) {
+        float valid;
+        acc1 += xent1(z + j, K, HW, lab[j], ignore, &valid);
+        cnt1 += valid;
+      }
+    }
+  }
+  write_partials(sum16(acc) + acc1, sum16(cnt) + cnt1, ls, lc, part, poff);
+}
+
+#endif /* LOSS_WG */
+
+/* dlogits (N, K, HW) = scale * (softmax - onehot(label)); 0 on ignored pixels and on pixels
+ * with an invalid label (the forward already reports those as NaN; the gradient stays finite
+ * so a skipped task cannot poison the weights). One work-item per chunk of 16 pixels of one
+ * image (float16 lanes; the last chunk of an image, when shorter, pixel by pixel). */
+__kernel void xent_backward(__global const float *logits, int loff, __global const float *labels,
+                            int laboff, __global const float *count, int coff,
+                            __global const float *seed, int soff, __global float *dlogits,
+                            int doff, int N, int K, int HW, int ignore, int accumulate) {
+  int per_image = (HW + LANES - 1) / LANES;
+  int t = GID0;
+  if (t >= N * per_image) return;
+  int n = t / per_image, j0 = (t - n * per_image) * LANES;
+  float scale = seed[soff] / fmax(count[coff], 1.0f);
+  __global const float *z = logits + loff + n * K * HW + j0;
+  __global const float *lab = labels + laboff + n * HW + j0;
+  __global float *dz = dlogits + doff + n * K * HW + j0;
+  if (j0 + LANES <= HW) {
+    float16 l = vload16(0, lab);
+    int16 valid = (l != (float16)((float)ignore)) & (l >= (float16)(0.0f)) &
+                  (l < (float16)((float)K)) & (floor(l) == l);
+    float16 m = vload16(0, z);
+    for (int k = 1; k < K; k++) m = fmax(m, vload16(0, z + k * HW));
+    float16 s = (float16)(0.0f);
+    for (int k = 0; k < K; k++) s += exp(vload16(0, z + k * HW) - m);
+    float16 f = select((float16)(0.0f), scale / s, valid); /* 0 on invalid pixels */
+    for (int k = 0; k < K; k++) {
+      float16 p = exp(vload16(0, z + k * HW) - m) * f;
+      float16 g = p - select((float16)(0.0f), (float16)(scale), valid & (l == (float16)((float)k)));
+      if (accumulate) g += vload16(0, dz + k * HW);
+      vstore16(g, 0, dz + k * HW);
+    }
+    return;
+  }
+  for (int j = 0; j < HW - j0; j++) {
+    float lj = lab[j];
+    int valid = lj != (float)ignore && lj >= 0.0f && lj < (float)K && floor(lj) == lj;
+    float m = z[j];
+    for (int k = 1; k < K; k++) m = fmax(m, z[k * HW + j]);
+    float s = 0.0f;
+    for (int k = 0; k < K; k++) s += exp(z[k * HW + j] - m);
+    float f = valid ? scale / s : 0.0f;
+    for (int k = 0; k < K; k++) {
+      float g = exp(z[k * HW + j] - m) * f - (valid && (int)lj == k ? scale : 0.0f);
+      dz[k * HW + j] = accumulate ? dz[k * HW + j] + g : g;
+    }
+  }
+}
+
+#ifdef LOSS_WG
+
+/* Partial sums of |d| (kind 1) or d² (kind 2), d = pred - target over (N, C, HW), and of
+ * the valid-element count; mask (N, HW), when has_mask, zeroes and uncounts elements where it is
+ * 0 (broadcast over C). Chunks of 16 elements of one (n, c) plane, as in xent_reduce. */
+__kernel void regression_reduce(__global const float *pred, int poff,
+                                __global const float *target, int toff,
+                                __global const float *mask, int moff, int has_mask, int N, int C,
+                                int HW, int kind, __global float *part, int partoff) {
+  __local float ls[LOSS_WG], lc[LOSS_WG];
+  int per_plane = (HW + LANES - 1) / LANES, chunks = N * C * per_plane;
+  float16 acc = (float16)(0.0f), cnt = (float16)(0.0f);
+  float acc1 = 0.0f, cnt1 = 0.0f;
+  for (int t = GID0; t < chunks; t += (int)get_global_size(0)) {
+    int plane = t / per_plane, j0 = (t - plane * per_plane) * LANES;
+    int n = plane / C;
+    __global const float *p = pred + poff + plane * HW + j0, *q = target + toff + plane * HW + j0;
+    __global const float *m = mask + moff + n * HW + j0;
+    if (j0 + LANES <= HW) {
+      float16 d = vload16(0, p) - vload16(0, q);
+      float16 e = kind == 1 ? fabs(d) : d * d;
+      float16 valid = has_mask ? select((float16)(0.0f), (float16)(1.0f), vload16(0, m) != (float16)(0.0f))
+                               : (float16)(1.0f);
+      acc += select((float16)(0.0f), e, valid != (float16)(0.0f));
+      cnt += valid;
+    } else {
+      for (int j = 0; j < HW - j0; j++) {
+        if (has_mask && m[j] == 0.0f) continue;
+        float d = p[j] - q[j];
+        acc1 += kind == 1 ? fabs(d) : d * d;
+        cnt1 += 1.0f;
+      }
+    }
+  }
+  write_partials(sum16(acc) + acc1, sum16(cnt) + cnt1, ls, lc, part, partoff);
+}
+
+/* loss[0] = Σ part[0..groups) / max(count, 1), count[0] = Σ part[groups..2·groups): one
+ * work-group. NaN stays NaN. */
+__kernel void loss_final(__global const float *part, int poff, int groups, __global float *loss,
+                         int loff, __global float *count, int coff) {
+  __local float ls[LOSS_WG], lc[LOSS_WG];
+  int lid = (int)get_local_id(0);
+  float a = 0.0f, c = 0.0f;
+  for (int i = lid; i < groups; i += LOSS_WG) {
+    a += part[poff + i];
+    c += part[poff + groups + i];
+  }
+  ls[lid] = a;
+  local_tree_sum(ls, lid, LOSS_WG);
+  lc[lid] = c;
+  local_tree_sum(lc, lid, LOSS_WG);
+  if (lid == 0) {
+    loss[loff] = ls[0] / fmax(lc[0], 1.0f);
+    count[coff] = lc[0];
+  }
+}
+
+#endif /* LOSS_WG */
 
 /* Mask element (N, HW) of element i of an (N, C, HW) tensor. */
 int mask_index(int i, int C, int HW) {
   int t = i / HW; /* n * C + c */
   return (t / C) * HW + (i - t * HW);
-}
-
-/* Per-element regression loss. pred, target (N, C, HW), mask (N, HW) when has_mask ->
- * pix (N, C, HW) = |d| (kind 1) or d² (kind 2), d = pred - target; 0 where mask == 0. */
-__kernel void regression_pixel(__global const float *pred, int poff, __global const float *target,
-                               int toff, __global const float *mask, int moff, int has_mask,
-                               __global float *pix, int xoff, int N, int C, int HW, int kind) {
-  int i = GID0;
-  if (i >= N * C * HW) return;
-  float out = 0.0f;
-  if (!has_mask || mask[moff + mask_index(i, C, HW)] != 0.0f) {
-    float d = pred[poff + i] - target[toff + i];
-    out = kind == 1 ? fabs(d) : d * d;
-  }
-  pix[xoff + i] = out;
 }
 
 /* dpred (N, C, HW) = scale * sign(d) (kind 1, 0 at d == 0) or scale * 2d (kind 2); 0 where
@@ -99,10 +218,4 @@ __kernel void regression_backward(__global const float *pred, int poff,
     g = kind == 1 ? scale * (d > 0.0f ? 1.0f : d < 0.0f ? -1.0f : 0.0f) : scale * 2.0f * d;
   }
   dpred[doff + i] = accumulate ? dpred[doff + i] + g : g;
-}
-
-/* loss[0] holds the sum of per-pixel losses; turn it into the mean over count[0] valid
- * entries (0 when there are none; NaN stays NaN). One work-item. */
-__kernel void loss_finish(__global float *loss, int loff, __global const float *count, int coff) {
-  if (GID0 == 0) loss[loff] = loss[loff] / fmax(count[coff], 1.0f);
 }

@@ -53,7 +53,7 @@ static clm_graph *make_graph(const char *text, clm_optim_state *opt) {
   clm_graph *g;
   clm_graph_create(ctx, &g);
   clm_status st = clm_graph_parse(g, text, "tiny.cfg");
-  clm_graph_options o = {2, 16, 20, 1, -1};
+  clm_graph_options o = {2, 16, 20, 1, -1, 0};
   if (st == CLM_OK) st = clm_graph_compile(g, &o);
   if (st == CLM_OK && opt) st = clm_optim_state_init(ctx, g->param_floats, opt);
   if (st != CLM_OK) {

@@ -1,8 +1,9 @@
-/* Convolution and transposed convolution, every variant (direct, gemm, implicit): forward,
- * backward data and backward weight/bias against the plain-C reference (tests/ref/ref_conv.c) and by
- * finite differences of Σ r·y computed with the device forward; "=" overwrites (even NaN),
- * "+=" adds to existing contents; repeated runs are bit-identical; the variants agree; and
- * shape errors come back as CLM_ERR_SHAPE with a message. */
+/* Convolution and transposed convolution, every variant (direct; the GEMM family gemm, tiled,
+ * local; implicit): forward, backward data and backward weight/bias against the plain-C
+ * reference (tests/ref/ref_conv.c) and by finite differences of Σ r·y computed with the device
+ * forward; "=" overwrites (even NaN), "+=" adds to existing contents; repeated runs are
+ * bit-identical; every variant agrees with direct; 1×1 convolutions run without a workspace;
+ * and shape errors come back as CLM_ERR_SHAPE with a message. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -368,8 +369,9 @@ static void test_errors(clm_context *ctx) {
   clm_tensor y = clm_tensor_view(buf, 0, 2, 4, 6, 6);
   clm_tensor y_bad = clm_tensor_view(buf, 0, 2, 4, 5, 6);
   clm_tensor b_bad = clm_tensor_view(buf, 0, 1, 3, 1, 1);
-  clm_tensor ws_small = clm_tensor_view(buf, 0, 1, 1, 1, 3 * 9 * 36 - 1);
-  clm_tensor ws_ok = clm_tensor_view(buf, 0, 1, 1, 1, 3 * 9 * 36);
+  /* the GEMM family: one image's col matrix (C·R·S × Ho·Wo) and a copy of w (K·C·R·S) */
+  clm_tensor ws_small = clm_tensor_view(buf, 0, 1, 1, 1, 3 * 9 * 36 + 4 * 27 - 1);
+  clm_tensor ws_ok = clm_tensor_view(buf, 0, 1, 1, 1, 3 * 9 * 36 + 4 * 27);
   for (int v = 0; v < CLM_CONV_VARIANT_COUNT; v++) {
     char name[200];
     const char *vn = clm_conv_variant_name((clm_conv_variant)v);
@@ -399,9 +401,23 @@ static void test_errors(clm_context *ctx) {
          clm_conv2d_forward(ctx, CLM_CONV_GEMM, &p, &x, &w, NULL, &y, &ws_small), CLM_ERR_SHAPE, "workspace");
   expect("[gemm] no workspace is a SHAPE error",
          clm_conv2d_forward(ctx, CLM_CONV_GEMM, &p, &x, &w, NULL, &y, NULL), CLM_ERR_SHAPE, "workspace");
-  test_true("[gemm] workspace size is C*R*S*Ho*Wo",
-            clm_conv2d_workspace(CLM_CONV_GEMM, &x, &w, &y) == 3 * 9 * 36, NULL);
+  test_true("[gemm] workspace size is C*R*S*Ho*Wo + K*C*R*S",
+            clm_conv2d_workspace(CLM_CONV_GEMM, &x, &w, &y) == 3 * 9 * 36 + 4 * 27, NULL);
   test_true("[direct] needs no workspace", clm_conv2d_workspace(CLM_CONV_DIRECT, &x, &w, &y) == 0, NULL);
+  /* 1×1, stride 1, no padding: the image is the col matrix, for conv and deconv */
+  clm_tensor w1 = clm_tensor_view(buf, 2048, 4, 3, 1, 1), y1 = clm_tensor_view(buf, 1024, 2, 4, 6, 6);
+  clm_tensor w1d = clm_tensor_view(buf, 2048, 3, 4, 1, 1);
+  clm_conv_params p1 = {1, 0, 1};
+  for (int v = 0; v < CLM_CONV_VARIANT_COUNT; v++) {
+    clm_conv_variant cv = (clm_conv_variant)v;
+    char name[200];
+    snprintf(name, sizeof name, "[%s] 1x1 conv and deconv need no workspace", clm_conv_variant_name(cv));
+    test_true(name, clm_conv2d_workspace(cv, &x, &w1, &y1) == 0 &&
+                        clm_deconv2d_workspace(cv, &x, &w1d, &y1) == 0, NULL);
+    snprintf(name, sizeof name, "[%s] 1x1 conv runs without a workspace", clm_conv_variant_name(cv));
+    expect(name, clm_conv2d_forward(ctx, cv, &p1, &x, &w1, NULL, &y1, NULL), CLM_OK, NULL);
+  }
+  clm_context_finish(ctx);
   test_true("[implicit] needs no workspace",
             clm_conv2d_workspace(CLM_CONV_IMPLICIT, &x, &w, &y) == 0, NULL);
   clm_buffer_free(buf);
@@ -422,6 +438,16 @@ int main(void) {
       {"deconv 3x3 s2 p1 outpad 1", 1, 2, 3, 4, 5, 2, 3, 3, 2, 1, 1, 1, 1},
       {"deconv 3x3 s2 p1",          1, 2, 2, 5, 3, 3, 3, 3, 2, 1, 1, 0, 0},
       {"deconv 3x2 s1 d2 p1",       1, 1, 3, 4, 5, 2, 3, 2, 1, 1, 2, 0, 1},
+      {"deconv 1x1",                1, 2, 5, 6, 7, 3, 1, 1, 1, 0, 1, 0, 1},
+      /* K <= C: stride-1 backward data runs as a convolution with flipped weights */
+      {"conv 3x3 pad 1 K<C",        0, 2, 6, 9, 11, 4, 3, 3, 1, 1, 1, 0, 1},
+      {"deconv 3x3 s1 p1 Cin<Cout", 1, 2, 3, 6, 7, 5, 3, 3, 1, 1, 1, 0, 0},
+      /* ... unless one row of dy's col matrix outgrows the workspace (sized for x's) */
+      {"conv 3x3 valid flat K<C",   0, 1, 4, 3, 7, 3, 3, 3, 1, 0, 1, 0, 1},
+      /* planes larger than a GEMM tile, ragged on every side (m = K, n = Ho·Wo) */
+      {"conv 3x3 pad 1 ragged",     0, 2, 5, 13, 37, 20, 3, 3, 1, 1, 1, 0, 1},
+      {"conv 1x1 ragged",           0, 2, 21, 9, 31, 19, 1, 1, 1, 0, 1, 0, 0},
+      {"deconv 1x1 ragged",         1, 1, 19, 9, 31, 21, 1, 1, 1, 0, 1, 0, 1},
       /* stride 1 at widths beyond one 16-column segment (the implicit variant's tiles):
        * ragged widths and channel counts, several rows, every border case */
       {"conv 3x3 w37 k20",          0, 2, 5, 9, 37, 20, 3, 3, 1, 1, 1, 0, 1},
@@ -437,8 +463,11 @@ int main(void) {
       {"deconv 5x5 s1 p0 w20",      1, 2, 3, 4, 20, 2, 5, 5, 1, 0, 1, 0, 1},
   };
   static const conv_case small[] = {
+      {"conv 3x3 valid flat K<C",   0, 1, 4, 3, 7, 3, 3, 3, 1, 0, 1, 0, 1},
       {"conv 3x3 stride 2 pad 1",   0, 2, 3, 5, 6, 4, 3, 3, 2, 1, 1, 0, 1},
       {"deconv 3x3 s2 p1 outpad 1", 1, 1, 2, 3, 4, 3, 3, 3, 2, 1, 1, 1, 1},
+      {"conv 1x1 ragged",           0, 1, 5, 3, 7, 6, 1, 1, 1, 0, 1, 0, 1},
+      {"deconv 1x1",                1, 1, 3, 5, 4, 2, 1, 1, 1, 0, 1, 0, 0},
       {"conv 3x3 w37 k5",           0, 2, 2, 3, 37, 5, 3, 3, 1, 1, 1, 0, 1},
       {"conv 3x3 pad 2 dil 2 w18",  0, 1, 2, 5, 18, 3, 3, 3, 1, 2, 2, 0, 0},
       {"deconv 3x3 s1 p1 w17",      1, 1, 3, 2, 17, 2, 3, 3, 1, 1, 1, 0, 1},
@@ -446,6 +475,21 @@ int main(void) {
   const conv_case *cases = test_small() ? small : full;
   size_t count = test_small() ? sizeof small / sizeof small[0] : sizeof full / sizeof full[0];
   for (size_t i = 0; i < count; i++) run_case(ctx, &cases[i], 100 + i);
+  /* the GEMM family again with one output row per band of im2col + GEMM */
+  static const conv_case banded[] = {
+      {"conv 3x3 pad 1 ragged, 1 row per band",   0, 2, 5, 13, 37, 20, 3, 3, 1, 1, 1, 0, 1},
+      {"conv 3x3 stride 2, 1 row per band",       0, 2, 3, 7, 9, 5, 3, 3, 2, 1, 1, 0, 0},
+      {"deconv 3x3 s2 p1 outpad 1, 1 row per band", 1, 2, 3, 4, 5, 2, 3, 3, 2, 1, 1, 1, 1},
+      {"conv 3x3 dil 2 K<C, 1 row per band",      0, 1, 5, 8, 7, 3, 3, 3, 1, 2, 2, 0, 1},
+  };
+  static const conv_case banded_small[] = {
+      {"conv 3x3 K<C, 1 row per band",            0, 1, 4, 4, 5, 3, 3, 3, 1, 1, 1, 0, 1},
+  };
+  ctx->conv_band_floats = 1;
+  if (test_small()) run_case(ctx, &banded_small[0], 300);
+  else
+    for (size_t i = 0; i < sizeof banded / sizeof banded[0]; i++) run_case(ctx, &banded[i], 200 + i);
+  ctx->conv_band_floats = 0;
   test_rng rng = test_rng_make(99);
   test_forced_tiles(ctx, &rng);
   test_errors(ctx);

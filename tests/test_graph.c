@@ -1,6 +1,8 @@
 /* Graph construction without running kernels: model-file parsing and its error messages,
- * shape inference, parameter layout, autograd's write/accumulate flags and the memory
- * planner's invariant (tensors alive at the same time never share arena space). */
+ * shape inference, parameter layout, autograd's write/accumulate flags, batch norm + activation
+ * fusion and folding (node counts, in-place aliasing) and the memory planner's invariants
+ * (tensors alive at the same time never share arena space; an inference plan has no gradients
+ * or backward workspaces and frees each activation after its last forward use). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +17,7 @@ static void expect_error(const char *name, const char *text, const char *const *
   clm_graph_create(ctx, &g);
   clm_status st = clm_graph_parse(g, text, "bad.cfg");
   if (st == CLM_OK) {
-    clm_graph_options o = {2, 16, 16, 1, -1};
+    clm_graph_options o = {2, 16, 16, 1, -1, 0};
     st = clm_graph_compile(g, &o);
   }
   const char *msg = clm_last_error();
@@ -119,16 +121,65 @@ static void check_plan(const clm_graph *g, const char *name) {
   test_true(label, g->arena_floats < sum, detail);
 }
 
-static void test_tiny_model(int training) {
+/* Inference plan: no backward, and every activation in the arena lives from its own step to
+ * its last forward reader (through a folded batch norm that shares it), or to the end for
+ * heads and inputs. */
+static void check_inference_plan(const clm_graph *g, const char *name) {
+  int ok = g->nbwd == 0 && !g->grads, bad = -1;
+  for (int i = 0; i < g->nnodes && ok; i++) {
+    const clm_node *nd = &g->nodes[i];
+    if (nd->grad.buf || nd->ws_bwd.buf || nd->bwd_step >= 0) { ok = 0; bad = i; }
+  }
+  char label[128];
+  snprintf(label, sizeof label, "%s: no gradients, no backward workspaces", name);
+  test_true(label, ok, bad >= 0 ? g->nodes[bad].name : NULL);
+  ok = 1;
+  for (int i = 0; i < g->nnodes && ok; i++) {
+    const clm_node *nd = &g->nodes[i];
+    if (nd->out.buf != g->arena || nd->alias) continue;
+    int last = i, keep = nd->keep;
+    for (int j = i + 1; j < g->nnodes; j++) {
+      const clm_node *c = &g->nodes[j];
+      if (c->in[0] == i && c->alias) keep |= c->keep;
+      for (int k = 0; k < c->nin; k++)
+        if (c->in[k] == i || (g->nodes[c->in[k]].alias && g->nodes[c->in[k]].in[0] == i)) last = j;
+    }
+    int found = 0;
+    for (int k = 0; k < g->nplan; k++)
+      if (g->plan[k].start == i && g->plan[k].off == nd->out.off)
+        found = g->plan[k].end == (keep ? g->nnodes : last);
+    if (!found) { ok = 0; bad = i; }
+  }
+  snprintf(label, sizeof label, "%s: activations freed after their last forward use", name);
+  test_true(label, ok, ok ? NULL : g->nodes[bad].name);
+}
+
+static void test_tiny_model(int training, int fuse) {
   clm_graph *g;
   clm_graph_create(ctx, &g);
   test_status("load models/tiny.cfg", clm_graph_load(g, CLMTL_MODELS "/tiny.cfg"));
-  clm_graph_options o = {2, 16, 20, training, -1};
+  clm_graph_options o = {2, 16, 20, training, -1, fuse};
   clm_status st = clm_graph_compile(g, &o);
   test_status("compile tiny", st);
   if (st != CLM_OK) { clm_graph_free(g); return; }
-  if (training) clm_graph_print(g, stdout);
-  test_true("node count (conv+bn+act expanded, implicit targets)", g->nnodes == 24, NULL);
+  printf("tiny, %s, fusion %s\n", training ? "training" : "inference", fuse > 0 ? "on" : "off");
+  if (training && fuse < 0) clm_graph_print(g, stdout);
+  /* three conv layers with bn and act: 3 nodes each unfused, 2 fused */
+  int nodes = fuse > 0 ? 21 : 24;
+  test_true("node count (conv+bn+act expanded, implicit targets)", g->nnodes == nodes, NULL);
+  int fused = 0, aliased = 0;
+  for (int i = 0; i < g->nnodes; i++) {
+    const clm_node *nd = &g->nodes[i];
+    fused += nd->op == CLM_LAYER_BATCHNORM && nd->act == CLM_ACTIVATION_RELU;
+    if (nd->alias)
+      aliased += nd->out.buf == g->nodes[nd->in[0]].out.buf && nd->out.off == g->nodes[nd->in[0]].out.off &&
+                 g->nodes[nd->in[0]].fold == i && !nd->aux.buf;
+  }
+  test_true("fused batch-norm nodes carry the activation", fused == (fuse > 0 ? 3 : 0), NULL);
+  test_true("inference: batch norm folded, in place on the conv output",
+            aliased == (fuse > 0 && !training ? 3 : 0), NULL);
+  /* folded: enc1 8x3x3x3 + 8, enc2 16x8x3x3 + 16, dec1 8x24x3x3 + 8 */
+  test_true("folded parameter buffer", g->folded_floats == (fuse > 0 && !training ? 224u + 1168 + 1736 : 0u), NULL);
   const clm_node *seg = node(g, "seg_head"), *inst = node(g, "instance");
   test_true("head shape", seg->n == 2 && seg->c == 7 && seg->h == 16 && seg->w == 20, NULL);
   test_true("regression target takes the prediction's channels", inst->c == 2, NULL);
@@ -155,9 +206,10 @@ static void test_tiny_model(int training) {
     int a = pool->accumulate[0], b = cat->accumulate[1];
     test_true("fan-out: one write, one accumulate", a + b == 1 && pool->in_grad[0] && cat->in_grad[1], NULL);
     test_true("inputs get no gradient step", node(g, "input")->bwd_step < 0, NULL);
-    test_true("backward covers every trainable node", g->nbwd == 24 - 6, NULL);
+    test_true("backward covers every trainable node", g->nbwd == nodes - 6, NULL);
   }
   check_plan(g, training ? "training plan" : "inference plan");
+  if (!training) check_inference_plan(g, fuse > 0 ? "fused inference plan" : "inference plan");
   printf("peak arena %.1f KiB, device total %.1f KiB\n", clm_graph_arena_bytes(g) / 1024.0,
          clm_graph_device_bytes(g) / 1024.0);
   clm_graph_free(g);
@@ -167,7 +219,7 @@ static void test_huge_batch(void) {
   clm_graph *g;
   clm_graph_create(ctx, &g);
   clm_graph_load(g, CLMTL_MODELS "/tiny.cfg");
-  clm_graph_options o = {1 << 16, 512, 1024, 1, -1};
+  clm_graph_options o = {1 << 16, 512, 1024, 1, -1, 0};
   clm_status st = clm_graph_compile(g, &o);
   test_true("impossible batch is a DEVICE_MEMORY error stating the bytes",
             st == CLM_ERR_DEVICE_MEMORY && strstr(clm_last_error(), "bytes"), clm_last_error());
@@ -177,8 +229,10 @@ static void test_huge_batch(void) {
 int main(void) {
   ctx = test_context();
   test_bad_models();
-  test_tiny_model(1);
-  test_tiny_model(0);
+  for (int fuse = 1; fuse >= -1; fuse -= 2) {
+    test_tiny_model(1, fuse);
+    test_tiny_model(0, fuse);
+  }
   test_huge_batch();
   clm_context_free(ctx);
   return test_finish();

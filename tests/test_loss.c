@@ -82,7 +82,7 @@ static void test_reduce_edges(clm_context *ctx) {
 
 /* Device tensors of one loss evaluation. */
 typedef struct loss_bufs {
-  clm_tensor in, target, mask, pix, loss, count, ws, seed, grad;
+  clm_tensor in, target, mask, loss, count, ws, seed, grad;
 } loss_bufs;
 
 typedef enum loss_kind { LOSS_XENT = 0, LOSS_L1 = CLM_LOSS_L1, LOSS_L2 = CLM_LOSS_L2 } loss_kind;
@@ -109,14 +109,12 @@ static void case_init(loss_case *lc, clm_context *ctx, loss_kind kind, shape s, 
   b->grad = test_tensor(ctx, s.n, s.c, s.h, s.w, NULL);
   if (kind == LOSS_XENT) {
     b->target = test_tensor(ctx, s.n, 1, s.h, s.w, target);
-    b->pix = test_tensor(ctx, s.n, 1, s.h, s.w, NULL);
   } else {
     b->target = test_tensor(ctx, s.n, s.c, s.h, s.w, target);
-    b->pix = test_tensor(ctx, s.n, s.c, s.h, s.w, NULL);
   }
   if (has_mask) b->mask = test_tensor(ctx, s.n, 1, s.h, s.w, mask);
   size_t per = kind == LOSS_XENT ? (size_t)s.n * s.h * s.w : (size_t)s.n * s.c * s.h * s.w;
-  b->ws = test_tensor(ctx, 1, 1, 1, (int)clm_reduce_workspace(ctx, per), NULL);
+  b->ws = test_tensor(ctx, 1, 1, 1, (int)clm_loss_workspace(ctx, per), NULL);
   b->loss = test_tensor(ctx, 1, 1, 1, 1, NULL);
   b->count = test_tensor(ctx, 1, 1, 1, 1, NULL);
   b->seed = test_tensor(ctx, 1, 1, 1, 1, &seed);
@@ -124,7 +122,7 @@ static void case_init(loss_case *lc, clm_context *ctx, loss_kind kind, shape s, 
 
 static void case_free(loss_case *lc) {
   loss_bufs *b = &lc->b;
-  clm_tensor *all[] = {&b->in, &b->target, &b->mask, &b->pix, &b->loss,
+  clm_tensor *all[] = {&b->in, &b->target, &b->mask, &b->loss,
                        &b->count, &b->ws, &b->seed, &b->grad};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     if (all[i]->buf) test_tensor_free(all[i]);
@@ -133,11 +131,10 @@ static void case_free(loss_case *lc) {
 static clm_status case_forward(loss_case *lc) {
   loss_bufs *b = &lc->b;
   if (lc->kind == LOSS_XENT)
-    return clm_softmax_xent_forward(lc->ctx, &b->in, &b->target, 255, &b->pix, &b->loss,
+    return clm_softmax_xent_forward(lc->ctx, &b->in, &b->target, 255, &b->loss,
                                     &b->count, &b->ws);
   return clm_regression_loss_forward(lc->ctx, (clm_regression_loss)lc->kind, &b->in, &b->target,
-                                     lc->has_mask ? &b->mask : NULL, &b->pix, &b->loss, &b->count,
-                                     &b->ws);
+                                     lc->has_mask ? &b->mask : NULL, &b->loss, &b->count, &b->ws);
 }
 
 static clm_status case_backward(loss_case *lc, int accumulate) {
@@ -281,7 +278,7 @@ static void test_xent_edges(clm_context *ctx) {
     test_true(name, isnan(loss), detail);
   }
   clm_tensor wrong = test_tensor(ctx, s.n, 2, s.h, s.w, NULL);
-  clm_status st = clm_softmax_xent_forward(ctx, &lc.b.in, &wrong, 255, &lc.b.pix, &lc.b.loss,
+  clm_status st = clm_softmax_xent_forward(ctx, &lc.b.in, &wrong, 255, &lc.b.loss,
                                            &lc.b.count, &lc.b.ws);
   test_true("softmax_xent labels with 2 channels is CLM_ERR_SHAPE", st == CLM_ERR_SHAPE,
             clm_last_error());
@@ -353,7 +350,7 @@ static void test_regression_edges(clm_context *ctx) {
   free(g);
   clm_tensor wrong = test_tensor(ctx, s.n, 2, s.h, s.w, NULL);
   clm_status st = clm_regression_loss_forward(ctx, CLM_LOSS_L2, &lc.b.in, &lc.b.target, &wrong,
-                                              &lc.b.pix, &lc.b.loss, &lc.b.count, &lc.b.ws);
+                                              &lc.b.loss, &lc.b.count, &lc.b.ws);
   test_true("regression mask with 2 channels is CLM_ERR_SHAPE", st == CLM_ERR_SHAPE,
             clm_last_error());
   test_tensor_free(&wrong);

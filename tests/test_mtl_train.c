@@ -39,7 +39,7 @@ static int rig_make(rig *r, clm_context *ctx, const char *loss, clm_mtl_strategy
   char text[1024];
   snprintf(text, sizeof text, model_fmt, loss, loss);
   clm_graph_create(ctx, &r->g);
-  clm_graph_options o = {4, side, side, 1, -1};
+  clm_graph_options o = {4, side, side, 1, -1, 0};
   clm_status st = clm_graph_parse(r->g, text, "noise.cfg");
   if (st == CLM_OK) st = clm_graph_compile(r->g, &o);
   clm_mtl_config cfg;
@@ -147,7 +147,7 @@ static void test_gradnorm_step(clm_context *ctx) {
   clm_mtl *m = NULL;
   clm_optim_state os = {0};
   clm_graph_create(ctx, &g);
-  clm_graph_options o = {2, 8, 8, 1, -1};
+  clm_graph_options o = {2, 8, 8, 1, -1, 0};
   clm_mtl_config cfg;
   clm_status st = clm_graph_parse(g, text, "gradnorm.cfg");
   if (st == CLM_OK) st = clm_graph_compile(g, &o);

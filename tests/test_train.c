@@ -77,7 +77,7 @@ static void test_fd(int variant) {
   clm_graph *g;
   clm_graph_create(ctx, &g);
   test_status("parse fd model", clm_graph_parse(g, fd_model, "fd_model"));
-  clm_graph_options o = {2, 10, 14, 1, variant};
+  clm_graph_options o = {2, 10, 14, 1, variant, 0};
   clm_status st = clm_graph_compile(g, &o);
   test_status("compile fd model", st);
   if (st != CLM_OK) { clm_graph_free(g); return; }
@@ -184,7 +184,7 @@ static int train(int variant, int steps, double *losses) {
   clm_graph_create(ctx, &g);
   clm_status st = clm_graph_load(g, CLMTL_MODELS "/tiny.cfg");
   /* under oclgrind (small mode) every kernel is interpreted: a smaller image */
-  clm_graph_options o = {2, test_small() ? 8 : 16, test_small() ? 6 : 20, 1, variant};
+  clm_graph_options o = {2, test_small() ? 8 : 16, test_small() ? 6 : 20, 1, variant, 0};
   if (st == CLM_OK) st = clm_graph_compile(g, &o);
   test_status("compile tiny for training", st);
   if (st != CLM_OK) { clm_graph_free(g); return 0; }

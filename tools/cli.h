@@ -13,10 +13,16 @@
 /* Prints "clmtl: msg" and returns the usage-error exit status (2). */
 int cli_usage_error(const char *msg);
 
+/* Random data for every input of a compiled graph (cmd_model.c): class ids for softmax
+ * targets, 0/1 masks, uniform in [-1, 1] elsewhere; deterministic from seed. */
+clm_status cli_fill_inputs(clm_context *ctx, clm_graph *g, uint64_t seed);
+
 int cmd_model(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_infer(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

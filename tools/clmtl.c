@@ -29,11 +29,21 @@ static int usage(FILE *to) {
           "                       [--batch N] [--size HxW] [--steps N] [--lr X] [--device D]\n"
           "                       [--weighting fixed|equal|uncertainty|uncertainty-simple|\n"
           "                        uncertainty-clamped|softplus|gradnorm|dwa]\n"
+          "  tune [MODEL.cfg]     time every convolution variant on the model's shapes and keep\n"
+          "                       the fastest per shape in this device's tuning file\n"
+          "                       [--size HxW (128x256)] [--batch N (8)] [--reps N] [--device D]\n"
+          "  bench [MODEL.cfg]    train and inference speed, memory, start-up times, per-op profile\n"
+          "                       and a bandwidth/FLOP probe of one or every device\n"
+          "                       [--size HxW (128x256)] [--batch N (8)] [--steps N] [--warmup N]\n"
+          "                       [--device D | --all-devices] [--ops] [--weighting W] [--json FILE]\n"
+          "                       [--csv FILE] [--markdown FILE] [--png FILE]; 'clmtl bench --help'\n"
           "  help                 this text\n\n"
           "environment:\n"
           "  CLMTL_DEVICE         device to use: P:D, cpu, gpu, or part of a device/vendor/platform name\n"
           "  CLMTL_KERNEL_DIR     load kernels from this directory instead of the embedded copies\n"
-          "  CLMTL_CACHE_DIR      program binary cache (default ~/.cache/clmtl); CLMTL_CACHE=0 disables it\n",
+          "  CLMTL_CACHE_DIR      program binary cache (default ~/.cache/clmtl); CLMTL_CACHE=0 disables it\n"
+          "  CLMTL_TUNING=0       ignore the device's tuning file ('clmtl tune')\n"
+          "  CLMTL_CONV_VARIANT   force one convolution variant everywhere\n",
           CLMTL_VERSION);
   return to == stderr ? 2 : 0;
 }
@@ -70,6 +80,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
   if (!strcmp(cmd, "infer")) return cmd_infer(argc - 1, argv + 1);
   if (!strcmp(cmd, "synth")) return cmd_synth(argc - 1, argv + 1);
+  if (!strcmp(cmd, "tune")) return cmd_tune(argc - 1, argv + 1);
+  if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) return usage(stdout);
   fprintf(stderr, "clmtl: unknown command '%s'\n\n", cmd);
   return usage(stderr);

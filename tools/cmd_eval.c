@@ -33,11 +33,13 @@ static clm_status load_model(clm_context *ctx, const char *path, int batch, clm_
     *seed = s ? strtoull(s, NULL, 10) : 1;
     char name[1100];
     snprintf(name, sizeof name, "%s:model_cfg", path);
-    clm_graph_options o = {batch, *height, *width, 0, -1};
+    clm_graph_options o = {batch, *height, *width, 0, -1, 0};
     st = clm_graph_create(ctx, out);
     if (st == CLM_OK) st = clm_graph_parse(*out, cfg, name);
     if (st == CLM_OK) st = clm_graph_compile(*out, &o);
     if (st == CLM_OK) st = clm_checkpoint_load(path, *out, NULL, NULL, NULL);
+    /* batch norm folded into the convolutions once, for every forward that follows */
+    if (st == CLM_OK) st = clm_graph_prepare_inference(*out);
   }
   clm_checkpoint_meta_free(meta);
   return st;

@@ -9,7 +9,7 @@
 #include "cli.h"
 
 /* Random data for every input: class ids for softmax targets, 0/1 masks, uniform elsewhere. */
-static clm_status fill_inputs(clm_context *ctx, clm_graph *g, uint64_t seed) {
+clm_status cli_fill_inputs(clm_context *ctx, clm_graph *g, uint64_t seed) {
   uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
   int nl = clm_graph_loss_count(g), nin = clm_graph_layer_count(g);
   for (int i = -nin; i < 2 * nl; i++) { /* every input layer first, then targets and masks */
@@ -70,11 +70,11 @@ int cmd_model(int argc, char **argv) {
   if (clm_context_create(device, &ctx) != CLM_OK) goto fail;
   printf("device: %s (%s)\n", clm_context_device(ctx)->name, clm_context_device(ctx)->platform);
   if (clm_graph_create(ctx, &g) != CLM_OK || clm_graph_load(g, path) != CLM_OK) goto fail;
-  clm_graph_options o = {batch, height, width, steps > 0, -1};
+  clm_graph_options o = {batch, height, width, steps > 0, -1, 0};
   if (clm_graph_compile(g, &o) != CLM_OK) goto fail;
   clm_graph_print(g, stdout);
   if (steps > 0) {
-    if (fill_inputs(ctx, g, 1) != CLM_OK) goto fail;
+    if (cli_fill_inputs(ctx, g, 1) != CLM_OK) goto fail;
     clm_optim_config cfg = clm_optim_defaults(CLM_OPTIM_ADAM);
     cfg.lr = lr;
     clm_mtl_config mc;

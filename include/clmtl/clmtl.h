@@ -12,6 +12,8 @@
 #include "clmtl/checkpoint.h"
 #include "clmtl/data.h"
 #include "clmtl/infer.h"
+#include "clmtl/tune.h"
+#include "clmtl/bench.h"
 
 #define CLMTL_VERSION "0.1.0"
 

@@ -105,23 +105,45 @@ typedef struct clm_graph_options {
   int batch, height, width; /* input resolution */
   int training;             /* build the backward pass and gradient buffers */
   int conv_variant;         /* -1: the scheduler decides; else a clm_conv_variant */
+  int fuse;                 /* 0: default (on unless $CLMTL_FUSE=0), 1: on, -1: off */
 } clm_graph_options;
 
 /* Resolves, orders, infers shapes, (training) builds the backward pass, plans memory and
  * allocates every device buffer. Parameters are initialised as PyTorch does, from `seed`
- * via clm_graph_init_params. May be called once per graph. */
+ * via clm_graph_init_params. May be called once per graph.
+ *
+ * Fusion (opt->fuse): a conv/deconv layer with bn and act runs batch norm and its activation
+ * as one node, one kernel pass each way, and stores no batch-norm output; results agree with
+ * the unfused graph up to float rounding. In a graph compiled for inference (training = 0)
+ * batch norm is moreover folded into the convolution's weights and bias (see
+ * clm_graph_prepare_inference) and the activation runs in place on the convolution's output,
+ * so batch norm costs neither memory nor a pass over the data. Such a graph cannot run batch
+ * norm in training mode (clm_graph_set_training(g, 1)): compile with fuse = -1 for that.
+ * Fusion off gives the conv, batch-norm and activation nodes as written, for comparisons. */
 clm_status clm_graph_compile(clm_graph *g, const clm_graph_options *opt);
+
+/* Inference graphs with folded batch norm: computes, on the device, each folded convolution's
+ * weights w' = w·γ/√(var+ε) and bias b' = (b − mean)·γ/√(var+ε) + β (b = 0 without a bias)
+ * from the parameters and running statistics, into a buffer of their own. Call it after
+ * changing parameters or running statistics through views (clm_graph_params, clm_graph_state,
+ * clm_graph_named). clm_graph_init_params and clm_checkpoint_load mark the folded values stale
+ * instead, and the next clm_graph_forward recomputes them. Does nothing in other graphs. */
+clm_status clm_graph_prepare_inference(clm_graph *g);
 
 /* PyTorch-default initialisation (Kaiming-uniform weights, uniform biases, BN 1/0, running
  * statistics 0/1), deterministic from seed. */
 clm_status clm_graph_init_params(clm_graph *g, uint64_t seed);
 
 /* Batch-norm mode: training statistics (1) or running statistics (0). Default: training
- * when compiled for training. */
+ * when compiled for training. An inference graph with folded batch norm only runs with 0. */
 void clm_graph_set_training(clm_graph *g, int training);
 
 /* Device tensor of a layer's output (inputs included: upload data there). */
 clm_status clm_graph_tensor(clm_graph *g, const char *layer, clm_tensor *out);
+/* Copies host data into an input (or any stored) tensor. On devices with unified host memory
+ * (CPUs, integrated GPUs) input buffers, and in inference graphs the activation arena, are
+ * host-mappable (CL_MEM_ALLOC_HOST_PTR): this and clm_tensor_download of the outputs then go
+ * through map/unmap, without a copy to or from a staging buffer. */
 clm_status clm_graph_set_input(clm_graph *g, const char *layer, const float *host);
 
 clm_status clm_graph_forward(clm_graph *g);
@@ -169,5 +191,51 @@ size_t clm_graph_device_bytes(const clm_graph *g);
 
 /* Human-readable summary: layers, shapes, parameters, kernel variants, memory. */
 void clm_graph_print(const clm_graph *g, void *file /* FILE* */);
+
+/* ---- profiling (src/graph/profile.c) ------------------------------------------------------ */
+
+/* What part of a node's work a time belongs to. A conv/deconv backward step is two parts. */
+typedef enum clm_graph_pass {
+  CLM_PASS_FORWARD = 0,
+  CLM_PASS_BACKWARD,        /* the whole backward step of a node other than conv/deconv */
+  CLM_PASS_BACKWARD_DATA,   /* conv/deconv: gradient of the input */
+  CLM_PASS_BACKWARD_WEIGHT, /* conv/deconv: gradients of weight and bias */
+  CLM_PASS_COUNT
+} clm_graph_pass;
+
+/* "forward", "backward", "backward_data", "backward_weight". */
+const char *clm_graph_pass_name(clm_graph_pass p);
+
+/* One (node, pass) of a profiled graph. FLOP and bytes follow from the shapes:
+ *   flop   2·multiply-adds of a conv/deconv pass: 2·N·K·C·R·S·Ho·Wo for conv (every pass),
+ *          2·N·Cin·Cout·R·S·H·W for deconv (H, W its input's); 0 for every other op;
+ *   bytes  4 × the floats of the activations, weights and gradients the pass reads plus those
+ *          it writes, each once (an accumulated gradient is read and written); per-channel
+ *          vectors (bias, batch-norm γ, β and statistics) are left out. A loss's forward
+ *          counts what it reads: prediction, target and mask. */
+typedef struct clm_op_profile {
+  const char *node;    /* node name ("enc1", "enc1.bn"); valid while the graph lives */
+  clm_layer_type op;
+  clm_graph_pass pass;
+  const char *variant; /* conv/deconv kernel variant ("gemm"), "" for other ops */
+  int is_loss;         /* a loss node: its forward is the per-task loss and its reduction */
+  int calls;           /* timed runs since profiling was turned on or reset */
+  double ms;           /* median over the calls, milliseconds (0 without calls) */
+  double ms_total;     /* sum over the calls */
+  double flop;         /* per run */
+  double bytes;        /* per run */
+} clm_op_profile;
+
+/* Profiling mode of a compiled graph. While on, forward and backward finish the queue before
+ * and after each node's work (and between the two parts of a conv backward) and record the
+ * wall time of each (node, pass): slower than a normal run, for measurement only. Turning it
+ * on starts with no records; turning it off drops them. */
+clm_status clm_graph_profile_enable(clm_graph *g, int on);
+/* Drops the recorded times and keeps profiling on. */
+void clm_graph_profile_reset(clm_graph *g);
+/* (node, pass) pairs the graph can record, forward in execution order then backward in
+ * backward order; 0 while profiling is off. */
+int clm_graph_profile_count(const clm_graph *g);
+clm_status clm_graph_profile_get(const clm_graph *g, int i, clm_op_profile *out);
 
 #endif

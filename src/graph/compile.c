@@ -1,6 +1,8 @@
-/* First compile stage: layers become nodes (conv + bn + act expand into three), input names
- * are resolved, nodes are put in execution order, shapes are inferred and parameters laid out
- * in the flat buffers. Every error names the layer, and the file and line it came from. */
+/* First compile stage: layers become nodes (conv + bn + act expand into three, or with fusion
+ * into conv and one batch-norm node carrying the activation, folded into the conv in inference
+ * graphs), input names are resolved, nodes are put in execution order, shapes are inferred and
+ * parameters (and folded parameters) laid out in flat buffers. Every error names the layer,
+ * and the file and line it came from. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +96,11 @@ static clm_status check_layer(clm_graph *g, int li) {
   return CLM_OK;
 }
 
+/* Does the layer's batch norm carry its activation (one fused node)? */
+static int fused_act(const clm_graph *g, const clm_layer *l) {
+  return g->fuse && l->bn && l->act != CLM_ACTIVATION_NONE;
+}
+
 /* Expands layers to nodes (pre-sort order); last[li] = the node carrying layer li's output. */
 static clm_status expand(clm_graph *g, int *last) {
   int count = 0;
@@ -101,7 +108,7 @@ static clm_status expand(clm_graph *g, int *last) {
     const clm_layer *l = &g->layers[i];
     count += 1;
     if (l->type == CLM_LAYER_CONV || l->type == CLM_LAYER_DECONV)
-      count += (l->bn ? 1 : 0) + (l->act != CLM_ACTIVATION_NONE ? 1 : 0);
+      count += (l->bn ? 1 : 0) + (l->act != CLM_ACTIVATION_NONE && !fused_act(g, l) ? 1 : 0);
   }
   g->nodes = calloc((size_t)count + 1, sizeof *g->nodes);
   if (!g->nodes) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
@@ -119,12 +126,15 @@ static clm_status expand(clm_graph *g, int *last) {
     if (l->bn) {
       clm_node *b = &g->nodes[n];
       *b = (clm_node){.op = CLM_LAYER_BATCHNORM, .layer = i, .loss_index = -1, .bwd_step = -1,
-                      .nin = 1};
+                      .nin = 1, .slope = l->slope};
       b->in[0] = n - 1;
+      if (fused_act(g, l)) b->act = l->act;
+      /* inference: folded into the conv's weights, the activation in place on its output */
+      b->alias = g->fuse && !g->opt.training;
       snprintf(b->name, sizeof b->name, "%s.bn", l->name);
       n++;
     }
-    if (l->act != CLM_ACTIVATION_NONE) {
+    if (l->act != CLM_ACTIVATION_NONE && !fused_act(g, l)) {
       clm_node *a = &g->nodes[n];
       *a = (clm_node){.op = CLM_LAYER_ACTIVATION, .layer = i, .loss_index = -1, .bwd_step = -1,
                       .nin = 1};
@@ -271,7 +281,7 @@ static clm_status infer_shapes(clm_graph *g) {
       add_param(nd, "bias", 0, 1, x->c, 1, 1, 0);
       add_param(nd, "running_mean", 1, 1, x->c, 1, 1, 0);
       add_param(nd, "running_var", 1, 1, x->c, 1, 1, 0);
-      nd->aux_floats = 2 * (size_t)x->c;
+      nd->aux_floats = nd->alias ? 0 : 2 * (size_t)x->c; /* saved statistics */
       break;
     case CLM_LAYER_ACTIVATION:
       set_shape(nd, x->n, x->c, x->h, x->w);
@@ -335,8 +345,6 @@ static clm_status infer_shapes(clm_graph *g) {
       nd->loss_index = g->nlosses++;
       /* the multi-task weighting's learned value for this task (s, u or a weight; mtl.h) */
       add_param(nd, "task_param", 0, 1, 1, 1, 1, 0);
-      /* per-element loss scratch: one per pixel (softmax) or per element (regression) */
-      nd->aux_floats = (size_t)x->n * want_c * x->h * x->w;
       break;
     }
     default:
@@ -366,10 +374,37 @@ static void layout_params(clm_graph *g) {
   for (int j = 0; j < g->nlosses; j++) g->nodes[g->losses[j]].params[0].off = p++;
   g->param_floats = p;
   g->state_floats = s;
+  /* folded convolutions: weight (same shape), then one bias per output channel */
+  size_t f = 0;
+  for (int i = 0; i < g->nnodes; i++) {
+    clm_node *nd = &g->nodes[i];
+    if (nd->fold < 0) continue;
+    const clm_param_slot *w = &nd->params[0];
+    nd->fold_off = f;
+    f += (size_t)w->n * w->c * w->h * w->w + (size_t)nd->c;
+  }
+  g->folded_floats = f;
+}
+
+/* opt.fuse, or by default $CLMTL_FUSE (0 turns fusion off). */
+static int resolve_fuse(const clm_graph_options *o) {
+  if (o->fuse) return o->fuse > 0;
+  const char *env = getenv("CLMTL_FUSE");
+  return !(env && !strcmp(env, "0"));
+}
+
+/* Each folded batch-norm node names its convolution, which then runs with folded parameters. */
+static void link_folds(clm_graph *g) {
+  for (int i = 0; i < g->nnodes; i++) g->nodes[i].fold = -1;
+  for (int i = 0; i < g->nnodes; i++) {
+    clm_node *nd = &g->nodes[i];
+    if (nd->op == CLM_LAYER_BATCHNORM && nd->alias) g->nodes[nd->in[0]].fold = i;
+  }
 }
 
 clm_status clm_graph_build_nodes(clm_graph *g) {
   if (g->nlayers == 0) CLM_FAIL(CLM_ERR_INVALID_ARG, "the graph has no layers");
+  g->fuse = resolve_fuse(&g->opt);
   CLM_TRY(add_implicit_inputs(g));
   for (int i = 0; i < g->nlayers; i++) CLM_TRY(check_layer(g, i));
   int *last = malloc((size_t)g->nlayers * sizeof *last);
@@ -379,6 +414,7 @@ clm_status clm_graph_build_nodes(clm_graph *g) {
   free(last);
   CLM_TRY(st);
   CLM_TRY(sort_nodes(g));
+  link_folds(g);
   CLM_TRY(infer_shapes(g));
   g->losses = malloc(((size_t)g->nlosses + 1) * sizeof *g->losses);
   if (!g->losses) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");

@@ -1,6 +1,7 @@
 /* Running a compiled graph: forward over the nodes in execution order, backward over the
- * steps autograd built. Each node's work is a call into the op layer (src/ops) with the views
- * the planner assigned; the variant of each convolution is the scheduler's choice. */
+ * steps autograd built, and the folding of batch norm into convolutions for inference. Each
+ * node's work is a call into the op layer (src/ops) with the views the planner assigned; the
+ * variant of each convolution is the scheduler's choice. */
 #include <stdio.h>
 #include <string.h>
 #include "graph/graph-impl.h"
@@ -17,6 +18,13 @@ static clm_tensor bias_view(const clm_graph *g, const clm_node *nd, int grad) {
   return nd->nparams > 1 ? param_view(g, nd, 1, grad) : none;
 }
 
+/* A folded convolution's weight and bias views in g->folded. */
+static void folded_views(const clm_graph *g, const clm_node *nd, clm_tensor *w, clm_tensor *b) {
+  const clm_param_slot *p = &nd->params[0];
+  *w = clm_tensor_view(g->folded, nd->fold_off, p->n, p->c, p->h, p->w);
+  *b = clm_tensor_view(g->folded, nd->fold_off + clm_tensor_numel(w), 1, nd->c, 1, 1);
+}
+
 static clm_status forward_node(clm_graph *g, clm_node *nd) {
   clm_context *ctx = g->ctx;
   const clm_layer *l = &g->layers[nd->layer];
@@ -28,17 +36,22 @@ static clm_status forward_node(clm_graph *g, clm_node *nd) {
   case CLM_LAYER_CONV:
   case CLM_LAYER_DECONV: {
     clm_tensor w = param_view(g, nd, 0, 0), b = bias_view(g, nd, 0);
+    if (nd->fold >= 0) folded_views(g, nd, &w, &b);
     if (nd->op == CLM_LAYER_CONV)
       return clm_conv2d_forward(ctx, (clm_conv_variant)nd->variant, &cp, x, &w, &b, &nd->out, &nd->ws);
     return clm_deconv2d_forward(ctx, (clm_conv_variant)nd->variant, &cp, x, &w, &b, &nd->out, &nd->ws);
   }
   case CLM_LAYER_BATCHNORM: {
+    clm_activation act = (clm_activation)nd->act;
+    if (nd->alias) /* folded into the conv: only the activation is left, in place */
+      return clm_activation_forward(ctx, act, nd->slope, &nd->out, &nd->out);
     clm_tensor gm = param_view(g, nd, 0, 0), bt = param_view(g, nd, 1, 0);
     clm_tensor rm = param_view(g, nd, 2, 0), rv = param_view(g, nd, 3, 0);
     if (g->training)
-      return clm_batchnorm_forward_train(ctx, x, &gm, &bt, &nd->out, &nd->aux, &rm, &rv,
-                                         l->bn_momentum, l->bn_eps);
-    return clm_batchnorm_forward_eval(ctx, x, &gm, &bt, &rm, &rv, l->bn_eps, &nd->out);
+      return clm_batchnorm_act_forward_train(ctx, act, nd->slope, x, &gm, &bt, &nd->out, &nd->aux,
+                                             &rm, &rv, l->bn_momentum, l->bn_eps);
+    return clm_batchnorm_act_forward_eval(ctx, act, nd->slope, x, &gm, &bt, &rm, &rv, l->bn_eps,
+                                          &nd->out);
   }
   case CLM_LAYER_ACTIVATION:
     return clm_activation_forward(ctx, (clm_activation)l->act, l->slope, x, &nd->out);
@@ -61,16 +74,15 @@ static clm_status forward_node(clm_graph *g, clm_node *nd) {
     return clm_add_forward(ctx, x, &g->nodes[nd->in[1]].out, &nd->out);
   case CLM_LAYER_SOFTMAX_XENT: {
     clm_tensor count = clm_graph_loss_count_tensor(g, nd->loss_index);
-    return clm_softmax_xent_forward(ctx, x, &g->nodes[nd->in[1]].out, l->ignore, &nd->aux,
-                                    &nd->out, &count, &nd->ws);
+    return clm_softmax_xent_forward(ctx, x, &g->nodes[nd->in[1]].out, l->ignore, &nd->out,
+                                    &count, &nd->ws);
   }
   case CLM_LAYER_L1:
   case CLM_LAYER_L2: {
     clm_tensor count = clm_graph_loss_count_tensor(g, nd->loss_index);
     const clm_tensor *mask = nd->nin > 2 ? &g->nodes[nd->in[2]].out : NULL;
     return clm_regression_loss_forward(ctx, nd->op == CLM_LAYER_L1 ? CLM_LOSS_L1 : CLM_LOSS_L2, x,
-                                       &g->nodes[nd->in[1]].out, mask, &nd->aux, &nd->out, &count,
-                                       &nd->ws);
+                                       &g->nodes[nd->in[1]].out, mask, &nd->out, &count, &nd->ws);
   }
   default:
     CLM_FAIL(CLM_ERR_INVALID_ARG, "node '%s': no forward for this op", nd->name);
@@ -92,14 +104,17 @@ static clm_status backward_node(clm_graph *g, clm_node *nd) {
     clm_tensor w = param_view(g, nd, 0, 0), dw = param_view(g, nd, 0, 1), db = bias_view(g, nd, 1);
     if (nd->op == CLM_LAYER_CONV) {
       if (nd->in_grad[0]) CLM_TRY(clm_conv2d_backward_data(ctx, v, &cp, dy, &w, dx, &nd->ws_bwd, acc));
+      CLM_TRY(clm_profile_mark(g, nd));
       return clm_conv2d_backward_weight(ctx, v, &cp, x, dy, &dw, &db, &nd->ws_bwd);
     }
     if (nd->in_grad[0]) CLM_TRY(clm_deconv2d_backward_data(ctx, v, &cp, dy, &w, dx, &nd->ws_bwd, acc));
+    CLM_TRY(clm_profile_mark(g, nd));
     return clm_deconv2d_backward_weight(ctx, v, &cp, x, dy, &dw, &db, &nd->ws_bwd);
   }
   case CLM_LAYER_BATCHNORM: {
     clm_tensor gm = param_view(g, nd, 0, 0), dg = param_view(g, nd, 0, 1), dbt = param_view(g, nd, 1, 1);
-    return clm_batchnorm_backward(ctx, x, dy, &gm, &nd->aux, dx, &dg, &dbt, acc);
+    return clm_batchnorm_act_backward(ctx, (clm_activation)nd->act, nd->slope, x, &nd->out, dy,
+                                      &gm, &nd->aux, dx, &dg, &dbt, acc);
   }
   case CLM_LAYER_ACTIVATION:
     return clm_activation_backward(ctx, (clm_activation)l->act, l->slope, &nd->out, dy, dx, acc);
@@ -149,10 +164,34 @@ static clm_status annotate(clm_graph *g, const clm_node *nd, const char *pass, c
   return clm_error_set(st, __FILE__, __LINE__, "%s of %s (node %s): %s", pass, where, nd->name, msg);
 }
 
+clm_status clm_graph_prepare_inference(clm_graph *g) {
+  if (!g->compiled) CLM_FAIL(CLM_ERR_INVALID_ARG, "graph is not compiled");
+  for (int i = 0; i < g->nnodes; i++) {
+    clm_node *nd = &g->nodes[i];
+    if (nd->fold < 0) continue;
+    const clm_node *bn = &g->nodes[nd->fold];
+    clm_tensor w = param_view(g, nd, 0, 0), b = bias_view(g, nd, 0), wf, bf;
+    folded_views(g, nd, &wf, &bf);
+    clm_tensor gm = param_view(g, bn, 0, 0), bt = param_view(g, bn, 1, 0);
+    clm_tensor rm = param_view(g, bn, 2, 0), rv = param_view(g, bn, 3, 0);
+    CLM_TRY(annotate(g, nd, "batch-norm folding",
+                     clm_batchnorm_fold(g->ctx, nd->op == CLM_LAYER_DECONV, &w, &b, &gm, &bt, &rm,
+                                        &rv, g->layers[bn->layer].bn_eps, &wf, &bf)));
+  }
+  g->folded_stale = 0;
+  return CLM_OK;
+}
+
 clm_status clm_graph_forward(clm_graph *g) {
   if (!g->compiled) CLM_FAIL(CLM_ERR_INVALID_ARG, "graph is not compiled");
+  if (g->folded_floats && g->training)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "this inference graph folds batch norm into its convolutions "
+             "and cannot use batch statistics (training mode): compile with training = 1, or "
+             "with fuse = -1 (CLMTL_FUSE=0)");
+  if (g->folded_stale) CLM_TRY(clm_graph_prepare_inference(g));
   for (int i = 0; i < g->nnodes; i++)
-    CLM_TRY(annotate(g, &g->nodes[i], "forward", forward_node(g, &g->nodes[i])));
+    CLM_TRY(annotate(g, &g->nodes[i], "forward",
+                     CLM_PROFILED(g, i, CLM_PASS_FORWARD, forward_node(g, &g->nodes[i]))));
   return CLM_OK;
 }
 
@@ -166,7 +205,8 @@ clm_status clm_graph_backward(clm_graph *g) {
   if (!g->grads) CLM_FAIL(CLM_ERR_INVALID_ARG, "graph was not compiled for training");
   for (int s = 0; s < g->nbwd; s++) {
     clm_node *nd = &g->nodes[g->bwd[s]];
-    CLM_TRY(annotate(g, nd, "backward", backward_node(g, nd)));
+    CLM_TRY(annotate(g, nd, "backward",
+                     CLM_PROFILED(g, g->bwd[s], CLM_PASS_BACKWARD, backward_node(g, nd))));
   }
   return CLM_OK;
 }

@@ -1,10 +1,12 @@
 /* Internal layout of a graph: the recorded layers, the nodes they expand into (a conv layer
- * with bn and act becomes conv, batchnorm and activation nodes), the backward steps built by
- * autograd, and the device buffers the planner laid out. */
+ * with bn and act becomes conv, batchnorm and activation nodes, or with fusion conv and one
+ * batchnorm node carrying the activation), the backward steps built by autograd, and the
+ * device buffers the planner laid out. */
 #ifndef CLMTL_GRAPH_IMPL_H
 #define CLMTL_GRAPH_IMPL_H
 
 #include "clmtl/graph.h"
+#include "clmtl/tune.h"
 #include "ops/ops.h"
 
 #define CLM_NODE_NAME_MAX 96
@@ -35,6 +37,14 @@ typedef struct clm_node {
   clm_tensor ws, ws_bwd;        /* workspaces of the forward and the backward step */
   size_t aux_floats, ws_floats, ws_bwd_floats;
   int variant;                  /* conv variant picked by the scheduler */
+  int variant_tuned;            /* ... from the device's tuning file */
+  clm_act_type act;             /* batchnorm: activation fused after it (NONE: none) */
+  float slope;                  /* its leaky-relu slope */
+  int alias;                    /* batchnorm folded into the conv before it (inference): out is
+                                   in[0]'s out, the activation applied in place */
+  int fold;                     /* conv/deconv: the folded batchnorm node, else -1 */
+  size_t fold_off;              /* with fold >= 0: folded weight (w's shape), then K biases,
+                                   in floats in g->folded */
   int requires_grad;            /* out depends on a parameter */
   int feeds_loss;               /* some loss depends on out */
   int keep;                     /* value kept after forward (network heads) */
@@ -64,11 +74,14 @@ struct clm_graph {
   size_t task_param_off;       /* first of the losses' task parameters in the params buffer */
   clm_graph_options opt;
   int compiled, training;
+  int fuse;                    /* opt.fuse resolved (and $CLMTL_FUSE): 1 fused, 0 not */
+  int folded_stale;            /* folded parameters must be recomputed before a forward */
   /* device memory */
   clm_plan_item *plan;
   int nplan;
-  clm_mem arena, params, grads, state, scalars;
-  size_t arena_floats, param_floats, state_floats, scalar_floats;
+  clm_mem arena, params, grads, state, scalars, folded;
+  size_t arena_floats, param_floats, state_floats, scalar_floats, folded_floats;
+  struct clm_profile *profile; /* profiling mode (profile.c); NULL when off */
 };
 
 /* Padding of a conv/deconv layer: explicit, or "same" for conv and 0 for deconv. */
@@ -88,5 +101,31 @@ clm_status clm_graph_build_nodes(clm_graph *g);   /* expand, resolve, sort, shap
 clm_status clm_graph_autograd(clm_graph *g);      /* backward order and accumulate flags */
 clm_status clm_graph_schedule(clm_graph *g);      /* kernel variant and workspace per node */
 clm_status clm_graph_plan(clm_graph *g);          /* liveness, arena offsets, allocation */
+
+/* The tuning file (tuning.c; format in tune.h). */
+typedef struct clm_tuning_entry {
+  char key[256];     /* clm_conv_shape_key */
+  char mode[8];      /* "train" or "infer" */
+  int variant;
+  char comment[512]; /* the measured times */
+} clm_tuning_entry;
+/* "conv x=NxCxHxW w=KxCxRxS y=NxKxHoxWo stride=1 pad=1 dil=1" for a conv/deconv node. */
+void clm_conv_shape_key(const clm_graph *g, const clm_node *nd, char *buf, size_t size);
+/* The variant the file at `path` names for key and mode, or -1 (no file, no entry). Lines that
+ * do not parse are skipped, with a warning on stderr when `warn`. */
+int clm_tuning_lookup(const char *path, const char *key, int training, int warn);
+/* Rewrites the device's tuning file with these entries replacing any of the same key and mode. */
+clm_status clm_tuning_merge(const clm_context *ctx, const clm_tuning_entry *e, int count);
+
+/* Profiling hooks (profile.c), no-ops while profiling is off. CLM_PROFILED(g, i, pass, expr)
+ * evaluates expr, a clm_status expression doing node i's pass, between two queue drains and
+ * records its time. clm_profile_mark, called inside a conv/deconv backward step between its
+ * two parts, records the time so far as the node's backward_data (when it has one). */
+#define CLM_PROFILED(g, i, pass, expr)                                                       \
+  ((g)->profile ? (clm_profile_begin(g), clm_profile_end((g), (i), (pass), (expr))) : (expr))
+void clm_profile_begin(clm_graph *g);
+clm_status clm_profile_end(clm_graph *g, int node, clm_graph_pass pass, clm_status st);
+clm_status clm_profile_mark(clm_graph *g, const clm_node *nd);
+void clm_profile_free(struct clm_profile *p);
 
 #endif

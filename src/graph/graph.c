@@ -30,12 +30,14 @@ void clm_graph_free(clm_graph *g) {
   clm_buffer_free(g->grads);
   clm_buffer_free(g->state);
   clm_buffer_free(g->scalars);
+  clm_buffer_free(g->folded);
   for (int i = 0; i < g->nnodes; i++) clm_buffer_free(g->nodes[i].own);
   free(g->layers);
   free(g->nodes);
   free(g->bwd);
   free(g->losses);
   free(g->plan);
+  clm_profile_free(g->profile);
   free(g);
 }
 
@@ -250,7 +252,8 @@ clm_status clm_graph_named(const clm_graph *g, int index, const char **name, clm
 size_t clm_graph_arena_bytes(const clm_graph *g) { return g->arena_floats * sizeof(float); }
 
 size_t clm_graph_device_bytes(const clm_graph *g) {
-  size_t f = g->arena_floats + g->param_floats * (g->grads ? 2 : 1) + g->state_floats + g->scalar_floats;
+  size_t f = g->arena_floats + g->param_floats * (g->grads ? 2 : 1) + g->state_floats +
+             g->scalar_floats + g->folded_floats;
   for (int i = 0; i < g->nnodes; i++)
     if (g->nodes[i].own) f += (size_t)g->nodes[i].n * g->nodes[i].c * g->nodes[i].h * g->nodes[i].w;
   return f * sizeof(float);
@@ -294,6 +297,7 @@ clm_status clm_graph_init_params(clm_graph *g, uint64_t seed) {
   if (st == CLM_OK && g->state_floats) st = clm_tensor_upload(g->ctx, &ts, s);
   free(p);
   free(s);
+  if (st == CLM_OK) g->folded_stale = 1; /* folded parameters follow at the next forward */
   return st;
 }
 
@@ -301,7 +305,8 @@ clm_status clm_graph_init_params(clm_graph *g, uint64_t seed) {
 
 void clm_graph_print(const clm_graph *g, void *file) {
   FILE *f = file ? file : stdout;
-  fprintf(f, "%-28s %-12s %-22s %10s  %s\n", "node", "op", "output (N,C,H,W)", "params", "variant");
+  static const char *acts[] = {"", "+relu", "+leaky", "+sigmoid"};
+  fprintf(f, "%-28s %-17s %-22s %10s  %s\n", "node", "op", "output (N,C,H,W)", "params", "variant");
   size_t total = 0;
   for (int i = 0; i < g->nnodes; i++) {
     const clm_node *nd = &g->nodes[i];
@@ -312,9 +317,13 @@ void clm_graph_print(const clm_graph *g, void *file) {
     total += np;
     char shape[64];
     snprintf(shape, sizeof shape, "(%d,%d,%d,%d)", nd->n, nd->c, nd->h, nd->w);
-    const char *var = (nd->op == CLM_LAYER_CONV || nd->op == CLM_LAYER_DECONV)
-                          ? clm_conv_variant_name((clm_conv_variant)nd->variant) : "";
-    fprintf(f, "%-28s %-12s %-22s %10zu  %s\n", nd->name, clm_layer_type_name(nd->op), shape, np, var);
+    int conv = nd->op == CLM_LAYER_CONV || nd->op == CLM_LAYER_DECONV;
+    const char *var = conv ? clm_conv_variant_name((clm_conv_variant)nd->variant) : "";
+    char op[48]; /* fused activation; folded batch norm: only the activation runs, in place */
+    snprintf(op, sizeof op, "%s%s", nd->alias ? "folded" : clm_layer_type_name(nd->op),
+             nd->op == CLM_LAYER_BATCHNORM && (unsigned)nd->act < 4 ? acts[nd->act] : "");
+    fprintf(f, "%-28s %-17s %-22s %10zu  %s%s%s\n", nd->name, op, shape, np, var,
+            conv && nd->variant_tuned ? " (tuned)" : "", nd->fold >= 0 ? ", bn folded" : "");
   }
   fprintf(f, "parameters: %zu   activation arena: %.2f MiB   device total: %.2f MiB\n", total,
           (double)clm_graph_arena_bytes(g) / (1 << 20), (double)clm_graph_device_bytes(g) / (1 << 20));

@@ -1,8 +1,11 @@
 /* The memory planner: every activation, auxiliary tensor, activation gradient and workspace
  * gets a live interval on the step timeline (forward steps, then backward steps) and an
  * offset in one arena buffer, reusing space between tensors whose intervals do not overlap
- * (greedy by size, lowest fitting offset). Then every device buffer of the graph is
- * allocated. Losses' values, counts and seeds live in a separate small scalars buffer. */
+ * (greedy by size, lowest fitting offset). A graph compiled for inference has no backward
+ * steps, so no gradients or backward workspaces, and each activation lives from its forward
+ * step to its last forward use (network heads to the end); a folded batch norm shares its
+ * convolution's output. Then every device buffer of the graph is allocated. Losses' values,
+ * counts and seeds live in a separate small scalars buffer. */
 #include <stdlib.h>
 #include <string.h>
 #include "graph/graph-impl.h"
@@ -61,20 +64,29 @@ static clm_status place(plan_item *items, int count, size_t *total) {
   return CLM_OK;
 }
 
+/* Reads its own output in backward (activations, batch norm with a fused activation)? */
+static int bwd_reads_output(const clm_node *nd) {
+  return nd->op == CLM_LAYER_ACTIVATION ||
+         (nd->op == CLM_LAYER_BATCHNORM && nd->act != CLM_ACTIVATION_NONE);
+}
+
 static clm_status alloc_buffers(clm_graph *g) {
   clm_context *ctx = g->ctx;
-  size_t need = (g->arena_floats + g->param_floats * (g->training ? 2 : 1) + g->state_floats) *
-                sizeof(float);
+  size_t need = (g->arena_floats + g->param_floats * (g->training ? 2 : 1) + g->state_floats +
+                 g->folded_floats) * sizeof(float);
   if (need > ctx->info.global_mem_bytes)
     CLM_FAIL(CLM_ERR_DEVICE_MEMORY,
              "the graph needs %zu bytes of device memory (activations %zu, parameters %zu) but %s "
              "has %llu; use a smaller batch or resolution", need, g->arena_floats * sizeof(float),
              g->param_floats * sizeof(float), ctx->info.name,
              (unsigned long long)ctx->info.global_mem_bytes);
-  CLM_TRY(clm_buffer_alloc(ctx, g->arena_floats, &g->arena));
+  /* inference reads its results from the arena: host-mappable where memory is unified */
+  if (g->training) CLM_TRY(clm_buffer_alloc(ctx, g->arena_floats, &g->arena));
+  else CLM_TRY(clm_buffer_alloc_host(ctx, g->arena_floats, &g->arena));
   CLM_TRY(clm_buffer_alloc(ctx, g->param_floats, &g->params));
   if (g->training) CLM_TRY(clm_buffer_alloc(ctx, g->param_floats, &g->grads));
   CLM_TRY(clm_buffer_alloc(ctx, g->state_floats, &g->state));
+  if (g->folded_floats) CLM_TRY(clm_buffer_alloc(ctx, g->folded_floats, &g->folded));
   g->scalar_floats = 3 * (size_t)g->nlosses;
   CLM_TRY(clm_buffer_alloc(ctx, g->scalar_floats, &g->scalars));
   for (int i = 0; i < g->nlosses; i++) {
@@ -89,6 +101,8 @@ clm_status clm_graph_plan(clm_graph *g) {
   plan_item *items = calloc((size_t)n * 5 + 1, sizeof *items);
   if (!items) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
   int count = 0;
+  int *last_use = malloc(((size_t)n + 1) * sizeof *last_use);
+  if (!last_use) { free(items); CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory"); }
 #define BWD(i) (g->nodes[i].bwd_step >= 0 ? n + g->nodes[i].bwd_step : -1)
 #define ADD(slot_, floats_, s_, e_)                                                          \
   do {                                                                                       \
@@ -99,6 +113,7 @@ clm_status clm_graph_plan(clm_graph *g) {
     count++;                                                                                 \
   } while (0)
 
+  /* outputs: the last step that reads each one */
   for (int i = 0; i < n; i++) {
     clm_node *nd = &g->nodes[i];
     /* heads: outputs read only by losses (or by nothing) stay readable after forward */
@@ -107,6 +122,7 @@ clm_status clm_graph_plan(clm_graph *g) {
       for (int k = 0; k < g->nodes[j].nin; k++)
         if (g->nodes[j].in[k] == i) { consumers++; non_loss += g->nodes[j].loss_index < 0; }
     nd->keep = nd->op == CLM_LAYER_INPUT || non_loss == 0 || consumers == 0;
+    last_use[i] = -1;
     if (nd->loss_index < 0 && nd->op != CLM_LAYER_INPUT) {
       int last = i;
       for (int j = i + 1; j < n; j++)
@@ -115,10 +131,19 @@ clm_status clm_graph_plan(clm_graph *g) {
           if (j > last) last = j;
           if (BWD(j) > last && bwd_reads_inputs(g->nodes[j].op)) last = BWD(j);
         }
-      if (nd->op == CLM_LAYER_ACTIVATION && BWD(i) > last) last = BWD(i); /* reads its output */
+      if (bwd_reads_output(nd) && BWD(i) > last) last = BWD(i);
       if (nd->keep) last = end;
-      ADD(&nd->out, numel_of(nd), i, last);
+      last_use[i] = last;
     }
+  }
+  /* a folded batch norm works in place on its convolution's output: one tensor for both */
+  for (int i = n - 1; i >= 0; i--) {
+    int r = g->nodes[i].in[0];
+    if (g->nodes[i].alias && last_use[i] > last_use[r]) last_use[r] = last_use[i];
+  }
+  for (int i = 0; i < n; i++) {
+    clm_node *nd = &g->nodes[i];
+    if (last_use[i] >= 0 && !nd->alias) ADD(&nd->out, numel_of(nd), i, last_use[i]);
     if (nd->aux_floats) {
       int last = nd->loss_index >= 0 ? i : (BWD(i) > i ? BWD(i) : i);
       if (nd->op == CLM_LAYER_MAXPOOL) /* unpool layers read the indices */
@@ -144,6 +169,7 @@ clm_status clm_graph_plan(clm_graph *g) {
   }
 #undef ADD
 #undef BWD
+  free(last_use);
   clm_status st = place(items, count, &g->arena_floats);
   if (st != CLM_OK) { free(items); return st; }
   /* aligned total; then record the placements once the buffers exist */
@@ -167,10 +193,12 @@ clm_status clm_graph_plan(clm_graph *g) {
       nd->aux.n = t->n; nd->aux.c = t->c; nd->aux.h = t->h; nd->aux.w = t->w;
       continue;
     }
-    if (nd->op == CLM_LAYER_INPUT) { /* inputs are uploaded every step: a buffer of their own */
-      CLM_TRY(clm_buffer_alloc(g->ctx, numel_of(nd), &nd->own));
+    if (nd->op == CLM_LAYER_INPUT) { /* inputs are uploaded every step: a buffer of their own,
+                                        host-mappable where memory is unified */
+      CLM_TRY(clm_buffer_alloc_host(g->ctx, numel_of(nd), &nd->own));
       nd->out = clm_tensor_view(nd->own, 0, 1, 1, 1, 1);
     }
+    if (nd->alias) nd->out = g->nodes[nd->in[0]].out; /* planned above: in[0] < i */
     nd->out.n = nd->n; nd->out.c = nd->c; nd->out.h = nd->h; nd->out.w = nd->w;
     if (nd->grad.buf) { nd->grad.n = nd->n; nd->grad.c = nd->c; nd->grad.h = nd->h; nd->grad.w = nd->w; }
     if (nd->op == CLM_LAYER_MAXPOOL) { /* indices share the output's shape */

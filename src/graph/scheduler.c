@@ -1,6 +1,10 @@
 /* The scheduler: which kernel variant runs each node on this device, and the workspace that
- * variant needs. Today only convolutions have variants; $CLMTL_CONV_VARIANT (direct, gemm) or
- * the compile option forces one, otherwise a rule of thumb from the shapes decides. */
+ * variant needs. Today only convolutions have variants. In order of precedence:
+ *   1. the graph option conv_variant, or $CLMTL_CONV_VARIANT (tests, experiments);
+ *   2. the device's tuning file, written by `clmtl tune` (tune.h), for this exact shape and
+ *      mode (train / infer), unless $CLMTL_TUNING=0;
+ *   3. a rule of thumb from the device's properties and the shape (default_variant). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "graph/graph-impl.h"
@@ -18,11 +22,44 @@ static int forced_variant(const clm_graph *g) {
   return -2;
 }
 
+/* The untuned choice, from the device's kind. CPUs (PoCL): the implicit-GEMM register tiles
+ * for stride-1 convolutions with a reduction C·R·S up to 864 (96 channels, 3×3: every layer of
+ * the default model, where they match or beat im2col + GEMM without writing a col matrix);
+ * im2col + the register-tiled GEMM for deeper reductions (a 256-channel 3×3 on a 16×32 plane
+ * trained 2.4× faster tiled, its backward weight 4×) and other strides. GPUs: im2col +
+ * CLBlast, whose kernels are tuned for many GPUs, once C·R·S ≥ 32, else one work-item per
+ * output (direct). `clmtl tune` replaces the rule with measurements per shape. */
+static int default_variant(const clm_graph *g, const clm_node *nd) {
+  const clm_param_slot *w = &nd->params[0];
+  const clm_layer *l = &g->layers[nd->layer];
+  int reduction = w->c * w->h * w->w;
+  if (clm_context_device(g->ctx)->kind == CLM_DEVICE_CPU)
+    return l->stride == 1 && reduction <= 864 ? CLM_CONV_IMPLICIT : CLM_CONV_TILED;
+  return reduction >= 32 ? CLM_CONV_GEMM : CLM_CONV_DIRECT;
+}
+
+static void list_variants(char *buf, size_t size) {
+  buf[0] = 0;
+  for (int v = 0; v < CLM_CONV_VARIANT_COUNT; v++) {
+    size_t len = strlen(buf);
+    snprintf(buf + len, size - len, "%s%s", v ? ", " : "", clm_conv_variant_name((clm_conv_variant)v));
+  }
+}
+
 clm_status clm_graph_schedule(clm_graph *g) {
   int forced = forced_variant(g);
-  if (forced == -2)
-    CLM_FAIL(CLM_ERR_INVALID_ARG, "CLMTL_CONV_VARIANT=%s is not a convolution variant (direct, gemm)",
-             getenv("CLMTL_CONV_VARIANT"));
+  if (forced == -2) {
+    char names[256];
+    list_variants(names, sizeof names);
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "CLMTL_CONV_VARIANT=%s is not a convolution variant (%s)",
+             getenv("CLMTL_CONV_VARIANT"), names);
+  }
+  char tuning[600] = "";
+  const char *use_tuning = getenv("CLMTL_TUNING");
+  if (forced < 0 && !(use_tuning && !strcmp(use_tuning, "0")) &&
+      clm_tuning_file(g->ctx, tuning, sizeof tuning) != CLM_OK)
+    tuning[0] = 0;
+  int warn = 1; /* about a malformed tuning file: once per compile */
   for (int i = 0; i < g->nnodes; i++) {
     clm_node *nd = &g->nodes[i];
     if (nd->op == CLM_LAYER_CONV || nd->op == CLM_LAYER_DECONV) {
@@ -30,9 +67,15 @@ clm_status clm_graph_schedule(clm_graph *g) {
       const clm_param_slot *w = &nd->params[0];
       clm_tensor tx = shape_of(x), ty = shape_of(nd);
       clm_tensor tw = clm_tensor_view(NULL, 0, w->n, w->c, w->h, w->w);
-      /* GEMM pays off once the reduction (C·R·S) is long enough to amortise im2col */
-      int reduction = w->c * w->h * w->w;
-      nd->variant = forced >= 0 ? forced : (reduction >= 32 ? CLM_CONV_GEMM : CLM_CONV_DIRECT);
+      int tuned = -1;
+      if (tuning[0]) {
+        char key[256];
+        clm_conv_shape_key(g, nd, key, sizeof key);
+        tuned = clm_tuning_lookup(tuning, key, g->training, warn);
+        warn = 0;
+      }
+      nd->variant = forced >= 0 ? forced : tuned >= 0 ? tuned : default_variant(g, nd);
+      nd->variant_tuned = forced < 0 && tuned >= 0;
       size_t ws = nd->op == CLM_LAYER_CONV
                       ? clm_conv2d_workspace((clm_conv_variant)nd->variant, &tx, &tw, &ty)
                       : clm_deconv2d_workspace((clm_conv_variant)nd->variant, &tx, &tw, &ty);
@@ -40,7 +83,7 @@ clm_status clm_graph_schedule(clm_graph *g) {
       nd->ws_bwd_floats = g->training ? ws : 0;
     } else if (nd->loss_index >= 0) {
       const clm_node *x = &g->nodes[nd->in[0]];
-      nd->ws_floats = clm_reduce_workspace(g->ctx, (size_t)x->n * x->c * x->h * x->w);
+      nd->ws_floats = clm_loss_workspace(g->ctx, (size_t)x->n * x->c * x->h * x->w);
     }
   }
   return CLM_OK;

@@ -1,14 +1,17 @@
 /* Convolution and transposed convolution (PyTorch ConvTranspose2d layout), forward and
- * backward, host side: shape checks and launches of cl/conv.cl. Two variants: DIRECT (one
- * work-item per written element) and GEMM (im2col / col2im per image around CLBlast SGEMM,
- * the workspace holding one image's col buffer). The transposed convolution is the adjoint
- * of the convolution and runs on the same paths with roles swapped (see ops.h).
+ * backward, host side: shape checks and launches of cl/conv.cl. Variants: DIRECT (one
+ * work-item per written element) and the GEMM family — GEMM, TILED, LOCAL — which run im2col
+ * / col2im per image around clm_gemm (src/ops/gemm.c) of kind CLBLAST, TILED or LOCAL
+ * respectively, the workspace holding one image's col buffer. A 1×1 convolution without
+ * padding or stride needs no col buffer: the image itself is the col matrix. The transposed
+ * convolution is the adjoint of the convolution and runs on the same paths with roles
+ * swapped (see ops.h).
  *
  * Internally everything is stated in convolution terms, conv_geom: x (N, C, H, W),
  * w (K, C, R, S), y (N, K, Ho, Wo). Parameter gradients accumulate (+=); data gradients are
  * written (=) unless `accumulate`. Shape inference lives in the graph, not here. */
-#include <clblast_c.h>
 #include <limits.h>
+#include <stdio.h>
 #include "ops/conv_implicit.h"
 
 /* The CONV_GEOM argument list of every kernel in cl/conv.cl. */
@@ -20,21 +23,45 @@ const char *clm_conv_variant_name(clm_conv_variant v) {
   switch (v) {
   case CLM_CONV_DIRECT: return "direct";
   case CLM_CONV_GEMM: return "gemm";
+  case CLM_CONV_TILED: return "tiled";
+  case CLM_CONV_LOCAL: return "local";
   case CLM_CONV_IMPLICIT: return "implicit";
   default: return "unknown";
   }
 }
 
-/* One image's col buffer: (C·R·S) × (Ho·Wo) floats, in conv terms. */
-static size_t col_floats(const conv_geom *g) {
-  return (size_t)g->c * g->r * g->s * (size_t)g->ho * g->wo;
+/* The GEMM-family variants and the clm_gemm kind each runs; 0 for the others. */
+static int gemm_kind(clm_conv_variant v, clm_gemm_variant *out) {
+  switch (v) {
+  case CLM_CONV_GEMM: *out = CLM_GEMM_CLBLAST; return 1;
+  case CLM_CONV_TILED: *out = CLM_GEMM_TILED; return 1;
+  case CLM_CONV_LOCAL: *out = CLM_GEMM_LOCAL; return 1;
+  default: return 0;
+  }
 }
 
+/* A 1×1 kernel without padding whose output plane is the input plane: col = the image. */
+static int pointwise(const conv_geom *g) {
+  return g->r == 1 && g->s == 1 && g->pad == 0 && g->ho == g->h && g->wo == g->w;
+}
+
+/* The GEMM-family workspace: one image's col buffer, (C·R·S) × (Ho·Wo) floats, then room
+ * for a copy of the weights (K·C·R·S), in conv terms. */
+static size_t ws_floats(const conv_geom *g) {
+  size_t crs = (size_t)g->c * g->r * g->s;
+  return crs * (size_t)g->ho * g->wo + crs * (size_t)g->k;
+}
+
+/* The parameters are not passed here, so a 1×1 kernel with Ho = H and Wo = W counts as
+ * unpadded (pointwise): a padded, strided 1×1 convolution of that shape, which needs a col
+ * buffer, is refused with CLM_ERR_SHAPE when run with this workspace. */
 size_t clm_conv2d_workspace(clm_conv_variant v, const clm_tensor *x, const clm_tensor *w,
                             const clm_tensor *y) {
-  if (v != CLM_CONV_GEMM) return 0;
-  (void)x;
-  return (size_t)w->c * w->h * w->w * (size_t)y->h * y->w;
+  clm_gemm_variant gv;
+  if (!gemm_kind(v, &gv)) return 0;
+  if (w->h == 1 && w->w == 1 && x->h == y->h && x->w == y->w) return 0;
+  size_t crs = (size_t)w->c * w->h * w->w;
+  return crs * (size_t)y->h * y->w + crs * (size_t)w->n;
 }
 
 /* A transposed convolution is a convolution from y to x, so its col buffer spans x's plane. */
@@ -56,7 +83,7 @@ static clm_status check_int_range(const char *op, const char *name, const clm_te
 
 static clm_status check_common(const char *op, clm_conv_variant v, const clm_conv_params *p,
                                const clm_tensor *x, const clm_tensor *w, const clm_tensor *y) {
-  if (v != CLM_CONV_DIRECT && v != CLM_CONV_GEMM && v != CLM_CONV_IMPLICIT)
+  if ((int)v < 0 || v >= CLM_CONV_VARIANT_COUNT)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: unknown conv variant %d", op, (int)v);
   if (!p) CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: no parameters", op);
   if (p->stride < 1 || p->dilation < 1 || p->pad < 0)
@@ -79,11 +106,13 @@ static clm_status check_rest(const char *op, clm_conv_variant v, const conv_geom
                b->n, b->c, b->h, b->w, ch);
     CLM_TRY(check_int_range(op, bname, b));
   }
-  if (v == CLM_CONV_GEMM) {
-    size_t need = col_floats(g);
+  clm_gemm_variant gv;
+  if (gemm_kind(v, &gv) && !pointwise(g)) {
+    size_t need = ws_floats(g);
     if (!clm_tensor_present(ws) || clm_tensor_numel(ws) < need)
-      CLM_FAIL(CLM_ERR_SHAPE, "%s: the gemm variant needs a workspace of %zu floats, got %zu", op,
-               need, clm_tensor_present(ws) ? clm_tensor_numel(ws) : (size_t)0);
+      CLM_FAIL(CLM_ERR_SHAPE, "%s: the %s variant needs a workspace of %zu floats, got %zu", op,
+               clm_conv_variant_name(v), need,
+               clm_tensor_present(ws) ? clm_tensor_numel(ws) : (size_t)0);
     CLM_TRY(check_int_range(op, "workspace", ws));
   }
   for (int i = 0; i < nt; i++) CLM_TRY(check_int_range(op, names[i], t[i]));
@@ -165,36 +194,51 @@ static clm_tensor image(const clm_tensor *t, int n) {
   return clm_tensor_view(t->buf, t->off + (size_t)n * plane, 1, t->c, t->h, t->w);
 }
 
-static const char *blas_status_hint(CLBlastStatusCode s) {
-  switch (s) {
-  case CLBlastNotImplemented: return " (not implemented)";
-  case CLBlastInsufficientMemoryA: return " (buffer A too small)";
-  case CLBlastInsufficientMemoryB: return " (buffer B too small)";
-  case CLBlastInsufficientMemoryC: return " (buffer C too small)";
-  case CLBlastInvalidLocalMemUsage: return " (invalid local memory usage)";
-  case CLBlastDatabaseError: return " (no tuning database entry)";
-  case CLBlastUnknownError: return " (unknown error)";
-  case CLBlastUnexpectedError: return " (unexpected error)";
-  default: return (int)s > -1024 ? " (an OpenCL error code)" : "";
+/* C = op(A)·op(B) + beta·C by clm_gemm, its error message prefixed with the pass and image. */
+static clm_status gemm(clm_context *ctx, clm_gemm_variant gv, const char *what, int img, int ta,
+                       int tb, int m, int n, int k, const clm_tensor *a, int lda,
+                       const clm_tensor *b, int ldb, float beta, const clm_tensor *c, int ldc) {
+  clm_status st = clm_gemm(ctx, gv, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+  if (st != CLM_OK) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", clm_last_error());
+    CLM_FAIL(st, "conv %s, image %d: %s", what, img, msg);
   }
+  return CLM_OK;
 }
 
-/* Row-major C (m × n) = A·B (with optional transposes) + beta·C, offsets in floats relative to
- * each tensor's view. Serialised with clm_blas_lock(). */
-static clm_status sgemm(clm_context *ctx, const char *what, int img, CLBlastTranspose ta,
-                        CLBlastTranspose tb, size_t m, size_t n, size_t k, const clm_tensor *a,
-                        size_t lda, const clm_tensor *b, size_t ldb, float beta,
-                        const clm_tensor *c, size_t ldc) {
-  clm_blas_lock();
-  CLBlastStatusCode s = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, m, n, k, 1.0f,
-                                     (cl_mem)a->buf, a->off, lda, (cl_mem)b->buf, b->off, ldb,
-                                     beta, (cl_mem)c->buf, c->off, ldc, &ctx->queue, NULL);
-  clm_blas_unlock();
-  if (s != CLBlastSuccess)
-    CLM_FAIL(CLM_ERR_BLAS, "CLBlastSgemm (%s, image %d, M=%zu N=%zu K=%zu) failed: CLBlast status "
-             "%d%s%s%s", what, img, m, n, k, (int)s, blas_status_hint(s),
-             (int)s > -1024 ? " " : "", (int)s > -1024 ? clm_cl_error_name((cl_int)s) : "");
-  return CLM_OK;
+/* The GEMM family runs im2col and the GEMM over bands of output rows whose col chunk stays
+ * in the cache on CPUs (a whole plane's col matrix is tens of MB that would stream from memory
+ * twice); elsewhere one band covers the plane. 256 Ki floats (1 MiB) measured best on PoCL
+ * (2-core AVX-512, 2 MiB L2 per core) against 128 Ki and 512 Ki: smaller bands pay ~10 µs a
+ * launch, larger ones miss the cache. */
+#define BAND_FLOATS (256 * 1024)
+
+/* Output rows per band: as many as keep a band's col chunk (col_rows × rows·wo floats) within
+ * the budget (ctx->conv_band_floats when set) and within `room` floats of workspace; at least
+ * one (the workspace always holds a whole plane's col matrix). */
+static int band_rows(const clm_context *ctx, size_t col_rows, int ho, int wo, size_t room) {
+  size_t per_row = col_rows * (size_t)wo, budget = room;
+  size_t cap = ctx->conv_band_floats ? ctx->conv_band_floats
+                                     : ctx->info.kind == CLM_DEVICE_CPU ? BAND_FLOATS : room;
+  if (budget > cap) budget = cap;
+  size_t rows = per_row ? budget / per_row : (size_t)ho;
+  if (rows < 1) rows = 1;
+  return rows < (size_t)ho ? (int)rows : ho;
+}
+
+/* The columns of output rows [h0, h0 + rows) of the (m × Ho·Wo) matrix t: m rows of rows·Wo
+ * floats, row stride Ho·Wo = hw. */
+static clm_tensor band(const clm_tensor *t, int m, int hw, int h0, int rows, int wo) {
+  size_t numel = (size_t)(m - 1) * (size_t)hw + (size_t)rows * (size_t)wo;
+  return clm_tensor_view(t->buf, t->off + (size_t)h0 * wo, 1, 1, 1, (int)numel);
+}
+
+/* col chunk (C·R·S × rows·Wo) of image xn for output rows [h0, h0 + rows), into ws. */
+static clm_status im2col(clm_context *ctx, const conv_geom *g, const clm_tensor *xn,
+                         const clm_tensor *ws, int h0, int rows) {
+  return clm_launch_1d(ctx, "conv", "im2col", (size_t)g->c * g->r * g->s * rows,
+                       "tt" GEOM_FMT "ii", xn, ws, GEOM_ARGS(*g), h0, rows);
 }
 
 /* ---- the convolution paths, in conv terms, after the checks --------------------------------- */
@@ -208,21 +252,46 @@ static clm_status run_forward(clm_context *ctx, clm_conv_variant v, const conv_g
     CLM_TRY(clm_conv_implicit_forward(ctx, g, x, w, y, accumulate));
     return has_bias ? bias_add(ctx, y, b) : CLM_OK;
   }
-  if (v != CLM_CONV_GEMM)
+  clm_gemm_variant gv;
+  if (!gemm_kind(v, &gv))
     return clm_launch_1d(ctx, "conv", "conv2d_direct_forward", clm_tensor_numel(y),
                          "ttti t" GEOM_FMT "i", x, w, has_bias ? b : x, has_bias, y, GEOM_ARGS(*g),
                          accumulate);
-  size_t crs = (size_t)g->c * g->r * g->s, hw = (size_t)g->ho * g->wo;
+  int crs = g->c * g->r * g->s, hw = g->ho * g->wo;
+  float beta = accumulate ? 1.0f : 0.0f;
+  int rows = pointwise(g) ? g->ho : band_rows(ctx, (size_t)crs, g->ho, g->wo, clm_tensor_numel(ws));
   for (int n = 0; n < g->n; n++) {
     clm_tensor xn = image(x, n), yn = image(y, n);
-    CLM_TRY(clm_launch_1d(ctx, "conv", "im2col", col_floats(g), "tt" GEOM_FMT, &xn, ws,
-                          GEOM_ARGS(*g)));
-    /* y_n (K × HoWo) = W (K × CRS) · col (CRS × HoWo) */
-    CLM_TRY(sgemm(ctx, "forward", n, CLBlastTransposeNo, CLBlastTransposeNo, (size_t)g->k, hw,
-                  crs, w, crs, ws, hw, accumulate ? 1.0f : 0.0f, &yn, hw));
+    if (pointwise(g)) { /* y_n (K × HW) = W (K × C) · x_n (C × HW) */
+      CLM_TRY(gemm(ctx, gv, "forward", n, 0, 0, g->k, hw, crs, w, crs, &xn, hw, beta, &yn, hw));
+      continue;
+    }
+    for (int h0 = 0; h0 < g->ho; h0 += rows) {
+      int hr = g->ho - h0 < rows ? g->ho - h0 : rows, p = hr * g->wo;
+      clm_tensor yb = band(&yn, g->k, hw, h0, hr, g->wo);
+      /* y_n[:, band] (K × P) = W (K × CRS) · col (CRS × P) */
+      CLM_TRY(im2col(ctx, g, &xn, ws, h0, hr));
+      CLM_TRY(gemm(ctx, gv, "forward", n, 0, 0, g->k, p, crs, w, crs, ws, p, beta, &yb, hw));
+    }
   }
   if (has_bias) CLM_TRY(bias_add(ctx, y, b));
   return CLM_OK;
+}
+
+/* For stride 1 the adjoint is itself a convolution: from dy (K channels, Ho × Wo) to dx
+ * (C channels, H × W) with the flipped weights (see flip_weights in cl/conv.cl) and padding
+ * dil·(R−1) − pad on both axes, so R = S and pad <= dil·(R−1) are needed. Its col matrix of
+ * dy (K·R·S rows) serves both backward passes; it is taken when it is no taller than the
+ * forward one of x (C·R·S rows) and the workspace (ws floats: K·C·R·S for the turned weights,
+ * the rest for col) holds at least one row of it (K·R·S × W), which a "valid" convolution's
+ * smaller output plane may not. */
+static int adjoint_as_conv(const conv_geom *g, size_t ws, conv_geom *f) {
+  if (g->stride != 1 || g->r != g->s || g->pad > g->dil * (g->r - 1) || g->k > g->c) return 0;
+  size_t krs = (size_t)g->k * g->r * g->s;
+  if (krs * g->c + krs * g->w > ws) return 0;
+  *f = (conv_geom){g->n, g->k, g->ho, g->wo, g->c, g->r, g->s, g->h, g->w,
+                   1, g->dil * (g->r - 1) - g->pad, g->dil};
+  return 1;
 }
 
 /* dx (=, or += with accumulate) = the adjoint of the convolution applied to dy. */
@@ -231,18 +300,55 @@ static clm_status run_backward_data(clm_context *ctx, clm_conv_variant v, const 
                                     const clm_tensor *dx, const clm_tensor *ws, int accumulate) {
   if (v == CLM_CONV_IMPLICIT && g->stride == 1)
     return clm_conv_implicit_backward_data(ctx, g, dy, w, dx, accumulate);
-  if (v != CLM_CONV_GEMM)
+  clm_gemm_variant gv;
+  if (!gemm_kind(v, &gv))
     return clm_launch_1d(ctx, "conv", "conv2d_direct_backward_data", clm_tensor_numel(dx),
                          "ttt" GEOM_FMT "i", dy, w, dx, GEOM_ARGS(*g), accumulate);
-  size_t crs = (size_t)g->c * g->r * g->s, hw = (size_t)g->ho * g->wo;
+  int crs = g->c * g->r * g->s, hw = g->ho * g->wo;
+  float beta = accumulate ? 1.0f : 0.0f;
+  conv_geom f;
+  if (pointwise(g)) {
+    for (int n = 0; n < g->n; n++) { /* dx_n (C × HW) = Wᵀ (C × K) · dy_n (K × HW) */
+      clm_tensor dyn = image(dy, n), dxn = image(dx, n);
+      CLM_TRY(gemm(ctx, gv, "backward data", n, 1, 0, crs, hw, g->k, w, crs, &dyn, hw, beta,
+                   &dxn, hw));
+    }
+    return CLM_OK;
+  }
+  if (adjoint_as_conv(g, clm_tensor_numel(ws), &f)) {
+    /* ws = [wf (C × K·R·S) | col chunk (K·R·S × P)]; dx_n[:, band] = wf · col(dy_n) */
+    size_t nwf = (size_t)crs * g->k;
+    int krs = g->k * g->r * g->s;
+    clm_tensor wf = clm_tensor_view(ws->buf, ws->off, 1, 1, 1, (int)nwf);
+    clm_tensor col = clm_tensor_view(ws->buf, ws->off + nwf, 1, 1, 1,
+                                     (int)(clm_tensor_numel(ws) - nwf));
+    CLM_TRY(clm_launch_1d(ctx, "conv", "flip_weights", nwf, "ttiiii", w, &wf, g->k, g->c, g->r,
+                          g->s));
+    int rows = band_rows(ctx, (size_t)krs, g->h, g->w, clm_tensor_numel(&col));
+    int plane = g->h * g->w;
+    for (int n = 0; n < g->n; n++) {
+      clm_tensor dyn = image(dy, n), dxn = image(dx, n);
+      for (int h0 = 0; h0 < g->h; h0 += rows) {
+        int hr = g->h - h0 < rows ? g->h - h0 : rows, p = hr * g->w;
+        clm_tensor dxb = band(&dxn, g->c, plane, h0, hr, g->w);
+        CLM_TRY(im2col(ctx, &f, &dyn, &col, h0, hr));
+        CLM_TRY(gemm(ctx, gv, "backward data", n, 0, 0, g->c, p, krs, &wf, krs, &col, p, beta,
+                     &dxb, plane));
+      }
+    }
+    return CLM_OK;
+  }
   size_t plane = (size_t)g->c * g->h * g->w;
   for (int n = 0; n < g->n; n++) {
     clm_tensor dyn = image(dy, n), dxn = image(dx, n);
-    /* dcol (CRS × HoWo) = Wᵀ (CRS × K) · dy_n (K × HoWo) */
-    CLM_TRY(sgemm(ctx, "backward data", n, CLBlastTransposeYes, CLBlastTransposeNo, crs, hw,
-                  (size_t)g->k, w, crs, &dyn, hw, 0.0f, ws, hw));
-    CLM_TRY(clm_launch_1d(ctx, "conv", "col2im", plane, "tt" GEOM_FMT "i", ws, &dxn,
-                          GEOM_ARGS(*g), accumulate));
+    /* dcol (CRS × HoWo) = Wᵀ (CRS × K) · dy_n (K × HoWo), then its adjoint of im2col */
+    CLM_TRY(gemm(ctx, gv, "backward data", n, 1, 0, crs, hw, g->k, w, crs, &dyn, hw, 0.0f, ws, hw));
+    if (g->stride == 1)
+      CLM_TRY(clm_launch_1d(ctx, "conv", "col2im_s1", (size_t)g->c * g->h * ((g->w + 15) / 16),
+                            "tt" GEOM_FMT "i", ws, &dxn, GEOM_ARGS(*g), accumulate));
+    else
+      CLM_TRY(clm_launch_1d(ctx, "conv", "col2im", plane, "tt" GEOM_FMT "i", ws, &dxn,
+                            GEOM_ARGS(*g), accumulate));
   }
   return CLM_OK;
 }
@@ -253,17 +359,50 @@ static clm_status run_backward_weight(clm_context *ctx, clm_conv_variant v, cons
                                       const clm_tensor *dw, const clm_tensor *ws) {
   if (v == CLM_CONV_IMPLICIT && g->stride == 1)
     return clm_conv_implicit_backward_weight(ctx, g, x, dy, dw);
-  if (v != CLM_CONV_GEMM)
+  clm_gemm_variant gv;
+  if (!gemm_kind(v, &gv))
     return clm_launch_1d(ctx, "conv", "conv2d_direct_backward_weight", clm_tensor_numel(dw),
                          "ttt" GEOM_FMT, x, dy, dw, GEOM_ARGS(*g));
-  size_t crs = (size_t)g->c * g->r * g->s, hw = (size_t)g->ho * g->wo;
+  int crs = g->c * g->r * g->s, hw = g->ho * g->wo;
+  conv_geom f;
+  if (!pointwise(g) && adjoint_as_conv(g, clm_tensor_numel(ws), &f)) {
+    /* the shorter col matrix of dy: ws = [dwf (C × K·R·S) | col chunk (K·R·S × P)],
+     * dwf = Σ x_n[:, band] · col(dy_n)ᵀ, then dw += dwf turned back */
+    size_t nwf = (size_t)crs * g->k;
+    int krs = g->k * g->r * g->s, plane = g->h * g->w;
+    clm_tensor dwf = clm_tensor_view(ws->buf, ws->off, 1, 1, 1, (int)nwf);
+    clm_tensor col = clm_tensor_view(ws->buf, ws->off + nwf, 1, 1, 1,
+                                     (int)(clm_tensor_numel(ws) - nwf));
+    int rows = band_rows(ctx, (size_t)krs, g->h, g->w, clm_tensor_numel(&col));
+    for (int n = 0; n < g->n; n++) {
+      clm_tensor xn = image(x, n), dyn = image(dy, n);
+      for (int h0 = 0; h0 < g->h; h0 += rows) {
+        int hr = g->h - h0 < rows ? g->h - h0 : rows, p = hr * g->w;
+        clm_tensor xb = band(&xn, g->c, plane, h0, hr, g->w);
+        CLM_TRY(im2col(ctx, &f, &dyn, &col, h0, hr));
+        CLM_TRY(gemm(ctx, gv, "backward weight", n, 0, 1, g->c, krs, p, &xb, plane, &col, p,
+                     n == 0 && h0 == 0 ? 0.0f : 1.0f, &dwf, krs));
+      }
+    }
+    return clm_launch_1d(ctx, "conv", "unflip_weights_accumulate", nwf, "ttiiii", &dwf, dw,
+                         g->k, g->c, g->r, g->s);
+  }
+  int rows = pointwise(g) ? g->ho : band_rows(ctx, (size_t)crs, g->ho, g->wo, clm_tensor_numel(ws));
   for (int n = 0; n < g->n; n++) {
     clm_tensor xn = image(x, n), dyn = image(dy, n);
-    CLM_TRY(clm_launch_1d(ctx, "conv", "im2col", col_floats(g), "tt" GEOM_FMT, &xn, ws,
-                          GEOM_ARGS(*g)));
-    /* dW (K × CRS) += dy_n (K × HoWo) · col_nᵀ (HoWo × CRS) */
-    CLM_TRY(sgemm(ctx, "backward weight", n, CLBlastTransposeNo, CLBlastTransposeYes,
-                  (size_t)g->k, crs, hw, &dyn, hw, ws, hw, 1.0f, dw, crs));
+    if (pointwise(g)) { /* dW (K × C) += dy_n (K × HW) · x_nᵀ (HW × C) */
+      CLM_TRY(gemm(ctx, gv, "backward weight", n, 0, 1, g->k, crs, hw, &dyn, hw, &xn, hw, 1.0f,
+                   dw, crs));
+      continue;
+    }
+    for (int h0 = 0; h0 < g->ho; h0 += rows) {
+      int hr = g->ho - h0 < rows ? g->ho - h0 : rows, p = hr * g->wo;
+      clm_tensor dyb = band(&dyn, g->k, hw, h0, hr, g->wo);
+      /* dW (K × CRS) += dy_n[:, band] (K × P) · colᵀ (P × CRS) */
+      CLM_TRY(im2col(ctx, g, &xn, ws, h0, hr));
+      CLM_TRY(gemm(ctx, gv, "backward weight", n, 0, 1, g->k, crs, p, &dyb, hw, ws, p, 1.0f, dw,
+                   crs));
+    }
   }
   return CLM_OK;
 }

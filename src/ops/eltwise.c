@@ -37,6 +37,9 @@ static clm_status no_partial_overlap(const char *op, const clm_tensor *out, cons
   return CLM_OK;
 }
 
+/* Elements per work-item of the activation kernels: ELT_VEC in cl/eltwise.cl. */
+#define ELT_VEC 16
+
 static clm_status check_act(const char *op, clm_activation act, float slope) {
   if (act != CLM_ACT_NONE && act != CLM_ACT_RELU && act != CLM_ACT_LEAKY_RELU &&
       act != CLM_ACT_SIGMOID)
@@ -55,8 +58,8 @@ clm_status clm_activation_forward(clm_context *ctx, clm_activation act, float sl
   CLM_TRY(no_partial_overlap(op, y, x));
   if (act == CLM_ACT_NONE && x->buf == y->buf && x->off == y->off) return CLM_OK;
   size_t n = clm_tensor_numel(x);
-  return clm_launch_1d(ctx, "eltwise", "act_forward", n, "ttiif", x, y, (int)n, (int)act,
-                       (double)slope);
+  return clm_launch_1d(ctx, "eltwise", "act_forward", (n + ELT_VEC - 1) / ELT_VEC, "ttiif", x, y,
+                       (int)n, (int)act, (double)slope);
 }
 
 clm_status clm_activation_backward(clm_context *ctx, clm_activation act, float slope,
@@ -70,8 +73,8 @@ clm_status clm_activation_backward(clm_context *ctx, clm_activation act, float s
   CLM_TRY(no_partial_overlap(op, dx, dy));
   CLM_TRY(no_partial_overlap(op, dx, y));
   size_t n = clm_tensor_numel(y);
-  return clm_launch_1d(ctx, "eltwise", "act_backward", n, "tttiifi", y, dy, dx, (int)n, (int)act,
-                       (double)slope, accumulate ? 1 : 0);
+  return clm_launch_1d(ctx, "eltwise", "act_backward", (n + ELT_VEC - 1) / ELT_VEC, "tttiifi", y,
+                       dy, dx, (int)n, (int)act, (double)slope, accumulate ? 1 : 0);
 }
 
 clm_status clm_add_forward(clm_context *ctx, const clm_tensor *a, const clm_tensor *b,
@@ -116,7 +119,14 @@ clm_status clm_channel_copy(clm_context *ctx, const clm_tensor *src, int src_c0,
   if (src->buf == dst->buf && src->off < dst->off + clm_tensor_numel(dst) &&
       dst->off < src->off + clm_tensor_numel(src))
     CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: src and dst overlap in one buffer", op);
-  size_t n = (size_t)src->n * (size_t)channels * (size_t)src->h * (size_t)src->w;
-  return clm_launch_1d(ctx, "eltwise", "channel_copy", n, "ttiiiiiiii", src, dst, src->n, src->c,
-                       dst->c, src->h * src->w, src_c0, dst_c0, channels, accumulate ? 1 : 0);
+  if (channels == 0 || src->n == 0 || src->h == 0 || src->w == 0) return CLM_OK;
+  cl_kernel k;
+  size_t max_wg;
+  CLM_TRY(clm_kernel_get(ctx, "eltwise", NULL, "channel_copy", &k, &max_wg));
+  CLM_TRY(clm_kernel_args(k, "ttiiiiiiii", src, dst, src->n, src->c, dst->c, src->h * src->w,
+                          src_c0, dst_c0, channels, accumulate ? 1 : 0));
+  size_t hw = (size_t)src->h * src->w, wg = max_wg < ctx->launch_wg ? max_wg : ctx->launch_wg;
+  while (wg > 1 && wg / 2 >= hw) wg /= 2; /* small planes: do not launch mostly idle groups */
+  size_t global[2] = {hw, (size_t)src->n * (size_t)channels}, local[2] = {wg, 1};
+  return clm_kernel_launch(ctx, k, 2, global, local);
 }

@@ -1,7 +1,8 @@
 /* Host side of reductions and task losses (cl/reduce.cl, cl/loss.cl): the deterministic
  * two-stage sum, softmax cross-entropy with an ignore label, and L1/L2 regression with an
- * optional mask. A loss forward is: per-pixel kernel -> sum into `loss` -> valid count into
- * `count` -> loss /= max(count, 1), all enqueued on the device with no host read-back; the
+ * optional mask. A loss forward is two launches: per-group partial sums of the loss and of the
+ * valid count computed straight from predictions and targets, then one group folding them
+ * into loss = sum / max(count, 1) and count, all on the device with no host read-back; the
  * backward reads seed and count from device scalars. The multi-task weighting lives in
  * src/mtl. */
 #include <limits.h>
@@ -45,9 +46,8 @@ static clm_status reduce_kernels(clm_context *ctx, cl_kernel *partial, cl_kernel
   return CLM_OK;
 }
 
-/* out[0] = scale * Σ f(x[0..n)), f = identity (mode 0) or [x != cmp] (mode 1). */
-static clm_status reduce_run(clm_context *ctx, const clm_tensor *x, size_t n, int mode, float cmp,
-                             float scale, const clm_tensor *out, const clm_tensor *ws) {
+clm_status clm_reduce_sum(clm_context *ctx, const clm_tensor *x, size_t n, const clm_tensor *out,
+                          const clm_tensor *ws) {
   if (!clm_tensor_present(x) || !is_scalar(out) || !clm_tensor_present(ws))
     CLM_FAIL(CLM_ERR_INVALID_ARG, "reduce: x, out (one element) and ws are required");
   if (n > clm_tensor_numel(x))
@@ -63,16 +63,42 @@ static clm_status reduce_run(clm_context *ctx, const clm_tensor *x, size_t n, in
     CLM_FAIL(CLM_ERR_SHAPE, "reduce: workspace of %zu floats, %zu needed", clm_tensor_numel(ws),
              groups);
   size_t global = groups * wg;
-  CLM_TRY(clm_kernel_args(kp, "tiift", x, (int)n, mode, (double)cmp, ws));
+  CLM_TRY(clm_kernel_args(kp, "tit", x, (int)n, ws));
   CLM_TRY(clm_kernel_launch(ctx, kp, 1, &global, &wg));
-  CLM_TRY(clm_kernel_args(kf, "tift", ws, (int)groups, (double)scale, out));
+  CLM_TRY(clm_kernel_args(kf, "tit", ws, (int)groups, out));
   return clm_kernel_launch(ctx, kf, 1, &wg, &wg);
 }
 
-clm_status clm_reduce_sum(clm_context *ctx, const clm_tensor *x, size_t n, const clm_tensor *out,
-                          const clm_tensor *ws) {
-  return reduce_run(ctx, x, n, 0, 0.0f, 1.0f, out, ws);
+/* ---- fused loss reductions ---------------------------------------------------------------- */
+
+size_t clm_loss_workspace(const clm_context *ctx, size_t n) {
+  (void)ctx;
+  return 2 * clm_reduce_workspace(ctx, (n + 15) / 16);
 }
+
+/* Launches `kernel` of cl/loss.cl (its arguments from index 0 already set except the last two,
+ * the partials workspace) over `chunks` 16-element chunks, then loss_final into loss, count. */
+static clm_status loss_reduce_run(clm_context *ctx, const char *op, int which, size_t chunks,
+                                  int nargs, const clm_tensor *ws, const clm_tensor *loss,
+                                  const clm_tensor *count, cl_kernel *kernels, size_t wg) {
+  size_t groups = reduce_groups(chunks, wg);
+  if (!clm_tensor_present(ws) || clm_tensor_numel(ws) < 2 * groups)
+    CLM_FAIL(CLM_ERR_SHAPE, "%s: workspace of %zu floats, %zu needed", op,
+             clm_tensor_present(ws) ? clm_tensor_numel(ws) : (size_t)0, 2 * groups);
+  CLM_CL_TRY(clSetKernelArg(kernels[which], (cl_uint)nargs, sizeof(cl_mem), &ws->buf));
+  int woff = (int)ws->off;
+  CLM_CL_TRY(clSetKernelArg(kernels[which], (cl_uint)nargs + 1, sizeof(int), &woff));
+  size_t global = groups * wg;
+  CLM_TRY(clm_kernel_launch(ctx, kernels[which], 1, &global, &wg));
+  CLM_TRY(clm_kernel_args(kernels[2], "titt", ws, (int)groups, loss, count));
+  return clm_kernel_launch(ctx, kernels[2], 1, &wg, &wg);
+}
+
+static clm_status loss_kernels(clm_context *ctx, cl_kernel *k, size_t *wg) {
+  static const char *const names[] = {"xent_reduce", "regression_reduce", "loss_final"};
+  return clm_tree_kernels(ctx, "loss", "LOSS_WG", 3, names, k, wg);
+}
+
 
 /* ---- softmax cross-entropy ---------------------------------------------------------------- */
 
@@ -91,21 +117,18 @@ static clm_status check_xent(const char *op, const clm_tensor *logits, const clm
 }
 
 clm_status clm_softmax_xent_forward(clm_context *ctx, const clm_tensor *logits,
-                                    const clm_tensor *labels, int ignore, const clm_tensor *pix,
-                                    const clm_tensor *loss, const clm_tensor *count,
-                                    const clm_tensor *ws) {
+                                    const clm_tensor *labels, int ignore, const clm_tensor *loss,
+                                    const clm_tensor *count, const clm_tensor *ws) {
   CLM_TRY(check_xent("softmax_xent_forward", logits, labels));
-  if (!clm_tensor_present(pix) || !same_shape(pix, labels))
-    CLM_FAIL(CLM_ERR_SHAPE, "softmax_xent_forward: pix must be shaped like labels (N, 1, H, W)");
   if (!is_scalar(loss) || !is_scalar(count))
     CLM_FAIL(CLM_ERR_SHAPE, "softmax_xent_forward: loss and count must be one-element tensors");
-  size_t P = clm_tensor_numel(labels);
   int HW = logits->h * logits->w;
-  CLM_TRY(clm_launch_1d(ctx, "loss", "xent_pixel", P, "tttiiii", logits, labels, pix, logits->n,
-                        logits->c, HW, ignore));
-  CLM_TRY(reduce_run(ctx, pix, P, 0, 0.0f, 1.0f, loss, ws));
-  CLM_TRY(reduce_run(ctx, labels, P, 1, (float)ignore, 1.0f, count, ws));
-  return clm_launch_1d(ctx, "loss", "loss_finish", 1, "tt", loss, count);
+  size_t chunks = (size_t)logits->n * (size_t)((HW + 15) / 16);
+  cl_kernel k[3];
+  size_t wg;
+  CLM_TRY(loss_kernels(ctx, k, &wg));
+  CLM_TRY(clm_kernel_args(k[0], "ttiiii", logits, labels, logits->n, logits->c, HW, ignore));
+  return loss_reduce_run(ctx, "softmax_xent_forward", 0, chunks, 8, ws, loss, count, k, wg);
 }
 
 clm_status clm_softmax_xent_backward(clm_context *ctx, const clm_tensor *logits,
@@ -117,9 +140,10 @@ clm_status clm_softmax_xent_backward(clm_context *ctx, const clm_tensor *logits,
     CLM_FAIL(CLM_ERR_SHAPE, "softmax_xent_backward: dlogits must be shaped like logits");
   if (!is_scalar(count) || !is_scalar(seed))
     CLM_FAIL(CLM_ERR_SHAPE, "softmax_xent_backward: count and seed must be one-element tensors");
-  return clm_launch_1d(ctx, "loss", "xent_backward", clm_tensor_numel(labels), "tttttiiiii",
-                       logits, labels, count, seed, dlogits, logits->n, logits->c,
-                       logits->h * logits->w, ignore, accumulate ? 1 : 0);
+  int HW = logits->h * logits->w;
+  size_t chunks = (size_t)logits->n * (size_t)((HW + 15) / 16); /* see xent_backward */
+  return clm_launch_1d(ctx, "loss", "xent_backward", chunks, "tttttiiiii", logits, labels, count,
+                       seed, dlogits, logits->n, logits->c, HW, ignore, accumulate ? 1 : 0);
 }
 
 /* ---- L1 / L2 regression ------------------------------------------------------------------- */
@@ -146,25 +170,21 @@ static clm_status check_regression(const char *op, clm_regression_loss kind,
 
 clm_status clm_regression_loss_forward(clm_context *ctx, clm_regression_loss kind,
                                        const clm_tensor *pred, const clm_tensor *target,
-                                       const clm_tensor *mask, const clm_tensor *pix,
-                                       const clm_tensor *loss, const clm_tensor *count,
-                                       const clm_tensor *ws) {
+                                       const clm_tensor *mask, const clm_tensor *loss,
+                                       const clm_tensor *count, const clm_tensor *ws) {
   CLM_TRY(check_regression("regression_loss_forward", kind, pred, target, mask));
-  if (!clm_tensor_present(pix) || !same_shape(pix, pred))
-    CLM_FAIL(CLM_ERR_SHAPE, "regression_loss_forward: pix must be shaped like pred");
   if (!is_scalar(loss) || !is_scalar(count))
     CLM_FAIL(CLM_ERR_SHAPE, "regression_loss_forward: loss and count must be one-element tensors");
   int has_mask = clm_tensor_present(mask);
   const clm_tensor *m = has_mask ? mask : pred; /* a valid buffer the kernel never reads */
-  size_t numel = clm_tensor_numel(pred);
-  CLM_TRY(clm_launch_1d(ctx, "loss", "regression_pixel", numel, "tttitiiii", pred, target, m,
-                        has_mask, pix, pred->n, pred->c, pred->h * pred->w, (int)kind));
-  CLM_TRY(reduce_run(ctx, pix, numel, 0, 0.0f, 1.0f, loss, ws));
-  if (has_mask)
-    CLM_TRY(reduce_run(ctx, mask, clm_tensor_numel(mask), 1, 0.0f, (float)pred->c, count, ws));
-  else /* a kernel, not clEnqueueFillBuffer: oclgrind does not track fills as initialising */
-    CLM_TRY(clm_launch_1d(ctx, "tensor", "fill", 1, "tif", count, 1, (double)numel));
-  return clm_launch_1d(ctx, "loss", "loss_finish", 1, "tt", loss, count);
+  int HW = pred->h * pred->w;
+  size_t chunks = (size_t)pred->n * (size_t)pred->c * (size_t)((HW + 15) / 16);
+  cl_kernel k[3];
+  size_t wg;
+  CLM_TRY(loss_kernels(ctx, k, &wg));
+  CLM_TRY(clm_kernel_args(k[1], "tttiiiii", pred, target, m, has_mask, pred->n, pred->c, HW,
+                          (int)kind));
+  return loss_reduce_run(ctx, "regression_loss_forward", 1, chunks, 11, ws, loss, count, k, wg);
 }
 
 clm_status clm_regression_loss_backward(clm_context *ctx, clm_regression_loss kind,

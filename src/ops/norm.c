@@ -1,7 +1,9 @@
 /* Batch normalisation (host side of cl/norm.cl): shape checks and launches for the training
- * and eval forward passes and the backward pass. Per-channel statistics come from one
- * work-group per channel (deterministic tree reductions); the normalisation itself is a 1-D
- * element-wise launch. The autograd rule that calls these lives with the graph code. */
+ * and eval forward passes and the backward pass, each optionally fused with the activation
+ * after the normalisation, and the folding of eval-mode batch norm into a convolution's
+ * weights. Per-channel statistics come from one work-group per channel (deterministic tree
+ * reductions); the normalisation itself is a 1-D element-wise launch. The autograd rule that
+ * calls these lives with the graph code. */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -44,10 +46,26 @@ static clm_status check_x(const char *op, const clm_tensor *x) {
   return CLM_OK;
 }
 
+static clm_status check_act(const char *op, clm_activation act, float slope) {
+  if (act != CLM_ACT_NONE && act != CLM_ACT_RELU && act != CLM_ACT_LEAKY_RELU &&
+      act != CLM_ACT_SIGMOID)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: unknown activation %d", op, (int)act);
+  if (act == CLM_ACT_LEAKY_RELU && !(slope > 0.0f && isfinite(slope)))
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: leaky relu slope %g must be finite and > 0", op, slope);
+  return CLM_OK;
+}
+
 /* One batch-norm kernel built for its per-channel tree size (clm_tree_kernels). */
 static clm_status norm_kernel(clm_context *ctx, const char *name, cl_kernel *k, size_t *wg) {
   return clm_tree_kernels(ctx, "norm", "NORM_WG", 1, &name, k, wg);
 }
+
+/* Floats per work-item of bn_normalize: NORM_VEC in cl/norm.cl. */
+#define NORM_VEC 16
+
+/* Per-channel loops: contiguous spans per work-item on CPUs, interleaved elsewhere
+ * (plane_range in cl/norm.cl). */
+static int contig(const clm_context *ctx) { return ctx->info.kind == CLM_DEVICE_CPU; }
 
 /* One work-group per channel. */
 static clm_status launch_per_channel(clm_context *ctx, cl_kernel k, size_t wg, int channels) {
@@ -57,23 +75,27 @@ static clm_status launch_per_channel(clm_context *ctx, cl_kernel k, size_t wg, i
 
 static clm_status normalize(clm_context *ctx, const clm_tensor *x, const clm_tensor *a,
                             const clm_tensor *b, const clm_tensor *gamma, const clm_tensor *beta,
-                            const clm_tensor *y, int mode, float eps) {
+                            const clm_tensor *y, int mode, float eps, clm_activation act,
+                            float slope) {
   cl_kernel k;
   size_t wg;
   CLM_TRY(norm_kernel(ctx, "bn_normalize", &k, &wg));
-  int n = (int)clm_tensor_numel(x);
-  CLM_TRY(clm_kernel_args(k, "ttttttiiiif", x, a, b, gamma, beta, y, n, x->c, x->h * x->w, mode,
-                          (double)eps));
-  size_t global = (size_t)n;
+  int HW = x->h * x->w;
+  CLM_TRY(clm_kernel_args(k, "ttttttiiiifif", x, a, b, gamma, beta, y, x->n, x->c, HW, mode,
+                          (double)eps, (int)act, (double)slope));
+  size_t global = (size_t)x->n * x->c * ((HW + NORM_VEC - 1) / NORM_VEC);
   return clm_kernel_launch(ctx, k, 1, &global, NULL);
 }
 
-clm_status clm_batchnorm_forward_train(clm_context *ctx, const clm_tensor *x,
-                                       const clm_tensor *gamma, const clm_tensor *beta,
-                                       const clm_tensor *y, const clm_tensor *saved,
-                                       const clm_tensor *running_mean,
-                                       const clm_tensor *running_var, float momentum, float eps) {
+clm_status clm_batchnorm_act_forward_train(clm_context *ctx, clm_activation act, float slope,
+                                           const clm_tensor *x, const clm_tensor *gamma,
+                                           const clm_tensor *beta, const clm_tensor *y,
+                                           const clm_tensor *saved,
+                                           const clm_tensor *running_mean,
+                                           const clm_tensor *running_var, float momentum,
+                                           float eps) {
   static const char op[] = "batchnorm forward (training)";
+  CLM_TRY(check_act(op, act, slope));
   CLM_TRY(check_x(op, x));
   int C = x->c, HW = x->h * x->w;
   CLM_TRY(same_shape(op, "y", y, x));
@@ -91,20 +113,30 @@ clm_status clm_batchnorm_forward_train(clm_context *ctx, const clm_tensor *x,
   cl_kernel k;
   size_t wg;
   CLM_TRY(norm_kernel(ctx, "bn_stats", &k, &wg));
-  CLM_TRY(clm_kernel_args(k, "ttttiiiff", x, saved, running_mean, running_var, x->n, C, HW,
-                          (double)momentum, (double)eps));
+  CLM_TRY(clm_kernel_args(k, "ttttiiiffi", x, saved, running_mean, running_var, x->n, C, HW,
+                          (double)momentum, (double)eps, contig(ctx)));
   CLM_TRY(launch_per_channel(ctx, k, wg, C));
   clm_tensor mean = clm_tensor_view(saved->buf, saved->off, 1, C, 1, 1);
   clm_tensor invstd = clm_tensor_view(saved->buf, saved->off + (size_t)C, 1, C, 1, 1);
-  return normalize(ctx, x, &mean, &invstd, gamma, beta, y, 0, eps);
+  return normalize(ctx, x, &mean, &invstd, gamma, beta, y, 0, eps, act, slope);
 }
 
-clm_status clm_batchnorm_forward_eval(clm_context *ctx, const clm_tensor *x,
-                                      const clm_tensor *gamma, const clm_tensor *beta,
-                                      const clm_tensor *running_mean,
-                                      const clm_tensor *running_var, float eps,
-                                      const clm_tensor *y) {
+clm_status clm_batchnorm_forward_train(clm_context *ctx, const clm_tensor *x,
+                                       const clm_tensor *gamma, const clm_tensor *beta,
+                                       const clm_tensor *y, const clm_tensor *saved,
+                                       const clm_tensor *running_mean,
+                                       const clm_tensor *running_var, float momentum, float eps) {
+  return clm_batchnorm_act_forward_train(ctx, CLM_ACT_NONE, 0.0f, x, gamma, beta, y, saved,
+                                         running_mean, running_var, momentum, eps);
+}
+
+clm_status clm_batchnorm_act_forward_eval(clm_context *ctx, clm_activation act, float slope,
+                                          const clm_tensor *x, const clm_tensor *gamma,
+                                          const clm_tensor *beta, const clm_tensor *running_mean,
+                                          const clm_tensor *running_var, float eps,
+                                          const clm_tensor *y) {
   static const char op[] = "batchnorm forward (eval)";
+  CLM_TRY(check_act(op, act, slope));
   CLM_TRY(check_x(op, x));
   int C = x->c;
   CLM_TRY(same_shape(op, "y", y, x));
@@ -114,16 +146,30 @@ clm_status clm_batchnorm_forward_eval(clm_context *ctx, const clm_tensor *x,
   CLM_TRY(per_channel(op, "running_var", running_var, C));
   if (!(eps >= 0.0f) || !isfinite(eps))
     CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: eps %g must be finite and >= 0", op, eps);
-  return normalize(ctx, x, running_mean, running_var, gamma, beta, y, 1, eps);
+  return normalize(ctx, x, running_mean, running_var, gamma, beta, y, 1, eps, act, slope);
 }
 
-clm_status clm_batchnorm_backward(clm_context *ctx, const clm_tensor *x, const clm_tensor *dy,
-                                  const clm_tensor *gamma, const clm_tensor *saved,
-                                  const clm_tensor *dx, const clm_tensor *dgamma,
-                                  const clm_tensor *dbeta, int accumulate) {
+clm_status clm_batchnorm_forward_eval(clm_context *ctx, const clm_tensor *x,
+                                      const clm_tensor *gamma, const clm_tensor *beta,
+                                      const clm_tensor *running_mean,
+                                      const clm_tensor *running_var, float eps,
+                                      const clm_tensor *y) {
+  return clm_batchnorm_act_forward_eval(ctx, CLM_ACT_NONE, 0.0f, x, gamma, beta, running_mean,
+                                        running_var, eps, y);
+}
+
+clm_status clm_batchnorm_act_backward(clm_context *ctx, clm_activation act, float slope,
+                                      const clm_tensor *x, const clm_tensor *y,
+                                      const clm_tensor *dy, const clm_tensor *gamma,
+                                      const clm_tensor *saved, const clm_tensor *dx,
+                                      const clm_tensor *dgamma, const clm_tensor *dbeta,
+                                      int accumulate) {
   static const char op[] = "batchnorm backward";
+  CLM_TRY(check_act(op, act, slope));
   CLM_TRY(check_x(op, x));
   int C = x->c;
+  if (act != CLM_ACT_NONE) CLM_TRY(same_shape(op, "y (the activation's output)", y, x));
+  else y = x; /* not read */
   CLM_TRY(same_shape(op, "dy", dy, x));
   CLM_TRY(same_shape(op, "dx", dx, x));
   CLM_TRY(per_channel(op, "gamma", gamma, C));
@@ -133,7 +179,58 @@ clm_status clm_batchnorm_backward(clm_context *ctx, const clm_tensor *x, const c
   cl_kernel k;
   size_t wg;
   CLM_TRY(norm_kernel(ctx, "bn_backward", &k, &wg));
-  CLM_TRY(clm_kernel_args(k, "tttttttiiii", x, dy, gamma, saved, dx, dgamma, dbeta, x->n, C,
-                          x->h * x->w, accumulate ? 1 : 0));
+  CLM_TRY(clm_kernel_args(k, "ttttttttiiiiifi", x, y, dy, gamma, saved, dx, dgamma, dbeta, x->n,
+                          C, x->h * x->w, accumulate ? 1 : 0, (int)act, (double)slope,
+                          contig(ctx)));
   return launch_per_channel(ctx, k, wg, C);
+}
+
+clm_status clm_batchnorm_backward(clm_context *ctx, const clm_tensor *x, const clm_tensor *dy,
+                                  const clm_tensor *gamma, const clm_tensor *saved,
+                                  const clm_tensor *dx, const clm_tensor *dgamma,
+                                  const clm_tensor *dbeta, int accumulate) {
+  return clm_batchnorm_act_backward(ctx, CLM_ACT_NONE, 0.0f, x, NULL, dy, gamma, saved, dx,
+                                    dgamma, dbeta, accumulate);
+}
+
+/* Does [a, a + n) overlap [b, b + m) in the same buffer? */
+static int overlaps(const clm_tensor *a, const clm_tensor *b) {
+  if (!clm_tensor_present(a) || !clm_tensor_present(b) || a->buf != b->buf) return 0;
+  return a->off < b->off + clm_tensor_numel(b) && b->off < a->off + clm_tensor_numel(a);
+}
+
+clm_status clm_batchnorm_fold(clm_context *ctx, int transposed, const clm_tensor *w,
+                              const clm_tensor *b, const clm_tensor *gamma, const clm_tensor *beta,
+                              const clm_tensor *running_mean, const clm_tensor *running_var,
+                              float eps, const clm_tensor *w_out, const clm_tensor *b_out) {
+  static const char op[] = "batchnorm fold";
+  CLM_TRY(need(op, "w", w));
+  if (clm_tensor_numel(w) == 0 || clm_tensor_numel(w) > INT_MAX - (size_t)w->n - (size_t)w->c)
+    CLM_FAIL(CLM_ERR_SHAPE, "%s: w is " SHAPE_FMT ": empty or too large for int indexing", op,
+             SHAPE_ARGS(w));
+  int K = transposed ? w->c : w->n;
+  int inner = transposed ? w->h * w->w : w->c * w->h * w->w;
+  CLM_TRY(same_shape(op, "w_out", w_out, w));
+  CLM_TRY(per_channel(op, "b_out", b_out, K));
+  if (clm_tensor_present(b)) CLM_TRY(per_channel(op, "b", b, K));
+  CLM_TRY(per_channel(op, "gamma", gamma, K));
+  CLM_TRY(per_channel(op, "beta", beta, K));
+  CLM_TRY(per_channel(op, "running_mean", running_mean, K));
+  CLM_TRY(per_channel(op, "running_var", running_var, K));
+  if (!(eps >= 0.0f) || !isfinite(eps))
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: eps %g must be finite and >= 0", op, eps);
+  const clm_tensor *ins[] = {w, b, gamma, beta, running_mean, running_var};
+  for (size_t i = 0; i < sizeof ins / sizeof ins[0]; i++)
+    if (overlaps(w_out, ins[i]) || overlaps(b_out, ins[i]))
+      CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: the folded outputs overlap an input", op);
+  if (overlaps(w_out, b_out)) CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: w_out and b_out overlap", op);
+  int has_bias = clm_tensor_present(b);
+  cl_kernel k;
+  size_t wg;
+  CLM_TRY(norm_kernel(ctx, "bn_fold", &k, &wg));
+  int nw = (int)clm_tensor_numel(w);
+  CLM_TRY(clm_kernel_args(k, "ttittttttiiif", w, has_bias ? b : w, has_bias, gamma, beta,
+                          running_mean, running_var, w_out, b_out, nw, inner, K, (double)eps));
+  size_t global = (size_t)nw + (size_t)K;
+  return clm_kernel_launch(ctx, k, 1, &global, NULL);
 }

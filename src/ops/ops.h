@@ -14,6 +14,28 @@
 
 static inline int clm_tensor_present(const clm_tensor *t) { return t && t->buf; }
 
+/* ---- GEMM (cl/gemm.cl, src/ops/gemm.c) ---------------------------------------------------- */
+
+/* Variants of the same product: results agree up to float rounding. */
+typedef enum clm_gemm_variant {
+  CLM_GEMM_SIMPLE = 0, /* one work-item per element of C, plain loop: the reference variant */
+  CLM_GEMM_TILED,      /* float16 register tiles per work-item, no local memory: CPUs (PoCL) */
+  CLM_GEMM_LOCAL,      /* work-group tiles staged in local memory, barriers: GPUs */
+  CLM_GEMM_CLBLAST,    /* CLBlastSgemm (serialised with clm_blas_lock) */
+  CLM_GEMM_VARIANT_COUNT
+} clm_gemm_variant;
+
+const char *clm_gemm_variant_name(clm_gemm_variant v);
+
+/* Row-major C (m×n) = alpha·op(A)·op(B) + beta·C; op(A) is m×k (A stored k×m when trans_a),
+ * op(B) k×n (B stored n×k when trans_b). beta == 0 overwrites C (even NaN/Inf there).
+ * Matrices start at their view's offset; lda, ldb, ldc are the stored row lengths, and the
+ * stored matrix must lie inside the view (CLM_ERR_SHAPE otherwise). Sizes may be 0. TILED is
+ * fast for NN, TN and NT; its TT runs the simple kernel. */
+clm_status clm_gemm(clm_context *ctx, clm_gemm_variant v, int trans_a, int trans_b, int m, int n,
+                    int k, float alpha, const clm_tensor *a, int lda, const clm_tensor *b, int ldb,
+                    float beta, const clm_tensor *c, int ldc);
+
 /* ---- convolution (cl/conv.cl, src/ops/conv.c) --------------------------------------------- */
 
 /* Variants of the same convolution: results agree up to float rounding. The scheduler picks
@@ -21,6 +43,8 @@ static inline int clm_tensor_present(const clm_tensor *t) { return t && t->buf; 
 typedef enum clm_conv_variant {
   CLM_CONV_DIRECT = 0, /* one work-item per output element, plain loops */
   CLM_CONV_GEMM = 1,   /* im2col / col2im + CLBlast SGEMM */
+  CLM_CONV_TILED,      /* im2col / col2im + clm_gemm TILED (CPUs) */
+  CLM_CONV_LOCAL,      /* im2col / col2im + clm_gemm LOCAL (GPUs) */
   CLM_CONV_IMPLICIT,   /* stride 1: implicit GEMM, float16 register tiles, no workspace;
                           other strides run the DIRECT kernels */
   CLM_CONV_VARIANT_COUNT
@@ -37,7 +61,8 @@ static inline int clm_conv_out_size(int in, int k, const clm_conv_params *p) {
   return (in + 2 * p->pad - p->dilation * (k - 1) - 1) / p->stride + 1;
 }
 
-/* Floats of workspace the variant needs for these shapes (0 for DIRECT).
+/* Floats of workspace the variant needs for these shapes (0 for DIRECT, and for the GEMM
+ * family on a 1×1 kernel whose output plane is its input plane: see conv.c).
  * x (N, C, H, W), w (K, C, R, S), y (N, K, Ho, Wo). */
 size_t clm_conv2d_workspace(clm_conv_variant v, const clm_tensor *x, const clm_tensor *w,
                             const clm_tensor *y);
@@ -78,6 +103,14 @@ clm_status clm_deconv2d_backward_weight(clm_context *ctx, clm_conv_variant v,
                                         const clm_tensor *dy, const clm_tensor *dw,
                                         const clm_tensor *db, const clm_tensor *ws);
 
+/* Activations, element-wise (cl/eltwise.cl) or fused after batch norm (cl/norm.cl). */
+typedef enum clm_activation {
+  CLM_ACT_NONE = 0,
+  CLM_ACT_RELU,
+  CLM_ACT_LEAKY_RELU, /* slope for x < 0, must be > 0 */
+  CLM_ACT_SIGMOID
+} clm_activation;
+
 /* ---- batch normalisation (cl/norm.cl, src/ops/norm.c) ------------------------------------- */
 
 /* Training mode: per-channel batch mean and biased variance over (N, H, W);
@@ -101,14 +134,41 @@ clm_status clm_batchnorm_backward(clm_context *ctx, const clm_tensor *x, const c
                                   const clm_tensor *dx, const clm_tensor *dgamma,
                                   const clm_tensor *dbeta, int accumulate);
 
-/* ---- element-wise (cl/eltwise.cl, src/ops/eltwise.c) -------------------------------------- */
+/* Batch norm fused with the activation after it: y = act(batchnorm(x)) in one pass, the
+ * batch-norm output never stored. Training and eval as above (y may alias x). */
+clm_status clm_batchnorm_act_forward_train(clm_context *ctx, clm_activation act, float slope,
+                                           const clm_tensor *x, const clm_tensor *gamma,
+                                           const clm_tensor *beta, const clm_tensor *y,
+                                           const clm_tensor *saved,
+                                           const clm_tensor *running_mean,
+                                           const clm_tensor *running_var, float momentum,
+                                           float eps);
+clm_status clm_batchnorm_act_forward_eval(clm_context *ctx, clm_activation act, float slope,
+                                          const clm_tensor *x, const clm_tensor *gamma,
+                                          const clm_tensor *beta, const clm_tensor *running_mean,
+                                          const clm_tensor *running_var, float eps,
+                                          const clm_tensor *y);
+/* Backward of the fused pair in one kernel: dy is the gradient of the activation's output y
+ * (y unused, may be NULL, when act is NONE); the activation's gradient is recomputed from y
+ * inside the batch-norm backward. dx (=/+=), dgamma +=, dbeta += as above; dx may alias dy. */
+clm_status clm_batchnorm_act_backward(clm_context *ctx, clm_activation act, float slope,
+                                      const clm_tensor *x, const clm_tensor *y,
+                                      const clm_tensor *dy, const clm_tensor *gamma,
+                                      const clm_tensor *saved, const clm_tensor *dx,
+                                      const clm_tensor *dgamma, const clm_tensor *dbeta,
+                                      int accumulate);
 
-typedef enum clm_activation {
-  CLM_ACT_NONE = 0,
-  CLM_ACT_RELU,
-  CLM_ACT_LEAKY_RELU, /* slope for x < 0, must be > 0 */
-  CLM_ACT_SIGMOID
-} clm_activation;
+/* Eval-mode batch norm folded into the convolution before it, for inference: with
+ * s = gamma / sqrt(running_var + eps), w_out = w * s along w's output-channel axis and
+ * b_out (1, K, 1, 1) = (b - running_mean) * s + beta (b optional: 0 when absent). w is a conv
+ * weight (K, C, R, S), or with `transposed` a transposed-conv weight (Cin, K, R, S); w_out has
+ * w's shape. Outputs must not overlap the inputs. */
+clm_status clm_batchnorm_fold(clm_context *ctx, int transposed, const clm_tensor *w,
+                              const clm_tensor *b, const clm_tensor *gamma, const clm_tensor *beta,
+                              const clm_tensor *running_mean, const clm_tensor *running_var,
+                              float eps, const clm_tensor *w_out, const clm_tensor *b_out);
+
+/* ---- element-wise (cl/eltwise.cl, src/ops/eltwise.c) -------------------------------------- */
 
 /* y = act(x); y may alias x (in place). */
 clm_status clm_activation_forward(clm_context *ctx, clm_activation act, float slope,
@@ -155,6 +215,8 @@ clm_status clm_upsample2x_backward(clm_context *ctx, const clm_tensor *dy, const
 
 /* Floats of workspace clm_reduce_sum needs for n inputs. */
 size_t clm_reduce_workspace(const clm_context *ctx, size_t n);
+/* Floats of workspace a task-loss forward over n elements needs (partial sums and counts). */
+size_t clm_loss_workspace(const clm_context *ctx, size_t n);
 /* out[0] = Σ x[0..n) (deterministic: fixed tree order). out is a (1,1,1,1) view. */
 clm_status clm_reduce_sum(clm_context *ctx, const clm_tensor *x, size_t n, const clm_tensor *out,
                           const clm_tensor *ws);
@@ -162,12 +224,11 @@ clm_status clm_reduce_sum(clm_context *ctx, const clm_tensor *x, size_t n, const
 /* Softmax cross-entropy over channels with an ignore label.
  * logits (N, K, H, W), labels (N, 1, H, W) -> loss (1) = mean over valid pixels of
  * -log softmax(logits)[label], count (1) = number of valid pixels. A label that is neither
- * `ignore` nor in [0, K) makes the loss NaN (caught by the NaN guard). pix (N, 1, H, W) is
- * scratch for per-pixel losses; ws is reduction workspace for N*H*W values. */
+ * `ignore` nor in [0, K) makes the loss NaN (caught by the NaN guard). ws: partial sums,
+ * clm_loss_workspace(N*H*W) floats. The per-pixel losses are reduced as they are computed. */
 clm_status clm_softmax_xent_forward(clm_context *ctx, const clm_tensor *logits,
-                                    const clm_tensor *labels, int ignore, const clm_tensor *pix,
-                                    const clm_tensor *loss, const clm_tensor *count,
-                                    const clm_tensor *ws);
+                                    const clm_tensor *labels, int ignore, const clm_tensor *loss,
+                                    const clm_tensor *count, const clm_tensor *ws);
 /* dlogits = seed[0] / max(count[0], 1) · (softmax - onehot), 0 on ignored pixels. seed and
  * count are device scalars, so no host round trip is needed. */
 clm_status clm_softmax_xent_backward(clm_context *ctx, const clm_tensor *logits,
@@ -179,12 +240,11 @@ typedef enum clm_regression_loss { CLM_LOSS_L1 = 1, CLM_LOSS_L2 = 2 } clm_regres
 
 /* pred, target (N, C, H, W); mask (N, 1, H, W) optional (nonzero = valid; broadcast over C).
  * loss (1) = mean over valid elements of |pred - target| (L1) or (pred - target)² (L2);
- * count (1) = valid elements (pixels × C). pix (N, C, H, W) scratch, ws for N*C*H*W. */
+ * count (1) = valid elements (pixels × C). ws: clm_loss_workspace(N*C*H*W) floats. */
 clm_status clm_regression_loss_forward(clm_context *ctx, clm_regression_loss kind,
                                        const clm_tensor *pred, const clm_tensor *target,
-                                       const clm_tensor *mask, const clm_tensor *pix,
-                                       const clm_tensor *loss, const clm_tensor *count,
-                                       const clm_tensor *ws);
+                                       const clm_tensor *mask, const clm_tensor *loss,
+                                       const clm_tensor *count, const clm_tensor *ws);
 /* dpred = seed[0] / max(count[0], 1) · sign(pred - target) (L1; 0 at equality) or
  * · 2 (pred - target) (L2), 0 where masked out. */
 clm_status clm_regression_loss_backward(clm_context *ctx, clm_regression_loss kind,

@@ -45,17 +45,22 @@ clm_status clm_maxpool2x2_forward(clm_context *ctx, const clm_tensor *x, const c
                        idx, x->n * x->c, x->h, x->w);
 }
 
+/* Work-items of unpool2x2_gather writing y: one per 2x2 block. */
+static size_t gather_items(const clm_tensor *y) {
+  return (size_t)y->n * y->c * (size_t)((y->h + 1) / 2) * (size_t)((y->w + 1) / 2);
+}
+
 clm_status clm_maxpool2x2_backward(clm_context *ctx, const clm_tensor *dy, const clm_tensor *idx,
                                    const clm_tensor *dx, int accumulate) {
   CLM_TRY(check_pool_shapes("maxpool2x2_backward", dx, dy, idx));
-  return clm_launch_1d(ctx, "pool", "unpool2x2_gather", clm_tensor_numel(dx), "tttiiii", dy, idx,
-                       dx, dx->n * dx->c, dx->h, dx->w, accumulate ? 1 : 0);
+  return clm_launch_1d(ctx, "pool", "unpool2x2_gather", gather_items(dx), "tttiiii", dy, idx, dx,
+                       dx->n * dx->c, dx->h, dx->w, accumulate ? 1 : 0);
 }
 
 clm_status clm_maxunpool2x2_forward(clm_context *ctx, const clm_tensor *x, const clm_tensor *idx,
                                     const clm_tensor *y) {
   CLM_TRY(check_pool_shapes("maxunpool2x2_forward", y, x, idx));
-  return clm_launch_1d(ctx, "pool", "unpool2x2_gather", clm_tensor_numel(y), "tttiiii", x, idx, y,
+  return clm_launch_1d(ctx, "pool", "unpool2x2_gather", gather_items(y), "tttiiii", x, idx, y,
                        y->n * y->c, y->h, y->w, 0);
 }
 
@@ -83,7 +88,7 @@ static clm_status check_up_shapes(const char *op, const clm_tensor *small,
 
 clm_status clm_upsample2x_forward(clm_context *ctx, const clm_tensor *x, const clm_tensor *y) {
   CLM_TRY(check_up_shapes("upsample2x_forward", x, y));
-  return clm_launch_1d(ctx, "pool", "upsample2x_forward", clm_tensor_numel(y), "ttiii", x, y,
+  return clm_launch_1d(ctx, "pool", "upsample2x_forward", clm_tensor_numel(y) / 2 /* output pairs */, "ttiii", x, y,
                        x->n * x->c, x->h, x->w);
 }
 

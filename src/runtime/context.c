@@ -53,6 +53,7 @@ clm_status clm_context_create(const char *device_spec, clm_context **out) {
     else if (home && *home) snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s/.cache/clmtl", home);
     else ctx->cache_enabled = 0;
   }
+  clm_memory_register(ctx);
   *out = ctx;
   return CLM_OK;
 fail:
@@ -63,6 +64,7 @@ fail:
 void clm_context_free(clm_context *ctx) {
   if (!ctx) return;
   if (ctx->queue) clFinish(ctx->queue);
+  clm_memory_unregister(ctx);
   for (int i = 0; i < ctx->nprograms; i++) {
     clm_program_entry *p = &ctx->programs[i];
     for (int k = 0; k < p->nkernels; k++) clReleaseKernel(p->kernels[k].kernel);

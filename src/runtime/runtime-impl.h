@@ -77,7 +77,20 @@ struct clm_context {
    * writes and when a freed buffer's address is reused; tensor.c then initialises and uploads
    * in ways it tracks correctly (tensor.c explains). Never set on a real device. */
   int oclgrind;
+  /* Device memory allocated through clm_buffer_alloc (tensor.c): bytes now, the most since
+   * creation or the last clm_context_memory_reset_peak, and the registry link that lets
+   * clm_buffer_free find this context from a buffer. */
+  size_t mem_current, mem_peak;
+  struct clm_context *mem_next;
+  /* Floats of col matrix per band of output rows in the GEMM-family convolutions (conv.c);
+   * 0 picks the default for the device. Tests set it small to exercise the banding. */
+  size_t conv_band_floats;
 };
+
+/* Adds the context to / removes it from the registry clm_buffer_free looks contexts up in
+ * (tensor.c); clm_context_create and clm_context_free call these. */
+void clm_memory_register(clm_context *ctx);
+void clm_memory_unregister(clm_context *ctx);
 
 /* A kernel from cl/<file>.cl built with `options` (may be NULL) on top of the context's base
  * options. Programs and kernels are cached in the context. */
@@ -127,6 +140,13 @@ clm_status clm_binary_cache_load(clm_context *ctx, clm_cache_key key, const char
                                  cl_program *out);
 /* Stores the binary of a built program; failures are ignored (the cache is an optimisation). */
 void clm_binary_cache_store(clm_context *ctx, clm_cache_key key, cl_program program);
+
+/* ---- buffers ----------------------------------------------------------------------------- */
+
+/* Like clm_buffer_alloc, but host-mappable without a copy (CL_MEM_ALLOC_HOST_PTR) on devices
+ * with unified host memory; a plain buffer on discrete GPUs and under oclgrind.
+ * clm_tensor_upload/download of views into it map, copy and unmap. */
+clm_status clm_buffer_alloc_host(clm_context *ctx, size_t floats, clm_mem *out);
 
 static inline int clm_is_pow2(size_t x) { return x && !(x & (x - 1)); }
 

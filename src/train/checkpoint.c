@@ -385,6 +385,7 @@ clm_status clm_checkpoint_load(const char *path, clm_graph *g, clm_optim_state *
     }
     at += t[i].numel;
   }
+  g->folded_stale = 1; /* an inference graph refolds batch norm at its next forward */
   if (nmeta_out) *nmeta_out = sf.nmeta;
   if (meta_out) { *meta_out = sf.meta; sf.meta = NULL; }
 done:

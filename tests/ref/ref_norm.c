@@ -79,3 +79,23 @@ void ref_batchnorm_backward(const float *x, const float *dy, int N, int C, int H
       }
   }
 }
+
+void ref_batchnorm_fold(int transposed, const float *w, int n0, int n1, int R, int S,
+                        const float *b, const float *gamma, const float *beta,
+                        const float *running_mean, const float *running_var, float eps,
+                        float *w_out, float *b_out) {
+  int K = transposed ? n1 : n0;
+  for (int i0 = 0; i0 < n0; i0++)
+    for (int i1 = 0; i1 < n1; i1++) {
+      int k = transposed ? i1 : i0;
+      double s = (double)gamma[k] / sqrt((double)running_var[k] + eps);
+      for (int j = 0; j < R * S; j++) {
+        long i = ((long)i0 * n1 + i1) * R * S + j;
+        w_out[i] = (float)(w[i] * s);
+      }
+    }
+  for (int k = 0; k < K; k++) {
+    double s = (double)gamma[k] / sqrt((double)running_var[k] + eps);
+    b_out[k] = (float)(((b ? b[k] : 0.0) - running_mean[k]) * s + beta[k]);
+  }
+}

@@ -16,5 +16,12 @@ void ref_batchnorm_forward_eval(const float *x, int N, int C, int H, int W, cons
 void ref_batchnorm_backward(const float *x, const float *dy, int N, int C, int H, int W,
                             const float *gamma, float eps, float *dx, float *dgamma, float *dbeta,
                             int accumulate);
+/* Eval-mode batch norm folded into a convolution: s = gamma / sqrt(var + eps) per output
+ * channel k; w_out = w * s[k], b_out = (b - mean) * s + beta (b may be NULL: 0). w is
+ * (n0, n1, R, S): a conv weight (K, C, R, S), or with `transposed` (Cin, K, R, S). */
+void ref_batchnorm_fold(int transposed, const float *w, int n0, int n1, int R, int S,
+                        const float *b, const float *gamma, const float *beta,
+                        const float *running_mean, const float *running_var, float eps,
+                        float *w_out, float *b_out);
 
 #endif

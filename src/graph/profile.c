@@ -1,0 +1,229 @@
+/* Profiling mode of a graph: per (node, pass) wall times, each bracketed by queue drains, and
+ * the FLOP and bytes of each pass computed from the shapes. exec.c calls the hooks
+ * (CLM_PROFILED, clm_profile_mark in graph-impl.h); everything else lives here. Not here: the
+ * benchmark that reads these records (tools/cmd_bench.c). */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "graph/graph-impl.h"
+
+typedef struct prof_entry {
+  int node;
+  clm_graph_pass pass;
+  double flop, bytes;
+  double *ms; /* one sample per timed run */
+  int n, cap;
+} prof_entry;
+
+struct clm_profile {
+  prof_entry *e;
+  int ne;
+  int *index; /* nnodes × CLM_PASS_COUNT: entry of (node, pass), or -1 */
+  double t0;  /* seconds, when the work being timed began */
+};
+
+static const char *pass_names[CLM_PASS_COUNT] = {"forward", "backward", "backward_data",
+                                                 "backward_weight"};
+
+const char *clm_graph_pass_name(clm_graph_pass p) {
+  return (unsigned)p < CLM_PASS_COUNT ? pass_names[p] : "?";
+}
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static double numel(const clm_node *nd) { return (double)nd->n * nd->c * nd->h * nd->w; }
+
+static double param_numel(const clm_node *nd, int k) {
+  const clm_param_slot *p = &nd->params[k];
+  return (double)p->n * p->c * p->h * p->w;
+}
+
+/* Multiply-adds ×2 of one conv/deconv pass (the three passes cost the same). */
+static double conv_flop(const clm_graph *g, const clm_node *nd) {
+  const clm_node *x = &g->nodes[nd->in[0]];
+  double w = param_numel(nd, 0); /* K·C·R·S, or Cin·Cout·R·S for deconv */
+  if (nd->op == CLM_LAYER_CONV) return 2.0 * w * nd->n * nd->h * nd->w;
+  return 2.0 * w * x->n * x->h * x->w;
+}
+
+/* Floats read plus written by one pass (the rules are in graph.h, clm_op_profile). */
+static double pass_floats(const clm_graph *g, const clm_node *nd, clm_graph_pass pass) {
+  const clm_node *x = nd->nin > 0 ? &g->nodes[nd->in[0]] : NULL;
+  double y = numel(nd), f = 0;
+  int fwd = pass == CLM_PASS_FORWARD;
+  double dx_acc = !fwd && nd->nin > 0 && nd->accumulate[0] ? numel(x) : 0;
+  switch (nd->op) {
+  case CLM_LAYER_CONV:
+  case CLM_LAYER_DECONV: {
+    double w = param_numel(nd, 0);
+    if (fwd) return numel(x) + w + y;
+    if (pass == CLM_PASS_BACKWARD_DATA) return y + w + numel(x) + dx_acc;
+    return numel(x) + y + 2 * w; /* dw accumulates */
+  }
+  case CLM_LAYER_BATCHNORM:
+    return fwd ? numel(x) + y : numel(x) + y + numel(x) + dx_acc; /* backward reads x, dy */
+  case CLM_LAYER_UPSAMPLE:
+    return fwd ? numel(x) + y : y + numel(x) + dx_acc;
+  case CLM_LAYER_ACTIVATION:
+    return fwd ? numel(x) + y : 2 * y + numel(x) + dx_acc; /* backward reads y and dy */
+  case CLM_LAYER_MAXPOOL:
+    return fwd ? numel(x) + 2 * y : 2 * y + numel(x) + dx_acc; /* y and its indices */
+  case CLM_LAYER_UNPOOL:
+    return fwd ? 2 * numel(x) + y : 3 * numel(x) + dx_acc; /* backward gathers dy at indices */
+  case CLM_LAYER_CONCAT:
+  case CLM_LAYER_ADD:
+    if (fwd) {
+      for (int j = 0; j < nd->nin; j++) f += numel(&g->nodes[nd->in[j]]);
+      return f + y;
+    }
+    for (int j = 0; j < nd->nin; j++) {
+      if (!nd->in_grad[j]) continue;
+      double in = numel(&g->nodes[nd->in[j]]);
+      f += (nd->op == CLM_LAYER_ADD ? y : in) + in + (nd->accumulate[j] ? in : 0);
+    }
+    return f;
+  case CLM_LAYER_SOFTMAX_XENT:
+  case CLM_LAYER_L1:
+  case CLM_LAYER_L2:
+    for (int j = 0; j < nd->nin && j < 3; j++) f += numel(&g->nodes[nd->in[j]]);
+    return fwd ? f : f + numel(x) + dx_acc; /* backward also writes dpred */
+  default:
+    return 0;
+  }
+}
+
+static void add_entry(clm_graph *g, int node, clm_graph_pass pass) {
+  struct clm_profile *p = g->profile;
+  const clm_node *nd = &g->nodes[node];
+  prof_entry *e = &p->e[p->ne];
+  memset(e, 0, sizeof *e);
+  e->node = node;
+  e->pass = pass;
+  e->flop = (nd->op == CLM_LAYER_CONV || nd->op == CLM_LAYER_DECONV) ? conv_flop(g, nd) : 0;
+  e->bytes = 4.0 * pass_floats(g, nd, pass);
+  p->index[node * CLM_PASS_COUNT + pass] = p->ne++;
+}
+
+void clm_profile_free(struct clm_profile *p) {
+  if (!p) return;
+  for (int i = 0; i < p->ne; i++) free(p->e[i].ms);
+  free(p->e);
+  free(p->index);
+  free(p);
+}
+
+clm_status clm_graph_profile_enable(clm_graph *g, int on) {
+  clm_profile_free(g->profile);
+  g->profile = NULL;
+  if (!on) return CLM_OK;
+  if (!g->compiled) CLM_FAIL(CLM_ERR_INVALID_ARG, "graph is not compiled");
+  struct clm_profile *p = calloc(1, sizeof *p);
+  if (p) p->e = calloc((size_t)g->nnodes * 3 + 1, sizeof *p->e); /* forward + two backward parts */
+  if (p) p->index = malloc(((size_t)g->nnodes * CLM_PASS_COUNT + 1) * sizeof *p->index);
+  if (!p || !p->e || !p->index) {
+    clm_profile_free(p);
+    CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+  }
+  for (int i = 0; i < g->nnodes * CLM_PASS_COUNT; i++) p->index[i] = -1;
+  g->profile = p;
+  for (int i = 0; i < g->nnodes; i++)
+    if (g->nodes[i].op != CLM_LAYER_INPUT) add_entry(g, i, CLM_PASS_FORWARD);
+  for (int s = 0; s < g->nbwd; s++) {
+    int i = g->bwd[s];
+    const clm_node *nd = &g->nodes[i];
+    if (nd->op == CLM_LAYER_CONV || nd->op == CLM_LAYER_DECONV) {
+      if (nd->in_grad[0]) add_entry(g, i, CLM_PASS_BACKWARD_DATA);
+      add_entry(g, i, CLM_PASS_BACKWARD_WEIGHT);
+    } else {
+      add_entry(g, i, CLM_PASS_BACKWARD);
+    }
+  }
+  return CLM_OK;
+}
+
+void clm_graph_profile_reset(clm_graph *g) {
+  if (!g->profile) return;
+  for (int i = 0; i < g->profile->ne; i++) g->profile->e[i].n = 0;
+}
+
+int clm_graph_profile_count(const clm_graph *g) { return g->profile ? g->profile->ne : 0; }
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+clm_status clm_graph_profile_get(const clm_graph *g, int i, clm_op_profile *out) {
+  if (!g->profile) CLM_FAIL(CLM_ERR_INVALID_ARG, "profiling is off");
+  if (i < 0 || i >= g->profile->ne)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "profile entry %d of %d", i, g->profile->ne);
+  const prof_entry *e = &g->profile->e[i];
+  const clm_node *nd = &g->nodes[e->node];
+  memset(out, 0, sizeof *out);
+  out->node = nd->name;
+  out->op = nd->op;
+  out->pass = e->pass;
+  out->variant = (nd->op == CLM_LAYER_CONV || nd->op == CLM_LAYER_DECONV)
+                     ? clm_conv_variant_name((clm_conv_variant)nd->variant) : "";
+  out->is_loss = nd->loss_index >= 0;
+  out->calls = e->n;
+  out->flop = e->flop;
+  out->bytes = e->bytes;
+  if (e->n > 0) {
+    double *s = malloc((size_t)e->n * sizeof *s);
+    if (!s) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+    memcpy(s, e->ms, (size_t)e->n * sizeof *s);
+    qsort(s, (size_t)e->n, sizeof *s, cmp_double);
+    out->ms = e->n % 2 ? s[e->n / 2] : 0.5 * (s[e->n / 2 - 1] + s[e->n / 2]);
+    for (int k = 0; k < e->n; k++) out->ms_total += s[k];
+    free(s);
+  }
+  return CLM_OK;
+}
+
+/* Appends one sample to (node, pass) when the graph records that pair. */
+static clm_status record(clm_graph *g, int node, clm_graph_pass pass, double ms) {
+  struct clm_profile *p = g->profile;
+  int k = p->index[node * CLM_PASS_COUNT + pass];
+  if (k < 0) return CLM_OK;
+  prof_entry *e = &p->e[k];
+  if (e->n == e->cap) {
+    int cap = e->cap ? 2 * e->cap : 16;
+    double *ms = realloc(e->ms, (size_t)cap * sizeof *ms);
+    if (!ms) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+    e->ms = ms;
+    e->cap = cap;
+  }
+  e->ms[e->n++] = ms;
+  return CLM_OK;
+}
+
+void clm_profile_begin(clm_graph *g) {
+  if (!g->profile) return;
+  clFinish(g->ctx->queue); /* an error here shows again at the drain in clm_profile_end */
+  g->profile->t0 = now_s();
+}
+
+clm_status clm_profile_end(clm_graph *g, int node, clm_graph_pass pass, clm_status st) {
+  if (!g->profile || st != CLM_OK) return st;
+  CLM_CL_TRY(clFinish(g->ctx->queue));
+  const clm_node *nd = &g->nodes[node];
+  if (pass == CLM_PASS_BACKWARD && (nd->op == CLM_LAYER_CONV || nd->op == CLM_LAYER_DECONV))
+    pass = CLM_PASS_BACKWARD_WEIGHT; /* what is left after clm_profile_mark */
+  return record(g, node, pass, (now_s() - g->profile->t0) * 1e3);
+}
+
+clm_status clm_profile_mark(clm_graph *g, const clm_node *nd) {
+  if (!g->profile) return CLM_OK;
+  if (nd->in_grad[0]) {
+    CLM_CL_TRY(clFinish(g->ctx->queue));
+    CLM_TRY(record(g, (int)(nd - g->nodes), CLM_PASS_BACKWARD_DATA,
+                   (now_s() - g->profile->t0) * 1e3));
+  }
+  g->profile->t0 = now_s();
+  return CLM_OK;
+}

@@ -1,0 +1,147 @@
+/* The per-device tuning file (format and location in include/clmtl/tune.h): reading it for the
+ * scheduler and merging new measurements into it for clm_graph_tune.
+ *
+ * One line per convolution shape and mode:
+ *   conv x=8x16x128x256 w=16x16x3x3 y=8x16x128x256 stride=1 pad=1 dil=1 train implicit # ms ...
+ * seven key fields, the mode (train: forward + both backward passes; infer: forward only), the
+ * variant's name, and an optional comment. '#' lines are comments. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "graph/graph-impl.h"
+
+#define KEY_FIELDS 7
+
+static uint64_t fnv1a(uint64_t h, const char *s) {
+  for (const unsigned char *p = (const unsigned char *)s;; p++) { /* the NUL is hashed too */
+    h ^= *p;
+    h *= 0x100000001b3ull;
+    if (!*p) return h;
+  }
+}
+
+clm_status clm_tuning_file(const clm_context *ctx, char *buf, size_t size) {
+  if (!ctx->cache_dir[0])
+    CLM_FAIL(CLM_ERR_NOT_FOUND, "no cache directory for the tuning file: set CLMTL_CACHE_DIR or HOME");
+  const clm_device_info *d = &ctx->info;
+  uint64_t h = 0xcbf29ce484222325ull;
+  const char *fields[] = {"clmtl-tuning-1", d->platform, d->name, d->vendor, d->version, d->driver};
+  for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) h = fnv1a(h, fields[i]);
+  snprintf(buf, size, "%s/tuning-%016llx.txt", ctx->cache_dir, (unsigned long long)h);
+  return CLM_OK;
+}
+
+void clm_conv_shape_key(const clm_graph *g, const clm_node *nd, char *buf, size_t size) {
+  const clm_node *x = &g->nodes[nd->in[0]];
+  const clm_param_slot *w = &nd->params[0];
+  const clm_layer *l = &g->layers[nd->layer];
+  snprintf(buf, size, "%s x=%dx%dx%dx%d w=%dx%dx%dx%d y=%dx%dx%dx%d stride=%d pad=%d dil=%d",
+           nd->op == CLM_LAYER_DECONV ? "deconv" : "conv", x->n, x->c, x->h, x->w, w->n, w->c,
+           w->h, w->w, nd->n, nd->c, nd->h, nd->w, l->stride, clm_layer_pad(l), l->dilation);
+}
+
+static int variant_by_name(const char *name) {
+  for (int v = 0; v < CLM_CONV_VARIANT_COUNT; v++)
+    if (!strcmp(name, clm_conv_variant_name((clm_conv_variant)v))) return v;
+  return -1;
+}
+
+/* Splits a line into whitespace-separated tokens up to a '#'; returns the count. */
+static int tokenize(char *line, char **tok, int max) {
+  char *hash = strchr(line, '#');
+  if (hash) *hash = 0;
+  int n = 0;
+  for (char *t = strtok(line, " \t\r\n"); t && n < max; t = strtok(NULL, " \t\r\n")) tok[n++] = t;
+  return n;
+}
+
+static void join_key(char **tok, char *key, size_t size) {
+  key[0] = 0;
+  for (int i = 0; i < KEY_FIELDS; i++) {
+    size_t len = strlen(key);
+    snprintf(key + len, size - len, "%s%s", i ? " " : "", tok[i]);
+  }
+}
+
+int clm_tuning_lookup(const char *path, const char *key, int training, int warn) {
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  char line[1024], k[512];
+  int found = -1, lineno = 0;
+  const char *mode = training ? "train" : "infer";
+  while (fgets(line, sizeof line, f)) {
+    lineno++;
+    char *tok[KEY_FIELDS + 3];
+    int n = tokenize(line, tok, KEY_FIELDS + 3);
+    if (n == 0) continue;
+    int v = n == KEY_FIELDS + 2 ? variant_by_name(tok[KEY_FIELDS + 1]) : -1;
+    if (v < 0 || (strcmp(tok[KEY_FIELDS], "train") && strcmp(tok[KEY_FIELDS], "infer"))) {
+      if (warn)
+        fprintf(stderr, "clmtl: %s:%d: not a tuning entry (op x= w= y= stride= pad= dil= "
+              "train|infer variant), ignored\n", path, lineno);
+      continue;
+    }
+    join_key(tok, k, sizeof k);
+    if (!strcmp(k, key) && !strcmp(tok[KEY_FIELDS], mode)) found = v; /* the last entry wins */
+  }
+  fclose(f);
+  return found;
+}
+
+static int mkdir_p(const char *dir) {
+  char tmp[512];
+  snprintf(tmp, sizeof tmp, "%s", dir);
+  for (char *p = tmp + 1; *p; p++)
+    if (*p == '/') {
+      *p = 0;
+      if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
+      *p = '/';
+    }
+  return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
+}
+
+clm_status clm_tuning_merge(const clm_context *ctx, const clm_tuning_entry *e, int count) {
+  char path[600], tmp[640];
+  CLM_TRY(clm_tuning_file(ctx, path, sizeof path));
+  if (mkdir_p(ctx->cache_dir))
+    CLM_FAIL(CLM_ERR_IO, "cannot create the cache directory %s: %s", ctx->cache_dir, strerror(errno));
+  snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+  FILE *out = fopen(tmp, "w");
+  if (!out) CLM_FAIL(CLM_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+  const clm_device_info *d = &ctx->info;
+  fprintf(out, "# clmtl tuning file for %s | %s | %s | %s | driver %s\n"
+          "# op x w y stride pad dilation mode(train|infer) variant # median ms per variant\n",
+          d->platform, d->name, d->vendor, d->version, d->driver);
+  /* keep the old entries that were not measured again */
+  FILE *in = fopen(path, "r");
+  if (in) {
+    char line[1024], copy[1024], key[512];
+    while (fgets(line, sizeof line, in)) {
+      if (line[0] == '#') continue;
+      snprintf(copy, sizeof copy, "%s", line);
+      char *tok[KEY_FIELDS + 3];
+      if (tokenize(copy, tok, KEY_FIELDS + 3) != KEY_FIELDS + 2) continue;
+      join_key(tok, key, sizeof key);
+      int again = 0;
+      for (int i = 0; i < count && !again; i++)
+        again = !strcmp(e[i].key, key) && !strcmp(e[i].mode, tok[KEY_FIELDS]);
+      if (!again) fputs(line, out);
+    }
+    fclose(in);
+  }
+  for (int i = 0; i < count; i++)
+    fprintf(out, "%s %s %s # %s\n", e[i].key, e[i].mode,
+            clm_conv_variant_name((clm_conv_variant)e[i].variant), e[i].comment);
+  int bad = ferror(out);
+  bad |= fflush(out) != 0 || fsync(fileno(out)) != 0;
+  bad |= fclose(out) != 0;
+  if (bad || rename(tmp, path)) {
+    int err = errno;
+    remove(tmp);
+    CLM_FAIL(CLM_ERR_IO, "cannot write the tuning file %s: %s", path, strerror(err));
+  }
+  return CLM_OK;
+}

@@ -1,0 +1,102 @@
+/* The tuning file: clm_graph_tune measures and writes one entry per shape and mode; a compile
+ * follows the file's choice for its exact shape and mode (train / infer); lines that do not parse
+ * are skipped; CLMTL_TUNING=0 ignores the file; a merge keeps entries it did not measure. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "graph/graph-impl.h"
+#include "test_util.h"
+
+static clm_context *ctx;
+
+static const char *model =
+    "[input]\ntype = input\nchannels = 3\n"
+    "[a]\ntype = conv\nfrom = input\nfilters = 8\nsize = 3\nbn = 1\nact = relu\n"
+    "[b]\ntype = conv\nfrom = a\nfilters = 2\nsize = 1\n"
+    "[task.depth]\ntype = l2\nfrom = b\ntarget = depth\n";
+
+static clm_graph *compile(int training) {
+  clm_graph *g = NULL;
+  clm_status st = clm_graph_create(ctx, &g);
+  if (st == CLM_OK) st = clm_graph_parse(g, model, "tune.cfg");
+  clm_graph_options o = {2, 12, 20, training, -1, 0};
+  if (st == CLM_OK) st = clm_graph_compile(g, &o);
+  test_status("compile", st);
+  return g;
+}
+
+static const clm_node *node(clm_graph *g, const char *name) {
+  return &g->nodes[clm_graph_find_node(g, name)];
+}
+
+static int count_lines(const char *path, const char *needle) {
+  FILE *f = fopen(path, "r");
+  char line[1024];
+  int n = 0;
+  while (f && fgets(line, sizeof line, f)) n += line[0] != '#' && strstr(line, needle) != NULL;
+  if (f) fclose(f);
+  return n;
+}
+
+int main(void) {
+  char dir[] = "/tmp/clmtl-test-tune-XXXXXX";
+  if (!mkdtemp(dir)) return 1;
+  setenv("CLMTL_CACHE_DIR", dir, 1);
+  unsetenv("CLMTL_TUNING");
+  unsetenv("CLMTL_CONV_VARIANT");
+  ctx = test_context();
+  char path[600];
+  test_status("tuning file path", clm_tuning_file(ctx, path, sizeof path));
+  test_true("path is in the cache dir", !strncmp(path, dir, strlen(dir)), path);
+
+  /* measuring writes a train and an infer entry for each of the two shapes */
+  clm_graph *g = compile(1);
+  test_status("tune", clm_graph_tune(g, 2, NULL));
+  test_true("train entries", count_lines(path, " train ") == 2, path);
+  test_true("infer entries", count_lines(path, " infer ") == 2, path);
+  char key_a[256], key_b[256];
+  clm_conv_shape_key(g, node(g, "a"), key_a, sizeof key_a);
+  clm_conv_shape_key(g, node(g, "b"), key_b, sizeof key_b);
+  test_true("key names the shape", strstr(key_a, "x=2x3x12x20 w=8x3x3x3 y=2x8x12x20 stride=1 pad=1") != NULL, key_a);
+  clm_graph_free(g);
+
+  /* a hand-written file decides, per mode; a malformed line is skipped */
+  FILE *f = fopen(path, "w");
+  fprintf(f, "# hand-written\n%s train direct\n%s train gemm # comment\nnot an entry at all\n"
+          "%s infer gemm\n%s infer direct\n%s train nosuchvariant\n",
+          key_a, key_b, key_a, key_b, key_a);
+  fclose(f);
+  g = compile(1);
+  test_true("train: a from the file", node(g, "a")->variant == CLM_CONV_DIRECT && node(g, "a")->variant_tuned, "");
+  test_true("train: b from the file", node(g, "b")->variant == CLM_CONV_GEMM && node(g, "b")->variant_tuned, "");
+  clm_graph_free(g);
+  g = compile(0);
+  test_true("infer: a from the file", node(g, "a")->variant == CLM_CONV_GEMM, "");
+  test_true("infer: b from the file", node(g, "b")->variant == CLM_CONV_DIRECT, "");
+  clm_graph_free(g);
+  setenv("CLMTL_TUNING", "0", 1);
+  g = compile(1);
+  test_true("CLMTL_TUNING=0 ignores the file", !node(g, "a")->variant_tuned && !node(g, "b")->variant_tuned, "");
+  clm_graph_free(g);
+  unsetenv("CLMTL_TUNING");
+
+  /* a merge replaces the entry of the same key and mode, keeps the rest */
+  clm_tuning_entry e = {0};
+  snprintf(e.key, sizeof e.key, "%s", key_a);
+  snprintf(e.mode, sizeof e.mode, "train");
+  e.variant = CLM_CONV_GEMM;
+  snprintf(e.comment, sizeof e.comment, "merged");
+  test_status("merge", clm_tuning_merge(ctx, &e, 1));
+  test_true("merged entry replaces", count_lines(path, " train ") == 2 && count_lines(path, "merged") == 1, path);
+  test_true("other entries kept", count_lines(path, " infer ") == 2, path);
+  g = compile(1);
+  test_true("merged entry used", node(g, "a")->variant == CLM_CONV_GEMM, "");
+  clm_graph_free(g);
+
+  clm_context_free(ctx);
+  char rm[128];
+  snprintf(rm, sizeof rm, "rm -rf '%s'", dir); /* the tuning file and the program cache */
+  if (system(rm) != 0) fprintf(stderr, "could not remove %s\n", dir);
+  return test_finish();
+}

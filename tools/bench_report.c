@@ -1,0 +1,397 @@
+/* Reports of `clmtl bench` (bench_report.h): the stdout tables, and the JSON, CSV, Markdown and
+ * PNG files. Nothing is measured here. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+#include "bench_report.h"
+
+#define TOP_OPS 12   /* ops shown without --ops */
+#define CHART_OPS 15 /* bars in the one-device chart */
+
+static double img_s(int batch, double ms) { return ms > 0 ? batch * 1e3 / ms : NAN; }
+static double per_s(double amount, double ms) { return ms > 0 ? amount / (ms * 1e6) : NAN; }
+static double op_step_ms(const bench_op *o) { return o->ms * o->per_step; }
+static double ratio(double a, double b) { return b > 0 && isfinite(a) ? a / b : NAN; }
+
+static const char *kind_name(clm_device_kind k) {
+  switch (k) {
+  case CLM_DEVICE_CPU: return "cpu";
+  case CLM_DEVICE_GPU: return "gpu";
+  case CLM_DEVICE_ACCELERATOR: return "accelerator";
+  default: return "other";
+  }
+}
+
+static int shown_ops(const bench_run *r, const bench_device *d) {
+  return r->all_ops || d->nops < TOP_OPS ? d->nops : TOP_OPS;
+}
+
+static double ops_step_ms(const bench_device *d) {
+  double s = 0;
+  for (int i = 0; i < d->nops; i++) s += op_step_ms(&d->ops[i]);
+  return s;
+}
+
+/* ---- stdout ------------------------------------------------------------------------------ */
+
+void bench_print_device(const bench_run *r, const bench_device *d, FILE *f) {
+  fprintf(f, "device %d:%d  %s\n", d->info.platform_index, d->info.device_index, d->info.name);
+  fprintf(f, "  platform          %s, %s, driver %s\n", d->info.platform, kind_name(d->info.kind),
+          d->info.driver);
+  if (!d->ok) {
+    fprintf(f, "  error             %s\n", d->error);
+    return;
+  }
+  const clm_probe_result *p = &d->probe;
+  double gflops = per_s(d->flop_per_step, d->train_ms);
+  fprintf(f, "  probe             %.2f GB/s copy bandwidth, %.1f GFLOP/s float16 FMA peak\n",
+          p->bandwidth_gbs, p->peak_gflops);
+  fprintf(f, "  train step        %.1f ms  %.2f img/s  %.2f GFLOP/step  %.1f GFLOP/s (%.1f%% of peak)\n",
+          d->train_ms, img_s(r->batch, d->train_ms), d->flop_per_step * 1e-9, gflops,
+          100 * ratio(gflops, p->peak_gflops));
+  fprintf(f, "  inference         %.1f ms  %.2f img/s\n", d->infer_ms, img_s(r->batch, d->infer_ms));
+  fprintf(f, "  peak memory       %.1f MiB of device buffers during the train step\n",
+          (double)d->peak_bytes / (1 << 20));
+  fprintf(f, "  start             cold %.2f s, warm %.2f s (context to first train step; empty, "
+          "filled program cache)\n", d->cold_s, d->warm_s);
+  double mtl_gbs = per_s(d->mtl_bytes, d->mtl_ms);
+  fprintf(f, "  multi-task loss   %.2f ms/step, %.1f MB read, %.2f GB/s (%.1f%% of probe bandwidth)\n",
+          d->mtl_ms, d->mtl_bytes * 1e-6, mtl_gbs, 100 * ratio(mtl_gbs, p->bandwidth_gbs));
+  int n = shown_ops(r, d);
+  fprintf(f, "  ops: %s%d of %d (node, pass) by time per step; profiled step %.1f ms, nodes %.1f%% "
+          "of it\n", n < d->nops ? "top " : "", n, d->nops, d->profiled_ms,
+          100 * ratio(ops_step_ms(d), d->profiled_ms));
+  fprintf(f, "    %-22s %-15s %-9s %9s %6s %8s %6s %9s %7s %6s\n", "node", "pass", "variant",
+          "ms/step", "share", "GFLOP/s", "%peak", "MB/run", "GB/s", "%bw");
+  for (int i = 0; i < n; i++) {
+    const bench_op *o = &d->ops[i];
+    double gf = per_s(o->flop, o->ms), gb = per_s(o->bytes, o->ms);
+    char gfs[16] = "-", pk[16] = "-";
+    if (o->flop > 0) {
+      snprintf(gfs, sizeof gfs, "%.1f", gf);
+      snprintf(pk, sizeof pk, "%.1f", 100 * ratio(gf, p->peak_gflops));
+    }
+    fprintf(f, "    %-22s %-15s %-9s %9.2f %5.1f%% %8s %6s %9.2f %7.2f %6.1f\n", o->node, o->pass,
+            o->variant, op_step_ms(o), 100 * ratio(op_step_ms(o), d->profiled_ms), gfs, pk,
+            o->bytes * 1e-6, gb, 100 * ratio(gb, p->bandwidth_gbs));
+  }
+}
+
+void bench_print_comparison(const bench_run *r, FILE *f) {
+  fprintf(f, "%-44s %9s %7s %9s %7s %8s %8s %8s %8s %7s %7s\n", "device", "train ms", "img/s",
+          "infer ms", "img/s", "GFLOP/s", "bw GB/s", "peak GF", "peak MiB", "cold s", "warm s");
+  for (int i = 0; i < r->ndev; i++) {
+    const bench_device *d = &r->dev[i];
+    char name[160];
+    snprintf(name, sizeof name, "%d:%d %s", d->info.platform_index, d->info.device_index, d->info.name);
+    if (!d->ok) {
+      fprintf(f, "%-44.44s failed: %.200s\n", name, d->error);
+      continue;
+    }
+    fprintf(f, "%-44.44s %9.1f %7.2f %9.1f %7.2f %8.1f %8.2f %8.1f %8.1f %7.2f %7.2f\n", name,
+            d->train_ms, img_s(r->batch, d->train_ms), d->infer_ms, img_s(r->batch, d->infer_ms),
+            per_s(d->flop_per_step, d->train_ms), d->probe.bandwidth_gbs, d->probe.peak_gflops,
+            (double)d->peak_bytes / (1 << 20), d->cold_s, d->warm_s);
+  }
+}
+
+/* ---- JSON -------------------------------------------------------------------------------- */
+
+static void num(cJSON *o, const char *key, double v) {
+  if (isfinite(v)) cJSON_AddNumberToObject(o, key, v);
+  else cJSON_AddNullToObject(o, key);
+}
+
+static cJSON *device_json(const bench_run *r, const bench_device *d) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "device", d->info.name);
+  cJSON_AddStringToObject(o, "platform", d->info.platform);
+  cJSON_AddStringToObject(o, "vendor", d->info.vendor);
+  cJSON_AddStringToObject(o, "driver", d->info.driver);
+  cJSON_AddStringToObject(o, "kind", kind_name(d->info.kind));
+  if (!d->ok) {
+    cJSON_AddStringToObject(o, "error", d->error);
+    return o;
+  }
+  cJSON *p = cJSON_AddObjectToObject(o, "probe");
+  num(p, "bandwidth_gbs", d->probe.bandwidth_gbs);
+  num(p, "peak_gflops", d->probe.peak_gflops);
+  num(o, "train_step_ms", d->train_ms);
+  num(o, "train_img_s", img_s(r->batch, d->train_ms));
+  num(o, "infer_ms", d->infer_ms);
+  num(o, "infer_img_s", img_s(r->batch, d->infer_ms));
+  num(o, "peak_device_bytes", (double)d->peak_bytes);
+  num(o, "cold_start_s", d->cold_s);
+  num(o, "warm_start_s", d->warm_s);
+  num(o, "train_gflop_per_step", d->flop_per_step * 1e-9);
+  num(o, "train_gflops", per_s(d->flop_per_step, d->train_ms));
+  num(o, "profiled_step_ms", d->profiled_ms);
+  cJSON *m = cJSON_AddObjectToObject(o, "mtl_reduction");
+  double mtl_gbs = per_s(d->mtl_bytes, d->mtl_ms);
+  num(m, "ms", d->mtl_ms);
+  num(m, "bytes", d->mtl_bytes);
+  num(m, "gbs", mtl_gbs);
+  num(m, "fraction_of_bandwidth", ratio(mtl_gbs, d->probe.bandwidth_gbs));
+  cJSON *ops = cJSON_AddArrayToObject(o, "ops");
+  for (int i = 0; i < d->nops; i++) {
+    const bench_op *b = &d->ops[i];
+    cJSON *e = cJSON_CreateObject();
+    double gf = per_s(b->flop, b->ms), gb = per_s(b->bytes, b->ms);
+    cJSON_AddStringToObject(e, "node", b->node);
+    cJSON_AddStringToObject(e, "op", b->op);
+    cJSON_AddStringToObject(e, "pass", b->pass);
+    cJSON_AddStringToObject(e, "variant", b->variant);
+    num(e, "ms", b->ms);
+    num(e, "calls_per_step", b->per_step);
+    num(e, "share", ratio(op_step_ms(b), d->profiled_ms));
+    num(e, "gflop", b->flop * 1e-9);
+    num(e, "gflops", gf);
+    num(e, "fraction_of_peak", ratio(gf, d->probe.peak_gflops));
+    num(e, "bytes", b->bytes);
+    num(e, "gbs", gb);
+    num(e, "fraction_of_bandwidth", ratio(gb, d->probe.bandwidth_gbs));
+    cJSON_AddItemToArray(ops, e);
+  }
+  return o;
+}
+
+static int write_text(const char *path, const char *text, const char *what) {
+  FILE *f = fopen(path, "w");
+  if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+    if (f) fclose(f);
+    fprintf(stderr, "clmtl bench: cannot write the %s file %s\n", what, path);
+    return 1;
+  }
+  return 0;
+}
+
+int bench_write_json(const bench_run *r, const char *path) {
+  cJSON *root = cJSON_CreateObject();
+  cJSON_AddStringToObject(root, "tool", "clmtl");
+  cJSON_AddStringToObject(root, "version", CLMTL_VERSION);
+  cJSON_AddStringToObject(root, "model", r->model);
+  num(root, "batch", r->batch);
+  num(root, "height", r->height);
+  num(root, "width", r->width);
+  cJSON_AddStringToObject(root, "weighting", r->weighting);
+  cJSON_AddStringToObject(root, "optimizer", "adam");
+  num(root, "steps", r->steps);
+  num(root, "warmup", r->warmup);
+  if (r->have_load) { /* the same key as bench_torch.py: taken at the end */
+    cJSON_AddItemToObject(root, "load_average_start", cJSON_CreateDoubleArray(r->load_start, 3));
+    cJSON_AddItemToObject(root, "load_average", cJSON_CreateDoubleArray(r->load_end, 3));
+  }
+  cJSON *devs = cJSON_AddArrayToObject(root, "devices");
+  for (int i = 0; i < r->ndev; i++) cJSON_AddItemToArray(devs, device_json(r, &r->dev[i]));
+  char *text = cJSON_Print(root);
+  cJSON_Delete(root);
+  if (!text) {
+    fprintf(stderr, "clmtl bench: out of memory writing %s\n", path);
+    return 1;
+  }
+  size_t len = strlen(text);
+  char *line = realloc(text, len + 2);
+  if (line) {
+    text = line;
+    strcpy(text + len, "\n");
+  }
+  int rc = write_text(path, text, "JSON");
+  free(text);
+  return rc;
+}
+
+/* ---- CSV --------------------------------------------------------------------------------- */
+
+static void csv_str(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    if (*s == '"') fputc('"', f);
+    fputc(*s == '\n' ? ' ' : *s, f);
+  }
+  fputc('"', f);
+}
+
+static void csv_num(FILE *f, double v, const char *fmt) {
+  fputc(',', f);
+  if (isfinite(v)) fprintf(f, fmt, v);
+}
+
+int bench_write_csv(const bench_run *r, const char *path) {
+  FILE *f = fopen(path, "w");
+  if (!f) {
+    fprintf(stderr, "clmtl bench: cannot write the CSV file %s\n", path);
+    return 1;
+  }
+  fprintf(f, "device,platform,vendor,driver,kind,model,batch,height,width,weighting,"
+             "train_step_ms,train_img_s,infer_ms,infer_img_s,train_gflop_per_step,train_gflops,"
+             "peak_device_bytes,cold_start_s,warm_start_s,bandwidth_gbs,peak_gflops,mtl_ms,"
+             "mtl_gbs,error\n");
+  for (int i = 0; i < r->ndev; i++) {
+    const bench_device *d = &r->dev[i];
+    const char *strs[] = {d->info.name, d->info.platform, d->info.vendor, d->info.driver,
+                          kind_name(d->info.kind), r->model};
+    for (int k = 0; k < 6; k++) {
+      if (k) fputc(',', f);
+      csv_str(f, strs[k]);
+    }
+    fprintf(f, ",%d,%d,%d,", r->batch, r->height, r->width);
+    csv_str(f, r->weighting);
+    if (d->ok) {
+      csv_num(f, d->train_ms, "%.3f");
+      csv_num(f, img_s(r->batch, d->train_ms), "%.4f");
+      csv_num(f, d->infer_ms, "%.3f");
+      csv_num(f, img_s(r->batch, d->infer_ms), "%.4f");
+      csv_num(f, d->flop_per_step * 1e-9, "%.4f");
+      csv_num(f, per_s(d->flop_per_step, d->train_ms), "%.3f");
+      csv_num(f, (double)d->peak_bytes, "%.0f");
+      csv_num(f, d->cold_s, "%.3f");
+      csv_num(f, d->warm_s, "%.3f");
+      csv_num(f, d->probe.bandwidth_gbs, "%.3f");
+      csv_num(f, d->probe.peak_gflops, "%.2f");
+      csv_num(f, d->mtl_ms, "%.4f");
+      csv_num(f, per_s(d->mtl_bytes, d->mtl_ms), "%.3f");
+      fputs(",\n", f);
+    } else {
+      fputs(",,,,,,,,,,,,,,", f);
+      csv_str(f, d->error);
+      fputc('\n', f);
+    }
+  }
+  if (fclose(f) != 0) {
+    fprintf(stderr, "clmtl bench: cannot write the CSV file %s\n", path);
+    return 1;
+  }
+  return 0;
+}
+
+/* ---- Markdown ---------------------------------------------------------------------------- */
+
+/* Table cells must not contain '|' or line breaks. */
+static void md_cell(FILE *f, const char *s) {
+  for (; *s; s++) {
+    if (*s == '|') fputs("\\|", f);
+    else fputc(*s == '\n' ? ' ' : *s, f);
+  }
+}
+
+int bench_write_markdown(const bench_run *r, const char *path) {
+  FILE *f = fopen(path, "w");
+  if (!f) {
+    fprintf(stderr, "clmtl bench: cannot write the Markdown file %s\n", path);
+    return 1;
+  }
+  fprintf(f, "# clmtl bench\n\n`%s`, batch %d, %d×%d, %s weighting, Adam; medians of %d timed steps "
+             "after %d warm-up steps (clmtl %s).\n\n", r->model, r->batch, r->height, r->width,
+          r->weighting, r->steps, r->warmup, CLMTL_VERSION);
+  if (r->have_load)
+    fprintf(f, "Load average (1 min) %.2f at the start, %.2f at the end.\n\n", r->load_start[0],
+            r->load_end[0]);
+  fprintf(f, "| device | train ms | train img/s | infer ms | infer img/s | GFLOP/step | GFLOP/s | "
+             "peak MiB | cold s | warm s | probe GB/s | probe GFLOP/s |\n");
+  fprintf(f, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+  for (int i = 0; i < r->ndev; i++) {
+    const bench_device *d = &r->dev[i];
+    fputs("| ", f);
+    md_cell(f, d->info.name);
+    if (!d->ok) {
+      fputs(" | failed: ", f);
+      md_cell(f, d->error);
+      for (int k = 0; k < 10; k++) fputs(" |", f);
+      fputs(" |\n", f);
+      continue;
+    }
+    fprintf(f, " | %.1f | %.2f | %.1f | %.2f | %.2f | %.1f | %.1f | %.2f | %.2f | %.2f | %.1f |\n",
+            d->train_ms, img_s(r->batch, d->train_ms), d->infer_ms, img_s(r->batch, d->infer_ms),
+            d->flop_per_step * 1e-9, per_s(d->flop_per_step, d->train_ms),
+            (double)d->peak_bytes / (1 << 20), d->cold_s, d->warm_s, d->probe.bandwidth_gbs,
+            d->probe.peak_gflops);
+  }
+  for (int i = 0; i < r->ndev; i++) {
+    const bench_device *d = &r->dev[i];
+    if (!d->ok) continue;
+    double mtl_gbs = per_s(d->mtl_bytes, d->mtl_ms);
+    fprintf(f, "\n## ");
+    md_cell(f, d->info.name);
+    fprintf(f, "\n\nMulti-task loss reduction: %.2f ms/step, %.1f MB read, %.2f GB/s (%.1f%% of the "
+               "probe's bandwidth).\n\n", d->mtl_ms, d->mtl_bytes * 1e-6, mtl_gbs,
+            100 * ratio(mtl_gbs, d->probe.bandwidth_gbs));
+    fprintf(f, "| node | pass | variant | ms/step | share | GFLOP/s | %% of peak | GB/s | %% of "
+               "bandwidth |\n|---|---|---|--:|--:|--:|--:|--:|--:|\n");
+    for (int k = 0; k < shown_ops(r, d); k++) {
+      const bench_op *o = &d->ops[k];
+      double gf = per_s(o->flop, o->ms), gb = per_s(o->bytes, o->ms);
+      fprintf(f, "| %s | %s | %s | %.2f | %.1f%% | ", o->node, o->pass, o->variant, op_step_ms(o),
+              100 * ratio(op_step_ms(o), d->profiled_ms));
+      if (o->flop > 0) fprintf(f, "%.1f | %.1f%% | ", gf, 100 * ratio(gf, d->probe.peak_gflops));
+      else fputs("– | – | ", f);
+      fprintf(f, "%.2f | %.1f%% |\n", gb, 100 * ratio(gb, d->probe.bandwidth_gbs));
+    }
+  }
+  if (fclose(f) != 0) {
+    fprintf(stderr, "clmtl bench: cannot write the Markdown file %s\n", path);
+    return 1;
+  }
+  return 0;
+}
+
+/* ---- PNG --------------------------------------------------------------------------------- */
+
+int bench_write_png(const bench_run *r, const char *path) {
+  int nok = 0, one = -1;
+  for (int i = 0; i < r->ndev; i++)
+    if (r->dev[i].ok) nok++, one = one < 0 ? i : one;
+  if (!nok) {
+    fprintf(stderr, "clmtl bench: no device succeeded, no chart written to %s\n", path);
+    return 1;
+  }
+  int rows = nok > 1 ? nok : (r->dev[one].nops < CHART_OPS ? r->dev[one].nops : CHART_OPS);
+  if (rows < 1) rows = 1;
+  char (*labels)[64] = calloc((size_t)rows, sizeof *labels);
+  const char **lp = calloc((size_t)rows, sizeof *lp);
+  double *values = calloc((size_t)rows * 2, sizeof *values);
+  char title[256];
+  clm_chart c = {title, "", 1, {"ms per step"}, rows, lp, values};
+  int rc = 1;
+  if (!labels || !lp || !values) {
+    fprintf(stderr, "clmtl bench: out of memory drawing %s\n", path);
+    goto done;
+  }
+  if (nok > 1) {
+    snprintf(title, sizeof title, "clmtl bench: %s %dx%d batch %d", r->model, r->height, r->width,
+             r->batch);
+    c.unit = "img/s";
+    c.nseries = 2;
+    c.series[0] = "train img/s";
+    c.series[1] = "infer img/s";
+    for (int i = 0, k = 0; i < r->ndev; i++) {
+      if (!r->dev[i].ok) continue;
+      snprintf(labels[k], sizeof labels[k], "%.60s", r->dev[i].info.name);
+      values[2 * k] = img_s(r->batch, r->dev[i].train_ms);
+      values[2 * k + 1] = img_s(r->batch, r->dev[i].infer_ms);
+      k++;
+    }
+  } else {
+    const bench_device *d = &r->dev[one];
+    snprintf(title, sizeof title, "%s %dx%d b%d on %.40s: top ops, ms per train step", r->model,
+             r->height, r->width, r->batch, d->info.name);
+    c.unit = "ms";
+    for (int k = 0; k < rows && k < d->nops; k++) {
+      snprintf(labels[k], sizeof labels[k], "%.40s %.20s", d->ops[k].node, d->ops[k].pass);
+      values[k] = op_step_ms(&d->ops[k]);
+    }
+    if (!d->nops) snprintf(labels[0], sizeof labels[0], "(no ops)");
+  }
+  for (int k = 0; k < rows; k++) lp[k] = labels[k];
+  if (clm_chart_write_png(&c, path) != CLM_OK) {
+    fprintf(stderr, "clmtl bench: %s\n", clm_last_error());
+    goto done;
+  }
+  rc = 0;
+done:
+  free(labels);
+  free(lp);
+  free(values);
+  return rc;
+}

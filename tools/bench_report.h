@@ -1,0 +1,62 @@
+/* `clmtl bench` results and their reports: what cmd_bench.c measures per device, and the
+ * writers bench_report.c turns it into (stdout tables, JSON, CSV, Markdown, PNG chart). The
+ * JSON layout is a contract with tools/bench_torch.py. */
+#ifndef CLMTL_BENCH_REPORT_H
+#define CLMTL_BENCH_REPORT_H
+
+#include <stdio.h>
+#include "clmtl/clmtl.h"
+
+/* One (node, pass) of the profiled train step. */
+typedef struct bench_op {
+  char node[96];
+  const char *op, *pass; /* layer type and pass names (static strings) */
+  char variant[24];      /* conv/deconv kernel variant, "" otherwise */
+  int is_loss;
+  double ms;             /* median per run */
+  double per_step;       /* runs per train step (1, or K + 1 backward runs with gradnorm) */
+  double flop, bytes;    /* per run (graph.h, clm_op_profile) */
+} bench_op;
+
+typedef struct bench_device {
+  clm_device_info info;
+  int ok;                    /* 0: error holds why it failed */
+  char error[2048];
+  clm_probe_result probe;
+  double train_ms;           /* median train step (uncertainty weighting + Adam by default) */
+  double infer_ms;           /* median forward of a graph compiled with training = 0 */
+  double cold_s, warm_s;     /* context creation through first train step, empty / filled
+                                program cache */
+  size_t peak_bytes;         /* peak device memory of the train step (clm_context_memory) */
+  double flop_per_step;      /* FLOP of one train step, from the profile */
+  double profiled_ms;        /* median train step with profiling on (the ops' denominator) */
+  double mtl_ms, mtl_bytes;  /* loss nodes' forward: time per step and bytes read */
+  bench_op *ops;             /* by time per step, longest first */
+  int nops;
+} bench_device;
+
+typedef struct bench_run {
+  const char *model;
+  int batch, height, width, steps, warmup;
+  const char *weighting;
+  int all_ops;               /* --ops: every op in the stdout and Markdown tables */
+  int have_load;             /* /proc/loadavg was readable: */
+  double load_start[3], load_end[3]; /* 1, 5, 15-minute load averages before and after */
+  bench_device *dev;
+  int ndev;
+} bench_run;
+
+/* Device block (probe, end to end, memory, start-up, multi-task reduction, top ops). */
+void bench_print_device(const bench_run *r, const bench_device *d, FILE *f);
+/* One line per device, for --all-devices. */
+void bench_print_comparison(const bench_run *r, FILE *f);
+
+/* Each returns 0, or prints why to stderr and returns 1. */
+int bench_write_json(const bench_run *r, const char *path);
+int bench_write_csv(const bench_run *r, const char *path);
+int bench_write_markdown(const bench_run *r, const char *path);
+/* Train and inference img/s per device when two or more devices succeeded, else the top
+ * ops' times of the one that did. */
+int bench_write_png(const bench_run *r, const char *path);
+
+#endif

@@ -1,0 +1,339 @@
+"""clmtl model files read in Python: the layers of a models/*.cfg file as src/graph/parse.c
+reads them (configparser, same keys, defaults, ranges and errors with file:line), then the
+checks, execution order and shapes of src/graph/compile.c, and the parameter count that
+`clmtl model FILE` prints (task parameters included). No PyTorch here: tools/bench_torch.py
+builds the network from what this returns.
+
+  layers = parse_model("models/default.cfg")
+  by_name, order, losses, nparams = compile_model(layers, 128, 256)"""
+import configparser
+import math
+import re
+
+LAYER_TYPES = ("input", "conv", "deconv", "batchnorm", "activation", "maxpool", "unpool",
+               "upsample", "concat", "add", "softmax_xent", "l1", "l2")
+LOSS_TYPES = ("softmax_xent", "l1", "l2")
+NAME_MAX = 64  # CLM_NAME_MAX, terminating NUL included
+MAX_INPUTS = 8  # CLM_MAX_INPUTS
+ACTS = {"relu": "relu", "leaky": "leaky", "leaky_relu": "leaky", "sigmoid": "sigmoid",
+        "linear": None, "none": None}
+CONV_KEYS = ("filters", "size", "stride", "pad", "dilation", "bias", "bn", "act", "slope",
+             "bn_momentum", "bn_eps", "output_padding")
+KEYS = {"input": ("channels",), "conv": CONV_KEYS, "deconv": CONV_KEYS,
+        "batchnorm": ("momentum", "eps"), "activation": ("act", "slope"),
+        "unpool": ("indices",), "softmax_xent": ("target", "mask", "kind", "ignore", "weight"),
+        "l1": ("target", "mask", "kind", "ignore", "weight"),
+        "l2": ("target", "mask", "kind", "ignore", "weight")}
+# ranges as parse.c checks them: integer key -> (lo, hi); number key -> (field, lo, hi)
+INT_KEYS = {"channels": (1, 1 << 16), "filters": (1, 1 << 16), "size": (1, 64),
+            "stride": (1, 64), "pad": (0, 256), "dilation": (1, 64), "output_padding": (0, 63),
+            "bias": (0, 1), "bn": (0, 1), "ignore": (-1, 65535)}
+FLOAT_KEYS = {"slope": ("slope", 1e-6, 1.0), "bn_momentum": ("bn_momentum", 0.0, 1.0),
+              "momentum": ("bn_momentum", 0.0, 1.0), "bn_eps": ("bn_eps", 1e-12, 1.0),
+              "eps": ("bn_eps", 1e-12, 1.0), "weight": ("weight", 0.0, 1e6)}
+
+
+class ModelError(Exception):
+    """A model file that clmtl would reject; the message names the file and line."""
+
+
+# ---- model file --------------------------------------------------------------------------
+
+def key_lines(text):
+    """{(section, key): line} and {section: header line}, for messages (configparser keeps
+    no line numbers)."""
+    keys, sections, cur = {}, {}, None
+    for n, raw in enumerate(text.splitlines(), 1):
+        t = raw.strip()
+        if not t or t[0] in "#;":
+            continue
+        if t[0] == "[" and t.endswith("]"):
+            cur = t[1:-1].strip()
+            sections.setdefault(cur, n)
+            continue
+        cut = min([i for i in (t.find("="), t.find(":")) if i >= 0], default=-1)
+        if cur is not None and cut >= 0:
+            keys.setdefault((cur, t[:cut].strip().lower()), n)
+    return keys, sections
+
+
+def layer_defaults(ltype, name):
+    """clm_layer_defaults."""
+    return {"name": name, "type": ltype, "from": [], "channels": 0, "filters": 0, "size": 0,
+            "stride": 1, "pad": -1, "dilation": 1, "output_padding": 0, "bias": -1, "bn": 0,
+            "act": None, "slope": 0.1, "bn_momentum": 0.1, "bn_eps": 1e-5, "indices": "",
+            "target": "", "mask": "", "ignore": 255, "weight": 1.0,
+            "kind": "classification" if ltype == "softmax_xent" else "regression", "line": 0}
+
+
+def parse_model(path):
+    """Layers of a model file in file order (dicts as layer_defaults), as clm_graph_load."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ModelError(f"cannot open model file {path}: {e.strerror}")
+    if b"\0" in data:
+        raise ModelError(f"{path}: contains NUL bytes; not a model file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    for n, line in enumerate(text.split("\n"), 1):
+        if any(ord(c) < 32 and c not in "\t\r" for c in line):
+            raise ModelError(f"{path}:{n}: control character in the file (is it a model file?)")
+    cp = configparser.ConfigParser(interpolation=None, strict=True, empty_lines_in_values=False,
+                                   default_section="\0", comment_prefixes=("#", ";"),
+                                   inline_comment_prefixes=None)
+    try:
+        cp.read_string(text, source=path)
+    except configparser.Error as e:
+        msg = str(e).replace("\n", " ")
+        line = getattr(e, "lineno", None)
+        if line is None and getattr(e, "errors", None):
+            line = e.errors[0][0]
+        raise ModelError(f"{path}:{line}: {msg}" if line else f"{path}: {msg}")
+    klines, slines = key_lines(text)
+    layers = []
+    for sec in cp.sections():
+        name = sec.strip()
+        at = slines.get(name, 0)
+        if not name or len(name) >= NAME_MAX or "," in name:
+            raise ModelError(f"{path}:{at}: bad layer name '[{name}]' (1 to {NAME_MAX - 1} "
+                             "characters, no commas)")
+        items = dict(cp.items(sec))
+
+        def at_key(key):
+            return f"{path}:{klines.get((name, key), at)}"
+
+        def where(key):
+            return f"{at_key(key)}: layer '{name}'"
+
+        if "type" not in items:
+            raise ModelError(f"{path}:{at}: layer '{name}' has no 'type'")
+        ltype = items["type"]
+        is_task = name.startswith("task.")
+        if ltype not in LAYER_TYPES:
+            raise ModelError(f"{where('type')}: unknown type '{ltype}' (valid: "
+                             f"{', '.join(LAYER_TYPES)})")
+        if is_task and ltype not in LOSS_TYPES:
+            raise ModelError(f"{at_key('type')}: task section "
+                             f"'{name}' needs a loss type (softmax_xent, l1, l2), not '{ltype}'")
+        if not is_task and ltype in LOSS_TYPES:
+            raise ModelError(f"{at_key('type')}: loss '{ltype}' "
+                             "must be in a [task.<name>] section")
+        layer = layer_defaults(ltype, name)
+        layer["line"] = at
+        for key, value in items.items():
+            if "\n" in value:
+                raise ModelError(f"{where(key)}: '{key}' continues over several lines, which "
+                                 "clmtl does not read")
+            if key == "type":
+                continue
+            allowed = KEYS.get(ltype, ()) + (("from",) if ltype != "input" else ())
+            if key not in allowed:
+                raise ModelError(f"{where(key)}: unknown key '{key}' for a {ltype} layer")
+            if key == "from":
+                names = []  # as strtok: empty tokens skipped, then each one trimmed
+                for tok in (t for t in value.split(",") if t):
+                    if not tok.strip() or len(tok.strip()) >= NAME_MAX:
+                        raise ModelError(f"{where(key)}: bad name in 'from = {value}'")
+                    if len(names) == MAX_INPUTS:
+                        raise ModelError(f"{where(key)}: more than {MAX_INPUTS} inputs in 'from'")
+                    names.append(tok.strip())
+                if not names:
+                    raise ModelError(f"{where(key)}: 'from' is empty")
+                layer["from"] = names
+            elif key in INT_KEYS:
+                lo, hi = INT_KEYS[key]
+                if not re.fullmatch(r"[+-]?[0-9]+", value) or not lo <= int(value) <= hi:
+                    raise ModelError(f"{where(key)}: '{key} = {value}' is not an integer in "
+                                     f"[{lo}, {hi}]")
+                layer[key] = int(value)
+            elif key in FLOAT_KEYS:
+                field, lo, hi = FLOAT_KEYS[key]
+                ok = re.fullmatch(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", value)
+                v = float(value) if ok else math.nan
+                if not (math.isfinite(v) and lo <= v <= hi):
+                    raise ModelError(f"{where(key)}: '{key} = {value}' is not a number in "
+                                     f"[{lo:g}, {hi:g}]")
+                layer[field] = v
+            elif key == "act":
+                if value not in ACTS:
+                    raise ModelError(f"{where(key)}: unknown activation '{value}' (relu, leaky, "
+                                     "sigmoid, linear)")
+                layer["act"] = ACTS[value]
+            elif key in ("indices", "target", "mask"):
+                if not value or len(value) >= NAME_MAX or "," in value:
+                    raise ModelError(f"{where(key)}: '{key}' needs one layer name (at most "
+                                     f"{NAME_MAX - 1} characters)")
+                layer[key] = value
+            elif key == "kind":
+                if value not in ("classification", "regression"):
+                    raise ModelError(f"{where(key)}: kind must be classification or regression, "
+                                     f"not '{value}'")
+                layer["kind"] = value
+        if ltype != "input" and not layer["from"]:
+            raise ModelError(f"{path}:{at}: layer '{name}' ({ltype}) has no 'from'")
+        if ltype == "input" and layer["channels"] == 0:
+            raise ModelError(f"{path}:{at}: input '{name}' needs 'channels'")
+        layer["file"] = path
+        layers.append(layer)
+    if not layers:
+        raise ModelError(f"{path}: the graph has no layers")
+    return layers
+
+
+def compile_model(layers, height, width):
+    """As clm_graph_build_nodes: implicit target/mask inputs, checks, execution order, shapes.
+    Returns (layers by name, order of layer names, losses in file order, parameter count)."""
+    layers = [dict(l) for l in layers]
+    by = {l["name"]: l for l in layers}
+
+    def where(l):
+        return f"{l['file']}:{l['line']}: layer '{l['name']}'"
+
+    for l in list(layers):
+        if l["type"] not in LOSS_TYPES:
+            continue
+        for k, nm in enumerate((l["target"], l["mask"])):
+            if nm and nm not in by:
+                inp = layer_defaults("input", nm)
+                inp.update(channels=1 if k == 1 or l["type"] == "softmax_xent" else -1,
+                           file=l["file"], line=l["line"])
+                layers.append(inp)
+                by[nm] = inp
+    for l in layers:
+        t, nfrom, want = l["type"], len(l["from"]), 1
+        if t == "input":
+            want = 0
+        elif t in ("conv", "deconv"):
+            if l["filters"] <= 0:
+                raise ModelError(f"{where(l)}: needs filters > 0")
+            if l["size"] <= 0:
+                raise ModelError(f"{where(l)}: needs size > 0")
+            op = l["output_padding"]
+            if op and op >= l["stride"] and op >= l["dilation"]:
+                raise ModelError(f"{where(l)}: output_padding must be smaller than stride or "
+                                 "dilation")
+        elif t == "concat":
+            want = -2
+        elif t == "add":
+            want = 2
+        elif t == "unpool" and not l["indices"]:
+            raise ModelError(f"{where(l)}: unpool needs 'indices = <maxpool layer>'")
+        elif t in LOSS_TYPES and not l["target"]:
+            raise ModelError(f"{where(l)}: a loss needs 'target = <input name>'")
+        elif t == "activation" and l["act"] is None:
+            raise ModelError(f"{where(l)}: needs 'act'")
+        if want == 0 and nfrom:
+            raise ModelError(f"{where(l)}: an input layer takes no 'from'")
+        if want > 0 and nfrom != want:
+            raise ModelError(f"{where(l)}: {t} takes {want} input{'s' if want > 1 else ''} in "
+                             f"'from', got {nfrom}")
+        if want < 0 and nfrom < -want:
+            raise ModelError(f"{where(l)}: {t} takes at least {-want} inputs in 'from', "
+                             f"got {nfrom}")
+    deps = {}
+    for l in layers:
+        names = list(l["from"]) + ([l["indices"]] if l["type"] == "unpool" else [])
+        if l["type"] in LOSS_TYPES:
+            names += [n for n in (l["target"], l["mask"]) if n]
+        for k, nm in enumerate(names):
+            if nm not in by:
+                raise ModelError(f"{where(l)}: unknown input '{nm}'")
+            if nm == l["name"]:
+                raise ModelError(f"{where(l)}: takes its own output as input (cycle)")
+            if l["type"] in LOSS_TYPES and k > 0 and by[nm]["type"] != "input":
+                raise ModelError(f"{where(l)}: '{nm}' must be an input layer (a target or mask)")
+        if l["type"] == "unpool" and by[l["indices"]]["type"] != "maxpool":
+            raise ModelError(f"{where(l)}: indices = '{l['indices']}' is not a maxpool layer")
+        deps[l["name"]] = names
+    # Kahn's algorithm, earliest ready layer first (file order where dependencies allow)
+    order, done = [], set()
+    while len(order) < len(layers):
+        ready = [l["name"] for l in layers
+                 if l["name"] not in done and all(d in done for d in deps[l["name"]])]
+        if not ready:
+            left = "".join(f"\n  {where(l)}" for l in layers if l["name"] not in done)
+            raise ModelError(f"the layers form a cycle; layers on or after it:{left}")
+        order.append(ready[0])
+        done.add(ready[0])
+    shape, params, losses = {}, 0, []
+    for nm in order:
+        l = by[nm]
+        t = l["type"]
+        x = shape[l["from"][0]] if l["from"] else None
+        if t == "input":
+            shape[nm] = (l["channels"], height, width)
+        elif t in ("conv", "deconv"):
+            k, s, d = l["size"], l["stride"], l["dilation"]
+            p = l["pad"] if l["pad"] >= 0 else (d * (k - 1) // 2 if t == "conv" else 0)
+            if t == "conv":
+                ho, wo = (int((n + 2 * p - d * (k - 1) - 1) / s) + 1 for n in x[1:])
+                if ho <= 0 or wo <= 0:
+                    raise ModelError(f"{where(l)}: input {x[1]}x{x[2]} is too small for a {k}x{k}"
+                                     f" kernel (stride {s}, pad {p}, dilation {d})")
+            else:
+                ho, wo = ((n - 1) * s - 2 * p + d * (k - 1) + l["output_padding"] + 1
+                          for n in x[1:])
+                if ho <= 0 or wo <= 0:
+                    raise ModelError(f"{where(l)}: output would be empty")
+            shape[nm] = (l["filters"], ho, wo)
+            params += l["filters"] * x[0] * k * k
+            if l["bias"] > 0 or (l["bias"] < 0 and not l["bn"]):
+                params += l["filters"]
+            if l["bn"]:
+                params += 2 * l["filters"]
+        elif t == "batchnorm":
+            shape[nm] = x
+            params += 2 * x[0]
+        elif t == "activation":
+            shape[nm] = x
+        elif t == "maxpool":
+            if x[1] < 2 or x[2] < 2:
+                raise ModelError(f"{where(l)}: input {x[1]}x{x[2]} is too small for 2x2 pooling")
+            shape[nm] = (x[0], x[1] // 2, x[2] // 2)
+        elif t == "unpool":
+            pool = shape[l["indices"]]
+            if x != pool:
+                raise ModelError(f"{where(l)}: input is {x} but the indices of "
+                                 f"'{l['indices']}' are {pool}")
+            shape[nm] = (x[0],) + shape[by[l["indices"]]["from"][0]][1:]
+        elif t == "upsample":
+            shape[nm] = (x[0], 2 * x[1], 2 * x[2])
+        elif t == "concat":
+            for f in l["from"]:
+                if shape[f][1:] != x[1:]:
+                    raise ModelError(f"{where(l)}: inputs differ in size: '{l['from'][0]}' is "
+                                     f"{x[1]}x{x[2]}, '{f}' is {shape[f][1]}x{shape[f][2]}")
+            shape[nm] = (sum(shape[f][0] for f in l["from"]),) + x[1:]
+        elif t == "add":
+            if shape[l["from"][1]] != x:
+                raise ModelError(f"{where(l)}: channel or size mismatch: '{l['from'][0]}' is "
+                                 f"{x}, '{l['from'][1]}' is {shape[l['from'][1]]}")
+            shape[nm] = x
+        else:
+            want_c = 1 if t == "softmax_xent" else x[0]
+            tgt = l["target"]
+            if shape[tgt][0] == -1:
+                shape[tgt] = (want_c,) + shape[tgt][1:]
+                by[tgt]["channels"] = want_c
+            if shape[tgt] != (want_c,) + x[1:]:
+                raise ModelError(f"{where(l)}: target '{tgt}' is {shape[tgt]} but the prediction"
+                                 f" '{l['from'][0]}' needs {(want_c,) + x[1:]}")
+            if l["mask"] and shape[l["mask"]] != (1,) + x[1:]:
+                raise ModelError(f"{where(l)}: mask '{l['mask']}' must be {(1,) + x[1:]}, is "
+                                 f"{shape[l['mask']]}")
+            if t == "softmax_xent" and x[0] < 2:
+                raise ModelError(f"{where(l)}: softmax cross-entropy needs at least 2 channels, "
+                                 f"'{l['from'][0]}' has {x[0]}")
+            shape[nm] = (1, 1, 1)
+            params += 1  # the task parameter (s, u or a weight) clmtl keeps per loss
+    for nm in order:
+        if by[nm]["type"] == "input" and shape[nm][0] < 1:
+            raise ModelError(f"{where(by[nm])}: cannot tell its channel count")
+    losses = [l["name"] for l in layers if l["type"] in LOSS_TYPES]
+    for nm in order:
+        by[nm]["shape"] = shape[nm]
+    return by, order, losses, params

@@ -1,0 +1,466 @@
+/* `clmtl bench [MODEL.cfg]`: how fast one device (or every device) trains and runs a model.
+ * Per device: cold start (context, compile and first train step with an empty program cache)
+ * and warm start (the same with that cache filled); the median train step (multi-task
+ * weighting + Adam, as `clmtl model --steps`) and its peak device memory; the same steps
+ * again with the graph's profiling mode for per-(node, pass) times, FLOP and bytes; the median
+ * forward of a graph compiled for inference; and a probe of the device's bandwidth and peak
+ * FLOP/s to put those in proportion. Reports: bench_report.c. */
+#include <dirent.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "bench_report.h"
+#include "cli.h"
+
+typedef struct bench_opts {
+  const char *model, *device, *json, *csv, *markdown, *png;
+  int batch, height, width, steps, warmup, all_devices, ops;
+  clm_mtl_strategy strategy;
+} bench_opts;
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* 1, 5 and 15-minute load averages; 0 when /proc/loadavg cannot be read. */
+static int load_average(double out[3]) {
+  FILE *f = fopen("/proc/loadavg", "r");
+  int ok = f && fscanf(f, "%lf %lf %lf", &out[0], &out[1], &out[2]) == 3;
+  if (f) fclose(f);
+  return ok;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Median of n values (sorts them). */
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* A line on stderr as each figure is measured: a long run shows what it has so far. */
+static void progress(const bench_device *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void progress(const bench_device *d, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "clmtl bench %d:%d: ", d->info.platform_index, d->info.device_index);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+/* ---- a training session: one context and a compiled training graph, ready to step ---------- */
+
+typedef struct session {
+  clm_context *ctx;
+  clm_graph *g;
+  clm_mtl *mtl;
+  clm_optim_state opt;
+  clm_optim_config cfg;
+} session;
+
+static void session_close_training(session *s) {
+  clm_optim_state_free(&s->opt);
+  memset(&s->opt, 0, sizeof s->opt);
+  clm_mtl_free(s->mtl);
+  s->mtl = NULL;
+  clm_graph_free(s->g);
+  s->g = NULL;
+}
+
+static void session_close(session *s) {
+  session_close_training(s);
+  clm_context_free(s->ctx);
+  s->ctx = NULL;
+}
+
+static clm_status train_step(session *s, double *ms) {
+  double t0 = now_s();
+  CLI_TRY(clm_mtl_train_step(s->mtl, &s->cfg, &s->opt));
+  CLI_TRY(clm_context_finish(s->ctx));
+  *ms = (now_s() - t0) * 1e3;
+  return CLM_OK;
+}
+
+/* Context, graph, inputs, weighting and optimizer state, then one train step. */
+static clm_status session_open(const bench_opts *o, const char *spec, session *s) {
+  memset(s, 0, sizeof *s);
+  CLI_TRY(clm_context_create(spec, &s->ctx));
+  CLI_TRY(clm_graph_create(s->ctx, &s->g));
+  CLI_TRY(clm_graph_load(s->g, o->model));
+  clm_graph_options go = {o->batch, o->height, o->width, 1, -1, 0};
+  CLI_TRY(clm_graph_compile(s->g, &go));
+  CLI_TRY(cli_fill_inputs(s->ctx, s->g, 1));
+  clm_mtl_config mc;
+  CLI_TRY(clm_mtl_config_for_graph(s->g, o->strategy, &mc));
+  CLI_TRY(clm_mtl_create(s->g, &mc, &s->mtl));
+  CLI_TRY(clm_optim_state_init(s->ctx, clm_graph_params(s->g).w, &s->opt));
+  s->cfg = clm_optim_defaults(CLM_OPTIM_ADAM);
+  double ms;
+  return train_step(s, &ms);
+}
+
+/* ---- the temporary program cache of the cold and warm starts --------------------------------- */
+
+static void remove_dir(const char *dir) {
+  DIR *d = opendir(dir);
+  if (d) {
+    struct dirent *e;
+    char path[1200];
+    while ((e = readdir(d))) {
+      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+      snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+      unlink(path);
+    }
+    closedir(d);
+  }
+  rmdir(dir);
+}
+
+/* Copies the device's tuning file (tune.h), if any, into the temporary cache directory, so the
+ * timed graphs run the same kernel variants as with the user's cache. */
+static void copy_tuning(const char *spec, const char *dir) {
+  clm_context *c = NULL;
+  char from[600], to[1200];
+  if (clm_context_create(spec, &c) != CLM_OK || clm_tuning_file(c, from, sizeof from) != CLM_OK) {
+    clm_context_free(c);
+    return;
+  }
+  clm_context_free(c);
+  const char *base = strrchr(from, '/');
+  snprintf(to, sizeof to, "%s/%s", dir, base ? base + 1 : from);
+  FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
+  char buf[4096];
+  size_t n;
+  while (in && out && (n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, out);
+  if (in) fclose(in);
+  if (out) fclose(out);
+}
+
+typedef struct saved_env {
+  char *cache_dir, *cache;
+  int restored;
+} saved_env;
+
+static char *dup_env(const char *name) {
+  const char *v = getenv(name);
+  return v ? strdup(v) : NULL;
+}
+
+static void restore_env(saved_env *e) {
+  if (e->restored) return;
+  e->restored = 1;
+  if (e->cache_dir) setenv("CLMTL_CACHE_DIR", e->cache_dir, 1);
+  else unsetenv("CLMTL_CACHE_DIR");
+  if (e->cache) setenv("CLMTL_CACHE", e->cache, 1);
+  else unsetenv("CLMTL_CACHE");
+  free(e->cache_dir);
+  free(e->cache);
+  e->cache_dir = e->cache = NULL;
+}
+
+/* ---- one device ---------------------------------------------------------------------------- */
+
+static int cmp_op(const void *a, const void *b) {
+  const bench_op *x = a, *y = b;
+  double tx = x->ms * x->per_step, ty = y->ms * y->per_step;
+  return (tx < ty) - (tx > ty);
+}
+
+/* Profiled steps: per-(node, pass) medians, FLOP per step and the loss nodes' share. */
+static clm_status profile_steps(const bench_opts *o, session *s, bench_device *d) {
+  CLI_TRY(clm_graph_profile_enable(s->g, 1));
+  double *ms = calloc((size_t)o->steps, sizeof *ms);
+  int n = clm_graph_profile_count(s->g);
+  d->ops = calloc((size_t)n + 1, sizeof *d->ops);
+  if (!ms || !d->ops) {
+    free(ms);
+    return CLM_ERR_HOST_MEMORY;
+  }
+  clm_status st = CLM_OK;
+  for (int i = 0; i < o->steps && st == CLM_OK; i++) {
+    st = train_step(s, &ms[i]);
+    if (st == CLM_OK) progress(d, "profiled step %d/%d: %.1f ms", i + 1, o->steps, ms[i]);
+  }
+  if (st == CLM_OK) d->profiled_ms = median(ms, o->steps);
+  free(ms);
+  for (int i = 0; i < n && st == CLM_OK; i++) {
+    clm_op_profile p;
+    st = clm_graph_profile_get(s->g, i, &p);
+    if (st != CLM_OK || p.calls == 0) continue;
+    bench_op *b = &d->ops[d->nops++];
+    snprintf(b->node, sizeof b->node, "%s", p.node);
+    snprintf(b->variant, sizeof b->variant, "%s", p.variant);
+    b->op = clm_layer_type_name(p.op);
+    b->pass = clm_graph_pass_name(p.pass);
+    b->is_loss = p.is_loss;
+    b->ms = p.ms;
+    b->per_step = (double)p.calls / o->steps;
+    b->flop = p.flop;
+    b->bytes = p.bytes;
+    d->flop_per_step += p.flop * b->per_step;
+    if (p.is_loss && p.pass == CLM_PASS_FORWARD) {
+      d->mtl_ms += p.ms * b->per_step;
+      d->mtl_bytes += p.bytes * b->per_step;
+    }
+  }
+  qsort(d->ops, (size_t)d->nops, sizeof *d->ops, cmp_op);
+  clm_status off = clm_graph_profile_enable(s->g, 0);
+  return st != CLM_OK ? st : off;
+}
+
+static clm_status infer_time(const bench_opts *o, clm_context *ctx, double *out) {
+  clm_graph *g = NULL;
+  int runs = o->steps < 3 ? 3 : o->steps;
+  double ms[64];
+  if (runs > 64) runs = 64;
+  clm_status st = clm_graph_create(ctx, &g);
+  if (st == CLM_OK) st = clm_graph_load(g, o->model);
+  clm_graph_options go = {o->batch, o->height, o->width, 0, -1, 0};
+  if (st == CLM_OK) st = clm_graph_compile(g, &go);
+  if (st == CLM_OK) st = cli_fill_inputs(ctx, g, 2);
+  for (int i = -1; i < runs && st == CLM_OK; i++) { /* run -1 warms up */
+    double t0 = now_s();
+    st = clm_graph_forward(g);
+    if (st == CLM_OK) st = clm_context_finish(ctx);
+    if (i >= 0) ms[i] = (now_s() - t0) * 1e3;
+  }
+  if (st == CLM_OK) *out = median(ms, runs);
+  clm_graph_free(g);
+  return st;
+}
+
+static void fail(bench_device *d, const char *stage) {
+  d->ok = 0;
+  snprintf(d->error, sizeof d->error, "%s: %s", stage, clm_last_error());
+}
+
+/* Everything for one device; failures end up in d->error. */
+static void bench_device_run(const bench_opts *o, const char *spec, bench_device *d) {
+  char tmp[512];
+  const char *base = getenv("TMPDIR");
+  snprintf(tmp, sizeof tmp, "%s/clmtl-bench-XXXXXX", base && *base ? base : "/tmp");
+  if (!mkdtemp(tmp)) {
+    snprintf(d->error, sizeof d->error, "cannot create a temporary cache directory in %s",
+             base && *base ? base : "/tmp");
+    return;
+  }
+  copy_tuning(spec, tmp);
+  saved_env env = {dup_env("CLMTL_CACHE_DIR"), dup_env("CLMTL_CACHE"), 0};
+  setenv("CLMTL_CACHE_DIR", tmp, 1);
+  unsetenv("CLMTL_CACHE");
+  session s = {0};
+  double *ms = NULL;
+  d->ok = 1;
+
+  double t0 = now_s();
+  if (session_open(o, spec, &s) != CLM_OK) { fail(d, "cold start"); goto done; }
+  d->cold_s = now_s() - t0;
+  session_close(&s);
+  progress(d, "cold start %.2f s (context, compile, first train step; empty program cache)",
+           d->cold_s);
+
+  t0 = now_s();
+  if (session_open(o, spec, &s) != CLM_OK) { fail(d, "warm start"); goto done; }
+  d->warm_s = now_s() - t0;
+  restore_env(&env); /* later builds may still store into the temporary cache: removed below */
+  progress(d, "warm start %.2f s (filled program cache)", d->warm_s);
+
+  ms = calloc((size_t)o->steps, sizeof *ms);
+  if (!ms) { snprintf(d->error, sizeof d->error, "out of host memory"); d->ok = 0; goto done; }
+  for (int i = 0; i < o->warmup; i++)
+    if (train_step(&s, &ms[0]) != CLM_OK) { fail(d, "warm-up step"); goto done; }
+  for (int i = 0; i < o->steps; i++) {
+    if (train_step(&s, &ms[i]) != CLM_OK) { fail(d, "train step"); goto done; }
+    progress(d, "train step %d/%d: %.1f ms", i + 1, o->steps, ms[i]);
+  }
+  d->train_ms = median(ms, o->steps);
+  clm_context_memory(s.ctx, NULL, &d->peak_bytes);
+
+  if (profile_steps(o, &s, d) != CLM_OK) { fail(d, "profiled step"); goto done; }
+  session_close_training(&s);
+  progress(d, "profiled steps: median %.1f ms, %.2f GFLOP per step", d->profiled_ms,
+           d->flop_per_step * 1e-9);
+
+  if (infer_time(o, s.ctx, &d->infer_ms) != CLM_OK) { fail(d, "inference"); goto done; }
+  progress(d, "inference: median %.1f ms", d->infer_ms);
+
+  if (clm_probe_run(s.ctx, NULL, &d->probe) != CLM_OK) { fail(d, "probe"); goto done; }
+  progress(d, "probe: %.2f GB/s, %.1f GFLOP/s", d->probe.bandwidth_gbs, d->probe.peak_gflops);
+done:
+  free(ms);
+  session_close(&s);
+  restore_env(&env);
+  remove_dir(tmp);
+}
+
+/* ---- the command ---------------------------------------------------------------------------- */
+
+static const char *usage_text =
+    "usage: clmtl bench [MODEL.cfg] [options]   (default models/default.cfg)\n"
+    "  --size HxW          input resolution (128x256)\n"
+    "  --batch N           batch size (8)\n"
+    "  --steps N           timed train steps, profiled steps and (at least 3) forwards (3)\n"
+    "  --warmup N          more untimed train steps (0; the first step, part of the warm\n"
+    "                      start, is never timed)\n"
+    "  --weighting W       multi-task weighting (uncertainty); Adam optimizer\n"
+    "  --device D          device: P:D, cpu, gpu or part of a name (default: as elsewhere)\n"
+    "  --all-devices       every device of every platform, one comparison table\n"
+    "  --ops               every (node, pass) in the op table, not only the top 12\n"
+    "  --json FILE         results as JSON (the format tools/bench_torch.py reads)\n"
+    "  --csv FILE          one line per device\n"
+    "  --markdown FILE     comparison and op tables\n"
+    "  --png FILE          bar chart: img/s per device, or one device's top ops\n"
+    "Cold and warm start run with a temporary program cache (removed afterwards; the device's\n"
+    "tuning file is copied into it); driver-level caches (e.g. PoCL's) are not cleared.\n";
+
+static int parse_int(const char *opt, const char *val, int lo, int *out) {
+  char *end;
+  long v = strtol(val, &end, 10);
+  if (*end || end == val || v < lo || v > 1000000) {
+    fprintf(stderr, "clmtl bench: %s wants an integer >= %d, not '%s'\n", opt, lo, val);
+    return 2;
+  }
+  *out = (int)v;
+  return 0;
+}
+
+static int takes_value(const char *opt) {
+  static const char *const names[] = {"--size", "--batch", "--steps", "--warmup", "--device",
+                                      "--weighting", "--json", "--csv", "--markdown", "--png"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (!strcmp(opt, names[i])) return 1;
+  return 0;
+}
+
+static int parse_args(int argc, char **argv, bench_opts *o) {
+  const char *weighting = "uncertainty";
+  int model_given = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+    int rc = 0, takes = 1;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      fputs(usage_text, stdout);
+      return -1;
+    }
+    if (!strcmp(a, "--all-devices")) o->all_devices = 1, takes = 0;
+    else if (!strcmp(a, "--ops")) o->ops = 1, takes = 0;
+    else if (a[0] != '-') {
+      if (model_given) return cli_usage_error("'bench' takes one model file");
+      o->model = a, model_given = 1, takes = 0;
+    } else if (!takes_value(a)) {
+      fprintf(stderr, "clmtl bench: unknown option '%s'\n%s", a, usage_text);
+      return 2;
+    } else if (!val) {
+      fprintf(stderr, "clmtl bench: %s needs a value\n", a);
+      return 2;
+    } else if (!strcmp(a, "--size")) {
+      char end;
+      if (sscanf(val, "%dx%d%c", &o->height, &o->width, &end) != 2 || o->height <= 0 || o->width <= 0)
+        return cli_usage_error("--size wants HxW, e.g. 128x256");
+    } else if (!strcmp(a, "--batch")) rc = parse_int(a, val, 1, &o->batch);
+    else if (!strcmp(a, "--steps")) rc = parse_int(a, val, 1, &o->steps);
+    else if (!strcmp(a, "--warmup")) rc = parse_int(a, val, 0, &o->warmup);
+    else if (!strcmp(a, "--device")) o->device = val;
+    else if (!strcmp(a, "--weighting")) weighting = val;
+    else if (!strcmp(a, "--json")) o->json = val;
+    else if (!strcmp(a, "--csv")) o->csv = val;
+    else if (!strcmp(a, "--markdown")) o->markdown = val;
+    else o->png = val; /* --png, the last of the known options above */
+    if (rc) return rc;
+    if (takes) i++;
+  }
+  if (o->all_devices && o->device) return cli_usage_error("--device and --all-devices exclude each other");
+  if (clm_mtl_strategy_parse(weighting, &o->strategy) != CLM_OK) {
+    fprintf(stderr, "clmtl bench: %s\n", clm_last_error());
+    return 2;
+  }
+  return 0;
+}
+
+int cmd_bench(int argc, char **argv) {
+  bench_opts o = {.model = "models/default.cfg", .batch = 8, .height = 128, .width = 256,
+                  .steps = 3, .warmup = 0};
+  int rc = parse_args(argc, argv, &o);
+  if (rc) return rc < 0 ? 0 : rc;
+  const char *shown_model = o.model; /* as given: "models/default.cfg" reads the same anywhere */
+  static char shipped[1024];
+  if (access(o.model, R_OK) != 0 && !strncmp(o.model, "models/", 7)) { /* run from elsewhere */
+    snprintf(shipped, sizeof shipped, "%s/%s", CLMTL_MODELS_DIR, o.model + 7);
+    if (access(shipped, R_OK) == 0) o.model = shipped;
+  }
+  clm_graph *check = NULL; /* read the model once before touching any device */
+  if (clm_graph_create(NULL, &check) != CLM_OK || clm_graph_load(check, o.model) != CLM_OK) {
+    fprintf(stderr, "clmtl bench: %s\n", clm_last_error());
+    clm_graph_free(check);
+    return 1;
+  }
+  clm_graph_free(check);
+
+  bench_run run = {.model = shown_model, .batch = o.batch, .height = o.height, .width = o.width,
+                   .steps = o.steps, .warmup = o.warmup,
+                   .weighting = clm_mtl_strategy_name(o.strategy), .all_ops = o.ops};
+  clm_device_info *list = NULL;
+  if (o.all_devices) {
+    if (clm_device_list(&list, &run.ndev) != CLM_OK) {
+      fprintf(stderr, "clmtl bench: %s\n", clm_last_error());
+      return 1;
+    }
+  } else {
+    list = malloc(sizeof *list);
+    if (!list || clm_device_select(o.device, list) != CLM_OK) {
+      fprintf(stderr, "clmtl bench: %s\n", list ? clm_last_error() : "out of host memory");
+      free(list);
+      return 1;
+    }
+    run.ndev = 1;
+  }
+  run.dev = calloc((size_t)run.ndev, sizeof *run.dev);
+  if (!run.dev) {
+    free(list);
+    fprintf(stderr, "clmtl bench: out of host memory\n");
+    return 1;
+  }
+  run.have_load = load_average(run.load_start);
+  printf("clmtl bench: %s, batch %d, %dx%d, %s weighting, Adam; medians of %d steps after %d "
+         "warm-up\n", shown_model, o.batch, o.height, o.width, run.weighting, o.steps, o.warmup);
+  if (run.have_load) printf("load average %.2f at the start\n", run.load_start[0]);
+  printf("\n");
+  fflush(stdout);
+  int nok = 0;
+  for (int i = 0; i < run.ndev; i++) {
+    bench_device *d = &run.dev[i];
+    char spec[32];
+    d->info = list[i];
+    snprintf(spec, sizeof spec, "%d:%d", list[i].platform_index, list[i].device_index);
+    bench_device_run(&o, spec, d);
+    nok += d->ok;
+    bench_print_device(&run, d, stdout);
+    printf("\n");
+    fflush(stdout);
+  }
+  if (run.ndev > 1) bench_print_comparison(&run, stdout);
+  run.have_load = run.have_load && load_average(run.load_end);
+  if (run.have_load)
+    printf("%sload average %.2f at the end (other work on the machine slows every figure)\n",
+           run.ndev > 1 ? "\n" : "", run.load_end[0]);
+  rc = nok ? 0 : 1;
+  if (o.json && bench_write_json(&run, o.json)) rc = 1;
+  if (o.csv && bench_write_csv(&run, o.csv)) rc = 1;
+  if (o.markdown && bench_write_markdown(&run, o.markdown)) rc = 1;
+  if (o.png && bench_write_png(&run, o.png)) rc = 1;
+  for (int i = 0; i < run.ndev; i++) free(run.dev[i].ops);
+  free(run.dev);
+  free(list);
+  return rc;
+}
