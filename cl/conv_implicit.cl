@@ -46,6 +46,17 @@
 #define TS 3
 #endif
 
+/* CPU builds (-DCPU_PREFETCH=1, clang) prefetch the row streams of the backward-weight
+ * kernel PREFETCH_AHEAD floats ahead: the hardware prefetcher alone leaves it waiting on L2. */
+#ifndef PREFETCH_AHEAD
+#define PREFETCH_AHEAD 64
+#endif
+#if defined(CPU_PREFETCH) && CPU_PREFETCH && defined(__clang__)
+#define PREFETCH(p) __builtin_prefetch((p), 0, 3)
+#else
+#define PREFETCH(p) ((void)0)
+#endif
+
 /* Helpers must inline: their accumulator arrays only live in registers once they do. */
 #define INLINE static inline __attribute__((always_inline))
 
@@ -176,26 +187,76 @@ INLINE void weight_segments(float16 (*acc)[CB][TR][TS], __global const float *dy
   }
 }
 
-/* The same for segments whose every window lies inside its row, on rows where all TR kernel
- * rows fall inside x: no bounds checks. dyp = &dy[n, k0, oh, 0] (channels dys apart),
- * xp = &x[n, c0, oh − pad + r0·dil, s0·dil − pad] (channels xcs, kernel rows xrs apart). */
-INLINE void weight_interior(float16 (*acc)[CB][TR][TS], __global const float *dyp, int dys,
-                            __global const float *xp, int xcs, int xrs, int dil, int seg0,
-                            int seg1) {
+/* The same without bounds checks on the index, for the segments [seg0, seg1) whose loads stay
+ * inside the tensors: dyp = &dy[n, k0, oh, 0] (channels dys apart),
+ * xp = &x[n, c0, oh − pad + r0·dil, s0·dil − pad] (channels xcs, kernel rows xrs apart).
+ * masked (a constant where inlined): lanes outside dm (dy) and xm[s] (x, tap s) read as zero,
+ * for a segment that crosses a row border. Only the kernel rows whose bit is set in rows are
+ * read (the others fall outside x). */
+INLINE void weight_run(float16 (*acc)[CB][TR][TS], __global const float *dyp, int dys,
+                       __global const float *xp, int xcs, int xrs, int dil, int seg0, int seg1,
+                       int masked, int16 dm, const int16 *xm, int rows) {
   for (int ow0 = seg0 * 16; ow0 < seg1 * 16; ow0 += 16) {
     float16 d[KB];
 #pragma unroll
-    for (int a = 0; a < KB; a++) d[a] = vload16(0, dyp + a * dys + ow0);
+    for (int a = 0; a < KB; a++) {
+      d[a] = vload16(0, dyp + a * dys + ow0);
+      PREFETCH(dyp + a * dys + ow0 + PREFETCH_AHEAD);
+      if (masked) d[a] = select((float16)0.0f, d[a], dm);
+    }
 #pragma unroll
-    for (int r = 0; r < TR; r++)
+    for (int r = 0; r < TR; r++) {
+      if (!((rows >> r) & 1)) continue;
 #pragma unroll
       for (int b = 0; b < CB; b++)
 #pragma unroll
         for (int s = 0; s < TS; s++) {
           float16 v = vload16(0, xp + b * xcs + r * xrs + s * dil + ow0);
+          if (r == TR - 1 && s == 0) PREFETCH(xp + b * xcs + r * xrs + ow0 + PREFETCH_AHEAD);
+          if (masked) v = select((float16)0.0f, v, xm[s]);
 #pragma unroll
           for (int a = 0; a < KB; a++) acc[a][b][r][s] = fma(d[a], v, acc[a][b][r][s]);
         }
+    }
+  }
+}
+
+/* Lanes of the 16-column segment at ow0 that fall inside a row of W columns, for the window
+ * offset off (-1 lanes inside, 0 outside). */
+INLINE int16 lanes_inside(int ow0, int off, int W) {
+  int16 col = (int16)(ow0 + off) + (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  return col >= (int16)0 && col < (int16)W;
+}
+
+/* One output row (n, oh) of the backward weight with every check: kernel rows outside x
+ * skipped, the masked border segments only where their loads stay inside the tensors, else
+ * the checked path for the whole row. Arguments as computed in the kernel below. */
+INLINE void weight_checked_row(float16 (*acc)[CB][TR][TS], __global const float *dy,
+                               __global const float *x, int n, int oh, int K, int C, int H,
+                               int W, int Ho, int Wo, int k0, int c0, int r0, int s0, int pad,
+                               int dil, int dyoff, int xoff, int dlo, int dhi, int xlo, int xhi,
+                               int nseg, int lo, int hi, int masks_ok, int sofs, int xmin,
+                               int xmax, int dmax, int16 dml, int16 dmr, const int16 *xml,
+                               const int16 *xmr) {
+  int dyrow = dyoff + ((n * K + k0) * Ho + oh) * Wo;
+  int xbase = xoff + (n * C + c0) * H * W;
+  int h0 = oh - pad + r0 * dil;
+  int rows = 0;
+#pragma unroll
+  for (int r = 0; r < TR; r++) rows |= (h0 + r * dil >= 0 && h0 + r * dil < H) << r;
+  int rfirst = rows ? 31 - clz(rows & -rows) : 0, rlast = rows ? 31 - clz(rows) : 0;
+  int xrow0 = xbase + (h0 + rfirst * dil) * W;               /* lowest row read */
+  int xrow1 = xbase + ((CB - 1) * H + h0 + rlast * dil) * W; /* highest row read */
+  int dyrow1 = dyrow + (KB - 1) * Ho * Wo;
+  if (masks_ok && xrow0 + xmin >= xlo && xrow1 + xmax <= xhi && dyrow1 + dmax <= dhi) {
+    __global const float *dyp = dy + dyrow, *xp = x + xbase + h0 * W + sofs;
+    int xcs = H * W, xrs = dil * W, dys = Ho * Wo;
+    weight_run(acc, dyp, dys, xp, xcs, xrs, dil, 0, lo, 1, dml, xml, rows);
+    weight_run(acc, dyp, dys, xp, xcs, xrs, dil, lo, hi, 0, dml, xml, rows);
+    weight_run(acc, dyp, dys, xp, xcs, xrs, dil, hi, nseg, 1, dmr, xmr, rows);
+  } else {
+    weight_segments(acc, dy, dyrow, dlo, dhi, x, xbase, xlo, xhi, H, W, Ho, Wo, oh, r0, s0,
+                    pad, dil, 0, nseg, 0);
   }
 }
 
@@ -234,23 +295,46 @@ __kernel void conv_implicit_backward_weight(__global const float *x, int xoff,
   int last = min(W + pad - (s0 + TS - 1) * dil, Wo) - 16; /* largest interior ow0 */
   int hi = last < 0 ? lo : clamp(last / 16 + 1, lo, nseg);
   int dlo = dyoff, dhi = dyoff + N * K * Ho * Wo, xlo = xoff, xhi = xoff + N * C * H * W;
-  for (int q = q0; q < q1; q++) {
-    int n = q / Ho, oh = q - n * Ho;
-    int dyrow = dyoff + ((n * K + k0) * Ho + oh) * Wo;
-    int xbase = xoff + (n * C + c0) * H * W;
-    int h0 = oh - pad + r0 * dil;
-    int rows_inside = h0 >= 0 && h0 + (TR - 1) * dil < H;
-    if (rows_inside && lo < hi) {
-      weight_segments(acc, dy, dyrow, dlo, dhi, x, xbase, xlo, xhi, H, W, Ho, Wo, oh, r0, s0,
-                      pad, dil, 0, lo, 0);
-      weight_interior(acc, dy + dyrow, Ho * Wo, x + xbase + h0 * W + s0 * dil - pad, H * W,
-                      dil * W, dil, lo, hi);
-      weight_segments(acc, dy, dyrow, dlo, dhi, x, xbase, xlo, xhi, H, W, Ho, Wo, oh, r0, s0,
-                      pad, dil, hi, nseg, 0);
-    } else {
-      weight_segments(acc, dy, dyrow, dlo, dhi, x, xbase, xlo, xhi, H, W, Ho, Wo, oh, r0, s0,
-                      pad, dil, 0, nseg, 0);
+  /* At most one border segment on each side (seg 0 when lo == 1, seg nseg − 1 when
+   * hi == nseg − 1) runs with lane masks computed here once; anything else, and rows where a
+   * masked load would leave the tensor, take the checked path. */
+  int sofs = s0 * dil - pad, owl = 0, owr = (nseg - 1) * 16;
+  int masks_ok = lo <= 1 && hi >= nseg - 1;
+  int16 dml = lanes_inside(owl, 0, Wo), dmr = lanes_inside(owr, 0, Wo), xml[TS], xmr[TS];
+#pragma unroll
+  for (int s = 0; s < TS; s++) {
+    xml[s] = lanes_inside(owl, sofs + s * dil, W);
+    xmr[s] = lanes_inside(owr, sofs + s * dil, W);
+  }
+  int xmin = sofs + (lo == 1 ? owl : owr);                 /* reach of the masked loads */
+  int xmax = sofs + (TS - 1) * dil + (hi == nseg - 1 ? owr : owl) + 16;
+  int dmax = (hi == nseg - 1 ? owr : owl) + 16;
+  int xcs = H * W, xrs = dil * W, dys = Ho * Wo;
+  /* Steady rows: every kernel row of the tile inside x with a row to spare above and below,
+   * and a dy row below, so that the masked loads (reaching less than a row past either end)
+   * stay inside the tensors without checks; they advance by pointer increments. */
+  int steady = masks_ok && -xmin <= W && xmax - W <= W && Wo >= 16;
+  int oh_a = max(pad - r0 * dil + 1, 0);
+  int oh_b = min(H - 2 - (TR - 1) * dil + pad - r0 * dil, Ho - 2) + 1;
+  for (int q = q0; q < q1;) {
+    int n = q / Ho, oh = q - n * Ho, oh_end = min(Ho, q1 - n * Ho);
+    int sa = steady ? clamp(oh_a, oh, oh_end) : oh_end, sb = steady ? clamp(oh_b, sa, oh_end) : oh_end;
+    for (; oh < sa; oh++)
+      weight_checked_row(acc, dy, x, n, oh, K, C, H, W, Ho, Wo, k0, c0, r0, s0, pad, dil,
+                         dyoff, xoff, dlo, dhi, xlo, xhi, nseg, lo, hi, masks_ok, sofs, xmin,
+                         xmax, dmax, dml, dmr, xml, xmr);
+    __global const float *dyp = dy + dyoff + ((n * K + k0) * Ho + oh) * Wo;
+    __global const float *xp = x + xoff + (n * C + c0) * H * W + (oh - pad + r0 * dil) * W + sofs;
+    for (; oh < sb; oh++, dyp += Wo, xp += W) {
+      weight_run(acc, dyp, dys, xp, xcs, xrs, dil, 0, lo, 1, dml, xml, (1 << TR) - 1);
+      weight_run(acc, dyp, dys, xp, xcs, xrs, dil, lo, hi, 0, dml, xml, (1 << TR) - 1);
+      weight_run(acc, dyp, dys, xp, xcs, xrs, dil, hi, nseg, 1, dmr, xmr, (1 << TR) - 1);
     }
+    for (; oh < oh_end; oh++)
+      weight_checked_row(acc, dy, x, n, oh, K, C, H, W, Ho, Wo, k0, c0, r0, s0, pad, dil,
+                         dyoff, xoff, dlo, dhi, xlo, xhi, nseg, lo, hi, masks_ok, sofs, xmin,
+                         xmax, dmax, dml, dmr, xml, xmr);
+    q = n * Ho + oh_end;
   }
   /* skip what the previous tile along each axis already covers */
   int ka = kt * KB - k0, cb = ct * CB - c0, rb = rt * TR - r0, sb = st * TS - s0;
@@ -263,7 +347,8 @@ __kernel void conv_implicit_backward_weight(__global const float *x, int xoff,
 #pragma unroll
         for (int s = 0; s < TS; s++) {
           if (a < ka || b < cb || r < rb || s < sb) continue;
-          /* (swizzling the sum down crashes oclgrind 21.10's uninitialised-value check) */
+          /* lane sum through private memory: oclgrind 21.10's uninitialised-value check
+           * loses track of (or crashes on) swizzles such as v.lo + v.hi */
           float h[16], sum = 0.0f;
           vstore16(acc[a][b][r][s], 0, h);
           for (int j = 0; j < 16; j++) sum += h[j];

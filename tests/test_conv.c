@@ -314,7 +314,7 @@ static void run_case(clm_context *ctx, const conv_case *cs, uint64_t seed) {
  * each axis (k, c, kernel rows, kernel columns), against the reference, adding onto random
  * contents. */
 static void test_forced_tiles(clm_context *ctx, test_rng *rng) {
-  static const int tiles[][4] = {{2, 2, 2, 2}, {3, 4, 3, 3}, {4, 3, 4, 4}, {1, 1, 5, 5}};
+  static const int tiles[][4] = {{2, 2, 2, 2}, {3, 1, 3, 2}, {1, 4, 1, 4}, {4, 3, 1, 1}};
   int n = 2, c = 5, h = 6, w = 37, k = 5, r = 5, s = 5;
   clm_conv_params p = {1, 2, 1};
   ref_conv_shape g = {n, c, h, w, k, r, s, h, w, 1, 2, 1};

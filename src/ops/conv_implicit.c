@@ -3,7 +3,6 @@
  * fallback for other strides live in src/ops/conv.c. No workspace. */
 #include "ops/conv_implicit.h"
 #include <stdio.h>
-#include <stdlib.h>
 
 /* Work-group size for n work-items: a power of two up to 64 that still leaves at least 16
  * work-groups to spread over the cores (PoCL runs one work-group per thread). */
@@ -33,8 +32,7 @@ static int pick_kt(int k) {
 static clm_status launch_forward(clm_context *ctx, const clm_tensor *in, const clm_tensor *w,
                                  size_t woff, const clm_tensor *out, int n, int c, int h, int wd,
                                  int k, int r, int s, int ho, int wo, int padh, int padw, int dil,
-                                 int wk,
-                                 int wc, int wr, int ws, int accumulate) {
+                                 int wk, int wc, int wr, int ws, int accumulate) {
   int kt = pick_kt(k);
   char opts[48];
   snprintf(opts, sizeof opts, "-DKT=%d -DWK=%d", kt, wk);
@@ -72,10 +70,11 @@ clm_status clm_conv_implicit_backward_data(clm_context *ctx, const conv_geom *g,
 }
 
 /* Backward-weight tile (see conv_implicit_backward_weight): KB·CB·TR·TS accumulators, at most
- * BW_ACC of the 32 vector registers. Per 16-column segment a work-item issues KB + CB·TR·TS
- * loads (L1: the TS taps of one row share cache lines, and with dilation 1 the TR kernel
- * rows were read for the previous output row) but brings in only KB + CB rows from L2
- * (CB·TR with dilation > 1), which is the bottleneck: each L2 row is worth about 2.5 FMAs. */
+ * BW_ACC of the 32 vector registers. Per 16-column segment a work-item issues KB·CB·TR·TS
+ * FMAs and KB + CB·TR·TS loads, most of them L1 hits (the TS taps of one row share cache
+ * lines, and with dilation 1 the TR kernel rows were read for the previous output row), but
+ * brings KB + CB rows in from L2 (CB·TR with dilation > 1), which is what it waits on. The
+ * weights of the three costs were fitted to timings on PoCL (AVX-512): 3x3 prefers 2x1x3x3. */
 #define BW_ACC 21
 typedef struct bw_tile { int kb, cb, tr, ts; } bw_tile;
 
@@ -89,13 +88,11 @@ static bw_tile pick_bw_tile(const conv_geom *g) {
           double fmas = (double)kb * cb * tr * ts;
           double l1 = kb + (double)cb * tr * ts;
           double l2 = kb + (double)cb * (g->dil == 1 ? 1 : tr);
-          double per_seg = fmas > l1 ? fmas : l1;
-          if (2.5 * l2 > per_seg) per_seg = 2.5 * l2;
           /* ragged tiles overlap their neighbours: count the work of every tile */
           double tiles = (double)((g->k + kb - 1) / kb) * ((g->c + cb - 1) / cb) *
                          ((g->r + tr - 1) / tr) * ((g->s + ts - 1) / ts);
-          double cost = tiles * per_seg;
-          if (cost < best_cost) best_cost = cost, best = (bw_tile){kb, cb, tr, ts};
+          double cost = tiles * (fmas + 0.5 * l1 + l2);
+          if (cost < best_cost - 1e-9) best_cost = cost, best = (bw_tile){kb, cb, tr, ts};
         }
   return best;
 }
@@ -112,12 +109,12 @@ clm_status clm_conv_implicit_backward_weight(clm_context *ctx, const conv_geom *
                                              const clm_tensor *x, const clm_tensor *dy,
                                              const clm_tensor *dw) {
   bw_tile t = pick_bw_tile(g);
-  if (getenv("BWT")) sscanf(getenv("BWT"), "%d,%d,%d,%d", &t.kb, &t.cb, &t.tr, &t.ts);
   if (forced_bw[0])
     t = (bw_tile){clamp_int(forced_bw[0], g->k), clamp_int(forced_bw[1], g->c),
                   clamp_int(forced_bw[2], g->r), clamp_int(forced_bw[3], g->s)};
-  char opts[64];
-  snprintf(opts, sizeof opts, "-DKB=%d -DCB=%d -DTR=%d -DTS=%d", t.kb, t.cb, t.tr, t.ts);
+  char opts[96];
+  snprintf(opts, sizeof opts, "-DKB=%d -DCB=%d -DTR=%d -DTS=%d -DCPU_PREFETCH=%d", t.kb, t.cb,
+           t.tr, t.ts, ctx->info.kind == CLM_DEVICE_CPU && !ctx->oclgrind);
   cl_kernel kern;
   size_t kmax = 0;
   CLM_TRY(clm_kernel_get(ctx, "conv_implicit", opts, "conv_implicit_backward_weight", &kern,
@@ -131,9 +128,7 @@ clm_status clm_conv_implicit_backward_weight(clm_context *ctx, const conv_geom *
   long per_row = (long)g->k * g->wo + (long)g->c * g->w;
   int band = (int)((256L * 1024 + per_row - 1) / per_row);
   if (band * nseg < 64) band = (64 + nseg - 1) / nseg;
-  if (getenv("BAND")) band = atoi(getenv("BAND"));
   if (band > rows) band = rows;
-  if (getenv("IMPL_DEBUG")) fprintf(stderr, "bw tile kb %d cb %d tr %d ts %d items %zu local %zu band %d\n", t.kb, t.cb, t.tr, t.ts, items, local, band);
   for (int q0 = 0; q0 < rows; q0 += band) {
     int q1 = q0 + band < rows ? q0 + band : rows;
     CLM_TRY(clm_kernel_args(kern, "ttt" "iiiiiiiiiii" "ii", x, dy, dw, g->n, g->c, g->h, g->w,
