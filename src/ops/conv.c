@@ -241,6 +241,31 @@ static clm_status im2col(clm_context *ctx, const conv_geom *g, const clm_tensor 
                        "tt" GEOM_FMT "ii", xn, ws, GEOM_ARGS(*g), h0, rows);
 }
 
+/* The transpose of that chunk, (rows·Wo × C·R·S), into ws: see im2col_t in cl/conv.cl. */
+static clm_status im2col_t(clm_context *ctx, const conv_geom *g, const clm_tensor *xn,
+                           const clm_tensor *ws, int h0, int rows) {
+  return clm_launch_1d(ctx, "conv", "im2col_t", (size_t)rows * g->wo * g->c,
+                       "tt" GEOM_FMT "ii", xn, ws, GEOM_ARGS(*g), h0, rows);
+}
+
+/* d (m × cols) (= with beta 0, else +=) a (m × P, row stride lda) · colᵀ, with col the im2col
+ * chunk of image xn under geometry f for output rows [h0, h0 + rows) (P = rows·Wo), built in
+ * ws. The register-tiled GEMM gets the transposed chunk and an NN product, which it runs 2–3×
+ * faster than NT; the others (CLBlast transposes internally) the plain chunk and NT. */
+static clm_status weight_product(clm_context *ctx, clm_gemm_variant gv, int img,
+                                 const conv_geom *f, const clm_tensor *xn, const clm_tensor *ws,
+                                 int h0, int rows, int m, const clm_tensor *a, int lda,
+                                 float beta, const clm_tensor *d) {
+  int cols = f->c * f->r * f->s, p = rows * f->wo;
+  if (gv == CLM_GEMM_TILED) {
+    CLM_TRY(im2col_t(ctx, f, xn, ws, h0, rows));
+    return gemm(ctx, gv, "backward weight", img, 0, 0, m, cols, p, a, lda, ws, cols, beta, d,
+                cols);
+  }
+  CLM_TRY(im2col(ctx, f, xn, ws, h0, rows));
+  return gemm(ctx, gv, "backward weight", img, 0, 1, m, cols, p, a, lda, ws, p, beta, d, cols);
+}
+
 /* ---- the convolution paths, in conv terms, after the checks --------------------------------- */
 
 /* y (=, or += with accumulate) = conv(x, w) + b (b optional). */
@@ -377,11 +402,10 @@ static clm_status run_backward_weight(clm_context *ctx, clm_conv_variant v, cons
     for (int n = 0; n < g->n; n++) {
       clm_tensor xn = image(x, n), dyn = image(dy, n);
       for (int h0 = 0; h0 < g->h; h0 += rows) {
-        int hr = g->h - h0 < rows ? g->h - h0 : rows, p = hr * g->w;
+        int hr = g->h - h0 < rows ? g->h - h0 : rows;
         clm_tensor xb = band(&xn, g->c, plane, h0, hr, g->w);
-        CLM_TRY(im2col(ctx, &f, &dyn, &col, h0, hr));
-        CLM_TRY(gemm(ctx, gv, "backward weight", n, 0, 1, g->c, krs, p, &xb, plane, &col, p,
-                     n == 0 && h0 == 0 ? 0.0f : 1.0f, &dwf, krs));
+        CLM_TRY(weight_product(ctx, gv, n, &f, &dyn, &col, h0, hr, g->c, &xb, plane,
+                               n == 0 && h0 == 0 ? 0.0f : 1.0f, &dwf));
       }
     }
     return clm_launch_1d(ctx, "conv", "unflip_weights_accumulate", nwf, "ttiiii", &dwf, dw,
@@ -396,12 +420,10 @@ static clm_status run_backward_weight(clm_context *ctx, clm_conv_variant v, cons
       continue;
     }
     for (int h0 = 0; h0 < g->ho; h0 += rows) {
-      int hr = g->ho - h0 < rows ? g->ho - h0 : rows, p = hr * g->wo;
+      int hr = g->ho - h0 < rows ? g->ho - h0 : rows;
       clm_tensor dyb = band(&dyn, g->k, hw, h0, hr, g->wo);
       /* dW (K × CRS) += dy_n[:, band] (K × P) · colᵀ (P × CRS) */
-      CLM_TRY(im2col(ctx, g, &xn, ws, h0, hr));
-      CLM_TRY(gemm(ctx, gv, "backward weight", n, 0, 1, g->k, crs, p, &dyb, hw, ws, p, 1.0f, dw,
-                   crs));
+      CLM_TRY(weight_product(ctx, gv, n, g, &xn, ws, h0, hr, g->k, &dyb, hw, 1.0f, dw));
     }
   }
   return CLM_OK;
