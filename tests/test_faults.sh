@@ -28,6 +28,7 @@ OCL_ICD_VENDORS="$dir/no-vendors" "$clmtl" train --epochs 1 > "$dir/none.log" 2>
 test $? -eq 1 && grep -q "no OpenCL platform" "$dir/none.log"; check "training without a platform: the same error" $?
 
 # four processes at once on one cache directory: cold, then warm, then with every entry cut
+# (CLMTL_CACHE=1: on PoCL the binary cache is otherwise left to the driver's own)
 cache="$dir/cache"
 for round in cold warm corrupt; do
   if [ "$round" = corrupt ]; then
@@ -35,7 +36,7 @@ for round in cold warm corrupt; do
   fi
   pids=""
   for i in 1 2 3 4; do
-    CLMTL_CACHE_DIR="$cache" "$clmtl" model "$models/tiny.cfg" --size 16x32 --steps 2 > "$dir/p$i.log" 2>&1 &
+    CLMTL_CACHE=1 CLMTL_CACHE_DIR="$cache" "$clmtl" model "$models/tiny.cfg" --size 16x32 --steps 2 > "$dir/p$i.log" 2>&1 &
     pids="$pids $!"
   done
   ok=0

@@ -55,7 +55,7 @@ void bench_print_device(const bench_run *r, const bench_device *d, FILE *f) {
   fprintf(f, "  peak memory       %.1f MiB of device buffers during the train step\n",
           (double)d->peak_bytes / (1 << 20));
   fprintf(f, "  start             cold %.2f s, warm %.2f s (context to first train step; empty, "
-          "filled program cache)\n", d->cold_s, d->warm_s);
+          "filled clmtl program cache; the driver's own cache is kept)\n", d->cold_s, d->warm_s);
   double mtl_gbs = per_s(d->mtl_bytes, d->mtl_ms);
   fprintf(f, "  multi-task loss   %.2f ms/step, %.1f MB read, %.2f GB/s (%.1f%% of probe bandwidth)\n",
           d->mtl_ms, d->mtl_bytes * 1e-6, mtl_gbs, 100 * ratio(mtl_gbs, p->bandwidth_gbs));
