@@ -30,7 +30,7 @@ clm_status clm_batch_init(clm_batch *b, int size, int height, int width) {
 
 void clm_batch_free(clm_batch *b) {
   if (!b) return;
-  if (b->running) clm_batch_wait(b);
+  clm_batch_discard(b);
   free(b->image);
   free(b->semantic);
   free(b->instance);
@@ -97,4 +97,10 @@ clm_status clm_batch_wait(clm_batch *b) {
   }
   if (b->status != CLM_OK) return clm_error_set(b->status, __FILE__, __LINE__, "%s", b->error);
   return CLM_OK;
+}
+
+void clm_batch_discard(clm_batch *b) {
+  if (!b->running) return;
+  pthread_join(b->thread, NULL);
+  b->running = 0;
 }

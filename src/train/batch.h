@@ -33,6 +33,9 @@ void clm_batch_free(clm_batch *b);
  * returns the fill's status (its message restored into clm_last_error()). */
 clm_status clm_batch_start(clm_batch *b, clm_dataset *data, const int *indices);
 clm_status clm_batch_wait(clm_batch *b);
+/* Joins a fill still running and drops its result: clm_last_error() is left as it is. For a
+ * run that stops early, before the indices the fill reads go away. */
+void clm_batch_discard(clm_batch *b);
 /* Uploads every array of b that g has an input for: "input" (required), "semantic",
  * "instance", "instance_mask", "depth", "depth_mask". */
 clm_status clm_batch_upload(const clm_batch *b, clm_graph *g);

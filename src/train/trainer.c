@@ -417,6 +417,8 @@ static clm_status run(trainer *t, const clm_train_callbacks *cb) {
     if (cb && cb->on_epoch) cb->on_epoch(cb->user, &r);
     if (r.stop) break;
   }
+  /* a run stopped by an error may leave the next batch filling from idx */
+  for (int i = 0; i < 2; i++) clm_batch_discard(&t->batches[i]);
   free(idx);
   return st;
 }
