@@ -42,6 +42,19 @@ float xent1(__global const float *z, int K, int HW, float lab, int ignore, float
   return log(s) - (z[(int)lab * HW] - m);
 }
 
+/* The chunks of [0, chunks) work-item g of the grid takes, from the returned one up to *end
+ * in steps of *step (the caller sets *end = chunks, *step = the grid size): with per_item > 0
+ * (CPUs) the contiguous run [g·per_item, (g + 1)·per_item), which the hardware prefetcher
+ * follows; with 0 (GPUs) g, g + grid, ..., so that neighbouring work-items read neighbouring
+ * chunks. Either way the order of each work-item's sum is fixed. */
+int first_chunk(int chunks, int per_item, int *end, int *step) {
+  int g = (int)GID0;
+  if (!per_item) return g;
+  *step = 1;
+  *end = min(g * per_item + per_item, chunks);
+  return g * per_item;
+}
+
 /* Writes the group's sums of acc and cnt to part[group] and part[groups + group]. */
 void write_partials(float acc, float cnt, __local float *ls, __local float *lc,
                     __global float *part, int poff) {
@@ -57,16 +70,17 @@ void write_partials(float acc, float cnt, __local float *ls, __local float *lc,
 }
 
 /* Partial sums of the cross-entropy of logits (N, K, HW) against labels (N, HW), and of the
- * valid-pixel count. Work-item t of the grid takes chunks t, t + grid, ... in order; a chunk is
- * 16 pixels of one image (the last chunk of an image may be shorter). */
+ * valid-pixel count, over chunks of 16 pixels of one image (the last chunk of an image may be
+ * shorter), shared out by first_chunk. */
 __kernel void xent_reduce(__global const float *logits, int loff, __global const float *labels,
-                          int laboff, int N, int K, int HW, int ignore, __global float *part,
-                          int poff) {
+                          int laboff, int N, int K, int HW, int ignore, int per_item,
+                          __global float *part, int poff) {
   __local float ls[LOSS_WG], lc[LOSS_WG];
   int per_image = (HW + LANES - 1) / LANES, chunks = N * per_image;
   float16 acc = (float16)(0.0f), cnt = (float16)(0.0f);
   float acc1 = 0.0f, cnt1 = 0.0f;
-  for (int t = GID0; t < chunks; t += (int)get_global_size(0)) {
+  int t1 = chunks, step = (int)get_global_size(0);
+  for (int t = first_chunk(chunks, per_item, &t1, &step); t < t1; t += step) {
     int n = t / per_image, j0 = (t - n * per_image) * LANES;
     __global const float *z = logits + loff + n * K * HW + j0;
     __global const float *lab = labels + laboff + n * HW + j0;
@@ -143,12 +157,14 @@ __kernel void xent_backward(__global const float *logits, int loff, __global con
 __kernel void regression_reduce(__global const float *pred, int poff,
                                 __global const float *target, int toff,
                                 __global const float *mask, int moff, int has_mask, int N, int C,
-                                int HW, int kind, __global float *part, int partoff) {
+                                int HW, int kind, int per_item, __global float *part,
+                                int partoff) {
   __local float ls[LOSS_WG], lc[LOSS_WG];
   int per_plane = (HW + LANES - 1) / LANES, chunks = N * C * per_plane;
   float16 acc = (float16)(0.0f), cnt = (float16)(0.0f);
   float acc1 = 0.0f, cnt1 = 0.0f;
-  for (int t = GID0; t < chunks; t += (int)get_global_size(0)) {
+  int t1 = chunks, step = (int)get_global_size(0);
+  for (int t = first_chunk(chunks, per_item, &t1, &step); t < t1; t += step) {
     int plane = t / per_plane, j0 = (t - plane * per_plane) * LANES;
     int n = plane / C;
     __global const float *p = pred + poff + plane * HW + j0, *q = target + toff + plane * HW + j0;

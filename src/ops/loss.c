@@ -76,12 +76,25 @@ size_t clm_loss_workspace(const clm_context *ctx, size_t n) {
   return 2 * clm_reduce_workspace(ctx, (n + 15) / 16);
 }
 
-/* Launches `kernel` of cl/loss.cl (its arguments from index 0 already set except the last two,
- * the partials workspace) over `chunks` 16-element chunks, then loss_final into loss, count. */
+/* Launches `kernel` of cl/loss.cl (its arguments from index 0 already set except the last
+ * three: per_item and the partials workspace) over `chunks` 16-element chunks, then
+ * loss_final into loss, count. */
 static clm_status loss_reduce_run(clm_context *ctx, const char *op, int which, size_t chunks,
                                   int nargs, const clm_tensor *ws, const clm_tensor *loss,
                                   const clm_tensor *count, cl_kernel *kernels, size_t wg) {
   size_t groups = reduce_groups(chunks, wg);
+  /* CPUs: a few work-groups per core, each work-item summing one contiguous run of chunks
+   * (see first_chunk in cl/loss.cl). Against 256 groups taking chunks a grid apart, this
+   * lifted the default model's loss reduction from 30% to about 50% of the probe's bandwidth
+   * on PoCL (fewer barrier trees, streams the prefetcher follows). */
+  int per_item = 0;
+  if (ctx->info.kind == CLM_DEVICE_CPU) {
+    size_t cap = 4 * (size_t)(ctx->info.compute_units ? ctx->info.compute_units : 1);
+    if (groups > cap) groups = cap;
+    per_item = (int)((chunks + groups * wg - 1) / (groups * wg));
+  }
+  CLM_CL_TRY(clSetKernelArg(kernels[which], (cl_uint)nargs, sizeof(int), &per_item));
+  nargs++;
   if (!clm_tensor_present(ws) || clm_tensor_numel(ws) < 2 * groups)
     CLM_FAIL(CLM_ERR_SHAPE, "%s: workspace of %zu floats, %zu needed", op,
              clm_tensor_present(ws) ? clm_tensor_numel(ws) : (size_t)0, 2 * groups);
