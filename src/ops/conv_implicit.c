@@ -121,7 +121,9 @@ clm_status clm_conv_implicit_backward_weight(clm_context *ctx, const conv_geom *
                          &kmax));
   size_t items = (size_t)((g->k + t.kb - 1) / t.kb) * ((g->c + t.cb - 1) / t.cb) *
                  ((g->r + t.tr - 1) / t.tr) * ((g->s + t.ts - 1) / t.ts);
-  size_t local = pick_wg(items, kmax);
+  /* PoCL compiles a kernel once per work-group size it is launched with (~6 s for this one):
+   * CPUs get one size for every shape, which times the same as pick_wg's choices there. */
+  size_t local = ctx->info.kind == CLM_DEVICE_CPU ? (kmax < 16 ? kmax : 16) : pick_wg(items, kmax);
   /* Bands of rows whose x and dy (about 256K floats) stay in cache while every work-item
    * reads them, but at least 64 row segments per work-item and launch. */
   int rows = g->n * g->ho, nseg = (g->wo + 15) / 16;
