@@ -1,5 +1,5 @@
 /* Convolution timing (a measurement program, not a test): for the heaviest 3×3 convolutions of
- * models/default.cfg at 128×256, batch 8 (and two of models/segnet-mtl.cfg), times forward,
+ * models/default.cfg at 128×256, batch 8 (and three of models/segnet-mtl.cfg), times forward,
  * backward data and backward weight of every conv variant: one warm-up run, then the median
  * of --reps runs, each bracketed by clFinish. Prints ms, GFLOP/s (2·N·K·C·R·S·Ho·Wo per pass)
  * and the ratio to the gemm (im2col + CLBlast) variant, plus "cores": the process's CPU time
@@ -25,7 +25,8 @@ static const shape shapes[] = {
     {"enc1", 8, 16, 128, 256, 16},  {"dec1a", 8, 48, 128, 256, 16},
     {"dec1", 8, 16, 128, 256, 16},  {"dec2a", 8, 96, 64, 128, 32},
     {"enc2", 8, 32, 64, 128, 32},   {"enc3", 8, 64, 32, 64, 64},
-    {"segnet256", 8, 256, 32, 64, 256}, {"segnet512", 8, 512, 8, 16, 512},
+    {"segnet128", 8, 128, 64, 128, 128}, {"segnet256", 8, 256, 32, 64, 256},
+    {"segnet512", 8, 512, 8, 16, 512},
 };
 #define NSHAPES (int)(sizeof shapes / sizeof shapes[0])
 /* the segnet shapes run only when asked for by name */

@@ -23,18 +23,19 @@ static int forced_variant(const clm_graph *g) {
 }
 
 /* The untuned choice, from the device's kind. CPUs (PoCL): the implicit-GEMM register tiles
- * for stride-1 convolutions with a reduction C·R·S up to 864 (96 channels, 3×3: every layer of
- * the default model, where they match or beat im2col + GEMM without writing a col matrix);
- * im2col + the register-tiled GEMM for deeper reductions (a 256-channel 3×3 on a 16×32 plane
- * trained 2.4× faster tiled, its backward weight 4×) and other strides. GPUs: im2col +
- * CLBlast, whose kernels are tuned for many GPUs, once C·R·S ≥ 32, else one work-item per
- * output (direct). `clmtl tune` replaces the rule with measurements per shape. */
+ * for stride-1 convolutions with a reduction C·R·S up to 1152 (128 channels, 3×3), im2col +
+ * the register-tiled GEMM for deeper ones and other strides. Measured with perf_conv on an
+ * idle 2-core AVX-512 box (ms forward / backward data / backward weight, batch 8): 128→128 on
+ * 64×128, implicit 87 / 91 / 159 against tiled 151 / 162 / 245; 256→256 on 32×64, 96 / 98 /
+ * 188 against 114 / 112 / 157 (a tie); 512→512 on 8×16, 22 / 25 / 107 against 28 / 37 / 39.
+ * GPUs: im2col + CLBlast, whose kernels are tuned for many GPUs, once C·R·S ≥ 32, else one
+ * work-item per output (direct). `clmtl tune` replaces the rule with measurements per shape. */
 static int default_variant(const clm_graph *g, const clm_node *nd) {
   const clm_param_slot *w = &nd->params[0];
   const clm_layer *l = &g->layers[nd->layer];
   int reduction = w->c * w->h * w->w;
   if (clm_context_device(g->ctx)->kind == CLM_DEVICE_CPU)
-    return l->stride == 1 && reduction <= 864 ? CLM_CONV_IMPLICIT : CLM_CONV_TILED;
+    return l->stride == 1 && reduction <= 1152 ? CLM_CONV_IMPLICIT : CLM_CONV_TILED;
   return reduction >= 32 ? CLM_CONV_GEMM : CLM_CONV_DIRECT;
 }
 

@@ -94,8 +94,8 @@ clm_status clm_optim_step(clm_context *ctx, const clm_optim_config *cfg, const c
                           1.0 - (double)cfg->beta1, log_beta(cfg->beta1), (double)cfg->beta2,
                           1.0 - (double)cfg->beta2, log_beta(cfg->beta2), (double)cfg->eps,
                           (double)cfg->weight_decay));
-  size_t n = s->n;
-  CLM_TRY(clm_kernel_launch(ctx, k, 1, &n, NULL));
+  size_t items = (s->n + 15) / 16; /* 16 parameters per work-item */
+  CLM_TRY(clm_kernel_launch(ctx, k, 1, &items, NULL));
   /* In-order queue: the counter moves only after every parameter has used it. */
   return clm_launch_1d(ctx, "optim", "optim_count", 1, "tti", &s->step, gd, has_guard);
 }
