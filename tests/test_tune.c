@@ -1,6 +1,7 @@
 /* The tuning file: clm_graph_tune measures and writes one entry per shape and mode; a compile
  * follows the file's choice for its exact shape and mode (train / infer); lines that do not parse
  * are skipped; CLMTL_TUNING=0 ignores the file; a merge keeps entries it did not measure. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,54 @@ static clm_graph *compile(int training) {
   if (st == CLM_OK) st = clm_graph_compile(g, &o);
   test_status("compile", st);
   return g;
+}
+
+static clm_graph *compile_forced(int variant) {
+  clm_graph *g = NULL;
+  clm_status st = clm_graph_create(ctx, &g);
+  if (st == CLM_OK) st = clm_graph_parse(g, model, "tune.cfg");
+  clm_graph_options o = {2, 12, 20, 1, variant, 0};
+  if (st == CLM_OK) st = clm_graph_compile(g, &o);
+  test_status("compile with a forced variant", st);
+  return g;
+}
+
+/* One forward and backward of both graphs from the same parameters and inputs; the largest
+ * difference of their parameter gradients relative to the largest reference gradient. */
+static float grad_difference(clm_graph *g, clm_graph *ref) {
+  test_rng rng = test_rng_make(11);
+  float *image = test_random(&rng, 2 * 3 * 12 * 20, -1, 1);
+  float *depth = test_random(&rng, 2 * 2 * 12 * 20, -1, 1);
+  clm_graph *gs[2] = {g, ref};
+  float *grads[2] = {NULL, NULL};
+  for (int i = 0; i < 2; i++) {
+    clm_status st = clm_graph_init_params(gs[i], 5);
+    if (st == CLM_OK) st = clm_graph_set_input(gs[i], "input", image);
+    if (st == CLM_OK) st = clm_graph_set_input(gs[i], "depth", depth);
+    if (st == CLM_OK) st = clm_graph_forward(gs[i]);
+    if (st == CLM_OK) st = clm_graph_zero_grad(gs[i]);
+    if (st == CLM_OK) st = clm_graph_backward(gs[i]);
+    test_status(i ? "step, direct" : "step, per-pass variants", st);
+    clm_tensor t = clm_graph_grads(gs[i]);
+    if (st == CLM_OK) grads[i] = test_download(ctx, &t);
+  }
+  float err = 1.0f;
+  if (grads[0] && grads[1]) {
+    clm_tensor t = clm_graph_grads(ref);
+    size_t n = clm_tensor_numel(&t);
+    float worst = 0.0f, scale = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+      float d = fabsf(grads[0][i] - grads[1][i]);
+      if (d > worst) worst = d;
+      if (fabsf(grads[1][i]) > scale) scale = fabsf(grads[1][i]);
+    }
+    err = scale > 0 ? worst / scale : worst;
+  }
+  free(image);
+  free(depth);
+  free(grads[0]);
+  free(grads[1]);
+  return err;
 }
 
 static const clm_node *node(clm_graph *g, const char *name) {
@@ -63,17 +112,34 @@ int main(void) {
 
   /* a hand-written file decides, per mode; a malformed line is skipped */
   FILE *f = fopen(path, "w");
-  fprintf(f, "# hand-written\n%s train direct\n%s train gemm # comment\nnot an entry at all\n"
-          "%s infer gemm\n%s infer direct\n%s train nosuchvariant\n",
-          key_a, key_b, key_a, key_b, key_a);
+  fprintf(f, "# hand-written\n%s train implicit,tiled,gemm # comment\n%s train direct\n"
+          "not an entry at all\n%s infer gemm\n%s infer direct\n%s train nosuchvariant\n"
+          "%s train direct,implicit\n%s train gemm,,tiled\n",
+          key_a, key_b, key_a, key_b, key_a, key_a, key_a);
   fclose(f);
   g = compile(1);
-  test_true("train: a from the file", node(g, "a")->variant == CLM_CONV_DIRECT && node(g, "a")->variant_tuned, "");
-  test_true("train: b from the file", node(g, "b")->variant == CLM_CONV_GEMM && node(g, "b")->variant_tuned, "");
+  const int *va = node(g, "a")->variant, *vb = node(g, "b")->variant;
+  test_true("train: a from the file, one variant per pass",
+            va[0] == CLM_CONV_IMPLICIT && va[1] == CLM_CONV_TILED && va[2] == CLM_CONV_GEMM &&
+                node(g, "a")->variant_tuned, "");
+  test_true("train: b from the file, every pass",
+            vb[0] == CLM_CONV_DIRECT && vb[1] == CLM_CONV_DIRECT && vb[2] == CLM_CONV_DIRECT &&
+                node(g, "b")->variant_tuned, "");
+  /* the backward step's workspace serves the larger of its two variants (a's forward,
+   * implicit, needs none) */
+  test_true("a: backward workspace for tiled and gemm", node(g, "a")->ws_floats == 0 &&
+                node(g, "a")->ws_bwd_floats > 0, "");
+  /* a step with per-pass variants gives the gradients of the direct kernels throughout */
+  clm_graph *ref = compile_forced(CLM_CONV_DIRECT);
+  float err = grad_difference(g, ref);
+  char detail[64];
+  snprintf(detail, sizeof detail, "rel err %.3g (tol 1e-5)", err);
+  test_true("per-pass variants: gradients as with direct everywhere", err < 1e-5f, detail);
+  clm_graph_free(ref);
   clm_graph_free(g);
   g = compile(0);
-  test_true("infer: a from the file", node(g, "a")->variant == CLM_CONV_GEMM, "");
-  test_true("infer: b from the file", node(g, "b")->variant == CLM_CONV_DIRECT, "");
+  test_true("infer: a from the file", node(g, "a")->variant[0] == CLM_CONV_GEMM, "");
+  test_true("infer: b from the file", node(g, "b")->variant[0] == CLM_CONV_DIRECT, "");
   clm_graph_free(g);
   setenv("CLMTL_TUNING", "0", 1);
   g = compile(1);
@@ -85,13 +151,17 @@ int main(void) {
   clm_tuning_entry e = {0};
   snprintf(e.key, sizeof e.key, "%s", key_a);
   snprintf(e.mode, sizeof e.mode, "train");
-  e.variant = CLM_CONV_GEMM;
+  e.variant[0] = CLM_CONV_GEMM;
+  e.variant[1] = CLM_CONV_GEMM;
+  e.variant[2] = CLM_CONV_IMPLICIT;
   snprintf(e.comment, sizeof e.comment, "merged");
   test_status("merge", clm_tuning_merge(ctx, &e, 1));
   test_true("merged entry replaces", count_lines(path, " train ") == 2 && count_lines(path, "merged") == 1, path);
+  test_true("per-pass entry written as three names", count_lines(path, "train gemm,gemm,implicit") == 1, path);
   test_true("other entries kept", count_lines(path, " infer ") == 2, path);
   g = compile(1);
-  test_true("merged entry used", node(g, "a")->variant == CLM_CONV_GEMM, "");
+  test_true("merged entry used", node(g, "a")->variant[0] == CLM_CONV_GEMM &&
+                                     node(g, "a")->variant[2] == CLM_CONV_IMPLICIT, "");
   clm_graph_free(g);
 
   clm_context_free(ctx);

@@ -22,7 +22,8 @@ clm_status clm_tuning_file(const clm_context *ctx, char *buf, size_t size);
 /* Measures every conv/deconv shape of a compiled graph with every variant: the forward pass,
  * and for a training graph both backward passes too; median of `reps` timed runs after one
  * warm-up, on scratch tensors of the node's shapes filled with random values. The fastest
- * variant per shape, for inference (forward only) and for training (all three passes), is
+ * variant per shape, for inference (forward) and for training (one per pass: forward,
+ * backward data and backward weight may each run a different variant), is
  * merged into the tuning file (written to a temporary file and renamed). A table of the times
  * goes to `report` (a FILE*, may be NULL). The graph's own schedule is not changed: compile
  * again to use the results. */

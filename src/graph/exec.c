@@ -38,8 +38,10 @@ static clm_status forward_node(clm_graph *g, clm_node *nd) {
     clm_tensor w = param_view(g, nd, 0, 0), b = bias_view(g, nd, 0);
     if (nd->fold >= 0) folded_views(g, nd, &w, &b);
     if (nd->op == CLM_LAYER_CONV)
-      return clm_conv2d_forward(ctx, (clm_conv_variant)nd->variant, &cp, x, &w, &b, &nd->out, &nd->ws);
-    return clm_deconv2d_forward(ctx, (clm_conv_variant)nd->variant, &cp, x, &w, &b, &nd->out, &nd->ws);
+      return clm_conv2d_forward(ctx, (clm_conv_variant)nd->variant[CLM_CONV_FORWARD], &cp, x, &w,
+                                &b, &nd->out, &nd->ws);
+    return clm_deconv2d_forward(ctx, (clm_conv_variant)nd->variant[CLM_CONV_FORWARD], &cp, x, &w,
+                                &b, &nd->out, &nd->ws);
   }
   case CLM_LAYER_BATCHNORM: {
     clm_activation act = (clm_activation)nd->act;
@@ -100,16 +102,17 @@ static clm_status backward_node(clm_graph *g, clm_node *nd) {
   switch (nd->op) {
   case CLM_LAYER_CONV:
   case CLM_LAYER_DECONV: {
-    clm_conv_variant v = (clm_conv_variant)nd->variant;
+    clm_conv_variant vd = (clm_conv_variant)nd->variant[CLM_CONV_BACKWARD_DATA];
+    clm_conv_variant vw = (clm_conv_variant)nd->variant[CLM_CONV_BACKWARD_WEIGHT];
     clm_tensor w = param_view(g, nd, 0, 0), dw = param_view(g, nd, 0, 1), db = bias_view(g, nd, 1);
     if (nd->op == CLM_LAYER_CONV) {
-      if (nd->in_grad[0]) CLM_TRY(clm_conv2d_backward_data(ctx, v, &cp, dy, &w, dx, &nd->ws_bwd, acc));
+      if (nd->in_grad[0]) CLM_TRY(clm_conv2d_backward_data(ctx, vd, &cp, dy, &w, dx, &nd->ws_bwd, acc));
       CLM_TRY(clm_profile_mark(g, nd));
-      return clm_conv2d_backward_weight(ctx, v, &cp, x, dy, &dw, &db, &nd->ws_bwd);
+      return clm_conv2d_backward_weight(ctx, vw, &cp, x, dy, &dw, &db, &nd->ws_bwd);
     }
-    if (nd->in_grad[0]) CLM_TRY(clm_deconv2d_backward_data(ctx, v, &cp, dy, &w, dx, &nd->ws_bwd, acc));
+    if (nd->in_grad[0]) CLM_TRY(clm_deconv2d_backward_data(ctx, vd, &cp, dy, &w, dx, &nd->ws_bwd, acc));
     CLM_TRY(clm_profile_mark(g, nd));
-    return clm_deconv2d_backward_weight(ctx, v, &cp, x, dy, &dw, &db, &nd->ws_bwd);
+    return clm_deconv2d_backward_weight(ctx, vw, &cp, x, dy, &dw, &db, &nd->ws_bwd);
   }
   case CLM_LAYER_BATCHNORM: {
     clm_tensor gm = param_view(g, nd, 0, 0), dg = param_view(g, nd, 0, 1), dbt = param_view(g, nd, 1, 1);

@@ -36,7 +36,7 @@ typedef struct clm_node {
   clm_tensor grad;              /* gradient of out */
   clm_tensor ws, ws_bwd;        /* workspaces of the forward and the backward step */
   size_t aux_floats, ws_floats, ws_bwd_floats;
-  int variant;                  /* conv variant picked by the scheduler */
+  int variant[CLM_CONV_PASSES]; /* conv variant per pass, picked by the scheduler */
   int variant_tuned;            /* ... from the device's tuning file */
   clm_act_type act;             /* batchnorm: activation fused after it (NONE: none) */
   float slope;                  /* its leaky-relu slope */
@@ -106,14 +106,16 @@ clm_status clm_graph_plan(clm_graph *g);          /* liveness, arena offsets, al
 typedef struct clm_tuning_entry {
   char key[256];     /* clm_conv_shape_key */
   char mode[8];      /* "train" or "infer" */
-  int variant;
+  int variant[CLM_CONV_PASSES]; /* infer: only [CLM_CONV_FORWARD] counts */
   char comment[512]; /* the measured times */
 } clm_tuning_entry;
 /* "conv x=NxCxHxW w=KxCxRxS y=NxKxHoxWo stride=1 pad=1 dil=1" for a conv/deconv node. */
 void clm_conv_shape_key(const clm_graph *g, const clm_node *nd, char *buf, size_t size);
-/* The variant the file at `path` names for key and mode, or -1 (no file, no entry). Lines that
- * do not parse are skipped, with a warning on stderr when `warn`. */
-int clm_tuning_lookup(const char *path, const char *key, int training, int warn);
+/* Whether the file at `path` has an entry for key and mode (0: no file, no entry); if so its
+ * variant per pass goes to out (an entry naming one variant gives it to every pass). Lines
+ * that do not parse are skipped, with a warning on stderr when `warn`. */
+int clm_tuning_lookup(const char *path, const char *key, int training, int warn,
+                      int out[CLM_CONV_PASSES]);
 /* Rewrites the device's tuning file with these entries replacing any of the same key and mode. */
 clm_status clm_tuning_merge(const clm_context *ctx, const clm_tuning_entry *e, int count);
 

@@ -318,7 +318,16 @@ void clm_graph_print(const clm_graph *g, void *file) {
     char shape[64];
     snprintf(shape, sizeof shape, "(%d,%d,%d,%d)", nd->n, nd->c, nd->h, nd->w);
     int conv = nd->op == CLM_LAYER_CONV || nd->op == CLM_LAYER_DECONV;
-    const char *var = conv ? clm_conv_variant_name((clm_conv_variant)nd->variant) : "";
+    char var[64] = ""; /* one name, or forward/backward data/backward weight when they differ */
+    if (conv) {
+      const int *v = nd->variant;
+      if (v[0] == v[1] && v[0] == v[2])
+        snprintf(var, sizeof var, "%s", clm_conv_variant_name((clm_conv_variant)v[0]));
+      else
+        snprintf(var, sizeof var, "%s/%s/%s", clm_conv_variant_name((clm_conv_variant)v[0]),
+                 clm_conv_variant_name((clm_conv_variant)v[1]),
+                 clm_conv_variant_name((clm_conv_variant)v[2]));
+    }
     char op[48]; /* fused activation; folded batch norm: only the activation runs, in place */
     snprintf(op, sizeof op, "%s%s", nd->alias ? "folded" : clm_layer_type_name(nd->op),
              nd->op == CLM_LAYER_BATCHNORM && (unsigned)nd->act < 4 ? acts[nd->act] : "");

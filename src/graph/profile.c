@@ -167,8 +167,11 @@ clm_status clm_graph_profile_get(const clm_graph *g, int i, clm_op_profile *out)
   out->node = nd->name;
   out->op = nd->op;
   out->pass = e->pass;
+  int conv_pass = e->pass == CLM_PASS_BACKWARD_DATA     ? CLM_CONV_BACKWARD_DATA
+                  : e->pass == CLM_PASS_BACKWARD_WEIGHT ? CLM_CONV_BACKWARD_WEIGHT
+                                                        : CLM_CONV_FORWARD;
   out->variant = (nd->op == CLM_LAYER_CONV || nd->op == CLM_LAYER_DECONV)
-                     ? clm_conv_variant_name((clm_conv_variant)nd->variant) : "";
+                     ? clm_conv_variant_name((clm_conv_variant)nd->variant[conv_pass]) : "";
   out->is_loss = nd->loss_index >= 0;
   out->calls = e->n;
   out->flop = e->flop;

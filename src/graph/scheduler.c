@@ -1,9 +1,10 @@
-/* The scheduler: which kernel variant runs each node on this device, and the workspace that
- * variant needs. Today only convolutions have variants. In order of precedence:
+/* The scheduler: which kernel variant runs each pass of each node on this device (forward,
+ * backward data, backward weight), and the workspaces they need. Today only convolutions have
+ * variants. In order of precedence:
  *   1. the graph option conv_variant, or $CLMTL_CONV_VARIANT (tests, experiments);
  *   2. the device's tuning file, written by `clmtl tune` (tune.h), for this exact shape and
  *      mode (train / infer), unless $CLMTL_TUNING=0;
- *   3. a rule of thumb from the device's properties and the shape (default_variant). */
+ *   3. a rule of thumb from the device's properties and the shape (default_variants). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,21 +23,27 @@ static int forced_variant(const clm_graph *g) {
   return -2;
 }
 
-/* The untuned choice, from the device's kind. CPUs (PoCL): the implicit-GEMM register tiles
- * for stride-1 convolutions with a reduction C·R·S up to 1152 (128 channels, 3×3), im2col +
- * the register-tiled GEMM for deeper ones and other strides. Measured with perf_conv on an
- * idle 2-core AVX-512 box (ms forward / backward data / backward weight, batch 8): 128→128 on
- * 64×128, implicit 87 / 91 / 159 against tiled 151 / 162 / 245; 256→256 on 32×64, 96 / 98 /
- * 188 against 114 / 112 / 157 (a tie); 512→512 on 8×16, 22 / 25 / 107 against 28 / 37 / 39.
+/* The untuned choice per pass, from the device's kind. CPUs (PoCL), stride 1: the implicit-
+ * GEMM register tiles for the forward and backward-data passes, and for the backward weight
+ * while the reduction C·R·S is at most 1152 (128 channels, 3×3); deeper weight gradients take
+ * im2col + the register-tiled GEMM (`tiled`), as do other strides. Measured with perf_conv on
+ * an idle 2-core AVX-512 box (ms forward / backward data / backward weight, batch 8):
+ * 128→128 on 64×128, implicit 87 / 91 / 159 against tiled 151 / 162 / 245; 256→256 on 32×64,
+ * 96 / 98 / 188 against 114 / 112 / 157; 512→512 on 8×16, 22 / 25 / 107 against 28 / 37 / 39.
  * GPUs: im2col + CLBlast, whose kernels are tuned for many GPUs, once C·R·S ≥ 32, else one
  * work-item per output (direct). `clmtl tune` replaces the rule with measurements per shape. */
-static int default_variant(const clm_graph *g, const clm_node *nd) {
+static void default_variants(const clm_graph *g, const clm_node *nd, int *v) {
   const clm_param_slot *w = &nd->params[0];
   const clm_layer *l = &g->layers[nd->layer];
   int reduction = w->c * w->h * w->w;
-  if (clm_context_device(g->ctx)->kind == CLM_DEVICE_CPU)
-    return l->stride == 1 && reduction <= 1152 ? CLM_CONV_IMPLICIT : CLM_CONV_TILED;
-  return reduction >= 32 ? CLM_CONV_GEMM : CLM_CONV_DIRECT;
+  if (clm_context_device(g->ctx)->kind == CLM_DEVICE_CPU) {
+    int implicit = l->stride == 1;
+    v[CLM_CONV_FORWARD] = v[CLM_CONV_BACKWARD_DATA] = implicit ? CLM_CONV_IMPLICIT : CLM_CONV_TILED;
+    v[CLM_CONV_BACKWARD_WEIGHT] = implicit && reduction <= 1152 ? CLM_CONV_IMPLICIT : CLM_CONV_TILED;
+    return;
+  }
+  for (int p = 0; p < CLM_CONV_PASSES; p++)
+    v[p] = reduction >= 32 ? CLM_CONV_GEMM : CLM_CONV_DIRECT;
 }
 
 static void list_variants(char *buf, size_t size) {
@@ -68,20 +75,29 @@ clm_status clm_graph_schedule(clm_graph *g) {
       const clm_param_slot *w = &nd->params[0];
       clm_tensor tx = shape_of(x), ty = shape_of(nd);
       clm_tensor tw = clm_tensor_view(NULL, 0, w->n, w->c, w->h, w->w);
-      int tuned = -1;
+      int tuned = 0;
       if (tuning[0]) {
         char key[256];
         clm_conv_shape_key(g, nd, key, sizeof key);
-        tuned = clm_tuning_lookup(tuning, key, g->training, warn);
+        tuned = clm_tuning_lookup(tuning, key, g->training, warn, nd->variant);
         warn = 0;
       }
-      nd->variant = forced >= 0 ? forced : tuned >= 0 ? tuned : default_variant(g, nd);
-      nd->variant_tuned = forced < 0 && tuned >= 0;
-      size_t ws = nd->op == CLM_LAYER_CONV
-                      ? clm_conv2d_workspace((clm_conv_variant)nd->variant, &tx, &tw, &ty)
-                      : clm_deconv2d_workspace((clm_conv_variant)nd->variant, &tx, &tw, &ty);
-      nd->ws_floats = ws;
-      nd->ws_bwd_floats = g->training ? ws : 0;
+      if (forced >= 0)
+        for (int p = 0; p < CLM_CONV_PASSES; p++) nd->variant[p] = forced;
+      else if (!tuned)
+        default_variants(g, nd, nd->variant);
+      nd->variant_tuned = forced < 0 && tuned;
+      /* each step's workspace: the largest its passes' variants need */
+      size_t ws[CLM_CONV_PASSES];
+      for (int p = 0; p < CLM_CONV_PASSES; p++) {
+        clm_conv_variant v = (clm_conv_variant)nd->variant[p];
+        ws[p] = nd->op == CLM_LAYER_CONV ? clm_conv2d_workspace(v, &tx, &tw, &ty)
+                                         : clm_deconv2d_workspace(v, &tx, &tw, &ty);
+      }
+      nd->ws_floats = ws[CLM_CONV_FORWARD];
+      size_t bwd = ws[CLM_CONV_BACKWARD_DATA] > ws[CLM_CONV_BACKWARD_WEIGHT]
+                       ? ws[CLM_CONV_BACKWARD_DATA] : ws[CLM_CONV_BACKWARD_WEIGHT];
+      nd->ws_bwd_floats = g->training ? bwd : 0;
     } else if (nd->loss_index >= 0) {
       const clm_node *x = &g->nodes[nd->in[0]];
       nd->ws_floats = clm_loss_workspace(g->ctx, (size_t)x->n * x->c * x->h * x->w);

@@ -102,7 +102,8 @@ static clm_status make_scratch(clm_graph *g, const clm_node *nd, scratch *s, clm
   return CLM_OK;
 }
 
-/* Times every variant on node nd and appends the train/infer winners to e[*n]. */
+/* Times every variant on node nd and appends the winners to e[*n]: for training the fastest
+ * variant of each pass (they may differ), for inference the fastest forward. */
 static clm_status tune_node(clm_graph *g, const clm_node *nd, int reps, FILE *report,
                             clm_tuning_entry *e, int *n) {
   scratch s;
@@ -110,7 +111,7 @@ static clm_status tune_node(clm_graph *g, const clm_node *nd, int reps, FILE *re
   clm_status st = make_scratch(g, nd, &s, bufs);
   double ms[CLM_CONV_VARIANT_COUNT][PASS_COUNT];
   int passes = g->training ? PASS_COUNT : 1;
-  int best_train = -1, best_infer = -1;
+  int best[PASS_COUNT] = {-1, -1, -1};
   char key[256], times[512] = "", fwd_times[512] = "";
   clm_conv_shape_key(g, nd, key, sizeof key);
   if (report) fprintf(report, "%s (%s)\n", nd->name, key);
@@ -121,7 +122,6 @@ static clm_status tune_node(clm_graph *g, const clm_node *nd, int reps, FILE *re
     const char *name = clm_conv_variant_name((clm_conv_variant)v);
     if (vs != CLM_OK) { /* a variant the device cannot run is skipped, not fatal */
       if (report) fprintf(report, "  %-9s failed: %s\n", name, clm_last_error());
-      ms[v][0] = NAN;
       continue;
     }
     double total = 0;
@@ -133,28 +133,28 @@ static clm_status tune_node(clm_graph *g, const clm_node *nd, int reps, FILE *re
       fputc('\n', report);
     }
     size_t len = strlen(times);
-    snprintf(times + len, sizeof times - len, "%s%s=%.3f", len ? " " : "", name, total);
+    if (passes > 1)
+      snprintf(times + len, sizeof times - len, "%s%s=%.3f/%.3f/%.3f", len ? " " : "", name,
+               ms[v][0], ms[v][1], ms[v][2]);
     len = strlen(fwd_times);
     snprintf(fwd_times + len, sizeof fwd_times - len, "%s%s=%.3f", len ? " " : "", name, ms[v][0]);
-    if (best_infer < 0 || ms[v][0] < ms[best_infer][0]) best_infer = v;
-    double best_total = 0;
-    if (best_train >= 0)
-      for (int p = 0; p < passes; p++) best_total += ms[best_train][p];
-    if (g->training && (best_train < 0 || total < best_total)) best_train = v;
+    for (int p = 0; p < passes; p++)
+      if (best[p] < 0 || ms[v][p] < ms[best[p]][p]) best[p] = v;
   }
   for (int i = 0; i < 7; i++) clm_buffer_free(bufs[i]);
   if (st != CLM_OK) return st;
-  if (best_infer < 0) CLM_FAIL(CLM_ERR_UNSUPPORTED, "tune: no variant ran %s", key);
-  for (int m = 0; m < 2; m++) {
-    int best = m ? best_infer : best_train;
-    if (best < 0) continue;
+  if (best[0] < 0) CLM_FAIL(CLM_ERR_UNSUPPORTED, "tune: no variant ran %s", key);
+  for (int m = g->training ? 0 : 1; m < 2; m++) { /* m 0: train, 1: infer */
     clm_tuning_entry *t = &e[(*n)++];
     snprintf(t->key, sizeof t->key, "%s", key);
     snprintf(t->mode, sizeof t->mode, "%s", m ? "infer" : "train");
-    t->variant = best;
-    snprintf(t->comment, sizeof t->comment, "%s ms: %s", m ? "forward" : "forward+backward",
-             m ? fwd_times : times);
-    if (report) fprintf(report, "  -> %s: %s\n", t->mode, clm_conv_variant_name((clm_conv_variant)best));
+    for (int p = 0; p < CLM_CONV_PASSES; p++) t->variant[p] = m ? best[0] : best[p];
+    snprintf(t->comment, sizeof t->comment, "%s ms: %s",
+             m ? "forward" : "forward/backward data/backward weight", m ? fwd_times : times);
+    if (report)
+      fprintf(report, "  -> %s: %s%s%s%s%s\n", t->mode, clm_conv_variant_name((clm_conv_variant)t->variant[0]),
+              m ? "" : ", ", m ? "" : clm_conv_variant_name((clm_conv_variant)t->variant[1]),
+              m ? "" : ", ", m ? "" : clm_conv_variant_name((clm_conv_variant)t->variant[2]));
   }
   return CLM_OK;
 }

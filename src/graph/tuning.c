@@ -3,8 +3,10 @@
  *
  * One line per convolution shape and mode:
  *   conv x=8x16x128x256 w=16x16x3x3 y=8x16x128x256 stride=1 pad=1 dil=1 train implicit # ms ...
+ *   conv x=8x512x8x16 w=512x512x3x3 y=8x512x8x16 stride=1 pad=1 dil=1 train implicit,implicit,tiled
  * seven key fields, the mode (train: forward + both backward passes; infer: forward only), the
- * variant's name, and an optional comment. '#' lines are comments. */
+ * variant's name, or three names for forward, backward data and backward weight, and an
+ * optional comment. '#' lines are comments. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,10 +45,27 @@ void clm_conv_shape_key(const clm_graph *g, const clm_node *nd, char *buf, size_
            w->h, w->w, nd->n, nd->c, nd->h, nd->w, l->stride, clm_layer_pad(l), l->dilation);
 }
 
-static int variant_by_name(const char *name) {
-  for (int v = 0; v < CLM_CONV_VARIANT_COUNT; v++)
-    if (!strcmp(name, clm_conv_variant_name((clm_conv_variant)v))) return v;
+static int variant_by_name(const char *name, size_t len) {
+  for (int v = 0; v < CLM_CONV_VARIANT_COUNT; v++) {
+    const char *n = clm_conv_variant_name((clm_conv_variant)v);
+    if (strlen(n) == len && !strncmp(name, n, len)) return v;
+  }
   return -1;
+}
+
+/* "name" (every pass) or "fwd,data,weight" into v; 0 when it is neither. */
+static int parse_variants(const char *s, int v[CLM_CONV_PASSES]) {
+  const char *c1 = strchr(s, ','), *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
+  if (!c1) {
+    int one = variant_by_name(s, strlen(s));
+    for (int p = 0; p < CLM_CONV_PASSES; p++) v[p] = one;
+    return one >= 0;
+  }
+  if (!c2 || strchr(c2 + 1, ',')) return 0;
+  v[0] = variant_by_name(s, (size_t)(c1 - s));
+  v[1] = variant_by_name(c1 + 1, (size_t)(c2 - c1 - 1));
+  v[2] = variant_by_name(c2 + 1, strlen(c2 + 1));
+  return v[0] >= 0 && v[1] >= 0 && v[2] >= 0;
 }
 
 /* Splits a line into whitespace-separated tokens up to a '#'; returns the count. */
@@ -66,26 +85,31 @@ static void join_key(char **tok, char *key, size_t size) {
   }
 }
 
-int clm_tuning_lookup(const char *path, const char *key, int training, int warn) {
+int clm_tuning_lookup(const char *path, const char *key, int training, int warn,
+                      int out[CLM_CONV_PASSES]) {
   FILE *f = fopen(path, "r");
-  if (!f) return -1;
+  if (!f) return 0;
   char line[1024], k[512];
-  int found = -1, lineno = 0;
+  int found = 0, lineno = 0;
   const char *mode = training ? "train" : "infer";
   while (fgets(line, sizeof line, f)) {
     lineno++;
     char *tok[KEY_FIELDS + 3];
     int n = tokenize(line, tok, KEY_FIELDS + 3);
     if (n == 0) continue;
-    int v = n == KEY_FIELDS + 2 ? variant_by_name(tok[KEY_FIELDS + 1]) : -1;
-    if (v < 0 || (strcmp(tok[KEY_FIELDS], "train") && strcmp(tok[KEY_FIELDS], "infer"))) {
+    int v[CLM_CONV_PASSES];
+    int ok = n == KEY_FIELDS + 2 && parse_variants(tok[KEY_FIELDS + 1], v);
+    if (!ok || (strcmp(tok[KEY_FIELDS], "train") && strcmp(tok[KEY_FIELDS], "infer"))) {
       if (warn)
         fprintf(stderr, "clmtl: %s:%d: not a tuning entry (op x= w= y= stride= pad= dil= "
-              "train|infer variant), ignored\n", path, lineno);
+              "train|infer variant[,variant,variant]), ignored\n", path, lineno);
       continue;
     }
     join_key(tok, k, sizeof k);
-    if (!strcmp(k, key) && !strcmp(tok[KEY_FIELDS], mode)) found = v; /* the last entry wins */
+    if (!strcmp(k, key) && !strcmp(tok[KEY_FIELDS], mode)) { /* the last entry wins */
+      found = 1;
+      memcpy(out, v, sizeof v);
+    }
   }
   fclose(f);
   return found;
@@ -113,7 +137,8 @@ clm_status clm_tuning_merge(const clm_context *ctx, const clm_tuning_entry *e, i
   if (!out) CLM_FAIL(CLM_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
   const clm_device_info *d = &ctx->info;
   fprintf(out, "# clmtl tuning file for %s | %s | %s | %s | driver %s\n"
-          "# op x w y stride pad dilation mode(train|infer) variant # median ms per variant\n",
+          "# op x w y stride pad dilation mode(train|infer) variant[,variant,variant] (forward,"
+          " backward data, backward weight) # median ms\n",
           d->platform, d->name, d->vendor, d->version, d->driver);
   /* keep the old entries that were not measured again */
   FILE *in = fopen(path, "r");
@@ -132,9 +157,17 @@ clm_status clm_tuning_merge(const clm_context *ctx, const clm_tuning_entry *e, i
     }
     fclose(in);
   }
-  for (int i = 0; i < count; i++)
-    fprintf(out, "%s %s %s # %s\n", e[i].key, e[i].mode,
-            clm_conv_variant_name((clm_conv_variant)e[i].variant), e[i].comment);
+  for (int i = 0; i < count; i++) {
+    const int *v = e[i].variant;
+    char names[64];
+    if (!strcmp(e[i].mode, "infer") || (v[0] == v[1] && v[0] == v[2]))
+      snprintf(names, sizeof names, "%s", clm_conv_variant_name((clm_conv_variant)v[0]));
+    else
+      snprintf(names, sizeof names, "%s,%s,%s", clm_conv_variant_name((clm_conv_variant)v[0]),
+               clm_conv_variant_name((clm_conv_variant)v[1]),
+               clm_conv_variant_name((clm_conv_variant)v[2]));
+    fprintf(out, "%s %s %s # %s\n", e[i].key, e[i].mode, names, e[i].comment);
+  }
   int bad = ferror(out);
   bad |= fflush(out) != 0 || fsync(fileno(out)) != 0;
   bad |= fclose(out) != 0;

@@ -52,6 +52,9 @@ typedef enum clm_conv_variant {
 
 const char *clm_conv_variant_name(clm_conv_variant v);
 
+/* The three passes of a convolution, each of which may run its own variant. */
+enum { CLM_CONV_FORWARD = 0, CLM_CONV_BACKWARD_DATA, CLM_CONV_BACKWARD_WEIGHT, CLM_CONV_PASSES };
+
 typedef struct clm_conv_params {
   int stride, pad, dilation;
 } clm_conv_params;
