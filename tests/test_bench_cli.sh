@@ -5,13 +5,7 @@
 set -u
 clmtl="$1"
 models="$2"
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-pass=0
-fail=0
-check() { # name, condition exit status
-  if [ "$2" -eq 0 ]; then echo "[PASS] $1"; pass=$((pass + 1)); else echo "[FAIL] $1"; fail=$((fail + 1)); fi
-}
+. "$(dirname "$0")/check.sh"
 mkdir "$dir/tmp"
 TMPDIR="$dir/tmp" CLMTL_CACHE_DIR="$dir/user-cache" "$clmtl" bench "$models/tiny.cfg" --size 16x32 \
   --batch 2 --steps 2 --warmup 0 --json "$dir/b.json" --csv "$dir/b.csv" --markdown "$dir/b.md" \
@@ -77,5 +71,4 @@ test $? -eq 2; check "--steps 0 exits 2" $?
 test $? -eq 2 && grep -q "uncertainty" "$dir/bad.log"; check "an unknown weighting exits 2 with the valid names" $?
 "$clmtl" bench "$dir/missing.cfg" > "$dir/bad.log" 2>&1
 test $? -eq 1 && grep -q "missing.cfg" "$dir/bad.log"; check "an unreadable model exits 1 naming it" $?
-echo "$pass passed, $fail failed"
-test "$fail" -eq 0
+finish

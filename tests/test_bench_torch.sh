@@ -14,13 +14,7 @@ if [ -z "$py" ]; then
   echo "SKIP: no python3 here can import torch (Debian: apt-get install python3-torch)"
   exit 77
 fi
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-pass=0
-fail=0
-check() { # name, condition exit status
-  if [ "$2" -eq 0 ]; then echo "[PASS] $1"; pass=$((pass + 1)); else echo "[FAIL] $1"; fail=$((fail + 1)); fi
-}
+. "$(dirname "$0")/check.sh"
 bench() { "$py" "$src/tools/bench_torch.py" "$@"; }
 fast="--steps 1 --reps 2 --warmup 1 --threads 1" # one thread: steady on a busy machine
 
@@ -152,5 +146,4 @@ rc=$?
 [ $rc -eq 2 ] && grep -q "bad.cfg:5: layer 'c': unknown input 'nope'" "$dir/e.out"
 check "unknown input: exit 2, file:line named" $?
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

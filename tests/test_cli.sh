@@ -5,13 +5,7 @@
 set -u
 clmtl="$1"
 models="$2"
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-pass=0
-fail=0
-check() { # name, condition exit status
-  if [ "$2" -eq 0 ]; then echo "[PASS] $1"; pass=$((pass + 1)); else echo "[FAIL] $1"; fail=$((fail + 1)); fi
-}
+. "$(dirname "$0")/check.sh"
 common="--model $models/tiny.cfg --size 32x64 --batch 4 --train-count 48 --val-count 16 --patience 0 --seed 3"
 "$clmtl" train $common --epochs 1 --lr 0 --schedule constant --out "$dir/untrained" > "$dir/u.log" 2>&1
 check "train an untrained baseline (lr 0)" $?
@@ -49,5 +43,4 @@ test $? -eq 2 && grep -q "uncertainty" "$dir/bad.log"; check "an unknown weighti
 test $? -eq 2; check "an out-of-range option is refused" $?
 "$clmtl" train --frobnicate > "$dir/bad.log" 2>&1
 test $? -eq 2 && grep -q "unknown option" "$dir/bad.log"; check "an unknown option is refused" $?
-echo "$pass passed, $fail failed"
-test "$fail" -eq 0
+finish

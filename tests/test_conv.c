@@ -350,12 +350,6 @@ static void test_forced_tiles(clm_context *ctx, test_rng *rng) {
 
 /* ---- errors ---------------------------------------------------------------------------------- */
 
-static void expect(const char *name, clm_status st, clm_status want, const char *needle) {
-  char detail[600];
-  snprintf(detail, sizeof detail, "%s: %s", clm_status_name(st), st ? clm_last_error() : "");
-  test_true(name, st == want && (!needle || strstr(clm_last_error(), needle)), detail);
-}
-
 static void test_errors(clm_context *ctx) {
   clm_mem buf;
   if (clm_buffer_alloc(ctx, 4096, &buf) != CLM_OK) {
@@ -377,29 +371,29 @@ static void test_errors(clm_context *ctx) {
     const char *vn = clm_conv_variant_name((clm_conv_variant)v);
     clm_conv_variant cv = (clm_conv_variant)v;
     snprintf(name, sizeof name, "[%s] channels of x vs w is a SHAPE error", vn);
-    expect(name, clm_conv2d_forward(ctx, cv, &p, &x, &w_badc, NULL, &y, &ws_ok), CLM_ERR_SHAPE, "channels");
+    test_expect(name, clm_conv2d_forward(ctx, cv, &p, &x, &w_badc, NULL, &y, &ws_ok), CLM_ERR_SHAPE, "channels");
     snprintf(name, sizeof name, "[%s] wrong y size is a SHAPE error", vn);
-    expect(name, clm_conv2d_forward(ctx, cv, &p, &x, &w, NULL, &y_bad, &ws_ok), CLM_ERR_SHAPE, "expected");
+    test_expect(name, clm_conv2d_forward(ctx, cv, &p, &x, &w, NULL, &y_bad, &ws_ok), CLM_ERR_SHAPE, "expected");
     snprintf(name, sizeof name, "[%s] wrong bias size is a SHAPE error", vn);
-    expect(name, clm_conv2d_forward(ctx, cv, &p, &x, &w, &b_bad, &y, &ws_ok), CLM_ERR_SHAPE, "b is");
+    test_expect(name, clm_conv2d_forward(ctx, cv, &p, &x, &w, &b_bad, &y, &ws_ok), CLM_ERR_SHAPE, "b is");
     snprintf(name, sizeof name, "[%s] backward data with a wrong dy is a SHAPE error", vn);
-    expect(name, clm_conv2d_backward_data(ctx, cv, &p, &y_bad, &w, &x, &ws_ok, 0), CLM_ERR_SHAPE, "dy");
+    test_expect(name, clm_conv2d_backward_data(ctx, cv, &p, &y_bad, &w, &x, &ws_ok, 0), CLM_ERR_SHAPE, "dy");
     snprintf(name, sizeof name, "[%s] backward weight with a wrong dw is a SHAPE error", vn);
-    expect(name, clm_conv2d_backward_weight(ctx, cv, &p, &x, &y, &w_badc, NULL, &ws_ok), CLM_ERR_SHAPE, NULL);
+    test_expect(name, clm_conv2d_backward_weight(ctx, cv, &p, &x, &y, &w_badc, NULL, &ws_ok), CLM_ERR_SHAPE, NULL);
     snprintf(name, sizeof name, "[%s] stride 0 is an INVALID_ARG error", vn);
     clm_conv_params p0 = {0, 1, 1};
-    expect(name, clm_conv2d_forward(ctx, cv, &p0, &x, &w, NULL, &y, &ws_ok), CLM_ERR_INVALID_ARG, "stride");
+    test_expect(name, clm_conv2d_forward(ctx, cv, &p0, &x, &w, NULL, &y, &ws_ok), CLM_ERR_INVALID_ARG, "stride");
     /* deconv: x (2, 4, 6, 6) with w (4, 3, 3, 3), stride 1, pad 1 -> y (2, 3, 6, 6) */
     clm_tensor dx = clm_tensor_view(buf, 0, 2, 4, 6, 6), dy = clm_tensor_view(buf, 0, 2, 3, 6, 6);
     clm_tensor dy_bad = clm_tensor_view(buf, 0, 2, 3, 7, 6);
     snprintf(name, sizeof name, "[%s] deconv with an impossible y size is a SHAPE error", vn);
-    expect(name, clm_deconv2d_forward(ctx, cv, &p, &dx, &w, NULL, &dy_bad, &ws_ok), CLM_ERR_SHAPE, "out_pad");
+    test_expect(name, clm_deconv2d_forward(ctx, cv, &p, &dx, &w, NULL, &dy_bad, &ws_ok), CLM_ERR_SHAPE, "out_pad");
     snprintf(name, sizeof name, "[%s] deconv with channels of x vs w wrong is a SHAPE error", vn);
-    expect(name, clm_deconv2d_forward(ctx, cv, &p, &dy, &w, NULL, &dx, &ws_ok), CLM_ERR_SHAPE, "channels");
+    test_expect(name, clm_deconv2d_forward(ctx, cv, &p, &dy, &w, NULL, &dx, &ws_ok), CLM_ERR_SHAPE, "channels");
   }
-  expect("[gemm] a workspace one float short is a SHAPE error",
+  test_expect("[gemm] a workspace one float short is a SHAPE error",
          clm_conv2d_forward(ctx, CLM_CONV_GEMM, &p, &x, &w, NULL, &y, &ws_small), CLM_ERR_SHAPE, "workspace");
-  expect("[gemm] no workspace is a SHAPE error",
+  test_expect("[gemm] no workspace is a SHAPE error",
          clm_conv2d_forward(ctx, CLM_CONV_GEMM, &p, &x, &w, NULL, &y, NULL), CLM_ERR_SHAPE, "workspace");
   test_true("[gemm] workspace size is C*R*S*Ho*Wo + K*C*R*S",
             clm_conv2d_workspace(CLM_CONV_GEMM, &x, &w, &y) == 3 * 9 * 36 + 4 * 27, NULL);
@@ -415,7 +409,7 @@ static void test_errors(clm_context *ctx) {
     test_true(name, clm_conv2d_workspace(cv, &x, &w1, &y1) == 0 &&
                         clm_deconv2d_workspace(cv, &x, &w1d, &y1) == 0, NULL);
     snprintf(name, sizeof name, "[%s] 1x1 conv runs without a workspace", clm_conv_variant_name(cv));
-    expect(name, clm_conv2d_forward(ctx, cv, &p1, &x, &w1, NULL, &y1, NULL), CLM_OK, NULL);
+    test_expect(name, clm_conv2d_forward(ctx, cv, &p1, &x, &w1, NULL, &y1, NULL), CLM_OK, NULL);
   }
   clm_context_finish(ctx);
   test_true("[implicit] needs no workspace",

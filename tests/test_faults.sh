@@ -6,11 +6,7 @@
 set -u
 clmtl="$1"
 models="$2"
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-pass=0
-fail=0
-check() { if [ "$2" -eq 0 ]; then echo "[PASS] $1"; pass=$((pass + 1)); else echo "[FAIL] $1"; fail=$((fail + 1)); fi; }
+. "$(dirname "$0")/check.sh"
 small="--model $models/tiny.cfg --size 32x64 --batch 4 --train-count 32 --val-count 8 --patience 0"
 
 "$clmtl" train $small --epochs 8 --inject-nan-from 20 --max-bad-steps 6 --log-every 2 --out "$dir/badloss" > "$dir/badloss.log" 2>&1
@@ -45,5 +41,4 @@ for round in cold warm corrupt; do
 done
 ls "$cache"/*.bin > /dev/null 2>&1; check "the cache holds entries again after the corrupt round" $?
 ls "$cache" | grep -q '\.tmp\.' ; test $? -ne 0; check "no temporary cache files are left behind" $?
-echo "$pass passed, $fail failed"
-test "$fail" -eq 0
+finish

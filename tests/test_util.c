@@ -158,6 +158,12 @@ void test_status(const char *name, clm_status st) {
   fflush(stdout);
 }
 
+void test_expect(const char *name, clm_status st, clm_status want, const char *needle) {
+  char detail[600];
+  snprintf(detail, sizeof detail, "%s: %s", clm_status_name(st), st ? clm_last_error() : "");
+  test_true(name, st == want && (!needle || strstr(clm_last_error(), needle)), detail);
+}
+
 double test_fd_error(test_objective f, void *user, float *x, size_t n, const float *analytic,
                      double eps, int samples, double floor, uint64_t seed) {
   test_rng r = test_rng_make(seed);

@@ -55,6 +55,8 @@ void test_check(const char *name, double err, double tol);
 void test_true(const char *name, int ok, const char *detail);
 /* Fails the test with the library's last error unless st == CLM_OK. */
 void test_status(const char *name, clm_status st);
+/* Records that a call returned `want` with needle (when not NULL) in the library's message. */
+void test_expect(const char *name, clm_status st, clm_status want, const char *needle);
 
 /* Objective for finite differences: a scalar function of the host vector x. */
 typedef double (*test_objective)(void *user, const float *x);
