@@ -56,7 +56,7 @@ __kernel void optim_step(__global float *p, int poff, __global const float *g, i
                          kind, lr, momentum, nesterov, one_b1, log_b1, beta2, one_b2, log_b2,
                          eps, wd);
     vstore16(w, 0, p + poff + i0);
-    vstore16(mi, 0, m + moff + i0);
+    if (kind != OPT_SGD || momentum != 0.0f) vstore16(mi, 0, m + moff + i0);
     if (kind != OPT_SGD) vstore16(vi, 0, v + voff + i0);
     return;
   }
@@ -69,7 +69,7 @@ __kernel void optim_step(__global float *p, int poff, __global const float *g, i
     vstore16(mi, 0, hm);
     vstore16(vi, 0, hv);
     p[poff + i] = hw[0];
-    m[moff + i] = hm[0];
+    if (kind != OPT_SGD || momentum != 0.0f) m[moff + i] = hm[0];
     if (kind != OPT_SGD) v[voff + i] = hv[0];
   }
 }

@@ -151,10 +151,12 @@ static clm_status tune_node(clm_graph *g, const clm_node *nd, int reps, FILE *re
     for (int p = 0; p < CLM_CONV_PASSES; p++) t->variant[p] = m ? best[0] : best[p];
     snprintf(t->comment, sizeof t->comment, "%s ms: %s",
              m ? "forward" : "forward/backward data/backward weight", m ? fwd_times : times);
-    if (report)
-      fprintf(report, "  -> %s: %s%s%s%s%s\n", t->mode, clm_conv_variant_name((clm_conv_variant)t->variant[0]),
-              m ? "" : ", ", m ? "" : clm_conv_variant_name((clm_conv_variant)t->variant[1]),
-              m ? "" : ", ", m ? "" : clm_conv_variant_name((clm_conv_variant)t->variant[2]));
+    if (report) {
+      fprintf(report, "  -> %s:", t->mode);
+      for (int p = 0; p < (m ? 1 : CLM_CONV_PASSES); p++)
+        fprintf(report, " %s", clm_conv_variant_name((clm_conv_variant)t->variant[p]));
+      fputc('\n', report);
+    }
   }
   return CLM_OK;
 }
