@@ -150,6 +150,7 @@ static void test_gradnorm_step(clm_context *ctx) {
   clm_graph_options o = {2, 8, 8, 1, -1, 0};
   clm_mtl_config cfg;
   clm_status st = clm_graph_parse(g, text, "gradnorm.cfg");
+  if (st == CLM_OK) st = clm_graph_set_multi_backward(g, 1);
   if (st == CLM_OK) st = clm_graph_compile(g, &o);
   if (st == CLM_OK) st = clm_mtl_config_for_graph(g, CLM_MTL_GRADNORM, &cfg);
   if (st == CLM_OK) st = clm_mtl_create(g, &cfg, &m);

@@ -151,10 +151,11 @@ clm_tensor clm_mtl_total(const clm_mtl *m);
 /* One training step, all on the device: zero gradients, forward, weigh, backward, optimizer
  * update of network and task parameters together (skipped, state untouched, when the total
  * is NaN or Inf). For gradnorm it also takes, per task, the gradient norm of that task's loss
- * alone at the last shared layer (one extra backward pass per task: GradNorm costs K + 1
- * backward passes a step), writes the weight gradient into the task parameters' gradient
- * before the optimizer and renormalises the weights to sum to K after it. The weights are
- * updated by the same optimizer as the network, as in Chen et al.; give it no weight decay. */
+ * alone at the last shared layer (one partial backward per task, from that task's loss down
+ * to the shared layer only: clm_graph_backward_partial; the graph must be compiled after
+ * clm_graph_set_multi_backward(g, 1), else clm_mtl_create fails), writes the weight gradient into the task
+ * parameters' gradient before the optimizer and renormalises the weights to sum to K after
+ * it. The weights are updated by the same optimizer as the network, as in Chen et al. */
 clm_status clm_mtl_train_step(clm_mtl *m, const clm_optim_config *opt, clm_optim_state *state);
 
 /* Call once at the end of each epoch with the K epoch-mean raw losses: dwa sets the weights

@@ -51,6 +51,9 @@ static clm_status gradnorm_setup(clm_mtl *m) {
   if (m->shared < 0)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "gradnorm needs a convolution shared by two or more losses; "
              "the model has none");
+  if (!g->multi_backward)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "gradnorm takes one backward pass per task after each forward: "
+             "call clm_graph_set_multi_backward(g, 1) before compiling the graph");
   const clm_param_slot *w = &g->nodes[m->shared].params[0];
   m->shared_grad = clm_tensor_view(g->grads, w->off, w->n, w->c, w->h, w->w);
   return CLM_OK;
@@ -127,9 +130,10 @@ clm_status clm_mtl_weigh(clm_mtl *m) {
   return clm_launch_1d(g->ctx, "train", "count_nonfinite", 1, "tt", &m->total, &m->skipped);
 }
 
-/* GradNorm's per-task gradient norms at the shared layer: one backward per task, each from
- * that task's loss alone, into a zeroed weight gradient. Other gradients are left dirty: the
- * caller zeroes everything before the real backward. */
+/* GradNorm's per-task gradient norms at the shared layer W: per task, a partial backward
+ * from that task's loss alone (seed 1) down to W only, into a zeroed weight gradient. The
+ * other gradients those passes touch (the heads', W's bias) are left dirty: the caller
+ * zeroes everything before the real backward. */
 static clm_status gradnorm_norms(clm_mtl *m) {
   clm_graph *g = m->g;
   clm_mtl_scalars sc = clm_mtl_scalars_graph(g);
@@ -137,7 +141,7 @@ static clm_status gradnorm_norms(clm_mtl *m) {
     CLM_TRY(clm_tensor_fill(g->ctx, &m->shared_grad, 0.0f));
     CLM_TRY(clm_launch_1d(g->ctx, "train", "seed_onehot", (size_t)m->cfg.ntasks, "tiii", &sc.seed,
                           sc.stride, m->cfg.ntasks, i));
-    CLM_TRY(clm_graph_backward(g));
+    CLM_TRY(clm_graph_backward_nodes(g, 1u << i, m->shared));
     CLM_TRY(clm_gradnorm_norm(g->ctx, &m->shared_grad, &m->norms, i, &m->ws));
   }
   return clm_gradnorm_record_initial(g->ctx, &m->cfg, &sc, &m->l0, m->steps > 0);

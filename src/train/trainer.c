@@ -123,6 +123,8 @@ static clm_status setup(trainer *t) {
   CLM_TRY(clm_graph_load(t->g, o->model_path));
   t->model_text = read_text(o->model_path);
   clm_graph_options go = {o->batch, o->height, o->width, 1, -1, 0};
+  /* gradnorm: a backward per task after each forward */
+  CLM_TRY(clm_graph_set_multi_backward(t->g, o->weighting.strategy == CLM_MTL_GRADNORM));
   CLM_TRY(clm_graph_compile(t->g, &go));
   CLM_TRY(clm_graph_init_params(t->g, o->seed));
   /* the weighting: strategy and its settings from the options, tasks from the model */
