@@ -158,6 +158,13 @@ clm_tensor clm_mtl_total(const clm_mtl *m);
  * it. The weights are updated by the same optimizer as the network, as in Chen et al. */
 clm_status clm_mtl_train_step(clm_mtl *m, const clm_optim_config *opt, clm_optim_state *state);
 
+/* Per-parameter optimizer settings for the graph's parameters on s (after
+ * clm_optim_state_init with the graph's parameter count), as PyTorch parameter groups: the K
+ * task parameters form s's task range (learning rate opt->task_lr, never decayed; every
+ * clm_mtl_train_step sets that range too, so they never decay even without this call);
+ * convolution weights decay; biases and batch-norm γ, β decay unless decay_bias_norm is 0. */
+clm_status clm_mtl_optim_setup(clm_mtl *m, clm_optim_state *s, int decay_bias_norm);
+
 /* Call once at the end of each epoch with the K epoch-mean raw losses: dwa sets the weights
  * of the next epoch from them; the other strategies ignore it. */
 clm_status clm_mtl_end_epoch(clm_mtl *m, const float *epoch_means);

@@ -4,6 +4,7 @@
  * optimizer together on the device, and the host snapshot read at logging intervals. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include "clmtl/mtl.h"
 #include "graph/graph-impl.h"
 
@@ -147,8 +148,38 @@ static clm_status gradnorm_norms(clm_mtl *m) {
   return clm_gradnorm_record_initial(g->ctx, &m->cfg, &sc, &m->l0, m->steps > 0);
 }
 
+clm_status clm_mtl_optim_setup(clm_mtl *m, clm_optim_state *s, int decay_bias_norm) {
+  clm_graph *g = m->g;
+  if (!s || s->n != g->param_floats)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "optimizer set-up: the state must hold the graph's %zu "
+             "parameters", g->param_floats);
+  unsigned char *decay = malloc(g->param_floats + 1);
+  if (!decay) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+  memset(decay, 1, g->param_floats);
+  for (int i = 0; i < g->nnodes; i++) {
+    const clm_node *nd = &g->nodes[i];
+    for (int k = 0; k < nd->nparams; k++) {
+      const clm_param_slot *p = &nd->params[k];
+      if (p->is_state) continue;
+      /* a convolution's weight always decays; biases and batch-norm γ, β on request; the
+       * weighting's task parameters never */
+      int keep = nd->loss_index >= 0 ? 0 :
+                 (nd->op == CLM_LAYER_CONV || nd->op == CLM_LAYER_DECONV) && !strcmp(p->suffix, "weight")
+                     ? 1 : decay_bias_norm != 0;
+      memset(decay + p->off, keep, (size_t)p->n * p->c * p->h * p->w);
+    }
+  }
+  clm_status st = clm_optim_state_set_decay(g->ctx, s, decay);
+  free(decay);
+  CLM_TRY(st);
+  return clm_optim_state_set_task(s, g->task_param_off, (size_t)m->cfg.ntasks);
+}
+
 clm_status clm_mtl_train_step(clm_mtl *m, const clm_optim_config *opt, clm_optim_state *state) {
   clm_graph *g = m->g;
+  /* the task parameters: their own learning rate, never decayed (host only) */
+  if (state && state->n == g->param_floats)
+    CLM_TRY(clm_optim_state_set_task(state, g->task_param_off, (size_t)m->cfg.ntasks));
   clm_tensor params = clm_graph_params(g), grads = clm_graph_grads(g);
   clm_tensor task_params = clm_graph_task_params(g), task_grads = clm_graph_task_grads(g);
   int gradnorm = m->cfg.strategy == CLM_MTL_GRADNORM;

@@ -144,6 +144,7 @@ static clm_status setup(trainer *t) {
   }
   CLM_TRY(clm_mtl_create(t->g, &mc, &t->mtl));
   CLM_TRY(clm_optim_state_init(t->ctx, clm_graph_params(t->g).w, &t->opt));
+  CLM_TRY(clm_mtl_optim_setup(t->mtl, &t->opt, !o->no_decay_bias_norm)); /* decay mask */
   CLM_TRY(clm_buffer_alloc(t->ctx, 2 * (size_t)t->ntasks, &t->acc));
   CLM_TRY(open_data(t));
   if (clm_dataset_count(t->train) < o->batch)
@@ -362,6 +363,8 @@ static clm_status run(trainer *t, const clm_train_callbacks *cb) {
       if (st == CLM_OK) st = clm_batch_upload(cur, t->g);
       if (st == CLM_OK && s + 1 < per_epoch) st = clm_batch_start(next, t->train, idx + (size_t)(s + 1) * o->batch);
       oc.lr = lr_at(o, epoch, step, total);
+      if (o->optim.task_lr > 0) /* the schedule scales both, as for torch parameter groups */
+        oc.task_lr = o->optim.lr > 0 ? o->optim.task_lr * (oc.lr / o->optim.lr) : o->optim.task_lr;
       if (st == CLM_OK) st = clm_mtl_train_step(t->mtl, &oc, &t->opt);
       if (st == CLM_OK)
         st = clm_launch_1d(t->ctx, "train", "accumulate_losses", (size_t)t->ntasks, "tiit", &sc.value,
