@@ -2,7 +2,10 @@
  * the JSON Lines log holds one line per epoch with every task's losses, weights, σ and
  * metrics, validation loss falls, and callbacks see progress; a run stopped after two epochs
  * and resumed for the third writes the same checkpoint, byte for byte, as one that ran
- * straight through. */
+ * straight through: with uncertainty weighting, with GradNorm (its initial losses L(0) and step
+ * count travel in the checkpoint) and with non-finite steps (their counters too). DWA with
+ * weight decay keeps its weights exactly 1 through its first two epochs: the task parameters
+ * never decay. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +32,10 @@ static char *slurp(const char *path, long *len) {
   return b;
 }
 
-/* The tiny model for `epochs` epochs into dir (resumed from dir when resume != 0). */
-static clm_status small_run(const char *dir, int epochs, int resume) {
+/* The tiny model for `epochs` epochs into dir (resumed from dir when resume != 0), with a
+ * weighting strategy and NaN targets from step nan_from on (-1: none). */
+static clm_status small_run(const char *dir, int epochs, int resume, clm_mtl_strategy strategy,
+                            long nan_from) {
   clm_train_options o = clm_train_defaults();
   o.model_path = CLMTL_MODELS "/tiny.cfg";
   o.height = 16;
@@ -45,15 +50,19 @@ static clm_status small_run(const char *dir, int epochs, int resume) {
   o.patience = 0;
   o.out_dir = dir;
   o.resume = resume ? dir : NULL;
+  o.weighting.strategy = strategy;
+  o.inject_nan_from = nan_from;
   return clm_train_run(&o, NULL);
 }
 
-static void test_resume(void) {
+static void test_resume(clm_mtl_strategy strategy, long nan_from) {
   char a[] = "/tmp/clmtl-straight-XXXXXX", b[] = "/tmp/clmtl-resumed-XXXXXX";
   if (!mkdtemp(a) || !mkdtemp(b)) return;
-  test_status("straight run of 3 epochs", small_run(a, 3, 0));
-  test_status("run of 2 epochs", small_run(b, 2, 0));
-  test_status("resumed for the third", small_run(b, 3, 1));
+  printf("resume with %s weighting%s\n", clm_mtl_strategy_name(strategy),
+         nan_from >= 0 ? ", NaN targets from step 5 (3 steps per epoch)" : "");
+  test_status("straight run of 3 epochs", small_run(a, 3, 0, strategy, nan_from));
+  test_status("run of 2 epochs", small_run(b, 2, 0, strategy, nan_from));
+  test_status("resumed for the third", small_run(b, 3, 1, strategy, nan_from));
   char pa[128], pb[128];
   snprintf(pa, sizeof pa, "%s/last.safetensors", a);
   snprintf(pb, sizeof pb, "%s/last.safetensors", b);
@@ -66,6 +75,48 @@ static void test_resume(void) {
   char cmd[200];
   snprintf(cmd, sizeof cmd, getenv("CLMTL_TEST_KEEP") ? "true %s %s" : "rm -rf %s %s", a, b);
   if (system(cmd) != 0) printf("could not remove %s %s\n", a, b);
+}
+
+/* DWA's weights must stay exactly 1 in epochs 0 and 1, whatever the weight decay. */
+typedef struct { int steps, off_one; float worst; } dwa_seen;
+
+static void dwa_progress(void *user, const clm_train_progress *p) {
+  dwa_seen *s = user;
+  if (p->epoch >= 2) return;
+  s->steps++;
+  for (int i = 0; i < p->tasks.ntasks; i++)
+    if (p->tasks.param[i] != 1.0f) {
+      s->off_one++;
+      s->worst = p->tasks.param[i];
+    }
+}
+
+static void test_dwa_decay(void) {
+  char dir[] = "/tmp/clmtl-dwa-XXXXXX";
+  if (!mkdtemp(dir)) return;
+  clm_train_options o = clm_train_defaults();
+  o.model_path = CLMTL_MODELS "/tiny.cfg";
+  o.height = 16;
+  o.width = 32;
+  o.batch = 4;
+  o.epochs = 2;
+  o.train_count = 12;
+  o.val_count = 4;
+  o.optim.weight_decay = 1e-4f; /* Adam: L2 decay added to the gradient */
+  o.patience = 0;
+  o.out_dir = dir;
+  o.log_every = 1;
+  o.weighting.strategy = CLM_MTL_DWA;
+  dwa_seen s = {0, 0, 1.0f};
+  clm_train_callbacks cb = {NULL, dwa_progress, NULL, &s};
+  test_status("dwa with weight decay 1e-4, 2 epochs", clm_train_run(&o, &cb));
+  char detail[96];
+  snprintf(detail, sizeof detail, "%d of %d steps off 1 (e.g. %.6f)", s.off_one, s.steps, s.worst);
+  test_true("dwa weights exactly 1 at every step of epochs 0 and 1 with weight decay",
+            s.steps == 6 && s.off_one == 0, detail);
+  char cmd[200];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  if (system(cmd) != 0) printf("could not remove %s\n", dir);
 }
 
 static void on_epoch(void *user, const clm_epoch_report *r) {
@@ -121,6 +172,9 @@ int main(void) {
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   if (system(cmd) != 0) return 1;
-  test_resume();
+  test_resume(CLM_MTL_UNCERTAINTY, -1);
+  test_resume(CLM_MTL_GRADNORM, -1);
+  test_resume(CLM_MTL_GRADNORM, 5);
+  test_dwa_decay();
   return test_finish();
 }

@@ -189,6 +189,20 @@ typedef struct clm_mtl_snapshot {
 
 clm_status clm_mtl_read(clm_mtl *m, clm_mtl_snapshot *out);
 
+/* What a resumed run needs beyond the task parameters and the optimizer state, for
+ * checkpoints: gradnorm's initial losses L_i(0) (0: not recorded yet) and its count of
+ * steps taken (a resumed run must not record them again), and the non-finite step counters
+ * the guard reports. Every strategy has them (unused ones stay 0). Blocking. */
+typedef struct clm_mtl_state {
+  int ntasks;
+  long steps;                      /* clm_mtl_train_step calls so far */
+  float l0[CLM_MTL_MAX_TASKS];     /* gradnorm: L_i(0) */
+  float skipped_steps, skipped_in_a_row;
+} clm_mtl_state;
+
+clm_status clm_mtl_state_get(clm_mtl *m, clm_mtl_state *out);
+clm_status clm_mtl_state_set(clm_mtl *m, const clm_mtl_state *in);
+
 /* ==== GradNorm and DWA ==================================================================== */
 /* Weight updates for the gradnorm and dwa strategies. Their K weights w_i live on the device
  * in the params tensor that clm_mtl_step reads (clm_mtl_params_init sets them to init_param,

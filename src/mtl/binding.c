@@ -256,3 +256,32 @@ clm_status clm_mtl_read(clm_mtl *m, clm_mtl_snapshot *out) {
   }
   return CLM_OK;
 }
+
+clm_status clm_mtl_state_get(clm_mtl *m, clm_mtl_state *out) {
+  if (!m || !out) CLM_FAIL(CLM_ERR_INVALID_ARG, "weighting state: weighting and output required");
+  int k = m->cfg.ntasks;
+  float head[3], l0[CLM_MTL_MAX_TASKS];
+  clm_tensor both = clm_tensor_view(m->buf, 0, 1, 1, 1, 3);
+  CLM_TRY(clm_tensor_download(m->g->ctx, &both, head));
+  CLM_TRY(clm_tensor_download(m->g->ctx, &m->l0, l0));
+  memset(out, 0, sizeof *out);
+  out->ntasks = k;
+  out->steps = m->steps;
+  out->skipped_steps = head[1];
+  out->skipped_in_a_row = head[2];
+  for (int i = 0; i < k; i++) out->l0[i] = l0[i];
+  return CLM_OK;
+}
+
+clm_status clm_mtl_state_set(clm_mtl *m, const clm_mtl_state *in) {
+  if (!m || !in) CLM_FAIL(CLM_ERR_INVALID_ARG, "weighting state: weighting and state required");
+  if (in->ntasks != m->cfg.ntasks || in->steps < 0)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "weighting state of %d tasks after %ld steps for a weighting of "
+             "%d tasks", in->ntasks, in->steps, m->cfg.ntasks);
+  clm_tensor counters = clm_tensor_view(m->buf, 1, 1, 1, 1, 2);
+  float c[2] = {in->skipped_steps, in->skipped_in_a_row};
+  CLM_TRY(clm_tensor_upload(m->g->ctx, &counters, c));
+  CLM_TRY(clm_tensor_upload(m->g->ctx, &m->l0, in->l0));
+  m->steps = in->steps;
+  return CLM_OK;
+}

@@ -278,20 +278,31 @@ static clm_status save(trainer *t, const char *name, int epoch) {
       used += (size_t)snprintf(dwa[k] + used, sizeof dwa[k] - used, "%s%.9g", i ? "," : "",
                                k ? t->dwa_saved.before[i] : t->dwa_saved.last[i]);
   }
+  /* the weighting's own state: gradnorm's L(0) and step count, the non-finite counters */
+  clm_mtl_state ms;
+  CLM_TRY(clm_mtl_state_get(t->mtl, &ms));
+  char l0[512] = "", msteps[24], skipped[2][24];
+  for (int i = 0, used = 0; i < ms.ntasks && used < (int)sizeof l0 - 32; i++)
+    used += snprintf(l0 + used, sizeof l0 - (size_t)used, "%s%.9g", i ? "," : "", ms.l0[i]);
+  snprintf(msteps, sizeof msteps, "%ld", ms.steps);
+  snprintf(skipped[0], sizeof skipped[0], "%.9g", ms.skipped_steps);
+  snprintf(skipped[1], sizeof skipped[1], "%.9g", ms.skipped_in_a_row);
   clm_checkpoint_info info = {t->model_text, t->step, epoch, clm_mtl_strategy_name(o->weighting.strategy)};
   /* the model text and resolution too, so eval and infer need only the checkpoint */
   clm_checkpoint_meta extra[] = {{"best_val_loss", best}, {"epochs_since_best", since},
                                  {"dwa_epochs", dwa_n}, {"dwa_last", dwa[0]}, {"dwa_before", dwa[1]},
                                  {"height", h}, {"width", w}, {"data_seed", seed},
-                                 {"model_cfg", t->model_text ? t->model_text : ""}};
-  return clm_checkpoint_save(path, t->g, &t->opt, &info, extra, 9);
+                                 {"model_cfg", t->model_text ? t->model_text : ""},
+                                 {"mtl_steps", msteps}, {"gradnorm_l0", l0},
+                                 {"skipped_steps", skipped[0]}, {"skipped_in_a_row", skipped[1]}};
+  return clm_checkpoint_save(path, t->g, &t->opt, &info, extra, 13);
 }
 
 static clm_status parse_list(const char *s, double *out, int n) {
   for (int i = 0; i < n; i++) {
     char *end;
     out[i] = s ? strtod(s, &end) : 0;
-    if (!s || end == s) CLM_FAIL(CLM_ERR_PARSE, "checkpoint: bad DWA state '%s'", s ? s : "");
+    if (!s || end == s) CLM_FAIL(CLM_ERR_PARSE, "checkpoint: bad list of %d numbers '%s'", n, s ? s : "");
     s = *end == ',' ? end + 1 : end;
   }
   return CLM_OK;
@@ -323,6 +334,17 @@ static clm_status restore(trainer *t) {
     t->dwa_saved.epochs = atoi(dn);
     st = parse_list(clm_checkpoint_meta_get(meta, n, "dwa_last"), t->dwa_saved.last, t->ntasks);
     if (st == CLM_OK) st = parse_list(clm_checkpoint_meta_get(meta, n, "dwa_before"), t->dwa_saved.before, t->ntasks);
+  }
+  /* the weighting's state (checkpoints from before it was saved: left as a fresh run's) */
+  const char *msteps = clm_checkpoint_meta_get(meta, n, "mtl_steps");
+  const char *skipped = clm_checkpoint_meta_get(meta, n, "skipped_steps");
+  const char *in_a_row = clm_checkpoint_meta_get(meta, n, "skipped_in_a_row");
+  if (st == CLM_OK && msteps && skipped && in_a_row) {
+    clm_mtl_state ms = {t->ntasks, atol(msteps), {0}, strtof(skipped, NULL), strtof(in_a_row, NULL)};
+    double l0[CLM_MTL_MAX_TASKS];
+    st = parse_list(clm_checkpoint_meta_get(meta, n, "gradnorm_l0"), l0, t->ntasks);
+    for (int i = 0; i < t->ntasks; i++) ms.l0[i] = (float)l0[i];
+    if (st == CLM_OK) st = clm_mtl_state_set(t->mtl, &ms);
   }
   clm_checkpoint_meta_free(meta);
   return st;
