@@ -9,11 +9,16 @@
  * task losses, task weights, every parameter and the batch-norm running statistics (updated
  * once per step, by the forward) must equal the reference to float32 tolerance, for
  * α = 0, 1.5 and 3. This is the check that failed while GradNorm's extra backward passes read
- * activations the planner had already reused. */
+ * activations the planner had already reused. Once more for α = 1.5 with the clmtl side
+ * stopped after step 2 and resumed in a new graph, as --resume does: checkpoint (weights,
+ * statistics, optimizer state) plus clm_mtl_state (L(0), step count); recording L(0) again
+ * at the resumed step would make step 3 differ from the reference. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include "clmtl/checkpoint.h"
 #include "test_util.h"
 
 #define N 2
@@ -319,23 +324,53 @@ static double compare_param(clm_graph *g, clm_context *ctx, const rparam *p, dou
   return INFINITY;
 }
 
-static void run_alpha(clm_context *ctx, double alpha) {
+/* A training graph with GradNorm (alpha) and its optimizer state, parameters from `seed`. */
+static clm_status make_rig(clm_context *ctx, double alpha, uint64_t seed, clm_graph **g,
+                           clm_mtl **m, clm_optim_state *os) {
+  clm_graph_options o = {N, H, W, 1, -1, 0};
+  clm_mtl_config cfg;
+  clm_status st = clm_graph_create(ctx, g);
+  if (st == CLM_OK) st = clm_graph_parse(*g, model, "gradnorm_ref.cfg");
+  if (st == CLM_OK) st = clm_graph_set_multi_backward(*g, 1);
+  if (st == CLM_OK) st = clm_graph_compile(*g, &o);
+  if (st == CLM_OK) st = clm_graph_init_params(*g, seed);
+  if (st == CLM_OK) st = clm_mtl_config_for_graph(*g, CLM_MTL_GRADNORM, &cfg);
+  cfg.gradnorm_alpha = (float)alpha;
+  if (st == CLM_OK) st = clm_mtl_create(*g, &cfg, m);
+  if (st == CLM_OK) st = clm_optim_state_init(ctx, clm_graph_params(*g).w, os);
+  return st;
+}
+
+/* --resume in miniature: checkpoint and weighting state out, a new graph (other initial
+ * weights) in, both restored. */
+static clm_status resume_rig(clm_context *ctx, double alpha, clm_graph **g, clm_mtl **m,
+                             clm_optim_state *os) {
+  char path[] = "/tmp/clmtl-gradnorm-XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0) return CLM_ERR_IO;
+  close(fd);
+  clm_mtl_state ms;
+  clm_status st = clm_mtl_state_get(*m, &ms);
+  if (st == CLM_OK) st = clm_checkpoint_save(path, *g, os, NULL, NULL, 0);
+  clm_optim_state_free(os);
+  clm_mtl_free(*m);
+  clm_graph_free(*g);
+  *m = NULL;
+  *g = NULL;
+  if (st == CLM_OK) st = make_rig(ctx, alpha, 99, g, m, os);
+  if (st == CLM_OK) st = clm_checkpoint_load(path, *g, os, NULL, NULL);
+  if (st == CLM_OK) st = clm_mtl_state_set(*m, &ms);
+  remove(path);
+  return st;
+}
+
+static void run_alpha(clm_context *ctx, double alpha, int resume_after) {
   clm_graph *g = NULL;
   clm_mtl *m = NULL;
   clm_optim_state os = {0};
-  clm_graph_options o = {N, H, W, 1, -1, 0};
-  clm_mtl_config cfg;
-  clm_status st = clm_graph_create(ctx, &g);
-  if (st == CLM_OK) st = clm_graph_parse(g, model, "gradnorm_ref.cfg");
-  if (st == CLM_OK) st = clm_graph_set_multi_backward(g, 1);
-  if (st == CLM_OK) st = clm_graph_compile(g, &o);
-  if (st == CLM_OK) st = clm_graph_init_params(g, 7);
-  if (st == CLM_OK) st = clm_mtl_config_for_graph(g, CLM_MTL_GRADNORM, &cfg);
-  cfg.gradnorm_alpha = (float)alpha;
-  if (st == CLM_OK) st = clm_mtl_create(g, &cfg, &m);
-  if (st == CLM_OK) st = clm_optim_state_init(ctx, clm_graph_params(g).w, &os);
+  clm_status st = make_rig(ctx, alpha, 7, &g, &m, &os);
   char name[200];
-  snprintf(name, sizeof name, "alpha %g: set-up", alpha);
+  snprintf(name, sizeof name, "alpha %g%s: set-up", alpha, resume_after > 0 ? ", resumed" : "");
   test_status(name, st);
   if (st != CLM_OK) { clm_graph_free(g); return; }
   snprintf(name, sizeof name, "alpha %g: the last shared layer is c2", alpha);
@@ -367,6 +402,12 @@ static void run_alpha(clm_context *ctx, double alpha) {
   static batch b;
   float hx[N * C0 * HW], hl[N * HW], hd[N * HW], hz[N * ZC * HW];
   for (int t = 0; t < STEPS && st == CLM_OK; t++) {
+    if (t == resume_after) {
+      st = resume_rig(ctx, alpha, &g, &m, &os);
+      snprintf(name, sizeof name, "alpha %g: stopped after step %d and resumed", alpha, t);
+      test_status(name, st);
+      if (st != CLM_OK) break;
+    }
     make_batch(&r, &b, hx, hl, hd, hz);
     st = clm_graph_set_input(g, "input", hx);
     if (st == CLM_OK) st = clm_graph_set_input(g, "labels", hl);
@@ -375,7 +416,7 @@ static void run_alpha(clm_context *ctx, double alpha) {
     if (st == CLM_OK) st = clm_mtl_train_step(m, &oc, &os);
     clm_mtl_snapshot snap;
     if (st == CLM_OK) st = clm_mtl_read(m, &snap);
-    snprintf(name, sizeof name, "alpha %g step %d", alpha, t + 1);
+    snprintf(name, sizeof name, "alpha %g%s step %d", alpha, resume_after > 0 ? " resumed" : "", t + 1);
     test_status(name, st);
     if (st != CLM_OK) break;
     ref_step(&b, alpha, t, w, wbuf, l0, loss);
@@ -384,8 +425,8 @@ static void run_alpha(clm_context *ctx, double alpha) {
       el = fmax(el, fabs(snap.loss[i] - loss[i]) / fmax(fabs(loss[i]), 1e-3));
       ew = fmax(ew, fabs(snap.param[i] - w[i]));
     }
-    snprintf(name, sizeof name, "alpha %g step %d: task losses %.5f %.5f %.5f (reference %.5f "
-             "%.5f %.5f)", alpha, t + 1, snap.loss[0], snap.loss[1], snap.loss[2], loss[0],
+    snprintf(name, sizeof name, "alpha %g%s step %d: task losses %.5f %.5f %.5f (reference %.5f "
+             "%.5f %.5f)", alpha, resume_after > 0 ? " resumed" : "", t + 1, snap.loss[0], snap.loss[1], snap.loss[2], loss[0],
              loss[1], loss[2]);
     test_check(name, el, 2e-5);
     snprintf(name, sizeof name, "alpha %g step %d: task weights %.5f %.5f %.5f (reference %.5f "
@@ -447,7 +488,8 @@ static void test_guards(clm_context *ctx) {
 int main(void) {
   clm_context *ctx = test_context();
   const double alphas[3] = {0.0, 1.5, 3.0};
-  for (int a = 0; a < 3; a++) run_alpha(ctx, alphas[a]);
+  for (int a = 0; a < 3; a++) run_alpha(ctx, alphas[a], -1);
+  run_alpha(ctx, 1.5, 2);
   test_guards(ctx);
   clm_context_free(ctx);
   return test_finish();

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "clmtl/checkpoint.h"
 #include "clmtl/train.h"
 #include "test_util.h"
 
@@ -42,7 +43,7 @@ static clm_status small_run(const char *dir, int epochs, int resume, clm_mtl_str
   o.width = 32;
   o.batch = 4;
   o.epochs = epochs;
-  o.train_count = 12;
+  o.train_count = 24;
   o.val_count = 4;
   o.optim.lr = 5e-3f;
   o.schedule = CLM_LR_STEP; /* depends on the epoch only, not on how many epochs are asked */
@@ -59,7 +60,7 @@ static void test_resume(clm_mtl_strategy strategy, long nan_from) {
   char a[] = "/tmp/clmtl-straight-XXXXXX", b[] = "/tmp/clmtl-resumed-XXXXXX";
   if (!mkdtemp(a) || !mkdtemp(b)) return;
   printf("resume with %s weighting%s\n", clm_mtl_strategy_name(strategy),
-         nan_from >= 0 ? ", NaN targets from step 5 (3 steps per epoch)" : "");
+         nan_from >= 0 ? ", NaN targets from step 10 (6 steps per epoch)" : "");
   test_status("straight run of 3 epochs", small_run(a, 3, 0, strategy, nan_from));
   test_status("run of 2 epochs", small_run(b, 2, 0, strategy, nan_from));
   test_status("resumed for the third", small_run(b, 3, 1, strategy, nan_from));
@@ -72,6 +73,41 @@ static void test_resume(clm_mtl_strategy strategy, long nan_from) {
             fa && fb && la == lb && !memcmp(fa, fb, (size_t)la), NULL);
   free(fa);
   free(fb);
+  /* the weighting's state as the resumed run saw it: GradNorm's L(0) of step 0 (recording
+   * them again at the resumed step would change them) and the non-finite step count */
+  clm_checkpoint_meta *ma = NULL, *mb = NULL;
+  int na = 0, nb = 0;
+  if (clm_checkpoint_read_meta(pa, &ma, &na) == CLM_OK && clm_checkpoint_read_meta(pb, &mb, &nb) == CLM_OK) {
+    const char *keys[2] = {"gradnorm_l0", "skipped_steps"};
+    for (int k = 0; k < 2; k++) {
+      const char *va = clm_checkpoint_meta_get(ma, na, keys[k]), *vb = clm_checkpoint_meta_get(mb, nb, keys[k]);
+      char name[160], detail[600];
+      snprintf(name, sizeof name, "checkpoint metadata %s: resumed equals uninterrupted", keys[k]);
+      snprintf(detail, sizeof detail, "%s vs %s", va ? va : "(absent)", vb ? vb : "(absent)");
+      test_true(name, va && vb && !strcmp(va, vb), detail);
+      if (k == 0 && strategy == CLM_MTL_GRADNORM)
+        test_true("gradnorm L(0) recorded (not 0)", va && strtod(va, NULL) > 0, detail);
+      if (k == 1 && nan_from >= 0)
+        test_true("non-finite steps counted across the resume (8: steps 10 to 17)",
+                  va && vb && atoi(va) == 8 && atoi(vb) == 8, detail);
+    }
+  }
+  clm_checkpoint_meta_free(ma);
+  clm_checkpoint_meta_free(mb);
+  /* and the log's last epoch reports the same count */
+  char la_[8192] = "", lb_[8192] = "", path[160];
+  for (int k = 0; k < 2; k++) {
+    snprintf(path, sizeof path, "%s/log.jsonl", k ? b : a);
+    FILE *f = fopen(path, "r");
+    char *dst = k ? lb_ : la_;
+    while (f && fgets(dst, 8192, f)) {}
+    if (f) fclose(f);
+  }
+  const char *sa = strstr(la_, "\"skipped_steps\":"), *sb = strstr(lb_, "\"skipped_steps\":");
+  char counts[64];
+  snprintf(counts, sizeof counts, "%d vs %d", sa ? atoi(sa + 16) : -1, sb ? atoi(sb + 16) : -1);
+  test_true("log: the last epoch's skipped_steps agree", sa && sb && atoi(sa + 16) == atoi(sb + 16),
+            counts);
   char cmd[200];
   snprintf(cmd, sizeof cmd, getenv("CLMTL_TEST_KEEP") ? "true %s %s" : "rm -rf %s %s", a, b);
   if (system(cmd) != 0) printf("could not remove %s %s\n", a, b);
@@ -174,7 +210,7 @@ int main(void) {
   if (system(cmd) != 0) return 1;
   test_resume(CLM_MTL_UNCERTAINTY, -1);
   test_resume(CLM_MTL_GRADNORM, -1);
-  test_resume(CLM_MTL_GRADNORM, 5);
+  test_resume(CLM_MTL_GRADNORM, 10);
   test_dwa_decay();
   return test_finish();
 }
