@@ -4,8 +4,13 @@
  * (greedy by size, lowest fitting offset). A graph compiled for inference has no backward
  * steps, so no gradients or backward workspaces, and each activation lives from its forward
  * step to its last forward use (network heads to the end); a folded batch norm shares its
- * convolution's output. Then every device buffer of the graph is allocated. Losses' values,
- * counts and seeds live in a separate small scalars buffer. */
+ * convolution's output. A training graph set for several backward passes per forward
+ * (clm_graph_set_multi_backward) keeps every forward value a backward step reads (inputs of
+ * conv, batch norm and losses, activation outputs, batch-norm saved statistics, pooling
+ * indices) to the last backward step, so a later pass never reads memory an earlier pass
+ * reused; gradients and backward workspaces are rewritten by each pass and keep their
+ * intervals. Then every device buffer of the graph is allocated. Losses' values, counts and
+ * seeds live in a separate small scalars buffer. */
 #include <stdlib.h>
 #include <string.h>
 #include "graph/graph-impl.h"
