@@ -163,10 +163,10 @@ clm_status clm_mtl_optim_setup(clm_mtl *m, clm_optim_state *s, int decay_bias_no
       if (p->is_state) continue;
       /* a convolution's weight always decays; biases and batch-norm γ, β on request; the
        * weighting's task parameters never */
-      int keep = nd->loss_index >= 0 ? 0 :
-                 (nd->op == CLM_LAYER_CONV || nd->op == CLM_LAYER_DECONV) && !strcmp(p->suffix, "weight")
-                     ? 1 : decay_bias_norm != 0;
-      memset(decay + p->off, keep, (size_t)p->n * p->c * p->h * p->w);
+      int conv_weight = (nd->op == CLM_LAYER_CONV || nd->op == CLM_LAYER_DECONV) &&
+                        !strcmp(p->suffix, "weight");
+      int decays = nd->loss_index >= 0 ? 0 : conv_weight ? 1 : decay_bias_norm != 0;
+      memset(decay + p->off, decays, (size_t)p->n * p->c * p->h * p->w);
     }
   }
   clm_status st = clm_optim_state_set_decay(g->ctx, s, decay);
