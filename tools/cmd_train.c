@@ -72,6 +72,12 @@ static void on_start(void *user, const char *device, const char *model, long par
   fflush(stdout);
 }
 
+/* Samples left out by --skip-bad and tasks the data cannot serve: on stderr before training. */
+static void on_note(void *user, const char *note) {
+  (void)user;
+  fprintf(stderr, "clmtl train: %s\n", note);
+}
+
 static void on_progress(void *user, const clm_train_progress *p) {
   display *d = user;
   char line[512];
@@ -195,7 +201,7 @@ int cmd_train(int argc, char **argv) {
   if (o.weighting.clamp_min >= o.weighting.clamp_max)
     return bad("--clamp-min", "", "must be below --clamp-max");
   display d = {isatty(STDOUT_FILENO), 0};
-  clm_train_callbacks cb = {on_start, on_progress, on_epoch, &d};
+  clm_train_callbacks cb = {on_start, on_progress, on_epoch, &d, on_note};
   clm_status st = clm_train_run(&o, &cb);
   if (st != CLM_OK) {
     if (d.tty) printf("\n");
