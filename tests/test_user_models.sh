@@ -91,6 +91,10 @@ refused missing missing_target.cfg "missing_target.cfg:41|task 'normals'|layer '
 EVAL_DATA="--data $dir/cs"
 train_eval_infer trainids19 seg19_only.cfg "labels19:classes" --data "$dir/cs" --labels trainids
 grep -q "labels trainids" "$dir/trainids19.eval"; check "trainids19: eval uses the checkpoint's label set" $?
+head -c 8192 "$dir/trainids19/last.safetensors" | grep -a '"label_set":"trainids"' | grep -aqF '\"road\",\"sidewalk\"'
+check "trainids19: the checkpoint records the label set and its class names" $?
+"$clmtl" train --model "$models/seg19_only.cfg" $tiny --labels trainids --out "$dir/nolabels" > "$dir/nolabels.log" 2>&1
+test $? -eq 2 && grep -q "applies to --data" "$dir/nolabels.log"; check "train refuses --labels without --data" $?
 "$clmtl" eval --model "$dir/trainids19/last.safetensors" --data "$dir/cs" --labels categories > "$dir/disagree.log" 2>&1
 test $? -eq 2 && grep -q "trained on label set 'trainids'; --labels categories disagrees" "$dir/disagree.log"
 check "eval refuses --labels that disagree with the checkpoint" $?
