@@ -144,7 +144,7 @@ static void test_dwa_decay(void) {
   o.log_every = 1;
   o.weighting.strategy = CLM_MTL_DWA;
   dwa_seen s = {0, 0, 1.0f};
-  clm_train_callbacks cb = {NULL, dwa_progress, NULL, &s};
+  clm_train_callbacks cb = {NULL, dwa_progress, NULL, &s, NULL};
   test_status("dwa with weight decay 1e-4, 2 epochs", clm_train_run(&o, &cb));
   char detail[96];
   snprintf(detail, sizeof detail, "%d of %d steps off 1 (e.g. %.6f)", s.off_one, s.steps, s.worst);
