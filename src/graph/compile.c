@@ -442,23 +442,38 @@ static clm_status layout_params(clm_graph *g) {
   return CLM_OK;
 }
 
-/* Node names must differ after expansion: conv "enc1" with bn makes "enc1.bn" (and "enc1.act"),
- * and a layer of that name beside it would give two tensors "enc1.bn.weight" in a checkpoint
- * that nothing could load. Tensor names are node name + "." + a suffix without dots, so unique
- * node names make unique tensor names. */
+/* Names must differ after expansion: conv "enc1" with bn makes a node "enc1.bn" and with act
+ * "enc1.act" (whether or not fusion merges them), and a layer of that name beside it would give
+ * two tensors "enc1.bn.weight" in a checkpoint that nothing could load. Tensor names are node
+ * name + "." + a suffix without dots, so unique node names make unique tensor names. */
+static int layer_names(const clm_layer *l, char names[3][CLM_NODE_NAME_MAX]) {
+  int n = 0;
+  snprintf(names[n++], CLM_NODE_NAME_MAX, "%s", l->name);
+  if (l->type != CLM_LAYER_CONV && l->type != CLM_LAYER_DECONV) return n;
+  if (l->bn) snprintf(names[n++], CLM_NODE_NAME_MAX, "%s.bn", l->name);
+  if (l->act != CLM_ACTIVATION_NONE) snprintf(names[n++], CLM_NODE_NAME_MAX, "%s.act", l->name);
+  return n;
+}
+
 static clm_status check_node_names(clm_graph *g) {
-  for (int i = 0; i < g->nnodes; i++)
-    for (int j = i + 1; j < g->nnodes; j++) {
-      if (strcmp(g->nodes[i].name, g->nodes[j].name)) continue;
-      char a[400], b[400];
-      int li = g->nodes[i].layer, lj = g->nodes[j].layer;
-      if (li > lj) { int t = li; li = lj; lj = t; }
-      clm_graph_where(g, li, a, sizeof a);
-      clm_graph_where(g, lj, b, sizeof b);
-      CLM_FAIL(CLM_ERR_PARSE, "%s and %s both make a node named '%s' (a conv/deconv layer with bn "
-               "or act adds '<name>.bn' and '<name>.act'); its tensors would have the same names "
-               "in a checkpoint: rename one", a, b, g->nodes[i].name);
+  for (int i = 0; i < g->nlayers; i++) {
+    char a[3][CLM_NODE_NAME_MAX];
+    int na = layer_names(&g->layers[i], a);
+    for (int j = i + 1; j < g->nlayers; j++) {
+      char b[3][CLM_NODE_NAME_MAX];
+      int nb = layer_names(&g->layers[j], b);
+      for (int x = 0; x < na; x++)
+        for (int y = 0; y < nb; y++) {
+          if (strcmp(a[x], b[y])) continue;
+          char wa[400], wb[400];
+          clm_graph_where(g, i, wa, sizeof wa);
+          clm_graph_where(g, j, wb, sizeof wb);
+          CLM_FAIL(CLM_ERR_PARSE, "%s and %s both make a node named '%s' (a conv/deconv layer "
+                   "with bn or act adds '<name>.bn' and '<name>.act'); its tensors would have the "
+                   "same names in a checkpoint: rename one", wa, wb, a[x]);
+        }
     }
+  }
   return CLM_OK;
 }
 
