@@ -82,6 +82,12 @@ void clm_graph_where(const clm_graph *g, int layer, char *buf, size_t size) {
 
 clm_status clm_graph_add(clm_graph *g, const clm_layer *layer) {
   if (g->compiled) CLM_FAIL(CLM_ERR_INVALID_ARG, "graph already compiled: cannot add '%s'", layer->name);
+  /* every name a terminated string (the layer may come from anywhere) */
+  int bad = !memchr(layer->name, 0, sizeof layer->name) || !memchr(layer->indices, 0, CLM_NAME_MAX) ||
+            !memchr(layer->target, 0, CLM_NAME_MAX) || !memchr(layer->mask, 0, CLM_NAME_MAX) ||
+            !memchr(layer->file, 0, sizeof layer->file);
+  for (int k = 0; k < CLM_MAX_INPUTS; k++) bad |= !memchr(layer->from[k], 0, CLM_NAME_MAX);
+  if (bad) CLM_FAIL(CLM_ERR_INVALID_ARG, "a layer's name fields must be NUL-terminated strings");
   if (!layer->name[0]) CLM_FAIL(CLM_ERR_INVALID_ARG, "a layer needs a name");
   if ((unsigned)layer->type >= CLM_LAYER_TYPE_COUNT)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "layer '%s': unknown type %d", layer->name, (int)layer->type);
