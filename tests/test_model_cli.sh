@@ -22,6 +22,12 @@ expect "train: the same --size bound" 2 "H and W in \[4, 4096\]"
 CLMTL_MEMORY_LIMIT=1M "$clmtl" model "$models/tiny.cfg" > /dev/null 2> "$dir/err"; rc=$?
 expect "a plan over the memory budget is refused with bytes and the largest layer" 1 \
   "tiny.cfg: the graph needs [0-9]* bytes.*available (CLMTL_MEMORY_LIMIT.*largest layer: .*tiny.cfg:[0-9]*: layer"
+# the layer of the report (65536 filters of 63x63): 7 GB of device buffers plus 3 GB of host
+# copies at the defaults, which PoCL's "all of RAM" global memory let through to an OOM kill
+printf '[input]\ntype = input\nchannels = 3\n[big]\ntype = conv ; huge\nfrom = input\nfilters = 65536\nsize = 63\n' > "$dir/huge.cfg"
+CLMTL_MEMORY_LIMIT=8G "$clmtl" model "$dir/huge.cfg" > /dev/null 2> "$dir/err"; rc=$?
+expect "filters = 65536, size = 63: refused before allocating, naming the layer" 1 \
+  "huge.cfg: the graph needs .*host copies.*largest layer: .*huge.cfg:4: layer 'big'"
 "$clmtl" model <(cat "$models/tiny.cfg") > "$dir/out" 2> "$dir/err"; rc=$?
 expect "a model through a pipe (<(...)) is read" 0 ""
 grep -q "parameters: 3253" "$dir/out"; check "  ... and gives the same network" $?
