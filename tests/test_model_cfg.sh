@@ -8,7 +8,7 @@
 . "$(dirname "$0")/check.sh"
 dump="$1"
 src="$2"
-for f in "$src"/tests/model_cfg/*.cfg "$src"/models/*.cfg "$src"/tests/fuzz/model/*.cfg \
+for f in "$src"/tests/model_cfg/*.cfg "$src"/models/*.cfg "$src"/tests/models/*.cfg "$src"/tests/fuzz/model/*.cfg \
          "$src"/tests/fuzz/model/regressions/*; do
   [ -f "$f" ] || continue
   "$dump" "$f" > "$dir/c.txt" 2> "$dir/c.err"
