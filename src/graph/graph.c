@@ -383,6 +383,9 @@ void clm_graph_print(const clm_graph *g, void *file) {
     fprintf(f, "%-28s %-17s %-22s %10zu  %s%s%s\n", nd->name, op, shape, np, var,
             conv && nd->variant_tuned ? " (tuned)" : "", nd->fold >= 0 ? ", bn folded" : "");
   }
-  fprintf(f, "parameters: %zu   activation arena: %.2f MiB   device total: %.2f MiB\n", total,
-          (double)clm_graph_arena_bytes(g) / (1 << 20), (double)clm_graph_device_bytes(g) / (1 << 20));
+  clm_graph_memory m;
+  clm_graph_memory_use(g, &m);
+  fprintf(f, "parameters: %zu   activation arena: %.2f MiB   device total: %.2f MiB   host copies: "
+          "%.2f MiB\n", total, (double)clm_graph_arena_bytes(g) / (1 << 20),
+          (double)clm_graph_device_bytes(g) / (1 << 20), (double)m.host / (1 << 20));
 }
