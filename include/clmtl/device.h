@@ -39,9 +39,16 @@ typedef struct clm_device_info {
 clm_status clm_device_list(clm_device_info **list, int *count);
 
 /* Pick one device. spec: "P:D", "cpu", "gpu", or a case-insensitive substring of the device,
- * vendor or platform name. NULL or "" means $CLMTL_DEVICE, then the first GPU, then the first
- * device. No match is CLM_ERR_NOT_FOUND with a message listing every device. */
+ * vendor or platform name. NULL or "" means $CLMTL_DEVICE, then every device. Among the devices
+ * that match, clm_device_pick's order decides. No match is CLM_ERR_NOT_FOUND with a message
+ * listing every device. The CLI prints the choice (clm_context_device). */
 clm_status clm_device_select(const char *spec, clm_device_info *out);
+
+/* The selection rule alone, on any list (no OpenCL call): the index of the device spec matches,
+ * GPUs first, then accelerators, then CPUs, then others, in list order within a kind; "" or
+ * NULL matches every device. -1 when none matches. So "amd" on a machine with an AMD CPU and
+ * an AMD GPU picks the GPU. */
+int clm_device_pick(const clm_device_info *list, int n, const char *spec);
 
 /* One-line-per-field description of a device, for `clmtl devices`. */
 void clm_device_describe(const clm_device_info *d, char *buf, size_t size);
