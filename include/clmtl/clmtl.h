@@ -14,7 +14,6 @@
 #include "clmtl/infer.h"
 #include "clmtl/tune.h"
 #include "clmtl/bench.h"
-
-#define CLMTL_VERSION "0.1.0"
+#include "clmtl/version.h" /* generated: CLMTL_VERSION, CLMTL_COMMIT */
 
 #endif
