@@ -1,9 +1,14 @@
 /* Reports of `clmtl bench` (bench_report.h): the stdout tables, and the JSON, CSV, Markdown and
- * PNG files. Nothing is measured here. */
+ * PNG files, and the check that those files can be written before a run. Nothing is measured
+ * here. */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cjson/cJSON.h>
 #include "bench_report.h"
 
@@ -32,6 +37,28 @@ static double ops_step_ms(const bench_device *d) {
   double s = 0;
   for (int i = 0; i < d->nops; i++) s += op_step_ms(&d->ops[i]);
   return s;
+}
+
+int bench_check_output(const char *opt, const char *path) {
+  struct stat st;
+  if (!path) return 0;
+  if (stat(path, &st) == 0) {
+    if (S_ISDIR(st.st_mode)) {
+      fprintf(stderr, "clmtl bench: %s %s: is a directory, not a file\n", opt, path);
+      return 1;
+    }
+    if (access(path, W_OK) == 0) return 0;
+    fprintf(stderr, "clmtl bench: %s %s: cannot write it: %s\n", opt, path, strerror(errno));
+    return 1;
+  }
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+  if (fd < 0) {
+    fprintf(stderr, "clmtl bench: %s %s: cannot create it: %s\n", opt, path, strerror(errno));
+    return 1;
+  }
+  close(fd);
+  unlink(path);
+  return 0;
 }
 
 /* ---- stdout ------------------------------------------------------------------------------ */

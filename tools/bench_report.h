@@ -65,6 +65,11 @@ void bench_print_device(const bench_run *r, const bench_device *d, FILE *f);
 /* One line per device, for --all-devices. */
 void bench_print_comparison(const bench_run *r, FILE *f);
 
+/* 0 when path (given with option opt) can be written: an existing writable file, or a new file
+ * in a writable directory (created and removed again). Else prints why, naming the option and
+ * the path, and returns 1. NULL is fine. For checks before a long run. */
+int bench_check_output(const char *opt, const char *path);
+
 /* Each returns 0, or prints why to stderr and returns 1. */
 int bench_write_json(const bench_run *r, const char *path);
 int bench_write_csv(const bench_run *r, const char *path);

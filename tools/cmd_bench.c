@@ -10,7 +10,6 @@
  * runs. Reports: bench_report.c; `clmtl bench merge`: bench_merge.c. */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -574,30 +573,6 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
   return 0;
 }
 
-/* 0 when path can be written: an existing writable file, or a new file in a writable directory
- * (created and removed again); else prints why, naming the option and the path, and returns 1. */
-static int check_output(const char *opt, const char *path) {
-  struct stat st;
-  if (!path) return 0;
-  if (stat(path, &st) == 0) {
-    if (S_ISDIR(st.st_mode)) {
-      fprintf(stderr, "clmtl bench: %s %s: is a directory, not a file\n", opt, path);
-      return 1;
-    }
-    if (access(path, W_OK) == 0) return 0;
-    fprintf(stderr, "clmtl bench: %s %s: cannot write it: %s\n", opt, path, strerror(errno));
-    return 1;
-  }
-  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
-  if (fd < 0) {
-    fprintf(stderr, "clmtl bench: %s %s: cannot create it: %s\n", opt, path, strerror(errno));
-    return 1;
-  }
-  close(fd);
-  unlink(path);
-  return 0;
-}
-
 /* When and where the run happens: UTC start time, the CPU's model name, the OS. */
 static void host_info(bench_run *r) {
   time_t now = time(NULL);
@@ -637,8 +612,8 @@ int cmd_bench(int argc, char **argv) {
                   .steps = 3, .warmup = 0};
   int rc = parse_args(argc, argv, &o);
   if (rc) return rc < 0 ? 0 : rc;
-  if (check_output("--json", o.json) || check_output("--csv", o.csv) ||
-      check_output("--markdown", o.markdown) || check_output("--png", o.png))
+  if (bench_check_output("--json", o.json) || bench_check_output("--csv", o.csv) ||
+      bench_check_output("--markdown", o.markdown) || bench_check_output("--png", o.png))
     return 1;
   const char *shown_model = o.model; /* as given: "models/default.cfg" reads the same anywhere */
   static char shipped[1024];
