@@ -20,6 +20,8 @@ for f in b.json b.csv b.md b.png; do
   test -s "$dir/$f"; check "bench wrote $f" $?
 done
 python3 -m json.tool "$dir/b.json" > /dev/null; check "the JSON parses" $?
+sed -n 2p "$dir/out.txt" | grep -q "^device [0-9]*:[0-9]*: .* (.*, driver .*)$"
+check "the chosen device is printed at the start" $?
 grep -q "copy bandwidth (float16 vectors)" "$dir/out.txt" && ! grep -q "float16 FMA" "$dir/out.txt"
 check "the probe's float16 is named as a vector width, not as half precision" $?
 python3 - "$dir/b.json" <<'PY'

@@ -11,6 +11,7 @@ export CLMTL_CACHE_DIR="$dir/cache"
 "$clmtl" tune "$models/tiny.cfg" --size 16x32 --batch 2 --reps 1 > "$dir/t.log" 2>&1
 check "tune runs at a tiny size" $?
 grep -q "at 16x32, batch 2" "$dir/t.log"; check "it tunes the given size and batch" $?
+head -1 "$dir/t.log" | grep -q "^device: [0-9]*:[0-9]* .* (.*, driver .*)$"; check "the chosen device is printed first" $?
 file=$(sed -n 's/^tuning file: //p' "$dir/t.log")
 case "$file" in "$dir/cache/tuning-"*.txt) true ;; *) false ;; esac
 check "it names the device's tuning file in the cache directory ($file)" $?

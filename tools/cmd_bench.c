@@ -658,6 +658,9 @@ int cmd_bench(int argc, char **argv) {
   run.have_load = load_average(run.load_start);
   printf("clmtl bench: %s, batch %d, %dx%d, %s weighting, Adam; medians of %d steps after %d "
          "warm-up\n", shown_model, o.batch, o.height, o.width, run.weighting, o.steps, o.warmup);
+  for (int i = 0; i < run.ndev; i++) /* the choice --device made, or every device */
+    printf("device %d:%d: %s (%s, driver %s)\n", list[i].platform_index, list[i].device_index,
+           list[i].name, list[i].platform, list[i].driver);
   if (run.have_load) printf("load average %.2f at the start\n", run.load_start[0]);
   printf("\n");
   fflush(stdout);
