@@ -40,6 +40,7 @@ static int usage(FILE *to) {
           "                       [--size HxW (128x256)] [--batch N (8)] [--steps N] [--warmup N]\n"
           "                       [--device D | --all-devices] [--ops] [--weighting W] [--json FILE]\n"
           "                       [--csv FILE] [--markdown FILE] [--png FILE]; 'clmtl bench --help'\n"
+          "  bench merge A.json B.json ...   one table and chart from results of several machines\n"
           "  help                 this text\n\n"
           "environment:\n"
           "  CLMTL_DEVICE         device to use: P:D, cpu, gpu, or part of a device/vendor/platform name\n"
