@@ -2,6 +2,7 @@
  * resolution) evaluated on a split, or run on image files to write pictures; and `clmtl
  * synth`, which writes synthetic scenes to disk in the CityScapes layout. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "cli.h"
 #include "clmtl/checkpoint.h"
 #include "clmtl/infer.h"
+#include "clmtl/rundir.h"
 #include "clmtl/train.h"
 #include "data/png_check.h"
 
@@ -21,19 +23,25 @@ static clm_status load_model(clm_context *ctx, const char *path, int batch, clm_
   int n = 0;
   CLI_TRY(clm_checkpoint_read_meta(path, &meta, &n));
   const char *cfg = clm_checkpoint_meta_get(meta, n, "model_cfg");
-  const char *h = clm_checkpoint_meta_get(meta, n, "height"), *w = clm_checkpoint_meta_get(meta, n, "width");
-  const char *s = clm_checkpoint_meta_get(meta, n, "data_seed");
   clm_status st = CLM_OK;
-  if (!cfg || !*cfg || !h || !w) {
-    fprintf(stderr, "%s: no model text or resolution in its metadata (not written by clmtl train)\n", path);
+  if (!cfg || !*cfg) {
+    fprintf(stderr, "%s: no model text in its metadata (not written by clmtl train)\n", path);
     st = CLM_ERR_PARSE;
   }
+  /* the model text against its hash, and numbers with their ranges: messages name file and key */
+  long long hh = 0, ww = 0, ss = 1;
+  if (st == CLM_OK) st = clm_checkpoint_check_model(path, meta, n, NULL, NULL);
+  if (st == CLM_OK) st = clm_checkpoint_meta_int(path, meta, n, "height", 1, 65536, &hh);
+  if (st == CLM_OK) st = clm_checkpoint_meta_int(path, meta, n, "width", 1, 65536, &ww);
+  if (st == CLM_OK && clm_checkpoint_meta_get(meta, n, "data_seed"))
+    st = clm_checkpoint_meta_int(path, meta, n, "data_seed", 0, LLONG_MAX, &ss);
+  char *name = st == CLM_OK ? malloc(strlen(path) + sizeof ":model_cfg") : NULL;
+  if (st == CLM_OK && !name) st = CLM_ERR_HOST_MEMORY;
   if (st == CLM_OK) {
-    *height = atoi(h);
-    *width = atoi(w);
-    *seed = s ? strtoull(s, NULL, 10) : 1;
-    char name[1100];
-    snprintf(name, sizeof name, "%s:model_cfg", path);
+    *height = (int)hh;
+    *width = (int)ww;
+    *seed = (uint64_t)ss;
+    sprintf(name, "%s:model_cfg", path);
     clm_graph_options o = {batch, *height, *width, 0, -1, 0};
     st = clm_graph_create(ctx, out);
     if (st == CLM_OK) st = clm_graph_parse(*out, cfg, name);
@@ -42,6 +50,7 @@ static clm_status load_model(clm_context *ctx, const char *path, int batch, clm_
     /* batch norm folded into the convolutions once, for every forward that follows */
     if (st == CLM_OK) st = clm_graph_prepare_inference(*out);
   }
+  free(name);
   clm_checkpoint_meta_free(meta);
   return st;
 }
@@ -261,15 +270,17 @@ int cmd_infer(int argc, char **argv) {
     clm_panel(panel_parts, 4, h, w, panel);
     const char *base = strrchr(argv[i], '/');
     base = base ? base + 1 : argv[i];
-    char stem[512], path[1200];
-    snprintf(stem, sizeof stem, "%s", base);
+    char stem[512], file[600];
+    snprintf(stem, sizeof stem, "%s", base); /* a file name: at most NAME_MAX (255) bytes */
     char *dot = strrchr(stem, '.');
     if (dot) *dot = '\0';
     const char *names[4] = {"segmentation", "instances", "depth", "panel"};
     const unsigned char *data[4] = {segp, instp, depp, panel};
     for (int k = 0; k < 4; k++) {
-      snprintf(path, sizeof path, "%s/%s_%s.png", outdir, stem, names[k]);
-      rc |= write_png(path, h, k == 3 ? w * 4 : w, data[k]);
+      snprintf(file, sizeof file, "%s_%s.png", stem, names[k]);
+      char *path = clm_path_join(outdir, file);
+      rc |= path ? write_png(path, h, k == 3 ? w * 4 : w, data[k]) : 1;
+      free(path);
     }
     free(panel);
     printf("%s: %d instances -> %s/%s_{segmentation,instances,depth,panel}.png\n", argv[i], n, outdir, stem);
