@@ -104,6 +104,23 @@ static clm_status add_context(clm_status st, const char *path, const char *name,
   return CLM_ERROR(st, "%s: tensor '%s': %s failed: %s", path, name, what, prev);
 }
 
+/* Finite values everywhere; running variances and second moments not negative. */
+static clm_status check_values(const char *path, const char *name, const float *x, size_t n) {
+  size_t len = strlen(name);
+  int variance = (len >= 12 && !strcmp(name + len - 12, ".running_var")) ||
+                 !strcmp(name, "optimizer.v");
+  for (size_t i = 0; i < n; i++) {
+    if (isfinite(x[i]) && !(variance && x[i] < 0)) continue;
+    if (isfinite(x[i]))
+      CLM_FAIL(CLM_ERR_NUMERIC, "%s: tensor '%s': element %zu is %g, a variance cannot be "
+               "negative (file damaged or written by a broken run)", path, name, i, (double)x[i]);
+    CLM_FAIL(CLM_ERR_NUMERIC, "%s: tensor '%s': element %zu is %s, a checkpoint must hold finite "
+             "numbers (the run that wrote it diverged, or the file was altered)", path, name, i,
+             isnan(x[i]) ? "NaN" : x[i] > 0 ? "+Inf" : "-Inf");
+  }
+  return CLM_OK;
+}
+
 /* ---- writing ----------------------------------------------------------------------------- */
 
 static int add_number(cJSON *array, double v) {
@@ -268,6 +285,8 @@ clm_status clm_checkpoint_save(const char *path, clm_graph *g, const clm_optim_s
         goto done;
       }
     }
+    /* a checkpoint that would be refused on load is not written over a good one */
+    CLM_CHECK(st, check_values(path, t[i].name, data + at, t[i].numel), done);
     at += t[i].numel;
   }
   if (!clm_st_host_le()) clm_st_swap32(data, total);
@@ -442,23 +461,6 @@ clm_status clm_checkpoint_read_meta(const char *path, clm_checkpoint_meta **meta
   }
   clm_st_close(&sf);
   return st;
-}
-
-/* Finite values everywhere; running variances and second moments not negative. */
-static clm_status check_values(const char *path, const char *name, const float *x, size_t n) {
-  size_t len = strlen(name);
-  int variance = (len >= 12 && !strcmp(name + len - 12, ".running_var")) ||
-                 !strcmp(name, "optimizer.v");
-  for (size_t i = 0; i < n; i++) {
-    if (isfinite(x[i]) && !(variance && x[i] < 0)) continue;
-    if (isfinite(x[i]))
-      CLM_FAIL(CLM_ERR_NUMERIC, "%s: tensor '%s': element %zu is %g, a variance cannot be "
-               "negative (file damaged or written by a broken run)", path, name, i, (double)x[i]);
-    CLM_FAIL(CLM_ERR_NUMERIC, "%s: tensor '%s': element %zu is %s, a checkpoint must hold finite "
-             "numbers (the run that wrote it diverged, or the file was altered)", path, name, i,
-             isnan(x[i]) ? "NaN" : x[i] > 0 ? "+Inf" : "-Inf");
-  }
-  return CLM_OK;
 }
 
 /* Every graph tensor present with its shape, nothing unknown. */
