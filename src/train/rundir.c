@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +141,10 @@ clm_status clm_rundir_open(const char *dir, clm_rundir **out, int *swept) {
   if (swept) *swept = 0;
   if (!dir || !*dir || !out) CLM_FAIL(CLM_ERR_INVALID_ARG, "run directory: empty path");
   *out = NULL;
+  size_t len = strlen(dir);
+  if (len >= PATH_MAX)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "run directory '%.60s...' is %zu characters long, too long for "
+             "this system (PATH_MAX %d)", dir, len, PATH_MAX);
   CLM_TRY(make_dirs(dir));
   clm_rundir *r = calloc(1, sizeof *r);
   char *lock_path = clm_path_join(dir, ".lock");
