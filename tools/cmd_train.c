@@ -131,11 +131,8 @@ int cmd_train(int argc, char **argv) {
       if (val && !strcmp(val, "categories")) o.labels = CLM_LABELS_CATEGORIES;
       else if (val && !strcmp(val, "trainids")) o.labels = CLM_LABELS_TRAIN_IDS;
       else return bad(a, val, "is categories or trainids");
-    } else if (!strcmp(a, "--size")) {
-      if (!val || sscanf(val, "%dx%d", &o.height, &o.width) != 2 || o.height < 4 || o.width < 4 ||
-          o.height > 4096 || o.width > 4096)
-        return bad(a, val, "wants HxW, e.g. 128x256");
-    } else if (!strcmp(a, "--batch")) { rc = parse_long(a, val, 1, 4096, &v); o.batch = (int)v; }
+    } else if (!strcmp(a, "--size")) rc = cli_parse_size("train", a, val, &o.height, &o.width);
+    else if (!strcmp(a, "--batch")) rc = cli_parse_batch("train", a, val, &o.batch);
     else if (!strcmp(a, "--epochs")) { rc = parse_long(a, val, 1, 100000, &v); o.epochs = (int)v; }
     else if (!strcmp(a, "--train-count")) { rc = parse_long(a, val, 1, 10000000, &v); o.train_count = (int)v; }
     else if (!strcmp(a, "--val-count")) { rc = parse_long(a, val, 1, 10000000, &v); o.val_count = (int)v; }

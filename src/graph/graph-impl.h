@@ -11,6 +11,10 @@
 
 #define CLM_NODE_NAME_MAX 96
 #define CLM_NODE_MAX_PARAMS 4
+/* Elements one tensor, one flat buffer or the arena may hold: kernels index with int. */
+#define CLM_TENSOR_FLOATS_MAX ((size_t)0x7fffffff)
+/* The longest model file clm_graph_load reads. */
+#define CLM_MODEL_FILE_MAX ((size_t)16 << 20)
 
 /* A parameter or state tensor owned by a node, as a view into the flat buffers. */
 typedef struct clm_param_slot {
@@ -82,7 +86,28 @@ struct clm_graph {
   clm_mem arena, params, grads, state, scalars, folded;
   size_t arena_floats, param_floats, state_floats, scalar_floats, folded_floats;
   struct clm_profile *profile; /* profiling mode (profile.c); NULL when off */
+  /* the model text it was parsed from (clm_graph_model_text) and that text's file name */
+  char *source_text;
+  char source_file[256];
+  int sources;                 /* texts parsed into this graph */
+  int moments;                 /* clm_graph_expect_moments */
 };
+
+/* Records the text a parse read (a copy) and its file name; parse.c calls it. */
+clm_status clm_graph_set_source(clm_graph *g, const char *filename, const char *text);
+
+/* Bytes a compiled (or planned) graph needs, by where they live. Device: the activation arena,
+ * parameters, their gradients (training), optimizer moments (g->moments copies of the
+ * parameters, allocated by the caller later), state, folded parameters, loss scalars and the
+ * inputs' own buffers. Host: one copy of parameters and state (initialisation, checkpoints)
+ * and one of every input (a batch being filled). Every sum saturates at SIZE_MAX. */
+typedef struct clm_graph_memory {
+  size_t arena, params, grads, moments, state, folded, scalars, inputs;
+  size_t device; /* their sum */
+  size_t host;
+  size_t largest_buffer; /* the largest single device buffer */
+} clm_graph_memory;
+void clm_graph_memory_use(const clm_graph *g, clm_graph_memory *m);
 
 /* Padding of a conv/deconv layer: explicit, or "same" for conv and 0 for deconv. */
 static inline int clm_layer_pad(const clm_layer *l) {
