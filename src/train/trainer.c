@@ -13,7 +13,6 @@
 #include "clmtl/rundir.h"
 #include "clmtl/train.h"
 #include "graph/graph-impl.h"
-#include "runtime/file-impl.h"
 #include "train/batch.h"
 
 clm_train_options clm_train_defaults(void) {
@@ -56,7 +55,7 @@ typedef struct trainer {
   int ntasks;
   FILE *log;
   clm_rundir *rundir;       /* out_dir, locked for this run */
-  char *model_text;         /* read once: parsed, hashed into checkpoints and stored in them */
+  const char *model_text;   /* the graph's: hashed into checkpoints and stored in them */
   /* where training stands: restored by --resume */
   int first_epoch;
   long step;
@@ -69,22 +68,6 @@ static double now_seconds(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-/* The model file's text, read once (a pipe can be read only once): the graph is parsed from it
- * and checkpoints store and hash the same bytes. */
-static clm_status read_model(const char *path, char **out) {
-  char *text;
-  size_t len;
-  CLM_TRY(clm_file_read_all(path, "model file", 64u << 20, &text, &len));
-  if (strlen(text) != len) {
-    clm_status st = CLM_ERROR(CLM_ERR_PARSE, "model file %s: a NUL byte at offset %zu (not a text "
-                              "file)", path, strlen(text));
-    free(text);
-    return st;
-  }
-  *out = text;
-  return CLM_OK;
 }
 
 static clm_status open_data(trainer *t) {
@@ -108,12 +91,11 @@ static clm_status setup(trainer *t) {
   const clm_train_options *o = t->o;
   if (o->batch <= 0 || o->epochs <= 0 || o->height <= 0 || o->width <= 0)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "batch, epochs and size must be positive");
-  /* the run directory first: a second trainer into it stops here, before touching anything */
-  CLM_TRY(clm_rundir_open(o->out_dir, &t->rundir, NULL));
-  CLM_TRY(read_model(o->model_path, &t->model_text));
   CLM_TRY(clm_context_create(o->device, &t->ctx));
   CLM_TRY(clm_graph_create(t->ctx, &t->g));
-  CLM_TRY(clm_graph_parse(t->g, t->model_text, o->model_path));
+  /* read once (a pipe can be read only once): checkpoints store and hash the very bytes parsed */
+  CLM_TRY(clm_graph_load(t->g, o->model_path));
+  t->model_text = clm_graph_model_text(t->g);
   clm_graph_options go = {o->batch, o->height, o->width, 1, -1, 0};
   CLM_TRY(clm_graph_compile(t->g, &go));
   CLM_TRY(clm_graph_init_params(t->g, o->seed));
@@ -144,6 +126,9 @@ static clm_status setup(trainer *t) {
     t->batches[i].instance_noise = o->synth.noise_instance;
   }
   CLM_TRY(clm_metrics_for_graph(t->g, &t->metrics));
+  /* created and locked only now, when the run can start: a second trainer into it stops here,
+   * before it truncates the log or writes a checkpoint */
+  CLM_TRY(clm_rundir_open(o->out_dir, &t->rundir, NULL));
   char *path = clm_path_join(o->out_dir, "log.jsonl");
   if (!path) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
   t->log = fopen(path, o->resume ? "a" : "w");
@@ -157,7 +142,6 @@ static void teardown(trainer *t) {
   if (t->log) fclose(t->log);
   clm_metrics_free(t->metrics);
   clm_buffer_free(t->acc);
-  free(t->model_text);
   clm_dataset_free(t->train);
   clm_dataset_free(t->val);
   clm_optim_state_free(&t->opt);
