@@ -104,9 +104,11 @@ clm_status clm_checkpoint_meta_double(const char *path, const clm_checkpoint_met
 clm_status clm_checkpoint_check_model(const char *path, const clm_checkpoint_meta *meta, int n,
                                       const char *text, const char *text_name);
 
-/* For a program's SIGINT / SIGTERM handler: removes the temporary file of a save in progress
- * (if any) so that an interrupted save leaves nothing behind. Async-signal-safe; call it, then
- * let the signal end the process (the interrupted save must not continue). */
+/* For a program's SIGINT / SIGTERM handler: removes the temporary file of the save in progress
+ * (if any; with saves running on several threads at once, the latest one's) so that an
+ * interrupted save leaves nothing behind. Async-signal-safe; call it, then let the signal end
+ * the process (the interrupted save must not continue). Files left by a process that was
+ * killed outright (SIGKILL) are removed by clm_rundir_open at the next start. */
 void clm_checkpoint_signal_cleanup(void);
 
 #endif

@@ -313,8 +313,10 @@ clm_status clm_checkpoint_save(const char *path, clm_graph *g, const clm_optim_s
   }
   st = sync_dir(path);
 done:
-  /* NULL from the exchange: a signal handler took the name and is ending the process */
-  if (tmp && atomic_exchange(&pending_tmp, NULL) != tmp) tmp = NULL;
+  /* not ours any more: a signal handler took the name and is ending the process (or, with
+   * saves on several threads at once, a later save holds the slot; ours is then not freed) */
+  char *expected = tmp;
+  if (tmp && !atomic_compare_exchange_strong(&pending_tmp, &expected, NULL)) tmp = NULL;
   free(tmp);
   free(header);
   free(data);
