@@ -20,9 +20,6 @@ typedef struct clm_rundir clm_rundir;
  * clm_rundir_close or the end of the process. */
 clm_status clm_rundir_open(const char *dir, clm_rundir **out, int *swept);
 
-/* The directory as given to clm_rundir_open. */
-const char *clm_rundir_path(const clm_rundir *r);
-
 /* Releases the lock (DIR/.lock stays, unlocked); NULL does nothing. */
 void clm_rundir_close(clm_rundir *r);
 

@@ -22,8 +22,7 @@
 #endif
 
 struct clm_rundir {
-  char *dir;
-  int lock_fd;
+  int lock_fd; /* DIR/.lock, write-locked while open */
 };
 
 char *clm_path_join(const char *dir, const char *name) {
@@ -146,36 +145,25 @@ clm_status clm_rundir_open(const char *dir, clm_rundir **out, int *swept) {
     CLM_FAIL(CLM_ERR_INVALID_ARG, "run directory '%.60s...' is %zu characters long, too long for "
              "this system (PATH_MAX %d)", dir, len, PATH_MAX);
   CLM_TRY(make_dirs(dir));
-  clm_rundir *r = calloc(1, sizeof *r);
   char *lock_path = clm_path_join(dir, ".lock");
-  if (r) {
-    r->lock_fd = -1;
-    r->dir = strdup(dir);
-  }
-  if (!r || !r->dir || !lock_path) {
-    if (r) free(r->dir);
-    free(r);
-    free(lock_path);
-    CLM_FAIL(CLM_ERR_HOST_MEMORY, "%s: out of host memory", dir);
-  }
-  clm_status st = lock(dir, lock_path, &r->lock_fd);
+  if (!lock_path) CLM_FAIL(CLM_ERR_HOST_MEMORY, "%s: out of host memory", dir);
+  int fd = -1;
+  clm_status st = lock(dir, lock_path, &fd);
   free(lock_path);
   if (st == CLM_OK) st = sweep(dir, swept);
+  clm_rundir *r = st == CLM_OK ? malloc(sizeof *r) : NULL;
+  if (st == CLM_OK && !r) st = CLM_ERROR(CLM_ERR_HOST_MEMORY, "%s: out of host memory", dir);
   if (st != CLM_OK) {
-    if (r->lock_fd >= 0) close(r->lock_fd);
-    free(r->dir);
-    free(r);
+    if (fd >= 0) close(fd);
     return st;
   }
+  r->lock_fd = fd;
   *out = r;
   return CLM_OK;
 }
 
-const char *clm_rundir_path(const clm_rundir *r) { return r ? r->dir : NULL; }
-
 void clm_rundir_close(clm_rundir *r) {
   if (!r) return;
   close(r->lock_fd); /* closing the descriptor releases the fcntl lock */
-  free(r->dir);
   free(r);
 }
