@@ -51,6 +51,35 @@ static void scene(float noise) {
   test_true(name, pure, NULL);
 }
 
+/* Palettes for any number of classes: CityScapes colours for its label sets, distinct
+ * colours otherwise (19 for a 19-class head trained on the categories, up to 256). */
+static void palettes(void) {
+  static uint8_t pal[256 * 3];
+  clm_class_palette("trainids", 19, pal);
+  test_true("trainids: CityScapes train-id colours (road, sky, bicycle)",
+            pal[0] == 128 && pal[1] == 64 && pal[2] == 128 && pal[30] == 70 && pal[31] == 130 &&
+                pal[32] == 180 && pal[54] == 119 && pal[55] == 11 && pal[56] == 32, NULL);
+  clm_class_palette("categories", 7, pal);
+  test_true("categories: CityScapes category colours (vehicle)", pal[18] == 0 && pal[19] == 0 && pal[20] == 142, NULL);
+  const int counts[4] = {9, 19, 40, 256};
+  const char *sets[4] = {"categories", "categories", NULL, ""};
+  for (int k = 0; k < 4; k++) {
+    clm_class_palette(sets[k], counts[k], pal);
+    int distinct = 1;
+    for (int i = 0; i < counts[k]; i++)
+      for (int j = 0; j < i; j++) distinct &= memcmp(pal + 3 * i, pal + 3 * j, 3) != 0;
+    char name[96];
+    snprintf(name, sizeof name, "%d classes (label set %s): %d distinct colours", counts[k],
+             sets[k] ? sets[k] : "none", counts[k]);
+    test_true(name, distinct, NULL);
+  }
+  uint8_t cls[3] = {18, 3, 200}, rgb[9];
+  clm_class_palette("trainids", 19, pal);
+  clm_colorize_classes(cls, 1, 3, pal, 19, rgb);
+  test_true("colorize_classes: palette entries, out of range black",
+            !memcmp(rgb, pal + 54, 3) && !memcmp(rgb + 3, pal + 9, 3) && !rgb[6] && !rgb[7] && !rgb[8], NULL);
+}
+
 int main(void) {
   float logits[3 * 2 * 2] = {0, 5, 1, 1, /* class 0 */ 2, 1, 3, 0, /* class 1 */ 1, 0, 9, 4};
   uint8_t cls[4], rgb[4 * 3];
@@ -67,6 +96,7 @@ int main(void) {
             rgb[0] < rgb[6] && rgb[3] < rgb[6] && rgb[9] == rgb[0], NULL);
   scene(0.0f);
   scene(1.5f);
+  palettes();
   uint8_t a[2 * 2 * 3], b[2 * 2 * 3], out[2 * 4 * 3];
   memset(a, 1, sizeof a);
   memset(b, 2, sizeof b);

@@ -94,7 +94,7 @@ int main(void) {
   o.out_dir = dir;
   o.log_every = 3;
   seen s = {0};
-  clm_train_callbacks cb = {NULL, on_progress, on_epoch, &s};
+  clm_train_callbacks cb = {NULL, on_progress, on_epoch, &s, NULL};
   clm_status st = clm_train_run(&o, &cb);
   test_status("train the tiny model on synthetic scenes", st);
   test_true("every epoch reported", s.epochs == o.epochs, NULL);

@@ -15,14 +15,18 @@
 #include "clmtl/rundir.h"
 #include "clmtl/train.h"
 #include "data/png_check.h"
+#include "train/feeds.h"
 
-/* A graph rebuilt from a checkpoint's model text at its resolution, weights loaded. */
+/* A graph rebuilt from a checkpoint's model text at its resolution, weights loaded; the
+ * label set its classification tasks were trained on ("" when none is recorded). */
 static clm_status load_model(clm_context *ctx, const char *path, int batch, clm_graph **out,
-                             int *height, int *width, uint64_t *seed) {
+                             int *height, int *width, uint64_t *seed, char *label_set, size_t size) {
   clm_checkpoint_meta *meta = NULL;
   int n = 0;
   CLI_TRY(clm_checkpoint_read_meta(path, &meta, &n));
   const char *cfg = clm_checkpoint_meta_get(meta, n, "model_cfg");
+  const char *ls = clm_checkpoint_meta_get(meta, n, "label_set");
+  snprintf(label_set, size, "%s", ls ? ls : "");
   clm_status st = CLM_OK;
   if (!cfg || !*cfg) {
     fprintf(stderr, "%s: no model text in its metadata (not written by clmtl train)\n", path);
@@ -103,7 +107,7 @@ static int print_baseline(clm_dataset *d) {
 }
 
 int cmd_eval(int argc, char **argv) {
-  const char *ckpt = NULL, *data = NULL, *device = NULL;
+  const char *ckpt = NULL, *data = NULL, *device = NULL, *labels = NULL;
   clm_split split = CLM_SPLIT_VAL;
   int count = 64, batch = 4, baseline = 0;
   for (int i = 1; i < argc; i++) {
@@ -113,6 +117,7 @@ int cmd_eval(int argc, char **argv) {
     else if (!strcmp(a, "--device") && v) device = argv[++i];
     else if (!strcmp(a, "--count") && v) count = atoi(argv[++i]);
     else if (!strcmp(a, "--batch") && v) batch = atoi(argv[++i]);
+    else if (!strcmp(a, "--labels") && v) labels = argv[++i];
     else if (!strcmp(a, "--baseline")) baseline = 1;
     else if (!strcmp(a, "--split") && v) {
       i++;
@@ -122,31 +127,54 @@ int cmd_eval(int argc, char **argv) {
       else return cli_usage_error("--split is train, val or test");
     } else {
       fprintf(stderr, "usage: clmtl eval --model CKPT.safetensors [--data DIR] [--split val|test|train]\n"
+                      "                  [--labels categories|trainids (default: the checkpoint's)]\n"
                       "                  [--count N (synthetic)] [--batch N] [--device D] [--baseline]\n");
       return 2;
     }
   }
   if (!ckpt) return cli_usage_error("'eval' needs --model CKPT.safetensors");
   if (count < 1 || batch < 1) return cli_usage_error("--count and --batch must be positive");
+  if (labels && !clm_label_set_find(labels)) return cli_usage_error("--labels is categories or trainids");
   clm_context *ctx = NULL;
   clm_graph *g = NULL;
   clm_dataset *d = NULL;
   clm_metrics *m = NULL;
+  clm_feeds feeds;
   int h, w, rc = 1;
   uint64_t seed;
-  if (clm_context_create(device, &ctx) != CLM_OK || load_model(ctx, ckpt, batch, &g, &h, &w, &seed) != CLM_OK)
+  char trained[64];
+  if (clm_context_create(device, &ctx) != CLM_OK ||
+      load_model(ctx, ckpt, batch, &g, &h, &w, &seed, trained, sizeof trained) != CLM_OK)
     goto done;
+  /* the label set: the checkpoint's, which --labels may repeat but not contradict */
+  if (labels && trained[0] && strcmp(labels, trained)) {
+    fprintf(stderr, "clmtl eval: %s was trained on label set '%s'; --labels %s disagrees\n", ckpt, trained, labels);
+    rc = 2;
+    goto quiet;
+  }
+  const clm_label_set *ls = clm_label_set_find(labels ? labels : trained);
+  clm_label_mode mode = ls && !strcmp(ls->name, "trainids") ? CLM_LABELS_TRAIN_IDS : CLM_LABELS_CATEGORIES;
   if (data) {
-    clm_cityscapes_options c = {data, split, h, w, CLM_LABELS_CATEGORIES, 0};
+    clm_cityscapes_options c = {data, split, h, w, mode, 0};
     if (clm_cityscapes_open(&c, &d) != CLM_OK) goto done;
   } else {
     clm_synth_options s = {seed, count, h, w, 0, 0, 0};
     if (clm_synth_open(&s, split, &d) != CLM_OK) goto done;
   }
+  const clm_target_info *targets;
+  int nt = clm_dataset_targets(d, &targets);
+  if (clm_feeds_bind(g, targets, nt, 0, &feeds) != CLM_OK) goto done;
+  if (trained[0] && feeds.labels && strcmp(feeds.labels->name, trained)) {
+    fprintf(stderr, "clmtl eval: %s was trained on label set '%s', the %s data has '%s'\n", ckpt, trained,
+            data ? data : "synthetic", feeds.labels->name);
+    goto quiet;
+  }
+  for (int i = 0; i < feeds.nnotes; i++) fprintf(stderr, "clmtl eval: %s\n", feeds.notes[i]);
   double losses[CLM_MTL_MAX_TASKS];
-  if (clm_metrics_for_graph(g, &m) != CLM_OK || clm_evaluate(g, d, m, losses) != CLM_OK) goto done;
-  printf("%s on %s %s (%d samples, %dx%d), %s\n", ckpt, data ? data : "synthetic", clm_split_name(split),
-         clm_dataset_count(d), h, w, clm_context_device(ctx)->name);
+  if (clm_metrics_for_graph(g, &m) != CLM_OK || clm_evaluate(g, &feeds, d, m, losses) != CLM_OK) goto done;
+  printf("%s on %s %s (%d samples, %dx%d), %s%s%s\n", ckpt, data ? data : "synthetic", clm_split_name(split),
+         clm_dataset_count(d), h, w, clm_context_device(ctx)->name, feeds.labels ? ", labels " : "",
+         feeds.labels ? feeds.labels->name : "");
   char line[512];
   clm_metrics_kind last = (clm_metrics_kind)-1;
   for (int i = 0; i < clm_graph_loss_count(g); i++) {
@@ -163,6 +191,7 @@ int cmd_eval(int argc, char **argv) {
   rc = baseline ? print_baseline(d) : 0;
 done:
   if (rc) fprintf(stderr, "clmtl eval: %s\n", clm_last_error());
+quiet:
   clm_metrics_free(m);
   clm_dataset_free(d);
   clm_graph_free(g);
@@ -187,13 +216,57 @@ static void resize_rgb(const unsigned char *src, int sh, int sw, float *dst, int
     }
 }
 
-static int write_png(const char *path, int h, int w, const unsigned char *rgb) {
-  if (!stbi_write_png(path, w, h, 3, rgb, w * 3)) {
+/* outdir/<stem>_<name><ext> in a malloc'd string, never truncated (NULL: out of memory). */
+static char *out_path(const char *outdir, const char *stem, const char *name, const char *ext) {
+  size_t n = strlen(stem) + strlen(name) + strlen(ext) + 2;
+  char *file = malloc(n);
+  if (!file) return NULL;
+  snprintf(file, n, "%s_%s%s", stem, name, ext);
+  char *path = clm_path_join(outdir, file);
+  free(file);
+  return path;
+}
+
+static int write_png(const char *path, int h, int w, int comp, const unsigned char *px) {
+  if (!stbi_write_png(path, w, h, comp, px, w * comp)) {
     fprintf(stderr, "clmtl infer: cannot write %s\n", path);
     return 1;
   }
   return 0;
 }
+
+/* Raw float32 values (C, H, W) as a NumPy .npy file (format 1.0, little-endian). */
+static int write_npy(const char *path, int c, int h, int w, const float *v) {
+  char head[128];
+  int n = snprintf(head, sizeof head, "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d, %d), }", c, h, w);
+  int total = ((10 + n + 1 + 63) / 64) * 64; /* magic, version, length, dict, '\n': to 64 bytes */
+  FILE *f = fopen(path, "wb");
+  if (!f) {
+    fprintf(stderr, "clmtl infer: cannot write %s: %s\n", path, strerror(errno));
+    return 1;
+  }
+  unsigned short hl = (unsigned short)(total - 10);
+  unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hl & 255), (unsigned char)(hl >> 8)};
+  fwrite(pre, 1, 10, f);
+  fwrite(head, 1, (size_t)n, f);
+  for (int i = 10 + n; i < total - 1; i++) fputc(' ', f);
+  fputc('\n', f);
+  size_t count = (size_t)c * h * w;
+  int bad = fwrite(v, sizeof *v, count, f) != count;
+  bad |= fclose(f) != 0;
+  if (bad) fprintf(stderr, "clmtl infer: cannot write %s\n", path);
+  return bad;
+}
+
+/* One task's output as infer writes it. */
+typedef struct infer_task {
+  const clm_layer *loss;
+  const char *name;
+  clm_tensor pred;
+  float *values;           /* (C, H, W) downloaded */
+  uint8_t *rgb;            /* (H, C·W, 3): one tile per channel for values, else (H, W, 3) */
+  int form;                /* 0 classes, 1 instances, 2 values */
+} infer_task;
 
 int cmd_infer(int argc, char **argv) {
   const char *ckpt = NULL, *outdir = ".", *device = NULL;
@@ -210,25 +283,60 @@ int cmd_infer(int argc, char **argv) {
   if (!ckpt || !first) return cli_usage_error("'infer' needs --model CKPT.safetensors and images");
   clm_context *ctx = NULL;
   clm_graph *g = NULL;
-  int h, w, rc = 1;
+  int h, w, rc = 1, k = 0, cls_task = -1;
   uint64_t seed;
-  float *img = NULL, *logits = NULL, *offs = NULL, *disp = NULL;
-  unsigned char *pics = NULL;
-  uint8_t *cls = NULL;
+  char label_set[64];
+  infer_task tasks[CLM_METRICS_MAX_TASKS];
+  memset(tasks, 0, sizeof tasks);
+  float *img = NULL, *conv = NULL;
+  unsigned char *rgb = NULL, *panel = NULL;
+  uint8_t *cls = NULL, *palette = NULL;
   int32_t *ids = NULL;
-  if (clm_context_create(device, &ctx) != CLM_OK || load_model(ctx, ckpt, 1, &g, &h, &w, &seed) != CLM_OK) {
+  clm_feeds feeds;
+  if (clm_context_create(device, &ctx) != CLM_OK ||
+      load_model(ctx, ckpt, 1, &g, &h, &w, &seed, label_set, sizeof label_set) != CLM_OK) {
     fprintf(stderr, "clmtl infer: %s\n", clm_last_error());
     goto done;
   }
+  /* the image inputs, found from the graph; outputs sized from each task's prediction */
+  const clm_target_info *known;
+  clm_label_mode mode = !strcmp(label_set, "trainids") ? CLM_LABELS_TRAIN_IDS : CLM_LABELS_CATEGORIES;
+  int nknown = clm_data_targets_known(mode, &known);
+  if (clm_feeds_bind(g, known, nknown, 1, &feeds) != CLM_OK) {
+    fprintf(stderr, "clmtl infer: %s\n", clm_last_error());
+    goto done;
+  }
+  k = clm_graph_loss_count(g);
   size_t hw = (size_t)h * w;
-  img = malloc(3 * hw * sizeof *img);
-  logits = malloc(CLM_METRICS_MAX_CLASSES * hw * sizeof *logits);
-  offs = malloc(2 * hw * sizeof *offs);
-  disp = malloc(hw * sizeof *disp);
-  pics = malloc(4 * 3 * hw);
-  cls = malloc(hw);
-  ids = malloc(hw * sizeof *ids);
-  if (!img || !logits || !offs || !disp || !pics || !cls || !ids) goto done;
+  int ok = (img = malloc(3 * hw * sizeof *img)) && (conv = malloc(3 * hw * sizeof *conv)) &&
+           (rgb = malloc(3 * hw)) && (panel = malloc((size_t)(k + 1) * 3 * hw)) && (cls = malloc(hw)) &&
+           (ids = malloc(hw * sizeof *ids)) && (palette = malloc(3 * CLM_METRICS_MAX_CLASSES));
+  for (int i = 0; i < k && ok; i++) {
+    infer_task *t = &tasks[i];
+    t->loss = clm_graph_loss_layer(g, i);
+    t->name = clm_feeds_task_name(t->loss);
+    if (clm_graph_tensor(g, t->loss->from[0], &t->pred) != CLM_OK) {
+      fprintf(stderr, "clmtl infer: %s\n", clm_last_error());
+      goto done;
+    }
+    const clm_target_info *src = NULL;
+    for (int j = 0; j < nknown; j++)
+      if (!strcmp(known[j].name, t->loss->target)) src = &known[j];
+    t->form = t->loss->type == CLM_LAYER_SOFTMAX_XENT ? 0
+              : src && src->kind == CLM_TARGET_OFFSETS && t->pred.c == 2 ? 1 : 2;
+    if (t->form == 0 && t->pred.c > CLM_METRICS_MAX_CLASSES) {
+      fprintf(stderr, "clmtl infer: task '%s' has %d classes, more than the %d an 8-bit label image holds\n",
+              t->name, t->pred.c, CLM_METRICS_MAX_CLASSES);
+      goto done;
+    }
+    if (t->form == 0 && cls_task < 0) cls_task = i;
+    ok = (t->values = malloc((size_t)t->pred.c * hw * sizeof *t->values)) &&
+         (t->rgb = malloc((size_t)(t->form == 2 ? t->pred.c : 1) * 3 * hw));
+  }
+  if (!ok) {
+    fprintf(stderr, "clmtl infer: out of host memory\n");
+    goto done;
+  }
   clm_graph_set_training(g, 0);
   rc = 0;
   for (int i = first; i < argc; i++) {
@@ -240,6 +348,7 @@ int cmd_infer(int argc, char **argv) {
       rc = 1;
       continue;
     }
+    /* grey, grey + alpha and RGBA are read as RGB, as the CityScapes reader does */
     unsigned char *src = stbi_load(argv[i], &sw, &sh, &ch, 3);
     if (!src) {
       fprintf(stderr, "clmtl infer: %s: cannot decode (%s)\n", argv[i], stbi_failure_reason());
@@ -248,45 +357,82 @@ int cmd_infer(int argc, char **argv) {
     }
     resize_rgb(src, sh, sw, img, h, w);
     stbi_image_free(src);
-    clm_tensor seg, inst, dep;
-    if (clm_graph_set_input(g, "input", img) != CLM_OK || clm_graph_forward(g) != CLM_OK ||
-        clm_graph_tensor(g, "seg_head", &seg) != CLM_OK || clm_graph_tensor(g, "instance_head", &inst) != CLM_OK ||
-        clm_graph_tensor(g, "depth_head", &dep) != CLM_OK || clm_tensor_download(ctx, &seg, logits) != CLM_OK ||
-        clm_tensor_download(ctx, &inst, offs) != CLM_OK || clm_tensor_download(ctx, &dep, disp) != CLM_OK) {
+    clm_status st = CLM_OK;
+    for (int f = 0; f < feeds.count && st == CLM_OK; f++) {
+      clm_image_convert(img, hw, feeds.feed[f].luma ? 1 : 3, conv);
+      st = clm_graph_set_input(g, feeds.feed[f].layer, conv);
+    }
+    if (st == CLM_OK) st = clm_graph_forward(g);
+    for (int t = 0; t < k && st == CLM_OK; t++) st = clm_tensor_download(ctx, &tasks[t].pred, tasks[t].values);
+    if (st != CLM_OK) {
       fprintf(stderr, "clmtl infer: %s: %s\n", argv[i], clm_last_error());
       rc = 1;
       break;
     }
-    unsigned char *rgb = pics, *segp = pics + 3 * hw, *instp = pics + 6 * hw, *depp = pics + 9 * hw;
-    clm_image_to_rgb(img, h, w, rgb);
-    clm_argmax_classes(logits, seg.c, h, w, cls);
-    clm_colorize_semantic(cls, h, w, segp);
-    int n = clm_cluster_instances(cls, offs, h, w, NULL, ids);
-    clm_colorize_instances(ids, h, w, instp);
-    clm_colorize_depth(disp, h, w, 0, depp);
-    const uint8_t *panel_parts[4] = {rgb, segp, instp, depp};
-    unsigned char *panel = malloc(4 * 3 * hw);
-    if (!panel) { rc = 1; break; }
-    clm_panel(panel_parts, 4, h, w, panel);
     const char *base = strrchr(argv[i], '/');
     base = base ? base + 1 : argv[i];
-    char stem[512], file[600];
+    char stem[512];
     snprintf(stem, sizeof stem, "%s", base); /* a file name: at most NAME_MAX (255) bytes */
     char *dot = strrchr(stem, '.');
     if (dot) *dot = '\0';
-    const char *names[4] = {"segmentation", "instances", "depth", "panel"};
-    const unsigned char *data[4] = {segp, instp, depp, panel};
-    for (int k = 0; k < 4; k++) {
-      snprintf(file, sizeof file, "%s_%s.png", stem, names[k]);
-      char *path = clm_path_join(outdir, file);
-      rc |= path ? write_png(path, h, k == 3 ? w * 4 : w, data[k]) : 1;
+    clm_image_to_rgb(img, h, w, rgb);
+    const uint8_t *parts[CLM_METRICS_MAX_TASKS + 1] = {rgb};
+    if (cls_task >= 0) clm_argmax_classes(tasks[cls_task].values, tasks[cls_task].pred.c, h, w, cls);
+    printf("%s ->", argv[i]);
+    for (int t = 0; t < k; t++) {
+      infer_task *tk = &tasks[t];
+      int c = tk->pred.c;
+      char *path = out_path(outdir, stem, tk->name, ".png");
+      if (!path) { rc = 1; break; }
+      if (tk->form == 0) { /* colours, and the label ids as an 8-bit grey PNG */
+        uint8_t *labels = (uint8_t *)ids;
+        clm_argmax_classes(tk->values, c, h, w, labels);
+        clm_class_palette(label_set, c, palette);
+        clm_colorize_classes(labels, h, w, palette, c, tk->rgb);
+        rc |= write_png(path, h, w, 3, tk->rgb);
+        free(path);
+        path = out_path(outdir, stem, tk->name, "_labels.png");
+        rc |= path ? write_png(path, h, w, 1, labels) : 1;
+        printf(" %s_%s.png %s_%s_labels.png", stem, tk->name, stem, tk->name);
+      } else if (tk->form == 1) { /* instances from the centroid votes of thing pixels */
+        clm_cluster_options co = clm_cluster_defaults();
+        uint32_t things = clm_thing_classes(label_set);
+        if (cls_task < 0 || !things) { /* no classes to tell things from stuff: every pixel votes */
+          memset(cls, 0, hw);
+          things = 1;
+        }
+        co.thing_classes = things;
+        int n = clm_cluster_instances(cls, tk->values, h, w, &co, ids);
+        clm_colorize_instances(ids, h, w, tk->rgb);
+        rc |= write_png(path, h, w, 3, tk->rgb);
+        printf(" %s_%s.png (%d instances)", stem, tk->name, n < 0 ? 0 : n);
+      } else { /* one colour-mapped tile per channel, side by side, and the raw values */
+        uint8_t *tiles[CLM_METRICS_MAX_CLASSES];
+        int ntiles = c < CLM_METRICS_MAX_CLASSES ? c : CLM_METRICS_MAX_CLASSES;
+        for (int j = 0; j < ntiles; j++) tiles[j] = tk->rgb + (size_t)j * 3 * hw;
+        for (int j = 0; j < ntiles; j++) clm_colorize_depth(tk->values + (size_t)j * hw, h, w, 0, tiles[j]);
+        uint8_t *strip = malloc((size_t)ntiles * 3 * hw);
+        if (!strip) { free(path); rc = 1; break; }
+        clm_panel((const uint8_t *const *)tiles, ntiles, h, w, strip);
+        rc |= write_png(path, h, ntiles * w, 3, strip);
+        free(strip);
+        free(path);
+        path = out_path(outdir, stem, tk->name, ".npy");
+        rc |= path ? write_npy(path, c, h, w, tk->values) : 1;
+        printf(" %s_%s.png %s_%s.npy", stem, tk->name, stem, tk->name);
+      }
       free(path);
+      parts[t + 1] = tk->rgb; /* the first channel's tile for values */
     }
-    free(panel);
-    printf("%s: %d instances -> %s/%s_{segmentation,instances,depth,panel}.png\n", argv[i], n, outdir, stem);
+    clm_panel(parts, k + 1, h, w, panel);
+    char *path = out_path(outdir, stem, "panel", ".png");
+    rc |= path ? write_png(path, h, (k + 1) * w, 3, panel) : 1;
+    free(path);
+    printf(" %s_panel.png\n", stem);
   }
 done:
-  free(img); free(logits); free(offs); free(disp); free(pics); free(cls); free(ids);
+  for (int t = 0; t < k; t++) { free(tasks[t].values); free(tasks[t].rgb); }
+  free(img); free(conv); free(rgb); free(panel); free(cls); free(ids); free(palette);
   clm_graph_free(g);
   clm_context_free(ctx);
   return rc;

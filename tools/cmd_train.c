@@ -72,6 +72,12 @@ static void on_start(void *user, const char *device, const char *model, long par
   fflush(stdout);
 }
 
+/* Samples left out by --skip-bad and tasks the data cannot serve: on stderr before training. */
+static void on_note(void *user, const char *note) {
+  (void)user;
+  fprintf(stderr, "clmtl train: %s\n", note);
+}
+
 static void on_progress(void *user, const clm_train_progress *p) {
   display *d = user;
   char line[512];
@@ -117,7 +123,7 @@ static void on_epoch(void *user, const clm_epoch_report *r) {
 int cmd_train(int argc, char **argv) {
   clm_train_options o = clm_train_defaults();
   long v;
-  int out_given = 0;
+  int out_given = 0, labels_given = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
     int takes = 1, rc = 0;
@@ -128,6 +134,7 @@ int cmd_train(int argc, char **argv) {
     else if (!strcmp(a, "--device")) o.device = val;
     else if (!strcmp(a, "--skip-bad")) { o.skip_bad = 1; takes = 0; }
     else if (!strcmp(a, "--labels")) {
+      labels_given = 1;
       if (val && !strcmp(val, "categories")) o.labels = CLM_LABELS_CATEGORIES;
       else if (val && !strcmp(val, "trainids")) o.labels = CLM_LABELS_TRAIN_IDS;
       else return bad(a, val, "is categories or trainids");
@@ -188,11 +195,14 @@ int cmd_train(int argc, char **argv) {
     snprintf(model, sizeof model, "%s/%s", CLMTL_MODELS_DIR, o.model_path + 7);
     if (access(model, R_OK) == 0) o.model_path = model;
   }
+  if (labels_given && !o.data_dir)
+    return bad("--labels", o.labels == CLM_LABELS_TRAIN_IDS ? "trainids" : "categories",
+               "applies to --data (the synthetic scenes are labelled with the 7 categories)");
   if (o.resume && !out_given) o.out_dir = o.resume; /* continue in the run's own directory */
   if (o.weighting.clamp_min >= o.weighting.clamp_max)
     return bad("--clamp-min", "", "must be below --clamp-max");
   display d = {isatty(STDOUT_FILENO), 0};
-  clm_train_callbacks cb = {on_start, on_progress, on_epoch, &d};
+  clm_train_callbacks cb = {on_start, on_progress, on_epoch, &d, on_note};
   clm_status st = clm_train_run(&o, &cb);
   if (st != CLM_OK) {
     if (d.tty) printf("\n");

@@ -37,6 +37,11 @@ void clm_sample_free(clm_sample *s);
  * is 1 on instance pixels and 0 elsewhere (where offsets are 0). */
 void clm_instance_targets(const clm_sample *s, float *offsets, float *mask);
 
+typedef enum clm_label_mode {
+  CLM_LABELS_CATEGORIES = 0, /* 34 label ids -> the 7 categories */
+  CLM_LABELS_TRAIN_IDS = 1   /* 34 label ids -> the 19 train ids */
+} clm_label_mode;
+
 typedef enum clm_split { CLM_SPLIT_TRAIN = 0, CLM_SPLIT_VAL = 1, CLM_SPLIT_TEST = 2 } clm_split;
 const char *clm_split_name(clm_split s); /* "train", "val", "test" */
 
@@ -49,6 +54,52 @@ void clm_dataset_size(const clm_dataset *d, int *height, int *width);
 /* Fills *out (allocated with the dataset's size) with sample `index`. */
 clm_status clm_dataset_load(clm_dataset *d, int index, clm_sample *out);
 void clm_dataset_free(clm_dataset *d);
+
+/* ---- what a data source offers, by name ------------------------------------------------------
+ * Every data source declares the arrays it can fill, by name, with their channels and kind: the
+ * image ("image", 3 channels RGB in [0, 1]), "semantic" (1 channel of labels of a named label
+ * set), "instance" (2 channels: (dy, dx) to the instance centroid, pixels), "instance_mask",
+ * "depth" (1 channel, disparity in pixels) and "depth_mask". A model's input layers and task
+ * targets are matched against this list by name (src/train/feeds.c). */
+
+#define CLM_DATA_IMAGE "image"
+
+typedef enum clm_target_kind {
+  CLM_TARGET_IMAGE = 0, /* the network's input */
+  CLM_TARGET_LABELS,    /* class ids of a label set; the set's ignore value where unlabelled */
+  CLM_TARGET_VALUES,    /* real values for a regression */
+  CLM_TARGET_OFFSETS,   /* vectors (dy, dx) from each pixel to its instance's centroid */
+  CLM_TARGET_MASK       /* 1 where a partner target is valid, else 0 */
+} clm_target_kind;
+
+/* A named set of class labels: "categories" (the 7 CityScapes categories) or "trainids" (the
+ * 19 CityScapes train ids). */
+typedef struct clm_label_set {
+  const char *name;
+  int classes;
+  const char *const *class_names; /* classes names */
+  int ignore;                     /* label of unlabelled pixels: CLM_IGNORE_LABEL */
+} clm_label_set;
+
+typedef struct clm_target_info {
+  const char *name;
+  int channels;
+  clm_target_kind kind;
+  const clm_label_set *labels; /* CLM_TARGET_LABELS: its label set; else NULL */
+  int available;               /* 0: a target this source knows but this dataset lacks (a
+                                  CityScapes tree without disparity/): filled with zeros */
+} clm_target_info;
+
+/* The label set of a mode, and one by name (NULL when unknown). */
+const clm_label_set *clm_label_set_get(clm_label_mode mode);
+const clm_label_set *clm_label_set_find(const char *name);
+/* Everything the built-in sources can offer, with semantic labels of `mode` (all available). */
+int clm_data_targets_known(clm_label_mode mode, const clm_target_info **out);
+/* What this dataset offers: returns the count and points *out at the list (owned by d). */
+int clm_dataset_targets(const clm_dataset *d, const clm_target_info **out);
+/* Writes the array `name` of sample s (one of clm_data_targets_known's names) as planar
+ * (channels, H, W) floats into out. */
+clm_status clm_sample_target(const clm_sample *s, const char *name, float *out);
 
 /* ---- synthetic street scenes (src/data/synth*.c) -------------------------------------------- */
 
@@ -71,11 +122,6 @@ clm_status clm_synth_open(const clm_synth_options *opt, clm_split split, clm_dat
 clm_status clm_synth_write(const char *dir, const clm_synth_options *opt);
 
 /* ---- CityScapes layout (src/data/cityscapes.c) ------------------------------------------------ */
-
-typedef enum clm_label_mode {
-  CLM_LABELS_CATEGORIES = 0, /* 34 label ids -> the 7 categories */
-  CLM_LABELS_TRAIN_IDS = 1   /* 34 label ids -> the 19 train ids */
-} clm_label_mode;
 
 typedef struct clm_cityscapes_options {
   const char *root;    /* holds leftImg8bit/, gtFine/, disparity/ */

@@ -1,5 +1,5 @@
-/* Turning network outputs into pictures: colour-coded segmentation, colour-mapped inverse
- * depth, instances recovered from the centroid votes of "thing" pixels (Kendall et al.), and
+/* Turning network outputs into pictures: colour-coded classes (a palette for any number of
+ * classes, CityScapes colours for its label sets), colour-mapped inverse depth and other values, instances recovered from the centroid votes of "thing" pixels (Kendall et al.), and
  * side-by-side panels. Host-side, on downloaded (C, H, W) planar arrays; RGB out is 8-bit
  * interleaved (H, W, 3). */
 #ifndef CLMTL_INFER_H
@@ -13,6 +13,19 @@ void clm_argmax_classes(const float *logits, int classes, int height, int width,
 
 /* CityScapes category colours for the 7 classes (ignore and unknown: black). */
 void clm_colorize_semantic(const uint8_t *classes, int height, int width, uint8_t *rgb);
+
+/* Colours for `classes` classes into palette (classes × 3): the CityScapes colours when the
+ * label set is "categories" with 7 classes or "trainids" with 19, else `classes` distinct
+ * colours (golden-angle hues, any duplicate moved). label_set may be NULL or "". */
+void clm_class_palette(const char *label_set, int classes, uint8_t *palette);
+
+/* Classes (H, W) coloured with palette (classes × 3); classes outside it black. */
+void clm_colorize_classes(const uint8_t *classes, int height, int width, const uint8_t *palette,
+                          int nclasses, uint8_t *rgb);
+
+/* Bit c set for each class of the label set that has instances: human and vehicle for
+ * "categories", person .. bicycle for "trainids"; 0 for others. */
+uint32_t clm_thing_classes(const char *label_set);
 
 /* Inverse depth in [0, max] mapped through a perceptual colour map (near = bright); max <= 0
  * uses the 99th percentile of the image. */

@@ -76,6 +76,9 @@ typedef struct clm_train_callbacks {
   void (*on_progress)(void *user, const clm_train_progress *p);
   void (*on_epoch)(void *user, const clm_epoch_report *r);
   void *user;
+  /* a note before training starts: samples left out by --skip-bad, tasks whose target the
+   * data lacks (also written to log.jsonl); may be NULL */
+  void (*on_note)(void *user, const char *note);
 } clm_train_callbacks;
 
 clm_status clm_train_run(const clm_train_options *opt, const clm_train_callbacks *cb);
@@ -84,9 +87,14 @@ clm_status clm_train_run(const clm_train_options *opt, const clm_train_callbacks
  * regression for l1/l2; task names without their "task." prefix. */
 clm_status clm_metrics_for_graph(clm_graph *g, clm_metrics **out);
 
-/* Runs g over every full batch of d with batch-norm running statistics: metrics m (reset
- * first) accumulate per task, and losses[i] is loss i's mean over the batches where it was
- * finite (NaN if never). Batch size and resolution are g's; d must match them. */
-clm_status clm_evaluate(clm_graph *g, clm_dataset *d, clm_metrics *m, double *losses);
+/* Runs g over every sample of d with batch-norm running statistics, its inputs fed as
+ * `feeds` binds them (src/train/feeds.h, clm_feeds_bind): metrics m (reset first) accumulate
+ * per task, and losses[i] is loss i's mean over every valid target of the split (each batch's
+ * loss weighted by its valid count; batches where it is not finite left out; NaN without a
+ * valid target), the same whatever the batch size. Batch size and resolution are g's; d must
+ * match them. */
+struct clm_feeds;
+clm_status clm_evaluate(clm_graph *g, const struct clm_feeds *feeds, clm_dataset *d, clm_metrics *m,
+                        double *losses);
 
 #endif

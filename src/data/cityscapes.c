@@ -189,8 +189,10 @@ static clm_status check_sample(cs_sample *s, char *msg, size_t size) {
     snprintf(msg, size, "%s: not a readable PNG (%s)", s->image, png_reason());
     return CLM_ERR_PARSE;
   }
-  if (stbi_is_16_bit(s->image) || (c != 3 && c != 4)) {
-    snprintf(msg, size, "%s: expected an 8-bit RGB PNG, found %d-bit with %d channel%s",
+  /* grey, grey + alpha and RGBA are read as RGB (grey replicated, alpha dropped), as infer
+   * reads them */
+  if (stbi_is_16_bit(s->image) || c < 1 || c > 4) {
+    snprintf(msg, size, "%s: expected an 8-bit grey, RGB or RGBA PNG, found %d-bit with %d channel%s",
              s->image, stbi_is_16_bit(s->image) ? 16 : 8, c, c == 1 ? "" : "s");
     return CLM_ERR_PARSE;
   }
@@ -478,7 +480,8 @@ clm_status clm_cityscapes_open(const clm_cityscapes_options *opt, clm_dataset **
     st = CLM_ERROR(CLM_ERR_NOT_FOUND, "no split directory %s", base);
     goto fail;
   }
-  CLM_CHECK(st, scan(d, opt, base, is_dir(disp_dir), &seen), fail);
+  int has_disparity = is_dir(disp_dir);
+  CLM_CHECK(st, scan(d, opt, base, has_disparity, &seen), fail);
   if (seen == 0) {
     st = CLM_ERROR(CLM_ERR_NOT_FOUND, "split directory %s holds no <city>/*%s images", base,
                    IMAGE_SUFFIX);
@@ -491,7 +494,10 @@ clm_status clm_cityscapes_open(const clm_cityscapes_options *opt, clm_dataset **
   }
   free(base);
   free(disp_dir);
-  return clm_dataset_make(&CS_OPS, d, d->count, opt->height, opt->width, out);
+  CLM_TRY(clm_dataset_make(&CS_OPS, d, d->count, opt->height, opt->width, out));
+  /* without disparity/ the tree offers no depth: a model that needs it is told so */
+  clm_dataset_declare(*out, opt->labels, has_disparity);
+  return CLM_OK;
 fail:
   free(base);
   free(disp_dir);

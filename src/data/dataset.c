@@ -1,4 +1,5 @@
-/* Samples and the dataset dispatch shared by every data source; instance targets. */
+/* Samples and the dataset dispatch shared by every data source; instance targets; the label
+ * sets and what each data source declares it offers, by name (data.h). */
 #include <stdlib.h>
 #include <string.h>
 #include "data/dataset-impl.h"
@@ -92,6 +93,7 @@ clm_status clm_dataset_make(const clm_dataset_ops *ops, void *impl, int count, i
   (*out)->count = count;
   (*out)->height = height;
   (*out)->width = width;
+  clm_dataset_declare(*out, CLM_LABELS_CATEGORIES, 1);
   return CLM_OK;
 }
 
@@ -115,4 +117,71 @@ void clm_dataset_free(clm_dataset *d) {
   if (!d) return;
   d->ops->free(d->impl);
   free(d);
+}
+
+/* ---- label sets and declared targets ------------------------------------------------------ */
+
+static const char *const CATEGORY_NAMES[CLM_SEMANTIC_CLASSES] = {
+    "flat", "construction", "object", "nature", "sky", "human", "vehicle"};
+static const char *const TRAIN_ID_NAMES[19] = {
+    "road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign",
+    "vegetation", "terrain", "sky", "person", "rider", "car", "truck", "bus", "train",
+    "motorcycle", "bicycle"};
+static const clm_label_set LABEL_SETS[2] = {
+    {"categories", CLM_SEMANTIC_CLASSES, CATEGORY_NAMES, CLM_IGNORE_LABEL},
+    {"trainids", 19, TRAIN_ID_NAMES, CLM_IGNORE_LABEL}};
+
+const clm_label_set *clm_label_set_get(clm_label_mode mode) {
+  return mode == CLM_LABELS_TRAIN_IDS ? &LABEL_SETS[1] : &LABEL_SETS[0];
+}
+
+const clm_label_set *clm_label_set_find(const char *name) {
+  for (int i = 0; i < 2 && name; i++)
+    if (!strcmp(name, LABEL_SETS[i].name)) return &LABEL_SETS[i];
+  return NULL;
+}
+
+#define TARGETS(set, depth)                                                         \
+  {{CLM_DATA_IMAGE, 3, CLM_TARGET_IMAGE, NULL, 1},                                  \
+   {"semantic", 1, CLM_TARGET_LABELS, &LABEL_SETS[set], 1},                         \
+   {"instance", 2, CLM_TARGET_OFFSETS, NULL, 1},                                    \
+   {"instance_mask", 1, CLM_TARGET_MASK, NULL, 1},                                  \
+   {"depth", 1, CLM_TARGET_VALUES, NULL, depth},                                    \
+   {"depth_mask", 1, CLM_TARGET_MASK, NULL, depth}}
+/* [label mode][has depth] */
+static const clm_target_info TARGET_LISTS[2][2][6] = {{TARGETS(0, 0), TARGETS(0, 1)},
+                                                      {TARGETS(1, 0), TARGETS(1, 1)}};
+#define NTARGETS 6
+
+void clm_dataset_declare(clm_dataset *d, clm_label_mode mode, int has_depth) {
+  d->targets = TARGET_LISTS[mode == CLM_LABELS_TRAIN_IDS][has_depth != 0];
+  d->ntargets = NTARGETS;
+}
+
+int clm_data_targets_known(clm_label_mode mode, const clm_target_info **out) {
+  *out = TARGET_LISTS[mode == CLM_LABELS_TRAIN_IDS][1];
+  return NTARGETS;
+}
+
+int clm_dataset_targets(const clm_dataset *d, const clm_target_info **out) {
+  *out = d->targets;
+  return d->ntargets;
+}
+
+clm_status clm_sample_target(const clm_sample *s, const char *name, float *out) {
+  size_t n = (size_t)s->height * s->width;
+  if (!strcmp(name, CLM_DATA_IMAGE)) memcpy(out, s->image, 3 * n * sizeof *out);
+  else if (!strcmp(name, "semantic")) memcpy(out, s->semantic, n * sizeof *out);
+  else if (!strcmp(name, "depth")) memcpy(out, s->depth, n * sizeof *out);
+  else if (!strcmp(name, "depth_mask")) memcpy(out, s->depth_valid, n * sizeof *out);
+  else if (!strcmp(name, "instance") || !strcmp(name, "instance_mask")) {
+    float *tmp = malloc((name[8] ? 2 : 1) * n * sizeof *tmp);
+    if (!tmp) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory for a %dx%d sample", s->height, s->width);
+    if (name[8]) clm_instance_targets(s, tmp, out); /* instance_mask */
+    else clm_instance_targets(s, out, tmp);
+    free(tmp);
+  } else {
+    CLM_FAIL(CLM_ERR_NOT_FOUND, "no data array named '%s'", name);
+  }
+  return CLM_OK;
 }

@@ -7,19 +7,17 @@
 #include "runtime/runtime-impl.h"
 #include "train/batch.h"
 
-clm_status clm_batch_init(clm_batch *b, int size, int height, int width) {
+clm_status clm_batch_init(clm_batch *b, const clm_feeds *feeds, int size, int height, int width) {
   memset(b, 0, sizeof *b);
-  size_t px = (size_t)size * height * width;
+  size_t hw = (size_t)height * width, px = (size_t)size * hw;
   b->size = size;
   b->height = height;
   b->width = width;
-  b->image = malloc(3 * px * sizeof(float));
-  b->semantic = malloc(px * sizeof(float));
-  b->instance = malloc(2 * px * sizeof(float));
-  b->instance_mask = malloc(px * sizeof(float));
-  b->depth = malloc(px * sizeof(float));
-  b->depth_mask = malloc(px * sizeof(float));
-  if (!b->image || !b->semantic || !b->instance || !b->instance_mask || !b->depth || !b->depth_mask) {
+  b->feeds = feeds;
+  int ok = (b->rgb = malloc(3 * hw * sizeof(float))) && (b->mask = malloc(hw * sizeof(float)));
+  for (int i = 0; i < feeds->count && ok; i++)
+    ok = (b->data[i] = malloc((size_t)feeds->feed[i].channels * px * sizeof(float))) != NULL;
+  if (!ok) {
     clm_batch_free(b);
     CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory for a batch of %d at %dx%d", size, height, width);
   }
@@ -31,12 +29,9 @@ clm_status clm_batch_init(clm_batch *b, int size, int height, int width) {
 void clm_batch_free(clm_batch *b) {
   if (!b) return;
   clm_batch_discard(b);
-  free(b->image);
-  free(b->semantic);
-  free(b->instance);
-  free(b->instance_mask);
-  free(b->depth);
-  free(b->depth_mask);
+  for (int i = 0; i < CLM_FEEDS_MAX; i++) free(b->data[i]);
+  free(b->rgb);
+  free(b->mask);
   clm_sample_free(&b->scratch);
   memset(b, 0, sizeof *b);
 }
@@ -58,36 +53,54 @@ static void add_noise(const clm_batch *b, int index, float *offsets, const float
 
 static void *fill(void *arg) {
   clm_batch *b = arg;
+  const clm_feeds *f = b->feeds;
   size_t hw = (size_t)b->height * b->width;
   b->status = CLM_OK;
   for (int i = 0; i < b->size; i++) {
     clm_sample *s = &b->scratch;
-    clm_status st = clm_dataset_load(b->data, b->indices[i], s);
+    clm_status st = i < b->filled ? clm_dataset_load(b->data_set, b->indices[i], s) : CLM_OK;
+    for (int k = 0; k < f->count && st == CLM_OK; k++) {
+      const clm_feed *fd = &f->feed[k];
+      float *row = b->data[k] + (size_t)fd->channels * hw * i;
+      if (i >= b->filled) {
+        for (size_t p = 0; p < (size_t)fd->channels * hw; p++) row[p] = fd->pad;
+        continue;
+      }
+      st = clm_feed_fill(fd, s, row, b->rgb);
+      if (st == CLM_OK && b->instance_noise > 0 && fd->source->kind == CLM_TARGET_OFFSETS &&
+          fd->source->available && fd->channels == 2) {
+        float *tmp = malloc(2 * hw * sizeof *tmp);
+        if (!tmp) { st = CLM_ERROR(CLM_ERR_HOST_MEMORY, "out of host memory"); break; }
+        clm_instance_targets(s, tmp, b->mask);
+        free(tmp);
+        add_noise(b, b->indices[i], row, b->mask);
+      }
+    }
     if (st != CLM_OK) {
       b->status = st;
       snprintf(b->error, sizeof b->error, "%s", clm_last_error());
       return NULL;
     }
-    memcpy(b->image + 3 * hw * i, s->image, 3 * hw * sizeof(float));
-    memcpy(b->semantic + hw * i, s->semantic, hw * sizeof(float));
-    clm_instance_targets(s, b->instance + 2 * hw * i, b->instance_mask + hw * i);
-    if (b->instance_noise > 0) add_noise(b, b->indices[i], b->instance + 2 * hw * i, b->instance_mask + hw * i);
-    memcpy(b->depth + hw * i, s->depth, hw * sizeof(float));
-    memcpy(b->depth_mask + hw * i, s->depth_valid, hw * sizeof(float));
   }
   return NULL;
 }
 
-clm_status clm_batch_start(clm_batch *b, clm_dataset *data, const int *indices) {
+clm_status clm_batch_start_partial(clm_batch *b, clm_dataset *data, const int *indices, int count) {
   if (b->running) CLM_FAIL(CLM_ERR_INVALID_ARG, "batch is already being filled");
-  b->data = data;
+  if (count < 0 || count > b->size) CLM_FAIL(CLM_ERR_INVALID_ARG, "%d samples for a batch of %d", count, b->size);
+  b->data_set = data;
   b->indices = indices;
+  b->filled = count;
   if (pthread_create(&b->thread, NULL, fill, b) != 0) {
     fill(b); /* no thread to be had: fill here */
     return b->status == CLM_OK ? CLM_OK : clm_error_set(b->status, __FILE__, __LINE__, "%s", b->error);
   }
   b->running = 1;
   return CLM_OK;
+}
+
+clm_status clm_batch_start(clm_batch *b, clm_dataset *data, const int *indices) {
+  return clm_batch_start_partial(b, data, indices, b->size);
 }
 
 clm_status clm_batch_wait(clm_batch *b) {
@@ -103,4 +116,20 @@ void clm_batch_discard(clm_batch *b) {
   if (!b->running) return;
   pthread_join(b->thread, NULL);
   b->running = 0;
+}
+
+clm_status clm_batch_upload(const clm_batch *b, clm_graph *g) {
+  for (int i = 0; i < b->feeds->count; i++)
+    CLM_TRY(clm_graph_set_input(g, b->feeds->feed[i].layer, b->data[i]));
+  return CLM_OK;
+}
+
+void clm_batch_poison(clm_batch *b) {
+  size_t px = (size_t)b->size * b->height * b->width;
+  for (int i = 0; i < b->feeds->count; i++) {
+    const clm_feed *fd = &b->feeds->feed[i];
+    clm_target_kind k = fd->source->kind;
+    if (k == CLM_TARGET_IMAGE || k == CLM_TARGET_MASK) continue;
+    for (size_t p = 0; p < (size_t)fd->channels * px; p++) b->data[i][p] = NAN;
+  }
 }

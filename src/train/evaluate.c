@@ -1,27 +1,15 @@
-/* Evaluation shared by the trainer's validation and `clmtl eval`: a graph run over a dataset
- * with batch-norm running statistics, accumulating per-task losses and metrics; and uploading
- * host batches into a graph's inputs. */
+/* Evaluation shared by the trainer's validation and `clmtl eval`: a graph run over every
+ * sample of a dataset with batch-norm running statistics, accumulating per-task metrics and
+ * per-task losses weighted by their valid-target counts, so that the result is the mean over
+ * the split whatever the batch size. The last batch, when the split is not a multiple of the
+ * batch, is padded with rows whose targets are ignore labels or masked out; metrics read views
+ * of the real rows only. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "clmtl/train.h"
 #include "graph/graph-impl.h"
 #include "train/batch.h"
-
-clm_status clm_batch_upload(const clm_batch *b, clm_graph *g) {
-  const struct { const char *name; const float *data; } feeds[] = {
-      {"input", b->image},          {"semantic", b->semantic}, {"instance", b->instance},
-      {"instance_mask", b->instance_mask}, {"depth", b->depth}, {"depth_mask", b->depth_mask}};
-  for (size_t i = 0; i < sizeof feeds / sizeof feeds[0]; i++) {
-    int node = clm_graph_find_node(g, feeds[i].name);
-    if (node < 0 || g->nodes[node].op != CLM_LAYER_INPUT) {
-      if (i == 0) CLM_FAIL(CLM_ERR_NOT_FOUND, "the model has no input layer named 'input'");
-      continue;
-    }
-    CLM_TRY(clm_tensor_upload(g->ctx, &g->nodes[node].out, feeds[i].data));
-  }
-  return CLM_OK;
-}
 
 clm_status clm_metrics_for_graph(clm_graph *g, clm_metrics **out) {
   int k = clm_graph_loss_count(g);
@@ -31,7 +19,7 @@ clm_status clm_metrics_for_graph(clm_graph *g, clm_metrics **out) {
     const clm_layer *l = clm_graph_loss_layer(g, i);
     clm_tensor pred;
     CLM_TRY(clm_graph_tensor(g, l->from[0], &pred));
-    mt[i].name = l->name + (strncmp(l->name, "task.", 5) ? 0 : 5);
+    mt[i].name = clm_feeds_task_name(l);
     mt[i].kind = l->type == CLM_LAYER_SOFTMAX_XENT ? CLM_METRICS_SEGMENTATION : CLM_METRICS_REGRESSION;
     mt[i].classes = pred.c;
     mt[i].ignore = (float)l->ignore;
@@ -40,43 +28,109 @@ clm_status clm_metrics_for_graph(clm_graph *g, clm_metrics **out) {
   return clm_metrics_create(g->ctx, mt, k, out);
 }
 
-clm_status clm_evaluate(clm_graph *g, clm_dataset *d, clm_metrics *m, double *losses) {
-  int bsz = g->opt.batch, n = clm_dataset_count(d), nb = n / bsz, k = clm_graph_loss_count(g);
-  if (nb == 0) CLM_FAIL(CLM_ERR_INVALID_ARG, "the split has fewer samples (%d) than a batch (%d)", n, bsz);
+/* The first `rows` samples of a (N, C, H, W) tensor. */
+static clm_tensor rows_of(clm_tensor t, int rows) {
+  t.n = rows;
+  return t;
+}
+
+/* Loss i's value and valid count after a forward. */
+static clm_status read_loss(clm_graph *g, int i, float *value, float *count) {
+  clm_tensor v = clm_graph_loss_value(g, i), c = clm_graph_loss_count_tensor(g, i);
+  CLM_TRY(clm_tensor_download(g->ctx, &v, value));
+  return clm_tensor_download(g->ctx, &c, count);
+}
+
+/* A regression without a mask counts every element, padded rows included. Its padded rows get
+ * the prediction itself as target and the graph runs again: they add exactly 0 to the sum, and
+ * their elements are taken off the count. */
+static clm_status unmasked_padded(clm_graph *g, int i, int real, float *scratch, double *sum, double *cnt) {
+  const clm_layer *l = clm_graph_loss_layer(g, i);
+  clm_tensor pred, target;
+  CLM_TRY(clm_graph_tensor(g, l->from[0], &pred));
+  CLM_TRY(clm_graph_tensor(g, l->target, &target));
+  size_t row = (size_t)pred.c * pred.h * pred.w;
+  clm_tensor p = pred, t = target;
+  p.off += row * (size_t)real;
+  t.off += row * (size_t)real;
+  p.n = t.n = pred.n - real;
+  CLM_TRY(clm_tensor_download(g->ctx, &p, scratch));
+  CLM_TRY(clm_tensor_upload(g->ctx, &t, scratch));
+  CLM_TRY(clm_graph_forward(g));
+  float value, count;
+  CLM_TRY(read_loss(g, i, &value, &count));
+  double real_count = (double)count - (double)row * (double)(pred.n - real);
+  if (isfinite(value) && real_count > 0) {
+    *sum += (double)value * (double)count;
+    *cnt += real_count;
+  }
+  return CLM_OK;
+}
+
+clm_status clm_evaluate(clm_graph *g, const clm_feeds *feeds, clm_dataset *d, clm_metrics *m, double *losses) {
+  int n = clm_dataset_count(d), k = clm_graph_loss_count(g);
+  for (int i = 0; i < k; i++) losses[i] = NAN;
+  if (feeds->count < 1 || feeds->ntasks != k) CLM_FAIL(CLM_ERR_INVALID_ARG, "evaluate: the feeds are not bound to this graph");
+  clm_tensor in;
+  CLM_TRY(clm_graph_tensor(g, feeds->feed[0].layer, &in));
+  int bsz = in.n, nb = (n + bsz - 1) / bsz;
+  if (n == 0) CLM_FAIL(CLM_ERR_INVALID_ARG, "the split has no samples");
   int *idx = malloc((size_t)n * sizeof *idx);
-  if (!idx) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+  size_t widest = 0;
+  for (int i = 0; i < k; i++) {
+    clm_tensor pred;
+    CLM_TRY(clm_graph_tensor(g, clm_graph_loss_layer(g, i)->from[0], &pred));
+    if (clm_tensor_numel(&pred) > widest) widest = clm_tensor_numel(&pred);
+  }
+  float *scratch = malloc(widest * sizeof *scratch + 1);
+  if (!idx || !scratch) {
+    free(idx);
+    free(scratch);
+    CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+  }
   for (int i = 0; i < n; i++) idx[i] = i;
-  double sum[CLM_METRICS_MAX_TASKS] = {0};
-  int cnt[CLM_METRICS_MAX_TASKS] = {0};
+  double sum[CLM_METRICS_MAX_TASKS] = {0}, cnt[CLM_METRICS_MAX_TASKS] = {0};
   clm_batch batch;
   int was_training = g->training;
-  clm_status st = clm_batch_init(&batch, bsz, g->opt.height, g->opt.width);
-  if (st != CLM_OK) { free(idx); return st; }
+  clm_status st = clm_batch_init(&batch, feeds, bsz, in.h, in.w);
+  if (st != CLM_OK) { free(idx); free(scratch); return st; }
   st = clm_metrics_reset(m);
   clm_graph_set_training(g, 0);
   for (int b = 0; b < nb && st == CLM_OK; b++) {
-    st = clm_batch_start(&batch, d, idx + (size_t)b * bsz);
+    int real = n - b * bsz < bsz ? n - b * bsz : bsz;
+    st = clm_batch_start_partial(&batch, d, idx + (size_t)b * bsz, real);
     if (st == CLM_OK) st = clm_batch_wait(&batch);
     if (st == CLM_OK) st = clm_batch_upload(&batch, g);
     if (st == CLM_OK) st = clm_graph_forward(g);
     for (int i = 0; i < k && st == CLM_OK; i++) {
       const clm_layer *l = clm_graph_loss_layer(g, i);
-      clm_tensor pred, target, mask = {0}, v = clm_graph_loss_value(g, i);
-      float value;
-      st = clm_tensor_download(g->ctx, &v, &value);
-      if (st == CLM_OK && isfinite(value)) { sum[i] += value; cnt[i]++; }
+      clm_tensor pred, target, mask = {0};
+      float value, count;
+      st = read_loss(g, i, &value, &count);
+      /* batches whose loss is not finite (labels outside the classes) are left out, as are
+       * the padded rows of an unmasked regression (handled after the metrics) */
+      if (st == CLM_OK && isfinite(value) && !(real < bsz && feeds->unmasked[i])) {
+        sum[i] += (double)value * (double)count;
+        cnt[i] += (double)count;
+      }
       if (st == CLM_OK) st = clm_graph_tensor(g, l->from[0], &pred);
       if (st == CLM_OK) st = clm_graph_tensor(g, l->target, &target);
       if (st == CLM_OK && l->mask[0]) st = clm_graph_tensor(g, l->mask, &mask);
       if (st != CLM_OK) break;
+      pred = rows_of(pred, real);
+      target = rows_of(target, real);
+      mask = rows_of(mask, real);
       st = l->type == CLM_LAYER_SOFTMAX_XENT
                ? clm_metrics_add_classification(m, i, &pred, &target)
                : clm_metrics_add_regression(m, i, &pred, &target, l->mask[0] ? &mask : NULL);
     }
+    for (int i = 0; i < k && st == CLM_OK && real < bsz; i++)
+      if (feeds->unmasked[i]) st = unmasked_padded(g, i, real, scratch, &sum[i], &cnt[i]);
   }
   clm_graph_set_training(g, was_training);
   clm_batch_free(&batch);
   free(idx);
-  for (int i = 0; i < k; i++) losses[i] = cnt[i] ? sum[i] / cnt[i] : NAN;
+  free(scratch);
+  for (int i = 0; i < k; i++) losses[i] = cnt[i] > 0 ? sum[i] / cnt[i] : NAN;
   return st;
 }

@@ -28,6 +28,53 @@ void clm_colorize_semantic(const uint8_t *classes, int height, int width, uint8_
     memcpy(rgb + 3 * i, classes[i] < CLM_SEMANTIC_CLASSES ? palette[classes[i]] : black, 3);
 }
 
+/* CityScapes colours of the 19 train ids. */
+static const uint8_t train_palette[19][3] = {
+    {128, 64, 128}, {244, 35, 232}, {70, 70, 70},   {102, 102, 156}, {190, 153, 153},
+    {153, 153, 153}, {250, 170, 30}, {220, 220, 0}, {107, 142, 35},  {152, 251, 152},
+    {70, 130, 180}, {220, 20, 60},  {255, 0, 0},    {0, 0, 142},     {0, 0, 70},
+    {0, 60, 100},   {0, 80, 100},   {0, 0, 230},    {119, 11, 32}};
+
+void clm_class_palette(const char *label_set, int classes, uint8_t *pal) {
+  const char *set = label_set ? label_set : "";
+  if (!strcmp(set, "categories") && classes == CLM_SEMANTIC_CLASSES) {
+    memcpy(pal, palette, sizeof palette);
+    return;
+  }
+  if (!strcmp(set, "trainids") && classes == 19) {
+    memcpy(pal, train_palette, sizeof train_palette);
+    return;
+  }
+  for (int i = 0; i < classes; i++) {
+    /* HSV with golden-angle hues; saturation and value cycle so that near hues differ */
+    float h = fmodf(0.61803399f * (float)i, 1.0f) * 6.0f, s = (i / 6) % 2 ? 0.55f : 0.9f,
+          v = (i / 12) % 2 ? 0.7f : 0.95f;
+    int k = (int)h;
+    float f = h - (float)k, p = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f));
+    float rgb[6][3] = {{v, t, p}, {q, v, p}, {p, v, t}, {p, q, v}, {t, p, v}, {v, p, q}};
+    for (int c = 0; c < 3; c++) pal[3 * i + c] = (uint8_t)lrintf(255.0f * rgb[k % 6][c]);
+    for (int j = 0; j < i; j++) /* a duplicate: nudge it until it is not */
+      if (!memcmp(pal + 3 * i, pal + 3 * j, 3)) {
+        pal[3 * i + (i % 3)] = (uint8_t)(pal[3 * i + (i % 3)] + 17);
+        j = -1;
+      }
+  }
+}
+
+void clm_colorize_classes(const uint8_t *classes, int height, int width, const uint8_t *pal,
+                          int nclasses, uint8_t *rgb) {
+  static const uint8_t black[3] = {0, 0, 0};
+  size_t hw = (size_t)height * width;
+  for (size_t i = 0; i < hw; i++)
+    memcpy(rgb + 3 * i, classes[i] < nclasses ? pal + 3 * classes[i] : black, 3);
+}
+
+uint32_t clm_thing_classes(const char *label_set) {
+  if (label_set && !strcmp(label_set, "categories")) return (1u << CLM_CLASS_HUMAN) | (1u << CLM_CLASS_VEHICLE);
+  if (label_set && !strcmp(label_set, "trainids")) return 0xffu << 11; /* person .. bicycle */
+  return 0;
+}
+
 static int cmp_float(const void *a, const void *b) {
   float x = *(const float *)a, y = *(const float *)b;
   return (x > y) - (x < y);

@@ -62,6 +62,8 @@ typedef struct trainer {
   double best;
   int since_best;
   clm_dwa dwa_saved;        /* DWA epoch means, mirrored for checkpoints */
+  clm_feeds feeds;          /* the graph's inputs bound to the data by name (feeds.h) */
+  const clm_train_callbacks *cb;
 } trainer;
 
 static double now_seconds(void) {
@@ -85,6 +87,33 @@ static clm_status open_data(trainer *t) {
   CLM_TRY(clm_synth_open(&s, CLM_SPLIT_TRAIN, &t->train));
   s.count = o->val_count;
   return clm_synth_open(&s, CLM_SPLIT_VAL, &t->val);
+}
+
+/* One note to the caller and to the log as {"event":"note","kind":...,"message":...}. */
+static void note(trainer *t, const char *kind, const char *msg) {
+  if (t->cb && t->cb->on_note) t->cb->on_note(t->cb->user, msg);
+  fprintf(t->log, "{\"event\":\"note\",\"kind\":\"%s\",\"message\":\"", kind);
+  for (const char *c = msg; *c; c++) {
+    if (*c == '"' || *c == '\\') fprintf(t->log, "\\%c", *c);
+    else if ((unsigned char)*c < 0x20) fprintf(t->log, "\\u%04x", (unsigned char)*c);
+    else fputc(*c, t->log);
+  }
+  fprintf(t->log, "\"}\n");
+  fflush(t->log);
+}
+
+/* Samples --skip-bad left out (each by name, with why) and tasks the data cannot serve. */
+static void report_notes(trainer *t) {
+  clm_dataset *sets[2] = {t->train, t->val};
+  for (int k = 0; k < 2; k++) {
+    char list[8 * 600], msg[sizeof list + 128];
+    int n = clm_cityscapes_skipped(sets[k], list, sizeof list);
+    if (!n) continue;
+    snprintf(msg, sizeof msg, "--skip-bad left out %d sample%s of the %s split%s:\n%s", n, n == 1 ? "" : "s",
+             k ? "val" : "train", n > 8 ? " (the first 8 below)" : "", list);
+    note(t, "skipped_samples", msg);
+  }
+  for (int i = 0; i < t->feeds.nnotes; i++) note(t, "task_without_data", t->feeds.notes[i]);
 }
 
 static clm_status setup(trainer *t) {
@@ -121,8 +150,11 @@ static clm_status setup(trainer *t) {
   if (clm_dataset_count(t->train) < o->batch)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "the training split has %d samples, fewer than a batch of %d",
              clm_dataset_count(t->train), o->batch);
+  const clm_target_info *targets;
+  int ntargets = clm_dataset_targets(t->train, &targets);
+  CLM_TRY(clm_feeds_bind(t->g, targets, ntargets, 0, &t->feeds));
   for (int i = 0; i < 2; i++) {
-    CLM_TRY(clm_batch_init(&t->batches[i], o->batch, o->height, o->width));
+    CLM_TRY(clm_batch_init(&t->batches[i], &t->feeds, o->batch, o->height, o->width));
     t->batches[i].instance_noise = o->synth.noise_instance;
   }
   CLM_TRY(clm_metrics_for_graph(t->g, &t->metrics));
@@ -132,9 +164,14 @@ static clm_status setup(trainer *t) {
   char *path = clm_path_join(o->out_dir, "log.jsonl");
   if (!path) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
   t->log = fopen(path, o->resume ? "a" : "w");
-  clm_status st = t->log ? CLM_OK : CLM_ERROR(CLM_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+  if (!t->log) {
+    clm_status st = CLM_ERROR(CLM_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    free(path);
+    return st;
+  }
   free(path);
-  return st;
+  report_notes(t);
+  return CLM_OK;
 }
 
 static void teardown(trainer *t) {
@@ -224,7 +261,7 @@ static void log_epoch(trainer *t, const clm_epoch_report *r, const clm_mtl_snaps
 
 /* Validation: fixed-weight losses and per-task metrics (evaluate.c). */
 static clm_status validate(trainer *t, clm_epoch_report *r) {
-  CLM_TRY(clm_evaluate(t->g, t->val, t->metrics, r->val_loss));
+  CLM_TRY(clm_evaluate(t->g, &t->feeds, t->val, t->metrics, r->val_loss));
   for (int i = 0; i < t->ntasks; i++) CLM_TRY(clm_metrics_result(t->metrics, i, &r->metrics[i]));
   clm_metrics_aggregate agg;
   CLM_TRY(clm_metrics_aggregate_loss(r->val_loss, NULL, t->ntasks, &agg));
@@ -256,12 +293,21 @@ static clm_status save(trainer *t, const char *name, int epoch) {
   clm_checkpoint_meta extra[] = {{"best_val_loss", best}, {"epochs_since_best", since},
                                  {"dwa_epochs", dwa_n}, {"dwa_last", dwa[0]}, {"dwa_before", dwa[1]},
                                  {"height", h}, {"width", w}, {"data_seed", seed},
-                                 {"model_cfg", t->model_text ? t->model_text : ""}};
+                                 {"model_cfg", t->model_text ? t->model_text : ""},
+                                 {"label_set", ""}, {"class_names", ""}};
+  /* the label set the classification tasks were trained on, for eval and infer */
+  char names[4096] = "";
+  const clm_label_set *ls = t->feeds.labels;
+  for (int i = 0, used = 0; ls && i < ls->classes && used < (int)sizeof names - 64; i++)
+    used += snprintf(names + used, sizeof names - (size_t)used, "%s\"%s\"%s", i ? "," : "[", ls->class_names[i],
+                     i + 1 == ls->classes ? "]" : "");
+  extra[9].value = ls ? ls->name : "";
+  extra[10].value = names;
   char file[64];
   snprintf(file, sizeof file, "%s.safetensors", name);
   char *path = clm_path_join(o->out_dir, file);
   if (!path) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
-  clm_status st = clm_checkpoint_save(path, t->g, &t->opt, &info, extra, 9);
+  clm_status st = clm_checkpoint_save(path, t->g, &t->opt, &info, extra, 11);
   free(path);
   return st;
 }
@@ -347,8 +393,7 @@ static clm_status run(trainer *t, const clm_train_callbacks *cb) {
       st = clm_batch_wait(cur);
       if (st == CLM_OK && o->inject_nan_from >= 0 && step >= o->inject_nan_from) {
         /* NaN targets, not images: ReLU and max-pool would squash NaN pixels to numbers */
-        size_t n_px = (size_t)o->batch * o->height * o->width;
-        for (size_t p = 0; p < n_px; p++) cur->semantic[p] = cur->depth[p] = NAN;
+        clm_batch_poison(cur);
       }
       if (st == CLM_OK) st = clm_batch_upload(cur, t->g);
       if (st == CLM_OK && s + 1 < per_epoch) st = clm_batch_start(next, t->train, idx + (size_t)(s + 1) * o->batch);
@@ -421,6 +466,7 @@ clm_status clm_train_run(const clm_train_options *opt, const clm_train_callbacks
   memset(&t, 0, sizeof t);
   t.o = opt;
   t.best = INFINITY;
+  t.cb = cb;
   clm_status st = setup(&t);
   if (st == CLM_OK && opt->resume) st = restore(&t);
   if (st == CLM_OK) st = run(&t, cb);
