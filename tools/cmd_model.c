@@ -75,7 +75,10 @@ int cmd_model(int argc, char **argv) {
   if (clm_graph_create(ctx, &g) != CLM_OK || clm_graph_load(g, path) != CLM_OK) goto fail;
   clm_graph_options o = {batch, height, width, steps > 0, -1, 0};
   if (steps > 0) clm_graph_expect_moments(g, 2); /* Adam's m and v */
-  if (clm_graph_compile(g, &o) != CLM_OK) goto fail;
+  /* gradnorm: a backward per task after each forward */
+  if (clm_graph_set_multi_backward(g, steps > 0 && strategy == CLM_MTL_GRADNORM) != CLM_OK ||
+      clm_graph_compile(g, &o) != CLM_OK)
+    goto fail;
   clm_graph_print(g, stdout);
   if (steps > 0) {
     if (cli_fill_inputs(ctx, g, 1) != CLM_OK) goto fail;

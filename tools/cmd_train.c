@@ -20,6 +20,9 @@ static const char *usage_text =
     "  --batch N  --epochs N   (default 8, 6)\n"
     "  --train-count N  --val-count N   synthetic samples per split (default 480, 64)\n"
     "  --optimizer sgd|adam|adamw  --lr X  --momentum X  --weight-decay X\n"
+    "  --task-lr X             learning rate of the weighting's task parameters (default: --lr;\n"
+    "                          follows the schedule); they never take weight decay\n"
+    "  --no-decay-bias-norm    no weight decay on biases and batch-norm weights/biases\n"
     "  --schedule constant|step|poly  --step-epochs N  --gamma X  --power X\n"
     "  --weighting NAME        fixed, equal, uncertainty (default), uncertainty-simple,\n"
     "                          uncertainty-clamped, softplus, gradnorm, dwa\n"
@@ -152,10 +155,13 @@ int cmd_train(int argc, char **argv) {
     else if (!strcmp(a, "--optimizer")) {
       clm_optim_kind k;
       if (clm_optim_parse(val ? val : "", &k) != CLM_OK) return bad(a, val, "is sgd, adam or adamw");
-      float lr = o.optim.lr;
+      float lr = o.optim.lr, task_lr = o.optim.task_lr;
       o.optim = clm_optim_defaults(k);
       o.optim.lr = lr;
+      o.optim.task_lr = task_lr;
     } else if (!strcmp(a, "--lr")) rc = parse_float(a, val, 0, 10, &o.optim.lr);
+    else if (!strcmp(a, "--task-lr")) rc = parse_float(a, val, 0, 10, &o.optim.task_lr);
+    else if (!strcmp(a, "--no-decay-bias-norm")) { o.no_decay_bias_norm = 1; takes = 0; }
     else if (!strcmp(a, "--momentum")) rc = parse_float(a, val, 0, 0.999999, &o.optim.momentum);
     else if (!strcmp(a, "--weight-decay")) rc = parse_float(a, val, 0, 1, &o.optim.weight_decay);
     else if (!strcmp(a, "--gamma")) rc = parse_float(a, val, 0, 1, &o.gamma);

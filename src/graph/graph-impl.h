@@ -80,6 +80,8 @@ struct clm_graph {
   int compiled, training;
   int fuse;                    /* opt.fuse resolved (and $CLMTL_FUSE): 1 fused, 0 not */
   int folded_stale;            /* folded parameters must be recomputed before a forward */
+  int multi_backward;          /* clm_graph_set_multi_backward */
+  int backward_passes;         /* since the last complete forward; -1: none complete */
   /* device memory */
   clm_plan_item *plan;
   int nplan;
@@ -126,6 +128,10 @@ clm_status clm_graph_build_nodes(clm_graph *g);   /* expand, resolve, sort, shap
 clm_status clm_graph_autograd(clm_graph *g);      /* backward order and accumulate flags */
 clm_status clm_graph_schedule(clm_graph *g);      /* kernel variant and workspace per node */
 clm_status clm_graph_plan(clm_graph *g);          /* liveness, arena offsets, allocation */
+
+/* Partial backward by node index (exec.c; clm_graph_backward_partial resolves a layer name):
+ * stop < 0 runs every step that feeds a loss of loss_mask. */
+clm_status clm_graph_backward_nodes(clm_graph *g, unsigned loss_mask, int stop);
 
 /* The tuning file (tuning.c; format in tune.h). */
 typedef struct clm_tuning_entry {

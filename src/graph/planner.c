@@ -4,8 +4,13 @@
  * (greedy by size, lowest fitting offset). A graph compiled for inference has no backward
  * steps, so no gradients or backward workspaces, and each activation lives from its forward
  * step to its last forward use (network heads to the end); a folded batch norm shares its
- * convolution's output. Then every device buffer of the graph is allocated. Losses' values,
- * counts and seeds live in a separate small scalars buffer. */
+ * convolution's output. A training graph set for several backward passes per forward
+ * (clm_graph_set_multi_backward) keeps every forward value a backward step reads (inputs of
+ * conv, batch norm and losses, activation outputs, batch-norm saved statistics, pooling
+ * indices) to the last backward step, so a later pass never reads memory an earlier pass
+ * reused; gradients and backward workspaces are rewritten by each pass and keep their
+ * intervals. Then every device buffer of the graph is allocated. Losses' values, counts and
+ * seeds live in a separate small scalars buffer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,14 +179,28 @@ static clm_status alloc_buffers(clm_graph *g) {
   return CLM_OK;
 }
 
+clm_status clm_graph_set_multi_backward(clm_graph *g, int on) {
+  if (!g) CLM_FAIL(CLM_ERR_INVALID_ARG, "multi_backward: graph missing");
+  if (g->compiled)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "multi_backward must be set before clm_graph_compile: the "
+             "planner decides activation lifetimes");
+  g->multi_backward = on != 0;
+  return CLM_OK;
+}
+
 clm_status clm_graph_plan(clm_graph *g) {
   int n = g->nnodes, end = n + g->nbwd; /* steps 0..n-1 forward, n.. backward */
+  /* several backward passes per forward: a value read by a backward step must survive every
+   * later step of the first pass, so it lives to the end (ends after its last read else) */
+  int multi = g->training && g->multi_backward;
+  g->backward_passes = -1;
   plan_item *items = calloc((size_t)n * 5 + 1, sizeof *items);
   if (!items) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
   int count = 0;
   int *last_use = malloc(((size_t)n + 1) * sizeof *last_use);
   if (!last_use) { free(items); CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory"); }
 #define BWD(i) (g->nodes[i].bwd_step >= 0 ? n + g->nodes[i].bwd_step : -1)
+#define READ_BY_BWD(i) (multi ? end : BWD(i)) /* last step a backward read at BWD(i) needs */
 #define ADD(slot_, floats_, s_, e_)                                                          \
   do {                                                                                       \
     items[count].slot = (slot_);                                                             \
@@ -207,9 +226,9 @@ clm_status clm_graph_plan(clm_graph *g) {
         for (int k = 0; k < g->nodes[j].nin; k++) {
           if (g->nodes[j].in[k] != i) continue;
           if (j > last) last = j;
-          if (BWD(j) > last && bwd_reads_inputs(g->nodes[j].op)) last = BWD(j);
+          if (BWD(j) > last && bwd_reads_inputs(g->nodes[j].op)) last = READ_BY_BWD(j);
         }
-      if (bwd_reads_output(nd) && BWD(i) > last) last = BWD(i);
+      if (bwd_reads_output(nd) && BWD(i) > last) last = READ_BY_BWD(i);
       if (nd->keep) last = end;
       last_use[i] = last;
     }
@@ -223,12 +242,12 @@ clm_status clm_graph_plan(clm_graph *g) {
     clm_node *nd = &g->nodes[i];
     if (last_use[i] >= 0 && !nd->alias) ADD(&nd->out, numel_of(nd), i, last_use[i]);
     if (nd->aux_floats) {
-      int last = nd->loss_index >= 0 ? i : (BWD(i) > i ? BWD(i) : i);
+      int last = nd->loss_index >= 0 ? i : (BWD(i) > i ? READ_BY_BWD(i) : i);
       if (nd->op == CLM_LAYER_MAXPOOL) /* unpool layers read the indices */
         for (int j = i + 1; j < n; j++)
           if (g->nodes[j].op == CLM_LAYER_UNPOOL && g->nodes[j].in[1] == i) {
             if (j > last) last = j;
-            if (BWD(j) > last) last = BWD(j);
+            if (BWD(j) > last) last = READ_BY_BWD(j);
           }
       ADD(&nd->aux, nd->aux_floats, i, last);
     }
@@ -246,6 +265,7 @@ clm_status clm_graph_plan(clm_graph *g) {
     }
   }
 #undef ADD
+#undef READ_BY_BWD
 #undef BWD
   free(last_use);
   clm_status st = place(items, count, &g->arena_floats);

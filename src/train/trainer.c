@@ -2,6 +2,7 @@
  * of steps with the next batch filled on a helper thread; validation with fixed-weight losses
  * and per-task metrics; JSON Lines log; early stopping. Checkpoints: checkpoint.c. */
 #include <errno.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -126,6 +127,8 @@ static clm_status setup(trainer *t) {
   CLM_TRY(clm_graph_load(t->g, o->model_path));
   t->model_text = clm_graph_model_text(t->g);
   clm_graph_options go = {o->batch, o->height, o->width, 1, -1, 0};
+  /* gradnorm: a backward per task after each forward */
+  CLM_TRY(clm_graph_set_multi_backward(t->g, o->weighting.strategy == CLM_MTL_GRADNORM));
   CLM_TRY(clm_graph_compile(t->g, &go));
   CLM_TRY(clm_graph_init_params(t->g, o->seed));
   /* the weighting: strategy and its settings from the options, tasks from the model */
@@ -145,6 +148,7 @@ static clm_status setup(trainer *t) {
   }
   CLM_TRY(clm_mtl_create(t->g, &mc, &t->mtl));
   CLM_TRY(clm_optim_state_init(t->ctx, clm_graph_params(t->g).w, &t->opt));
+  CLM_TRY(clm_mtl_optim_setup(t->mtl, &t->opt, !o->no_decay_bias_norm)); /* decay mask */
   CLM_TRY(clm_buffer_alloc(t->ctx, 2 * (size_t)t->ntasks, &t->acc));
   CLM_TRY(open_data(t));
   if (clm_dataset_count(t->train) < o->batch)
@@ -288,13 +292,24 @@ static clm_status save(trainer *t, const char *name, int epoch) {
       used += (size_t)snprintf(dwa[k] + used, sizeof dwa[k] - used, "%s%.9g", i ? "," : "",
                                k ? t->dwa_saved.before[i] : t->dwa_saved.last[i]);
   }
+  /* the weighting's own state: gradnorm's L(0) and step count, the non-finite counters */
+  clm_mtl_state ms;
+  CLM_TRY(clm_mtl_state_get(t->mtl, &ms));
+  char l0[512] = "", msteps[24], skipped[2][24];
+  for (int i = 0, used = 0; i < ms.ntasks && used < (int)sizeof l0 - 32; i++)
+    used += snprintf(l0 + used, sizeof l0 - (size_t)used, "%s%.9g", i ? "," : "", ms.l0[i]);
+  snprintf(msteps, sizeof msteps, "%ld", ms.steps);
+  snprintf(skipped[0], sizeof skipped[0], "%.9g", ms.skipped_steps);
+  snprintf(skipped[1], sizeof skipped[1], "%.9g", ms.skipped_in_a_row);
   clm_checkpoint_info info = {t->model_text, t->step, epoch, clm_mtl_strategy_name(o->weighting.strategy)};
   /* the model text and resolution too, so eval and infer need only the checkpoint */
   clm_checkpoint_meta extra[] = {{"best_val_loss", best}, {"epochs_since_best", since},
                                  {"dwa_epochs", dwa_n}, {"dwa_last", dwa[0]}, {"dwa_before", dwa[1]},
                                  {"height", h}, {"width", w}, {"data_seed", seed},
                                  {"model_cfg", t->model_text ? t->model_text : ""},
-                                 {"label_set", ""}, {"class_names", ""}};
+                                 {"label_set", ""}, {"class_names", ""},
+                                 {"mtl_steps", msteps}, {"gradnorm_l0", l0},
+                                 {"skipped_steps", skipped[0]}, {"skipped_in_a_row", skipped[1]}};
   /* the label set the classification tasks were trained on, for eval and infer */
   char names[4096] = "";
   const clm_label_set *ls = t->feeds.labels;
@@ -307,7 +322,7 @@ static clm_status save(trainer *t, const char *name, int epoch) {
   snprintf(file, sizeof file, "%s.safetensors", name);
   char *path = clm_path_join(o->out_dir, file);
   if (!path) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
-  clm_status st = clm_checkpoint_save(path, t->g, &t->opt, &info, extra, 11);
+  clm_status st = clm_checkpoint_save(path, t->g, &t->opt, &info, extra, 15);
   free(path);
   return st;
 }
@@ -352,12 +367,25 @@ static clm_status restore(trainer *t) {
   if (st == CLM_OK) st = clm_checkpoint_meta_int(path, meta, n, "dwa_epochs", 0, INT_MAX - 1, &dn);
   if (st == CLM_OK) st = parse_list(path, meta, n, "dwa_last", t->dwa_saved.last, t->ntasks);
   if (st == CLM_OK) st = parse_list(path, meta, n, "dwa_before", t->dwa_saved.before, t->ntasks);
+  /* the weighting's state (checkpoints from before it was saved: left as a fresh run's) */
+  int has_mtl = clm_checkpoint_meta_get(meta, n, "mtl_steps") != NULL;
+  long long msteps = 0;
+  double skipped = 0, in_a_row = 0, l0[CLM_MTL_MAX_TASKS] = {0};
+  if (st == CLM_OK && has_mtl) st = clm_checkpoint_meta_int(path, meta, n, "mtl_steps", 0, 1LL << 53, &msteps);
+  if (st == CLM_OK && has_mtl) st = clm_checkpoint_meta_double(path, meta, n, "skipped_steps", 0, FLT_MAX, &skipped);
+  if (st == CLM_OK && has_mtl) st = clm_checkpoint_meta_double(path, meta, n, "skipped_in_a_row", 0, FLT_MAX, &in_a_row);
+  if (st == CLM_OK && has_mtl) st = parse_list(path, meta, n, "gradnorm_l0", l0, t->ntasks);
   if (st == CLM_OK) st = clm_checkpoint_load(path, t->g, &t->opt, NULL, NULL);
   if (st == CLM_OK) {
     t->first_epoch = (int)epoch + 1;
     t->step = (long)step;
     t->since_best = (int)since;
     t->dwa_saved.epochs = (int)dn;
+  }
+  if (st == CLM_OK && has_mtl) {
+    clm_mtl_state ms = {t->ntasks, (long)msteps, {0}, (float)skipped, (float)in_a_row};
+    for (int i = 0; i < t->ntasks; i++) ms.l0[i] = (float)l0[i];
+    st = clm_mtl_state_set(t->mtl, &ms);
   }
   clm_checkpoint_meta_free(meta);
   free(path);
@@ -398,6 +426,8 @@ static clm_status run(trainer *t, const clm_train_callbacks *cb) {
       if (st == CLM_OK) st = clm_batch_upload(cur, t->g);
       if (st == CLM_OK && s + 1 < per_epoch) st = clm_batch_start(next, t->train, idx + (size_t)(s + 1) * o->batch);
       oc.lr = lr_at(o, epoch, step, total);
+      if (o->optim.task_lr > 0) /* the schedule scales both, as for torch parameter groups */
+        oc.task_lr = o->optim.lr > 0 ? o->optim.task_lr * (oc.lr / o->optim.lr) : o->optim.task_lr;
       if (st == CLM_OK) st = clm_mtl_train_step(t->mtl, &oc, &t->opt);
       if (st == CLM_OK)
         st = clm_launch_1d(t->ctx, "train", "accumulate_losses", (size_t)t->ntasks, "tiit", &sc.value,
