@@ -47,7 +47,8 @@ j = json.dumps(h).encode()
 open(dst, 'wb').write(struct.pack('<Q', len(j)) + j + b[8 + n:])
 EOF
   }
-  for kv in epoch=2147483647 step=-3 best_val_loss=abc epochs_since_best=1x dwa_last=1,2; do
+  for kv in epoch=2147483647 step=-3 best_val_loss=abc epochs_since_best=1x dwa_last=1,2 mtl_steps=-1 \
+      skipped_steps=nan; do
     key=${kv%%=*}
     mkdir -p "$dir/meta"
     setmeta "$dir/pipe/last.safetensors" "$dir/meta/last.safetensors" "$key" "${kv#*=}"
