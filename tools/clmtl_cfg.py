@@ -12,7 +12,9 @@ read the same layers from them.
   by_name, order, losses, nparams = compile_model(layers, 128, 256)"""
 import configparser
 import math
+import os
 import re
+import stat
 
 LAYER_TYPES = ("input", "conv", "deconv", "batchnorm", "activation", "maxpool", "unpool",
                "upsample", "concat", "add", "softmax_xent", "l1", "l2")
@@ -20,6 +22,7 @@ LOSS_TYPES = ("softmax_xent", "l1", "l2")
 NAME_MAX = 64  # CLM_NAME_MAX, terminating NUL included
 LINE_MAX = 1023  # bytes of one line (parse.c)
 TENSOR_MAX = 2**31 - 1  # CLM_TENSOR_FLOATS_MAX: elements of one tensor or flat buffer
+MODEL_FILE_MAX = 16 << 20  # CLM_MODEL_FILE_MAX: bytes of a model file
 MAX_INPUTS = 8  # CLM_MAX_INPUTS
 ACTS = {"relu": "relu", "leaky": "leaky", "leaky_relu": "leaky", "sigmoid": "sigmoid",
         "linear": None, "none": None}
@@ -84,6 +87,42 @@ def key_lines(path, text):
     return keys, sections
 
 
+def read_file(path, max_bytes=MODEL_FILE_MAX):
+    """The bytes of a model file as clm_file_read_all reads them (src/runtime/file.c): a
+    regular file or a pipe read once, never blocking on open; a directory, a device, a FIFO
+    nobody writes to and a file over max_bytes are refused by name."""
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    try:
+        mode = os.stat(path).st_mode
+        for test, kind in kinds:
+            if test(mode):
+                raise ModelError(f"model file {path} is {kind}, not a regular file")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as e:
+        raise ModelError(f"cannot open model file {path}: {e.strerror}")
+    try:
+        first = b""
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            try:
+                first = os.read(fd, 1)
+                if not first:
+                    raise ModelError(f"model file {path} is a pipe that gave no data (nothing "
+                                     "writes to it)")
+            except BlockingIOError:
+                pass
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = first + f.read(max_bytes + 1)
+    except OSError as e:
+        raise ModelError(f"cannot read model file {path}: {e.strerror}")
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise ModelError(f"model file {path} is more than the {max_bytes} bytes accepted")
+    return data
+
+
 def decode(path, data):
     """The text of a model file: UTF-8 with an optional byte-order mark, no NUL or control
     characters, no white space that configparser would strip and clmtl would not."""
@@ -119,12 +158,7 @@ def layer_defaults(ltype, name):
 
 def parse_model(path):
     """Layers of a model file in file order (dicts as layer_defaults), as clm_graph_load."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise ModelError(f"cannot open model file {path}: {e.strerror}")
-    text = decode(path, data)
+    text = decode(path, read_file(path))
     cp = configparser.ConfigParser(interpolation=None, strict=True, empty_lines_in_values=False,
                                    default_section="\0", comment_prefixes=("#", ";"),
                                    inline_comment_prefixes=(";", "#"))

@@ -115,10 +115,6 @@ typedef struct clm_graph_options {
   int fuse;                 /* 0: default (on unless $CLMTL_FUSE=0), 1: on, -1: off */
 } clm_graph_options;
 
-/* Before clm_graph_compile: the caller will allocate `count` more parameter-sized buffers
- * (optimizer moments: Adam 2, SGD with momentum 1), to be counted in compile's memory check. */
-void clm_graph_expect_moments(clm_graph *g, int count);
-
 /* Before clm_graph_compile of a training graph: whether several backward passes may follow
  * one forward (per-task gradients: GradNorm, PCGrad, MGDA...; 0 by default). On, the planner
  * keeps every value a backward step reads (activations, batch-norm saved statistics, pooling
@@ -126,6 +122,10 @@ void clm_graph_expect_moments(clm_graph *g, int count);
  * values, at the cost of reusing less arena memory (clm_graph_arena_bytes tells). Off, one
  * backward per forward and the least memory. CLM_ERR_INVALID_ARG once compiled. */
 clm_status clm_graph_set_multi_backward(clm_graph *g, int on);
+
+/* Before clm_graph_compile: the caller will allocate `count` more parameter-sized buffers
+ * (optimizer moments: Adam 2, SGD with momentum 1), to be counted in compile's memory check. */
+void clm_graph_expect_moments(clm_graph *g, int count);
 
 /* Resolves, orders, infers shapes, (training) builds the backward pass, plans memory, checks
  * the plan against the device's memory budget and allocates every device buffer. Shapes and

@@ -1,8 +1,10 @@
 /* First compile stage: layers become nodes (conv + bn + act expand into three, or with fusion
  * into conv and one batch-norm node carrying the activation, folded into the conv in inference
- * graphs), input names are resolved, nodes are put in execution order, shapes are inferred and
- * parameters (and folded parameters) laid out in flat buffers. Every error names the layer,
- * and the file and line it came from. */
+ * graphs), names that would collide after that expansion are refused, input names are
+ * resolved, nodes are put in execution order, shapes are inferred and parameters (and folded
+ * parameters) laid out in flat buffers. Shapes and sizes are computed in 64 bits and checked:
+ * no dimension, tensor or flat buffer beyond 2^31-1 elements (kernels index with int). Every
+ * error names the layer, and the file and line it came from. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,10 +55,16 @@ static clm_status check_layer(clm_graph *g, int li) {
   case CLM_LAYER_CONV:
   case CLM_LAYER_DECONV:
     if (l->filters <= 0) CLM_FAIL(CLM_ERR_PARSE, "%s: needs filters > 0", WHERE(li));
-    if (l->size <= 0) CLM_FAIL(CLM_ERR_PARSE, "%s: needs size > 0", WHERE(li));
-    if (l->stride <= 0 || l->dilation <= 0)
-      CLM_FAIL(CLM_ERR_PARSE, "%s: stride and dilation must be > 0", WHERE(li));
-    if (l->pad < -1) CLM_FAIL(CLM_ERR_PARSE, "%s: pad must be >= 0", WHERE(li));
+    /* model files allow far less (parse.c); this bounds the int arithmetic of layers given
+     * through the API (dilation * (size - 1) and the like) */
+    if (l->size <= 0 || l->size > CLM_LAYER_GEOMETRY_MAX)
+      CLM_FAIL(CLM_ERR_PARSE, "%s: needs size in [1, %d], got %d", WHERE(li), CLM_LAYER_GEOMETRY_MAX, l->size);
+    if (l->stride <= 0 || l->dilation <= 0 || l->stride > CLM_LAYER_GEOMETRY_MAX ||
+        l->dilation > CLM_LAYER_GEOMETRY_MAX)
+      CLM_FAIL(CLM_ERR_PARSE, "%s: stride and dilation must be in [1, %d], got %d and %d", WHERE(li),
+               CLM_LAYER_GEOMETRY_MAX, l->stride, l->dilation);
+    if (l->pad < -1 || l->pad > CLM_LAYER_GEOMETRY_MAX)
+      CLM_FAIL(CLM_ERR_PARSE, "%s: pad must be in [0, %d], got %d", WHERE(li), CLM_LAYER_GEOMETRY_MAX, l->pad);
     if (l->output_padding < 0 || (l->output_padding && l->output_padding >= l->stride &&
                                   l->output_padding >= l->dilation))
       CLM_FAIL(CLM_ERR_PARSE, "%s: output_padding must be smaller than stride or dilation", WHERE(li));
@@ -84,6 +92,8 @@ static clm_status check_layer(clm_graph *g, int li) {
   }
   if (l->act == CLM_ACTIVATION_LEAKY_RELU && !(l->slope > 0))
     CLM_FAIL(CLM_ERR_PARSE, "%s: leaky relu slope must be > 0", WHERE(li));
+  if (l->nfrom < 0 || l->nfrom > CLM_MAX_INPUTS)
+    CLM_FAIL(CLM_ERR_PARSE, "%s: %d inputs in 'from' (0 to %d)", WHERE(li), l->nfrom, CLM_MAX_INPUTS);
   if (want_from == 0 && l->nfrom > 0)
     CLM_FAIL(CLM_ERR_PARSE, "%s: an input layer takes no 'from'", WHERE(li));
   if (want_from > 0 && l->nfrom != want_from)

@@ -13,6 +13,8 @@
 #define CLM_NODE_MAX_PARAMS 4
 /* Elements one tensor, one flat buffer or the arena may hold: kernels index with int. */
 #define CLM_TENSOR_FLOATS_MAX ((size_t)0x7fffffff)
+/* Largest kernel size, stride, dilation and padding of a layer (model files allow less). */
+#define CLM_LAYER_GEOMETRY_MAX 4096
 /* The longest model file clm_graph_load reads. */
 #define CLM_MODEL_FILE_MAX ((size_t)16 << 20)
 

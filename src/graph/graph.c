@@ -82,6 +82,12 @@ void clm_graph_where(const clm_graph *g, int layer, char *buf, size_t size) {
 
 clm_status clm_graph_add(clm_graph *g, const clm_layer *layer) {
   if (g->compiled) CLM_FAIL(CLM_ERR_INVALID_ARG, "graph already compiled: cannot add '%s'", layer->name);
+  /* every name a terminated string (the layer may come from anywhere) */
+  int bad = !memchr(layer->name, 0, sizeof layer->name) || !memchr(layer->indices, 0, CLM_NAME_MAX) ||
+            !memchr(layer->target, 0, CLM_NAME_MAX) || !memchr(layer->mask, 0, CLM_NAME_MAX) ||
+            !memchr(layer->file, 0, sizeof layer->file);
+  for (int k = 0; k < CLM_MAX_INPUTS; k++) bad |= !memchr(layer->from[k], 0, CLM_NAME_MAX);
+  if (bad) CLM_FAIL(CLM_ERR_INVALID_ARG, "a layer's name fields must be NUL-terminated strings");
   if (!layer->name[0]) CLM_FAIL(CLM_ERR_INVALID_ARG, "a layer needs a name");
   if ((unsigned)layer->type >= CLM_LAYER_TYPE_COUNT)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "layer '%s': unknown type %d", layer->name, (int)layer->type);
@@ -377,6 +383,9 @@ void clm_graph_print(const clm_graph *g, void *file) {
     fprintf(f, "%-28s %-17s %-22s %10zu  %s%s%s\n", nd->name, op, shape, np, var,
             conv && nd->variant_tuned ? " (tuned)" : "", nd->fold >= 0 ? ", bn folded" : "");
   }
-  fprintf(f, "parameters: %zu   activation arena: %.2f MiB   device total: %.2f MiB\n", total,
-          (double)clm_graph_arena_bytes(g) / (1 << 20), (double)clm_graph_device_bytes(g) / (1 << 20));
+  clm_graph_memory m;
+  clm_graph_memory_use(g, &m);
+  fprintf(f, "parameters: %zu   activation arena: %.2f MiB   device total: %.2f MiB   host copies: "
+          "%.2f MiB\n", total, (double)clm_graph_arena_bytes(g) / (1 << 20),
+          (double)clm_graph_device_bytes(g) / (1 << 20), (double)m.host / (1 << 20));
 }

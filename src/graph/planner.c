@@ -271,14 +271,16 @@ clm_status clm_graph_plan(clm_graph *g) {
   clm_status st = place(items, count, &g->arena_floats);
   if (st != CLM_OK) { free(items); return st; }
   /* aligned total; then record the placements once the buffers exist */
-  g->arena_floats = (g->arena_floats + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
-  if (g->arena_floats > CLM_TENSOR_FLOATS_MAX) {
+  if (g->arena_floats > CLM_TENSOR_FLOATS_MAX - ALIGN_FLOATS) {
     free(items);
+    char big[600];
+    largest_layer(g, big, sizeof big);
     CLM_FAIL(CLM_ERR_DEVICE_MEMORY, "%s%sthe activation arena needs %zu floats (%.2f GiB), more "
-             "than the %zu kernels can index; use a smaller batch or resolution", g->source_file,
-             g->source_file[0] ? ": " : "", g->arena_floats, gib(g->arena_floats * sizeof(float)),
-             (size_t)CLM_TENSOR_FLOATS_MAX);
+             "than the %zu floats kernels can index; largest layer: %s; use a smaller batch or "
+             "resolution", g->source_file, g->source_file[0] ? ": " : "", g->arena_floats,
+             gib(g->arena_floats * sizeof(float)), (size_t)CLM_TENSOR_FLOATS_MAX, big);
   }
+  g->arena_floats = (g->arena_floats + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
   g->scalar_floats = 3 * (size_t)g->nlosses;
   if (!g->ctx) { /* plan only (no device): placements without buffers */
     g->plan = malloc(((size_t)count + 1) * sizeof *g->plan);
