@@ -124,6 +124,8 @@ stem=$(basename "$img" .png)
 "$clmtl" infer --model "$long/last.safetensors" --out "$long" "$img" > "$dir/infer.log" 2>&1
 test $? -eq 0 && test -f "$long/${stem}_panel.png" && test -f "$long/${stem}_depth.png"
 check "infer --out with the same path writes its pictures there" $?
+timeout 20 "$clmtl" infer --model "$long/last.safetensors" --out "$dir/img" "$dir/fifo" > "$dir/f.log" 2>&1
+test $? -eq 1 && grep -q "$dir/fifo" "$dir/f.log"; check "a FIFO as an image (infer) is refused at once" $?
 huge="$long"
 while [ ${#huge} -lt 5000 ]; do huge="$huge/$seg"; done
 "$clmtl" train $tiny $small --epochs 1 --out "$huge" > "$dir/huge.log" 2>&1
