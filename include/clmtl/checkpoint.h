@@ -25,6 +25,11 @@
 #include <stdint.h>
 #include "clmtl/graph.h"
 #include "clmtl/optim.h"
+#include "clmtl/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define CLM_CHECKPOINT_FORMAT "clmtl-1"
 
@@ -43,7 +48,7 @@ typedef struct clm_checkpoint_info {
 } clm_checkpoint_info;
 
 /* FNV-1a 64-bit hash of `text` as 16 lowercase hex digits (out holds 17 chars). */
-void clm_checkpoint_model_hash(const char *text, char out[17]);
+CLMTL_API void clm_checkpoint_model_hash(const char *text, char out[17]);
 
 /* Writes the named tensors of compiled graph g (and opt's m, v, step when opt is not NULL;
  * opt->n must equal the parameter count) to `path`. The file is first written to
@@ -51,7 +56,7 @@ void clm_checkpoint_model_hash(const char *text, char out[17]);
  * fsync'd. On failure the temporary file is removed and an existing file at `path` is left as
  * it was. extra: nextra additional metadata pairs; their keys must differ from the standard
  * ones and from each other. info may be NULL (step 0, epoch 0, no model hash). */
-clm_status clm_checkpoint_save(const char *path, clm_graph *g, const clm_optim_state *opt,
+CLMTL_API clm_status clm_checkpoint_save(const char *path, clm_graph *g, const clm_optim_state *opt,
                                const clm_checkpoint_info *info, const clm_checkpoint_meta *extra,
                                int nextra);
 
@@ -64,19 +69,23 @@ clm_status clm_checkpoint_save(const char *path, clm_graph *g, const clm_optim_s
  * during the final uploads); the message names the file and the tensor.
  * meta_out / nmeta_out (either may be NULL): every __metadata__ pair in file order, in one
  * malloc'd block released by clm_checkpoint_meta_free. */
-clm_status clm_checkpoint_load(const char *path, clm_graph *g, clm_optim_state *opt,
+CLMTL_API clm_status clm_checkpoint_load(const char *path, clm_graph *g, clm_optim_state *opt,
                                clm_checkpoint_meta **meta_out, int *nmeta_out);
 
 /* Reads and validates only the header of `path` and returns its metadata as above (for
  * --resume to find step and epoch before building anything). Tensor data is not read, but the
  * header's entries and the file size are checked as in clm_checkpoint_load. */
-clm_status clm_checkpoint_read_meta(const char *path, clm_checkpoint_meta **meta_out,
+CLMTL_API clm_status clm_checkpoint_read_meta(const char *path, clm_checkpoint_meta **meta_out,
                                     int *nmeta_out);
 
 /* Value of `key` among n pairs, or NULL. */
-const char *clm_checkpoint_meta_get(const clm_checkpoint_meta *meta, int n, const char *key);
+CLMTL_API const char *clm_checkpoint_meta_get(const clm_checkpoint_meta *meta, int n, const char *key);
 
 /* Frees what clm_checkpoint_load / clm_checkpoint_read_meta returned; NULL does nothing. */
-void clm_checkpoint_meta_free(clm_checkpoint_meta *meta);
+CLMTL_API void clm_checkpoint_meta_free(clm_checkpoint_meta *meta);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

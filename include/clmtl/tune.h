@@ -14,10 +14,15 @@
 
 #include <stddef.h>
 #include "clmtl/graph.h"
+#include "clmtl/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* Path of this device's tuning file (it may not exist yet). CLM_ERR_NOT_FOUND when there is no
  * cache directory (neither $CLMTL_CACHE_DIR, $XDG_CACHE_HOME nor $HOME is set). */
-clm_status clm_tuning_file(const clm_context *ctx, char *buf, size_t size);
+CLMTL_API clm_status clm_tuning_file(const clm_context *ctx, char *buf, size_t size);
 
 /* Measures every conv/deconv shape of a compiled graph with every variant: the forward pass,
  * and for a training graph both backward passes too; median of `reps` timed runs after one
@@ -27,6 +32,10 @@ clm_status clm_tuning_file(const clm_context *ctx, char *buf, size_t size);
  * merged into the tuning file (written to a temporary file and renamed). A table of the times
  * goes to `report` (a FILE*, may be NULL). The graph's own schedule is not changed: compile
  * again to use the results. */
-clm_status clm_graph_tune(clm_graph *g, int reps, void *report);
+CLMTL_API clm_status clm_graph_tune(clm_graph *g, int reps, void *report);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -146,8 +146,8 @@ typedef struct clm_tuning_entry {
 void clm_conv_shape_key(const clm_graph *g, const clm_node *nd, char *buf, size_t size);
 /* Whether the file at `path` has an entry for key and mode (0: no file, no entry); if so its
  * variant per pass goes to out (an entry naming one variant gives it to every pass). Lines
- * that do not parse are skipped, with a warning on stderr when `warn`. */
-int clm_tuning_lookup(const char *path, const char *key, int training, int warn,
+ * that do not parse are skipped, with a warning to warn's message callback (warn may be NULL). */
+int clm_tuning_lookup(const char *path, const char *key, int training, const clm_context *warn,
                       int out[CLM_CONV_PASSES]);
 /* Rewrites the device's tuning file with these entries replacing any of the same key and mode. */
 clm_status clm_tuning_merge(const clm_context *ctx, const clm_tuning_entry *e, int count);

@@ -85,7 +85,7 @@ static void join_key(char **tok, char *key, size_t size) {
   }
 }
 
-int clm_tuning_lookup(const char *path, const char *key, int training, int warn,
+int clm_tuning_lookup(const char *path, const char *key, int training, const clm_context *warn,
                       int out[CLM_CONV_PASSES]) {
   FILE *f = fopen(path, "r");
   if (!f) return 0;
@@ -100,9 +100,8 @@ int clm_tuning_lookup(const char *path, const char *key, int training, int warn,
     int v[CLM_CONV_PASSES];
     int ok = n == KEY_FIELDS + 2 && parse_variants(tok[KEY_FIELDS + 1], v);
     if (!ok || (strcmp(tok[KEY_FIELDS], "train") && strcmp(tok[KEY_FIELDS], "infer"))) {
-      if (warn)
-        fprintf(stderr, "clmtl: %s:%d: not a tuning entry (op x= w= y= stride= pad= dil= "
-              "train|infer variant[,variant,variant]), ignored\n", path, lineno);
+      clm_context_message(warn, "%s:%d: not a tuning entry (op x= w= y= stride= pad= dil= "
+                          "train|infer variant[,variant,variant]), ignored", path, lineno);
       continue;
     }
     join_key(tok, k, sizeof k);
