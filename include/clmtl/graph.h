@@ -117,7 +117,7 @@ typedef struct clm_graph_options {
   int batch, height, width; /* input resolution */
   int training;             /* build the backward pass and gradient buffers */
   int conv_variant;         /* -1: the scheduler decides; else a clm_conv_variant */
-  int fuse;                 /* 0: default (on unless $CLMTL_FUSE=0), 1: on, -1: off */
+  int fuse;                 /* 0: the context's fuse option (on by default), 1: on, -1: off */
 } clm_graph_options;
 
 /* Before clm_graph_compile of a training graph: whether several backward passes may follow
@@ -137,7 +137,7 @@ CLMTL_API void clm_graph_expect_moments(clm_graph *g, int count);
  * sizes are computed without overflow: a tensor over 2^31-1 elements is CLM_ERR_SHAPE naming
  * the layer. The budget: on CPU devices and devices with unified host memory, device buffers
  * and host copies together must fit the memory the process can still take (MemAvailable and
- * the cgroup limit, less 1/8 headroom; $CLMTL_MEMORY_LIMIT caps it); elsewhere device buffers
+ * the cgroup limit, less 1/8 headroom; the context's memory_limit caps it); elsewhere device buffers
  * must fit global memory and host copies host memory; every buffer must fit the largest
  * allocation. Otherwise CLM_ERR_DEVICE_MEMORY stating the bytes needed and available and the
  * largest layer, before anything is allocated. A graph created without a context

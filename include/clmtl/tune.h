@@ -4,11 +4,12 @@
  * variant on each convolution shape of a model and records the fastest in a per-device tuning
  * file, which later compiles on the same device read.
  *
- * The tuning file lives next to the program binary cache ($CLMTL_CACHE_DIR, default
- * ~/.cache/clmtl) as tuning-<key>.txt, the key hashing platform, device, vendor, device version
- * and driver version: a new driver starts untuned. It is plain text, one line per shape and
- * mode; a line that does not parse is ignored with a warning on stderr (never fatal), and
- * $CLMTL_TUNING=0 ignores the file altogether. */
+ * The tuning file lives next to the program binary cache (the context's cache_dir option;
+ * $CLMTL_CACHE_DIR in the CLI, default ~/.cache/clmtl) as tuning-<key>.txt, the key hashing
+ * platform, device, vendor, device version and driver version: a new driver starts untuned. It
+ * is plain text, one line per shape and mode; a line that does not parse is ignored with a
+ * warning to the context's message callback (never fatal), and the context's ignore_tuning
+ * option ($CLMTL_TUNING=0 in the CLI) ignores the file altogether. */
 #ifndef CLMTL_TUNE_H
 #define CLMTL_TUNE_H
 
@@ -20,8 +21,8 @@
 extern "C" {
 #endif
 
-/* Path of this device's tuning file (it may not exist yet). CLM_ERR_NOT_FOUND when there is no
- * cache directory (neither $CLMTL_CACHE_DIR, $XDG_CACHE_HOME nor $HOME is set). */
+/* Path of this device's tuning file (it may not exist yet). CLM_ERR_NOT_FOUND when the context
+ * has no cache directory (its cache_dir option was empty). */
 CLMTL_API clm_status clm_tuning_file(const clm_context *ctx, char *buf, size_t size);
 
 /* Measures every conv/deconv shape of a compiled graph with every variant: the forward pass,

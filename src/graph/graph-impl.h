@@ -80,7 +80,7 @@ struct clm_graph {
   size_t task_param_off;       /* first of the losses' task parameters in the params buffer */
   clm_graph_options opt;
   int compiled, training;
-  int fuse;                    /* opt.fuse resolved (and $CLMTL_FUSE): 1 fused, 0 not */
+  int fuse;                    /* opt.fuse resolved (and the context's fuse): 1 fused, 0 not */
   int folded_stale;            /* folded parameters must be recomputed before a forward */
   int multi_backward;          /* clm_graph_set_multi_backward */
   int backward_passes;         /* since the last complete forward; -1: none complete */
