@@ -27,8 +27,8 @@ static uint64_t fnv1a(uint64_t h, const char *s) {
 
 clm_status clm_tuning_file(const clm_context *ctx, char *buf, size_t size) {
   if (!ctx->cache_dir[0])
-    CLM_FAIL(CLM_ERR_NOT_FOUND, "no cache directory for the tuning file: the context's cache_dir option is empty "
-             "(in the CLI: set CLMTL_CACHE_DIR or HOME)");
+    CLM_FAIL(CLM_ERR_NOT_FOUND, "no cache directory for the tuning file: the context's "
+             "cache_dir option is empty (in the CLI: set CLMTL_CACHE_DIR or HOME)");
   const clm_device_info *d = &ctx->info;
   uint64_t h = 0xcbf29ce484222325ull;
   const char *fields[] = {"clmtl-tuning-1", d->platform, d->name, d->vendor, d->version, d->driver};
