@@ -143,7 +143,7 @@ int cmd_eval(int argc, char **argv) {
   int h, w, rc = 1;
   uint64_t seed;
   char trained[64];
-  if (clm_context_create(device, &ctx) != CLM_OK ||
+  if (cli_context_create(device, &ctx) != CLM_OK ||
       load_model(ctx, ckpt, batch, &g, &h, &w, &seed, trained, sizeof trained) != CLM_OK)
     goto done;
   /* the label set: the checkpoint's, which --labels may repeat but not contradict */
@@ -293,7 +293,7 @@ int cmd_infer(int argc, char **argv) {
   uint8_t *cls = NULL, *palette = NULL;
   int32_t *ids = NULL;
   clm_feeds feeds;
-  if (clm_context_create(device, &ctx) != CLM_OK ||
+  if (cli_context_create(device, &ctx) != CLM_OK ||
       load_model(ctx, ckpt, 1, &g, &h, &w, &seed, label_set, sizeof label_set) != CLM_OK) {
     fprintf(stderr, "clmtl infer: %s\n", clm_last_error());
     goto done;
