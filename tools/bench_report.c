@@ -227,7 +227,7 @@ int bench_write_json(const bench_run *r, const char *path) {
   cJSON *root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "tool", "clmtl");
   cJSON_AddStringToObject(root, "version", CLMTL_VERSION);
-  cJSON_AddStringToObject(root, "commit", CLMTL_COMMIT);
+  cJSON_AddStringToObject(root, "commit", CLMTL_GIT_COMMIT);
   cJSON_AddStringToObject(root, "timestamp", r->timestamp);
   cJSON *host = cJSON_AddObjectToObject(root, "host");
   cJSON_AddStringToObject(host, "cpu", r->host_cpu);
@@ -322,7 +322,7 @@ int bench_write_csv(const bench_run *r, const char *path) {
       fputs(",,,,,,,,,,,,,,", f);
       csv_str(f, d->error);
     }
-    const char *meta[] = {r->timestamp, r->host_cpu, r->host_os, CLMTL_VERSION, CLMTL_COMMIT,
+    const char *meta[] = {r->timestamp, r->host_cpu, r->host_os, CLMTL_VERSION, CLMTL_GIT_COMMIT,
                           d->driver_cache};
     for (int k = 0; k < 6; k++) {
       fputc(',', f);
@@ -376,7 +376,7 @@ int bench_write_markdown(const bench_run *r, const char *path) {
              "after %d warm-up steps (clmtl %s).\n\n", r->model, r->batch, r->height, r->width,
           r->weighting, r->steps, r->warmup, CLMTL_VERSION);
   fprintf(f, "Taken %s on %s, %s; clmtl %s, commit %s.\n\n", r->timestamp, r->host_cpu,
-          r->host_os, CLMTL_VERSION, CLMTL_COMMIT);
+          r->host_os, CLMTL_VERSION, CLMTL_GIT_COMMIT);
   if (r->have_load)
     fprintf(f, "Load average (1 min) %.2f at the start, %.2f at the end.\n\n", r->load_start[0],
             r->load_end[0]);

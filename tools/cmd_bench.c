@@ -63,6 +63,8 @@ static bench_spread spread_one(double v) {
   return s;
 }
 
+
+
 /* A line on stderr as each figure is measured: a long run shows what it has so far. */
 static void progress(const bench_device *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -109,9 +111,9 @@ static clm_status train_step(session *s, double *ms) {
 }
 
 /* Context, graph, inputs, weighting and optimizer state, then one train step. */
-static clm_status session_open(const bench_opts *o, const char *spec, session *s) {
+static clm_status session_open(const bench_opts *o, const clm_context_options *co, session *s) {
   memset(s, 0, sizeof *s);
-  CLI_TRY(clm_context_create(spec, &s->ctx));
+  CLI_TRY(clm_context_create_with(co, &s->ctx));
   CLI_TRY(clm_graph_create(s->ctx, &s->g));
   CLI_TRY(clm_graph_load(s->g, o->model));
   clm_graph_options go = {o->batch, o->height, o->width, 1, -1, 0};
@@ -144,12 +146,12 @@ static void remove_dir(const char *dir) {
   rmdir(dir);
 }
 
-/* Copies the device's tuning file (tune.h), if any, into the temporary cache directory, so the
- * timed graphs run the same kernel variants as with the user's cache. */
-static void copy_tuning(const char *spec, const char *dir) {
+/* Copies the device's tuning file (tune.h), if any, from the user's cache directory into the
+ * temporary one, so the timed graphs run the same kernel variants as with the user's cache. */
+static void copy_tuning(const clm_context_options *user, const char *dir) {
   clm_context *c = NULL;
   char from[600], to[1200];
-  if (clm_context_create(spec, &c) != CLM_OK || clm_tuning_file(c, from, sizeof from) != CLM_OK) {
+  if (clm_context_create_with(user, &c) != CLM_OK || clm_tuning_file(c, from, sizeof from) != CLM_OK) {
     clm_context_free(c);
     return;
   }
@@ -162,6 +164,15 @@ static void copy_tuning(const char *spec, const char *dir) {
   while (in && out && (n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, out);
   if (in) fclose(in);
   if (out) fclose(out);
+}
+
+/* The options of the timed contexts: the user's (environment), with the program cache in the
+ * temporary directory `tmp` and at its default setting, so the cold start is cold. */
+static clm_context_options redirected_options(const clm_context_options *user, const char *tmp) {
+  clm_context_options o = *user;
+  o.cache_dir = tmp;
+  o.cache = CLM_CACHE_AUTO;
+  return o;
 }
 
 /* ---- the cold start with every cache empty, in a child process -------------------------------- */
@@ -237,7 +248,8 @@ static char **child_environment(const char *clmtl_dir, const char *driver_dir) {
  * `clmtl bench --cold-start-child FILE` times its session_open (so the driver starts, reads its
  * cache location and compiles from nothing) in fresh directories under $TMPDIR, removed after.
  * Sets d->cold_s and d->driver_cache and returns 0; otherwise d->driver_cache says why not. */
-static int cold_start_child(const bench_opts *o, const char *spec, bench_device *d) {
+static int cold_start_child(const bench_opts *o, const clm_context_options *user,
+                            bench_device *d) {
   char top[512], clmtl_dir[600], driver_dir[600], out[600], size[32], batch[16];
   const char *base = getenv("TMPDIR");
   snprintf(top, sizeof top, "%s/clmtl-cold-XXXXXX", base && *base ? base : "/tmp");
@@ -252,10 +264,10 @@ static int cold_start_child(const bench_opts *o, const char *spec, bench_device 
   snprintf(batch, sizeof batch, "%d", o->batch);
   mkdir(clmtl_dir, 0700);
   mkdir(driver_dir, 0700);
-  copy_tuning(spec, clmtl_dir); /* the same kernel variants as the timed graphs */
+  copy_tuning(user, clmtl_dir); /* the same kernel variants as the timed graphs */
   char *argv[] = {"clmtl", "bench", (char *)o->model, "--size", size, "--batch", batch,
                   "--weighting", (char *)clm_mtl_strategy_name(o->strategy), "--device",
-                  (char *)spec, "--cold-start-child", out, NULL};
+                  (char *)user->device, "--cold-start-child", out, NULL};
   char **env = child_environment(clmtl_dir, driver_dir);
   pid_t pid;
   int rc = 1, status = 0;
@@ -291,8 +303,10 @@ static int cold_start_child(const bench_opts *o, const char *spec, bench_device 
 /* `--cold-start-child FILE`: the child side of cold_start_child. */
 static int cold_start_child_main(const bench_opts *o) {
   session s;
+  clm_context_options co = cli_context_options_from_env(); /* the caches cold_start_child set */
+  co.device = o->device;
   double t0 = now_s();
-  clm_status st = session_open(o, o->device, &s);
+  clm_status st = session_open(o, &co, &s);
   double t = now_s() - t0;
   session_close(&s);
   if (st != CLM_OK) {
@@ -303,28 +317,6 @@ static int cold_start_child_main(const bench_opts *o) {
   int bad = !f || fprintf(f, "%.9f\n", t) < 0;
   if (f && fclose(f) != 0) bad = 1;
   return bad;
-}
-
-typedef struct saved_env {
-  char *cache_dir, *cache;
-  int restored;
-} saved_env;
-
-static char *dup_env(const char *name) {
-  const char *v = getenv(name);
-  return v ? strdup(v) : NULL;
-}
-
-static void restore_env(saved_env *e) {
-  if (e->restored) return;
-  e->restored = 1;
-  if (e->cache_dir) setenv("CLMTL_CACHE_DIR", e->cache_dir, 1);
-  else unsetenv("CLMTL_CACHE_DIR");
-  if (e->cache) setenv("CLMTL_CACHE", e->cache, 1);
-  else unsetenv("CLMTL_CACHE");
-  free(e->cache_dir);
-  free(e->cache);
-  e->cache_dir = e->cache = NULL;
 }
 
 /* ---- one device ---------------------------------------------------------------------------- */
@@ -416,24 +408,24 @@ static void bench_device_run(const bench_opts *o, const char *spec, bench_device
              base && *base ? base : "/tmp");
     return;
   }
-  copy_tuning(spec, tmp);
+  clm_context_options user = cli_context_options_from_env();
+  user.device = spec;
+  copy_tuning(&user, tmp);
+  clm_context_options co = redirected_options(&user, tmp);
   int cold_ok = 0;
   if (o->keep_driver_cache)
     snprintf(d->driver_cache, sizeof d->driver_cache, "kept (--keep-driver-cache)");
   else
-    cold_ok = cold_start_child(o, spec, d) == 0;
+    cold_ok = cold_start_child(o, &user, d) == 0;
   if (cold_ok)
     progress(d, "cold start %.2f s (child process; empty program cache, driver cache %s)",
              d->cold_s, d->driver_cache);
-  saved_env env = {dup_env("CLMTL_CACHE_DIR"), dup_env("CLMTL_CACHE"), 0};
-  setenv("CLMTL_CACHE_DIR", tmp, 1);
-  unsetenv("CLMTL_CACHE");
   session s = {0};
   double *ms = NULL;
   d->ok = 1;
 
   double t0 = now_s();
-  if (session_open(o, spec, &s) != CLM_OK) { fail(d, "cold start"); goto done; }
+  if (session_open(o, &co, &s) != CLM_OK) { fail(d, "cold start"); goto done; }
   d->cold_kept_s = now_s() - t0;
   if (!cold_ok) d->cold_s = d->cold_kept_s;
   session_close(&s);
@@ -441,12 +433,11 @@ static void bench_device_run(const bench_opts *o, const char *spec, bench_device
            "driver cache kept)", d->cold_kept_s);
 
   t0 = now_s();
-  if (session_open(o, spec, &s) != CLM_OK) { fail(d, "warm start"); goto done; }
+  if (session_open(o, &co, &s) != CLM_OK) { fail(d, "warm start"); goto done; }
   d->warm_s = now_s() - t0;
   d->cold = spread_one(d->cold_s);
   d->cold_kept = spread_one(d->cold_kept_s);
   d->warm = spread_one(d->warm_s);
-  restore_env(&env); /* later builds may still store into the temporary cache: removed below */
   progress(d, "warm start %.2f s (filled program cache)", d->warm_s);
 
   ms = calloc((size_t)o->steps, sizeof *ms);
@@ -475,7 +466,6 @@ static void bench_device_run(const bench_opts *o, const char *spec, bench_device
 done:
   free(ms);
   session_close(&s);
-  restore_env(&env);
   remove_dir(tmp);
 }
 
@@ -641,7 +631,7 @@ int cmd_bench(int argc, char **argv) {
     }
   } else {
     list = malloc(sizeof *list);
-    if (!list || clm_device_select(o.device, list) != CLM_OK) {
+    if (!list || clm_device_select(cli_device(o.device), list) != CLM_OK) {
       fprintf(stderr, "clmtl bench: %s\n", list ? clm_last_error() : "out of host memory");
       free(list);
       return 1;

@@ -98,7 +98,7 @@ int cmd_tune(int argc, char **argv) {
   clm_graph *g = NULL;
   int rc = 1;
   char file[600];
-  if (clm_context_create(device, &ctx) != CLM_OK) goto fail;
+  if (cli_context_create(device, &ctx) != CLM_OK) goto fail;
   const clm_device_info *di = clm_context_device(ctx);
   printf("device: %d:%d %s (%s, driver %s)\n", di->platform_index, di->device_index, di->name,
          di->platform, di->driver);

@@ -163,7 +163,6 @@ clm_status clm_device_select(const char *spec, clm_device_info *out) {
   clm_device_info *list;
   int n;
   CLM_TRY(clm_device_list(&list, &n));
-  if (!spec || !*spec) spec = getenv("CLMTL_DEVICE");
   int pick = clm_device_pick(list, n, spec);
   if (pick < 0) {
     char msg[3072];
