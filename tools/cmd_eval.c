@@ -127,7 +127,8 @@ static void eval_result_free(eval_result *r) {
 
 /* Loads ckpt (at height × width when nonzero, else its own) and evaluates it on the split; a
  * synthetic split is drawn with `seed` when nonzero, else the checkpoint's. Returns 0, 1 on
- * failure (printed), or 2 on a label set mismatch. */
+ * failure (printed; data of another label set included), or 2 when --labels contradicts the
+ * checkpoint. */
 static int eval_checkpoint(clm_context *ctx, const char *ckpt, const eval_options *o, int height, int width,
                            uint64_t seed, eval_result *r) {
   memset(r, 0, sizeof *r);
@@ -154,7 +155,7 @@ static int eval_checkpoint(clm_context *ctx, const char *ckpt, const eval_option
   if (trained[0] && r->feeds.labels && strcmp(r->feeds.labels->name, trained)) {
     fprintf(stderr, "clmtl eval: %s was trained on label set '%s', the %s data has '%s'\n", ckpt, trained,
             o->data ? o->data : "synthetic", r->feeds.labels->name);
-    return 2;
+    return 1;
   }
   for (int i = 0; i < r->feeds.nnotes; i++) fprintf(stderr, "clmtl eval: %s: %s\n", ckpt, r->feeds.notes[i]);
   if (clm_metrics_for_graph(r->model.g, &r->m) != CLM_OK || clm_evaluate(r->model.g, &r->feeds, r->d, r->m, r->loss) != CLM_OK)
