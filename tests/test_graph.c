@@ -221,9 +221,147 @@ static void test_huge_batch(void) {
   clm_graph_load(g, CLMTL_MODELS "/tiny.cfg");
   clm_graph_options o = {1 << 16, 512, 1024, 1, -1, 0};
   clm_status st = clm_graph_compile(g, &o);
-  test_true("impossible batch is a DEVICE_MEMORY error stating the bytes",
-            st == CLM_ERR_DEVICE_MEMORY && strstr(clm_last_error(), "bytes"), clm_last_error());
+  test_true("impossible batch is refused naming the input and its size",
+            (st == CLM_ERR_DEVICE_MEMORY || st == CLM_ERR_SHAPE) && strstr(clm_last_error(), "tiny.cfg:") &&
+            strstr(clm_last_error(), "'input'") && strstr(clm_last_error(), "65536"), clm_last_error());
   clm_graph_free(g);
+}
+
+/* Compiles `text` at batch x height x width (training or not); returns the status. */
+static clm_status compile_text(const char *text, int batch, int height, int width, int training) {
+  clm_graph *g;
+  clm_graph_create(ctx, &g);
+  clm_status st = clm_graph_parse(g, text, "ok.cfg");
+  clm_graph_options o = {batch, height, width, training, -1, 0};
+  if (st == CLM_OK) st = clm_graph_compile(g, &o);
+  clm_graph_free(g);
+  return st;
+}
+
+#define TASK(from) "[task.t]\ntype = l2\nfrom = " from "\ntarget = tgt\n"
+
+/* Sizes that overflowed int or size_t: each is refused naming the file, line, layer and what
+ * sets the size, never compiled into wrapped shapes ("input 0x0") or a 0-byte plan. */
+static void test_overflow(void) {
+  char text[8192];
+  size_t used = (size_t)snprintf(text, sizeof text, IN "[up0]\ntype = upsample\nfrom = input\n");
+  for (int i = 1; i < 30; i++) /* 16 * 2^30 overflows int */
+    used += (size_t)snprintf(text + used, sizeof text - used, "[up%d]\ntype = upsample\nfrom = up%d\n", i, i - 1);
+  expect_error("30 stacked upsamples", text,
+               (const char *[]){"bad.cfg:", "layer 'up", "more than the 2147483647 elements", "height and width", 0});
+  expect_error("deconv stride 64, stacked",
+               IN "[d1]\ntype = deconv\nfrom = input\nfilters = 1\nsize = 64\nstride = 64\n"
+                  "[d2]\ntype = deconv\nfrom = d1\nfilters = 1\nsize = 64\nstride = 64\n"
+                  "[d3]\ntype = deconv\nfrom = d2\nfilters = 1\nsize = 64\nstride = 64\n",
+               (const char *[]){"bad.cfg:", "layer 'd", "'stride'", "more than the", 0});
+  expect_error("parameter count filters x channels x size^2",
+               "[input]\ntype = input\nchannels = 65536\n"
+               "[c]\ntype = conv\nfrom = input\nfilters = 65536\nsize = 63\npad = 31\n",
+               (const char *[]){"bad.cfg:4: layer 'c'", "the weight", "(65536,65536,63,63)", "'filters'", 0});
+  expect_error("padded input one short of the dilated kernel (stride 2)",
+               IN "[c]\ntype = conv\nfrom = input\nfilters = 2\nsize = 17\nstride = 2\npad = 0\n",
+               (const char *[]){"bad.cfg:4: layer 'c'", "too small", 0});
+  /* 2^20 x 3 x 2^22 x 2^22 is 3 * 2^64: it wrapped to a plan of 0 bytes */
+  clm_graph *g;
+  clm_graph_create(ctx, &g);
+  clm_graph_load(g, CLMTL_MODELS "/tiny.cfg");
+  clm_graph_options o = {1 << 20, 1 << 22, 1 << 22, 0, -1, 0};
+  clm_status st = clm_graph_compile(g, &o);
+  test_true("batch 2^20 at 2^22 x 2^22 is refused, not planned in 0 bytes",
+            st == CLM_ERR_SHAPE && strstr(clm_last_error(), "tiny.cfg:5: layer 'input'") &&
+            strstr(clm_last_error(), "(1048576,3,4194304,4194304)"), clm_last_error());
+  clm_graph_free(g);
+  /* channel sums of concat and huge channel counts through the API (no parse limits) */
+  clm_graph_create(ctx, &g);
+  clm_graph_input(g, "a", 0x7fffffff);
+  clm_graph_concat(g, "cat", "a", "a");
+  clm_graph_options o1 = {1, 1, 1, 0, -1, 0};
+  st = clm_graph_compile(g, &o1);
+  test_true("concat of 2 x (2^31 - 1) channels is refused", st == CLM_ERR_SHAPE &&
+            strstr(clm_last_error(), "layer 'cat'"), clm_last_error());
+  clm_graph_free(g);
+}
+
+/* Names that collide once conv layers expand into .bn and .act nodes: refused at compile,
+ * naming both layers. */
+static void test_name_collisions(void) {
+  expect_error("layer 'enc1.bn' beside conv 'enc1' with bn",
+               IN "[enc1]\ntype = conv\nfrom = input\nfilters = 4\nsize = 3\nbn = 1\n"
+                  "[enc1.bn]\ntype = conv\nfrom = enc1\nfilters = 4\nsize = 3\n",
+               (const char *[]){"bad.cfg:4: layer 'enc1'", "bad.cfg:10: layer 'enc1.bn'", "'enc1.bn'", 0});
+  expect_error("activation layer 'c.act' beside conv 'c' with act",
+               IN "[c]\ntype = conv\nfrom = input\nfilters = 4\nsize = 3\nact = relu\n"
+                  "[c.act]\ntype = activation\nfrom = input\nact = relu\n",
+               (const char *[]){"bad.cfg:4: layer 'c'", "bad.cfg:10: layer 'c.act'", 0});
+  expect_error("task 'task.bn' beside conv 'task' with bn",
+               IN "[task]\ntype = conv\nfrom = input\nfilters = 4\nsize = 3\nbn = 1\n"
+                  "[task.bn]\ntype = l1\nfrom = task\ntarget = t\n",
+               (const char *[]){"bad.cfg:4: layer 'task'", "bad.cfg:10: layer 'task.bn'", 0});
+}
+
+/* Model files that are valid INI as configparser reads them (inline comments, a UTF-8 BOM)
+ * are accepted; errors of empty models and models without tasks name the file. */
+static void test_valid_input(void) {
+  const char *readme =
+      "\xef\xbb\xbf[input]\ntype = input   # the image\nchannels = 3 ; RGB\n"
+      "[enc1]\ntype = conv          ; conv2d, then optional batch norm and activation\n"
+      "from = input\nfilters = 4\nsize = 3;not a comment without a space before it\n";
+  expect_error("';' without white space before it is part of the value", readme,
+               (const char *[]){"bad.cfg:8", "'size = 3;not a comment", 0});
+  const char *ok = "\xef\xbb\xbf; a model with a byte-order mark\n[input]\ntype = input   # the image\n"
+                   "channels = 3 ; RGB\n[enc1]\ntype = conv          ; conv2d, then optional batch norm and activation\n"
+                   "from = input\t# tab before the comment\nfilters = 4\nsize = 3\n"
+                   "[tgt]\ntype = input\nchannels = 4\n" TASK("enc1");
+  clm_status st = compile_text(ok, 2, 16, 16, 1);
+  test_true("byte-order mark and inline '; comment' / '# comment' accepted", st == CLM_OK, clm_last_error());
+  expect_error("empty model names the file", "", (const char *[]){"bad.cfg", "no layers", 0});
+  expect_error("only comments names the file", "# nothing\n; here\n", (const char *[]){"bad.cfg", "no layers", 0});
+  expect_error("training without a task names the file", IN,
+               (const char *[]){"bad.cfg", "no [task.<name>] section", 0});
+  expect_error("value continued on an indented line (configparser would join it)",
+               IN "[c]\ntype = conv\nfrom = input\nfilters = 4\n  size = 3\n",
+               (const char *[]){"bad.cfg:8", "indented", "'filters'", 0});
+  expect_error("not UTF-8", IN "[c\xff]\ntype = conv\n", (const char *[]){"bad.cfg:4", "UTF-8", 0});
+  expect_error("non-ASCII white space", IN "[c]\ntype = conv\xc2\xa0\n", (const char *[]){"bad.cfg:5", "white space", 0});
+}
+
+/* The budget: device buffers and host copies are counted before anything is allocated. On a
+ * device whose buffers are host memory (PoCL) the sum must fit; $CLMTL_MEMORY_LIMIT caps it. */
+static void test_budget(void) {
+  const clm_device_info *d = clm_context_device(ctx);
+  if (!(d->kind == CLM_DEVICE_CPU || d->unified_memory)) { printf("budget: not a shared-memory device, skipped\n"); return; }
+  /* what the graph needs, from a compile without a limit */
+  clm_graph *g;
+  clm_graph_create(ctx, &g);
+  clm_graph_load(g, CLMTL_MODELS "/tiny.cfg");
+  clm_graph_options o = {4, 64, 128, 1, -1, 0};
+  test_status("compile tiny 4x64x128 without a limit", clm_graph_compile(g, &o));
+  size_t device = clm_graph_device_bytes(g), inputs = 0;
+  for (int i = 0; i < g->nnodes; i++)
+    if (g->nodes[i].op == CLM_LAYER_INPUT)
+      inputs += (size_t)g->nodes[i].n * g->nodes[i].c * g->nodes[i].h * g->nodes[i].w * sizeof(float);
+  size_t host = (g->param_floats + g->state_floats) * sizeof(float) + inputs;
+  clm_graph_free(g);
+  /* usable = limit - limit/8 (the headroom below 8 GiB) */
+  char lim[64];
+  snprintf(lim, sizeof lim, "%zu", (device + host / 2) * 8 / 7 + 8);
+  setenv("CLMTL_MEMORY_LIMIT", lim, 1);
+  clm_graph_create(ctx, &g);
+  clm_graph_load(g, CLMTL_MODELS "/tiny.cfg");
+  clm_status st = clm_graph_compile(g, &o);
+  const char *msg = clm_last_error();
+  test_true("device buffers fit, with host copies they do not: refused before allocating",
+            st == CLM_ERR_DEVICE_MEMORY && strstr(msg, "tiny.cfg: the graph needs") && strstr(msg, "CLMTL_MEMORY_LIMIT") &&
+            strstr(msg, "host copies") && strstr(msg, "largest layer: ") && strstr(msg, "tiny.cfg:"), msg);
+  clm_graph_free(g);
+  snprintf(lim, sizeof lim, "%zu", (device + host) * 8 / 7 + 64);
+  setenv("CLMTL_MEMORY_LIMIT", lim, 1);
+  clm_graph_create(ctx, &g);
+  clm_graph_load(g, CLMTL_MODELS "/tiny.cfg");
+  st = clm_graph_compile(g, &o);
+  test_true("device buffers and host copies fit: compiled", st == CLM_OK, clm_last_error());
+  clm_graph_free(g);
+  unsetenv("CLMTL_MEMORY_LIMIT");
 }
 
 int main(void) {
@@ -234,6 +372,10 @@ int main(void) {
     test_tiny_model(0, fuse);
   }
   test_huge_batch();
+  test_overflow();
+  test_name_collisions();
+  test_valid_input();
+  test_budget();
   clm_context_free(ctx);
   return test_finish();
 }

@@ -4,7 +4,9 @@
  * learned σ² = e^s settles where ∂/∂s (½e^{−s}L + ½s) = 0, i.e. e^s = L: the mean square
  * residual (σ_noise²) for L2, the mean absolute residual (σ_noise·√(2/π)) for L1. Then a
  * non-finite loss skips the whole update and is counted, and GradNorm and DWA run through the
- * same training step. */
+ * same training step. The optimizer's parameter groups for a graph (clm_mtl_optim_setup): one
+ * AdamW step on zero gradients must scale exactly the decayed tensors by 1 − lr·wd (conv
+ * weights always, biases and batch-norm γ, β unless asked not to, task parameters never). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +152,7 @@ static void test_gradnorm_step(clm_context *ctx) {
   clm_graph_options o = {2, 8, 8, 1, -1, 0};
   clm_mtl_config cfg;
   clm_status st = clm_graph_parse(g, text, "gradnorm.cfg");
+  if (st == CLM_OK) st = clm_graph_set_multi_backward(g, 1);
   if (st == CLM_OK) st = clm_graph_compile(g, &o);
   if (st == CLM_OK) st = clm_mtl_config_for_graph(g, CLM_MTL_GRADNORM, &cfg);
   if (st == CLM_OK) st = clm_mtl_create(g, &cfg, &m);
@@ -217,8 +220,69 @@ static void test_dwa_epochs(clm_context *ctx) {
   rig_free(&r);
 }
 
+/* Parameter groups: with zero gradients AdamW moves only by its decoupled decay. */
+static void test_decay_groups(clm_context *ctx, int decay_bias_norm) {
+  static const char *text =
+      "[input]\ntype = input\nchannels = 2\n"
+      "[shared]\ntype = conv\nfrom = input\nfilters = 4\nsize = 3\nbn = 1\nact = relu\n"
+      "[a]\ntype = conv\nfrom = shared\nfilters = 1\nsize = 1\n"
+      "[b]\ntype = conv\nfrom = shared\nfilters = 1\nsize = 1\n"
+      "[task.a]\ntype = l2\nfrom = a\ntarget = ta\nkind = regression\n"
+      "[task.b]\ntype = l1\nfrom = b\ntarget = tb\nkind = regression\n";
+  clm_graph *g;
+  clm_mtl *m = NULL;
+  clm_optim_state os = {0};
+  clm_graph_create(ctx, &g);
+  clm_graph_options o = {2, 6, 6, 1, -1, 0};
+  clm_mtl_config cfg;
+  clm_status st = clm_graph_parse(g, text, "groups.cfg");
+  if (st == CLM_OK) st = clm_graph_compile(g, &o);
+  if (st == CLM_OK) st = clm_graph_init_params(g, 3);
+  if (st == CLM_OK) st = clm_mtl_config_for_graph(g, CLM_MTL_UNCERTAINTY, &cfg);
+  if (st == CLM_OK) st = clm_mtl_create(g, &cfg, &m);
+  if (st == CLM_OK) st = clm_optim_state_init(ctx, clm_graph_params(g).w, &os);
+  if (st == CLM_OK) st = clm_mtl_optim_setup(m, &os, decay_bias_norm);
+  test_status("decay groups: set-up", st);
+  if (st != CLM_OK) { clm_mtl_free(m); clm_graph_free(g); return; }
+  clm_tensor params = clm_graph_params(g), grads = clm_graph_grads(g);
+  size_t n = clm_tensor_numel(&params);
+  float *before = test_alloc(n);
+  test_rng r = test_rng_make(17);
+  for (size_t j = 0; j < n; j++) before[j] = test_nonzero(&r, -1, 1, 0.1f); /* β, s too */
+  test_status("decay groups: random parameters", clm_tensor_upload(ctx, &params, before));
+  clm_optim_config oc = clm_optim_defaults(CLM_OPTIM_ADAMW);
+  oc.lr = 0.1f;
+  oc.weight_decay = 0.5f;
+  test_status("decay groups: zero gradients", clm_graph_zero_grad(g));
+  test_status("decay groups: AdamW step", clm_optim_step(ctx, &oc, &params, &grads, &os, NULL));
+  float *after = test_download(ctx, &params);
+  for (int i = 0; i < clm_graph_named_count(g); i++) {
+    const char *name;
+    clm_tensor v;
+    int is_param;
+    if (clm_graph_named(g, i, &name, &v, &is_param) != CLM_OK || !is_param) continue;
+    int bias_norm = strstr(name, ".bias") || strstr(name, ".bn.");
+    int decays = strstr(name, "task_param") ? 0 : bias_norm ? decay_bias_norm : 1;
+    double want = decays ? 1.0 - 0.1 * 0.5 : 1.0, err = 0;
+    for (size_t j = 0; j < clm_tensor_numel(&v); j++)
+      err = fmax(err, fabs(after[v.off + j] - want * before[v.off + j]) /
+                          fmax(fabs(before[v.off + j]), 1e-6));
+    char label[160];
+    snprintf(label, sizeof label, "decay groups (bias/norm decay %s): %s %s", decay_bias_norm ?
+             "on" : "off", name, decays ? "scaled by 1 - lr wd" : "unchanged");
+    test_check(label, err, 1e-6);
+  }
+  free(before);
+  free(after);
+  clm_optim_state_free(&os);
+  clm_mtl_free(m);
+  clm_graph_free(g);
+}
+
 int main(void) {
   clm_context *ctx = test_context();
+  test_decay_groups(ctx, 1);
+  test_decay_groups(ctx, 0);
   test_noise_recovery(ctx, "l2");
   test_noise_recovery(ctx, "l1");
   test_nan_skips_update(ctx);

@@ -3,7 +3,10 @@
  * enough to matter) and AdamW over n = 1001 parameters at buffer offsets, comparing the
  * parameters' displacement, the moments and the device step counter. The guard: NaN and Inf
  * leave params, moments and counter bit-identical, both on fresh state (the next step is
- * still the first) and mid-run. Also defaults, name parsing and argument errors. */
+ * still the first) and mid-run. Parameter groups: SGD with momentum (and Nesterov), Adam and
+ * AdamW with a random weight-decay mask and a task range with its own learning rate, against
+ * a float64 reference written here from the torch.optim update formulas, per parameter with
+ * its own lr and decay. Also defaults, name parsing and argument errors. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +151,80 @@ static clm_optim_config adam(clm_optim_kind kind, float lr, float eps, float wd)
   return c;
 }
 
+/* One torch.optim step in float64 for parameter i with its own lr and weight decay: SGD
+ * (d = g + wd p; buf = d at t = 1, else momentum buf + d; d = d + momentum buf (Nesterov) or
+ * buf; p -= lr d), Adam (d = g + wd p) and AdamW (p *= 1 - lr wd; d = g): m = b1 m + (1-b1) d,
+ * v = b2 v + (1-b2) d², p -= lr/(1-b1^t) · m / (sqrt(v)/sqrt(1-b2^t) + eps). */
+static void ref_group_step(const clm_optim_config *c, int t, double lr, double wd, double *p,
+                           double g, double *m, double *v) {
+  if (c->kind == CLM_OPTIM_SGD) {
+    double d = g + wd * *p;
+    if (c->momentum != 0) {
+      *m = t == 1 ? d : c->momentum * *m + d;
+      d = c->nesterov ? d + c->momentum * *m : *m;
+    }
+    *p -= lr * d;
+    return;
+  }
+  double d = g;
+  if (c->kind == CLM_OPTIM_ADAMW) *p *= 1 - lr * wd;
+  else d += wd * *p;
+  *m = c->beta1 * *m + (1 - c->beta1) * d;
+  *v = c->beta2 * *v + (1 - c->beta2) * d * d;
+  double bc1 = 1 - pow(c->beta1, t), bc2 = 1 - pow(c->beta2, t);
+  *p -= lr / bc1 * (*m / (sqrt(*v) / sqrt(bc2) + c->eps));
+}
+
+/* Groups in one launch: a random third of the parameters exempt from decay, a task range
+ * [T0, T1) across a 16-parameter boundary with task_lr, the tail past the last full group. */
+static void run_groups(clm_context *ctx, const char *label, clm_optim_config c, uint64_t seed) {
+  enum { n = 1001, T0 = 500, T1 = 521 };
+  test_rng rng = test_rng_make(seed);
+  float *p = test_random(&rng, n, -1, 1), *g = test_alloc(n);
+  double *rp = calloc(n, sizeof *rp), *rm = calloc(n, sizeof *rm), *rv = calloc(n, sizeof *rv);
+  unsigned char decay[n];
+  for (int i = 0; i < n; i++) {
+    rp[i] = p[i];
+    decay[i] = test_uniform(&rng, 0, 1) > 0.33f;
+  }
+  c.task_lr = 3.0f * c.lr;
+  clm_tensor params = test_tensor(ctx, 1, 1, 1, n, p);
+  clm_tensor grads = test_tensor_at(ctx, 5, 1, 1, 1, n, NULL);
+  clm_optim_state s;
+  test_status("groups: state init", clm_optim_state_init(ctx, n, &s));
+  float zero = 0;
+  test_upload(ctx, &s.step, &zero); /* whole buffer written once, for oclgrind */
+  test_status("groups: decay mask", clm_optim_state_set_decay(ctx, &s, decay));
+  test_status("groups: task range", clm_optim_state_set_task(&s, T0, T1 - T0));
+  for (int t = 1; t <= STEPS; t++) {
+    test_fill(&rng, g, n, -1, 1);
+    test_upload(ctx, &grads, g);
+    test_status("groups: step", clm_optim_step(ctx, &c, &params, &grads, &s, NULL));
+    for (int i = 0; i < n; i++) {
+      int task = i >= T0 && i < T1;
+      ref_group_step(&c, t, task ? c.task_lr : c.lr, task || !decay[i] ? 0 : c.weight_decay,
+                     &rp[i], g[i], &rm[i], &rv[i]);
+    }
+  }
+  float *got = test_download(ctx, &params);
+  double err = 0, top = 1e-6, dt = 0, dtop = 1e-6;
+  for (int i = 0; i < n; i++) {
+    err = fmax(err, fabs(got[i] - rp[i]));
+    top = fmax(top, fabs(rp[i]));
+    dt = fmax(dt, fabs((got[i] - p[i]) - (rp[i] - p[i])));
+    dtop = fmax(dtop, fabs(rp[i] - p[i]));
+  }
+  char name[200];
+  snprintf(name, sizeof name, "%s, decay mask and task lr: parameters after %d steps", label, STEPS);
+  test_check(name, err / top, TOL);
+  snprintf(name, sizeof name, "%s, decay mask and task lr: displacement after %d steps", label, STEPS);
+  test_check(name, dt / dtop, TOL);
+  clm_optim_state_free(&s);
+  test_tensor_free(&params);
+  test_tensor_free(&grads);
+  free(p); free(g); free(got); free(rp); free(rm); free(rv);
+}
+
 static void test_api(clm_context *ctx) {
   clm_optim_config d = clm_optim_defaults(CLM_OPTIM_SGD);
   test_true("sgd defaults (lr 1e-2, momentum 0.9, no decay)",
@@ -185,6 +262,12 @@ static void test_api(clm_context *ctx) {
   c.beta2 = 1.0f;
   st = clm_optim_step(ctx, &c, &g, &g, &s, NULL);
   test_true("beta2 = 1 is INVALID_ARG", st == CLM_ERR_INVALID_ARG, clm_last_error());
+  c = clm_optim_defaults(CLM_OPTIM_ADAM);
+  c.task_lr = -1;
+  test_expect("negative task lr", clm_optim_step(ctx, &c, &g, &g, &s, NULL), CLM_ERR_INVALID_ARG,
+              "task lr");
+  test_expect("task range past the parameters", clm_optim_state_set_task(&s, 5, 3),
+              CLM_ERR_INVALID_ARG, "outside");
   clm_optim_state_free(&s);
   clm_optim_state_free(&s); /* freed state is empty: a second free does nothing */
   clm_optim_state_free(NULL);
@@ -209,6 +292,10 @@ int main(void) {
       {"adamw, eps 1e-2 on small grads", adam(CLM_OPTIM_ADAMW, 0.02f, 1e-2f, 0.05f), 0.02f},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(ctx, &cases[i], 100 + i);
+  run_groups(ctx, "sgd momentum + weight decay", sgd(0.05f, 0.9f, 0, 0.1f), 200);
+  run_groups(ctx, "sgd nesterov + weight decay", sgd(0.05f, 0.9f, 1, 0.1f), 201);
+  run_groups(ctx, "adam + L2 decay", adam(CLM_OPTIM_ADAM, 0.02f, 1e-3f, 0.1f), 202);
+  run_groups(ctx, "adamw", adam(CLM_OPTIM_ADAMW, 0.02f, 1e-8f, 0.1f), 203);
   test_api(ctx);
   clm_context_free(ctx);
   return test_finish();

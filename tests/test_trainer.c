@@ -2,10 +2,14 @@
  * the JSON Lines log holds one line per epoch with every task's losses, weights, σ and
  * metrics, validation loss falls, and callbacks see progress; a run stopped after two epochs
  * and resumed for the third writes the same checkpoint, byte for byte, as one that ran
- * straight through. */
+ * straight through: with uncertainty weighting, with GradNorm (its initial losses L(0) and step
+ * count travel in the checkpoint) and with non-finite steps (their counters too). DWA with
+ * weight decay keeps its weights exactly 1 through its first two epochs: the task parameters
+ * never decay. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "clmtl/checkpoint.h"
 #include "clmtl/train.h"
 #include "test_util.h"
 
@@ -29,15 +33,17 @@ static char *slurp(const char *path, long *len) {
   return b;
 }
 
-/* The tiny model for `epochs` epochs into dir (resumed from dir when resume != 0). */
-static clm_status small_run(const char *dir, int epochs, int resume) {
+/* The tiny model for `epochs` epochs into dir (resumed from dir when resume != 0), with a
+ * weighting strategy and NaN targets from step nan_from on (-1: none). */
+static clm_status small_run(const char *dir, int epochs, int resume, clm_mtl_strategy strategy,
+                            long nan_from) {
   clm_train_options o = clm_train_defaults();
   o.model_path = CLMTL_MODELS "/tiny.cfg";
   o.height = 16;
   o.width = 32;
   o.batch = 4;
   o.epochs = epochs;
-  o.train_count = 12;
+  o.train_count = 24;
   o.val_count = 4;
   o.optim.lr = 5e-3f;
   o.schedule = CLM_LR_STEP; /* depends on the epoch only, not on how many epochs are asked */
@@ -45,15 +51,19 @@ static clm_status small_run(const char *dir, int epochs, int resume) {
   o.patience = 0;
   o.out_dir = dir;
   o.resume = resume ? dir : NULL;
+  o.weighting.strategy = strategy;
+  o.inject_nan_from = nan_from;
   return clm_train_run(&o, NULL);
 }
 
-static void test_resume(void) {
+static void test_resume(clm_mtl_strategy strategy, long nan_from) {
   char a[] = "/tmp/clmtl-straight-XXXXXX", b[] = "/tmp/clmtl-resumed-XXXXXX";
   if (!mkdtemp(a) || !mkdtemp(b)) return;
-  test_status("straight run of 3 epochs", small_run(a, 3, 0));
-  test_status("run of 2 epochs", small_run(b, 2, 0));
-  test_status("resumed for the third", small_run(b, 3, 1));
+  printf("resume with %s weighting%s\n", clm_mtl_strategy_name(strategy),
+         nan_from >= 0 ? ", NaN targets from step 10 (6 steps per epoch)" : "");
+  test_status("straight run of 3 epochs", small_run(a, 3, 0, strategy, nan_from));
+  test_status("run of 2 epochs", small_run(b, 2, 0, strategy, nan_from));
+  test_status("resumed for the third", small_run(b, 3, 1, strategy, nan_from));
   char pa[128], pb[128];
   snprintf(pa, sizeof pa, "%s/last.safetensors", a);
   snprintf(pb, sizeof pb, "%s/last.safetensors", b);
@@ -63,9 +73,86 @@ static void test_resume(void) {
             fa && fb && la == lb && !memcmp(fa, fb, (size_t)la), NULL);
   free(fa);
   free(fb);
+  /* the weighting's state as the resumed run saw it: GradNorm's L(0) of step 0 (recording
+   * them again at the resumed step would change them) and the non-finite step count */
+  clm_checkpoint_meta *ma = NULL, *mb = NULL;
+  int na = 0, nb = 0;
+  if (clm_checkpoint_read_meta(pa, &ma, &na) == CLM_OK && clm_checkpoint_read_meta(pb, &mb, &nb) == CLM_OK) {
+    const char *keys[2] = {"gradnorm_l0", "skipped_steps"};
+    for (int k = 0; k < 2; k++) {
+      const char *va = clm_checkpoint_meta_get(ma, na, keys[k]), *vb = clm_checkpoint_meta_get(mb, nb, keys[k]);
+      char name[160], detail[600];
+      snprintf(name, sizeof name, "checkpoint metadata %s: resumed equals uninterrupted", keys[k]);
+      snprintf(detail, sizeof detail, "%s vs %s", va ? va : "(absent)", vb ? vb : "(absent)");
+      test_true(name, va && vb && !strcmp(va, vb), detail);
+      if (k == 0 && strategy == CLM_MTL_GRADNORM)
+        test_true("gradnorm L(0) recorded (not 0)", va && strtod(va, NULL) > 0, detail);
+      if (k == 1 && nan_from >= 0)
+        test_true("non-finite steps counted across the resume (8: steps 10 to 17)",
+                  va && vb && atoi(va) == 8 && atoi(vb) == 8, detail);
+    }
+  }
+  clm_checkpoint_meta_free(ma);
+  clm_checkpoint_meta_free(mb);
+  /* and the log's last epoch reports the same count */
+  char la_[8192] = "", lb_[8192] = "", path[160];
+  for (int k = 0; k < 2; k++) {
+    snprintf(path, sizeof path, "%s/log.jsonl", k ? b : a);
+    FILE *f = fopen(path, "r");
+    char *dst = k ? lb_ : la_;
+    while (f && fgets(dst, 8192, f)) {}
+    if (f) fclose(f);
+  }
+  const char *sa = strstr(la_, "\"skipped_steps\":"), *sb = strstr(lb_, "\"skipped_steps\":");
+  char counts[64];
+  snprintf(counts, sizeof counts, "%d vs %d", sa ? atoi(sa + 16) : -1, sb ? atoi(sb + 16) : -1);
+  test_true("log: the last epoch's skipped_steps agree", sa && sb && atoi(sa + 16) == atoi(sb + 16),
+            counts);
   char cmd[200];
   snprintf(cmd, sizeof cmd, getenv("CLMTL_TEST_KEEP") ? "true %s %s" : "rm -rf %s %s", a, b);
   if (system(cmd) != 0) printf("could not remove %s %s\n", a, b);
+}
+
+/* DWA's weights must stay exactly 1 in epochs 0 and 1, whatever the weight decay. */
+typedef struct { int steps, off_one; float worst; } dwa_seen;
+
+static void dwa_progress(void *user, const clm_train_progress *p) {
+  dwa_seen *s = user;
+  if (p->epoch >= 2) return;
+  s->steps++;
+  for (int i = 0; i < p->tasks.ntasks; i++)
+    if (p->tasks.param[i] != 1.0f) {
+      s->off_one++;
+      s->worst = p->tasks.param[i];
+    }
+}
+
+static void test_dwa_decay(void) {
+  char dir[] = "/tmp/clmtl-dwa-XXXXXX";
+  if (!mkdtemp(dir)) return;
+  clm_train_options o = clm_train_defaults();
+  o.model_path = CLMTL_MODELS "/tiny.cfg";
+  o.height = 16;
+  o.width = 32;
+  o.batch = 4;
+  o.epochs = 2;
+  o.train_count = 12;
+  o.val_count = 4;
+  o.optim.weight_decay = 1e-4f; /* Adam: L2 decay added to the gradient */
+  o.patience = 0;
+  o.out_dir = dir;
+  o.log_every = 1;
+  o.weighting.strategy = CLM_MTL_DWA;
+  dwa_seen s = {0, 0, 1.0f};
+  clm_train_callbacks cb = {NULL, dwa_progress, NULL, &s, NULL};
+  test_status("dwa with weight decay 1e-4, 2 epochs", clm_train_run(&o, &cb));
+  char detail[96];
+  snprintf(detail, sizeof detail, "%d of %d steps off 1 (e.g. %.6f)", s.off_one, s.steps, s.worst);
+  test_true("dwa weights exactly 1 at every step of epochs 0 and 1 with weight decay",
+            s.steps == 6 && s.off_one == 0, detail);
+  char cmd[200];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  if (system(cmd) != 0) printf("could not remove %s\n", dir);
 }
 
 static void on_epoch(void *user, const clm_epoch_report *r) {
@@ -121,6 +208,9 @@ int main(void) {
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   if (system(cmd) != 0) return 1;
-  test_resume();
+  test_resume(CLM_MTL_UNCERTAINTY, -1);
+  test_resume(CLM_MTL_GRADNORM, -1);
+  test_resume(CLM_MTL_GRADNORM, 10);
+  test_dwa_decay();
   return test_finish();
 }

@@ -11,6 +11,15 @@
     if (st_ != CLM_OK) return st_;                                                           \
   } while (0)
 
+/* Bounds of --batch and --size (cli_args.c), the same for every sub-command that takes them. */
+#define CLI_BATCH_MAX 4096
+#define CLI_SIDE_MIN 4
+#define CLI_SIDE_MAX 4096
+/* Parse --batch N / --size HxW within those bounds: 0, or print "clmtl CMD: OPT VAL: what is
+ * wanted" and return the usage-error status 2. */
+int cli_parse_batch(const char *cmd, const char *opt, const char *val, int *batch);
+int cli_parse_size(const char *cmd, const char *opt, const char *val, int *height, int *width);
+
 /* Prints "clmtl: msg" and returns the usage-error exit status (2). */
 int cli_usage_error(const char *msg);
 

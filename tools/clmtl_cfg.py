@@ -1,19 +1,28 @@
 """clmtl model files read in Python: the layers of a models/*.cfg file as src/graph/parse.c
-reads them (configparser, same keys, defaults, ranges and errors with file:line), then the
-checks, execution order and shapes of src/graph/compile.c, and the parameter count that
-`clmtl model FILE` prints (task parameters included). No PyTorch here: tools/bench_torch.py
-builds the network from what this returns.
+reads them (configparser with inline_comment_prefixes (';', '#') on the file decoded as
+utf-8-sig, same keys, defaults, ranges and errors with file:line; what configparser would read
+otherwise than clmtl, continued values and non-ASCII white space, refused as clmtl refuses it),
+then the checks, execution order and shapes of src/graph/compile.c (tensor and parameter
+sizes bounded as there), and the parameter count that `clmtl model FILE` prints (task
+parameters included). No PyTorch here: tools/bench_torch.py builds the network from what this
+returns. tests/test_model_cfg.sh checks that both readers accept and refuse the same files and
+read the same layers from them.
 
   layers = parse_model("models/default.cfg")
   by_name, order, losses, nparams = compile_model(layers, 128, 256)"""
 import configparser
 import math
+import os
 import re
+import stat
 
 LAYER_TYPES = ("input", "conv", "deconv", "batchnorm", "activation", "maxpool", "unpool",
                "upsample", "concat", "add", "softmax_xent", "l1", "l2")
 LOSS_TYPES = ("softmax_xent", "l1", "l2")
 NAME_MAX = 64  # CLM_NAME_MAX, terminating NUL included
+LINE_MAX = 1023  # bytes of one line (parse.c)
+TENSOR_MAX = 2**31 - 1  # CLM_TENSOR_FLOATS_MAX: elements of one tensor or flat buffer
+MODEL_FILE_MAX = 16 << 20  # CLM_MODEL_FILE_MAX: bytes of a model file
 MAX_INPUTS = 8  # CLM_MAX_INPUTS
 ACTS = {"relu": "relu", "leaky": "leaky", "leaky_relu": "leaky", "sigmoid": "sigmoid",
         "linear": None, "none": None}
@@ -39,22 +48,103 @@ class ModelError(Exception):
 
 # ---- model file --------------------------------------------------------------------------
 
-def key_lines(text):
-    """{(section, key): line} and {section: header line}, for messages (configparser keeps
-    no line numbers)."""
+def comment_cut(line):
+    """Where configparser cuts an inline comment (its own loop, inline_comment_prefixes
+    (';', '#')): None when there is none."""
+    cut, at = None, {";": -1, "#": -1}
+    while cut is None and at:
+        nxt = {}
+        for prefix, index in at.items():
+            index = line.find(prefix, index + 1)
+            if index == -1:
+                continue
+            nxt[prefix] = index
+            if index == 0 or (index > 0 and line[index - 1].isspace()):
+                cut = index if cut is None else min(cut, index)
+        at = nxt
+    return cut
+
+
+def key_lines(path, text):
+    """{(section, key): line} and {section: header lines}, for messages (configparser keeps
+    no line numbers); refuses what parse.c refuses before configparser would see it."""
     keys, sections, cur = {}, {}, None
-    for n, raw in enumerate(text.splitlines(), 1):
-        t = raw.strip()
-        if not t or t[0] in "#;":
+    for n, raw in enumerate(text.split("\n"), 1):
+        if len(raw.encode("utf-8", "surrogateescape")) > LINE_MAX:
+            raise ModelError(f"{path}:{n}: line longer than {LINE_MAX} characters")
+        t = raw[:comment_cut(raw)].strip()
+        if not t or raw.strip()[:1] in ("#", ";"):
             continue
-        if t[0] == "[" and t.endswith("]"):
+        if t[0] == "[":
+            if "]" not in t or t.index("]") != len(t) - 1:
+                raise ModelError(f"{path}:{n}: malformed section header '{t}'")
             cur = t[1:-1].strip()
-            sections.setdefault(cur, n)
+            sections.setdefault(cur, []).append(n)
             continue
         cut = min([i for i in (t.find("="), t.find(":")) if i >= 0], default=-1)
         if cur is not None and cut >= 0:
             keys.setdefault((cur, t[:cut].strip().lower()), n)
     return keys, sections
+
+
+def read_file(path, max_bytes=MODEL_FILE_MAX):
+    """The bytes of a model file as clm_file_read_all reads them (src/runtime/file.c): a
+    regular file or a pipe read once, never blocking on open; a directory, a device, a FIFO
+    nobody writes to and a file over max_bytes are refused by name."""
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    try:
+        mode = os.stat(path).st_mode
+        for test, kind in kinds:
+            if test(mode):
+                raise ModelError(f"model file {path} is {kind}, not a regular file")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as e:
+        raise ModelError(f"cannot open model file {path}: {e.strerror}")
+    try:
+        first = b""
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            try:
+                first = os.read(fd, 1)
+                if not first:
+                    raise ModelError(f"model file {path} is a pipe that gave no data (nothing "
+                                     "writes to it)")
+            except BlockingIOError:
+                pass
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = first + f.read(max_bytes + 1)
+    except OSError as e:
+        raise ModelError(f"cannot read model file {path}: {e.strerror}")
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise ModelError(f"model file {path} is more than the {max_bytes} bytes accepted")
+    return data
+
+
+def decode(path, data):
+    """The text of a model file: UTF-8 with an optional byte-order mark, no NUL or control
+    characters, no white space that configparser would strip and clmtl would not."""
+    if b"\0" in data:
+        raise ModelError(f"{path}: contains NUL bytes; not a model file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+        line = data[:e.start].count(b"\n") + 1 if e.start >= start else 1
+        col = e.start - data.rfind(b"\n", 0, e.start)
+        raise ModelError(f"{path}:{line}: not UTF-8 text (byte 0x{data[e.start]:02x} at column "
+                         f"{col})")
+    for n, line in enumerate(text.split("\n"), 1):
+        for col, c in enumerate(line, 1):
+            if ord(c) < 32 and c not in "\t\r":
+                raise ModelError(f"{path}:{n}: control character in the file (is it a model "
+                                 "file?)")
+            if ord(c) >= 128 and c.isspace():
+                raise ModelError(f"{path}:{n}: non-ASCII white space at column {col} (use spaces"
+                                 " or tabs)")
+    return text
 
 
 def layer_defaults(ltype, name):
@@ -68,23 +158,10 @@ def layer_defaults(ltype, name):
 
 def parse_model(path):
     """Layers of a model file in file order (dicts as layer_defaults), as clm_graph_load."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise ModelError(f"cannot open model file {path}: {e.strerror}")
-    if b"\0" in data:
-        raise ModelError(f"{path}: contains NUL bytes; not a model file")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
-    for n, line in enumerate(text.split("\n"), 1):
-        if any(ord(c) < 32 and c not in "\t\r" for c in line):
-            raise ModelError(f"{path}:{n}: control character in the file (is it a model file?)")
+    text = decode(path, read_file(path))
     cp = configparser.ConfigParser(interpolation=None, strict=True, empty_lines_in_values=False,
                                    default_section="\0", comment_prefixes=("#", ";"),
-                                   inline_comment_prefixes=None)
+                                   inline_comment_prefixes=(";", "#"))
     try:
         cp.read_string(text, source=path)
     except configparser.Error as e:
@@ -93,11 +170,16 @@ def parse_model(path):
         if line is None and getattr(e, "errors", None):
             line = e.errors[0][0]
         raise ModelError(f"{path}:{line}: {msg}" if line else f"{path}: {msg}")
-    klines, slines = key_lines(text)
-    layers = []
+    klines, slines = key_lines(path, text)
+    layers, seen = [], {}
     for sec in cp.sections():
         name = sec.strip()
-        at = slines.get(name, 0)
+        at = slines.get(name, [0])[0]
+        if name in seen:  # "[a]" and "[ a ]": two sections to configparser, one name to clmtl
+            at = slines[name][1] if len(slines.get(name, [])) > 1 else at
+            raise ModelError(f"{path}:{at}: duplicate layer name '{name}' (first defined at "
+                             f"{path}:{seen[name]}: layer '{name}')")
+        seen[name] = at
         if not name or len(name) >= NAME_MAX or "," in name:
             raise ModelError(f"{path}:{at}: bad layer name '[{name}]' (1 to {NAME_MAX - 1} "
                              "characters, no commas)")
@@ -180,18 +262,27 @@ def parse_model(path):
         layer["file"] = path
         layers.append(layer)
     if not layers:
-        raise ModelError(f"{path}: the graph has no layers")
+        raise ModelError(f"{path}: no layers (an empty model file?)")
     return layers
 
 
-def compile_model(layers, height, width):
-    """As clm_graph_build_nodes: implicit target/mask inputs, checks, execution order, shapes.
-    Returns (layers by name, order of layer names, losses in file order, parameter count)."""
+def compile_model(layers, height, width, batch=1):
+    """As clm_graph_build_nodes: implicit target/mask inputs, checks, node names, execution
+    order, shapes and sizes at this batch. Returns (layers by name, order of layer names,
+    losses in file order, parameter count)."""
     layers = [dict(l) for l in layers]
     by = {l["name"]: l for l in layers}
 
     def where(l):
         return f"{l['file']}:{l['line']}: layer '{l['name']}'"
+
+    def check_dims(l, what, dims, why):
+        if min(dims) < 1:
+            raise ModelError(f"{where(l)}: {what} would be {tuple(dims)}, empty ({why})")
+        if max(dims) > TENSOR_MAX or math.prod(dims) > TENSOR_MAX:
+            raise ModelError(f"{where(l)}: {what} would be {tuple(dims)}, more than the "
+                             f"{TENSOR_MAX} elements a tensor can hold (kernels index with int)"
+                             f" ({why})")
 
     for l in list(layers):
         if l["type"] not in LOSS_TYPES:
@@ -234,6 +325,17 @@ def compile_model(layers, height, width):
         if want < 0 and nfrom < -want:
             raise ModelError(f"{where(l)}: {t} takes at least {-want} inputs in 'from', "
                              f"got {nfrom}")
+    nodes = {}  # node names after expansion: conv/deconv add <name>.bn and <name>.act
+    for l in layers:
+        own = [l["name"]]
+        if l["type"] in ("conv", "deconv"):
+            own += [l["name"] + ".bn"] if l["bn"] else []
+            own += [l["name"] + ".act"] if l["act"] else []
+        for nm in own:
+            if nm in nodes:
+                a, b = sorted((nodes[nm], l), key=lambda x: layers.index(x))
+                raise ModelError(f"{where(a)} and {where(b)} both make a node named '{nm}'")
+            nodes[nm] = l
     deps = {}
     for l in layers:
         names = list(l["from"]) + ([l["indices"]] if l["type"] == "unpool" else [])
@@ -265,12 +367,15 @@ def compile_model(layers, height, width):
         t = l["type"]
         x = shape[l["from"][0]] if l["from"] else None
         if t == "input":
+            check_dims(l, "the input", (batch, max(l["channels"], 1), height, width),
+                       "batch, 'channels', height and width")
             shape[nm] = (l["channels"], height, width)
         elif t in ("conv", "deconv"):
             k, s, d = l["size"], l["stride"], l["dilation"]
             p = l["pad"] if l["pad"] >= 0 else (d * (k - 1) // 2 if t == "conv" else 0)
-            if t == "conv":
-                ho, wo = (int((n + 2 * p - d * (k - 1) - 1) / s) + 1 for n in x[1:])
+            if t == "conv":  # PyTorch: floor((n + 2p - d(k-1) - 1) / s) + 1, padded >= span
+                ho, wo = ((n + 2 * p - d * (k - 1) - 1) // s + 1
+                          if n + 2 * p - d * (k - 1) - 1 >= 0 else -1 for n in x[1:])
                 if ho <= 0 or wo <= 0:
                     raise ModelError(f"{where(l)}: input {x[1]}x{x[2]} is too small for a {k}x{k}"
                                      f" kernel (stride {s}, pad {p}, dilation {d})")
@@ -279,6 +384,10 @@ def compile_model(layers, height, width):
                           for n in x[1:])
                 if ho <= 0 or wo <= 0:
                     raise ModelError(f"{where(l)}: output would be empty")
+            check_dims(l, "the output", (batch, l["filters"], ho, wo), "'filters', 'size', "
+                       "'stride', 'pad', 'dilation', 'output_padding'")
+            check_dims(l, "the weight", (l["filters"], x[0], k, k),
+                       "'filters' x input channels x 'size' x 'size'")
             shape[nm] = (l["filters"], ho, wo)
             params += l["filters"] * x[0] * k * k
             if l["bias"] > 0 or (l["bias"] < 0 and not l["bn"]):
@@ -301,6 +410,8 @@ def compile_model(layers, height, width):
                                  f"'{l['indices']}' are {pool}")
             shape[nm] = (x[0],) + shape[by[l["indices"]]["from"][0]][1:]
         elif t == "upsample":
+            check_dims(l, "the output", (batch, x[0], 2 * x[1], 2 * x[2]),
+                       "twice the input's height and width")
             shape[nm] = (x[0], 2 * x[1], 2 * x[2])
         elif t == "concat":
             for f in l["from"]:
@@ -308,6 +419,8 @@ def compile_model(layers, height, width):
                     raise ModelError(f"{where(l)}: inputs differ in size: '{l['from'][0]}' is "
                                      f"{x[1]}x{x[2]}, '{f}' is {shape[f][1]}x{shape[f][2]}")
             shape[nm] = (sum(shape[f][0] for f in l["from"]),) + x[1:]
+            check_dims(l, "the output", (batch,) + shape[nm],
+                       "the sum of the inputs' channels in 'from'")
         elif t == "add":
             if shape[l["from"][1]] != x:
                 raise ModelError(f"{where(l)}: channel or size mismatch: '{l['from'][0]}' is "
@@ -333,6 +446,9 @@ def compile_model(layers, height, width):
     for nm in order:
         if by[nm]["type"] == "input" and shape[nm][0] < 1:
             raise ModelError(f"{where(by[nm])}: cannot tell its channel count")
+    if params > TENSOR_MAX:
+        raise ModelError(f"{layers[0]['file']}: {params} parameters, more than the {TENSOR_MAX} "
+                         "one flat buffer can hold")
     losses = [l["name"] for l in layers if l["type"] in LOSS_TYPES]
     for nm in order:
         by[nm]["shape"] = shape[nm]

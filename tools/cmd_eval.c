@@ -271,7 +271,9 @@ int cmd_eval(int argc, char **argv) {
     else if (!strcmp(a, "--data") && v) o.data = argv[++i];
     else if (!strcmp(a, "--device") && v) o.device = argv[++i];
     else if (!strcmp(a, "--count") && v) o.count = atoi(argv[++i]);
-    else if (!strcmp(a, "--batch") && v) o.batch = atoi(argv[++i]);
+    else if (!strcmp(a, "--batch") && v) {
+      if (cli_parse_batch("eval", a, argv[++i], &o.batch)) return 2;
+    }
     else if (!strcmp(a, "--labels") && v) o.labels = argv[++i];
     else if (!strcmp(a, "--json") && v) json = argv[++i];
     else if (!strcmp(a, "--baseline-runs") && v) baselines = argv[++i];

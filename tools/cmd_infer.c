@@ -538,7 +538,7 @@ int cmd_infer(int argc, char **argv) {
     else if (!strcmp(a, "--raw")) r.raw = 1;
     else if (!strcmp(a, "--size") && v) {
       i++;
-      if (sscanf(v, "%dx%d", &nh, &nw) != 2 || nh < 1 || nw < 1) { list_free(&in); return cli_usage_error("--size wants HxW, e.g. 128x256"); }
+      if (cli_parse_size("infer", a, v, &nh, &nw)) { list_free(&in); return 2; }
     } else if (!strcmp(a, "--fit") && v) {
       i++;
       if (!strcmp(v, "letterbox")) r.fit = CLM_FIT_LETTERBOX;

@@ -43,16 +43,19 @@ int cmd_model(int argc, char **argv) {
   int batch = 2, height = 64, width = 128, steps = 0;
   float lr = 1e-3f;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
-      if (sscanf(argv[++i], "%dx%d", &height, &width) != 2) return cli_usage_error("--size wants HxW, e.g. 128x256");
-    } else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--lr") && i + 1 < argc) lr = (float)atof(argv[++i]);
-    else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
-    else if (!strcmp(argv[i], "--weighting") && i + 1 < argc) weighting = argv[++i];
-    else if (argv[i][0] == '-') return cli_usage_error("unknown option for 'model'");
-    else if (!path) path = argv[i];
+    const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+    int rc = 0;
+    if (!strcmp(a, "--batch")) rc = cli_parse_batch("model", a, val, &batch);
+    else if (!strcmp(a, "--size")) rc = cli_parse_size("model", a, val, &height, &width);
+    else if (!strcmp(a, "--steps") && val) steps = atoi(val);
+    else if (!strcmp(a, "--lr") && val) lr = (float)atof(val);
+    else if (!strcmp(a, "--device") && val) device = val;
+    else if (!strcmp(a, "--weighting") && val) weighting = val;
+    else if (a[0] == '-') return cli_usage_error("unknown option for 'model'");
+    else if (!path) { path = a; continue; }
     else return cli_usage_error("'model' takes one model file");
+    if (rc) return rc;
+    i++; /* the option's value */
   }
   if (!path) return cli_usage_error("'model' needs a model file");
   if (batch <= 0 || height <= 0 || width <= 0 || steps < 0 || !(lr > 0))
@@ -71,7 +74,11 @@ int cmd_model(int argc, char **argv) {
   printf("device: %s (%s)\n", clm_context_device(ctx)->name, clm_context_device(ctx)->platform);
   if (clm_graph_create(ctx, &g) != CLM_OK || clm_graph_load(g, path) != CLM_OK) goto fail;
   clm_graph_options o = {batch, height, width, steps > 0, -1, 0};
-  if (clm_graph_compile(g, &o) != CLM_OK) goto fail;
+  if (steps > 0) clm_graph_expect_moments(g, 2); /* Adam's m and v */
+  /* gradnorm: a backward per task after each forward */
+  if (clm_graph_set_multi_backward(g, steps > 0 && strategy == CLM_MTL_GRADNORM) != CLM_OK ||
+      clm_graph_compile(g, &o) != CLM_OK)
+    goto fail;
   clm_graph_print(g, stdout);
   if (steps > 0) {
     if (cli_fill_inputs(ctx, g, 1) != CLM_OK) goto fail;

@@ -20,6 +20,9 @@ static const char *usage_text =
     "  --batch N  --epochs N   (default 8, 6)\n"
     "  --train-count N  --val-count N   synthetic samples per split (default 480, 64)\n"
     "  --optimizer sgd|adam|adamw  --lr X  --momentum X  --weight-decay X\n"
+    "  --task-lr X             learning rate of the weighting's task parameters (default: --lr;\n"
+    "                          follows the schedule); they never take weight decay\n"
+    "  --no-decay-bias-norm    no weight decay on biases and batch-norm weights/biases\n"
     "  --schedule constant|step|poly  --step-epochs N  --gamma X  --power X\n"
     "  --weighting NAME        fixed, equal, uncertainty (default), uncertainty-simple,\n"
     "                          uncertainty-clamped, softplus, gradnorm, dwa\n"
@@ -138,11 +141,8 @@ int cmd_train(int argc, char **argv) {
       if (val && !strcmp(val, "categories")) o.labels = CLM_LABELS_CATEGORIES;
       else if (val && !strcmp(val, "trainids")) o.labels = CLM_LABELS_TRAIN_IDS;
       else return bad(a, val, "is categories or trainids");
-    } else if (!strcmp(a, "--size")) {
-      if (!val || sscanf(val, "%dx%d", &o.height, &o.width) != 2 || o.height < 4 || o.width < 4 ||
-          o.height > 4096 || o.width > 4096)
-        return bad(a, val, "wants HxW, e.g. 128x256");
-    } else if (!strcmp(a, "--batch")) { rc = parse_long(a, val, 1, 4096, &v); o.batch = (int)v; }
+    } else if (!strcmp(a, "--size")) rc = cli_parse_size("train", a, val, &o.height, &o.width);
+    else if (!strcmp(a, "--batch")) rc = cli_parse_batch("train", a, val, &o.batch);
     else if (!strcmp(a, "--epochs")) { rc = parse_long(a, val, 1, 100000, &v); o.epochs = (int)v; }
     else if (!strcmp(a, "--train-count")) { rc = parse_long(a, val, 1, 10000000, &v); o.train_count = (int)v; }
     else if (!strcmp(a, "--val-count")) { rc = parse_long(a, val, 1, 10000000, &v); o.val_count = (int)v; }
@@ -155,10 +155,13 @@ int cmd_train(int argc, char **argv) {
     else if (!strcmp(a, "--optimizer")) {
       clm_optim_kind k;
       if (clm_optim_parse(val ? val : "", &k) != CLM_OK) return bad(a, val, "is sgd, adam or adamw");
-      float lr = o.optim.lr;
+      float lr = o.optim.lr, task_lr = o.optim.task_lr;
       o.optim = clm_optim_defaults(k);
       o.optim.lr = lr;
+      o.optim.task_lr = task_lr;
     } else if (!strcmp(a, "--lr")) rc = parse_float(a, val, 0, 10, &o.optim.lr);
+    else if (!strcmp(a, "--task-lr")) rc = parse_float(a, val, 0, 10, &o.optim.task_lr);
+    else if (!strcmp(a, "--no-decay-bias-norm")) { o.no_decay_bias_norm = 1; takes = 0; }
     else if (!strcmp(a, "--momentum")) rc = parse_float(a, val, 0, 0.999999, &o.optim.momentum);
     else if (!strcmp(a, "--weight-decay")) rc = parse_float(a, val, 0, 1, &o.optim.weight_decay);
     else if (!strcmp(a, "--gamma")) rc = parse_float(a, val, 0, 1, &o.gamma);

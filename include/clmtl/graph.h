@@ -96,10 +96,17 @@ clm_status clm_graph_concat(clm_graph *g, const char *name, const char *a, const
 clm_status clm_graph_loss(clm_graph *g, const char *name, clm_layer_type type, const char *from,
                           const char *target, const char *mask);
 
-/* Reads layers from a model file (INI; format in the README). Errors name file, line, key. */
+/* Reads layers from a model file (INI; format in the README). Errors name file, line, key.
+ * The path must be a regular file or a pipe (`<(...)`, /dev/stdin), read once: take the text
+ * from clm_graph_model_text afterwards rather than reading the path again. */
 clm_status clm_graph_load(clm_graph *g, const char *path);
 /* Same from text in memory; `filename` is used in messages. */
 clm_status clm_graph_parse(clm_graph *g, const char *text, const char *filename);
+/* The model text the graph was read from by clm_graph_load / clm_graph_parse, byte for byte,
+ * and the file name given with it; NULL (and "") for a graph built with the constructors or
+ * from more than one text. Valid while the graph lives. */
+const char *clm_graph_model_text(const clm_graph *g);
+const char *clm_graph_model_file(const clm_graph *g);
 
 typedef struct clm_graph_options {
   int batch, height, width; /* input resolution */
@@ -108,8 +115,30 @@ typedef struct clm_graph_options {
   int fuse;                 /* 0: default (on unless $CLMTL_FUSE=0), 1: on, -1: off */
 } clm_graph_options;
 
-/* Resolves, orders, infers shapes, (training) builds the backward pass, plans memory and
- * allocates every device buffer. Parameters are initialised as PyTorch does, from `seed`
+/* Before clm_graph_compile of a training graph: whether several backward passes may follow
+ * one forward (per-task gradients: GradNorm, PCGrad, MGDA...; 0 by default). On, the planner
+ * keeps every value a backward step reads (activations, batch-norm saved statistics, pooling
+ * indices) alive until the last backward step, so each backward pass reads the same forward
+ * values, at the cost of reusing less arena memory (clm_graph_arena_bytes tells). Off, one
+ * backward per forward and the least memory. CLM_ERR_INVALID_ARG once compiled. */
+clm_status clm_graph_set_multi_backward(clm_graph *g, int on);
+
+/* Before clm_graph_compile: the caller will allocate `count` more parameter-sized buffers
+ * (optimizer moments: Adam 2, SGD with momentum 1), to be counted in compile's memory check. */
+void clm_graph_expect_moments(clm_graph *g, int count);
+
+/* Resolves, orders, infers shapes, (training) builds the backward pass, plans memory, checks
+ * the plan against the device's memory budget and allocates every device buffer. Shapes and
+ * sizes are computed without overflow: a tensor over 2^31-1 elements is CLM_ERR_SHAPE naming
+ * the layer. The budget: on CPU devices and devices with unified host memory, device buffers
+ * and host copies together must fit the memory the process can still take (MemAvailable and
+ * the cgroup limit, less 1/8 headroom; $CLMTL_MEMORY_LIMIT caps it); elsewhere device buffers
+ * must fit global memory and host copies host memory; every buffer must fit the largest
+ * allocation. Otherwise CLM_ERR_DEVICE_MEMORY stating the bytes needed and available and the
+ * largest layer, before anything is allocated. A graph created without a context
+ * (clm_graph_create(NULL, ...)) is planned but not allocated: shapes, parameter layout and
+ * arena placement for a CPU device, with no budget check; only the accessors of shapes and
+ * sizes (clm_graph_print, clm_graph_device_bytes, ...) may be used on it. Parameters are initialised as PyTorch does, from `seed`
  * via clm_graph_init_params. May be called once per graph.
  *
  * Fusion (opt->fuse): a conv/deconv layer with bn and act runs batch norm and its activation
@@ -150,10 +179,24 @@ clm_status clm_graph_forward(clm_graph *g);
 /* Sets every parameter gradient to 0 (they accumulate during backward). */
 clm_status clm_graph_zero_grad(clm_graph *g);
 /* Backward from every loss layer, each seeded with its seed scalar (1 unless changed through
- * clm_graph_loss_seed or by a device kernel). Parameter gradients accumulate. Each backward
- * must follow a forward: the planner reuses an activation's memory after its last backward
- * use, so a second backward without a new forward reads overwritten values. */
+ * clm_graph_loss_seed or by a device kernel). Parameter gradients accumulate. A backward must
+ * follow a complete forward. Without clm_graph_set_multi_backward the planner reuses an activation's
+ * memory after its last backward use, so only one backward (whole or partial) may follow each
+ * forward: a second one is CLM_ERR_INVALID_ARG. With clm_graph_set_multi_backward any number may, each
+ * reading the same forward values; batch-norm running statistics are updated by the forward
+ * only, so once per forward however many backward passes follow. */
 clm_status clm_graph_backward(clm_graph *g);
+
+/* Part of the backward pass, for per-task gradients: runs, in backward order, the steps of the
+ * nodes that depend on layer `down_to` (its parameter-carrying node, e.g. the convolution of
+ * a conv+bn+act layer; the node itself included) and feed a loss whose bit is set in
+ * loss_mask (bit i: loss i, seeded with its seed scalar). Losses outside the mask count as
+ * seeded 0. Parameter gradients of those nodes accumulate (+=), down_to's weight and bias
+ * included; the gradient of down_to's input is not computed. down_to NULL: every node that
+ * feeds a loss of the mask. Same rules as clm_graph_backward on how many may follow one
+ * forward. E.g. GradNorm: per task i, zero the shared layer's weight gradient, then
+ * clm_graph_backward_partial(g, 1u << i, "dec1") gives ∇_W (seed_i·L_i). */
+clm_status clm_graph_backward_partial(clm_graph *g, unsigned loss_mask, const char *down_to);
 
 /* Every recorded layer, in model order (implicit target inputs included after compile). */
 int clm_graph_layer_count(const clm_graph *g);

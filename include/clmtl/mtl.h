@@ -151,11 +151,19 @@ clm_tensor clm_mtl_total(const clm_mtl *m);
 /* One training step, all on the device: zero gradients, forward, weigh, backward, optimizer
  * update of network and task parameters together (skipped, state untouched, when the total
  * is NaN or Inf). For gradnorm it also takes, per task, the gradient norm of that task's loss
- * alone at the last shared layer (one extra backward pass per task: GradNorm costs K + 1
- * backward passes a step), writes the weight gradient into the task parameters' gradient
- * before the optimizer and renormalises the weights to sum to K after it. The weights are
- * updated by the same optimizer as the network, as in Chen et al.; give it no weight decay. */
+ * alone at the last shared layer (one partial backward per task, from that task's loss down
+ * to the shared layer only: clm_graph_backward_partial; the graph must be compiled after
+ * clm_graph_set_multi_backward(g, 1), else clm_mtl_create fails), writes the weight gradient into the task
+ * parameters' gradient before the optimizer and renormalises the weights to sum to K after
+ * it. The weights are updated by the same optimizer as the network, as in Chen et al. */
 clm_status clm_mtl_train_step(clm_mtl *m, const clm_optim_config *opt, clm_optim_state *state);
+
+/* Per-parameter optimizer settings for the graph's parameters on s (after
+ * clm_optim_state_init with the graph's parameter count), as PyTorch parameter groups: the K
+ * task parameters form s's task range (learning rate opt->task_lr, never decayed; every
+ * clm_mtl_train_step sets that range too, so they never decay even without this call);
+ * convolution weights decay; biases and batch-norm γ, β decay unless decay_bias_norm is 0. */
+clm_status clm_mtl_optim_setup(clm_mtl *m, clm_optim_state *s, int decay_bias_norm);
 
 /* Call once at the end of each epoch with the K epoch-mean raw losses: dwa sets the weights
  * of the next epoch from them; the other strategies ignore it. */
@@ -180,6 +188,20 @@ typedef struct clm_mtl_snapshot {
 } clm_mtl_snapshot;
 
 clm_status clm_mtl_read(clm_mtl *m, clm_mtl_snapshot *out);
+
+/* What a resumed run needs beyond the task parameters and the optimizer state, for
+ * checkpoints: gradnorm's initial losses L_i(0) (0: not recorded yet) and its count of
+ * steps taken (a resumed run must not record them again), and the non-finite step counters
+ * the guard reports. Every strategy has them (unused ones stay 0). Blocking. */
+typedef struct clm_mtl_state {
+  int ntasks;
+  long steps;                      /* clm_mtl_train_step calls so far */
+  float l0[CLM_MTL_MAX_TASKS];     /* gradnorm: L_i(0) */
+  float skipped_steps, skipped_in_a_row;
+} clm_mtl_state;
+
+clm_status clm_mtl_state_get(clm_mtl *m, clm_mtl_state *out);
+clm_status clm_mtl_state_set(clm_mtl *m, const clm_mtl_state *in);
 
 /* ==== GradNorm and DWA ==================================================================== */
 /* Weight updates for the gradnorm and dwa strategies. Their K weights w_i live on the device

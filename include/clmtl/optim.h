@@ -1,5 +1,8 @@
 /* Optimizers as device kernels over flat buffers: parameters, gradients and the optimizer's
- * moments share one layout, so a step is one launch over all of them. */
+ * moments share one layout, so a step is one launch over all of them. What torch.optim does
+ * with parameter groups is per-parameter state here: a weight-decay mask (one bit per
+ * parameter) and one range (the multi-task weighting's parameters) with its own learning
+ * rate and no decay. */
 #ifndef CLMTL_OPTIM_H
 #define CLMTL_OPTIM_H
 
@@ -18,7 +21,9 @@ typedef struct clm_optim_config {
   int nesterov;        /* SGD */
   float beta1, beta2;  /* Adam/AdamW */
   float eps;           /* Adam/AdamW */
-  float weight_decay;
+  float weight_decay;  /* applies to the parameters the state's mask does not exempt */
+  float task_lr;       /* learning rate of the state's task range (clm_optim_state_set_task);
+                          0 (default): lr */
 } clm_optim_config;
 
 /* PyTorch's defaults for the kind (lr 1e-3 for Adam/AdamW, 1e-2 for SGD, momentum 0.9). */
@@ -33,13 +38,25 @@ typedef struct clm_optim_state {
   size_t n;
   clm_tensor m, v;  /* (1,1,1,n) each; v unused by SGD */
   clm_tensor step;  /* (1,1,1,1): number of updates applied */
-  clm_mem buffer;   /* owns m, v and step */
+  clm_tensor nodecay; /* ceil(n/32) 32-bit words: bit i%32 of word i/32 exempts parameter i
+                         from weight decay; all 0 (everything decays) after init */
+  size_t task_off, task_count; /* the task range: cfg->task_lr, no decay; empty after init */
+  clm_mem buffer;   /* owns m, v, step and nodecay */
 } clm_optim_state;
 
 clm_status clm_optim_state_init(clm_context *ctx, size_t n, clm_optim_state *s);
 void clm_optim_state_free(clm_optim_state *s);
 
-/* One update of params (n floats) from grads, in one launch (plus a one-item counter kernel).
+/* The weight-decay mask: decay[i] = 0 exempts parameter i (n flags; NULL: all decay).
+ * Uploaded once (blocking); kept until set again. */
+clm_status clm_optim_state_set_decay(clm_context *ctx, clm_optim_state *s,
+                                     const unsigned char *decay);
+/* Parameters [off, off + count) form the task range: learning rate cfg->task_lr (when > 0)
+ * and never any weight decay, whatever the mask. count 0: no task range. Host only. */
+clm_status clm_optim_state_set_task(clm_optim_state *s, size_t off, size_t count);
+
+/* One update of params (n floats) from grads, in one launch (plus a one-item counter kernel),
+ * with the state's decay mask and task range.
  * guard: optional device scalar; when given and not finite (NaN/Inf total loss) the update is
  * skipped on the device, leaving params and state untouched. */
 clm_status clm_optim_step(clm_context *ctx, const clm_optim_config *cfg, const clm_tensor *params,

@@ -25,7 +25,9 @@ typedef struct clm_train_options {
   int height, width, batch, epochs;
   int train_count, val_count;/* synthetic: samples per split */
   clm_synth_options synth;   /* synthetic: seed and target noise (count/size from above) */
-  clm_optim_config optim;
+  clm_optim_config optim;    /* optim.task_lr: the task parameters' learning rate (0: lr),
+                                scaled by the schedule as lr is; they never decay */
+  int no_decay_bias_norm;    /* no weight decay on biases and batch-norm γ, β */
   clm_lr_schedule schedule;
   int step_epochs;           /* CLM_LR_STEP */
   float gamma;               /* CLM_LR_STEP */

@@ -1,8 +1,11 @@
 /* First compile stage: layers become nodes (conv + bn + act expand into three, or with fusion
  * into conv and one batch-norm node carrying the activation, folded into the conv in inference
- * graphs), input names are resolved, nodes are put in execution order, shapes are inferred and
- * parameters (and folded parameters) laid out in flat buffers. Every error names the layer,
- * and the file and line it came from. */
+ * graphs), names that would collide after that expansion are refused, input names are
+ * resolved, nodes are put in execution order, shapes are inferred and parameters (and folded
+ * parameters) laid out in flat buffers. Shapes and sizes are computed in 64 bits and checked:
+ * no dimension, tensor or flat buffer beyond 2^31-1 elements (kernels index with int). Every
+ * error names the layer, and the file and line it came from. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,10 +55,16 @@ static clm_status check_layer(clm_graph *g, int li) {
   case CLM_LAYER_CONV:
   case CLM_LAYER_DECONV:
     if (l->filters <= 0) CLM_FAIL(CLM_ERR_PARSE, "%s: needs filters > 0", WHERE(li));
-    if (l->size <= 0) CLM_FAIL(CLM_ERR_PARSE, "%s: needs size > 0", WHERE(li));
-    if (l->stride <= 0 || l->dilation <= 0)
-      CLM_FAIL(CLM_ERR_PARSE, "%s: stride and dilation must be > 0", WHERE(li));
-    if (l->pad < -1) CLM_FAIL(CLM_ERR_PARSE, "%s: pad must be >= 0", WHERE(li));
+    /* model files allow far less (parse.c); this bounds the int arithmetic of layers given
+     * through the API (dilation * (size - 1) and the like) */
+    if (l->size <= 0 || l->size > CLM_LAYER_GEOMETRY_MAX)
+      CLM_FAIL(CLM_ERR_PARSE, "%s: needs size in [1, %d], got %d", WHERE(li), CLM_LAYER_GEOMETRY_MAX, l->size);
+    if (l->stride <= 0 || l->dilation <= 0 || l->stride > CLM_LAYER_GEOMETRY_MAX ||
+        l->dilation > CLM_LAYER_GEOMETRY_MAX)
+      CLM_FAIL(CLM_ERR_PARSE, "%s: stride and dilation must be in [1, %d], got %d and %d", WHERE(li),
+               CLM_LAYER_GEOMETRY_MAX, l->stride, l->dilation);
+    if (l->pad < -1 || l->pad > CLM_LAYER_GEOMETRY_MAX)
+      CLM_FAIL(CLM_ERR_PARSE, "%s: pad must be in [0, %d], got %d", WHERE(li), CLM_LAYER_GEOMETRY_MAX, l->pad);
     if (l->output_padding < 0 || (l->output_padding && l->output_padding >= l->stride &&
                                   l->output_padding >= l->dilation))
       CLM_FAIL(CLM_ERR_PARSE, "%s: output_padding must be smaller than stride or dilation", WHERE(li));
@@ -83,6 +92,8 @@ static clm_status check_layer(clm_graph *g, int li) {
   }
   if (l->act == CLM_ACTIVATION_LEAKY_RELU && !(l->slope > 0))
     CLM_FAIL(CLM_ERR_PARSE, "%s: leaky relu slope must be > 0", WHERE(li));
+  if (l->nfrom < 0 || l->nfrom > CLM_MAX_INPUTS)
+    CLM_FAIL(CLM_ERR_PARSE, "%s: %d inputs in 'from' (0 to %d)", WHERE(li), l->nfrom, CLM_MAX_INPUTS);
   if (want_from == 0 && l->nfrom > 0)
     CLM_FAIL(CLM_ERR_PARSE, "%s: an input layer takes no 'from'", WHERE(li));
   if (want_from > 0 && l->nfrom != want_from)
@@ -240,6 +251,30 @@ static void set_shape(clm_node *nd, int n, int c, int h, int w) {
   nd->n = n; nd->c = c; nd->h = h; nd->w = w;
 }
 
+/* A tensor of (n, c, h, w), computed in 64 bits, must have every dimension in [1, INT_MAX]
+ * and at most CLM_TENSOR_FLOATS_MAX elements (kernels index with int). Else the layer is
+ * refused, naming what sets the size (`why`: the keys or options). */
+static clm_status check_dims(clm_graph *g, int layer, const char *what, long long n, long long c,
+                             long long h, long long w, const char *why) {
+  char where_[400];
+  size_t numel = clm_numel4(n, c, h, w);
+  if (n < 1 || c < 1 || h < 1 || w < 1)
+    CLM_FAIL(CLM_ERR_SHAPE, "%s: %s would be (%lld,%lld,%lld,%lld), empty (%s)", WHERE(layer), what,
+             n, c, h, w, why);
+  if (n > INT_MAX || c > INT_MAX || h > INT_MAX || w > INT_MAX || numel > CLM_TENSOR_FLOATS_MAX)
+    CLM_FAIL(CLM_ERR_SHAPE, "%s: %s would be (%lld,%lld,%lld,%lld), more than the %zu elements "
+             "a tensor can hold (kernels index with int) (%s)", WHERE(layer), what, n, c, h, w,
+             (size_t)CLM_TENSOR_FLOATS_MAX, why);
+  return CLM_OK;
+}
+
+/* Output plane side of a convolution, PyTorch's rule: floor((in + 2p - d(k-1) - 1) / s) + 1,
+ * refused when the padded input is smaller than the dilated kernel. -1: refused. */
+static long long conv_side(long long in, const clm_layer *l, int pad) {
+  long long span = (long long)l->dilation * (l->size - 1) + 1, num = in + 2LL * pad - span;
+  return num < 0 ? -1 : num / l->stride + 1;
+}
+
 static clm_status infer_shapes(clm_graph *g) {
   char where_[400];
   const clm_graph_options *o = &g->opt;
@@ -247,29 +282,43 @@ static clm_status infer_shapes(clm_graph *g) {
     clm_node *nd = &g->nodes[i];
     const clm_layer *l = &g->layers[nd->layer];
     clm_node *x = nd->nin > 0 ? &g->nodes[nd->in[0]] : NULL;
+    int li = nd->layer;
     switch (nd->op) {
-    case CLM_LAYER_INPUT:
+    case CLM_LAYER_INPUT: {
+      long long c = l->channels < 0 ? 1 : l->channels; /* -1: taken from a prediction later */
+      CLM_TRY(check_dims(g, li, "the input", o->batch, c, o->height, o->width,
+                         "batch, 'channels', height and width"));
       set_shape(nd, o->batch, l->channels, o->height, o->width);
       break;
+    }
     case CLM_LAYER_CONV: {
       int pad = clm_layer_pad(l);
-      clm_conv_params p = {l->stride, pad, l->dilation};
-      int ho = clm_conv_out_size(x->h, l->size, &p), wo = clm_conv_out_size(x->w, l->size, &p);
+      long long ho = conv_side(x->h, l, pad), wo = conv_side(x->w, l, pad);
       if (ho <= 0 || wo <= 0)
         CLM_FAIL(CLM_ERR_SHAPE, "%s: input %dx%d is too small for a %dx%d kernel (stride %d, pad %d, dilation %d)",
-                 WHERE(nd->layer), x->h, x->w, l->size, l->size, l->stride, pad, l->dilation);
-      set_shape(nd, x->n, l->filters, ho, wo);
-      int fan_in = x->c * l->size * l->size;
+                 WHERE(li), x->h, x->w, l->size, l->size, l->stride, pad, l->dilation);
+      CLM_TRY(check_dims(g, li, "the output", x->n, l->filters, ho, wo, "'filters', 'size', 'stride', 'pad', 'dilation'"));
+      CLM_TRY(check_dims(g, li, "the weight", l->filters, x->c, l->size, l->size,
+                         "'filters' x input channels x 'size' x 'size'"));
+      set_shape(nd, x->n, l->filters, (int)ho, (int)wo);
+      int fan_in = x->c * l->size * l->size; /* bounded by the weight's check */
       add_param(nd, "weight", 0, l->filters, x->c, l->size, l->size, fan_in);
       if (l->bias > 0 || (l->bias < 0 && !l->bn)) add_param(nd, "bias", 0, 1, l->filters, 1, 1, fan_in);
       break;
     }
     case CLM_LAYER_DECONV: {
       int pad = clm_layer_pad(l);
-      int ho = (x->h - 1) * l->stride - 2 * pad + l->dilation * (l->size - 1) + l->output_padding + 1;
-      int wo = (x->w - 1) * l->stride - 2 * pad + l->dilation * (l->size - 1) + l->output_padding + 1;
-      if (ho <= 0 || wo <= 0) CLM_FAIL(CLM_ERR_SHAPE, "%s: output would be empty", WHERE(nd->layer));
-      set_shape(nd, x->n, l->filters, ho, wo);
+      long long extra = -2LL * pad + (long long)l->dilation * (l->size - 1) + l->output_padding + 1;
+      long long ho = ((long long)x->h - 1) * l->stride + extra, wo = ((long long)x->w - 1) * l->stride + extra;
+      if (ho <= 0 || wo <= 0)
+        CLM_FAIL(CLM_ERR_SHAPE, "%s: output would be empty (%lldx%lld from input %dx%d, 'stride' %d, "
+                 "'pad' %d, 'size' %d, 'dilation' %d, 'output_padding' %d)", WHERE(li), ho, wo, x->h,
+                 x->w, l->stride, pad, l->size, l->dilation, l->output_padding);
+      CLM_TRY(check_dims(g, li, "the output", x->n, l->filters, ho, wo,
+                         "(input - 1) x 'stride' - 2 'pad' + 'dilation' ('size' - 1) + 'output_padding' + 1"));
+      CLM_TRY(check_dims(g, li, "the weight", x->c, l->filters, l->size, l->size,
+                         "input channels x 'filters' x 'size' x 'size'"));
+      set_shape(nd, x->n, l->filters, (int)ho, (int)wo);
       int fan_in = l->filters * l->size * l->size; /* PyTorch: weight.size(1) * kernel area */
       add_param(nd, "weight", 0, x->c, l->filters, l->size, l->size, fan_in);
       if (l->bias > 0 || (l->bias < 0 && !l->bn)) add_param(nd, "bias", 0, 1, l->filters, 1, 1, fan_in);
@@ -288,38 +337,40 @@ static clm_status infer_shapes(clm_graph *g) {
       break;
     case CLM_LAYER_MAXPOOL:
       if (x->h < 2 || x->w < 2)
-        CLM_FAIL(CLM_ERR_SHAPE, "%s: input %dx%d is too small for 2x2 pooling", WHERE(nd->layer), x->h, x->w);
+        CLM_FAIL(CLM_ERR_SHAPE, "%s: input %dx%d is too small for 2x2 pooling", WHERE(li), x->h, x->w);
       set_shape(nd, x->n, x->c, x->h / 2, x->w / 2);
-      nd->aux_floats = (size_t)nd->n * nd->c * nd->h * nd->w;
+      nd->aux_floats = clm_numel4(nd->n, nd->c, nd->h, nd->w);
       break;
     case CLM_LAYER_UNPOOL: {
       const clm_node *pool = &g->nodes[nd->in[1]], *pin = &g->nodes[pool->in[0]];
       if (x->c != pool->c || x->h != pool->h || x->w != pool->w)
         CLM_FAIL(CLM_ERR_SHAPE, "%s: input is (%d,%d,%d) but the indices of '%s' are (%d,%d,%d)",
-                 WHERE(nd->layer), x->c, x->h, x->w, l->indices, pool->c, pool->h, pool->w);
+                 WHERE(li), x->c, x->h, x->w, l->indices, pool->c, pool->h, pool->w);
       set_shape(nd, x->n, x->c, pin->h, pin->w);
       break;
     }
     case CLM_LAYER_UPSAMPLE:
+      CLM_TRY(check_dims(g, li, "the output", x->n, x->c, 2LL * x->h, 2LL * x->w, "twice the input's height and width"));
       set_shape(nd, x->n, x->c, 2 * x->h, 2 * x->w);
       break;
     case CLM_LAYER_CONCAT: {
-      int c = 0;
+      long long c = 0;
       for (int j = 0; j < nd->nin; j++) {
         const clm_node *y = &g->nodes[nd->in[j]];
         if (y->h != x->h || y->w != x->w)
           CLM_FAIL(CLM_ERR_SHAPE, "%s: inputs differ in size: '%s' is %dx%d, '%s' is %dx%d",
-                   WHERE(nd->layer), l->from[0], x->h, x->w, l->from[j], y->h, y->w);
+                   WHERE(li), l->from[0], x->h, x->w, l->from[j], y->h, y->w);
         c += y->c;
       }
-      set_shape(nd, x->n, c, x->h, x->w);
+      CLM_TRY(check_dims(g, li, "the output", x->n, c, x->h, x->w, "the sum of the inputs' channels in 'from'"));
+      set_shape(nd, x->n, (int)c, x->h, x->w);
       break;
     }
     case CLM_LAYER_ADD: {
       const clm_node *y = &g->nodes[nd->in[1]];
       if (y->c != x->c || y->h != x->h || y->w != x->w)
         CLM_FAIL(CLM_ERR_SHAPE, "%s: channel or size mismatch: '%s' is (%d,%d,%d), '%s' is (%d,%d,%d)",
-                 WHERE(nd->layer), l->from[0], x->c, x->h, x->w, l->from[1], y->c, y->h, y->w);
+                 WHERE(li), l->from[0], x->c, x->h, x->w, l->from[1], y->c, y->h, y->w);
       set_shape(nd, x->n, x->c, x->h, x->w);
       break;
     }
@@ -331,16 +382,16 @@ static clm_status infer_shapes(clm_graph *g) {
       if (t->c == -1) t->c = want_c;
       if (t->c != want_c || t->h != x->h || t->w != x->w)
         CLM_FAIL(CLM_ERR_SHAPE, "%s: target '%s' is (%d,%d,%d) but the prediction '%s' needs (%d,%d,%d)",
-                 WHERE(nd->layer), l->target, t->c, t->h, t->w, l->from[0], want_c, x->h, x->w);
+                 WHERE(li), l->target, t->c, t->h, t->w, l->from[0], want_c, x->h, x->w);
       if (nd->nin > 2) {
         const clm_node *m = &g->nodes[nd->in[2]];
         if (m->c != 1 || m->h != x->h || m->w != x->w)
-          CLM_FAIL(CLM_ERR_SHAPE, "%s: mask '%s' must be (1,%d,%d), is (%d,%d,%d)", WHERE(nd->layer),
+          CLM_FAIL(CLM_ERR_SHAPE, "%s: mask '%s' must be (1,%d,%d), is (%d,%d,%d)", WHERE(li),
                    l->mask, x->h, x->w, m->c, m->h, m->w);
       }
       if (nd->op == CLM_LAYER_SOFTMAX_XENT && x->c < 2)
         CLM_FAIL(CLM_ERR_SHAPE, "%s: softmax cross-entropy needs at least 2 channels, '%s' has %d",
-                 WHERE(nd->layer), l->from[0], x->c);
+                 WHERE(li), l->from[0], x->c);
       set_shape(nd, 1, 1, 1, 1);
       nd->loss_index = g->nlosses++;
       /* the multi-task weighting's learned value for this task (s, u or a weight; mtl.h) */
@@ -348,7 +399,7 @@ static clm_status infer_shapes(clm_graph *g) {
       break;
     }
     default:
-      CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: unknown layer type", WHERE(nd->layer));
+      CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: unknown layer type", WHERE(li));
     }
   }
   for (int i = 0; i < g->nnodes; i++)
@@ -358,32 +409,82 @@ static clm_status infer_shapes(clm_graph *g) {
 }
 
 /* Network parameters in execution order, then the losses' task parameters, one float each in
- * loss order, so the K of them form one contiguous view (clm_graph_task_params). */
-static void layout_params(clm_graph *g) {
-  size_t p = 0, s = 0;
+ * loss order, so the K of them form one contiguous view (clm_graph_task_params). Each flat
+ * buffer is viewed whole as one tensor, so each holds at most CLM_TENSOR_FLOATS_MAX floats. */
+static clm_status layout_params(clm_graph *g) {
+  size_t p = 0, s = 0, biggest = 0;
+  int big = -1;
+  int ok = 1;
   for (int i = 0; i < g->nnodes; i++) {
     if (g->nodes[i].loss_index >= 0) continue;
+    size_t node_p = 0;
     for (int k = 0; k < g->nodes[i].nparams; k++) {
       clm_param_slot *ps = &g->nodes[i].params[k];
-      size_t n = (size_t)ps->n * ps->c * ps->h * ps->w;
-      if (ps->is_state) { ps->off = s; s += n; }
-      else { ps->off = p; p += n; }
+      size_t n = clm_numel4(ps->n, ps->c, ps->h, ps->w);
+      if (ps->is_state) { ps->off = s; ok &= clm_size_add(s, n, &s); }
+      else { ps->off = p; ok &= clm_size_add(p, n, &p); node_p += n; }
     }
+    if (node_p > biggest) { biggest = node_p; big = i; }
   }
   g->task_param_off = p;
-  for (int j = 0; j < g->nlosses; j++) g->nodes[g->losses[j]].params[0].off = p++;
+  ok &= clm_size_add(p, (size_t)g->nlosses, &p);
+  if (!ok || p > CLM_TENSOR_FLOATS_MAX || s > CLM_TENSOR_FLOATS_MAX) {
+    char where_[400];
+    const char *src = g->source_file[0] ? g->source_file : "the graph";
+    CLM_FAIL(CLM_ERR_SHAPE, "%s: %s%zu parameters (%zu state values), more than the %zu one "
+             "flat buffer can hold; the largest layer is %s with %zu", src, ok ? "" : "over", p, s,
+             (size_t)CLM_TENSOR_FLOATS_MAX, big >= 0 ? WHERE(g->nodes[big].layer) : "?", biggest);
+  }
+  for (int j = 0; j < g->nlosses; j++) g->nodes[g->losses[j]].params[0].off = g->task_param_off + (size_t)j;
   g->param_floats = p;
   g->state_floats = s;
-  /* folded convolutions: weight (same shape), then one bias per output channel */
+  /* folded convolutions: weight (same shape), then one bias per output channel; no more than
+   * the parameters themselves */
   size_t f = 0;
   for (int i = 0; i < g->nnodes; i++) {
     clm_node *nd = &g->nodes[i];
     if (nd->fold < 0) continue;
     const clm_param_slot *w = &nd->params[0];
     nd->fold_off = f;
-    f += (size_t)w->n * w->c * w->h * w->w + (size_t)nd->c;
+    f += clm_numel4(w->n, w->c, w->h, w->w) + (size_t)nd->c;
   }
   g->folded_floats = f;
+  return CLM_OK;
+}
+
+/* Names must differ after expansion: conv "enc1" with bn makes a node "enc1.bn" and with act
+ * "enc1.act" (whether or not fusion merges them), and a layer of that name beside it would give
+ * two tensors "enc1.bn.weight" in a checkpoint that nothing could load. Tensor names are node
+ * name + "." + a suffix without dots, so unique node names make unique tensor names. */
+static int layer_names(const clm_layer *l, char names[3][CLM_NODE_NAME_MAX]) {
+  int n = 0;
+  snprintf(names[n++], CLM_NODE_NAME_MAX, "%s", l->name);
+  if (l->type != CLM_LAYER_CONV && l->type != CLM_LAYER_DECONV) return n;
+  if (l->bn) snprintf(names[n++], CLM_NODE_NAME_MAX, "%s.bn", l->name);
+  if (l->act != CLM_ACTIVATION_NONE) snprintf(names[n++], CLM_NODE_NAME_MAX, "%s.act", l->name);
+  return n;
+}
+
+static clm_status check_node_names(clm_graph *g) {
+  for (int i = 0; i < g->nlayers; i++) {
+    char a[3][CLM_NODE_NAME_MAX];
+    int na = layer_names(&g->layers[i], a);
+    for (int j = i + 1; j < g->nlayers; j++) {
+      char b[3][CLM_NODE_NAME_MAX];
+      int nb = layer_names(&g->layers[j], b);
+      for (int x = 0; x < na; x++)
+        for (int y = 0; y < nb; y++) {
+          if (strcmp(a[x], b[y])) continue;
+          char wa[400], wb[400];
+          clm_graph_where(g, i, wa, sizeof wa);
+          clm_graph_where(g, j, wb, sizeof wb);
+          CLM_FAIL(CLM_ERR_PARSE, "%s and %s both make a node named '%s' (a conv/deconv layer "
+                   "with bn or act adds '<name>.bn' and '<name>.act'); its tensors would have the "
+                   "same names in a checkpoint: rename one", wa, wb, a[x]);
+        }
+    }
+  }
+  return CLM_OK;
 }
 
 /* opt.fuse, or by default $CLMTL_FUSE (0 turns fusion off). */
@@ -403,7 +504,9 @@ static void link_folds(clm_graph *g) {
 }
 
 clm_status clm_graph_build_nodes(clm_graph *g) {
-  if (g->nlayers == 0) CLM_FAIL(CLM_ERR_INVALID_ARG, "the graph has no layers");
+  if (g->nlayers == 0)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "%s%sthe graph has no layers", g->source_file,
+             g->source_file[0] ? ": " : "");
   g->fuse = resolve_fuse(&g->opt);
   CLM_TRY(add_implicit_inputs(g));
   for (int i = 0; i < g->nlayers; i++) CLM_TRY(check_layer(g, i));
@@ -413,6 +516,7 @@ clm_status clm_graph_build_nodes(clm_graph *g) {
   if (st == CLM_OK) st = resolve(g, last);
   free(last);
   CLM_TRY(st);
+  CLM_TRY(check_node_names(g));
   CLM_TRY(sort_nodes(g));
   link_folds(g);
   CLM_TRY(infer_shapes(g));
@@ -424,7 +528,10 @@ clm_status clm_graph_build_nodes(clm_graph *g) {
     for (int i = 0; i < g->nnodes; i++)
       if (g->nodes[i].layer == li && g->nodes[i].loss_index >= 0) g->losses[k++] = i;
   for (int j = 0; j < k; j++) g->nodes[g->losses[j]].loss_index = j;
-  layout_params(g);
+  CLM_TRY(layout_params(g));
+  if (g->opt.training && g->nlosses == 0)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "%s%sno [task.<name>] section: training needs at least one loss",
+             g->source_file[0] ? g->source_file : "the graph", g->source_file[0] ? ": " : " has ");
   return CLM_OK;
 }
 
@@ -439,6 +546,7 @@ clm_status clm_graph_compile(clm_graph *g, const clm_graph_options *opt) {
   if (g->training) CLM_TRY(clm_graph_autograd(g));
   CLM_TRY(clm_graph_schedule(g));
   CLM_TRY(clm_graph_plan(g));
+  if (!g->ctx) return CLM_OK; /* planned only: no buffers to initialise, nothing to run */
   g->compiled = 1;
   return clm_graph_init_params(g, 0);
 }

@@ -1,8 +1,12 @@
 /* Running a compiled graph: forward over the nodes in execution order, backward over the
- * steps autograd built, and the folding of batch norm into convolutions for inference. Each
- * node's work is a call into the op layer (src/ops) with the views the planner assigned; the
- * variant of each convolution is the scheduler's choice. */
+ * steps autograd built (whole, or partial: the steps between one layer and a subset of the
+ * losses, with write/accumulate flags worked out for the steps that run), the count of
+ * backward passes since the last forward that guards activation lifetimes, and the folding
+ * of batch norm into convolutions for inference. Each node's work is a call into the op
+ * layer (src/ops) with the views the planner assigned; the variant of each convolution is the
+ * scheduler's choice. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "graph/graph-impl.h"
 
@@ -91,13 +95,17 @@ static clm_status forward_node(clm_graph *g, clm_node *nd) {
   }
 }
 
-static clm_status backward_node(clm_graph *g, clm_node *nd) {
+/* Node nd's backward step. in_grad[j]: input j's gradient is wanted; accumulate[j]: add it
+ * into that gradient (else write it). A whole backward passes the node's own flags
+ * (autograd.c); a partial backward passes flags for the steps it runs. */
+static clm_status backward_node(clm_graph *g, clm_node *nd, const int *in_grad,
+                                const int *accumulate) {
   clm_context *ctx = g->ctx;
   const clm_layer *l = &g->layers[nd->layer];
   const clm_tensor *x = nd->nin > 0 ? &g->nodes[nd->in[0]].out : NULL;
   const clm_tensor *dx = nd->nin > 0 ? &g->nodes[nd->in[0]].grad : NULL;
   const clm_tensor *dy = &nd->grad;
-  int acc = nd->accumulate[0];
+  int acc = accumulate[0];
   clm_conv_params cp = {l->stride, clm_layer_pad(l), l->dilation};
   switch (nd->op) {
   case CLM_LAYER_CONV:
@@ -106,11 +114,11 @@ static clm_status backward_node(clm_graph *g, clm_node *nd) {
     clm_conv_variant vw = (clm_conv_variant)nd->variant[CLM_CONV_BACKWARD_WEIGHT];
     clm_tensor w = param_view(g, nd, 0, 0), dw = param_view(g, nd, 0, 1), db = bias_view(g, nd, 1);
     if (nd->op == CLM_LAYER_CONV) {
-      if (nd->in_grad[0]) CLM_TRY(clm_conv2d_backward_data(ctx, vd, &cp, dy, &w, dx, &nd->ws_bwd, acc));
+      if (in_grad[0]) CLM_TRY(clm_conv2d_backward_data(ctx, vd, &cp, dy, &w, dx, &nd->ws_bwd, acc));
       CLM_TRY(clm_profile_mark(g, nd));
       return clm_conv2d_backward_weight(ctx, vw, &cp, x, dy, &dw, &db, &nd->ws_bwd);
     }
-    if (nd->in_grad[0]) CLM_TRY(clm_deconv2d_backward_data(ctx, vd, &cp, dy, &w, dx, &nd->ws_bwd, acc));
+    if (in_grad[0]) CLM_TRY(clm_deconv2d_backward_data(ctx, vd, &cp, dy, &w, dx, &nd->ws_bwd, acc));
     CLM_TRY(clm_profile_mark(g, nd));
     return clm_deconv2d_backward_weight(ctx, vw, &cp, x, dy, &dw, &db, &nd->ws_bwd);
   }
@@ -131,15 +139,15 @@ static clm_status backward_node(clm_graph *g, clm_node *nd) {
     int c0 = 0;
     for (int j = 0; j < nd->nin; j++) {
       const clm_node *src = &g->nodes[nd->in[j]];
-      if (nd->in_grad[j])
-        CLM_TRY(clm_channel_copy(ctx, dy, c0, &src->grad, 0, src->c, nd->accumulate[j]));
+      if (in_grad[j])
+        CLM_TRY(clm_channel_copy(ctx, dy, c0, &src->grad, 0, src->c, accumulate[j]));
       c0 += src->c;
     }
     return CLM_OK;
   }
   case CLM_LAYER_ADD:
     for (int j = 0; j < 2; j++)
-      if (nd->in_grad[j]) CLM_TRY(clm_copy(ctx, dy, &g->nodes[nd->in[j]].grad, nd->accumulate[j]));
+      if (in_grad[j]) CLM_TRY(clm_copy(ctx, dy, &g->nodes[nd->in[j]].grad, accumulate[j]));
     return CLM_OK;
   case CLM_LAYER_SOFTMAX_XENT: {
     clm_tensor count = clm_graph_loss_count_tensor(g, nd->loss_index);
@@ -192,9 +200,11 @@ clm_status clm_graph_forward(clm_graph *g) {
              "and cannot use batch statistics (training mode): compile with training = 1, or "
              "with fuse = -1 (CLMTL_FUSE=0)");
   if (g->folded_stale) CLM_TRY(clm_graph_prepare_inference(g));
+  g->backward_passes = -1; /* no backward may read a half-written forward */
   for (int i = 0; i < g->nnodes; i++)
     CLM_TRY(annotate(g, &g->nodes[i], "forward",
                      CLM_PROFILED(g, i, CLM_PASS_FORWARD, forward_node(g, &g->nodes[i]))));
+  g->backward_passes = 0;
   return CLM_OK;
 }
 
@@ -204,12 +214,99 @@ clm_status clm_graph_zero_grad(clm_graph *g) {
   return clm_tensor_fill(g->ctx, &t, 0.0f);
 }
 
-clm_status clm_graph_backward(clm_graph *g) {
+/* Whether another backward may run on the current forward's activations. */
+static clm_status backward_allowed(const clm_graph *g) {
   if (!g->grads) CLM_FAIL(CLM_ERR_INVALID_ARG, "graph was not compiled for training");
+  if (g->backward_passes < 0)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "backward without a complete forward before it");
+  if (g->backward_passes > 0 && !g->multi_backward)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "backward pass %d after one forward: this graph keeps its "
+             "activations only until their first backward use; call "
+             "clm_graph_set_multi_backward before compiling it for several backward passes per forward", g->backward_passes + 1);
+  return CLM_OK;
+}
+
+clm_status clm_graph_backward(clm_graph *g) {
+  CLM_TRY(backward_allowed(g));
   for (int s = 0; s < g->nbwd; s++) {
     clm_node *nd = &g->nodes[g->bwd[s]];
     CLM_TRY(annotate(g, nd, "backward",
-                     CLM_PROFILED(g, g->bwd[s], CLM_PASS_BACKWARD, backward_node(g, nd))));
+                     CLM_PROFILED(g, g->bwd[s], CLM_PASS_BACKWARD,
+                                  backward_node(g, nd, nd->in_grad, nd->accumulate))));
   }
+  g->backward_passes++;
   return CLM_OK;
+}
+
+/* The steps of a partial backward: in_set[i] = 1 for node i when it has a backward step, is
+ * `stop` or depends on it (stop < 0: any node), and some loss in `mask` depends on it. */
+static void partial_set(const clm_graph *g, unsigned mask, int stop, unsigned char *in_set) {
+  int n = g->nnodes;
+  for (int i = 0; i < n; i++) { /* descends from stop */
+    const clm_node *nd = &g->nodes[i];
+    in_set[i] = stop < 0 || i == stop;
+    for (int j = 0; j < nd->nin && !in_set[i]; j++) in_set[i] = in_set[nd->in[j]] != 0;
+  }
+  unsigned char *feeds = in_set + n; /* feeds a loss of the mask */
+  for (int i = 0; i < n; i++) feeds[i] = 0;
+  for (int i = n - 1; i >= 0; i--) {
+    const clm_node *nd = &g->nodes[i];
+    if (nd->loss_index >= 0 && (mask >> nd->loss_index & 1u)) feeds[i] = 1;
+    if (feeds[i])
+      for (int j = 0; j < nd->nin; j++) feeds[nd->in[j]] = 1;
+  }
+  for (int i = 0; i < n; i++) in_set[i] = in_set[i] && feeds[i] && g->nodes[i].bwd_step >= 0;
+}
+
+clm_status clm_graph_backward_nodes(clm_graph *g, unsigned loss_mask, int stop) {
+  CLM_TRY(backward_allowed(g));
+  if (g->nlosses < 32 && (loss_mask >> g->nlosses) != 0)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "partial backward: loss mask 0x%x names losses beyond the "
+             "graph's %d", loss_mask, g->nlosses);
+  if (stop >= g->nnodes || (stop >= 0 && g->nodes[stop].bwd_step < 0))
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "partial backward: node %d has no backward step", stop);
+  int n = g->nnodes;
+  unsigned char *in_set = malloc(2 * (size_t)n + 1);
+  unsigned char *written = calloc((size_t)n + 1, 1);
+  if (!in_set || !written) {
+    free(in_set);
+    free(written);
+    CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+  }
+  partial_set(g, loss_mask, stop, in_set);
+  clm_status st = CLM_OK;
+  for (int s = 0; s < g->nbwd && st == CLM_OK; s++) {
+    int i = g->bwd[s];
+    clm_node *nd = &g->nodes[i];
+    if (!in_set[i]) continue;
+    /* gradients only of inputs inside the set (batch norm computes its dx regardless); the
+     * first contribution of this pass writes, later ones add */
+    int want[CLM_MAX_INPUTS + 2] = {0}, acc[CLM_MAX_INPUTS + 2] = {0};
+    for (int j = 0; j < nd->nin; j++) {
+      int src = nd->in[j];
+      want[j] = nd->in_grad[j] && (in_set[src] || nd->op == CLM_LAYER_BATCHNORM);
+      if (!want[j]) continue;
+      acc[j] = written[src];
+      written[src] = 1;
+    }
+    st = annotate(g, nd, "backward",
+                  CLM_PROFILED(g, i, CLM_PASS_BACKWARD, backward_node(g, nd, want, acc)));
+  }
+  free(in_set);
+  free(written);
+  if (st == CLM_OK) g->backward_passes++;
+  return st;
+}
+
+clm_status clm_graph_backward_partial(clm_graph *g, unsigned loss_mask, const char *down_to) {
+  if (!g || !g->compiled) CLM_FAIL(CLM_ERR_INVALID_ARG, "graph is not compiled");
+  int stop = -1;
+  if (down_to) {
+    stop = clm_graph_find_node(g, down_to);
+    if (stop < 0) CLM_FAIL(CLM_ERR_NOT_FOUND, "partial backward: no layer named '%s'", down_to);
+    if (g->nodes[stop].bwd_step < 0 || g->nodes[stop].nparams == 0)
+      CLM_FAIL(CLM_ERR_INVALID_ARG, "partial backward: layer '%s' has no trained parameters "
+               "behind a loss", down_to);
+  }
+  return clm_graph_backward_nodes(g, loss_mask, stop);
 }

@@ -11,6 +11,12 @@
 
 #define CLM_NODE_NAME_MAX 96
 #define CLM_NODE_MAX_PARAMS 4
+/* Elements one tensor, one flat buffer or the arena may hold: kernels index with int. */
+#define CLM_TENSOR_FLOATS_MAX ((size_t)0x7fffffff)
+/* Largest kernel size, stride, dilation and padding of a layer (model files allow less). */
+#define CLM_LAYER_GEOMETRY_MAX 4096
+/* The longest model file clm_graph_load reads. */
+#define CLM_MODEL_FILE_MAX ((size_t)16 << 20)
 
 /* A parameter or state tensor owned by a node, as a view into the flat buffers. */
 typedef struct clm_param_slot {
@@ -76,13 +82,36 @@ struct clm_graph {
   int compiled, training;
   int fuse;                    /* opt.fuse resolved (and $CLMTL_FUSE): 1 fused, 0 not */
   int folded_stale;            /* folded parameters must be recomputed before a forward */
+  int multi_backward;          /* clm_graph_set_multi_backward */
+  int backward_passes;         /* since the last complete forward; -1: none complete */
   /* device memory */
   clm_plan_item *plan;
   int nplan;
   clm_mem arena, params, grads, state, scalars, folded;
   size_t arena_floats, param_floats, state_floats, scalar_floats, folded_floats;
   struct clm_profile *profile; /* profiling mode (profile.c); NULL when off */
+  /* the model text it was parsed from (clm_graph_model_text) and that text's file name */
+  char *source_text;
+  char source_file[256];
+  int sources;                 /* texts parsed into this graph */
+  int moments;                 /* clm_graph_expect_moments */
 };
+
+/* Records the text a parse read (a copy) and its file name; parse.c calls it. */
+clm_status clm_graph_set_source(clm_graph *g, const char *filename, const char *text);
+
+/* Bytes a compiled (or planned) graph needs, by where they live. Device: the activation arena,
+ * parameters, their gradients (training), optimizer moments (g->moments copies of the
+ * parameters, allocated by the caller later), state, folded parameters, loss scalars and the
+ * inputs' own buffers. Host: one copy of parameters and state (initialisation, checkpoints)
+ * and one of every input (a batch being filled). Every sum saturates at SIZE_MAX. */
+typedef struct clm_graph_memory {
+  size_t arena, params, grads, moments, state, folded, scalars, inputs;
+  size_t device; /* their sum */
+  size_t host;
+  size_t largest_buffer; /* the largest single device buffer */
+} clm_graph_memory;
+void clm_graph_memory_use(const clm_graph *g, clm_graph_memory *m);
 
 /* Padding of a conv/deconv layer: explicit, or "same" for conv and 0 for deconv. */
 static inline int clm_layer_pad(const clm_layer *l) {
@@ -101,6 +130,10 @@ clm_status clm_graph_build_nodes(clm_graph *g);   /* expand, resolve, sort, shap
 clm_status clm_graph_autograd(clm_graph *g);      /* backward order and accumulate flags */
 clm_status clm_graph_schedule(clm_graph *g);      /* kernel variant and workspace per node */
 clm_status clm_graph_plan(clm_graph *g);          /* liveness, arena offsets, allocation */
+
+/* Partial backward by node index (exec.c; clm_graph_backward_partial resolves a layer name):
+ * stop < 0 runs every step that feeds a loss of loss_mask. */
+clm_status clm_graph_backward_nodes(clm_graph *g, unsigned loss_mask, int stop);
 
 /* The tuning file (tuning.c; format in tune.h). */
 typedef struct clm_tuning_entry {

@@ -37,9 +37,26 @@ void clm_graph_free(clm_graph *g) {
   free(g->bwd);
   free(g->losses);
   free(g->plan);
+  free(g->source_text);
   clm_profile_free(g->profile);
   free(g);
 }
+
+clm_status clm_graph_set_source(clm_graph *g, const char *filename, const char *text) {
+  free(g->source_text);
+  g->source_text = NULL;
+  if (++g->sources > 1) { g->source_file[0] = '\0'; return CLM_OK; } /* several texts: none */
+  size_t len = strlen(text);
+  g->source_text = malloc(len + 1);
+  if (!g->source_text) CLM_FAIL(CLM_ERR_HOST_MEMORY, "%s: out of host memory", filename);
+  memcpy(g->source_text, text, len + 1);
+  snprintf(g->source_file, sizeof g->source_file, "%s", filename);
+  return CLM_OK;
+}
+
+const char *clm_graph_model_text(const clm_graph *g) { return g->source_text; }
+void clm_graph_expect_moments(clm_graph *g, int count) { g->moments = count > 0 ? count : 0; }
+const char *clm_graph_model_file(const clm_graph *g) { return g->source_file; }
 
 void clm_layer_defaults(clm_layer *l, clm_layer_type type, const char *name) {
   memset(l, 0, sizeof *l);
@@ -65,6 +82,12 @@ void clm_graph_where(const clm_graph *g, int layer, char *buf, size_t size) {
 
 clm_status clm_graph_add(clm_graph *g, const clm_layer *layer) {
   if (g->compiled) CLM_FAIL(CLM_ERR_INVALID_ARG, "graph already compiled: cannot add '%s'", layer->name);
+  /* every name a terminated string (the layer may come from anywhere) */
+  int bad = !memchr(layer->name, 0, sizeof layer->name) || !memchr(layer->indices, 0, CLM_NAME_MAX) ||
+            !memchr(layer->target, 0, CLM_NAME_MAX) || !memchr(layer->mask, 0, CLM_NAME_MAX) ||
+            !memchr(layer->file, 0, sizeof layer->file);
+  for (int k = 0; k < CLM_MAX_INPUTS; k++) bad |= !memchr(layer->from[k], 0, CLM_NAME_MAX);
+  if (bad) CLM_FAIL(CLM_ERR_INVALID_ARG, "a layer's name fields must be NUL-terminated strings");
   if (!layer->name[0]) CLM_FAIL(CLM_ERR_INVALID_ARG, "a layer needs a name");
   if ((unsigned)layer->type >= CLM_LAYER_TYPE_COUNT)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "layer '%s': unknown type %d", layer->name, (int)layer->type);
@@ -251,12 +274,38 @@ clm_status clm_graph_named(const clm_graph *g, int index, const char **name, clm
 
 size_t clm_graph_arena_bytes(const clm_graph *g) { return g->arena_floats * sizeof(float); }
 
-size_t clm_graph_device_bytes(const clm_graph *g) {
-  size_t f = g->arena_floats + g->param_floats * (g->grads ? 2 : 1) + g->state_floats +
-             g->scalar_floats + g->folded_floats;
+static size_t sat_add(size_t a, size_t b) { size_t r; clm_size_add(a, b, &r); return r; }
+static size_t sat_mul(size_t a, size_t b) { size_t r; clm_size_mul(a, b, &r); return r; }
+
+void clm_graph_memory_use(const clm_graph *g, clm_graph_memory *m) {
+  memset(m, 0, sizeof *m);
+  const size_t f = sizeof(float);
+  size_t input_floats = 0;
   for (int i = 0; i < g->nnodes; i++)
-    if (g->nodes[i].own) f += (size_t)g->nodes[i].n * g->nodes[i].c * g->nodes[i].h * g->nodes[i].w;
-  return f * sizeof(float);
+    if (g->nodes[i].op == CLM_LAYER_INPUT)
+      input_floats = sat_add(input_floats, clm_numel4(g->nodes[i].n, g->nodes[i].c, g->nodes[i].h, g->nodes[i].w));
+  m->arena = sat_mul(g->arena_floats, f);
+  m->params = sat_mul(g->param_floats, f);
+  m->grads = g->opt.training ? m->params : 0;
+  m->moments = g->moments > 0 ? sat_mul(m->params, (size_t)g->moments) : 0;
+  m->state = sat_mul(g->state_floats, f);
+  m->folded = sat_mul(g->folded_floats, f);
+  m->scalars = sat_mul(3 * (size_t)g->nlosses, f);
+  m->inputs = sat_mul(input_floats, f);
+  size_t parts[] = {m->arena, m->params, m->grads, m->moments, m->state, m->folded, m->scalars, m->inputs};
+  for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
+    m->device = sat_add(m->device, parts[k]);
+    if (k != 3 && parts[k] > m->largest_buffer) m->largest_buffer = parts[k];
+  }
+  if (g->moments > 0 && m->params > m->largest_buffer) m->largest_buffer = m->params;
+  m->host = sat_add(sat_add(m->params, m->state), m->inputs);
+}
+
+size_t clm_graph_device_bytes(const clm_graph *g) {
+  clm_graph_memory m;
+  clm_graph_memory_use(g, &m);
+  return sat_add(sat_add(m.arena, m.params), sat_add(sat_add(m.grads, m.state),
+                 sat_add(sat_add(m.folded, m.scalars), m.inputs)));
 }
 
 /* ---- initialisation ---------------------------------------------------------------------- */
@@ -334,6 +383,9 @@ void clm_graph_print(const clm_graph *g, void *file) {
     fprintf(f, "%-28s %-17s %-22s %10zu  %s%s%s\n", nd->name, op, shape, np, var,
             conv && nd->variant_tuned ? " (tuned)" : "", nd->fold >= 0 ? ", bn folded" : "");
   }
-  fprintf(f, "parameters: %zu   activation arena: %.2f MiB   device total: %.2f MiB\n", total,
-          (double)clm_graph_arena_bytes(g) / (1 << 20), (double)clm_graph_device_bytes(g) / (1 << 20));
+  clm_graph_memory m;
+  clm_graph_memory_use(g, &m);
+  fprintf(f, "parameters: %zu   activation arena: %.2f MiB   device total: %.2f MiB   host copies: "
+          "%.2f MiB\n", total, (double)clm_graph_arena_bytes(g) / (1 << 20),
+          (double)clm_graph_device_bytes(g) / (1 << 20), (double)m.host / (1 << 20));
 }

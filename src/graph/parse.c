@@ -1,6 +1,10 @@
-/* Model files: INI as Python's configparser reads it. One section per named layer, `key =
- * value` (or `key: value`) lines, full-line comments with # or ;. Sections named task.<name>
- * are losses. Every error names the file, the line and, where there is one, the key. */
+/* Model files: INI as Python's configparser reads it with inline_comment_prefixes = (';', '#')
+ * from a file opened with encoding utf-8-sig (tools/clmtl_cfg.py reads the same files the same
+ * way). One section per named layer, `key = value` (or `key: value`) lines, full-line comments
+ * and inline comments after white space with # or ;, an optional UTF-8 byte-order mark.
+ * Sections named task.<name> are losses. What configparser would read differently from clmtl
+ * (a value continued on an indented line, non-ASCII white space) is refused. Every error names
+ * the file, the line and, where there is one, the key. */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -9,12 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "graph/graph-impl.h"
+#include "runtime/file-impl.h"
 
 #define MAX_KEYS 48
 
 typedef struct {
   char key[32];
-  char value[512];
+  char value[1024];
   int line;
 } kv;
 
@@ -64,7 +69,7 @@ static clm_status parse_name(const section *s, const kv *k, char *out) {
 }
 
 static clm_status parse_from(const section *s, const kv *k, clm_layer *l) {
-  char buf[512];
+  char buf[sizeof k->value];
   snprintf(buf, sizeof buf, "%s", k->value);
   l->nfrom = 0;
   for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
@@ -203,14 +208,61 @@ static clm_status flush_section(clm_graph *g, section *s) {
   return CLM_OK;
 }
 
+/* Length of the UTF-8 sequence at p (0: not valid UTF-8), and whether it is white space to
+ * Python (str.isspace beyond ASCII: U+0085, U+00A0, U+1680, U+2000..U+200A, U+2028, U+2029,
+ * U+202F, U+205F, U+3000), which configparser would strip and clmtl would not. */
+static int utf8_char(const unsigned char *p, int *space) {
+  *space = 0;
+  if (p[0] < 0x80) return 1;
+  int n = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 && p[0] < 0xe0 ? 2 : 0;
+  if (p[0] >= 0xf5) n = 0;
+  for (int i = 1; i < n; i++) if ((p[i] & 0xc0) != 0x80) return 0;
+  if (n == 0) return 0;
+  unsigned cp = n == 2 ? (p[0] & 0x1fu) : n == 3 ? (p[0] & 0x0fu) : (p[0] & 0x07u);
+  for (int i = 1; i < n; i++) cp = cp << 6 | (p[i] & 0x3fu);
+  if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+      (cp >= 0xd800 && cp <= 0xdfff))
+    return 0; /* overlong or surrogate */
+  *space = cp == 0x85 || cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) ||
+           cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000;
+  return n;
+}
+
+/* Where configparser (inline_comment_prefixes = ';', '#') cuts an inline comment: it looks at
+ * the 1st occurrence of each prefix, then the 2nd of each, ..., and stops at the first round in
+ * which some occurrence is at the start of the line or follows white space; the comment starts
+ * at the earliest such occurrence of that round. Returns the cut, or len when there is none. */
+static size_t inline_comment(const char *line, size_t len) {
+  static const char prefixes[2] = {';', '#'};
+  long at[2] = {-1, -1};
+  int alive[2] = {1, 1};
+  while (alive[0] || alive[1]) {
+    size_t cut = len;
+    for (int k = 0; k < 2; k++) {
+      if (!alive[k]) continue;
+      const char *hit = memchr(line + at[k] + 1, prefixes[k], len - (size_t)(at[k] + 1));
+      if (!hit) { alive[k] = 0; continue; }
+      at[k] = hit - line;
+      if (at[k] == 0 || isspace((unsigned char)line[at[k] - 1])) if ((size_t)at[k] < cut) cut = (size_t)at[k];
+    }
+    if (cut < len) return cut;
+  }
+  return len;
+}
+
 clm_status clm_graph_parse(clm_graph *g, const char *text, const char *filename) {
+  if (!filename) filename = "(model text)";
   section *s = calloc(1, sizeof *s);
-  if (!s) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+  if (!s) CLM_FAIL(CLM_ERR_HOST_MEMORY, "%s: out of host memory", filename);
   s->file = filename;
   clm_status st = CLM_OK;
   int lineno = 0;
   const char *p = text;
+  if (!strncmp(p, "\xef\xbb\xbf", 3)) p += 3; /* a UTF-8 byte-order mark, as utf-8-sig reads it */
   char line[1024];
+  /* continuation lines as configparser sees them: deeper indented than the key line before,
+   * with no blank or comment line between */
+  int have_key = 0, indent_level = INT_MAX;
   while (*p && st == CLM_OK) {
     const char *nl = strchr(p, '\n');
     size_t len = nl ? (size_t)(nl - p) : strlen(p);
@@ -222,14 +274,31 @@ clm_status clm_graph_parse(clm_graph *g, const char *text, const char *filename)
     memcpy(line, p, len);
     line[len] = '\0';
     p = nl ? nl + 1 : p + len;
-    for (size_t i = 0; i < len; i++)
-      if (line[i] == '\0' || ((unsigned char)line[i] < 32 && line[i] != '\t' && line[i] != '\r')) {
+    for (size_t i = 0; i < len && st == CLM_OK;) {
+      int space, n = utf8_char((const unsigned char *)line + i, &space);
+      if (n == 1 && (unsigned char)line[i] < 32 && line[i] != '\t' && line[i] != '\r')
         st = CLM_ERROR(CLM_ERR_PARSE, "%s:%d: control character in the file (is it a model file?)", filename, lineno);
-        break;
-      }
+      else if (n == 0 || i + (size_t)n > len)
+        st = CLM_ERROR(CLM_ERR_PARSE, "%s:%d: not UTF-8 text (byte 0x%02x at column %zu)", filename,
+                       lineno, (unsigned char)line[i], i + 1);
+      else if (space)
+        st = CLM_ERROR(CLM_ERR_PARSE, "%s:%d: non-ASCII white space at column %zu (use spaces or tabs)",
+                       filename, lineno, i + 1);
+      i += n ? (size_t)n : 1;
+    }
     if (st != CLM_OK) break;
+    int indent = 0;
+    while (isspace((unsigned char)line[indent])) indent++;
+    line[inline_comment(line, len)] = '\0';
     char *t = trim(line);
-    if (!*t || *t == '#' || *t == ';') continue;
+    if (!*t || *t == '#' || *t == ';') { indent_level = INT_MAX; continue; }
+    if (have_key && indent > indent_level) {
+      st = CLM_ERROR(CLM_ERR_PARSE, "%s:%d: layer '%s': indented line continues the value of '%s' "
+                     "(one line per value; unindent it)", filename, lineno, s->section,
+                     s->nkeys ? s->keys[s->nkeys - 1].key : "?");
+      break;
+    }
+    indent_level = indent;
     if (*t == '[') {
       char *close = strchr(t, ']');
       if (!close || close[1]) {
@@ -246,6 +315,7 @@ clm_status clm_graph_parse(clm_graph *g, const char *text, const char *filename)
       if ((st = flush_section(g, s)) != CLM_OK) break;
       snprintf(s->section, sizeof s->section, "%s", name);
       s->line = lineno;
+      have_key = 0;
       continue;
     }
     char *eq = strpbrk(t, "=:");
@@ -277,38 +347,25 @@ clm_status clm_graph_parse(clm_graph *g, const char *text, const char *filename)
     snprintf(k->key, sizeof k->key, "%s", key);
     snprintf(k->value, sizeof k->value, "%s", value);
     k->line = lineno;
+    have_key = 1;
   }
   if (st == CLM_OK) st = flush_section(g, s);
   free(s);
+  if (st == CLM_OK && g->nlayers == 0)
+    st = CLM_ERROR(CLM_ERR_PARSE, "%s: no layers (an empty model file?)", filename);
+  if (st == CLM_OK) st = clm_graph_set_source(g, filename, text);
   return st;
 }
 
 clm_status clm_graph_load(clm_graph *g, const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) CLM_FAIL(CLM_ERR_IO, "cannot open model file %s: %s", path, strerror(errno));
-  char *buf = NULL;
-  size_t len = 0, cap = 0;
-  for (;;) {
-    if (len + 4096 + 1 > cap) {
-      cap = cap ? cap * 2 : 16384;
-      if (cap > (64u << 20)) { free(buf); fclose(f); CLM_FAIL(CLM_ERR_PARSE, "%s: larger than 64 MiB; not a model file", path); }
-      char *nb = realloc(buf, cap);
-      if (!nb) { free(buf); fclose(f); CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory"); }
-      buf = nb;
-    }
-    size_t got = fread(buf + len, 1, 4096, f);
-    len += got;
-    if (got < 4096) break;
-  }
-  int err = ferror(f);
-  fclose(f);
-  if (err) { free(buf); CLM_FAIL(CLM_ERR_IO, "error reading model file %s", path); }
-  buf[len] = '\0';
-  if (strlen(buf) != len) {
-    free(buf);
+  char *text;
+  size_t len;
+  CLM_TRY(clm_file_read_all(path, "model file", CLM_MODEL_FILE_MAX, &text, &len));
+  if (strlen(text) != len) {
+    free(text);
     CLM_FAIL(CLM_ERR_PARSE, "%s: contains NUL bytes; not a model file", path);
   }
-  clm_status st = clm_graph_parse(g, buf, path);
-  free(buf);
+  clm_status st = clm_graph_parse(g, text, path);
+  free(text);
   return st;
 }

@@ -4,8 +4,14 @@
  * (greedy by size, lowest fitting offset). A graph compiled for inference has no backward
  * steps, so no gradients or backward workspaces, and each activation lives from its forward
  * step to its last forward use (network heads to the end); a folded batch norm shares its
- * convolution's output. Then every device buffer of the graph is allocated. Losses' values,
- * counts and seeds live in a separate small scalars buffer. */
+ * convolution's output. A training graph set for several backward passes per forward
+ * (clm_graph_set_multi_backward) keeps every forward value a backward step reads (inputs of
+ * conv, batch norm and losses, activation outputs, batch-norm saved statistics, pooling
+ * indices) to the last backward step, so a later pass never reads memory an earlier pass
+ * reused; gradients and backward workspaces are rewritten by each pass and keep their
+ * intervals. Then every device buffer of the graph is allocated. Losses' values, counts and
+ * seeds live in a separate small scalars buffer. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "graph/graph-impl.h"
@@ -52,12 +58,17 @@ static clm_status place(plan_item *items, int count, size_t *total) {
     size_t off = 0;
     for (int j = 0; j < nl; j++) {
       if (live[j]->off >= off + items[i].floats) break; /* fits in the gap before live[j] */
-      size_t end = live[j]->off + live[j]->floats;
+      size_t end = live[j]->off + live[j]->floats; /* placed earlier: below the peak so far */
       end = (end + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
       if (end > off) off = end;
     }
+    size_t end;
+    if (!clm_size_add(off, items[i].floats, &end)) {
+      free(live);
+      CLM_FAIL(CLM_ERR_SHAPE, "the activation arena would need more than %zu floats", SIZE_MAX);
+    }
     items[i].off = off;
-    if (off + items[i].floats > peak) peak = off + items[i].floats;
+    if (end > peak) peak = end;
   }
   free(live);
   *total = peak;
@@ -70,16 +81,88 @@ static int bwd_reads_output(const clm_node *nd) {
          (nd->op == CLM_LAYER_BATCHNORM && nd->act != CLM_ACTIVATION_NONE);
 }
 
+static double gib(size_t bytes) { return (double)bytes / (double)(1u << 30); }
+
+/* The layer whose output and parameters (with gradients and moments) take the most bytes. */
+static void largest_layer(const clm_graph *g, char *buf, size_t size) {
+  size_t best = 0;
+  int pick = -1;
+  size_t per_param = 1 + (g->opt.training ? 1 : 0) + (g->moments > 0 ? (size_t)g->moments : 0);
+  for (int li = 0; li < g->nlayers; li++) {
+    size_t b = 0, r;
+    for (int i = 0; i < g->nnodes; i++) {
+      const clm_node *nd = &g->nodes[i];
+      if (nd->layer != li) continue;
+      clm_size_add(b, clm_numel4(nd->n, nd->c, nd->h, nd->w), &b);
+      for (int k = 0; k < nd->nparams; k++) {
+        const clm_param_slot *p = &nd->params[k];
+        clm_size_mul(clm_numel4(p->n, p->c, p->h, p->w), per_param, &r);
+        clm_size_add(b, r, &b);
+      }
+    }
+    if (b >= best) { best = b; pick = li; }
+  }
+  if (pick < 0) { snprintf(buf, size, "none"); return; }
+  char where[400];
+  clm_graph_where(g, pick, where, sizeof where);
+  size_t bytes;
+  clm_size_mul(best, sizeof(float), &bytes);
+  snprintf(buf, size, "%s (%s, output and parameters %.2f GiB)", where,
+           clm_layer_type_name(g->layers[pick].type), gib(bytes));
+}
+
+/* The plan against the device's budget (runtime-impl.h), before anything is allocated. Leaves
+ * 1/8 of shared host memory (at most 1 GiB) to the driver, the kernels and the program. */
+static clm_status check_budget(clm_graph *g) {
+  clm_graph_memory m;
+  clm_graph_memory_use(g, &m);
+  clm_memory_budget b;
+  clm_memory_budget_get(g->ctx, &b);
+  const char *dev = g->ctx->info.name;
+  char big[600], detail[400];
+  int copies = 1 + (m.grads > 0) + (g->moments > 0 ? g->moments : 0);
+  snprintf(detail, sizeof detail, "activations %.2f GiB, parameters %.2f GiB x %d (%s), inputs "
+           "%.2f GiB, host copies %.2f GiB", gib(m.arena), gib(m.params), copies,
+           copies == 1 ? "no gradients" : m.moments ? "with gradients and optimizer moments"
+                                                    : "with gradients", gib(m.inputs), gib(m.host));
+  uint64_t host = b.host_available;
+  if (host != UINT64_MAX) {
+    uint64_t keep = host / 8 < (1ull << 30) ? host / 8 : (1ull << 30);
+    host -= keep;
+  }
+  size_t need = m.host;
+  const char *what = "host memory";
+  uint64_t avail = host;
+  if (b.shares_host) {
+    clm_size_add(m.device, m.host, &need);
+    what = "memory (device buffers are host memory here)";
+  } else if (m.device > b.device_global) {
+    largest_layer(g, big, sizeof big);
+    CLM_FAIL(CLM_ERR_DEVICE_MEMORY, "%s%sthe graph needs %zu bytes of device memory (%s) but %s has "
+             "%llu; largest layer: %s; use a smaller batch or resolution", g->source_file,
+             g->source_file[0] ? ": " : "", m.device, detail, dev,
+             (unsigned long long)b.device_global, big);
+  }
+  if (need > avail) {
+    largest_layer(g, big, sizeof big);
+    CLM_FAIL(CLM_ERR_DEVICE_MEMORY, "%s%sthe graph needs %zu bytes (%.2f GiB) of %s (%s) but "
+             "%llu (%.2f GiB) are available (%s, less headroom) for %s; largest layer: %s; use a "
+             "smaller batch or resolution", g->source_file, g->source_file[0] ? ": " : "", need,
+             gib(need), what, detail, (unsigned long long)avail, gib((size_t)avail), b.host_source,
+             dev, big);
+  }
+  if (m.largest_buffer > b.device_max_alloc) {
+    largest_layer(g, big, sizeof big);
+    CLM_FAIL(CLM_ERR_DEVICE_MEMORY, "%s%sone buffer of the graph needs %zu bytes (%s) but %s "
+             "allocates at most %llu at once; largest layer: %s; use a smaller batch or resolution",
+             g->source_file, g->source_file[0] ? ": " : "", m.largest_buffer, detail, dev,
+             (unsigned long long)b.device_max_alloc, big);
+  }
+  return CLM_OK;
+}
+
 static clm_status alloc_buffers(clm_graph *g) {
   clm_context *ctx = g->ctx;
-  size_t need = (g->arena_floats + g->param_floats * (g->training ? 2 : 1) + g->state_floats +
-                 g->folded_floats) * sizeof(float);
-  if (need > ctx->info.global_mem_bytes)
-    CLM_FAIL(CLM_ERR_DEVICE_MEMORY,
-             "the graph needs %zu bytes of device memory (activations %zu, parameters %zu) but %s "
-             "has %llu; use a smaller batch or resolution", need, g->arena_floats * sizeof(float),
-             g->param_floats * sizeof(float), ctx->info.name,
-             (unsigned long long)ctx->info.global_mem_bytes);
   /* inference reads its results from the arena: host-mappable where memory is unified */
   if (g->training) CLM_TRY(clm_buffer_alloc(ctx, g->arena_floats, &g->arena));
   else CLM_TRY(clm_buffer_alloc_host(ctx, g->arena_floats, &g->arena));
@@ -96,14 +179,28 @@ static clm_status alloc_buffers(clm_graph *g) {
   return CLM_OK;
 }
 
+clm_status clm_graph_set_multi_backward(clm_graph *g, int on) {
+  if (!g) CLM_FAIL(CLM_ERR_INVALID_ARG, "multi_backward: graph missing");
+  if (g->compiled)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "multi_backward must be set before clm_graph_compile: the "
+             "planner decides activation lifetimes");
+  g->multi_backward = on != 0;
+  return CLM_OK;
+}
+
 clm_status clm_graph_plan(clm_graph *g) {
   int n = g->nnodes, end = n + g->nbwd; /* steps 0..n-1 forward, n.. backward */
+  /* several backward passes per forward: a value read by a backward step must survive every
+   * later step of the first pass, so it lives to the end (ends after its last read else) */
+  int multi = g->training && g->multi_backward;
+  g->backward_passes = -1;
   plan_item *items = calloc((size_t)n * 5 + 1, sizeof *items);
   if (!items) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
   int count = 0;
   int *last_use = malloc(((size_t)n + 1) * sizeof *last_use);
   if (!last_use) { free(items); CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory"); }
 #define BWD(i) (g->nodes[i].bwd_step >= 0 ? n + g->nodes[i].bwd_step : -1)
+#define READ_BY_BWD(i) (multi ? end : BWD(i)) /* last step a backward read at BWD(i) needs */
 #define ADD(slot_, floats_, s_, e_)                                                          \
   do {                                                                                       \
     items[count].slot = (slot_);                                                             \
@@ -129,9 +226,9 @@ clm_status clm_graph_plan(clm_graph *g) {
         for (int k = 0; k < g->nodes[j].nin; k++) {
           if (g->nodes[j].in[k] != i) continue;
           if (j > last) last = j;
-          if (BWD(j) > last && bwd_reads_inputs(g->nodes[j].op)) last = BWD(j);
+          if (BWD(j) > last && bwd_reads_inputs(g->nodes[j].op)) last = READ_BY_BWD(j);
         }
-      if (bwd_reads_output(nd) && BWD(i) > last) last = BWD(i);
+      if (bwd_reads_output(nd) && BWD(i) > last) last = READ_BY_BWD(i);
       if (nd->keep) last = end;
       last_use[i] = last;
     }
@@ -145,12 +242,12 @@ clm_status clm_graph_plan(clm_graph *g) {
     clm_node *nd = &g->nodes[i];
     if (last_use[i] >= 0 && !nd->alias) ADD(&nd->out, numel_of(nd), i, last_use[i]);
     if (nd->aux_floats) {
-      int last = nd->loss_index >= 0 ? i : (BWD(i) > i ? BWD(i) : i);
+      int last = nd->loss_index >= 0 ? i : (BWD(i) > i ? READ_BY_BWD(i) : i);
       if (nd->op == CLM_LAYER_MAXPOOL) /* unpool layers read the indices */
         for (int j = i + 1; j < n; j++)
           if (g->nodes[j].op == CLM_LAYER_UNPOOL && g->nodes[j].in[1] == i) {
             if (j > last) last = j;
-            if (BWD(j) > last) last = BWD(j);
+            if (BWD(j) > last) last = READ_BY_BWD(j);
           }
       ADD(&nd->aux, nd->aux_floats, i, last);
     }
@@ -168,13 +265,34 @@ clm_status clm_graph_plan(clm_graph *g) {
     }
   }
 #undef ADD
+#undef READ_BY_BWD
 #undef BWD
   free(last_use);
   clm_status st = place(items, count, &g->arena_floats);
   if (st != CLM_OK) { free(items); return st; }
   /* aligned total; then record the placements once the buffers exist */
+  if (g->arena_floats > CLM_TENSOR_FLOATS_MAX - ALIGN_FLOATS) {
+    free(items);
+    char big[600];
+    largest_layer(g, big, sizeof big);
+    CLM_FAIL(CLM_ERR_DEVICE_MEMORY, "%s%sthe activation arena needs %zu floats (%.2f GiB), more "
+             "than the %zu floats kernels can index; largest layer: %s; use a smaller batch or "
+             "resolution", g->source_file, g->source_file[0] ? ": " : "", g->arena_floats,
+             gib(g->arena_floats * sizeof(float)), (size_t)CLM_TENSOR_FLOATS_MAX, big);
+  }
   g->arena_floats = (g->arena_floats + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
-  st = alloc_buffers(g);
+  g->scalar_floats = 3 * (size_t)g->nlosses;
+  if (!g->ctx) { /* plan only (no device): placements without buffers */
+    g->plan = malloc(((size_t)count + 1) * sizeof *g->plan);
+    if (!g->plan) { free(items); CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory"); }
+    g->nplan = count;
+    for (int i = 0; i < count; i++)
+      g->plan[i] = (clm_plan_item){items[i].off, items[i].floats, items[i].start, items[i].end};
+    free(items);
+    return CLM_OK;
+  }
+  st = check_budget(g);
+  if (st == CLM_OK) st = alloc_buffers(g);
   if (st != CLM_OK) { free(items); return st; }
   g->plan = malloc(((size_t)count + 1) * sizeof *g->plan);
   if (!g->plan) { free(items); CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory"); }

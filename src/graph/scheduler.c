@@ -36,7 +36,7 @@ static void default_variants(const clm_graph *g, const clm_node *nd, int *v) {
   const clm_param_slot *w = &nd->params[0];
   const clm_layer *l = &g->layers[nd->layer];
   int reduction = w->c * w->h * w->w;
-  if (clm_context_device(g->ctx)->kind == CLM_DEVICE_CPU) {
+  if (!g->ctx || clm_context_device(g->ctx)->kind == CLM_DEVICE_CPU) { /* no device: plan for a CPU */
     int implicit = l->stride == 1;
     v[CLM_CONV_FORWARD] = v[CLM_CONV_BACKWARD_DATA] = implicit ? CLM_CONV_IMPLICIT : CLM_CONV_TILED;
     v[CLM_CONV_BACKWARD_WEIGHT] = implicit && reduction <= 1152 ? CLM_CONV_IMPLICIT : CLM_CONV_TILED;
@@ -64,7 +64,7 @@ clm_status clm_graph_schedule(clm_graph *g) {
   }
   char tuning[600] = "";
   const char *use_tuning = getenv("CLMTL_TUNING");
-  if (forced < 0 && !(use_tuning && !strcmp(use_tuning, "0")) &&
+  if (forced < 0 && g->ctx && !(use_tuning && !strcmp(use_tuning, "0")) &&
       clm_tuning_file(g->ctx, tuning, sizeof tuning) != CLM_OK)
     tuning[0] = 0;
   int warn = 1; /* about a malformed tuning file: once per compile */

@@ -4,6 +4,7 @@
  * optimizer together on the device, and the host snapshot read at logging intervals. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include "clmtl/mtl.h"
 #include "graph/graph-impl.h"
 
@@ -51,6 +52,9 @@ static clm_status gradnorm_setup(clm_mtl *m) {
   if (m->shared < 0)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "gradnorm needs a convolution shared by two or more losses; "
              "the model has none");
+  if (!g->multi_backward)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "gradnorm takes one backward pass per task after each forward: "
+             "call clm_graph_set_multi_backward(g, 1) before compiling the graph");
   const clm_param_slot *w = &g->nodes[m->shared].params[0];
   m->shared_grad = clm_tensor_view(g->grads, w->off, w->n, w->c, w->h, w->w);
   return CLM_OK;
@@ -127,9 +131,10 @@ clm_status clm_mtl_weigh(clm_mtl *m) {
   return clm_launch_1d(g->ctx, "train", "count_nonfinite", 1, "tt", &m->total, &m->skipped);
 }
 
-/* GradNorm's per-task gradient norms at the shared layer: one backward per task, each from
- * that task's loss alone, into a zeroed weight gradient. Other gradients are left dirty: the
- * caller zeroes everything before the real backward. */
+/* GradNorm's per-task gradient norms at the shared layer W: per task, a partial backward
+ * from that task's loss alone (seed 1) down to W only, into a zeroed weight gradient. The
+ * other gradients those passes touch (the heads', W's bias) are left dirty: the caller
+ * zeroes everything before the real backward. */
 static clm_status gradnorm_norms(clm_mtl *m) {
   clm_graph *g = m->g;
   clm_mtl_scalars sc = clm_mtl_scalars_graph(g);
@@ -137,14 +142,44 @@ static clm_status gradnorm_norms(clm_mtl *m) {
     CLM_TRY(clm_tensor_fill(g->ctx, &m->shared_grad, 0.0f));
     CLM_TRY(clm_launch_1d(g->ctx, "train", "seed_onehot", (size_t)m->cfg.ntasks, "tiii", &sc.seed,
                           sc.stride, m->cfg.ntasks, i));
-    CLM_TRY(clm_graph_backward(g));
+    CLM_TRY(clm_graph_backward_nodes(g, 1u << i, m->shared));
     CLM_TRY(clm_gradnorm_norm(g->ctx, &m->shared_grad, &m->norms, i, &m->ws));
   }
   return clm_gradnorm_record_initial(g->ctx, &m->cfg, &sc, &m->l0, m->steps > 0);
 }
 
+clm_status clm_mtl_optim_setup(clm_mtl *m, clm_optim_state *s, int decay_bias_norm) {
+  clm_graph *g = m->g;
+  if (!s || s->n != g->param_floats)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "optimizer set-up: the state must hold the graph's %zu "
+             "parameters", g->param_floats);
+  unsigned char *decay = malloc(g->param_floats + 1);
+  if (!decay) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+  memset(decay, 1, g->param_floats);
+  for (int i = 0; i < g->nnodes; i++) {
+    const clm_node *nd = &g->nodes[i];
+    for (int k = 0; k < nd->nparams; k++) {
+      const clm_param_slot *p = &nd->params[k];
+      if (p->is_state) continue;
+      /* a convolution's weight always decays; biases and batch-norm γ, β on request; the
+       * weighting's task parameters never */
+      int conv_weight = (nd->op == CLM_LAYER_CONV || nd->op == CLM_LAYER_DECONV) &&
+                        !strcmp(p->suffix, "weight");
+      int decays = nd->loss_index >= 0 ? 0 : conv_weight ? 1 : decay_bias_norm != 0;
+      memset(decay + p->off, decays, (size_t)p->n * p->c * p->h * p->w);
+    }
+  }
+  clm_status st = clm_optim_state_set_decay(g->ctx, s, decay);
+  free(decay);
+  CLM_TRY(st);
+  return clm_optim_state_set_task(s, g->task_param_off, (size_t)m->cfg.ntasks);
+}
+
 clm_status clm_mtl_train_step(clm_mtl *m, const clm_optim_config *opt, clm_optim_state *state) {
   clm_graph *g = m->g;
+  /* the task parameters: their own learning rate, never decayed (host only) */
+  if (state && state->n == g->param_floats)
+    CLM_TRY(clm_optim_state_set_task(state, g->task_param_off, (size_t)m->cfg.ntasks));
   clm_tensor params = clm_graph_params(g), grads = clm_graph_grads(g);
   clm_tensor task_params = clm_graph_task_params(g), task_grads = clm_graph_task_grads(g);
   int gradnorm = m->cfg.strategy == CLM_MTL_GRADNORM;
@@ -219,5 +254,34 @@ clm_status clm_mtl_read(clm_mtl *m, clm_mtl_snapshot *out) {
     out->count[i] = scal[3 * i + 1];
     out->sigma[i] = sigma_of(&m->cfg, i, out->param[i]);
   }
+  return CLM_OK;
+}
+
+clm_status clm_mtl_state_get(clm_mtl *m, clm_mtl_state *out) {
+  if (!m || !out) CLM_FAIL(CLM_ERR_INVALID_ARG, "weighting state: weighting and output required");
+  int k = m->cfg.ntasks;
+  float head[3], l0[CLM_MTL_MAX_TASKS];
+  clm_tensor both = clm_tensor_view(m->buf, 0, 1, 1, 1, 3);
+  CLM_TRY(clm_tensor_download(m->g->ctx, &both, head));
+  CLM_TRY(clm_tensor_download(m->g->ctx, &m->l0, l0));
+  memset(out, 0, sizeof *out);
+  out->ntasks = k;
+  out->steps = m->steps;
+  out->skipped_steps = head[1];
+  out->skipped_in_a_row = head[2];
+  for (int i = 0; i < k; i++) out->l0[i] = l0[i];
+  return CLM_OK;
+}
+
+clm_status clm_mtl_state_set(clm_mtl *m, const clm_mtl_state *in) {
+  if (!m || !in) CLM_FAIL(CLM_ERR_INVALID_ARG, "weighting state: weighting and state required");
+  if (in->ntasks != m->cfg.ntasks || in->steps < 0)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "weighting state of %d tasks after %ld steps for a weighting of "
+             "%d tasks", in->ntasks, in->steps, m->cfg.ntasks);
+  clm_tensor counters = clm_tensor_view(m->buf, 1, 1, 1, 1, 2);
+  float c[2] = {in->skipped_steps, in->skipped_in_a_row};
+  CLM_TRY(clm_tensor_upload(m->g->ctx, &counters, c));
+  CLM_TRY(clm_tensor_upload(m->g->ctx, &m->l0, in->l0));
+  m->steps = in->steps;
   return CLM_OK;
 }

@@ -1,8 +1,11 @@
 /* Optimizers (include/clmtl/optim.h; kernels in cl/optim.cl): defaults and name parsing, the
- * device state (moments m, v and the step counter in one buffer) and the step, which is one
- * launch over all parameters plus a one-work-item launch that advances the counter. */
+ * device state (moments m, v, the step counter and the weight-decay mask in one buffer, the
+ * task range on the host) and the step, which is one launch over all parameters plus a
+ * one-work-item launch that advances the counter. */
 #include <limits.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include "clmtl/optim.h"
 #include "ops/ops.h"
@@ -38,12 +41,38 @@ clm_status clm_optim_state_init(clm_context *ctx, size_t n, clm_optim_state *s) 
   if (n == 0 || n > INT_MAX)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "optimizer state for %zu parameters: need 1 to %d", n, INT_MAX);
   clm_mem buf;
-  CLM_TRY(clm_buffer_alloc(ctx, 2 * n + 1, &buf)); /* zero-filled: moments 0, step 0 */
+  size_t words = (n + 31) / 32;
+  /* zero-filled: moments 0, step 0, no parameter exempt from decay */
+  CLM_TRY(clm_buffer_alloc(ctx, 2 * n + 1 + words, &buf));
   s->n = n;
   s->buffer = buf;
   s->m = clm_tensor_view(buf, 0, 1, 1, 1, (int)n);
   s->v = clm_tensor_view(buf, n, 1, 1, 1, (int)n);
   s->step = clm_tensor_view(buf, 2 * n, 1, 1, 1, 1);
+  s->nodecay = clm_tensor_view(buf, 2 * n + 1, 1, 1, 1, (int)words);
+  return CLM_OK;
+}
+
+clm_status clm_optim_state_set_decay(clm_context *ctx, clm_optim_state *s,
+                                     const unsigned char *decay) {
+  if (!ctx || !s || !s->buffer) CLM_FAIL(CLM_ERR_INVALID_ARG, "decay mask: context and state required");
+  size_t words = (s->n + 31) / 32;
+  uint32_t *bits = calloc(words, sizeof *bits);
+  if (!bits) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+  for (size_t i = 0; decay && i < s->n; i++)
+    if (!decay[i]) bits[i / 32] |= 1u << (i % 32);
+  clm_status st = clm_tensor_upload(ctx, &s->nodecay, (const float *)(const void *)bits); /* words as bytes */
+  free(bits);
+  return st;
+}
+
+clm_status clm_optim_state_set_task(clm_optim_state *s, size_t off, size_t count) {
+  if (!s || !s->buffer) CLM_FAIL(CLM_ERR_INVALID_ARG, "task range: state required");
+  if (off > s->n || count > s->n - off)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "task range [%zu, %zu) lies outside the %zu parameters", off,
+             off + count, s->n);
+  s->task_off = count ? off : 0;
+  s->task_count = count;
   return CLM_OK;
 }
 
@@ -56,9 +85,10 @@ void clm_optim_state_free(clm_optim_state *s) {
 static clm_status check_config(const clm_optim_config *c) {
   if (c->kind != CLM_OPTIM_SGD && c->kind != CLM_OPTIM_ADAM && c->kind != CLM_OPTIM_ADAMW)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "unknown optimizer kind %d", (int)c->kind);
-  if (!isfinite(c->lr) || c->lr < 0 || !isfinite(c->weight_decay) || c->weight_decay < 0)
-    CLM_FAIL(CLM_ERR_INVALID_ARG, "optimizer: lr %g and weight decay %g must be finite and >= 0",
-             c->lr, c->weight_decay);
+  if (!isfinite(c->lr) || c->lr < 0 || !isfinite(c->weight_decay) || c->weight_decay < 0 ||
+      !isfinite(c->task_lr) || c->task_lr < 0)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "optimizer: lr %g, task lr %g and weight decay %g must be "
+             "finite and >= 0", c->lr, c->task_lr, c->weight_decay);
   if (c->kind == CLM_OPTIM_SGD && !(c->momentum >= 0 && c->momentum < INFINITY))
     CLM_FAIL(CLM_ERR_INVALID_ARG, "sgd: momentum %g must be finite and >= 0", c->momentum);
   if (c->kind == CLM_OPTIM_SGD && c->nesterov && c->momentum <= 0)
@@ -88,12 +118,14 @@ clm_status clm_optim_step(clm_context *ctx, const clm_optim_config *cfg, const c
   const clm_tensor *gd = has_guard ? guard : &s->step; /* any valid buffer when absent */
   cl_kernel k;
   CLM_TRY(clm_kernel_get(ctx, "optim", NULL, "optim_step", &k, NULL));
-  CLM_TRY(clm_kernel_args(k, "ttttttiiiffifffffff", params, grads, &s->m, &s->v, &s->step, gd,
+  float task_lr = cfg->task_lr > 0 ? cfg->task_lr : cfg->lr;
+  int t0 = (int)s->task_off, t1 = (int)(s->task_off + s->task_count);
+  CLM_TRY(clm_kernel_args(k, "ttttttiiiffiffffffftiif", params, grads, &s->m, &s->v, &s->step, gd,
                           has_guard, (int)s->n, (int)cfg->kind, (double)cfg->lr,
                           (double)cfg->momentum, cfg->nesterov ? 1 : 0,
                           1.0 - (double)cfg->beta1, log_beta(cfg->beta1), (double)cfg->beta2,
                           1.0 - (double)cfg->beta2, log_beta(cfg->beta2), (double)cfg->eps,
-                          (double)cfg->weight_decay));
+                          (double)cfg->weight_decay, &s->nodecay, t0, t1, (double)task_lr));
   size_t items = (s->n + 15) / 16; /* 16 parameters per work-item */
   CLM_TRY(clm_kernel_launch(ctx, k, 1, &items, NULL));
   /* In-order queue: the counter moves only after every parameter has used it. */

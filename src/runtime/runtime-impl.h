@@ -150,4 +150,48 @@ clm_status clm_buffer_alloc_host(clm_context *ctx, size_t floats, clm_mem *out);
 
 static inline int clm_is_pow2(size_t x) { return x && !(x & (x - 1)); }
 
+/* ---- sizes ------------------------------------------------------------------------------- */
+
+/* *out = a * b (a + b): 1 when it fits in size_t, 0 when it would wrap (*out is then SIZE_MAX,
+ * so a chain of them stays "too large"). Every size computed from user input goes through
+ * these. */
+static inline int clm_size_mul(size_t a, size_t b, size_t *out) {
+  if (__builtin_mul_overflow(a, b, out)) { *out = SIZE_MAX; return 0; }
+  return 1;
+}
+static inline int clm_size_add(size_t a, size_t b, size_t *out) {
+  if (__builtin_add_overflow(a, b, out)) { *out = SIZE_MAX; return 0; }
+  return 1;
+}
+/* n·c·h·w of non-negative dimensions, SIZE_MAX when it does not fit. */
+static inline size_t clm_numel4(long long n, long long c, long long h, long long w) {
+  size_t r;
+  if (n < 0 || c < 0 || h < 0 || w < 0) return SIZE_MAX;
+  if (!clm_size_mul((size_t)n, (size_t)c, &r) || !clm_size_mul(r, (size_t)h, &r) ||
+      !clm_size_mul(r, (size_t)w, &r))
+    return SIZE_MAX;
+  return r;
+}
+
+/* ---- memory budget (budget.c) ------------------------------------------------------------ */
+
+/* What one program may allocate on a context's device, in bytes.
+ *   shares_host   1 on CPU devices and devices with unified host memory: their buffers come
+ *                 out of host memory, so device buffers and host copies share host_available
+ *   host_available  memory this process can still take: MemAvailable from /proc/meminfo,
+ *                 capped by the cgroup's memory limit less its usage, capped by
+ *                 $CLMTL_MEMORY_LIMIT (bytes, or with a K, M or G suffix); UINT64_MAX when
+ *                 none of these is known
+ *   device_global, device_max_alloc   CL_DEVICE_GLOBAL_MEM_SIZE and CL_DEVICE_MAX_MEM_ALLOC_SIZE
+ *                 ($CLMTL_MEMORY_LIMIT caps the first too)
+ *   host_source   where host_available came from, for messages ("MemAvailable", ...) */
+typedef struct clm_memory_budget {
+  int shares_host;
+  uint64_t host_available;
+  uint64_t device_global, device_max_alloc;
+  char host_source[64];
+} clm_memory_budget;
+/* ctx may be NULL (no device: only the host side is filled, device limits UINT64_MAX). */
+void clm_memory_budget_get(const clm_context *ctx, clm_memory_budget *b);
+
 #endif

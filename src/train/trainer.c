@@ -152,6 +152,8 @@ static clm_status setup(trainer *t) {
   CLM_TRY(clm_graph_load(t->g, o->model_path));
   t->model_text = read_text(o->model_path);
   clm_graph_options go = {o->batch, o->height, o->width, 1, -1, 0};
+  /* gradnorm: a backward per task after each forward */
+  CLM_TRY(clm_graph_set_multi_backward(t->g, o->weighting.strategy == CLM_MTL_GRADNORM));
   CLM_TRY(clm_graph_compile(t->g, &go));
   CLM_TRY(clm_graph_init_params(t->g, o->seed));
   /* the weighting: strategy and its settings from the options, tasks from the model */
@@ -171,6 +173,7 @@ static clm_status setup(trainer *t) {
   }
   CLM_TRY(clm_mtl_create(t->g, &mc, &t->mtl));
   CLM_TRY(clm_optim_state_init(t->ctx, clm_graph_params(t->g).w, &t->opt));
+  CLM_TRY(clm_mtl_optim_setup(t->mtl, &t->opt, !o->no_decay_bias_norm)); /* decay mask */
   CLM_TRY(clm_buffer_alloc(t->ctx, 2 * (size_t)t->ntasks, &t->acc));
   CLM_TRY(open_data(t));
   if (clm_dataset_count(t->train) < o->batch)
@@ -308,13 +311,24 @@ static clm_status save(trainer *t, const char *name, int epoch) {
       used += (size_t)snprintf(dwa[k] + used, sizeof dwa[k] - used, "%s%.9g", i ? "," : "",
                                k ? t->dwa_saved.before[i] : t->dwa_saved.last[i]);
   }
+  /* the weighting's own state: gradnorm's L(0) and step count, the non-finite counters */
+  clm_mtl_state ms;
+  CLM_TRY(clm_mtl_state_get(t->mtl, &ms));
+  char l0[512] = "", msteps[24], skipped[2][24];
+  for (int i = 0, used = 0; i < ms.ntasks && used < (int)sizeof l0 - 32; i++)
+    used += snprintf(l0 + used, sizeof l0 - (size_t)used, "%s%.9g", i ? "," : "", ms.l0[i]);
+  snprintf(msteps, sizeof msteps, "%ld", ms.steps);
+  snprintf(skipped[0], sizeof skipped[0], "%.9g", ms.skipped_steps);
+  snprintf(skipped[1], sizeof skipped[1], "%.9g", ms.skipped_in_a_row);
   clm_checkpoint_info info = {t->model_text, t->step, epoch, clm_mtl_strategy_name(o->weighting.strategy)};
   /* the model text and resolution too, so eval and infer need only the checkpoint */
   clm_checkpoint_meta extra[] = {{"best_val_loss", best}, {"epochs_since_best", since},
                                  {"dwa_epochs", dwa_n}, {"dwa_last", dwa[0]}, {"dwa_before", dwa[1]},
                                  {"height", h}, {"width", w}, {"data_seed", seed},
                                  {"model_cfg", t->model_text ? t->model_text : ""},
-                                 {"label_set", ""}, {"class_names", ""}};
+                                 {"label_set", ""}, {"class_names", ""},
+                                 {"mtl_steps", msteps}, {"gradnorm_l0", l0},
+                                 {"skipped_steps", skipped[0]}, {"skipped_in_a_row", skipped[1]}};
   /* the label set the classification tasks were trained on, for eval and infer */
   char names[4096] = "";
   const clm_label_set *ls = t->feeds.labels;
@@ -323,14 +337,14 @@ static clm_status save(trainer *t, const char *name, int epoch) {
                      i + 1 == ls->classes ? "]" : "");
   extra[9].value = ls ? ls->name : "";
   extra[10].value = names;
-  return clm_checkpoint_save(path, t->g, &t->opt, &info, extra, 11);
+  return clm_checkpoint_save(path, t->g, &t->opt, &info, extra, 15);
 }
 
 static clm_status parse_list(const char *s, double *out, int n) {
   for (int i = 0; i < n; i++) {
     char *end;
     out[i] = s ? strtod(s, &end) : 0;
-    if (!s || end == s) CLM_FAIL(CLM_ERR_PARSE, "checkpoint: bad DWA state '%s'", s ? s : "");
+    if (!s || end == s) CLM_FAIL(CLM_ERR_PARSE, "checkpoint: bad list of %d numbers '%s'", n, s ? s : "");
     s = *end == ',' ? end + 1 : end;
   }
   return CLM_OK;
@@ -362,6 +376,17 @@ static clm_status restore(trainer *t) {
     t->dwa_saved.epochs = atoi(dn);
     st = parse_list(clm_checkpoint_meta_get(meta, n, "dwa_last"), t->dwa_saved.last, t->ntasks);
     if (st == CLM_OK) st = parse_list(clm_checkpoint_meta_get(meta, n, "dwa_before"), t->dwa_saved.before, t->ntasks);
+  }
+  /* the weighting's state (checkpoints from before it was saved: left as a fresh run's) */
+  const char *msteps = clm_checkpoint_meta_get(meta, n, "mtl_steps");
+  const char *skipped = clm_checkpoint_meta_get(meta, n, "skipped_steps");
+  const char *in_a_row = clm_checkpoint_meta_get(meta, n, "skipped_in_a_row");
+  if (st == CLM_OK && msteps && skipped && in_a_row) {
+    clm_mtl_state ms = {t->ntasks, atol(msteps), {0}, strtof(skipped, NULL), strtof(in_a_row, NULL)};
+    double l0[CLM_MTL_MAX_TASKS];
+    st = parse_list(clm_checkpoint_meta_get(meta, n, "gradnorm_l0"), l0, t->ntasks);
+    for (int i = 0; i < t->ntasks; i++) ms.l0[i] = (float)l0[i];
+    if (st == CLM_OK) st = clm_mtl_state_set(t->mtl, &ms);
   }
   clm_checkpoint_meta_free(meta);
   return st;
@@ -401,6 +426,8 @@ static clm_status run(trainer *t, const clm_train_callbacks *cb) {
       if (st == CLM_OK) st = clm_batch_upload(cur, t->g);
       if (st == CLM_OK && s + 1 < per_epoch) st = clm_batch_start(next, t->train, idx + (size_t)(s + 1) * o->batch);
       oc.lr = lr_at(o, epoch, step, total);
+      if (o->optim.task_lr > 0) /* the schedule scales both, as for torch parameter groups */
+        oc.task_lr = o->optim.lr > 0 ? o->optim.task_lr * (oc.lr / o->optim.lr) : o->optim.task_lr;
       if (st == CLM_OK) st = clm_mtl_train_step(t->mtl, &oc, &t->opt);
       if (st == CLM_OK)
         st = clm_launch_1d(t->ctx, "train", "accumulate_losses", (size_t)t->ntasks, "tiit", &sc.value,

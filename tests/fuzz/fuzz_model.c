@@ -1,12 +1,11 @@
 /* Fuzz target: model files. Each input is the text of a model file. It goes through
- * clm_graph_parse and, when that succeeds, the host-side compile stages: name resolution,
- * cycle detection, shape inference and parameter layout (clm_graph_build_nodes) and the
- * backward pass (clm_graph_autograd), at batch 2 and a size taken from the input's length.
- * Scheduling and memory planning are left out: they need a device, and none of these stages
- * touches the graph's context, so the graph is created without one (no OpenCL per input, no
- * driver in the process). Besides the sanitizers, it checks that every failure is a known
- * status with a message, and that parse errors name the file
- * (after the "source.c:line: " prefix of every message). */
+ * clm_graph_parse and, when that succeeds, the whole compile as a plan without a device (the
+ * graph is created without a context: name resolution, cycle detection, shape inference,
+ * parameter layout, the backward pass, scheduling for a CPU and arena placement, no
+ * allocation, no OpenCL per input, no driver in the process), training, at batch 2 and a size
+ * taken from the input's length. Besides the sanitizers, it checks that every failure is a
+ * known status with a message, and that parse errors name the file (after the "source.c:line: "
+ * prefix of every message). tests/fuzz/fuzz_graph.c generates layers past the file's limits. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,15 +40,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (st != CLM_OK) {
     check_failure(st, 1);
   } else {
-    g->opt.batch = 2;
-    g->opt.height = 8 + 8 * (int)(size % 4); /* 8..32, so shapes vary with the input */
-    g->opt.width = 2 * g->opt.height;
-    g->opt.training = 1;
-    g->opt.conv_variant = -1;
-    g->training = 1;
+    int side = 8 + 8 * (int)(size % 4); /* 8..32, so shapes vary with the input */
+    clm_graph_options o = {2, side, 2 * side, 1, -1, 0};
     clm_clear_error();
-    st = clm_graph_build_nodes(g);
-    if (st == CLM_OK) st = clm_graph_autograd(g);
+    st = clm_graph_compile(g, &o);
     if (st != CLM_OK) check_failure(st, 0);
   }
   clm_graph_free(g);

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (AddressSanitizer + UBSan, -DCLMTL_FUZZ=ON) in their
 # own build directory and runs each for a bounded time, one after the other.
-#   tests/fuzz/run.sh [SECONDS_PER_TARGET (60)] [TARGET...]   targets: model safetensors png
-# Each target starts from its seeds and regressions (tests/fuzz/<target>/, read only) plus a
-# working corpus kept in the build directory between runs. Exits non-zero when a target
+#   tests/fuzz/run.sh [SECONDS_PER_TARGET (60)] [TARGET...]   targets: model graph safetensors png
+# Each target starts from its seeds and regressions (tests/fuzz/<target>/, read only; for model
+# also the shipped models/*.cfg) plus a working corpus kept in the build directory between runs. Exits non-zero when a target
 # crashes (sanitizer report, failed check, leak, timeout, out of memory); the input is left
 # as build-fuzz/crashes/<target>/crash-* — fix the bug, then commit the input as
 # tests/fuzz/<target>/regressions/<what>, and the regular ctest run replays it from then on.
@@ -14,7 +14,7 @@ src="$(cd "$here/../.." && pwd)"
 secs="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(model safetensors png)
+[ ${#targets[@]} -gt 0 ] || targets=(model graph safetensors png)
 build="${FUZZ_BUILD:-$src/build-fuzz}"
 cc="${CC:-$(command -v clang-14 || command -v clang)}"
 
@@ -34,6 +34,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus" "$crashes"
   seeds=("$here/$t")
   [ -d "$here/$t/regressions" ] && seeds+=("$here/$t/regressions")
+  [ "$t" = model ] && seeds+=("$src/models")
   echo "== fuzz_$t for ${secs}s"
   # -max_len: model files and datasets of a few small PNGs fit in 16 KiB. -timeout: one input
   # is microseconds to milliseconds; 10 s means a hang. -rss_limit_mb: large PNG dimensions

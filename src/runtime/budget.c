@@ -1,0 +1,79 @@
+/* The memory budget of a device (runtime-impl.h): how much a graph may allocate before it
+ * allocates anything. A CPU device (PoCL) reports all of RAM as its global memory, and its
+ * buffers are host memory, as are those of integrated GPUs: for them the real limit is the
+ * memory the process can still take, read here from /proc/meminfo and the cgroup. Discrete
+ * devices are bounded by their own global memory. Checking a plan against this is the
+ * planner's job (planner.c). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "runtime/runtime-impl.h"
+
+/* The first integer after `key` in a small text file, times `scale`; 0 when absent. */
+static int read_number(const char *path, const char *key, uint64_t scale, uint64_t *out) {
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  char line[256];
+  int found = 0;
+  size_t klen = key ? strlen(key) : 0;
+  while (!found && fgets(line, sizeof line, f)) {
+    if (key && strncmp(line, key, klen)) continue;
+    char *end;
+    unsigned long long v = strtoull(line + klen, &end, 10);
+    if (end == line + klen) { if (!key) break; continue; }
+    found = v <= UINT64_MAX / scale;
+    *out = (uint64_t)v * scale;
+  }
+  fclose(f);
+  return found;
+}
+
+/* $CLMTL_MEMORY_LIMIT: bytes, or K, M, G (binary) multiples; 0 when unset or malformed. */
+static uint64_t env_limit(void) {
+  const char *v = getenv("CLMTL_MEMORY_LIMIT");
+  if (!v || !*v) return 0;
+  char *end;
+  unsigned long long x = strtoull(v, &end, 10);
+  uint64_t scale = 1;
+  if (*end == 'K' || *end == 'k') scale = 1ull << 10;
+  else if (*end == 'M' || *end == 'm') scale = 1ull << 20;
+  else if (*end == 'G' || *end == 'g') scale = 1ull << 30;
+  if (scale > 1) end++;
+  if (*end || end == v || x > UINT64_MAX / scale) return 0;
+  return (uint64_t)x * scale;
+}
+
+static void cap(clm_memory_budget *b, uint64_t v, const char *source) {
+  if (v < b->host_available) {
+    b->host_available = v;
+    snprintf(b->host_source, sizeof b->host_source, "%s", source);
+  }
+}
+
+void clm_memory_budget_get(const clm_context *ctx, clm_memory_budget *b) {
+  memset(b, 0, sizeof *b);
+  b->host_available = UINT64_MAX;
+  snprintf(b->host_source, sizeof b->host_source, "unknown");
+  b->device_global = b->device_max_alloc = UINT64_MAX;
+  if (ctx) {
+    b->shares_host = ctx->info.kind == CLM_DEVICE_CPU || ctx->info.unified_memory;
+    if (ctx->info.global_mem_bytes) b->device_global = ctx->info.global_mem_bytes;
+    if (ctx->info.max_alloc_bytes) b->device_max_alloc = ctx->info.max_alloc_bytes;
+  }
+  uint64_t v;
+  if (read_number("/proc/meminfo", "MemAvailable:", 1024, &v)) cap(b, v, "MemAvailable in /proc/meminfo");
+  /* cgroup v2, then v1: the limit less what the group already uses */
+  uint64_t lim, used;
+  if (read_number("/sys/fs/cgroup/memory.max", NULL, 1, &lim) &&
+      read_number("/sys/fs/cgroup/memory.current", NULL, 1, &used))
+    cap(b, lim > used ? lim - used : 0, "the cgroup's memory.max");
+  else if (read_number("/sys/fs/cgroup/memory/memory.limit_in_bytes", NULL, 1, &lim) &&
+           read_number("/sys/fs/cgroup/memory/memory.usage_in_bytes", NULL, 1, &used))
+    cap(b, lim > used ? lim - used : 0, "the cgroup's memory limit");
+  uint64_t env = env_limit();
+  if (env) {
+    cap(b, env, "CLMTL_MEMORY_LIMIT");
+    if (env < b->device_global) b->device_global = env;
+  }
+}
