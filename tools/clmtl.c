@@ -1,4 +1,7 @@
-/* The clmtl command-line program: one executable, one sub-command per job. */
+/* The clmtl command-line program: one executable, one sub-command per job. SIGINT, SIGTERM
+ * and SIGHUP remove a checkpoint's temporary file when they arrive during a save, then end the
+ * program as they would have. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,8 +79,28 @@ static int cmd_devices(int argc, char **argv) {
   return 0;
 }
 
+static void on_signal(int sig) {
+  clm_checkpoint_signal_cleanup();
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+static void install_signal_handlers(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+    struct sigaction old;
+    /* a signal ignored by whoever started us (nohup, `cmd &` in a script) stays ignored */
+    if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN) sigaction(sigs[i], &sa, NULL);
+  }
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) return usage(stderr);
+  install_signal_handlers();
   const char *cmd = argv[1];
   if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
   if (!strcmp(cmd, "model")) return cmd_model(argc - 1, argv + 1);

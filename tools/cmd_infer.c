@@ -17,6 +17,7 @@
 #include <stb_image_write.h>
 #include "cli.h"
 #include "clmtl/infer.h"
+#include "clmtl/rundir.h"
 #include "infer_panel.h"
 #include "train/feeds.h"
 
@@ -82,20 +83,25 @@ typedef struct infer_task {
 
 /* mkdir -p */
 static int make_dirs(const char *path) {
-  char buf[4096];
+  char *buf = strdup(path);
   size_t len = strlen(path);
-  if (!len || len >= sizeof buf) return 1;
-  memcpy(buf, path, len + 1);
+  if (!buf || !len) {
+    fprintf(stderr, "clmtl infer: %s\n", buf ? "--out is empty" : "out of host memory");
+    free(buf);
+    return 1;
+  }
   for (size_t i = 1; i <= len; i++) {
     if (buf[i] != '/' && buf[i] != '\0') continue;
     char c = buf[i];
     buf[i] = '\0';
     if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
       fprintf(stderr, "clmtl infer: cannot create %s: %s\n", buf, strerror(errno));
+      free(buf);
       return 1;
     }
     buf[i] = c;
   }
+  free(buf);
   struct stat st;
   if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
     fprintf(stderr, "clmtl infer: --out %s is not a directory\n", path);
@@ -147,11 +153,11 @@ static int add_folder(input_list *l, const char *dir) {
   struct dirent *e;
   while ((e = readdir(d)) && !rc) {
     if (!is_image_name(e->d_name)) continue;
-    char p[4096];
-    size_t n = strlen(dir);
-    snprintf(p, sizeof p, "%s%s%s", dir, n && dir[n - 1] == '/' ? "" : "/", e->d_name);
+    char *p = clm_path_join(dir, e->d_name);
     struct stat st;
-    if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) rc = list_add(l, p);
+    if (!p) rc = 1;
+    else if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) rc = list_add(l, p);
+    free(p);
   }
   closedir(d);
   qsort(l->path + first, (size_t)(l->count - first), sizeof *l->path, cmp_str);
@@ -165,15 +171,17 @@ static int add_list_file(input_list *l, const char *file) {
     fprintf(stderr, "clmtl infer: cannot read list %s: %s\n", file, strerror(errno));
     return 1;
   }
-  char line[4096];
+  char *line = NULL;
+  size_t cap = 0;
   int rc = 0;
-  while (!rc && fgets(line, sizeof line, f)) {
+  while (!rc && getline(&line, &cap, f) >= 0) {
     size_t n = strlen(line);
     while (n && isspace((unsigned char)line[n - 1])) line[--n] = '\0';
     char *p = line;
     while (isspace((unsigned char)*p)) p++;
     if (*p && *p != '#') rc = list_add(l, p);
   }
+  free(line);
   fclose(f);
   return rc;
 }
@@ -243,12 +251,21 @@ static int lib_check(clm_status st) {
   return 1;
 }
 
-/* Adds "<stem><suffix>" to the JSON array of files and makes the full path. */
-static void out_path(const infer_run *r, const char *stem, const char *suffix, char *path, size_t size,
-                     cJSON *files) {
-  snprintf(path, size, "%s/%s%s", r->outdir, stem, suffix);
-  const char *base = strrchr(path, '/');
-  cJSON_AddItemToArray(files, cJSON_CreateString(base ? base + 1 : path));
+/* *path becomes outdir/<stem><suffix> (heap, never truncated; the previous one freed), and
+ * "<stem><suffix>" is added to the JSON array of files. Nonzero when out of memory. */
+static int out_path(const infer_run *r, const char *stem, const char *suffix, char **path, cJSON *files) {
+  free(*path);
+  *path = NULL;
+  size_t n = strlen(stem) + strlen(suffix) + 1;
+  char *file = malloc(n);
+  if (file) {
+    snprintf(file, n, "%s%s", stem, suffix);
+    *path = clm_path_join(r->outdir, file);
+    cJSON_AddItemToArray(files, cJSON_CreateString(file));
+  }
+  free(file);
+  if (!*path) fprintf(stderr, "clmtl infer: out of host memory\n");
+  return !*path;
 }
 
 /* Per-pixel softmax over K planes, in place. */
@@ -278,7 +295,7 @@ static int infer_image(infer_run *r, const char *input, const char *stem) {
   clm_instance_info *inst = NULL;
   int ninst = -1, inst_task = -1, have_classes = 0;
   cJSON *doc = cJSON_CreateObject(), *jtasks = cJSON_CreateArray(), *jinst = cJSON_CreateArray(), *files = NULL;
-  char path[4200], suffix[256];
+  char *path = NULL, suffix[256];
   size_t vcap = 3 * shw;
   for (int t = 0; t < r->k; t++) vcap = (size_t)r->task[t].pred.c * shw > vcap ? (size_t)r->task[t].pred.c * shw : vcap;
   vals = malloc(vcap * sizeof *vals);
@@ -351,10 +368,10 @@ static int infer_image(infer_run *r, const char *input, const char *stem) {
       clm_class_palette(r->model.label_set, c, r->palette);
       clm_colorize_classes(lab, sh, sw, r->palette, c, tile);
       snprintf(suffix, sizeof suffix, "_%s.png", tk->name);
-      out_path(r, stem, suffix, path, sizeof path, files);
+      if (out_path(r, stem, suffix, &path, files)) { rc = 1; break; }
       rc |= write_png8(path, sh, sw, 3, tile);
       snprintf(suffix, sizeof suffix, "_%s_labelIds.png", tk->name);
-      out_path(r, stem, suffix, path, sizeof path, files);
+      if (out_path(r, stem, suffix, &path, files)) { rc = 1; break; }
       rc |= write_png8(path, sh, sw, 1, lab);
       if (r->raw) {
         float *probs = malloc((size_t)c * hw * sizeof *probs);
@@ -364,7 +381,7 @@ static int infer_image(infer_run *r, const char *input, const char *stem) {
         clm_resize_nearest(probs, sizeof *probs, c, h, w, &box, vals, sh, sw, NULL);
         free(probs);
         snprintf(suffix, sizeof suffix, "_%s_probs.npy", tk->name);
-        out_path(r, stem, suffix, path, sizeof path, files);
+        if (out_path(r, stem, suffix, &path, files)) { rc = 1; break; }
         rc |= lib_check(clm_npy_write(path, c, sh, sw, vals));
       }
       /* the overlay: half the class colour, half the image; unknown classes show the image */
@@ -391,7 +408,7 @@ static int infer_image(infer_run *r, const char *input, const char *stem) {
       clm_resize_nearest(ids_net, sizeof *ids_net, 1, h, w, &box, ids_in, sh, sw, NULL);
       clm_colorize_instances(ids_in, sh, sw, tile);
       snprintf(suffix, sizeof suffix, "_%s.png", tk->name);
-      out_path(r, stem, suffix, path, sizeof path, files);
+      if (out_path(r, stem, suffix, &path, files)) { rc = 1; break; }
       rc |= write_png8(path, sh, sw, 3, tile);
       if (have_classes && inst_task < 0) { /* CityScapes instance ids, and the instance list */
         free(inst);
@@ -399,20 +416,20 @@ static int infer_image(infer_run *r, const char *input, const char *stem) {
         ninst = inst ? clm_instance_ids(cls_in, ids_in, sh, sw, u16, inst, n + 1) : CLM_ERR_HOST_MEMORY;
         if (ninst < 0) { rc = lib_check((clm_status)ninst); break; }
         inst_task = t;
-        out_path(r, stem, "_instanceIds.png", path, sizeof path, files);
+        if (out_path(r, stem, "_instanceIds.png", &path, files)) { rc = 1; break; }
         rc |= lib_check(clm_png_write_gray16(path, sh, sw, u16));
       } else if (have_classes) {
         int m = clm_instance_ids(cls_in, ids_in, sh, sw, u16, NULL, 0);
         if (m < 0) { rc = lib_check((clm_status)m); break; }
         snprintf(suffix, sizeof suffix, "_%s_instanceIds.png", tk->name);
-        out_path(r, stem, suffix, path, sizeof path, files);
+        if (out_path(r, stem, suffix, &path, files)) { rc = 1; break; }
         rc |= lib_check(clm_png_write_gray16(path, sh, sw, u16));
       }
       if (r->raw) { /* offsets in pixels of the input image */
         clm_resize_bilinear(tk->net, 2, h, w, &box, vals, sh, sw, NULL);
         for (size_t i = 0; i < shw; i++) { vals[i] *= (float)sy; vals[shw + i] *= (float)sx; }
         snprintf(suffix, sizeof suffix, "_%s_offsets.npy", tk->name);
-        out_path(r, stem, suffix, path, sizeof path, files);
+        if (out_path(r, stem, suffix, &path, files)) { rc = 1; break; }
         rc |= lib_check(clm_npy_write(path, 2, sh, sw, vals));
       }
       /* instances over the dimmed image */
@@ -430,15 +447,15 @@ static int infer_image(infer_run *r, const char *input, const char *stem) {
         if (!fixed) { lo = 0; hi = clm_depth_auto_max(vals, shw); }
         clm_colorize_values(vals, shw, lo, hi, tile);
         snprintf(suffix, sizeof suffix, "_%s.png", tk->name);
-        out_path(r, stem, suffix, path, sizeof path, files);
+        if (out_path(r, stem, suffix, &path, files)) { rc = 1; break; }
         rc |= write_png8(path, sh, sw, 3, tile);
         clm_disparity_encode(vals, shw, u16);
         snprintf(suffix, sizeof suffix, "_%s_disparity.png", tk->name);
-        out_path(r, stem, suffix, path, sizeof path, files);
+        if (out_path(r, stem, suffix, &path, files)) { rc = 1; break; }
         rc |= lib_check(clm_png_write_gray16(path, sh, sw, u16));
         if (r->raw) {
           snprintf(suffix, sizeof suffix, "_%s.npy", tk->name);
-          out_path(r, stem, suffix, path, sizeof path, files);
+          if (out_path(r, stem, suffix, &path, files)) { rc = 1; break; }
           rc |= lib_check(clm_npy_write(path, 1, sh, sw, vals));
         }
         snprintf(ptiles[t + 1].caption, sizeof ptiles[t + 1].caption, "%s: disparity", tk->name);
@@ -457,12 +474,13 @@ static int infer_image(infer_run *r, const char *input, const char *stem) {
             memcpy(strip + 3 * ((size_t)y * c * sw + (size_t)j * sw), one + 3 * (size_t)y * sw, 3 * (size_t)sw);
         }
         snprintf(suffix, sizeof suffix, "_%s.png", tk->name);
-        out_path(r, stem, suffix, path, sizeof path, files);
-        rc |= write_png8(path, sh, c * sw, 3, strip);
+        int bad = out_path(r, stem, suffix, &path, files);
+        if (!bad) bad = write_png8(path, sh, c * sw, 3, strip);
         free(strip);
         free(one);
+        if (bad) { rc = 1; break; }
         snprintf(suffix, sizeof suffix, "_%s.npy", tk->name);
-        out_path(r, stem, suffix, path, sizeof path, files);
+        if (out_path(r, stem, suffix, &path, files)) { rc = 1; break; }
         rc |= lib_check(clm_npy_write(path, c, sh, sw, vals));
         snprintf(ptiles[t + 1].caption, sizeof ptiles[t + 1].caption, "%s: channel 0 of %d", tk->name, c);
       }
@@ -496,10 +514,13 @@ static int infer_image(infer_run *r, const char *input, const char *stem) {
     goto done;
   }
   cJSON *other = cJSON_AddArrayToObject(doc, "files");
-  out_path(r, stem, "_panel.png", path, sizeof path, other);
-  rc |= write_png8(path, ph, pw, 3, panel);
+  rc = out_path(r, stem, "_panel.png", &path, other);
+  if (!rc) rc = write_png8(path, ph, pw, 3, panel);
   free(panel);
-  out_path(r, stem, ".json", path, sizeof path, other);
+  if (rc || out_path(r, stem, ".json", &path, other)) {
+    rc = 1;
+    goto done;
+  }
   char *text = cJSON_Print(doc);
   FILE *f = text ? fopen(path, "w") : NULL;
   if (!f || fputs(text, f) < 0 || fputc('\n', f) == EOF) rc = 1;
@@ -512,7 +533,7 @@ done:
   cJSON_Delete(doc);
   cJSON_Delete(jinst);
   free(src); free(planar); free(img); free(conv); free(vals); free(cls_net); free(cls_in); free(lab);
-  free(ids_net); free(ids_in); free(u16); free(inst);
+  free(ids_net); free(ids_in); free(u16); free(inst); free(path);
   for (int t = 0; t <= r->k; t++) free(tiles[t]);
   return rc;
 }

@@ -1,6 +1,7 @@
 /* A trained checkpoint opened for `clmtl eval` and `clmtl infer` (cli.h cli_model_load): the
  * graph rebuilt from the model text in its metadata, compiled at its resolution (or another),
  * weights loaded and batch norm folded, and what the metadata says about its classes. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,21 +18,33 @@ int cli_model_load(clm_context *ctx, const char *path, int batch, int height, in
     return 1;
   }
   const char *cfg = clm_checkpoint_meta_get(meta, n, "model_cfg");
-  const char *h = clm_checkpoint_meta_get(meta, n, "height"), *w = clm_checkpoint_meta_get(meta, n, "width");
-  const char *s = clm_checkpoint_meta_get(meta, n, "data_seed");
   const char *ls = clm_checkpoint_meta_get(meta, n, "label_set");
   const char *names = clm_checkpoint_meta_get(meta, n, "class_names");
   snprintf(m->label_set, sizeof m->label_set, "%s", ls ? ls : "");
-  if (!cfg || !*cfg || !h || !w) {
-    fprintf(stderr, "%s: no model text or resolution in its metadata (not written by clmtl train)\n", path);
+  if (!cfg || !*cfg) {
+    fprintf(stderr, "%s: no model text in its metadata (not written by clmtl train)\n", path);
     clm_checkpoint_meta_free(meta);
     return 1;
   }
-  m->train_height = atoi(h);
-  m->train_width = atoi(w);
+  /* the model text against its hash, and numbers with their ranges: messages name file and key */
+  long long hh = 0, ww = 0, ss = 1;
+  clm_status st = clm_checkpoint_check_model(path, meta, n, NULL, NULL);
+  if (st == CLM_OK) st = clm_checkpoint_meta_int(path, meta, n, "height", 1, 65536, &hh);
+  if (st == CLM_OK) st = clm_checkpoint_meta_int(path, meta, n, "width", 1, 65536, &ww);
+  if (st == CLM_OK && clm_checkpoint_meta_get(meta, n, "data_seed"))
+    st = clm_checkpoint_meta_int(path, meta, n, "data_seed", 0, LLONG_MAX, &ss);
+  char *name = st == CLM_OK ? malloc(strlen(path) + sizeof ":model_cfg") : NULL;
+  if (st != CLM_OK || !name) {
+    fprintf(stderr, "%s\n", st != CLM_OK ? clm_last_error() : "out of host memory");
+    clm_checkpoint_meta_free(meta);
+    return 1;
+  }
+  sprintf(name, "%s:model_cfg", path);
+  m->train_height = (int)hh;
+  m->train_width = (int)ww;
   m->height = height > 0 ? height : m->train_height;
   m->width = width > 0 ? width : m->train_width;
-  m->seed = s ? strtoull(s, NULL, 10) : 1;
+  m->seed = (uint64_t)ss;
   cJSON *arr = names && *names ? cJSON_Parse(names) : NULL;
   int count = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
   m->class_names = count ? calloc((size_t)count, sizeof *m->class_names) : NULL;
@@ -41,15 +54,14 @@ int cli_model_load(clm_context *ctx, const char *path, int batch, int height, in
     m->nclass_names = i + 1;
   }
   cJSON_Delete(arr);
-  char name[1100];
-  snprintf(name, sizeof name, "%s:model_cfg", path);
   clm_graph_options o = {batch, m->height, m->width, 0, -1, 0};
-  clm_status st = clm_graph_create(ctx, &m->g);
+  st = clm_graph_create(ctx, &m->g);
   if (st == CLM_OK) st = clm_graph_parse(m->g, cfg, name);
   if (st == CLM_OK) st = clm_graph_compile(m->g, &o);
   if (st == CLM_OK) st = clm_checkpoint_load(path, m->g, NULL, NULL, NULL);
   /* batch norm folded into the convolutions once, for every forward that follows */
   if (st == CLM_OK) st = clm_graph_prepare_inference(m->g);
+  free(name);
   clm_checkpoint_meta_free(meta);
   if (st != CLM_OK) {
     fprintf(stderr, "%s: %s\n", path, clm_last_error());

@@ -2,7 +2,7 @@
  * stb_image after the structural check of data/png_check.c, JPEG through a private JPEG-only
  * stb_image after a walk of its markers to the frame header that bounds its dimensions (stb
  * would otherwise allocate what a 600-byte file claims). */
-#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +10,7 @@
 #include "clmtl/infer.h"
 #include "data/png_check.h"
 #include "infer/infer-impl.h"
+#include "runtime/file-impl.h"
 #include "runtime/runtime-impl.h"
 
 /* The frame header (SOFn) of a JPEG: its height and width, or a message. */
@@ -45,8 +46,14 @@ static clm_status jpeg_check(const char *path, FILE *f, int *height, int *width)
 
 clm_status clm_image_read(const char *path, uint8_t **rgb, int *height, int *width) {
   *rgb = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) CLM_FAIL(CLM_ERR_NOT_FOUND, "cannot open %s: %s", path, strerror(errno));
+  /* a regular file only: FIFOs, devices and directories are refused at once, never waited on */
+  FILE *f = NULL;
+  size_t bytes = 0;
+  CLM_TRY(clm_file_open_read(path, "image", &f, &bytes));
+  if (bytes == SIZE_MAX) {
+    fclose(f);
+    CLM_FAIL(CLM_ERR_IO, "%s: a pipe, not a file: images are read from regular files", path);
+  }
   unsigned char magic[4] = {0};
   size_t n = fread(magic, 1, 4, f);
   rewind(f);
