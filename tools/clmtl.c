@@ -45,7 +45,8 @@ static int usage(FILE *to) {
           "                       [--size HxW (128x256)] [--batch N (8)] [--steps N] [--warmup N]\n"
           "                       [--device D | --all-devices] [--ops] [--weighting W] [--json FILE]\n"
           "                       [--csv FILE] [--markdown FILE] [--png FILE]; 'clmtl bench --help'\n"
-          "  help                 this text\n\n"
+          "  help                 this text\n"
+          "  --version            the version and the git commit it was built from\n\n"
           "environment:\n"
           "  CLMTL_DEVICE         device to use: P:D, cpu, gpu, or part of a device/vendor/platform name\n"
           "  CLMTL_KERNEL_DIR     load kernels from this directory instead of the embedded copies\n"
@@ -67,7 +68,7 @@ static int cmd_devices(int argc, char **argv) {
     return 1;
   }
   clm_device_info chosen;
-  int have_default = clm_device_select(NULL, &chosen) == CLM_OK;
+  int have_default = clm_device_select(cli_device(NULL), &chosen) == CLM_OK;
   for (int i = 0; i < n; i++) {
     char buf[4096];
     clm_device_describe(&list[i], buf, sizeof buf);
@@ -110,6 +111,10 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "synth")) return cmd_synth(argc - 1, argv + 1);
   if (!strcmp(cmd, "tune")) return cmd_tune(argc - 1, argv + 1);
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
+  if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+    printf("clmtl %s (commit %s)\n", CLMTL_VERSION_STRING, CLMTL_GIT_COMMIT);
+    return 0;
+  }
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) return usage(stdout);
   fprintf(stderr, "clmtl: unknown command '%s'\n\n", cmd);
   return usage(stderr);

@@ -311,7 +311,7 @@ int cmd_eval(int argc, char **argv) {
   cJSON *doc = cJSON_CreateObject();
   int rc = 1;
   if (!res || !doc) { fprintf(stderr, "clmtl eval: out of host memory\n"); goto done; }
-  if (clm_context_create(o.device, &ctx) != CLM_OK) {
+  if (cli_context_create(o.device, &ctx) != CLM_OK) {
     fprintf(stderr, "clmtl eval: %s\n", clm_last_error());
     goto done;
   }

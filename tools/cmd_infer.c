@@ -585,7 +585,7 @@ int cmd_infer(int argc, char **argv) {
     return cli_usage_error("'infer' needs --model CKPT.safetensors and images (clmtl infer --help)");
   }
   if (make_stems(&in) || make_dirs(r.outdir)) goto done;
-  if (clm_context_create(device, &r.ctx) != CLM_OK) {
+  if (cli_context_create(device, &r.ctx) != CLM_OK) {
     fprintf(stderr, "clmtl infer: %s\n", clm_last_error());
     goto done;
   }

@@ -13,29 +13,34 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "clmtl/status.h"
+#include "clmtl/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* Per-pixel argmax over K class planes of logits (K, H, W) into classes (H, W). */
-void clm_argmax_classes(const float *logits, int classes, int height, int width, uint8_t *out);
+CLMTL_API void clm_argmax_classes(const float *logits, int classes, int height, int width, uint8_t *out);
 
 /* CityScapes category colours for the 7 classes (ignore and unknown: black). */
-void clm_colorize_semantic(const uint8_t *classes, int height, int width, uint8_t *rgb);
+CLMTL_API void clm_colorize_semantic(const uint8_t *classes, int height, int width, uint8_t *rgb);
 
 /* Colours for `classes` classes into palette (classes × 3): the CityScapes colours when the
  * label set is "categories" with 7 classes or "trainids" with 19, else `classes` distinct
  * colours (golden-angle hues, any duplicate moved). label_set may be NULL or "". */
-void clm_class_palette(const char *label_set, int classes, uint8_t *palette);
+CLMTL_API void clm_class_palette(const char *label_set, int classes, uint8_t *palette);
 
 /* Classes (H, W) coloured with palette (classes × 3); classes outside it black. */
-void clm_colorize_classes(const uint8_t *classes, int height, int width, const uint8_t *palette,
+CLMTL_API void clm_colorize_classes(const uint8_t *classes, int height, int width, const uint8_t *palette,
                           int nclasses, uint8_t *rgb);
 
 /* Bit c set for each class of the label set that has instances: human and vehicle for
  * "categories", person .. bicycle for "trainids"; 0 for others. */
-uint32_t clm_thing_classes(const char *label_set);
+CLMTL_API uint32_t clm_thing_classes(const char *label_set);
 
 /* Inverse depth in [0, max] mapped through a perceptual colour map (near = bright); max <= 0
  * uses the 99th percentile of the image. */
-void clm_colorize_depth(const float *disparity, int height, int width, float max, uint8_t *rgb);
+CLMTL_API void clm_colorize_depth(const float *disparity, int height, int width, float max, uint8_t *rgb);
 
 typedef struct clm_cluster_options {
   uint32_t thing_classes; /* bit c set: class c has instances (default: human, vehicle) */
@@ -44,33 +49,33 @@ typedef struct clm_cluster_options {
   float radius;           /* a pixel joins the nearest centre within this many pixels (16) */
 } clm_cluster_options;
 
-clm_cluster_options clm_cluster_defaults(void);
+CLMTL_API clm_cluster_options clm_cluster_defaults(void);
 
 /* Instances from centroid votes: every thing pixel votes at its position plus its predicted
  * offset (dy, dx) (offsets (2, H, W)); peaks of the vote histogram (cells with at least
  * min_votes that are local maxima) become centres, and each thing pixel takes the nearest
  * centre of its own class that its vote lands within radius of. ids (H, W): 0 for stuff and
  * unassigned pixels, 1..n for instances. Returns n (≥ 0) or a negative status. */
-int clm_cluster_instances(const uint8_t *classes, const float *offsets, int height, int width,
+CLMTL_API int clm_cluster_instances(const uint8_t *classes, const float *offsets, int height, int width,
                           const clm_cluster_options *opt, int32_t *ids);
 
 /* Distinct colours per instance id (0: black). */
-void clm_colorize_instances(const int32_t *ids, int height, int width, uint8_t *rgb);
+CLMTL_API void clm_colorize_instances(const int32_t *ids, int height, int width, uint8_t *rgb);
 
 /* Planar float RGB in [0, 1] (3, H, W) to interleaved 8-bit. */
-void clm_image_to_rgb(const float *image, int height, int width, uint8_t *rgb);
+CLMTL_API void clm_image_to_rgb(const float *image, int height, int width, uint8_t *rgb);
 
 /* Side by side: count images of H × W × 3 into one of H × (count·W) × 3. */
-void clm_panel(const uint8_t *const *images, int count, int height, int width, uint8_t *out);
+CLMTL_API void clm_panel(const uint8_t *const *images, int count, int height, int width, uint8_t *out);
 
 /* Inverse depth (or any values) in [lo, hi] mapped through the colour map of
  * clm_colorize_depth (lo: darkest, hi: brightest; outside: clamped; not finite: as lo). */
-void clm_colorize_values(const float *values, size_t count, float lo, float hi, uint8_t *rgb);
+CLMTL_API void clm_colorize_values(const float *values, size_t count, float lo, float hi, uint8_t *rgb);
 /* The colour of t in [0, 1] on that map (rgb: 3 bytes). */
-void clm_colormap(float t, uint8_t *rgb);
+CLMTL_API void clm_colormap(float t, uint8_t *rgb);
 /* The scale clm_colorize_depth picks for max <= 0: the 99th percentile of the finite values
  * (1 when there are none or it is not positive). */
-float clm_depth_auto_max(const float *disparity, size_t count);
+CLMTL_API float clm_depth_auto_max(const float *disparity, size_t count);
 
 /* ---- images in, predictions out at the image's resolution (src/infer/geometry.c) ---------- */
 
@@ -88,18 +93,18 @@ typedef struct clm_box {
 /* Where an image of src_h × src_w lies inside a network input of net_h × net_w. Letterbox:
  * scale s = min(net_h / src_h, net_w / src_w), size round(src · s) (at least 1), offset
  * floor((net − size) / 2). Stretch: the whole input. */
-clm_box clm_fit_box(int src_h, int src_w, int net_h, int net_w, clm_fit fit);
+CLMTL_API clm_box clm_fit_box(int src_h, int src_w, int net_h, int net_w, clm_fit fit);
 
 /* Bilinear resampling of planar (C, sh, sw) floats: the region `from` of src (NULL: all of
  * it) onto the region `to` of dst (C, dh, dw) (NULL: all of it); dst outside `to` is left as
  * it was. Pixel centres at +0.5 (align_corners=False, as PyTorch's interpolate and OpenCV's
  * resize), source coordinates clamped to the region's edge pixels. */
-void clm_resize_bilinear(const float *src, int channels, int sh, int sw, const clm_box *from,
-                         float *dst, int dh, int dw, const clm_box *to);
+CLMTL_API void clm_resize_bilinear(const float *src, int channels, int sh, int sw, const clm_box *from,
+                                   float *dst, int dh, int dw, const clm_box *to);
 /* The same geometry, nearest neighbour (source index floor((d + 0.5) · from / to), clamped),
  * for elements of elem_size bytes (labels: 1, instance ids: 4). */
-void clm_resize_nearest(const void *src, size_t elem_size, int channels, int sh, int sw,
-                        const clm_box *from, void *dst, int dh, int dw, const clm_box *to);
+CLMTL_API void clm_resize_nearest(const void *src, size_t elem_size, int channels, int sh, int sw,
+                                  const clm_box *from, void *dst, int dh, int dw, const clm_box *to);
 
 /* Reads a PNG or JPEG file (told by its first bytes) as 8-bit RGB (grey, grey + alpha and
  * RGBA converted; alpha dropped). PNGs pass clm_png_check first; a JPEG's frame header is
@@ -107,13 +112,13 @@ void clm_resize_nearest(const void *src, size_t elem_size, int channels, int sh,
  * CLM_IMAGE_MAX_PIXELS. *rgb is malloc'd (h × w × 3), freed by the caller. */
 #define CLM_IMAGE_MAX_SIDE 16384
 #define CLM_IMAGE_MAX_PIXELS (64L * 1024 * 1024)
-clm_status clm_image_read(const char *path, uint8_t **rgb, int *height, int *width);
+CLMTL_API clm_status clm_image_read(const char *path, uint8_t **rgb, int *height, int *width);
 
 /* ---- files other tools read (src/infer/encode.c) ------------------------------------------- */
 
 /* CityScapes disparity PNG values: round(d · 256) + 1 (at most 65535) where d > 0 and finite,
  * else 0 (invalid). */
-void clm_disparity_encode(const float *disparity, size_t count, uint16_t *out);
+CLMTL_API void clm_disparity_encode(const float *disparity, size_t count, uint16_t *out);
 
 /* One instance of an instanceIds image. */
 typedef struct clm_instance_info {
@@ -131,23 +136,27 @@ typedef struct clm_instance_info {
  * info (max_info entries, may be NULL) receives the instances in order of their number.
  * Returns the number of instances (≥ 0), or CLM_ERR_INVALID_ARG with a message when a class
  * has more than 1000 or an instance spans two classes. */
-int clm_instance_ids(const uint8_t *classes, const int32_t *instances, int height, int width,
-                     uint16_t *out, clm_instance_info *info, int max_info);
+CLMTL_API int clm_instance_ids(const uint8_t *classes, const int32_t *instances, int height, int width,
+                               uint16_t *out, clm_instance_info *info, int max_info);
 
 /* Writes values (C, H, W) float32 as a NumPy .npy file (format 1.0, '<f4', C order). */
-clm_status clm_npy_write(const char *path, int channels, int height, int width,
-                         const float *values);
+CLMTL_API clm_status clm_npy_write(const char *path, int channels, int height, int width,
+                                   const float *values);
 /* Writes px (H × W) as a 16-bit greyscale PNG. */
-clm_status clm_png_write_gray16(const char *path, int height, int width, const uint16_t *px);
+CLMTL_API clm_status clm_png_write_gray16(const char *path, int height, int width, const uint16_t *px);
 
 /* ---- captions (src/infer/font.c) -------------------------------------------------------- */
 
 /* Width in pixels of text in the built-in 5×7 font at `scale` (6·scale per character; the line
  * is 8·scale high). */
-int clm_text_width(const char *text, int scale);
+CLMTL_API int clm_text_width(const char *text, int scale);
 /* Draws text (printable ASCII; others as '?') into rgb (H × W × 3) with its top-left corner
  * at (x, y), clipped to the image. */
-void clm_text_draw(uint8_t *rgb, int height, int width, int x, int y, const char *text,
-                   int scale, const uint8_t color[3]);
+CLMTL_API void clm_text_draw(uint8_t *rgb, int height, int width, int x, int y, const char *text,
+                             int scale, const uint8_t color[3]);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

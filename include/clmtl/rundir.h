@@ -6,10 +6,15 @@
 #define CLMTL_RUNDIR_H
 
 #include "clmtl/status.h"
+#include "clmtl/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* "dir/name" in a malloc'd string (just name when dir is NULL or ""; one slash between them
  * even when dir ends in '/'). NULL only when out of memory. The caller frees it. */
-char *clm_path_join(const char *dir, const char *name);
+CLMTL_API char *clm_path_join(const char *dir, const char *name);
 
 typedef struct clm_rundir clm_rundir;
 
@@ -18,9 +23,13 @@ typedef struct clm_rundir clm_rundir;
  * holds the lock: CLM_ERR_IO, the message naming the directory and that process's pid.
  * *swept (may be NULL) receives how many stale files were removed. The lock lasts until
  * clm_rundir_close or the end of the process. */
-clm_status clm_rundir_open(const char *dir, clm_rundir **out, int *swept);
+CLMTL_API clm_status clm_rundir_open(const char *dir, clm_rundir **out, int *swept);
 
 /* Releases the lock (DIR/.lock stays, unlocked); NULL does nothing. */
-void clm_rundir_close(clm_rundir *r);
+CLMTL_API void clm_rundir_close(clm_rundir *r);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -121,7 +121,9 @@ static clm_status setup(trainer *t) {
   const clm_train_options *o = t->o;
   if (o->batch <= 0 || o->epochs <= 0 || o->height <= 0 || o->width <= 0)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "batch, epochs and size must be positive");
-  CLM_TRY(clm_context_create(o->device, &t->ctx));
+  clm_context_options co = o->context ? *o->context : (clm_context_options){0};
+  if (o->device && *o->device) co.device = o->device;
+  CLM_TRY(clm_context_create_with(&co, &t->ctx));
   CLM_TRY(clm_graph_create(t->ctx, &t->g));
   /* read once (a pipe can be read only once): checkpoints store and hash the very bytes parsed */
   CLM_TRY(clm_graph_load(t->g, o->model_path));
