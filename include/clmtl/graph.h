@@ -74,6 +74,8 @@ typedef struct clm_layer {
 
 /* Layer type names as written in model files ("conv", "softmax_xent", ...). */
 const char *clm_layer_type_name(clm_layer_type t);
+/* Whether layers of type t are a task's loss ([task.<name>] sections; softmax_xent, l1, l2). */
+int clm_layer_type_is_loss(clm_layer_type t);
 
 typedef struct clm_graph clm_graph;
 

@@ -42,6 +42,7 @@ typedef struct clm_node {
   clm_tensor grad;              /* gradient of out */
   clm_tensor ws, ws_bwd;        /* workspaces of the forward and the backward step */
   size_t aux_floats, ws_floats, ws_bwd_floats;
+  int aux_shape[4];             /* aux's (N, C, H, W) as the op's shape inference set it */
   int variant[CLM_CONV_PASSES]; /* conv variant per pass, picked by the scheduler */
   int variant_tuned;            /* ... from the device's tuning file */
   clm_act_type act;             /* batchnorm: activation fused after it (NONE: none) */
