@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""Prints how tools/clmtl_cfg.py reads a model file, in the lines tests/dump_model.c prints for
-clmtl: one per layer with every field, then the parameter count at batch 1, 32x64, or "error"
-(the message on stderr).   dump_model.py FILE.cfg"""
+"""Prints how a model file is read, one line per layer (in file order) with every field, then
+the parameter count at batch 1, 32x64, or "error" (the message on stderr), for
+tests/test_model_cfg.sh to compare the two readers:
+  dump_model.py FILE.cfg               tools/clmtl_cfg.py's own reader (configparser)
+  dump_model.py --clmtl BIN FILE.cfg   clmtl's, from `BIN model --json` (clm_graph_json)"""
 import os
 import struct
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from clmtl_cfg import ModelError, compile_model, parse_model  # noqa: E402
+from clmtl_cfg import ModelError, compile_model, from_json, model_json, parse_model  # noqa: E402
 
 
 def f32(v):
@@ -16,9 +18,17 @@ def f32(v):
 
 
 def main():
+    args = sys.argv[1:]
+    binary = args[1] if args[:1] == ["--clmtl"] else None
+    path = args[-1]
     try:
-        layers = parse_model(sys.argv[1])
-        params = compile_model(layers, 32, 64, batch=1)[3]
+        if binary:
+            by = from_json(model_json(path, 32, 64, batch=1, binary=binary))
+            layers = [l for l in by[0].values() if not l["implicit"]]
+            params = by[3]
+        else:
+            layers = parse_model(path)
+            params = compile_model(layers, 32, 64, batch=1)[3]
     except ModelError as e:
         print("error")
         print(e, file=sys.stderr)

@@ -234,6 +234,18 @@ clm_status clm_graph_named(const clm_graph *g, int i, const char **name, clm_ten
 size_t clm_graph_arena_bytes(const clm_graph *g);
 size_t clm_graph_device_bytes(const clm_graph *g);
 
+/* The compiled (or planned, clm_graph_create(NULL, ...)) graph as JSON text, for tools that
+ * read models without re-implementing the parser and shape rules: "batch", "height", "width";
+ * "layers" in model order, each with "name", "type", "is_loss", "implicit" (a loss's target or
+ * mask input added at compile), "file", "line", "from", "keys" (every key its type takes, with
+ * its effective value: defaults filled in; conv/deconv also "pad_effective" and "has_bias"),
+ * "shape" (N,C,H,W of its output), "nodes" (name, op, shape) and "parameters"; "order" (layer
+ * names in execution order); "parameters" (every parameter and state tensor: "name", "shape",
+ * "state"), "parameter_count" (task parameters included), "state_count"; "tasks" in loss order
+ * ("name", "type", "kind", "prediction", "target", "mask" or null, "channels", "classes" for
+ * class labels, "weight"). *out is malloc'ed: the caller frees it. */
+clm_status clm_graph_json(const clm_graph *g, char **out);
+
 /* Human-readable summary: layers, shapes, parameters, kernel variants, memory. */
 void clm_graph_print(const clm_graph *g, void *file /* FILE* */);
 

@@ -299,6 +299,7 @@ clm_status clm_graph_build_nodes(clm_graph *g) {
     CLM_FAIL(CLM_ERR_INVALID_ARG, "%s%sthe graph has no layers", g->source_file,
              g->source_file[0] ? ": " : "");
   g->fuse = resolve_fuse(&g->opt);
+  g->nlayers_declared = g->nlayers;
   CLM_TRY(add_implicit_inputs(g));
   for (int i = 0; i < g->nlayers; i++) CLM_TRY(check_layer(g, i));
   int *last = malloc((size_t)g->nlayers * sizeof *last);

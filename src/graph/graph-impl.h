@@ -72,6 +72,7 @@ struct clm_graph {
   clm_context *ctx;
   clm_layer *layers;
   int nlayers, cap_layers;
+  int nlayers_declared;        /* before compile added the losses' implicit target inputs */
   clm_node *nodes;             /* in execution (topological) order after compile */
   int nnodes;
   int *bwd;                    /* node indices in backward execution order */
