@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Prints how a model file is read, one line per layer (in file order) with every field, then
-the parameter count at batch 1, 32x64, or "error" (the message on stderr), for
+the layers in execution order with their output shapes, the losses and the parameter count,
+at batch 1, 32x64, or "error" (the message on stderr), for
 tests/test_model_cfg.sh to compare the two readers:
   dump_model.py FILE.cfg               tools/clmtl_cfg.py's own reader (configparser)
   dump_model.py --clmtl BIN FILE.cfg   clmtl's, from `BIN model --json` (clm_graph_json)"""
@@ -23,12 +24,12 @@ def main():
     path = args[-1]
     try:
         if binary:
-            by = from_json(model_json(path, 32, 64, batch=1, binary=binary))
-            layers = [l for l in by[0].values() if not l["implicit"]]
-            params = by[3]
+            by, order, losses, params = from_json(model_json(path, 32, 64, batch=1,
+                                                             binary=binary))
+            layers = [l for l in by.values() if not l["implicit"]]
         else:
             layers = parse_model(path)
-            params = compile_model(layers, 32, 64, batch=1)[3]
+            by, order, losses, params = compile_model(layers, 32, 64, batch=1)
     except ModelError as e:
         print("error")
         print(e, file=sys.stderr)
@@ -40,6 +41,9 @@ def main():
                        [l["act"] or "none", f32(l["slope"]), f32(l["bn_momentum"]),
                         f32(l["bn_eps"]), l["indices"], l["target"], l["mask"], str(l["ignore"]),
                         l["kind"], f32(l["weight"]), str(l["line"])]))
+    for nm in order:  # execution order and every output shape (C, H, W), implicit inputs too
+        print(f"shape {nm} {','.join(map(str, by[nm]['shape']))}")
+    print(f"losses {','.join(losses)}")
     print(f"params {params}")
 
 
