@@ -1,10 +1,11 @@
-/* First compile stage: layers become nodes (conv + bn + act expand into three, or with fusion
- * into conv and one batch-norm node carrying the activation, folded into the conv in inference
- * graphs), names that would collide after that expansion are refused, input names are
- * resolved, nodes are put in execution order, shapes are inferred and parameters (and folded
- * parameters) laid out in flat buffers. Shapes and sizes are computed in 64 bits and checked:
- * no dimension, tensor or flat buffer beyond 2^31-1 elements (kernels index with int). Every
- * error names the layer, and the file and line it came from. */
+/* First compile stage: layers are checked, become nodes (conv + bn + act expand into three,
+ * or with fusion into conv and one batch-norm node carrying the activation, folded into the
+ * conv in inference graphs), names that would collide after that expansion are refused, input
+ * names are resolved, nodes are put in execution order, shapes are inferred and parameters
+ * (and folded parameters) laid out in flat buffers. What each op checks, which extra inputs it
+ * names and how it infers shapes is its op table entry's (ops_table.c); no flat buffer holds
+ * more than 2^31-1 elements (kernels index with int). Every error names the layer, and the
+ * file and line it came from. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

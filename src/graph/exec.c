@@ -2,9 +2,9 @@
  * steps autograd built (whole, or partial: the steps between one layer and a subset of the
  * losses, with write/accumulate flags worked out for the steps that run), the count of
  * backward passes since the last forward that guards activation lifetimes, and the folding
- * of batch norm into convolutions for inference. Each node's work is a call into the op
- * layer (src/ops) with the views the planner assigned; the variant of each convolution is the
- * scheduler's choice. */
+ * of batch norm into convolutions for inference. Each node's work is its op table entry's
+ * forward or backward step (ops_table.c), a call into the op layer (src/ops) with the views
+ * the planner assigned; the variant of each convolution is the scheduler's choice. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -24,7 +24,9 @@ typedef struct clm_param_slot {
   int is_state;      /* 1: state buffer (not trained), 0: parameter buffer */
   size_t off;        /* in floats, in its buffer */
   int n, c, h, w;
-  int fan_in;        /* for initialisation */
+  int fan_in;        /* for initialisation: uniform in ±1/sqrt(fan_in) (0: a draw of 0) ... */
+  int init_const;    /* ... unless 1: every value init_value */
+  float init_value;
 } clm_param_slot;
 
 typedef struct clm_node {

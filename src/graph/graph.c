@@ -320,10 +320,8 @@ clm_status clm_graph_init_params(clm_graph *g, uint64_t seed) {
       const clm_param_slot *ps = &nd->params[k];
       size_t n = (size_t)ps->n * ps->c * ps->h * ps->w;
       float *dst = (ps->is_state ? s : p) + ps->off;
-      int is_bn = nd->op == CLM_LAYER_BATCHNORM;
-      if (is_bn && !strcmp(ps->suffix, "weight")) for (size_t j = 0; j < n; j++) dst[j] = 1.0f;
-      else if (is_bn && !strcmp(ps->suffix, "running_var")) for (size_t j = 0; j < n; j++) dst[j] = 1.0f;
-      else if (is_bn) for (size_t j = 0; j < n; j++) dst[j] = 0.0f;
+      if (ps->init_const) /* as the op's shape inference set it (batch norm: 1, 0, 0, 1) */
+        for (size_t j = 0; j < n; j++) dst[j] = ps->init_value;
       else {
         /* PyTorch: kaiming_uniform_(a=sqrt(5)) gives bound 1/sqrt(fan_in) for weights; biases
          * are uniform in the same bound */

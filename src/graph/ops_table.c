@@ -39,6 +39,15 @@ static void add_param(clm_node *nd, const char *suffix, int is_state, int n, int
   p->is_state = is_state;
   p->n = n; p->c = c; p->h = h; p->w = w;
   p->fan_in = fan_in;
+  p->init_const = 0;
+}
+
+/* A parameter or state slot set to `value` by clm_graph_init_params (batch norm's γ, β and
+ * running statistics). */
+static void add_const_param(clm_node *nd, const char *suffix, int is_state, int c, float value) {
+  add_param(nd, suffix, is_state, 1, c, 1, 1, 0);
+  nd->params[nd->nparams - 1].init_const = 1;
+  nd->params[nd->nparams - 1].init_value = value;
 }
 
 static void set_shape(clm_node *nd, int n, int c, int h, int w) {
@@ -235,10 +244,10 @@ static double conv_floats(const clm_graph *g, const clm_node *nd, clm_graph_pass
 static clm_status batchnorm_infer(clm_graph *g, clm_node *nd) {
   const clm_node *x = IN(nd, 0);
   set_shape(nd, x->n, x->c, x->h, x->w);
-  add_param(nd, "weight", 0, 1, x->c, 1, 1, 0);
-  add_param(nd, "bias", 0, 1, x->c, 1, 1, 0);
-  add_param(nd, "running_mean", 1, 1, x->c, 1, 1, 0);
-  add_param(nd, "running_var", 1, 1, x->c, 1, 1, 0);
+  add_const_param(nd, "weight", 0, x->c, 1.0f); /* PyTorch's BatchNorm2d defaults */
+  add_const_param(nd, "bias", 0, x->c, 0.0f);
+  add_const_param(nd, "running_mean", 1, x->c, 0.0f);
+  add_const_param(nd, "running_var", 1, x->c, 1.0f);
   nd->aux_floats = nd->alias ? 0 : 2 * (size_t)x->c; /* saved statistics */
   set_aux_shape(nd, 1, 2 * x->c, 1, 1);
   return CLM_OK;
