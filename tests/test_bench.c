@@ -82,7 +82,7 @@ static void test_memory_counter(void) {
   expect_memory("graph and optimizer freed", c0, with_opt);
 
   clm_context *other = NULL;
-  test_status("a second context", clm_context_create(NULL, &other));
+  test_status("a second context", clm_context_create_with(test_context_options(), &other));
   if (other) {
     test_status("alloc in it", clm_buffer_alloc(other, 250, &a));
     size_t oc;

@@ -59,10 +59,16 @@ grep -q "^| device | train ms" "$dir/b.md"; check "the Markdown has the comparis
 test "$(head -c 8 "$dir/b.png" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a"; check "the chart is a PNG" $?
 test -z "$(ls -A "$dir/tmp")"; check "the temporary program cache is removed" $?
 test ! -e "$dir/user-cache" || test -z "$(ls -A "$dir/user-cache")"; check "the user's cache is left alone" $?
-"$clmtl" bench "$models/tiny.cfg" --batch 100000 --size 512x1024 --json "$dir/f.json" > "$dir/f.log" 2>&1
-test $? -eq 1 && grep -q "device memory" "$dir/f.log" &&
-  python3 -c 'import json,sys; d = json.load(open(sys.argv[1]))["devices"][0]; assert "device memory" in d["error"]' "$dir/f.json"
+# A plan beyond the memory the device can take (capped with CLMTL_MEMORY_LIMIT so that the
+# check does not depend on this machine's RAM), and one beyond what a tensor can hold.
+CLMTL_MEMORY_LIMIT=64M "$clmtl" bench "$models/tiny.cfg" --batch 8 --size 256x512 --json "$dir/f.json" > "$dir/f.log" 2>&1
+test $? -eq 1 && grep -q "needs [0-9]* bytes .* available" "$dir/f.log" &&
+  python3 -c 'import json,sys; d = json.load(open(sys.argv[1]))["devices"][0]; assert "are available" in d["error"]' "$dir/f.json"
 check "a device that cannot run the model is reported with its error (exit 1, JSON error)" $?
+"$clmtl" bench "$models/tiny.cfg" --batch 100000 --size 512x1024 --json "$dir/f.json" > "$dir/f.log" 2>&1
+test $? -eq 1 && grep -q "more than the 2147483647 elements" "$dir/f.log" &&
+  python3 -c 'import json,sys; d = json.load(open(sys.argv[1]))["devices"][0]; assert "elements" in d["error"]' "$dir/f.json"
+check "a batch whose tensors cannot be indexed is refused before any allocation (exit 1, JSON error)" $?
 "$clmtl" bench --frobnicate > "$dir/bad.log" 2>&1
 test $? -eq 2 && grep -q "unknown option" "$dir/bad.log"; check "an unknown option exits 2" $?
 "$clmtl" bench --steps 0 > "$dir/bad.log" 2>&1

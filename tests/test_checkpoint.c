@@ -2,7 +2,10 @@
  * statistics and optimizer moments is bit-exact and keeps the metadata; the file reads as
  * safetensors in plain Python; every kind of damaged or mismatched file is refused with a
  * message naming file and tensor, leaving the target graph untouched; a failed save leaves
- * neither a temporary file nor a damaged previous checkpoint. */
+ * neither a temporary file nor a damaged previous checkpoint. Model text against its hash
+ * (an edited model_cfg, another model at resume), non-finite values and negative variances,
+ * metadata numbers (garbage, out of range), and headers of 200,000 entries checked in well
+ * under a second (the duplicate and overlap checks are sorts, not pairwise). */
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
@@ -11,7 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <limits.h>
+#include <math.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "clmtl/checkpoint.h"
 #include "graph/graph-impl.h"
@@ -589,6 +595,317 @@ static void test_atomic(void) {
   clm_graph_free(g);
 }
 
+/* ---- model text, values and metadata ---------------------------------------------------- */
+
+static double seconds(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Header of the file at path as a cJSON tree; *data / *dlen its data section (malloc'd). */
+static cJSON *file_header(const char *path, char **data, size_t *dlen) {
+  size_t len;
+  char *b = read_file(path, &len);
+  if (!b) { fprintf(stderr, "cannot read %s\n", path); exit(1); }
+  size_t n = 0;
+  for (int i = 7; i >= 0; i--) n = (n << 8) | (unsigned char)b[i];
+  cJSON *h = cJSON_ParseWithLength(b + 8, n);
+  *dlen = len - 8 - n;
+  *data = malloc(*dlen + 1);
+  memcpy(*data, b + 8 + n, *dlen);
+  free(b);
+  if (!h) { fprintf(stderr, "cannot parse the header of %s\n", path); exit(1); }
+  return h;
+}
+
+/* A copy of src at dst with metadata key set to value. */
+static void with_meta(const char *src, const char *dst, const char *key, const char *value) {
+  char *data;
+  size_t dlen;
+  cJSON *h = file_header(src, &data, &dlen);
+  cJSON *m = cJSON_GetObjectItem(h, "__metadata__");
+  if (cJSON_GetObjectItem(m, key)) cJSON_ReplaceItemInObject(m, key, cJSON_CreateString(value));
+  else cJSON_AddStringToObject(m, key, value);
+  write_tree(dst, h, data, dlen);
+  cJSON_Delete(h);
+  free(data);
+}
+
+/* A copy of src at dst with element `index` of tensor `name` set to v. */
+static void with_value(const char *src, const char *dst, const char *name, size_t index, float v) {
+  char *data;
+  size_t dlen;
+  cJSON *h = file_header(src, &data, &dlen);
+  cJSON *o = cJSON_GetObjectItem(cJSON_GetObjectItem(h, name), "data_offsets");
+  size_t at = (size_t)cJSON_GetArrayItem(o, 0)->valuedouble + 4 * index;
+  memcpy(data + at, &v, 4); /* the test hosts are little-endian, like the file */
+  write_tree(dst, h, data, dlen);
+  cJSON_Delete(h);
+  free(data);
+}
+
+/* Loads path into g (with opt); expects status want and every string of need in the message,
+ * which must name the file, and g unchanged. */
+static void expect_load(const char *label, const char *path, clm_graph *g, clm_optim_state *opt,
+                        clm_status want, const char *const *need) {
+  snapshot before = take(g, opt);
+  clm_status st = clm_checkpoint_load(path, g, opt, NULL, NULL);
+  const char *msg = clm_last_error();
+  int ok = st == want && strstr(msg, path) != NULL;
+  for (int i = 0; ok && need[i]; i++) ok = strstr(msg, need[i]) != NULL;
+  test_true(label, ok, st == CLM_OK ? "accepted" : msg);
+  snapshot after = take(g, opt);
+  char l2[256];
+  snprintf(l2, sizeof l2, "%s: graph unchanged", label);
+  test_true(l2, same(&before, &after), NULL);
+  drop(&before);
+  drop(&after);
+}
+
+/* tiny.cfg with enc2's activation changed: the same tensors, another model. *line is the
+ * 1-based line of the change. */
+static char *edited_model(int *line) {
+  const char *enc2 = strstr(tiny_text, "[enc2]"), *act = strstr(enc2, "act = relu");
+  size_t k = (size_t)(act - tiny_text);
+  char *text = malloc(strlen(tiny_text) + 8);
+  memcpy(text, tiny_text, k);
+  sprintf(text + k, "act = leaky%s", act + strlen("act = relu"));
+  *line = 1;
+  for (const char *p = tiny_text; p < act; p++) *line += *p == '\n';
+  return text;
+}
+
+static void test_model_text(void) {
+  clm_optim_state o;
+  clm_graph *g = make_graph(tiny_text, &o);
+  randomise(g, &o, 55);
+  int line;
+  char *edited = edited_model(&line);
+  char ok_path[128], edit_path[128], nohash[128];
+  path_in(ok_path, sizeof ok_path, "withcfg.safetensors");
+  path_in(edit_path, sizeof edit_path, "editedcfg.safetensors");
+  path_in(nohash, sizeof nohash, "nohash.safetensors");
+  clm_checkpoint_meta cfg = {"model_cfg", tiny_text};
+  test_status("save with the model text", clm_checkpoint_save(ok_path, g, &o, &info, &cfg, 1));
+  test_status("... loads", clm_checkpoint_load(ok_path, g, &o, NULL, NULL));
+
+  /* the stored text edited after the fact (an activation: no tensor changes) */
+  with_meta(ok_path, edit_path, "model_cfg", edited);
+  randomise(g, &o, 56);
+  expect_load("an edited model_cfg is refused on load", edit_path, g, &o, CLM_ERR_PARSE,
+              (const char *[]){"model_cfg", "edited", 0});
+  clm_checkpoint_meta *meta = NULL;
+  int n = 0;
+  clm_status st = clm_checkpoint_read_meta(edit_path, &meta, &n);
+  test_true("... and by read_meta (eval, infer)", st == CLM_ERR_PARSE &&
+            strstr(clm_last_error(), edit_path) && strstr(clm_last_error(), "model_cfg"),
+            clm_last_error());
+  clm_checkpoint_meta_free(meta);
+
+  /* another model text at --resume: the first differing line, its section, both versions */
+  meta = NULL;
+  test_status("read_meta of the good file", clm_checkpoint_read_meta(ok_path, &meta, &n));
+  test_status("the same model text matches",
+              clm_checkpoint_check_model(ok_path, meta, n, tiny_text, "tiny.cfg"));
+  st = clm_checkpoint_check_model(ok_path, meta, n, edited, "edited.cfg");
+  char want_line[32];
+  snprintf(want_line, sizeof want_line, "line %d", line);
+  const char *msg = clm_last_error();
+  test_true("another model text is refused naming line, section and both versions",
+            st == CLM_ERR_INVALID_ARG && strstr(msg, ok_path) && strstr(msg, "edited.cfg") &&
+            strstr(msg, want_line) && strstr(msg, "[enc2]") && strstr(msg, "'act = leaky'") &&
+            strstr(msg, "'act = relu'"), msg);
+  clm_checkpoint_meta_free(meta);
+
+  test_status("save without a model hash", clm_checkpoint_save(nohash, g, &o, NULL, NULL, 0));
+  meta = NULL;
+  clm_checkpoint_read_meta(nohash, &meta, &n);
+  st = clm_checkpoint_check_model(nohash, meta, n, tiny_text, "tiny.cfg");
+  test_true("no model hash: cannot be matched to a model", st == CLM_ERR_NOT_FOUND &&
+            strstr(clm_last_error(), "model_fnv1a64"), clm_last_error());
+  clm_checkpoint_meta_free(meta);
+
+  with_meta(ok_path, edit_path, "model_fnv1a64", "0123456789ABCDEF");
+  expect_load("a malformed model hash is refused", edit_path, g, &o, CLM_ERR_PARSE,
+              (const char *[]){"model_fnv1a64", 0});
+  free(edited);
+  clm_optim_state_free(&o);
+  clm_graph_free(g);
+}
+
+static void test_values(void) {
+  clm_optim_state o;
+  clm_graph *g = make_graph(tiny_text, &o);
+  randomise(g, &o, 66);
+  char src[128], p[128];
+  path_in(src, sizeof src, "values.safetensors");
+  path_in(p, sizeof p, "badvalue.safetensors");
+  test_status("save", clm_checkpoint_save(src, g, &o, &info, NULL, 0));
+  randomise(g, &o, 67);
+
+  with_value(src, p, "enc2.weight", 5, NAN);
+  expect_load("a NaN weight is refused naming tensor and element", p, g, &o, CLM_ERR_NUMERIC,
+              (const char *[]){"'enc2.weight'", "element 5 ", "NaN", 0});
+  with_value(src, p, "dec1.bn.running_mean", 3, INFINITY);
+  expect_load("an Inf running mean is refused", p, g, &o, CLM_ERR_NUMERIC,
+              (const char *[]){"'dec1.bn.running_mean'", "element 3 ", "+Inf", 0});
+  with_value(src, p, "enc1.bn.running_var", 2, -0.5f);
+  expect_load("a negative running variance is refused", p, g, &o, CLM_ERR_NUMERIC,
+              (const char *[]){"'enc1.bn.running_var'", "element 2 ", "-0.5", "negative", 0});
+  with_value(src, p, "enc1.bn.running_var", 0, NAN);
+  expect_load("a NaN running variance is refused", p, g, &o, CLM_ERR_NUMERIC,
+              (const char *[]){"'enc1.bn.running_var'", "element 0 ", "NaN", 0});
+  with_value(src, p, "optimizer.m", 7, -INFINITY);
+  expect_load("an Inf optimizer moment is refused", p, g, &o, CLM_ERR_NUMERIC,
+              (const char *[]){"'optimizer.m'", "element 7 ", "-Inf", 0});
+  with_value(src, p, "optimizer.v", 1, -1.0f);
+  expect_load("a negative second moment is refused", p, g, &o, CLM_ERR_NUMERIC,
+              (const char *[]){"'optimizer.v'", "element 1 ", "negative", 0});
+  with_value(src, p, "task.depth.task_param", 0, NAN);
+  expect_load("a NaN task parameter is refused", p, g, &o, CLM_ERR_NUMERIC,
+              (const char *[]){"'task.depth.task_param'", "element 0 ", 0});
+  with_value(src, p, "enc1.bn.running_var", 2, 0.0f);
+  test_status("a zero running variance is fine", clm_checkpoint_load(p, g, &o, NULL, NULL));
+
+  /* a diverged graph is not saved over a good checkpoint */
+  size_t len0, len1;
+  char *before = read_file(src, &len0);
+  clm_tensor w = named(g, "dec1.weight");
+  float nan = NAN;
+  clm_tensor one = w;
+  one.n = one.c = one.h = 1;
+  one.w = 1;
+  one.off += 4;
+  test_upload(ctx, &one, &nan);
+  clm_status st = clm_checkpoint_save(src, g, &o, &info, NULL, 0);
+  test_true("saving a NaN weight is refused naming tensor and element", st == CLM_ERR_NUMERIC &&
+            strstr(clm_last_error(), "'dec1.weight'") && strstr(clm_last_error(), "element 4 ") &&
+            strstr(clm_last_error(), src), clm_last_error());
+  char *after = read_file(src, &len1);
+  test_true("... the previous checkpoint is intact", after && len0 == len1 &&
+            !memcmp(before, after, len0), NULL);
+  test_true("... and no temporary file", temp_files(dir) == 0, NULL);
+  free(before);
+  free(after);
+  clm_optim_state_free(&o);
+  clm_graph_free(g);
+}
+
+static void test_metadata_numbers(void) {
+  clm_optim_state o;
+  clm_graph *g = make_graph(tiny_text, &o);
+  randomise(g, &o, 77);
+  char src[128], p[128];
+  path_in(src, sizeof src, "meta.safetensors");
+  path_in(p, sizeof p, "badmeta.safetensors");
+  test_status("save", clm_checkpoint_save(src, g, &o, &info, NULL, 0));
+  const char *bad[][2] = {{"step", "12abc"}, {"step", "-5"}, {"step", " 7"}, {"step", ""},
+                          {"step", "99999999999999999999"}, {"epoch", "2147483648"},
+                          {"epoch", "-1"}, {"epoch", "0x10"}, {"epoch", "3.5"}};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    with_meta(src, p, bad[i][0], bad[i][1]);
+    char label[128], key[32];
+    snprintf(label, sizeof label, "metadata %s = '%s' is refused naming file and key", bad[i][0],
+             bad[i][1]);
+    snprintf(key, sizeof key, "'%s'", bad[i][0]);
+    expect_load(label, p, g, &o, CLM_ERR_PARSE, (const char *[]){key, 0});
+    clm_checkpoint_meta *meta = NULL;
+    int n = 0;
+    clm_status st = clm_checkpoint_read_meta(p, &meta, &n);
+    snprintf(label, sizeof label, "... read_meta too (%s = '%s')", bad[i][0], bad[i][1]);
+    test_true(label, st == CLM_ERR_PARSE && strstr(clm_last_error(), p) &&
+              strstr(clm_last_error(), key), clm_last_error());
+    clm_checkpoint_meta_free(meta);
+  }
+  /* INT_MAX is a valid epoch in the format; a trainer that adds one refuses it by its range */
+  with_meta(src, p, "epoch", "2147483647");
+  clm_checkpoint_meta *meta = NULL;
+  int n = 0;
+  test_status("epoch INT_MAX reads", clm_checkpoint_read_meta(p, &meta, &n));
+  long long x = 0;
+  test_expect("meta_int refuses INT_MAX above its range, naming file and key",
+              clm_checkpoint_meta_int(p, meta, n, "epoch", 0, INT_MAX - 1, &x), CLM_ERR_PARSE,
+              "'epoch'");
+  test_true("... and the file", strstr(clm_last_error(), p) != NULL, clm_last_error());
+  test_status("meta_int within range", clm_checkpoint_meta_int(p, meta, n, "epoch", 0, INT_MAX, &x));
+  test_true("... exact value", x == INT_MAX, NULL);
+  test_expect("a missing key", clm_checkpoint_meta_int(p, meta, n, "nope", 0, 1, &x),
+              CLM_ERR_NOT_FOUND, "'nope'");
+  clm_checkpoint_meta_free(meta);
+  const char *reals[][2] = {{"inf", "ok"}, {"1.5e-3", "ok"}, {"-2", "ok"}, {"nan", "bad"},
+                            {" 1", "bad"}, {"1e5x", "bad"}, {"", "bad"}, {"abc", "bad"}};
+  for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) {
+    clm_checkpoint_meta m = {"best_val_loss", reals[i][0]};
+    double d = 0;
+    clm_status st = clm_checkpoint_meta_double("x.safetensors", &m, 1, "best_val_loss", -INFINITY,
+                                               INFINITY, &d);
+    char label[96];
+    snprintf(label, sizeof label, "meta_double '%s': %s", reals[i][0], reals[i][1]);
+    test_true(label, !strcmp(reals[i][1], "ok") ? st == CLM_OK
+                                               : st == CLM_ERR_PARSE &&
+                                                     strstr(clm_last_error(), "x.safetensors") &&
+                                                     strstr(clm_last_error(), "'best_val_loss'"),
+              clm_last_error());
+  }
+  clm_optim_state_free(&o);
+  clm_graph_free(g);
+}
+
+/* A header of n zero-size tensors (and n metadata keys when meta), the last entry renamed to
+ * the first's when dup. */
+static void write_many(const char *path, int n, int meta, int dup) {
+  size_t cap = (size_t)n * 80 + 64, k = 0;
+  char *j = malloc(cap);
+  k += (size_t)snprintf(j + k, cap - k, "{");
+  if (meta) {
+    k += (size_t)snprintf(j + k, cap - k, "\"__metadata__\":{");
+    for (int i = 0; i < n; i++)
+      k += (size_t)snprintf(j + k, cap - k, "%s\"key%07d\":\"v\"", i ? "," : "",
+                            dup && i == n - 1 ? 0 : i);
+    k += (size_t)snprintf(j + k, cap - k, "}%s", n ? "," : "");
+  }
+  for (int i = 0; i < n; i++)
+    k += (size_t)snprintf(j + k, cap - k, "%s\"t%07d\":{\"dtype\":\"F32\",\"shape\":[0],"
+                          "\"data_offsets\":[0,0]}", i ? "," : "", dup && !meta && i == n - 1 ? 0 : i);
+  snprintf(j + k, cap - k, "}");
+  write_with_header(path, j, NULL, 0);
+  free(j);
+}
+
+static void test_many_entries(void) {
+  clm_optim_state o;
+  clm_graph *g = make_graph(tiny_text, &o);
+  char p[128];
+  path_in(p, sizeof p, "many.safetensors");
+  const int n = 200000;
+  struct { int meta, dup; const char *what; } cases[] = {
+      {0, 0, "200,000 distinct tensors"}, {0, 1, "200,000 tensors, the last a duplicate"},
+      {1, 1, "200,000 metadata keys, the last a duplicate"}};
+  for (int c = 0; c < 3; c++) {
+    write_many(p, n, cases[c].meta, cases[c].dup);
+    clm_checkpoint_meta *meta = NULL;
+    int nm = 0;
+    double t0 = seconds();
+    clm_status st = clm_checkpoint_read_meta(p, &meta, &nm);
+    double t1 = seconds();
+    clm_checkpoint_meta_free(meta);
+    char label[160];
+    snprintf(label, sizeof label, "%s: header %s in %.3f s (bound 5 s)", cases[c].what,
+             cases[c].dup ? "refused" : "accepted", t1 - t0);
+    int ok = cases[c].dup ? st == CLM_ERR_PARSE && strstr(clm_last_error(), "twice") : st == CLM_OK;
+    test_true(label, ok && t1 - t0 < 5.0, clm_last_error());
+    t0 = seconds();
+    st = clm_checkpoint_load(p, g, &o, NULL, NULL);
+    t1 = seconds();
+    snprintf(label, sizeof label, "%s: load refused in %.3f s (bound 5 s)", cases[c].what, t1 - t0);
+    test_true(label, st != CLM_OK && t1 - t0 < 5.0, clm_last_error());
+  }
+  unlink(p);
+  clm_optim_state_free(&o);
+  clm_graph_free(g);
+}
+
 static void cleanup(void) {
   DIR *dp = opendir(dir);
   if (!dp) return;
@@ -615,6 +932,10 @@ int main(void) {
   test_round_trip();
   test_rejections();
   test_atomic();
+  test_model_text();
+  test_values();
+  test_metadata_numbers();
+  test_many_entries();
   cleanup();
   free(tiny_text);
   clm_context_free(ctx);

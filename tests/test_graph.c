@@ -343,10 +343,10 @@ static void test_budget(void) {
   size_t host = (g->param_floats + g->state_floats) * sizeof(float) + inputs;
   clm_graph_free(g);
   /* usable = limit - limit/8 (the headroom below 8 GiB) */
-  char lim[64];
-  snprintf(lim, sizeof lim, "%zu", (device + host / 2) * 8 / 7 + 8);
-  setenv("CLMTL_MEMORY_LIMIT", lim, 1);
-  clm_graph_create(ctx, &g);
+  clm_context_options limited = *test_context_options();
+  limited.memory_limit = (device + host / 2) * 8 / 7 + 8;
+  clm_context *lctx = test_context_with(&limited);
+  clm_graph_create(lctx, &g);
   clm_graph_load(g, CLMTL_MODELS "/tiny.cfg");
   clm_status st = clm_graph_compile(g, &o);
   const char *msg = clm_last_error();
@@ -354,14 +354,15 @@ static void test_budget(void) {
             st == CLM_ERR_DEVICE_MEMORY && strstr(msg, "tiny.cfg: the graph needs") && strstr(msg, "CLMTL_MEMORY_LIMIT") &&
             strstr(msg, "host copies") && strstr(msg, "largest layer: ") && strstr(msg, "tiny.cfg:"), msg);
   clm_graph_free(g);
-  snprintf(lim, sizeof lim, "%zu", (device + host) * 8 / 7 + 64);
-  setenv("CLMTL_MEMORY_LIMIT", lim, 1);
-  clm_graph_create(ctx, &g);
+  clm_context_free(lctx);
+  limited.memory_limit = (device + host) * 8 / 7 + 64;
+  lctx = test_context_with(&limited);
+  clm_graph_create(lctx, &g);
   clm_graph_load(g, CLMTL_MODELS "/tiny.cfg");
   st = clm_graph_compile(g, &o);
   test_true("device buffers and host copies fit: compiled", st == CLM_OK, clm_last_error());
   clm_graph_free(g);
-  unsetenv("CLMTL_MEMORY_LIMIT");
+  clm_context_free(lctx);
 }
 
 int main(void) {

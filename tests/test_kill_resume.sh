@@ -1,7 +1,8 @@
 #!/bin/sh
 # Faults: a training run killed with SIGKILL at random moments, many times, including while it
 # writes checkpoints. After every kill the last checkpoint on disk must load (clmtl eval), and
-# `--resume` must carry on from it; in the end the run completes every epoch.
+# `--resume` must carry on from it; in the end the run completes every epoch, and no temporary
+# checkpoint file of a killed process is left (each start sweeps them).
 set -u
 clmtl="$1"
 models="$2"
@@ -54,6 +55,8 @@ epoch=$("$clmtl" eval --model "$run/last.safetensors" --count 4 --batch 4 > /dev
   grep -o '"epoch":[0-9]*' "$run/log.jsonl" | tail -1 | cut -d: -f2)
 if [ "$epoch" = "24" ]; then pass=$((pass + 1)); echo "[PASS] the last logged epoch is the 25th"; else
   fail=$((fail + 1)); echo "[FAIL] last logged epoch is '$epoch', want 24"; fi
+if ls "$run" | grep -q '\.tmp\.'; then fail=$((fail + 1)); echo "[FAIL] temporary files left: $(ls "$run" | grep '\.tmp\.')"; else
+  pass=$((pass + 1)); echo "[PASS] no temporary checkpoint file is left in the run directory"; fi
 echo "[INFO] checkpoints loaded after kills: $pass checks"
 echo "$pass passed, $fail failed"
 test "$fail" -eq 0

@@ -102,11 +102,12 @@ static void test_kernel_dir_and_cache(void) {
   snprintf(path, sizeof path, "%s/tensor.cl", kdir);
   write_text(path, tensor_src);
   free(tensor_src);
-  setenv("CLMTL_KERNEL_DIR", kdir, 1);
-  setenv("CLMTL_CACHE_DIR", cdir, 1);
-  setenv("CLMTL_CACHE", "1", 1);
+  clm_context_options co = *test_context_options();
+  co.kernel_dir = kdir;
+  co.cache_dir = cdir;
+  co.cache = CLM_CACHE_ON;
 
-  clm_context *ctx = test_context();
+  clm_context *ctx = test_context_with(&co);
   cl_kernel k;
   clm_status st = clm_kernel_get(ctx, "broken", NULL, "oops", &k, NULL);
   test_true("broken kernel is a BUILD error", st == CLM_ERR_BUILD, clm_status_name(st));
@@ -121,8 +122,8 @@ static void test_kernel_dir_and_cache(void) {
   for (int round = 0; round < 4; round++) {
     /* 0: cold build, 1: warm from the cache, 2: corrupt entry rebuilt, 3: cache disabled.
      * Two programs are cached: good.cl and tensor.cl (buffers are zeroed by a kernel). */
-    if (round == 3) setenv("CLMTL_CACHE", "0", 1);
-    if (round > 0) { clm_context_free(ctx); ctx = test_context(); }
+    if (round == 3) co.cache = CLM_CACHE_OFF;
+    if (round > 0) { clm_context_free(ctx); ctx = test_context_with(&co); }
     if (round == 2) {
       char entry[600];
       first_entry(cdir, entry, sizeof entry);
@@ -152,8 +153,6 @@ static void test_kernel_dir_and_cache(void) {
     if (round == 3) test_true("CLMTL_CACHE=0 bypasses the cache", ctx->cache_hits == 0, NULL);
   }
   clm_context_free(ctx);
-  unsetenv("CLMTL_KERNEL_DIR");
-  unsetenv("CLMTL_CACHE");
   char cmd[400];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);

@@ -38,6 +38,7 @@ static char *slurp(const char *path, long *len) {
 static clm_status small_run(const char *dir, int epochs, int resume, clm_mtl_strategy strategy,
                             long nan_from) {
   clm_train_options o = clm_train_defaults();
+  o.context = test_context_options();
   o.model_path = CLMTL_MODELS "/tiny.cfg";
   o.height = 16;
   o.width = 32;
@@ -131,6 +132,7 @@ static void test_dwa_decay(void) {
   char dir[] = "/tmp/clmtl-dwa-XXXXXX";
   if (!mkdtemp(dir)) return;
   clm_train_options o = clm_train_defaults();
+  o.context = test_context_options();
   o.model_path = CLMTL_MODELS "/tiny.cfg";
   o.height = 16;
   o.width = 32;
@@ -169,6 +171,7 @@ int main(void) {
   char dir[] = "/tmp/clmtl-trainer-XXXXXX";
   if (!mkdtemp(dir)) return 1;
   clm_train_options o = clm_train_defaults();
+  o.context = test_context_options();
   o.model_path = CLMTL_MODELS "/tiny.cfg";
   o.height = test_small() ? 16 : 32;
   o.width = test_small() ? 32 : 64;

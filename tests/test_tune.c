@@ -1,6 +1,7 @@
 /* The tuning file: clm_graph_tune measures and writes one entry per shape and mode; a compile
  * follows the file's choice for its exact shape and mode (train / infer); lines that do not parse
- * are skipped; CLMTL_TUNING=0 ignores the file; a merge keeps entries it did not measure. */
+ * are skipped with a warning to the context's message callback; the context option
+ * ignore_tuning (CLMTL_TUNING=0) ignores the file; a merge keeps entries it did not measure. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,17 @@ static const clm_node *node(clm_graph *g, const char *name) {
   return &g->nodes[clm_graph_find_node(g, name)];
 }
 
+/* The context's message callback: counts the warnings, keeps the first. */
+typedef struct message_log {
+  int count;
+  char first[1024];
+} message_log;
+
+static void collect(void *user, const char *message) {
+  message_log *log = user;
+  if (log->count++ == 0) snprintf(log->first, sizeof log->first, "%s", message);
+}
+
 static int count_lines(const char *path, const char *needle) {
   FILE *f = fopen(path, "r");
   char line[1024];
@@ -84,10 +96,14 @@ static int count_lines(const char *path, const char *needle) {
 int main(void) {
   char dir[] = "/tmp/clmtl-test-tune-XXXXXX";
   if (!mkdtemp(dir)) return 1;
-  setenv("CLMTL_CACHE_DIR", dir, 1);
-  unsetenv("CLMTL_TUNING");
-  unsetenv("CLMTL_CONV_VARIANT");
-  ctx = test_context();
+  message_log log = {0};
+  clm_context_options opts = *test_context_options();
+  opts.cache_dir = dir;
+  opts.ignore_tuning = 0;
+  opts.conv_variant = NULL;
+  opts.message = collect;
+  opts.message_user = &log;
+  ctx = test_context_with(&opts);
   char path[600];
   test_status("tuning file path", clm_tuning_file(ctx, path, sizeof path));
   test_true("path is in the cache dir", !strncmp(path, dir, strlen(dir)), path);
@@ -111,6 +127,11 @@ int main(void) {
           key_a, key_b, key_a, key_b, key_a, key_a, key_a);
   fclose(f);
   g = compile(1);
+  /* the malformed lines (4, 7, 8 and 9) reach the context's message callback, once per compile
+   * (not once per convolution), and nothing is printed by the library */
+  int per_compile = log.count;
+  test_true("malformed lines: one message each, through the callback", per_compile == 4 &&
+                strstr(log.first, ":4: not a tuning entry") != NULL, log.first);
   const int *va = node(g, "a")->variant, *vb = node(g, "b")->variant;
   test_true("train: a from the file, one variant per pass",
             va[0] == CLM_CONV_IMPLICIT && va[1] == CLM_CONV_TILED && va[2] == CLM_CONV_GEMM &&
@@ -134,11 +155,16 @@ int main(void) {
   test_true("infer: a from the file", node(g, "a")->variant[0] == CLM_CONV_GEMM, "");
   test_true("infer: b from the file", node(g, "b")->variant[0] == CLM_CONV_DIRECT, "");
   clm_graph_free(g);
-  setenv("CLMTL_TUNING", "0", 1);
+  test_true("each compile warns again", log.count == 2 * per_compile, "");
+  clm_context *tuned_ctx = ctx;
+  clm_context_options no_tuning = opts;
+  no_tuning.ignore_tuning = 1;
+  ctx = test_context_with(&no_tuning);
   g = compile(1);
   test_true("CLMTL_TUNING=0 ignores the file", !node(g, "a")->variant_tuned && !node(g, "b")->variant_tuned, "");
   clm_graph_free(g);
-  unsetenv("CLMTL_TUNING");
+  clm_context_free(ctx);
+  ctx = tuned_ctx;
 
   /* a merge replaces the entry of the same key and mode, keeps the rest */
   clm_tuning_entry e = {0};

@@ -1,5 +1,6 @@
 /* Implementation of the shared test harness (see test_util.h). */
 #include "test_util.h"
+#include "cli.h"
 #include <CL/cl.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,9 +14,19 @@ int test_small(void) {
   return s && *s && strcmp(s, "0");
 }
 
-clm_context *test_context(void) {
+const clm_context_options *test_context_options(void) {
+  static clm_context_options o;
+  static int filled;
+  if (!filled) o = cli_context_options_from_env();
+  filled = 1;
+  return &o;
+}
+
+clm_context *test_context(void) { return test_context_with(test_context_options()); }
+
+clm_context *test_context_with(const clm_context_options *o) {
   clm_context *ctx = NULL;
-  if (clm_context_create(NULL, &ctx) != CLM_OK) {
+  if (clm_context_create_with(o, &ctx) != CLM_OK) {
     fprintf(stderr, "cannot open an OpenCL device: %s\n", clm_last_error());
     exit(1);
   }

@@ -13,9 +13,17 @@ extern int test_passed, test_failed;
 /* Small shapes when $CLMTL_TEST_SMALL is set (oclgrind runs). */
 int test_small(void);
 
-/* Creates the context for $CLMTL_DEVICE (or the default); prints the device. Exits the test
- * program with status 1 when no device can be opened: tests may exit, the library may not. */
+/* The context options of this test run, read once from the environment as the CLI reads
+ * them (tools/cli_env.c): $CLMTL_DEVICE, $CLMTL_CACHE_DIR (tests/CMakeLists.txt points it at
+ * the build's test-cache), $CLMTL_CACHE (run_oclgrind.sh turns it off), ... Tests copy it and
+ * change fields to exercise an option. */
+const clm_context_options *test_context_options(void);
+
+/* Creates a context with test_context_options(); prints the device. Exits the test program
+ * with status 1 when no device can be opened: tests may exit, the library may not. */
 clm_context *test_context(void);
+/* The same with the given options. */
+clm_context *test_context_with(const clm_context_options *o);
 
 /* Deterministic xorshift generator. */
 typedef struct test_rng { uint64_t s; } test_rng;

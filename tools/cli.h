@@ -19,6 +19,18 @@
 int cli_parse_batch(const char *cmd, const char *opt, const char *val, int *batch);
 int cli_parse_size(const char *cmd, const char *opt, const char *val, int *height, int *width);
 
+/* The context options from the environment (cli_env.c, the only reader of CLMTL_* variables):
+ * CLMTL_DEVICE, CLMTL_CACHE, CLMTL_CACHE_DIR (default $XDG_CACHE_HOME/clmtl or ~/.cache/clmtl),
+ * CLMTL_KERNEL_DIR, CLMTL_TUNING, CLMTL_CONV_VARIANT, CLMTL_FUSE, CLMTL_MEMORY_LIMIT; warnings
+ * go to cli_message. Strings point into the environment or static storage. */
+clm_context_options cli_context_options_from_env(void);
+/* The --device value when given, else $CLMTL_DEVICE, else NULL (the library's default). */
+const char *cli_device(const char *arg);
+/* A context with the environment's options and this --device value (NULL: $CLMTL_DEVICE). */
+clm_status cli_context_create(const char *device, clm_context **out);
+/* The message callback of CLI contexts: "clmtl: message" on stderr. */
+void cli_message(void *user, const char *message);
+
 /* Prints "clmtl: msg" and returns the usage-error exit status (2). */
 int cli_usage_error(const char *msg);
 

@@ -1,4 +1,7 @@
-/* The clmtl command-line program: one executable, one sub-command per job. */
+/* The clmtl command-line program: one executable, one sub-command per job. SIGINT, SIGTERM
+ * and SIGHUP remove a checkpoint's temporary file when they arrive during a save, then end the
+ * program as they would have. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +42,8 @@ static int usage(FILE *to) {
           "                       [--size HxW (128x256)] [--batch N (8)] [--steps N] [--warmup N]\n"
           "                       [--device D | --all-devices] [--ops] [--weighting W] [--json FILE]\n"
           "                       [--csv FILE] [--markdown FILE] [--png FILE]; 'clmtl bench --help'\n"
-          "  help                 this text\n\n"
+          "  help                 this text\n"
+          "  --version            the version and the git commit it was built from\n\n"
           "environment:\n"
           "  CLMTL_DEVICE         device to use: P:D, cpu, gpu, or part of a device/vendor/platform name\n"
           "  CLMTL_KERNEL_DIR     load kernels from this directory instead of the embedded copies\n"
@@ -61,7 +65,7 @@ static int cmd_devices(int argc, char **argv) {
     return 1;
   }
   clm_device_info chosen;
-  int have_default = clm_device_select(NULL, &chosen) == CLM_OK;
+  int have_default = clm_device_select(cli_device(NULL), &chosen) == CLM_OK;
   for (int i = 0; i < n; i++) {
     char buf[4096];
     clm_device_describe(&list[i], buf, sizeof buf);
@@ -73,8 +77,28 @@ static int cmd_devices(int argc, char **argv) {
   return 0;
 }
 
+static void on_signal(int sig) {
+  clm_checkpoint_signal_cleanup();
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+static void install_signal_handlers(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+    struct sigaction old;
+    /* a signal ignored by whoever started us (nohup, `cmd &` in a script) stays ignored */
+    if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN) sigaction(sigs[i], &sa, NULL);
+  }
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) return usage(stderr);
+  install_signal_handlers();
   const char *cmd = argv[1];
   if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
   if (!strcmp(cmd, "model")) return cmd_model(argc - 1, argv + 1);
@@ -84,6 +108,10 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "synth")) return cmd_synth(argc - 1, argv + 1);
   if (!strcmp(cmd, "tune")) return cmd_tune(argc - 1, argv + 1);
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
+  if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+    printf("clmtl %s (commit %s)\n", CLMTL_VERSION_STRING, CLMTL_GIT_COMMIT);
+    return 0;
+  }
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) return usage(stdout);
   fprintf(stderr, "clmtl: unknown command '%s'\n\n", cmd);
   return usage(stderr);

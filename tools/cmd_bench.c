@@ -93,9 +93,9 @@ static clm_status train_step(session *s, double *ms) {
 }
 
 /* Context, graph, inputs, weighting and optimizer state, then one train step. */
-static clm_status session_open(const bench_opts *o, const char *spec, session *s) {
+static clm_status session_open(const bench_opts *o, const clm_context_options *co, session *s) {
   memset(s, 0, sizeof *s);
-  CLI_TRY(clm_context_create(spec, &s->ctx));
+  CLI_TRY(clm_context_create_with(co, &s->ctx));
   CLI_TRY(clm_graph_create(s->ctx, &s->g));
   CLI_TRY(clm_graph_load(s->g, o->model));
   clm_graph_options go = {o->batch, o->height, o->width, 1, -1, 0};
@@ -128,12 +128,12 @@ static void remove_dir(const char *dir) {
   rmdir(dir);
 }
 
-/* Copies the device's tuning file (tune.h), if any, into the temporary cache directory, so the
- * timed graphs run the same kernel variants as with the user's cache. */
-static void copy_tuning(const char *spec, const char *dir) {
+/* Copies the device's tuning file (tune.h), if any, from the user's cache directory into the
+ * temporary one, so the timed graphs run the same kernel variants as with the user's cache. */
+static void copy_tuning(const clm_context_options *user, const char *dir) {
   clm_context *c = NULL;
   char from[600], to[1200];
-  if (clm_context_create(spec, &c) != CLM_OK || clm_tuning_file(c, from, sizeof from) != CLM_OK) {
+  if (clm_context_create_with(user, &c) != CLM_OK || clm_tuning_file(c, from, sizeof from) != CLM_OK) {
     clm_context_free(c);
     return;
   }
@@ -148,26 +148,13 @@ static void copy_tuning(const char *spec, const char *dir) {
   if (out) fclose(out);
 }
 
-typedef struct saved_env {
-  char *cache_dir, *cache;
-  int restored;
-} saved_env;
-
-static char *dup_env(const char *name) {
-  const char *v = getenv(name);
-  return v ? strdup(v) : NULL;
-}
-
-static void restore_env(saved_env *e) {
-  if (e->restored) return;
-  e->restored = 1;
-  if (e->cache_dir) setenv("CLMTL_CACHE_DIR", e->cache_dir, 1);
-  else unsetenv("CLMTL_CACHE_DIR");
-  if (e->cache) setenv("CLMTL_CACHE", e->cache, 1);
-  else unsetenv("CLMTL_CACHE");
-  free(e->cache_dir);
-  free(e->cache);
-  e->cache_dir = e->cache = NULL;
+/* The options of the timed contexts: the user's (environment), with the program cache in the
+ * temporary directory `tmp` and at its default setting, so the cold start is cold. */
+static clm_context_options redirected_options(const clm_context_options *user, const char *tmp) {
+  clm_context_options o = *user;
+  o.cache_dir = tmp;
+  o.cache = CLM_CACHE_AUTO;
+  return o;
 }
 
 /* ---- one device ---------------------------------------------------------------------------- */
@@ -256,25 +243,24 @@ static void bench_device_run(const bench_opts *o, const char *spec, bench_device
              base && *base ? base : "/tmp");
     return;
   }
-  copy_tuning(spec, tmp);
-  saved_env env = {dup_env("CLMTL_CACHE_DIR"), dup_env("CLMTL_CACHE"), 0};
-  setenv("CLMTL_CACHE_DIR", tmp, 1);
-  unsetenv("CLMTL_CACHE");
+  clm_context_options user = cli_context_options_from_env();
+  user.device = spec;
+  copy_tuning(&user, tmp);
+  clm_context_options co = redirected_options(&user, tmp);
   session s = {0};
   double *ms = NULL;
   d->ok = 1;
 
   double t0 = now_s();
-  if (session_open(o, spec, &s) != CLM_OK) { fail(d, "cold start"); goto done; }
+  if (session_open(o, &co, &s) != CLM_OK) { fail(d, "cold start"); goto done; }
   d->cold_s = now_s() - t0;
   session_close(&s);
   progress(d, "cold start %.2f s (context, compile, first train step; empty program cache)",
            d->cold_s);
 
   t0 = now_s();
-  if (session_open(o, spec, &s) != CLM_OK) { fail(d, "warm start"); goto done; }
+  if (session_open(o, &co, &s) != CLM_OK) { fail(d, "warm start"); goto done; }
   d->warm_s = now_s() - t0;
-  restore_env(&env); /* later builds may still store into the temporary cache: removed below */
   progress(d, "warm start %.2f s (filled program cache)", d->warm_s);
 
   ms = calloc((size_t)o->steps, sizeof *ms);
@@ -301,7 +287,6 @@ static void bench_device_run(const bench_opts *o, const char *spec, bench_device
 done:
   free(ms);
   session_close(&s);
-  restore_env(&env);
   remove_dir(tmp);
 }
 
@@ -419,7 +404,7 @@ int cmd_bench(int argc, char **argv) {
     }
   } else {
     list = malloc(sizeof *list);
-    if (!list || clm_device_select(o.device, list) != CLM_OK) {
+    if (!list || clm_device_select(cli_device(o.device), list) != CLM_OK) {
       fprintf(stderr, "clmtl bench: %s\n", list ? clm_last_error() : "out of host memory");
       free(list);
       return 1;

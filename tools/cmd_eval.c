@@ -2,6 +2,7 @@
  * resolution) evaluated on a split, or run on image files to write pictures; and `clmtl
  * synth`, which writes synthetic scenes to disk in the CityScapes layout. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "cli.h"
 #include "clmtl/checkpoint.h"
 #include "clmtl/infer.h"
+#include "clmtl/rundir.h"
 #include "clmtl/train.h"
 #include "data/png_check.h"
 #include "train/feeds.h"
@@ -23,21 +25,27 @@ static clm_status load_model(clm_context *ctx, const char *path, int batch, clm_
   int n = 0;
   CLI_TRY(clm_checkpoint_read_meta(path, &meta, &n));
   const char *cfg = clm_checkpoint_meta_get(meta, n, "model_cfg");
-  const char *h = clm_checkpoint_meta_get(meta, n, "height"), *w = clm_checkpoint_meta_get(meta, n, "width");
-  const char *s = clm_checkpoint_meta_get(meta, n, "data_seed");
   const char *ls = clm_checkpoint_meta_get(meta, n, "label_set");
   snprintf(label_set, size, "%s", ls ? ls : "");
   clm_status st = CLM_OK;
-  if (!cfg || !*cfg || !h || !w) {
-    fprintf(stderr, "%s: no model text or resolution in its metadata (not written by clmtl train)\n", path);
+  if (!cfg || !*cfg) {
+    fprintf(stderr, "%s: no model text in its metadata (not written by clmtl train)\n", path);
     st = CLM_ERR_PARSE;
   }
+  /* the model text against its hash, and numbers with their ranges: messages name file and key */
+  long long hh = 0, ww = 0, ss = 1;
+  if (st == CLM_OK) st = clm_checkpoint_check_model(path, meta, n, NULL, NULL);
+  if (st == CLM_OK) st = clm_checkpoint_meta_int(path, meta, n, "height", 1, 65536, &hh);
+  if (st == CLM_OK) st = clm_checkpoint_meta_int(path, meta, n, "width", 1, 65536, &ww);
+  if (st == CLM_OK && clm_checkpoint_meta_get(meta, n, "data_seed"))
+    st = clm_checkpoint_meta_int(path, meta, n, "data_seed", 0, LLONG_MAX, &ss);
+  char *name = st == CLM_OK ? malloc(strlen(path) + sizeof ":model_cfg") : NULL;
+  if (st == CLM_OK && !name) st = CLM_ERR_HOST_MEMORY;
   if (st == CLM_OK) {
-    *height = atoi(h);
-    *width = atoi(w);
-    *seed = s ? strtoull(s, NULL, 10) : 1;
-    char name[1100];
-    snprintf(name, sizeof name, "%s:model_cfg", path);
+    *height = (int)hh;
+    *width = (int)ww;
+    *seed = (uint64_t)ss;
+    sprintf(name, "%s:model_cfg", path);
     clm_graph_options o = {batch, *height, *width, 0, -1, 0};
     st = clm_graph_create(ctx, out);
     if (st == CLM_OK) st = clm_graph_parse(*out, cfg, name);
@@ -46,6 +54,7 @@ static clm_status load_model(clm_context *ctx, const char *path, int batch, clm_
     /* batch norm folded into the convolutions once, for every forward that follows */
     if (st == CLM_OK) st = clm_graph_prepare_inference(*out);
   }
+  free(name);
   clm_checkpoint_meta_free(meta);
   return st;
 }
@@ -134,7 +143,7 @@ int cmd_eval(int argc, char **argv) {
   int h, w, rc = 1;
   uint64_t seed;
   char trained[64];
-  if (clm_context_create(device, &ctx) != CLM_OK ||
+  if (cli_context_create(device, &ctx) != CLM_OK ||
       load_model(ctx, ckpt, batch, &g, &h, &w, &seed, trained, sizeof trained) != CLM_OK)
     goto done;
   /* the label set: the checkpoint's, which --labels may repeat but not contradict */
@@ -207,6 +216,17 @@ static void resize_rgb(const unsigned char *src, int sh, int sw, float *dst, int
     }
 }
 
+/* outdir/<stem>_<name><ext> in a malloc'd string, never truncated (NULL: out of memory). */
+static char *out_path(const char *outdir, const char *stem, const char *name, const char *ext) {
+  size_t n = strlen(stem) + strlen(name) + strlen(ext) + 2;
+  char *file = malloc(n);
+  if (!file) return NULL;
+  snprintf(file, n, "%s_%s%s", stem, name, ext);
+  char *path = clm_path_join(outdir, file);
+  free(file);
+  return path;
+}
+
 static int write_png(const char *path, int h, int w, int comp, const unsigned char *px) {
   if (!stbi_write_png(path, w, h, comp, px, w * comp)) {
     fprintf(stderr, "clmtl infer: cannot write %s\n", path);
@@ -273,7 +293,7 @@ int cmd_infer(int argc, char **argv) {
   uint8_t *cls = NULL, *palette = NULL;
   int32_t *ids = NULL;
   clm_feeds feeds;
-  if (clm_context_create(device, &ctx) != CLM_OK ||
+  if (cli_context_create(device, &ctx) != CLM_OK ||
       load_model(ctx, ckpt, 1, &g, &h, &w, &seed, label_set, sizeof label_set) != CLM_OK) {
     fprintf(stderr, "clmtl infer: %s\n", clm_last_error());
     goto done;
@@ -351,8 +371,8 @@ int cmd_infer(int argc, char **argv) {
     }
     const char *base = strrchr(argv[i], '/');
     base = base ? base + 1 : argv[i];
-    char stem[512], path[1200];
-    snprintf(stem, sizeof stem, "%s", base);
+    char stem[512];
+    snprintf(stem, sizeof stem, "%s", base); /* a file name: at most NAME_MAX (255) bytes */
     char *dot = strrchr(stem, '.');
     if (dot) *dot = '\0';
     clm_image_to_rgb(img, h, w, rgb);
@@ -362,15 +382,17 @@ int cmd_infer(int argc, char **argv) {
     for (int t = 0; t < k; t++) {
       infer_task *tk = &tasks[t];
       int c = tk->pred.c;
-      snprintf(path, sizeof path, "%s/%s_%s.png", outdir, stem, tk->name);
+      char *path = out_path(outdir, stem, tk->name, ".png");
+      if (!path) { rc = 1; break; }
       if (tk->form == 0) { /* colours, and the label ids as an 8-bit grey PNG */
         uint8_t *labels = (uint8_t *)ids;
         clm_argmax_classes(tk->values, c, h, w, labels);
         clm_class_palette(label_set, c, palette);
         clm_colorize_classes(labels, h, w, palette, c, tk->rgb);
         rc |= write_png(path, h, w, 3, tk->rgb);
-        snprintf(path, sizeof path, "%s/%s_%s_labels.png", outdir, stem, tk->name);
-        rc |= write_png(path, h, w, 1, labels);
+        free(path);
+        path = out_path(outdir, stem, tk->name, "_labels.png");
+        rc |= path ? write_png(path, h, w, 1, labels) : 1;
         printf(" %s_%s.png %s_%s_labels.png", stem, tk->name, stem, tk->name);
       } else if (tk->form == 1) { /* instances from the centroid votes of thing pixels */
         clm_cluster_options co = clm_cluster_defaults();
@@ -390,19 +412,22 @@ int cmd_infer(int argc, char **argv) {
         for (int j = 0; j < ntiles; j++) tiles[j] = tk->rgb + (size_t)j * 3 * hw;
         for (int j = 0; j < ntiles; j++) clm_colorize_depth(tk->values + (size_t)j * hw, h, w, 0, tiles[j]);
         uint8_t *strip = malloc((size_t)ntiles * 3 * hw);
-        if (!strip) { rc = 1; break; }
+        if (!strip) { free(path); rc = 1; break; }
         clm_panel((const uint8_t *const *)tiles, ntiles, h, w, strip);
         rc |= write_png(path, h, ntiles * w, 3, strip);
         free(strip);
-        snprintf(path, sizeof path, "%s/%s_%s.npy", outdir, stem, tk->name);
-        rc |= write_npy(path, c, h, w, tk->values);
+        free(path);
+        path = out_path(outdir, stem, tk->name, ".npy");
+        rc |= path ? write_npy(path, c, h, w, tk->values) : 1;
         printf(" %s_%s.png %s_%s.npy", stem, tk->name, stem, tk->name);
       }
+      free(path);
       parts[t + 1] = tk->rgb; /* the first channel's tile for values */
     }
     clm_panel(parts, k + 1, h, w, panel);
-    snprintf(path, sizeof path, "%s/%s_panel.png", outdir, stem);
-    rc |= write_png(path, h, (k + 1) * w, 3, panel);
+    char *path = out_path(outdir, stem, "panel", ".png");
+    rc |= path ? write_png(path, h, (k + 1) * w, 3, panel) : 1;
+    free(path);
     printf(" %s_panel.png\n", stem);
   }
 done:

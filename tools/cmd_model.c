@@ -89,7 +89,7 @@ int cmd_model(int argc, char **argv) {
   clm_optim_state opt = {0};
   clm_mtl *mtl = NULL;
   int rc = 1;
-  if (clm_context_create(device, &ctx) != CLM_OK) goto fail;
+  if (cli_context_create(device, &ctx) != CLM_OK) goto fail;
   printf("device: %s (%s)\n", clm_context_device(ctx)->name, clm_context_device(ctx)->platform);
   if (clm_graph_create(ctx, &g) != CLM_OK || clm_graph_load(g, path) != CLM_OK) goto fail;
   clm_graph_options o = {batch, height, width, steps > 0, -1, 0};

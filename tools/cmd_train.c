@@ -207,6 +207,9 @@ int cmd_train(int argc, char **argv) {
   if (o.resume && !out_given) o.out_dir = o.resume; /* continue in the run's own directory */
   if (o.weighting.clamp_min >= o.weighting.clamp_max)
     return bad("--clamp-min", "", "must be below --clamp-max");
+  clm_context_options co = cli_context_options_from_env();
+  o.context = &co;
+  o.device = cli_device(o.device);
   display d = {isatty(STDOUT_FILENO), 0};
   clm_train_callbacks cb = {on_start, on_progress, on_epoch, &d, on_note};
   clm_status st = clm_train_run(&o, &cb);

@@ -31,7 +31,7 @@ int cmd_tune(int argc, char **argv) {
   clm_graph *g = NULL;
   int rc = 1;
   char file[600];
-  if (clm_context_create(device, &ctx) != CLM_OK) goto fail;
+  if (cli_context_create(device, &ctx) != CLM_OK) goto fail;
   printf("device: %s (%s, driver %s)\n", clm_context_device(ctx)->name,
          clm_context_device(ctx)->platform, clm_context_device(ctx)->driver);
   if (clm_tuning_file(ctx, file, sizeof file) != CLM_OK) goto fail;

@@ -7,6 +7,11 @@
 
 #include <stddef.h>
 #include "clmtl/device.h"
+#include "clmtl/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* ---- device probe -------------------------------------------------------------------------- */
 
@@ -26,7 +31,7 @@ typedef struct clm_probe_result {
 
 /* Measures both figures on ctx's device (about a second on a CPU). opt may be NULL for the
  * defaults. Allocates two copy buffers of opt->bytes for the duration of the call. */
-clm_status clm_probe_run(clm_context *ctx, const clm_probe_options *opt, clm_probe_result *out);
+CLMTL_API clm_status clm_probe_run(clm_context *ctx, const clm_probe_options *opt, clm_probe_result *out);
 
 /* ---- bar chart ------------------------------------------------------------------------------ */
 
@@ -48,8 +53,12 @@ typedef struct clm_chart {
 
 /* Draws the chart into a malloc'd 8-bit RGB image (*rgb, width × height × 3, rows top to
  * bottom); free it with free(). */
-clm_status clm_chart_render(const clm_chart *c, unsigned char **rgb, int *width, int *height);
+CLMTL_API clm_status clm_chart_render(const clm_chart *c, unsigned char **rgb, int *width, int *height);
 /* Renders and writes the chart to path as an RGB PNG. */
-clm_status clm_chart_write_png(const clm_chart *c, const char *path);
+CLMTL_API clm_status clm_chart_write_png(const clm_chart *c, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

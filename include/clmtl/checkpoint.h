@@ -1,7 +1,9 @@
 /* Checkpoints as safetensors files: every named tensor of a graph (parameters and batch-norm
  * running statistics), optionally the optimizer's moments and step counter, and string
  * metadata. Saving is atomic (temporary file, fsync, rename); loading is strict and validates
- * the whole file before touching the graph. Training loops and --resume live elsewhere.
+ * the whole file before touching the graph: its structure, its standard metadata, the model
+ * text against its hash, and every value (finite; variances not negative). Training loops and
+ * --resume live elsewhere.
  *
  * File layout (https://github.com/huggingface/safetensors): an 8-byte little-endian u64 N, N
  * bytes of JSON header, then the raw little-endian float32 data, tensors packed in header order
@@ -25,6 +27,11 @@
 #include <stdint.h>
 #include "clmtl/graph.h"
 #include "clmtl/optim.h"
+#include "clmtl/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define CLM_CHECKPOINT_FORMAT "clmtl-1"
 
@@ -43,7 +50,7 @@ typedef struct clm_checkpoint_info {
 } clm_checkpoint_info;
 
 /* FNV-1a 64-bit hash of `text` as 16 lowercase hex digits (out holds 17 chars). */
-void clm_checkpoint_model_hash(const char *text, char out[17]);
+CLMTL_API void clm_checkpoint_model_hash(const char *text, char out[17]);
 
 /* Writes the named tensors of compiled graph g (and opt's m, v, step when opt is not NULL;
  * opt->n must equal the parameter count) to `path`. The file is first written to
@@ -51,7 +58,7 @@ void clm_checkpoint_model_hash(const char *text, char out[17]);
  * fsync'd. On failure the temporary file is removed and an existing file at `path` is left as
  * it was. extra: nextra additional metadata pairs; their keys must differ from the standard
  * ones and from each other. info may be NULL (step 0, epoch 0, no model hash). */
-clm_status clm_checkpoint_save(const char *path, clm_graph *g, const clm_optim_state *opt,
+CLMTL_API clm_status clm_checkpoint_save(const char *path, clm_graph *g, const clm_optim_state *opt,
                                const clm_checkpoint_info *info, const clm_checkpoint_meta *extra,
                                int nextra);
 
@@ -60,23 +67,57 @@ clm_status clm_checkpoint_save(const char *path, clm_graph *g, const clm_optim_s
  * anything is uploaded: header length against the file size, well-formed JSON, each entry's
  * dtype (F32 only), shape and data_offsets (in the data section, size 4 * numel, no overlap),
  * every graph tensor present, no unknown tensor, shapes equal to the graph's, the file size
- * exactly header + data. A failed load leaves g and opt unchanged (short of a device failure
+ * exactly header + data, every value finite (NaN or Inf: CLM_ERR_NUMERIC naming the tensor and
+ * the index of the first bad element; so is a negative value in a "*.running_var" or
+ * "optimizer.v"), the standard metadata well-formed (below). A failed load leaves g and opt unchanged (short of a device failure
  * during the final uploads); the message names the file and the tensor.
  * meta_out / nmeta_out (either may be NULL): every __metadata__ pair in file order, in one
  * malloc'd block released by clm_checkpoint_meta_free. */
-clm_status clm_checkpoint_load(const char *path, clm_graph *g, clm_optim_state *opt,
+CLMTL_API clm_status clm_checkpoint_load(const char *path, clm_graph *g, clm_optim_state *opt,
                                clm_checkpoint_meta **meta_out, int *nmeta_out);
 
 /* Reads and validates only the header of `path` and returns its metadata as above (for
  * --resume to find step and epoch before building anything). Tensor data is not read, but the
- * header's entries and the file size are checked as in clm_checkpoint_load. */
-clm_status clm_checkpoint_read_meta(const char *path, clm_checkpoint_meta **meta_out,
+ * header's entries and the file size are checked as in clm_checkpoint_load.
+ * Both readers refuse a path that is not a regular file (a FIFO is refused, never waited on)
+ * and check the standard metadata when present: "step" and "epoch" decimal integers in
+ * [0, LLONG_MAX] and [0, INT_MAX], "model_fnv1a64" 16 lowercase hex digits, and a "model_cfg"
+ * entry (the model text clmtl train stores) must hash to "model_fnv1a64" (an edited model text
+ * is refused). */
+CLMTL_API clm_status clm_checkpoint_read_meta(const char *path, clm_checkpoint_meta **meta_out,
                                     int *nmeta_out);
 
 /* Value of `key` among n pairs, or NULL. */
-const char *clm_checkpoint_meta_get(const clm_checkpoint_meta *meta, int n, const char *key);
+CLMTL_API const char *clm_checkpoint_meta_get(const clm_checkpoint_meta *meta, int n, const char *key);
 
 /* Frees what clm_checkpoint_load / clm_checkpoint_read_meta returned; NULL does nothing. */
-void clm_checkpoint_meta_free(clm_checkpoint_meta *meta);
+CLMTL_API void clm_checkpoint_meta_free(clm_checkpoint_meta *meta);
+
+/* Checked conversions of metadata `key` of the checkpoint at `path` (named in messages): the
+ * whole value must be a decimal integer (a number strtod reads) within [lo, hi]; NaN never is.
+ * CLM_ERR_NOT_FOUND when the key is absent, CLM_ERR_PARSE otherwise, naming file, key, value. */
+CLMTL_API clm_status clm_checkpoint_meta_int(const char *path, const clm_checkpoint_meta *meta, int n,
+                                   const char *key, long long lo, long long hi, long long *out);
+CLMTL_API clm_status clm_checkpoint_meta_double(const char *path, const clm_checkpoint_meta *meta, int n,
+                                      const char *key, double lo, double hi, double *out);
+
+/* Whether the checkpoint at `path` (its metadata meta, n) was written for the model `text`
+ * (read from `text_name`, for messages): "model_fnv1a64" must be present and, when the file
+ * stores a "model_cfg", that text must hash to it. text NULL checks only that. On a mismatch
+ * (CLM_ERR_INVALID_ARG) the message names the first differing line of the two texts and the
+ * [section] it is in. */
+CLMTL_API clm_status clm_checkpoint_check_model(const char *path, const clm_checkpoint_meta *meta, int n,
+                                      const char *text, const char *text_name);
+
+/* For a program's SIGINT / SIGTERM handler: removes the temporary file of the save in progress
+ * (if any; with saves running on several threads at once, the latest one's) so that an
+ * interrupted save leaves nothing behind. Async-signal-safe; call it, then let the signal end
+ * the process (the interrupted save must not continue). Files left by a process that was
+ * killed outright (SIGKILL) are removed by clm_rundir_open at the next start. */
+CLMTL_API void clm_checkpoint_signal_cleanup(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -7,6 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "clmtl/status.h"
+#include "clmtl/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* CityScapes categories, the 7 semantic classes: flat, construction, object, nature, sky,
  * human, vehicle (category id − 1; the "void" category is ignored). */
@@ -29,13 +34,13 @@ typedef struct clm_sample {
 } clm_sample;
 
 /* Allocates every array of a sample of h × w (zeroed); _free(NULL-filled) is safe. */
-clm_status clm_sample_alloc(clm_sample *s, int height, int width);
-void clm_sample_free(clm_sample *s);
+CLMTL_API clm_status clm_sample_alloc(clm_sample *s, int height, int width);
+CLMTL_API void clm_sample_free(clm_sample *s);
 
 /* Instance targets (Kendall et al.): for each pixel of an instance, the vector from the pixel
  * to its instance's centroid, in pixels, (dy, dx) planar into offsets (2, H, W); mask (H, W)
  * is 1 on instance pixels and 0 elsewhere (where offsets are 0). */
-void clm_instance_targets(const clm_sample *s, float *offsets, float *mask);
+CLMTL_API void clm_instance_targets(const clm_sample *s, float *offsets, float *mask);
 
 typedef enum clm_label_mode {
   CLM_LABELS_CATEGORIES = 0, /* 34 label ids -> the 7 categories */
@@ -43,17 +48,17 @@ typedef enum clm_label_mode {
 } clm_label_mode;
 
 typedef enum clm_split { CLM_SPLIT_TRAIN = 0, CLM_SPLIT_VAL = 1, CLM_SPLIT_TEST = 2 } clm_split;
-const char *clm_split_name(clm_split s); /* "train", "val", "test" */
+CLMTL_API const char *clm_split_name(clm_split s); /* "train", "val", "test" */
 
 /* A dataset: `count` samples of one resolution, loaded by index. Implementations: synthetic
  * (src/data/synth*.c) and CityScapes layout (src/data/cityscapes.c). Loading is safe from
  * one thread per dataset at a time. */
 typedef struct clm_dataset clm_dataset;
-int clm_dataset_count(const clm_dataset *d);
-void clm_dataset_size(const clm_dataset *d, int *height, int *width);
+CLMTL_API int clm_dataset_count(const clm_dataset *d);
+CLMTL_API void clm_dataset_size(const clm_dataset *d, int *height, int *width);
 /* Fills *out (allocated with the dataset's size) with sample `index`. */
-clm_status clm_dataset_load(clm_dataset *d, int index, clm_sample *out);
-void clm_dataset_free(clm_dataset *d);
+CLMTL_API clm_status clm_dataset_load(clm_dataset *d, int index, clm_sample *out);
+CLMTL_API void clm_dataset_free(clm_dataset *d);
 
 /* ---- what a data source offers, by name ------------------------------------------------------
  * Every data source declares the arrays it can fill, by name, with their channels and kind: the
@@ -91,15 +96,15 @@ typedef struct clm_target_info {
 } clm_target_info;
 
 /* The label set of a mode, and one by name (NULL when unknown). */
-const clm_label_set *clm_label_set_get(clm_label_mode mode);
-const clm_label_set *clm_label_set_find(const char *name);
+CLMTL_API const clm_label_set *clm_label_set_get(clm_label_mode mode);
+CLMTL_API const clm_label_set *clm_label_set_find(const char *name);
 /* Everything the built-in sources can offer, with semantic labels of `mode` (all available). */
-int clm_data_targets_known(clm_label_mode mode, const clm_target_info **out);
+CLMTL_API int clm_data_targets_known(clm_label_mode mode, const clm_target_info **out);
 /* What this dataset offers: returns the count and points *out at the list (owned by d). */
-int clm_dataset_targets(const clm_dataset *d, const clm_target_info **out);
+CLMTL_API int clm_dataset_targets(const clm_dataset *d, const clm_target_info **out);
 /* Writes the array `name` of sample s (one of clm_data_targets_known's names) as planar
  * (channels, H, W) floats into out. */
-clm_status clm_sample_target(const clm_sample *s, const char *name, float *out);
+CLMTL_API clm_status clm_sample_target(const clm_sample *s, const char *name, float *out);
 
 /* ---- synthetic street scenes (src/data/synth*.c) -------------------------------------------- */
 
@@ -114,12 +119,12 @@ typedef struct clm_synth_options {
 } clm_synth_options;
 
 /* Renders one scene (deterministic from scene_seed) into out (allocated h × w). */
-clm_status clm_synth_render(uint64_t scene_seed, clm_sample *out);
+CLMTL_API clm_status clm_synth_render(uint64_t scene_seed, clm_sample *out);
 /* The split's samples; scene seeds of different splits never coincide. */
-clm_status clm_synth_open(const clm_synth_options *opt, clm_split split, clm_dataset **out);
+CLMTL_API clm_status clm_synth_open(const clm_synth_options *opt, clm_split split, clm_dataset **out);
 /* Writes `count` samples of each split under dir in the CityScapes layout (leftImg8bit,
  * gtFine labelIds/instanceIds, disparity), readable by clm_cityscapes_open. */
-clm_status clm_synth_write(const char *dir, const clm_synth_options *opt);
+CLMTL_API clm_status clm_synth_write(const char *dir, const clm_synth_options *opt);
 
 /* ---- CityScapes layout (src/data/cityscapes.c) ------------------------------------------------ */
 
@@ -133,10 +138,14 @@ typedef struct clm_cityscapes_options {
 
 /* Scans the split (every file opened and checked once, so a bad file is reported by name
  * before training starts). */
-clm_status clm_cityscapes_open(const clm_cityscapes_options *opt, clm_dataset **out);
+CLMTL_API clm_status clm_cityscapes_open(const clm_cityscapes_options *opt, clm_dataset **out);
 /* Samples left out by skip_bad: returns how many, and writes the messages of the first few
  * (each naming the file and the problem), one a line, into buf (NUL-terminated, truncated to
  * size; buf may be NULL). 0 and "" for a dataset not opened by clm_cityscapes_open. */
-int clm_cityscapes_skipped(const clm_dataset *d, char *buf, size_t size);
+CLMTL_API int clm_cityscapes_skipped(const clm_dataset *d, char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

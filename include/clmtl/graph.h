@@ -11,6 +11,11 @@
 #define CLMTL_GRAPH_H
 
 #include "clmtl/tensor.h"
+#include "clmtl/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define CLM_MAX_INPUTS 8
 #define CLM_NAME_MAX 64
@@ -73,48 +78,48 @@ typedef struct clm_layer {
 } clm_layer;
 
 /* Layer type names as written in model files ("conv", "softmax_xent", ...). */
-const char *clm_layer_type_name(clm_layer_type t);
+CLMTL_API const char *clm_layer_type_name(clm_layer_type t);
 /* Whether layers of type t are a task's loss ([task.<name>] sections; softmax_xent, l1, l2). */
-int clm_layer_type_is_loss(clm_layer_type t);
+CLMTL_API int clm_layer_type_is_loss(clm_layer_type t);
 
 typedef struct clm_graph clm_graph;
 
-clm_status clm_graph_create(clm_context *ctx, clm_graph **out);
-void clm_graph_free(clm_graph *g);
+CLMTL_API clm_status clm_graph_create(clm_context *ctx, clm_graph **out);
+CLMTL_API void clm_graph_free(clm_graph *g);
 
 /* Records a layer (a copy is kept). A duplicate name is an error. Unset fields take their
  * defaults at compile time. */
-clm_status clm_graph_add(clm_graph *g, const clm_layer *layer);
+CLMTL_API clm_status clm_graph_add(clm_graph *g, const clm_layer *layer);
 /* Fills *l with the defaults for `type`. */
-void clm_layer_defaults(clm_layer *l, clm_layer_type type, const char *name);
+CLMTL_API void clm_layer_defaults(clm_layer *l, clm_layer_type type, const char *name);
 
 /* Constructors for the common layers (thin wrappers around clm_graph_add). */
-clm_status clm_graph_input(clm_graph *g, const char *name, int channels);
-clm_status clm_graph_conv(clm_graph *g, const char *name, const char *from, int filters,
+CLMTL_API clm_status clm_graph_input(clm_graph *g, const char *name, int channels);
+CLMTL_API clm_status clm_graph_conv(clm_graph *g, const char *name, const char *from, int filters,
                           int size, int stride, int bn, clm_act_type act);
-clm_status clm_graph_maxpool(clm_graph *g, const char *name, const char *from);
-clm_status clm_graph_upsample(clm_graph *g, const char *name, const char *from);
-clm_status clm_graph_concat(clm_graph *g, const char *name, const char *a, const char *b);
-clm_status clm_graph_loss(clm_graph *g, const char *name, clm_layer_type type, const char *from,
+CLMTL_API clm_status clm_graph_maxpool(clm_graph *g, const char *name, const char *from);
+CLMTL_API clm_status clm_graph_upsample(clm_graph *g, const char *name, const char *from);
+CLMTL_API clm_status clm_graph_concat(clm_graph *g, const char *name, const char *a, const char *b);
+CLMTL_API clm_status clm_graph_loss(clm_graph *g, const char *name, clm_layer_type type, const char *from,
                           const char *target, const char *mask);
 
 /* Reads layers from a model file (INI; format in the README). Errors name file, line, key.
  * The path must be a regular file or a pipe (`<(...)`, /dev/stdin), read once: take the text
  * from clm_graph_model_text afterwards rather than reading the path again. */
-clm_status clm_graph_load(clm_graph *g, const char *path);
+CLMTL_API clm_status clm_graph_load(clm_graph *g, const char *path);
 /* Same from text in memory; `filename` is used in messages. */
-clm_status clm_graph_parse(clm_graph *g, const char *text, const char *filename);
+CLMTL_API clm_status clm_graph_parse(clm_graph *g, const char *text, const char *filename);
 /* The model text the graph was read from by clm_graph_load / clm_graph_parse, byte for byte,
  * and the file name given with it; NULL (and "") for a graph built with the constructors or
  * from more than one text. Valid while the graph lives. */
-const char *clm_graph_model_text(const clm_graph *g);
-const char *clm_graph_model_file(const clm_graph *g);
+CLMTL_API const char *clm_graph_model_text(const clm_graph *g);
+CLMTL_API const char *clm_graph_model_file(const clm_graph *g);
 
 typedef struct clm_graph_options {
   int batch, height, width; /* input resolution */
   int training;             /* build the backward pass and gradient buffers */
   int conv_variant;         /* -1: the scheduler decides; else a clm_conv_variant */
-  int fuse;                 /* 0: default (on unless $CLMTL_FUSE=0), 1: on, -1: off */
+  int fuse;                 /* 0: the context's fuse option (on by default), 1: on, -1: off */
 } clm_graph_options;
 
 /* Before clm_graph_compile of a training graph: whether several backward passes may follow
@@ -123,18 +128,18 @@ typedef struct clm_graph_options {
  * indices) alive until the last backward step, so each backward pass reads the same forward
  * values, at the cost of reusing less arena memory (clm_graph_arena_bytes tells). Off, one
  * backward per forward and the least memory. CLM_ERR_INVALID_ARG once compiled. */
-clm_status clm_graph_set_multi_backward(clm_graph *g, int on);
+CLMTL_API clm_status clm_graph_set_multi_backward(clm_graph *g, int on);
 
 /* Before clm_graph_compile: the caller will allocate `count` more parameter-sized buffers
  * (optimizer moments: Adam 2, SGD with momentum 1), to be counted in compile's memory check. */
-void clm_graph_expect_moments(clm_graph *g, int count);
+CLMTL_API void clm_graph_expect_moments(clm_graph *g, int count);
 
 /* Resolves, orders, infers shapes, (training) builds the backward pass, plans memory, checks
  * the plan against the device's memory budget and allocates every device buffer. Shapes and
  * sizes are computed without overflow: a tensor over 2^31-1 elements is CLM_ERR_SHAPE naming
  * the layer. The budget: on CPU devices and devices with unified host memory, device buffers
  * and host copies together must fit the memory the process can still take (MemAvailable and
- * the cgroup limit, less 1/8 headroom; $CLMTL_MEMORY_LIMIT caps it); elsewhere device buffers
+ * the cgroup limit, less 1/8 headroom; the context's memory_limit caps it); elsewhere device buffers
  * must fit global memory and host copies host memory; every buffer must fit the largest
  * allocation. Otherwise CLM_ERR_DEVICE_MEMORY stating the bytes needed and available and the
  * largest layer, before anything is allocated. A graph created without a context
@@ -151,7 +156,7 @@ void clm_graph_expect_moments(clm_graph *g, int count);
  * so batch norm costs neither memory nor a pass over the data. Such a graph cannot run batch
  * norm in training mode (clm_graph_set_training(g, 1)): compile with fuse = -1 for that.
  * Fusion off gives the conv, batch-norm and activation nodes as written, for comparisons. */
-clm_status clm_graph_compile(clm_graph *g, const clm_graph_options *opt);
+CLMTL_API clm_status clm_graph_compile(clm_graph *g, const clm_graph_options *opt);
 
 /* Inference graphs with folded batch norm: computes, on the device, each folded convolution's
  * weights w' = w·γ/√(var+ε) and bias b' = (b − mean)·γ/√(var+ε) + β (b = 0 without a bias)
@@ -159,27 +164,27 @@ clm_status clm_graph_compile(clm_graph *g, const clm_graph_options *opt);
  * changing parameters or running statistics through views (clm_graph_params, clm_graph_state,
  * clm_graph_named). clm_graph_init_params and clm_checkpoint_load mark the folded values stale
  * instead, and the next clm_graph_forward recomputes them. Does nothing in other graphs. */
-clm_status clm_graph_prepare_inference(clm_graph *g);
+CLMTL_API clm_status clm_graph_prepare_inference(clm_graph *g);
 
 /* PyTorch-default initialisation (Kaiming-uniform weights, uniform biases, BN 1/0, running
  * statistics 0/1), deterministic from seed. */
-clm_status clm_graph_init_params(clm_graph *g, uint64_t seed);
+CLMTL_API clm_status clm_graph_init_params(clm_graph *g, uint64_t seed);
 
 /* Batch-norm mode: training statistics (1) or running statistics (0). Default: training
  * when compiled for training. An inference graph with folded batch norm only runs with 0. */
-void clm_graph_set_training(clm_graph *g, int training);
+CLMTL_API void clm_graph_set_training(clm_graph *g, int training);
 
 /* Device tensor of a layer's output (inputs included: upload data there). */
-clm_status clm_graph_tensor(clm_graph *g, const char *layer, clm_tensor *out);
+CLMTL_API clm_status clm_graph_tensor(clm_graph *g, const char *layer, clm_tensor *out);
 /* Copies host data into an input (or any stored) tensor. On devices with unified host memory
  * (CPUs, integrated GPUs) input buffers, and in inference graphs the activation arena, are
  * host-mappable (CL_MEM_ALLOC_HOST_PTR): this and clm_tensor_download of the outputs then go
  * through map/unmap, without a copy to or from a staging buffer. */
-clm_status clm_graph_set_input(clm_graph *g, const char *layer, const float *host);
+CLMTL_API clm_status clm_graph_set_input(clm_graph *g, const char *layer, const float *host);
 
-clm_status clm_graph_forward(clm_graph *g);
+CLMTL_API clm_status clm_graph_forward(clm_graph *g);
 /* Sets every parameter gradient to 0 (they accumulate during backward). */
-clm_status clm_graph_zero_grad(clm_graph *g);
+CLMTL_API clm_status clm_graph_zero_grad(clm_graph *g);
 /* Backward from every loss layer, each seeded with its seed scalar (1 unless changed through
  * clm_graph_loss_seed or by a device kernel). Parameter gradients accumulate. A backward must
  * follow a complete forward. Without clm_graph_set_multi_backward the planner reuses an activation's
@@ -187,7 +192,7 @@ clm_status clm_graph_zero_grad(clm_graph *g);
  * forward: a second one is CLM_ERR_INVALID_ARG. With clm_graph_set_multi_backward any number may, each
  * reading the same forward values; batch-norm running statistics are updated by the forward
  * only, so once per forward however many backward passes follow. */
-clm_status clm_graph_backward(clm_graph *g);
+CLMTL_API clm_status clm_graph_backward(clm_graph *g);
 
 /* Part of the backward pass, for per-task gradients: runs, in backward order, the steps of the
  * nodes that depend on layer `down_to` (its parameter-carrying node, e.g. the convolution of
@@ -198,41 +203,41 @@ clm_status clm_graph_backward(clm_graph *g);
  * feeds a loss of the mask. Same rules as clm_graph_backward on how many may follow one
  * forward. E.g. GradNorm: per task i, zero the shared layer's weight gradient, then
  * clm_graph_backward_partial(g, 1u << i, "dec1") gives ∇_W (seed_i·L_i). */
-clm_status clm_graph_backward_partial(clm_graph *g, unsigned loss_mask, const char *down_to);
+CLMTL_API clm_status clm_graph_backward_partial(clm_graph *g, unsigned loss_mask, const char *down_to);
 
 /* Every recorded layer, in model order (implicit target inputs included after compile). */
-int clm_graph_layer_count(const clm_graph *g);
-const clm_layer *clm_graph_layer(const clm_graph *g, int i);
+CLMTL_API int clm_graph_layer_count(const clm_graph *g);
+CLMTL_API const clm_layer *clm_graph_layer(const clm_graph *g, int i);
 
 /* Loss layers, in model order. */
-int clm_graph_loss_count(const clm_graph *g);
-const clm_layer *clm_graph_loss_layer(const clm_graph *g, int i);
+CLMTL_API int clm_graph_loss_count(const clm_graph *g);
+CLMTL_API const clm_layer *clm_graph_loss_layer(const clm_graph *g, int i);
 /* Device scalars of loss i: its value (mean over valid targets), valid count and seed. */
-clm_tensor clm_graph_loss_value(const clm_graph *g, int i);
-clm_tensor clm_graph_loss_count_tensor(const clm_graph *g, int i);
-clm_tensor clm_graph_loss_seed(const clm_graph *g, int i);
+CLMTL_API clm_tensor clm_graph_loss_value(const clm_graph *g, int i);
+CLMTL_API clm_tensor clm_graph_loss_count_tensor(const clm_graph *g, int i);
+CLMTL_API clm_tensor clm_graph_loss_seed(const clm_graph *g, int i);
 
 /* Each loss layer owns one task parameter ("task.<name>.task_param") used by the multi-task
  * weighting (mtl.h): s = log σ² for the uncertainty strategies, u for softplus, the weight for
  * GradNorm and DWA. The K of them are contiguous in the parameter buffer, in loss order, so the
  * optimizer updates them with everything else. Views (1,1,1,K) into params and grads: */
-clm_tensor clm_graph_task_params(const clm_graph *g);
-clm_tensor clm_graph_task_grads(const clm_graph *g);
+CLMTL_API clm_tensor clm_graph_task_params(const clm_graph *g);
+CLMTL_API clm_tensor clm_graph_task_grads(const clm_graph *g);
 
 /* Flat parameter, gradient and state buffers as (1,1,1,n) views. */
-clm_tensor clm_graph_params(const clm_graph *g);
-clm_tensor clm_graph_grads(const clm_graph *g);
-clm_tensor clm_graph_state(const clm_graph *g);
+CLMTL_API clm_tensor clm_graph_params(const clm_graph *g);
+CLMTL_API clm_tensor clm_graph_grads(const clm_graph *g);
+CLMTL_API clm_tensor clm_graph_state(const clm_graph *g);
 
 /* Named tensors of the graph for checkpoints: parameters ("enc1.weight", "enc1.bn.bias") and
  * state ("enc1.bn.running_mean"). *is_param tells which buffer the view lies in. */
-int clm_graph_named_count(const clm_graph *g);
-clm_status clm_graph_named(const clm_graph *g, int i, const char **name, clm_tensor *view,
+CLMTL_API int clm_graph_named_count(const clm_graph *g);
+CLMTL_API clm_status clm_graph_named(const clm_graph *g, int i, const char **name, clm_tensor *view,
                            int *is_param);
 
 /* Peak bytes of the activation arena and the total of every device buffer of the graph. */
-size_t clm_graph_arena_bytes(const clm_graph *g);
-size_t clm_graph_device_bytes(const clm_graph *g);
+CLMTL_API size_t clm_graph_arena_bytes(const clm_graph *g);
+CLMTL_API size_t clm_graph_device_bytes(const clm_graph *g);
 
 /* The compiled (or planned, clm_graph_create(NULL, ...)) graph as JSON text, for tools that
  * read models without re-implementing the parser and shape rules: "batch", "height", "width";
@@ -244,10 +249,10 @@ size_t clm_graph_device_bytes(const clm_graph *g);
  * "state"), "parameter_count" (task parameters included), "state_count"; "tasks" in loss order
  * ("name", "type", "kind", "prediction", "target", "mask" or null, "channels", "classes" for
  * class labels, "weight"). *out is malloc'ed: the caller frees it. */
-clm_status clm_graph_json(const clm_graph *g, char **out);
+CLMTL_API clm_status clm_graph_json(const clm_graph *g, char **out);
 
 /* Human-readable summary: layers, shapes, parameters, kernel variants, memory. */
-void clm_graph_print(const clm_graph *g, void *file /* FILE* */);
+CLMTL_API void clm_graph_print(const clm_graph *g, void *file /* FILE* */);
 
 /* ---- profiling (src/graph/profile.c) ------------------------------------------------------ */
 
@@ -261,7 +266,7 @@ typedef enum clm_graph_pass {
 } clm_graph_pass;
 
 /* "forward", "backward", "backward_data", "backward_weight". */
-const char *clm_graph_pass_name(clm_graph_pass p);
+CLMTL_API const char *clm_graph_pass_name(clm_graph_pass p);
 
 /* One (node, pass) of a profiled graph. FLOP and bytes follow from the shapes:
  *   flop   2·multiply-adds of a conv/deconv pass: 2·N·K·C·R·S·Ho·Wo for conv (every pass),
@@ -287,12 +292,16 @@ typedef struct clm_op_profile {
  * and after each node's work (and between the two parts of a conv backward) and record the
  * wall time of each (node, pass): slower than a normal run, for measurement only. Turning it
  * on starts with no records; turning it off drops them. */
-clm_status clm_graph_profile_enable(clm_graph *g, int on);
+CLMTL_API clm_status clm_graph_profile_enable(clm_graph *g, int on);
 /* Drops the recorded times and keeps profiling on. */
-void clm_graph_profile_reset(clm_graph *g);
+CLMTL_API void clm_graph_profile_reset(clm_graph *g);
 /* (node, pass) pairs the graph can record, forward in execution order then backward in
  * backward order; 0 while profiling is off. */
-int clm_graph_profile_count(const clm_graph *g);
-clm_status clm_graph_profile_get(const clm_graph *g, int i, clm_op_profile *out);
+CLMTL_API int clm_graph_profile_count(const clm_graph *g);
+CLMTL_API clm_status clm_graph_profile_get(const clm_graph *g, int i, clm_op_profile *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -13,6 +13,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "clmtl/tensor.h"
+#include "clmtl/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define CLM_METRICS_MAX_TASKS 32    /* skipped-task bitmask fits a uint32_t */
 #define CLM_METRICS_MAX_CLASSES 256 /* K of a classification task */
@@ -65,35 +70,35 @@ typedef struct clm_metrics clm_metrics;
 /* An accumulator for `ntasks` tasks (1..CLM_METRICS_MAX_TASKS) on ctx, zeroed. The task list
  * is copied. Device memory: (K² + 2) counts per classification task, a few hundred floats
  * per regression task, one shared workspace. */
-clm_status clm_metrics_create(clm_context *ctx, const clm_metrics_task *tasks, int ntasks,
+CLMTL_API clm_status clm_metrics_create(clm_context *ctx, const clm_metrics_task *tasks, int ntasks,
                               clm_metrics **out);
 /* Frees the accumulator and its buffers; NULL does nothing. */
-void clm_metrics_free(clm_metrics *m);
+CLMTL_API void clm_metrics_free(clm_metrics *m);
 
 /* Zeroes every task's sums, for the next validation pass. */
-clm_status clm_metrics_reset(clm_metrics *m);
+CLMTL_API clm_status clm_metrics_reset(clm_metrics *m);
 
 /* Adds one batch to a segmentation / classification task: logits (N, K, H, W), labels
  * (N, 1, H, W) of float class ids. Argmax per pixel (ties and NaN: the lowest index among
  * the largest non-NaN logits; class 0 when all are NaN). Enqueued, not waited for. */
-clm_status clm_metrics_add_classification(clm_metrics *m, int task, const clm_tensor *logits,
+CLMTL_API clm_status clm_metrics_add_classification(clm_metrics *m, int task, const clm_tensor *logits,
                                           const clm_tensor *labels);
 
 /* Adds one batch to a regression task: pred and target (N, C, H, W), mask (N, 1, H, W),
  * nonzero = valid, or NULL (all valid). The batch is reduced on the device in a fixed order
  * (bit-identical run to run on one device); batch totals are added on the host in double. */
-clm_status clm_metrics_add_regression(clm_metrics *m, int task, const clm_tensor *pred,
+CLMTL_API clm_status clm_metrics_add_regression(clm_metrics *m, int task, const clm_tensor *pred,
                                       const clm_tensor *target, const clm_tensor *mask);
 
 /* Downloads the task's sums (blocking) and computes its results. Accumulation may go on
  * afterwards. */
-clm_status clm_metrics_result(clm_metrics *m, int task, clm_metrics_report *out);
+CLMTL_API clm_status clm_metrics_result(clm_metrics *m, int task, clm_metrics_report *out);
 
 /* Copies the task's K×K confusion matrix, out[label * K + pred], into out (blocking). */
-clm_status clm_metrics_confusion(clm_metrics *m, int task, uint64_t *out);
+CLMTL_API clm_status clm_metrics_confusion(clm_metrics *m, int task, uint64_t *out);
 
 /* Name of task i as given at creation ("?" when out of range). */
-const char *clm_metrics_task_name(const clm_metrics *m, int task);
+CLMTL_API const char *clm_metrics_task_name(const clm_metrics *m, int task);
 
 /* ---- host helpers of the validation protocol ---------------------------------------------- */
 
@@ -107,22 +112,26 @@ typedef struct clm_metrics_aggregate {
 
 /* loss[0..ntasks), weight[0..ntasks) or NULL for uniform 1/ntasks. The weights of skipped
  * tasks are not redistributed. Non-finite weights are CLM_ERR_INVALID_ARG. */
-clm_status clm_metrics_aggregate_loss(const double *loss, const double *weight, int ntasks,
+CLMTL_API clm_status clm_metrics_aggregate_loss(const double *loss, const double *weight, int ntasks,
                                       clm_metrics_aggregate *out);
 
 /* Δm% (Maninis et al. 2019; Vandenhende et al. 2021): 100/T Σ (−1)^{l_i} (M_i − B_i) / B_i,
  * l_i = 1 where lower is better (lower_better[i] nonzero). Positive = better than the
  * single-task baselines. A zero baseline is CLM_ERR_INVALID_ARG; non-finite values are
  * CLM_ERR_NUMERIC. */
-clm_status clm_metrics_delta_m(const double *value, const double *baseline,
+CLMTL_API clm_status clm_metrics_delta_m(const double *value, const double *baseline,
                                const int *lower_better, int ntasks, double *out);
 
 /* Table header for tasks of this kind (segmentation and classification share columns). Like
  * snprintf: writes at most size bytes, returns the length the whole line needs. */
-int clm_metrics_format_header(clm_metrics_kind kind, char *buf, size_t size);
+CLMTL_API int clm_metrics_format_header(clm_metrics_kind kind, char *buf, size_t size);
 /* One task's results as a row under that header: name, then percentages for the
  * classification measures or the regression errors, then the counts. */
-int clm_metrics_format_row(const char *name, const clm_metrics_report *r, char *buf,
+CLMTL_API int clm_metrics_format_row(const char *name, const clm_metrics_report *r, char *buf,
                            size_t size);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

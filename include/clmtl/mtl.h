@@ -14,6 +14,11 @@
 #include "clmtl/graph.h"
 #include "clmtl/optim.h"
 #include "clmtl/tensor.h"
+#include "clmtl/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define CLM_MTL_MAX_TASKS 16
 
@@ -72,27 +77,27 @@ typedef struct clm_mtl_config {
 /* Defaults for the strategy and K tasks (all classification, weights 1, s 0 (init_param 1
  * for gradnorm and dwa), σ² clamp [1e-3, 10], no gating, threshold 0.2, valid totals
  * 0 = unset). */
-clm_mtl_config clm_mtl_defaults(clm_mtl_strategy strategy, int ntasks);
+CLMTL_API clm_mtl_config clm_mtl_defaults(clm_mtl_strategy strategy, int ntasks);
 
 /* Parses "fixed", "equal", "uncertainty", "uncertainty-simple", "uncertainty-clamped",
  * "softplus", "gradnorm", "dwa". An unknown name is CLM_ERR_INVALID_ARG; the message lists
  * every valid name. */
-clm_status clm_mtl_strategy_parse(const char *name, clm_mtl_strategy *out);
+CLMTL_API clm_status clm_mtl_strategy_parse(const char *name, clm_mtl_strategy *out);
 /* Parses "none", "hard", "soft". */
-clm_status clm_mtl_gating_parse(const char *name, clm_mtl_gating *out);
+CLMTL_API clm_status clm_mtl_gating_parse(const char *name, clm_mtl_gating *out);
 /* Name of a strategy ("uncertainty-simple"); "?" when out of range. */
-const char *clm_mtl_strategy_name(clm_mtl_strategy s);
+CLMTL_API const char *clm_mtl_strategy_name(clm_mtl_strategy s);
 
 /* Parameters the strategy reads from params: K for the uncertainty strategies and softplus
  * (learned through param_grad) and for gradnorm and dwa (the weights, updated outside the
  * step), 0 otherwise. */
-int clm_mtl_param_count(const clm_mtl_config *cfg);
+CLMTL_API int clm_mtl_param_count(const clm_mtl_config *cfg);
 
 /* Checks the config (K, weights, clamp range, gating totals). */
-clm_status clm_mtl_config_check(const clm_mtl_config *cfg);
+CLMTL_API clm_status clm_mtl_config_check(const clm_mtl_config *cfg);
 
 /* Uploads cfg->init_param into params (K floats, blocking). */
-clm_status clm_mtl_params_init(clm_context *ctx, const clm_mtl_config *cfg,
+CLMTL_API clm_status clm_mtl_params_init(clm_context *ctx, const clm_mtl_config *cfg,
                                const clm_tensor *params);
 
 /* Where the per-task device scalars live: task i's loss value at value.off + i*stride, its
@@ -104,9 +109,9 @@ typedef struct clm_mtl_scalars {
 } clm_mtl_scalars;
 
 /* The graph's layout: one buffer, task i at 3i (value), 3i+1 (count), 3i+2 (seed). */
-clm_mtl_scalars clm_mtl_scalars_graph(const clm_graph *g);
+CLMTL_API clm_mtl_scalars clm_mtl_scalars_graph(const clm_graph *g);
 /* Three buffers of K consecutive floats each (stride 1). */
-clm_mtl_scalars clm_mtl_scalars_packed(const clm_tensor *values, const clm_tensor *counts,
+CLMTL_API clm_mtl_scalars clm_mtl_scalars_packed(const clm_tensor *values, const clm_tensor *counts,
                                        const clm_tensor *seeds);
 
 /* One launch: reads the K loss values and valid counts from sc and the learned parameters
@@ -122,7 +127,7 @@ clm_mtl_scalars clm_mtl_scalars_packed(const clm_tensor *values, const clm_tenso
  * A task whose valid count is 0 (or not positive) is left out whatever the gating, so a NaN
  * loss from an empty task does not reach the total. gradnorm and dwa: total = Σ w_i L_i and
  * seed_i = w_i (times the gate) with w_i = params[i]. */
-clm_status clm_mtl_step(clm_context *ctx, const clm_mtl_config *cfg, const clm_mtl_scalars *sc,
+CLMTL_API clm_status clm_mtl_step(clm_context *ctx, const clm_mtl_config *cfg, const clm_mtl_scalars *sc,
                         const clm_tensor *params, const clm_tensor *total,
                         const clm_tensor *param_grad, const clm_tensor *weights);
 
@@ -131,22 +136,22 @@ clm_status clm_mtl_step(clm_context *ctx, const clm_mtl_config *cfg, const clm_m
 /* A config for graph g's K losses with `strategy`: each task's kind and fixed weight from its
  * [task.*] section, and its valid total (targets a full batch holds: N·H·W pixels for
  * softmax_xent, N·C·H·W elements for l1/l2, matching how the losses count). */
-clm_status clm_mtl_config_for_graph(const clm_graph *g, clm_mtl_strategy strategy,
+CLMTL_API clm_status clm_mtl_config_for_graph(const clm_graph *g, clm_mtl_strategy strategy,
                                     clm_mtl_config *cfg);
 
 typedef struct clm_mtl clm_mtl;
 
 /* Binds cfg to the compiled training graph g: the learned values live in g's task parameters
  * (clm_graph_task_params), which this sets to cfg->init_param. */
-clm_status clm_mtl_create(clm_graph *g, const clm_mtl_config *cfg, clm_mtl **out);
-void clm_mtl_free(clm_mtl *m);
+CLMTL_API clm_status clm_mtl_create(clm_graph *g, const clm_mtl_config *cfg, clm_mtl **out);
+CLMTL_API void clm_mtl_free(clm_mtl *m);
 
 /* After clm_graph_forward: total, every loss's seed, and dTotal/d(task parameter) written into
  * g's gradient buffer; a non-finite total is counted on the device. */
-clm_status clm_mtl_weigh(clm_mtl *m);
+CLMTL_API clm_status clm_mtl_weigh(clm_mtl *m);
 
 /* Device scalar of the weighted total: the optimizer's guard. */
-clm_tensor clm_mtl_total(const clm_mtl *m);
+CLMTL_API clm_tensor clm_mtl_total(const clm_mtl *m);
 
 /* One training step, all on the device: zero gradients, forward, weigh, backward, optimizer
  * update of network and task parameters together (skipped, state untouched, when the total
@@ -156,22 +161,22 @@ clm_tensor clm_mtl_total(const clm_mtl *m);
  * clm_graph_set_multi_backward(g, 1), else clm_mtl_create fails), writes the weight gradient into the task
  * parameters' gradient before the optimizer and renormalises the weights to sum to K after
  * it. The weights are updated by the same optimizer as the network, as in Chen et al. */
-clm_status clm_mtl_train_step(clm_mtl *m, const clm_optim_config *opt, clm_optim_state *state);
+CLMTL_API clm_status clm_mtl_train_step(clm_mtl *m, const clm_optim_config *opt, clm_optim_state *state);
 
 /* Per-parameter optimizer settings for the graph's parameters on s (after
  * clm_optim_state_init with the graph's parameter count), as PyTorch parameter groups: the K
  * task parameters form s's task range (learning rate opt->task_lr, never decayed; every
  * clm_mtl_train_step sets that range too, so they never decay even without this call);
  * convolution weights decay; biases and batch-norm γ, β decay unless decay_bias_norm is 0. */
-clm_status clm_mtl_optim_setup(clm_mtl *m, clm_optim_state *s, int decay_bias_norm);
+CLMTL_API clm_status clm_mtl_optim_setup(clm_mtl *m, clm_optim_state *s, int decay_bias_norm);
 
 /* Call once at the end of each epoch with the K epoch-mean raw losses: dwa sets the weights
  * of the next epoch from them; the other strategies ignore it. */
-clm_status clm_mtl_end_epoch(clm_mtl *m, const float *epoch_means);
+CLMTL_API clm_status clm_mtl_end_epoch(clm_mtl *m, const float *epoch_means);
 
 /* gradnorm: the last shared layer, the last convolution that two or more losses depend on
  * (e.g. "dec1"); NULL for the other strategies. */
-const char *clm_mtl_shared_layer(const clm_mtl *m);
+CLMTL_API const char *clm_mtl_shared_layer(const clm_mtl *m);
 
 /* What a log line shows, read back from the device (blocking). */
 typedef struct clm_mtl_snapshot {
@@ -187,7 +192,7 @@ typedef struct clm_mtl_snapshot {
   int skipped_in_a_row;            /* of them, the latest run of consecutive ones */
 } clm_mtl_snapshot;
 
-clm_status clm_mtl_read(clm_mtl *m, clm_mtl_snapshot *out);
+CLMTL_API clm_status clm_mtl_read(clm_mtl *m, clm_mtl_snapshot *out);
 
 /* What a resumed run needs beyond the task parameters and the optimizer state, for
  * checkpoints: gradnorm's initial losses L_i(0) (0: not recorded yet) and its count of
@@ -200,8 +205,8 @@ typedef struct clm_mtl_state {
   float skipped_steps, skipped_in_a_row;
 } clm_mtl_state;
 
-clm_status clm_mtl_state_get(clm_mtl *m, clm_mtl_state *out);
-clm_status clm_mtl_state_set(clm_mtl *m, const clm_mtl_state *in);
+CLMTL_API clm_status clm_mtl_state_get(clm_mtl *m, clm_mtl_state *out);
+CLMTL_API clm_status clm_mtl_state_set(clm_mtl *m, const clm_mtl_state *in);
 
 /* ==== GradNorm and DWA ==================================================================== */
 /* Weight updates for the gradnorm and dwa strategies. Their K weights w_i live on the device
@@ -247,28 +252,28 @@ typedef struct clm_dwa {
 
 /* K tasks (1..CLM_MTL_MAX_TASKS), temperature T (> 0 and finite; CLM_DWA_TEMPERATURE), no
  * epoch recorded. */
-clm_status clm_dwa_init(clm_dwa *d, int ntasks, float temperature);
+CLMTL_API clm_status clm_dwa_init(clm_dwa *d, int ntasks, float temperature);
 /* Records the K epoch-mean losses of the epoch just finished (call once per epoch). */
-clm_status clm_dwa_record(clm_dwa *d, const float *means);
+CLMTL_API clm_status clm_dwa_record(clm_dwa *d, const float *means);
 /* The K weights of epoch d->epochs (the next one): 1 while fewer than two epochs are
  * recorded, else K·softmax(r / T). */
-clm_status clm_dwa_weights(const clm_dwa *d, float *w);
+CLMTL_API clm_status clm_dwa_weights(const clm_dwa *d, float *w);
 /* clm_dwa_weights uploaded into the weights tensor (the params of clm_mtl_step; K floats,
  * blocking). */
-clm_status clm_dwa_upload(clm_context *ctx, const clm_dwa *d, const clm_tensor *weights);
+CLMTL_API clm_status clm_dwa_upload(clm_context *ctx, const clm_dwa *d, const clm_tensor *weights);
 
 /* Floats of workspace clm_gradnorm_norm needs for a gradient of n floats (at most 256). */
-size_t clm_gradnorm_workspace(size_t n);
+CLMTL_API size_t clm_gradnorm_workspace(size_t n);
 /* norms[task] = ‖grad‖₂ over all of the view grad (any shape, e.g. the last shared layer's
  * weight gradient (K', C, R, S)); norms holds K floats, only slot `task` is written.
  * Deterministic: a fixed-order two-stage sum of squares; ws: clm_gradnorm_workspace floats. */
-clm_status clm_gradnorm_norm(clm_context *ctx, const clm_tensor *grad, const clm_tensor *norms,
+CLMTL_API clm_status clm_gradnorm_norm(clm_context *ctx, const clm_tensor *grad, const clm_tensor *norms,
                              int task, const clm_tensor *ws);
 /* l0 (K floats) = the current loss values of sc. A task without a usable value (count not
  * > 0, or the loss not finite and > 0) gets 0, "not recorded", and stays inactive.
  * fill_missing 0 writes every slot (the first step); 1 writes only slots not yet recorded
  * (l0 must have been written before), so later calls can fill tasks absent at the start. */
-clm_status clm_gradnorm_record_initial(clm_context *ctx, const clm_mtl_config *cfg,
+CLMTL_API clm_status clm_gradnorm_record_initial(clm_context *ctx, const clm_mtl_config *cfg,
                                        const clm_mtl_scalars *sc, const clm_tensor *l0,
                                        int fill_missing);
 /* One work-item: over the active tasks (see above) G_i = w_i·G_raw_i, Ḡ = mean G,
@@ -276,11 +281,15 @@ clm_status clm_gradnorm_record_initial(clm_context *ctx, const clm_mtl_config *c
  *   wgrad  K floats, WRITTEN: dL_grad/dw_i = sign(G_i − target_i)·G_raw_i, 0 when inactive;
  *   lgrad  1 float: L_grad = Σ_i |G_i − target_i| (0 when no task is active).
  * weights, norms (G_raw), l0: K floats each. alpha ≥ 0 (CLM_GRADNORM_ALPHA). */
-clm_status clm_gradnorm_weight_grad(clm_context *ctx, const clm_mtl_config *cfg, float alpha,
+CLMTL_API clm_status clm_gradnorm_weight_grad(clm_context *ctx, const clm_mtl_config *cfg, float alpha,
                                     const clm_mtl_scalars *sc, const clm_tensor *weights,
                                     const clm_tensor *norms, const clm_tensor *l0,
                                     const clm_tensor *wgrad, const clm_tensor *lgrad);
 /* In place on the K weights: w_i ← max(w_i, 1e-6) (NaN becomes 1e-6), then w ← K·w / Σ w. */
-clm_status clm_gradnorm_renormalize(clm_context *ctx, const clm_tensor *weights);
+CLMTL_API clm_status clm_gradnorm_renormalize(clm_context *ctx, const clm_tensor *weights);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -7,6 +7,11 @@
 #define CLMTL_OPTIM_H
 
 #include "clmtl/tensor.h"
+#include "clmtl/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef enum clm_optim_kind {
   CLM_OPTIM_SGD = 0,   /* momentum (optionally Nesterov), L2 weight decay added to the gradient */
@@ -27,10 +32,10 @@ typedef struct clm_optim_config {
 } clm_optim_config;
 
 /* PyTorch's defaults for the kind (lr 1e-3 for Adam/AdamW, 1e-2 for SGD, momentum 0.9). */
-clm_optim_config clm_optim_defaults(clm_optim_kind kind);
+CLMTL_API clm_optim_config clm_optim_defaults(clm_optim_kind kind);
 
 /* Parses "sgd", "adam", "adamw". */
-clm_status clm_optim_parse(const char *name, clm_optim_kind *out);
+CLMTL_API clm_status clm_optim_parse(const char *name, clm_optim_kind *out);
 
 /* Device-side optimizer state for n parameters: moments m, v (n each) and a step counter.
  * The counter lives on the device so a skipped step (non-finite loss) needs no host read. */
@@ -44,22 +49,26 @@ typedef struct clm_optim_state {
   clm_mem buffer;   /* owns m, v, step and nodecay */
 } clm_optim_state;
 
-clm_status clm_optim_state_init(clm_context *ctx, size_t n, clm_optim_state *s);
-void clm_optim_state_free(clm_optim_state *s);
+CLMTL_API clm_status clm_optim_state_init(clm_context *ctx, size_t n, clm_optim_state *s);
+CLMTL_API void clm_optim_state_free(clm_optim_state *s);
 
 /* The weight-decay mask: decay[i] = 0 exempts parameter i (n flags; NULL: all decay).
  * Uploaded once (blocking); kept until set again. */
-clm_status clm_optim_state_set_decay(clm_context *ctx, clm_optim_state *s,
+CLMTL_API clm_status clm_optim_state_set_decay(clm_context *ctx, clm_optim_state *s,
                                      const unsigned char *decay);
 /* Parameters [off, off + count) form the task range: learning rate cfg->task_lr (when > 0)
  * and never any weight decay, whatever the mask. count 0: no task range. Host only. */
-clm_status clm_optim_state_set_task(clm_optim_state *s, size_t off, size_t count);
+CLMTL_API clm_status clm_optim_state_set_task(clm_optim_state *s, size_t off, size_t count);
 
 /* One update of params (n floats) from grads, in one launch (plus a one-item counter kernel),
  * with the state's decay mask and task range.
  * guard: optional device scalar; when given and not finite (NaN/Inf total loss) the update is
  * skipped on the device, leaving params and state untouched. */
-clm_status clm_optim_step(clm_context *ctx, const clm_optim_config *cfg, const clm_tensor *params,
+CLMTL_API clm_status clm_optim_step(clm_context *ctx, const clm_optim_config *cfg, const clm_tensor *params,
                           const clm_tensor *grads, clm_optim_state *s, const clm_tensor *guard);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

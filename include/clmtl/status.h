@@ -4,6 +4,12 @@
 #ifndef CLMTL_STATUS_H
 #define CLMTL_STATUS_H
 
+#include "clmtl/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum clm_status {
   CLM_OK = 0,
   CLM_ERR_INVALID_ARG = -1,   /* a caller passed something the call cannot accept */
@@ -22,12 +28,16 @@ typedef enum clm_status {
 } clm_status;
 
 /* Name of a status code ("CLM_ERR_PARSE"). */
-const char *clm_status_name(clm_status st);
+CLMTL_API const char *clm_status_name(clm_status st);
 
 /* Message of the most recent error raised on this thread ("" when none). */
-const char *clm_last_error(void);
+CLMTL_API const char *clm_last_error(void);
 
 /* Forget the last error message of this thread. */
-void clm_clear_error(void);
+CLMTL_API void clm_clear_error(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -6,6 +6,11 @@
 
 #include <stddef.h>
 #include "clmtl/device.h"
+#include "clmtl/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct _cl_mem *clm_mem; /* same type as cl_mem, without pulling in CL headers */
 
@@ -26,23 +31,27 @@ static inline clm_tensor clm_tensor_view(clm_mem buf, size_t off, int n, int c, 
 }
 
 /* Device buffer of `floats` float32 values. Zero-filled. */
-clm_status clm_buffer_alloc(clm_context *ctx, size_t floats, clm_mem *out);
-void clm_buffer_free(clm_mem buf);
+CLMTL_API clm_status clm_buffer_alloc(clm_context *ctx, size_t floats, clm_mem *out);
+CLMTL_API void clm_buffer_free(clm_mem buf);
 
 /* Device memory of the buffers clm_buffer_alloc made in this context and that are not yet
  * freed (every buffer the library creates: graphs, optimizer state, multi-task buffers,
  * metrics, workspaces; not the drivers' or CLBlast's own), in bytes: now, and the most at any
  * time since the context was created or clm_context_memory_reset_peak. Either pointer may be
  * NULL. */
-void clm_context_memory(clm_context *ctx, size_t *current, size_t *peak);
+CLMTL_API void clm_context_memory(clm_context *ctx, size_t *current, size_t *peak);
 /* Sets the peak to the current value, so the next clm_context_memory reports the peak of
  * what runs in between. */
-void clm_context_memory_reset_peak(clm_context *ctx);
+CLMTL_API void clm_context_memory_reset_peak(clm_context *ctx);
 
 /* Blocking copies between host memory and a tensor view (numel floats). */
-clm_status clm_tensor_upload(clm_context *ctx, const clm_tensor *t, const float *host);
-clm_status clm_tensor_download(clm_context *ctx, const clm_tensor *t, float *host);
+CLMTL_API clm_status clm_tensor_upload(clm_context *ctx, const clm_tensor *t, const float *host);
+CLMTL_API clm_status clm_tensor_download(clm_context *ctx, const clm_tensor *t, float *host);
 /* Sets every element of the view to `value` (device kernel). */
-clm_status clm_tensor_fill(clm_context *ctx, const clm_tensor *t, float value);
+CLMTL_API clm_status clm_tensor_fill(clm_context *ctx, const clm_tensor *t, float value);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

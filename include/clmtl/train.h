@@ -10,6 +10,11 @@
 #include "clmtl/metrics.h"
 #include "clmtl/mtl.h"
 #include "clmtl/optim.h"
+#include "clmtl/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef enum clm_lr_schedule {
   CLM_LR_CONSTANT = 0,
@@ -35,7 +40,8 @@ typedef struct clm_train_options {
   clm_mtl_config weighting;  /* strategy, gating, clamp ... (ntasks and kinds from the model) */
   int patience;              /* epochs without a better validation loss before stopping; 0 off */
   uint64_t seed;             /* parameter initialisation and sample order */
-  const char *device;
+  const char *device;         /* overrides context->device when set */
+  const clm_context_options *context; /* the context's options (device.h); NULL: defaults */
   const char *out_dir;       /* log.jsonl, best.safetensors, last.safetensors */
   const char *resume;        /* a run's directory: continue from its last.safetensors (the
                                 same options must be given; the log is appended to) */
@@ -48,7 +54,7 @@ typedef struct clm_train_options {
 
 /* Defaults: default model, synthetic data 64x128, batch 8, 6 epochs of 480 + 64 samples, Adam
  * lr 2e-3 poly 0.9, uncertainty weighting, patience 3, out_dir "runs/default". */
-clm_train_options clm_train_defaults(void);
+CLMTL_API clm_train_options clm_train_defaults(void);
 
 typedef struct clm_train_progress {
   int epoch, epochs;
@@ -83,11 +89,11 @@ typedef struct clm_train_callbacks {
   void (*on_note)(void *user, const char *note);
 } clm_train_callbacks;
 
-clm_status clm_train_run(const clm_train_options *opt, const clm_train_callbacks *cb);
+CLMTL_API clm_status clm_train_run(const clm_train_options *opt, const clm_train_callbacks *cb);
 
 /* Metrics for graph g's losses: segmentation for softmax_xent (classes from its logits),
  * regression for l1/l2; task names without their "task." prefix. */
-clm_status clm_metrics_for_graph(clm_graph *g, clm_metrics **out);
+CLMTL_API clm_status clm_metrics_for_graph(clm_graph *g, clm_metrics **out);
 
 /* Runs g over every sample of d with batch-norm running statistics, its inputs fed as
  * `feeds` binds them (src/train/feeds.h, clm_feeds_bind): metrics m (reset first) accumulate
@@ -96,7 +102,11 @@ clm_status clm_metrics_for_graph(clm_graph *g, clm_metrics **out);
  * valid target), the same whatever the batch size. Batch size and resolution are g's; d must
  * match them. */
 struct clm_feeds;
-clm_status clm_evaluate(clm_graph *g, const struct clm_feeds *feeds, clm_dataset *d, clm_metrics *m,
+CLMTL_API clm_status clm_evaluate(clm_graph *g, const struct clm_feeds *feeds, clm_dataset *d, clm_metrics *m,
                         double *losses);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -4,20 +4,26 @@
  * variant on each convolution shape of a model and records the fastest in a per-device tuning
  * file, which later compiles on the same device read.
  *
- * The tuning file lives next to the program binary cache ($CLMTL_CACHE_DIR, default
- * ~/.cache/clmtl) as tuning-<key>.txt, the key hashing platform, device, vendor, device version
- * and driver version: a new driver starts untuned. It is plain text, one line per shape and
- * mode; a line that does not parse is ignored with a warning on stderr (never fatal), and
- * $CLMTL_TUNING=0 ignores the file altogether. */
+ * The tuning file lives next to the program binary cache (the context's cache_dir option;
+ * $CLMTL_CACHE_DIR in the CLI, default ~/.cache/clmtl) as tuning-<key>.txt, the key hashing
+ * platform, device, vendor, device version and driver version: a new driver starts untuned. It
+ * is plain text, one line per shape and mode; a line that does not parse is ignored with a
+ * warning to the context's message callback (never fatal), and the context's ignore_tuning
+ * option ($CLMTL_TUNING=0 in the CLI) ignores the file altogether. */
 #ifndef CLMTL_TUNE_H
 #define CLMTL_TUNE_H
 
 #include <stddef.h>
 #include "clmtl/graph.h"
+#include "clmtl/export.h"
 
-/* Path of this device's tuning file (it may not exist yet). CLM_ERR_NOT_FOUND when there is no
- * cache directory (neither $CLMTL_CACHE_DIR, $XDG_CACHE_HOME nor $HOME is set). */
-clm_status clm_tuning_file(const clm_context *ctx, char *buf, size_t size);
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Path of this device's tuning file (it may not exist yet). CLM_ERR_NOT_FOUND when the context
+ * has no cache directory (its cache_dir option was empty). */
+CLMTL_API clm_status clm_tuning_file(const clm_context *ctx, char *buf, size_t size);
 
 /* Measures every conv/deconv shape of a compiled graph with every variant: the forward pass,
  * and for a training graph both backward passes too; median of `reps` timed runs after one
@@ -27,6 +33,10 @@ clm_status clm_tuning_file(const clm_context *ctx, char *buf, size_t size);
  * merged into the tuning file (written to a temporary file and renamed). A table of the times
  * goes to `report` (a FILE*, may be NULL). The graph's own schedule is not changed: compile
  * again to use the results. */
-clm_status clm_graph_tune(clm_graph *g, int reps, void *report);
+CLMTL_API clm_status clm_graph_tune(clm_graph *g, int reps, void *report);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

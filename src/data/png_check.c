@@ -3,6 +3,7 @@
  * first (width, height, bit depth, colour type, compression, filter, interlace), IEND last. */
 #define _FILE_OFFSET_BITS 64
 #include "data/png_check.h"
+#include "runtime/file-impl.h"
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -116,9 +117,17 @@ static clm_status walk(FILE *f, const char *path, char *msg, size_t size) {
 }
 
 clm_status clm_png_check(const char *path, char *msg, size_t size) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    snprintf(msg, size, "%s: cannot open for reading", path);
+  /* a regular file only: a FIFO, directory or device is refused without blocking (the
+   * decoder opens the file again, which a pipe cannot give twice) */
+  FILE *f = NULL;
+  size_t bytes = 0;
+  if (clm_file_open_read(path, "image", &f, &bytes) != CLM_OK) {
+    snprintf(msg, size, "%s", clm_last_error());
+    return CLM_ERR_IO;
+  }
+  if (bytes == SIZE_MAX) {
+    fclose(f);
+    snprintf(msg, size, "%s: a pipe, not a file: images are read from regular files", path);
     return CLM_ERR_IO;
   }
   clm_status st = walk(f, path, msg, size);

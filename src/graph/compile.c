@@ -279,11 +279,10 @@ static clm_status check_node_names(clm_graph *g) {
   return CLM_OK;
 }
 
-/* opt.fuse, or by default $CLMTL_FUSE (0 turns fusion off). */
-static int resolve_fuse(const clm_graph_options *o) {
-  if (o->fuse) return o->fuse > 0;
-  const char *env = getenv("CLMTL_FUSE");
-  return !(env && !strcmp(env, "0"));
+/* opt.fuse, or by default the context's fuse option (CLMTL_FUSE=0 in the CLI turns it off). */
+static int resolve_fuse(const clm_graph *g) {
+  if (g->opt.fuse) return g->opt.fuse > 0;
+  return !(g->ctx && g->ctx->fuse < 0);
 }
 
 /* Each folded batch-norm node names its convolution, which then runs with folded parameters. */
@@ -299,7 +298,7 @@ clm_status clm_graph_build_nodes(clm_graph *g) {
   if (g->nlayers == 0)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "%s%sthe graph has no layers", g->source_file,
              g->source_file[0] ? ": " : "");
-  g->fuse = resolve_fuse(&g->opt);
+  g->fuse = resolve_fuse(g);
   g->nlayers_declared = g->nlayers;
   CLM_TRY(add_implicit_inputs(g));
   for (int i = 0; i < g->nlayers; i++) CLM_TRY(check_layer(g, i));

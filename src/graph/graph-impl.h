@@ -84,7 +84,7 @@ struct clm_graph {
   size_t task_param_off;       /* first of the losses' task parameters in the params buffer */
   clm_graph_options opt;
   int compiled, training;
-  int fuse;                    /* opt.fuse resolved (and $CLMTL_FUSE): 1 fused, 0 not */
+  int fuse;                    /* opt.fuse resolved (and the context's fuse): 1 fused, 0 not */
   int folded_stale;            /* folded parameters must be recomputed before a forward */
   int multi_backward;          /* clm_graph_set_multi_backward */
   int backward_passes;         /* since the last complete forward; -1: none complete */
@@ -150,8 +150,8 @@ typedef struct clm_tuning_entry {
 void clm_conv_shape_key(const clm_graph *g, const clm_node *nd, char *buf, size_t size);
 /* Whether the file at `path` has an entry for key and mode (0: no file, no entry); if so its
  * variant per pass goes to out (an entry naming one variant gives it to every pass). Lines
- * that do not parse are skipped, with a warning on stderr when `warn`. */
-int clm_tuning_lookup(const char *path, const char *key, int training, int warn,
+ * that do not parse are skipped, with a warning to warn's message callback (warn may be NULL). */
+int clm_tuning_lookup(const char *path, const char *key, int training, const clm_context *warn,
                       int out[CLM_CONV_PASSES]);
 /* Rewrites the device's tuning file with these entries replacing any of the same key and mode. */
 clm_status clm_tuning_merge(const clm_context *ctx, const clm_tuning_entry *e, int count);

@@ -1,9 +1,10 @@
 /* The scheduler: which kernel variant runs each pass of each node on this device (forward,
  * backward data, backward weight), and the workspaces they need. Today only convolutions have
  * variants. In order of precedence:
- *   1. the graph option conv_variant, or $CLMTL_CONV_VARIANT (tests, experiments);
+ *   1. the graph option conv_variant, or the context's conv_variant option (tests,
+ *      experiments; CLMTL_CONV_VARIANT in the CLI);
  *   2. the device's tuning file, written by `clmtl tune` (tune.h), for this exact shape and
- *      mode (train / infer), unless $CLMTL_TUNING=0;
+ *      mode (train / infer), unless the context's ignore_tuning option is set (CLMTL_TUNING=0);
  *   3. a rule of thumb from the device's properties and the shape (default_variants). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +17,8 @@ static clm_tensor shape_of(const clm_node *nd) {
 
 static int forced_variant(const clm_graph *g) {
   if (g->opt.conv_variant >= 0) return g->opt.conv_variant;
-  const char *env = getenv("CLMTL_CONV_VARIANT");
-  if (!env || !*env) return -1;
+  const char *env = g->ctx ? g->ctx->conv_variant : "";
+  if (!*env) return -1;
   for (int v = 0; v < CLM_CONV_VARIANT_COUNT; v++)
     if (!strcmp(env, clm_conv_variant_name((clm_conv_variant)v))) return v;
   return -2;
@@ -59,15 +60,15 @@ clm_status clm_graph_schedule(clm_graph *g) {
   if (forced == -2) {
     char names[256];
     list_variants(names, sizeof names);
-    CLM_FAIL(CLM_ERR_INVALID_ARG, "CLMTL_CONV_VARIANT=%s is not a convolution variant (%s)",
-             getenv("CLMTL_CONV_VARIANT"), names);
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "the forced convolution variant '%s' (the context's "
+             "conv_variant option, CLMTL_CONV_VARIANT in the CLI) is not a convolution variant (%s)",
+             g->ctx->conv_variant, names);
   }
   char tuning[600] = "";
-  const char *use_tuning = getenv("CLMTL_TUNING");
-  if (forced < 0 && g->ctx && !(use_tuning && !strcmp(use_tuning, "0")) &&
+  if (forced < 0 && g->ctx && !g->ctx->ignore_tuning &&
       clm_tuning_file(g->ctx, tuning, sizeof tuning) != CLM_OK)
     tuning[0] = 0;
-  int warn = 1; /* about a malformed tuning file: once per compile */
+  const clm_context *warn = g->ctx; /* about a malformed tuning file: once per compile */
   for (int i = 0; i < g->nnodes; i++) {
     clm_node *nd = &g->nodes[i];
     if (nd->op == CLM_LAYER_CONV || nd->op == CLM_LAYER_DECONV) {
@@ -80,7 +81,7 @@ clm_status clm_graph_schedule(clm_graph *g) {
         char key[256];
         clm_conv_shape_key(g, nd, key, sizeof key);
         tuned = clm_tuning_lookup(tuning, key, g->training, warn, nd->variant);
-        warn = 0;
+        warn = NULL;
       }
       if (forced >= 0)
         for (int p = 0; p < CLM_CONV_PASSES; p++) nd->variant[p] = forced;

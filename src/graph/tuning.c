@@ -27,7 +27,8 @@ static uint64_t fnv1a(uint64_t h, const char *s) {
 
 clm_status clm_tuning_file(const clm_context *ctx, char *buf, size_t size) {
   if (!ctx->cache_dir[0])
-    CLM_FAIL(CLM_ERR_NOT_FOUND, "no cache directory for the tuning file: set CLMTL_CACHE_DIR or HOME");
+    CLM_FAIL(CLM_ERR_NOT_FOUND, "no cache directory for the tuning file: the context's "
+             "cache_dir option is empty (in the CLI: set CLMTL_CACHE_DIR or HOME)");
   const clm_device_info *d = &ctx->info;
   uint64_t h = 0xcbf29ce484222325ull;
   const char *fields[] = {"clmtl-tuning-1", d->platform, d->name, d->vendor, d->version, d->driver};
@@ -85,7 +86,7 @@ static void join_key(char **tok, char *key, size_t size) {
   }
 }
 
-int clm_tuning_lookup(const char *path, const char *key, int training, int warn,
+int clm_tuning_lookup(const char *path, const char *key, int training, const clm_context *warn,
                       int out[CLM_CONV_PASSES]) {
   FILE *f = fopen(path, "r");
   if (!f) return 0;
@@ -100,9 +101,8 @@ int clm_tuning_lookup(const char *path, const char *key, int training, int warn,
     int v[CLM_CONV_PASSES];
     int ok = n == KEY_FIELDS + 2 && parse_variants(tok[KEY_FIELDS + 1], v);
     if (!ok || (strcmp(tok[KEY_FIELDS], "train") && strcmp(tok[KEY_FIELDS], "infer"))) {
-      if (warn)
-        fprintf(stderr, "clmtl: %s:%d: not a tuning entry (op x= w= y= stride= pad= dil= "
-              "train|infer variant[,variant,variant]), ignored\n", path, lineno);
+      clm_context_message(warn, "%s:%d: not a tuning entry (op x= w= y= stride= pad= dil= "
+                          "train|infer variant[,variant,variant]), ignored", path, lineno);
       continue;
     }
     join_key(tok, k, sizeof k);

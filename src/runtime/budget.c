@@ -29,21 +29,6 @@ static int read_number(const char *path, const char *key, uint64_t scale, uint64
   return found;
 }
 
-/* $CLMTL_MEMORY_LIMIT: bytes, or K, M, G (binary) multiples; 0 when unset or malformed. */
-static uint64_t env_limit(void) {
-  const char *v = getenv("CLMTL_MEMORY_LIMIT");
-  if (!v || !*v) return 0;
-  char *end;
-  unsigned long long x = strtoull(v, &end, 10);
-  uint64_t scale = 1;
-  if (*end == 'K' || *end == 'k') scale = 1ull << 10;
-  else if (*end == 'M' || *end == 'm') scale = 1ull << 20;
-  else if (*end == 'G' || *end == 'g') scale = 1ull << 30;
-  if (scale > 1) end++;
-  if (*end || end == v || x > UINT64_MAX / scale) return 0;
-  return (uint64_t)x * scale;
-}
-
 static void cap(clm_memory_budget *b, uint64_t v, const char *source) {
   if (v < b->host_available) {
     b->host_available = v;
@@ -71,9 +56,10 @@ void clm_memory_budget_get(const clm_context *ctx, clm_memory_budget *b) {
   else if (read_number("/sys/fs/cgroup/memory/memory.limit_in_bytes", NULL, 1, &lim) &&
            read_number("/sys/fs/cgroup/memory/memory.usage_in_bytes", NULL, 1, &used))
     cap(b, lim > used ? lim - used : 0, "the cgroup's memory limit");
-  uint64_t env = env_limit();
-  if (env) {
-    cap(b, env, "CLMTL_MEMORY_LIMIT");
-    if (env < b->device_global) b->device_global = env;
+  uint64_t limit = ctx ? ctx->memory_limit : 0;
+  if (limit) {
+    /* named as the CLI user sets it; library callers know it as the memory_limit option */
+    cap(b, limit, "CLMTL_MEMORY_LIMIT, the context's memory_limit");
+    if (limit < b->device_global) b->device_global = limit;
   }
 }

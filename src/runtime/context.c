@@ -18,30 +18,61 @@ static size_t floor_pow2(size_t x) {
   return p;
 }
 
-/* Whether to keep program binaries on disk. CLMTL_CACHE=0 turns the cache off and =1 on. By
- * default it is on, except on PoCL with its own kernel cache ($POCL_CACHE_DIR or
+/* Whether to keep program binaries on disk: CLM_CACHE_OFF / CLM_CACHE_ON say so. By default
+ * (CLM_CACHE_AUTO) it is on, except on PoCL with its own kernel cache ($POCL_CACHE_DIR or
  * ~/.cache/pocl; off only with POCL_KERNEL_CACHE=0): PoCL caches built programs and compiled
  * kernels itself, and asking it for a program's binary makes it first compile every kernel of
  * the program for a generic work-group size, unused kernels included. On the default model
- * that made the first run with empty caches 2.5x slower (105 s against 42 s, idle 2 cores). */
-static int binary_cache_wanted(const clm_device_info *info) {
-  const char *v = getenv("CLMTL_CACHE");
-  if (v && !strcmp(v, "0")) return 0;
-  if (v && !strcmp(v, "1")) return 1;
+ * that made the first run with empty caches 2.5x slower (105 s against 42 s, idle 2 cores).
+ * POCL_KERNEL_CACHE is the one variable read here: it is PoCL's own setting, which PoCL reads
+ * in this process too, and the default follows what the driver will do. */
+static int binary_cache_wanted(const clm_device_info *info, clm_cache_mode mode) {
+  if (mode == CLM_CACHE_OFF) return 0;
+  if (mode == CLM_CACHE_ON) return 1;
   const char *pocl_cache = getenv("POCL_KERNEL_CACHE");
   int pocl_caches = strstr(info->platform, "Portable Computing Language") &&
                     !(pocl_cache && !strcmp(pocl_cache, "0"));
   return !pocl_caches;
 }
 
-clm_status clm_context_create(const char *device_spec, clm_context **out) {
+/* Copies an optional option string into a context field; too long is an error. */
+static clm_status copy_option(const char *what, const char *value, char *field, size_t size) {
+  field[0] = '\0';
+  if (!value) return CLM_OK;
+  if (strlen(value) >= size)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "context option %s is %zu characters long, more than the %zu "
+             "allowed: %s", what, strlen(value), size - 1, value);
+  memcpy(field, value, strlen(value) + 1);
+  return CLM_OK;
+}
+
+static clm_status apply_options(clm_context *ctx, const clm_context_options *o) {
+  if (o->cache != CLM_CACHE_AUTO && o->cache != CLM_CACHE_OFF && o->cache != CLM_CACHE_ON)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "context option cache is %d, not auto (0), off (1) or on (2)",
+             (int)o->cache);
+  CLM_TRY(copy_option("cache_dir", o->cache_dir, ctx->cache_dir, sizeof ctx->cache_dir));
+  CLM_TRY(copy_option("kernel_dir", o->kernel_dir, ctx->kernel_dir, sizeof ctx->kernel_dir));
+  CLM_TRY(copy_option("conv_variant", o->conv_variant, ctx->conv_variant, sizeof ctx->conv_variant));
+  ctx->cache_enabled = ctx->cache_dir[0] && binary_cache_wanted(&ctx->info, o->cache);
+  ctx->ignore_tuning = o->ignore_tuning != 0;
+  ctx->fuse = o->fuse;
+  ctx->memory_limit = o->memory_limit;
+  ctx->message = o->message;
+  ctx->message_user = o->message_user;
+  return CLM_OK;
+}
+
+clm_status clm_context_create_with(const clm_context_options *options, clm_context **out) {
+  static const clm_context_options defaults = {0};
+  const clm_context_options *o = options ? options : &defaults;
   *out = NULL;
   clm_device_info info;
-  CLM_TRY(clm_device_select(device_spec, &info));
+  CLM_TRY(clm_device_select(o->device, &info));
   clm_context *ctx = calloc(1, sizeof *ctx);
   if (!ctx) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
   ctx->info = info;
   clm_status st = CLM_OK;
+  CLM_CHECK(st, apply_options(ctx, o), fail);
   cl_platform_id plats[64];
   cl_uint np = 0;
   CLM_CL_CHECK(st, clGetPlatformIDs(64, plats, &np), fail);
@@ -59,21 +90,28 @@ clm_status clm_context_create(const char *device_spec, clm_context **out) {
   ctx->oclgrind = strstr(info.platform, "Oclgrind") != NULL;
   ctx->reduce_wg = floor_pow2(info.max_work_group < 256 ? info.max_work_group : 256);
   ctx->launch_wg = ctx->reduce_wg;
-  ctx->cache_enabled = binary_cache_wanted(&info);
-  const char *dir = getenv("CLMTL_CACHE_DIR");
-  if (dir && *dir) snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", dir);
-  else {
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    if (xdg && *xdg) snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s/clmtl", xdg);
-    else if (home && *home) snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s/.cache/clmtl", home);
-    else ctx->cache_enabled = 0;
-  }
   clm_memory_register(ctx);
   *out = ctx;
   return CLM_OK;
 fail:
   clm_context_free(ctx);
   return st;
+}
+
+clm_status clm_context_create(const char *device_spec, clm_context **out) {
+  clm_context_options o = {0};
+  o.device = device_spec;
+  return clm_context_create_with(&o, out);
+}
+
+void clm_context_message(const clm_context *ctx, const char *fmt, ...) {
+  if (!ctx || !ctx->message) return;
+  char text[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  ctx->message(ctx->message_user, text);
 }
 
 void clm_context_free(clm_context *ctx) {
@@ -116,8 +154,8 @@ static clm_status build_program(clm_context *ctx, const char *file, const char *
                                 cl_program *out) {
   char *common = NULL, *body = NULL, *opts = NULL, *joined = NULL;
   clm_status st = CLM_OK;
-  CLM_CHECK(st, clm_kernel_source_load("common", &common), done);
-  CLM_CHECK(st, clm_kernel_source_load(file, &body), done);
+  CLM_CHECK(st, clm_kernel_source_load_from(ctx->kernel_dir, "common", &common), done);
+  CLM_CHECK(st, clm_kernel_source_load_from(ctx->kernel_dir, file, &body), done);
   size_t lc = strlen(common), lb = strlen(body);
   joined = malloc(lc + lb + 2);
   opts = malloc(strlen(BASE_OPTIONS) + (options ? strlen(options) : 0) + 2);

@@ -144,7 +144,6 @@ clm_status clm_device_select(const char *spec, clm_device_info *out) {
   clm_device_info *list;
   int n;
   CLM_TRY(clm_device_list(&list, &n));
-  if (!spec || !*spec) spec = getenv("CLMTL_DEVICE");
   int pick = -1;
   if (!spec || !*spec) {
     for (int i = 0; i < n && pick < 0; i++) if (list[i].kind == CLM_DEVICE_GPU) pick = i;

@@ -1,5 +1,6 @@
-/* Where kernel source text comes from: $CLMTL_KERNEL_DIR on disk when set (for editing kernels
- * without rebuilding), else the copy embedded at build time, else the source tree. */
+/* Where kernel source text comes from: the context's kernel directory on disk when set (for
+ * editing kernels without rebuilding), else the copy embedded at build time, else the source
+ * tree. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +27,8 @@ static clm_status read_file(const char *path, char **out) {
   return CLM_OK;
 }
 
-clm_status clm_kernel_source_load(const char *file, char **out) {
+clm_status clm_kernel_source_load_from(const char *dir, const char *file, char **out) {
   char path[1024];
-  const char *dir = getenv("CLMTL_KERNEL_DIR");
   if (dir && *dir) {
     snprintf(path, sizeof path, "%s/%s.cl", dir, file);
     return read_file(path, out);
@@ -43,4 +43,8 @@ clm_status clm_kernel_source_load(const char *file, char **out) {
     CLM_FAIL(CLM_ERR_NOT_FOUND, "no embedded kernel source cl/%s.cl", file);
   snprintf(path, sizeof path, "%s/%s.cl", CLMTL_SOURCE_KERNEL_DIR, file);
   return read_file(path, out);
+}
+
+clm_status clm_kernel_source_load(const char *file, char **out) {
+  return clm_kernel_source_load_from(NULL, file, out);
 }

@@ -71,7 +71,15 @@ struct clm_context {
   size_t reduce_wg;      /* power-of-two work-group size for local-memory reductions */
   size_t launch_wg;      /* default 1-D work-group size */
   int cache_enabled;     /* on-disk program binary cache */
-  char cache_dir[512];
+  char cache_dir[512];   /* "" when the options gave none: no binary cache, no tuning file */
+  /* The rest of clm_context_options, copied at creation (device.h says what each does). */
+  char kernel_dir[512];
+  char conv_variant[32];
+  int ignore_tuning;
+  int fuse;
+  uint64_t memory_limit;
+  clm_message_fn message;
+  void *message_user;
   int cache_hits, cache_misses;
   /* Running on oclgrind 21.10, whose uninitialised-value tracking goes wrong after partial host
    * writes and when a freed buffer's address is reused; tensor.c then initialises and uploads
@@ -86,6 +94,11 @@ struct clm_context {
    * 0 picks the default for the device. Tests set it small to exercise the banding. */
   size_t conv_band_floats;
 };
+
+/* Hands one warning line (printf format, no trailing newline) to the context's message
+ * callback; nothing happens without one. ctx may be NULL. */
+void clm_context_message(const clm_context *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Adds the context to / removes it from the registry clm_buffer_free looks contexts up in
  * (tensor.c); clm_context_create and clm_context_free call these. */
@@ -127,8 +140,10 @@ void clm_blas_unlock(void);
 
 /* ---- kernel sources and binary cache ------------------------------------------------------ */
 
-/* Text of cl/<file>.cl: from $CLMTL_KERNEL_DIR if set, else embedded, else the source tree.
- * *out is malloc'd. */
+/* Text of cl/<file>.cl: from the directory dir when it is set (not NULL or ""), else embedded,
+ * else the source tree. *out is malloc'd. */
+clm_status clm_kernel_source_load_from(const char *dir, const char *file, char **out);
+/* The same without a directory: the embedded copy (or the source tree's). */
 clm_status clm_kernel_source_load(const char *file, char **out);
 
 /* 128-bit key over everything that determines a program binary. */
@@ -179,11 +194,11 @@ static inline size_t clm_numel4(long long n, long long c, long long h, long long
  *   shares_host   1 on CPU devices and devices with unified host memory: their buffers come
  *                 out of host memory, so device buffers and host copies share host_available
  *   host_available  memory this process can still take: MemAvailable from /proc/meminfo,
- *                 capped by the cgroup's memory limit less its usage, capped by
- *                 $CLMTL_MEMORY_LIMIT (bytes, or with a K, M or G suffix); UINT64_MAX when
- *                 none of these is known
+ *                 capped by the cgroup's memory limit less its usage, capped by the
+ *                 context's memory_limit option (CLMTL_MEMORY_LIMIT in the CLI); UINT64_MAX
+ *                 when none of these is known
  *   device_global, device_max_alloc   CL_DEVICE_GLOBAL_MEM_SIZE and CL_DEVICE_MAX_MEM_ALLOC_SIZE
- *                 ($CLMTL_MEMORY_LIMIT caps the first too)
+ *                 (the memory_limit option caps the first too)
  *   host_source   where host_available came from, for messages ("MemAvailable", ...) */
 typedef struct clm_memory_budget {
   int shares_host;

@@ -4,6 +4,9 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +104,23 @@ static clm_status add_context(clm_status st, const char *path, const char *name,
   return CLM_ERROR(st, "%s: tensor '%s': %s failed: %s", path, name, what, prev);
 }
 
+/* Finite values everywhere; running variances and second moments not negative. */
+static clm_status check_values(const char *path, const char *name, const float *x, size_t n) {
+  size_t len = strlen(name);
+  int variance = (len >= 12 && !strcmp(name + len - 12, ".running_var")) ||
+                 !strcmp(name, "optimizer.v");
+  for (size_t i = 0; i < n; i++) {
+    if (isfinite(x[i]) && !(variance && x[i] < 0)) continue;
+    if (isfinite(x[i]))
+      CLM_FAIL(CLM_ERR_NUMERIC, "%s: tensor '%s': element %zu is %g, a variance cannot be "
+               "negative (file damaged or written by a broken run)", path, name, i, (double)x[i]);
+    CLM_FAIL(CLM_ERR_NUMERIC, "%s: tensor '%s': element %zu is %s, a checkpoint must hold finite "
+             "numbers (the run that wrote it diverged, or the file was altered)", path, name, i,
+             isnan(x[i]) ? "NaN" : x[i] > 0 ? "+Inf" : "-Inf");
+  }
+  return CLM_OK;
+}
+
 /* ---- writing ----------------------------------------------------------------------------- */
 
 static int add_number(cJSON *array, double v) {
@@ -144,30 +164,43 @@ static clm_status build_header(const char *path, const ck_tensor *t, int n,
 
 /* fsync of the directory holding path, so the rename itself is durable. */
 static clm_status sync_dir(const char *path) {
-  char dir[4096];
-  snprintf(dir, sizeof dir, "%s", path);
+  char *dir = strdup(path);
+  if (!dir) CLM_FAIL(CLM_ERR_HOST_MEMORY, "%s: written, but out of host memory to sync", path);
   char *slash = strrchr(dir, '/');
-  if (!slash) snprintf(dir, sizeof dir, ".");
-  else if (slash == dir) dir[1] = 0;
-  else *slash = 0;
-  int fd = open(dir, O_RDONLY | O_DIRECTORY);
-  if (fd < 0)
-    CLM_FAIL(CLM_ERR_IO, "%s: written, but its directory '%s' cannot be opened to sync: %s", path,
-             dir, strerror(errno));
-  /* some file systems cannot sync directories (EINVAL): the rename is then as durable as the
-   * file system makes it */
-  int r = fsync(fd), e = errno;
-  close(fd);
-  if (r != 0 && e != EINVAL)
-    CLM_FAIL(CLM_ERR_IO, "%s: written, but fsync of its directory '%s' failed: %s", path, dir,
-             strerror(e));
-  return CLM_OK;
+  const char *d = !slash ? "." : slash == dir ? "/" : dir;
+  if (slash && slash != dir) *slash = 0;
+  clm_status st = CLM_OK;
+  int fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    st = CLM_ERROR(CLM_ERR_IO, "%s: written, but its directory '%s' cannot be opened to sync: %s",
+                   path, d, strerror(errno));
+  } else {
+    /* some file systems cannot sync directories (EINVAL): the rename is then as durable as the
+     * file system makes it */
+    int r = fsync(fd), e = errno;
+    close(fd);
+    if (r != 0 && e != EINVAL)
+      st = CLM_ERROR(CLM_ERR_IO, "%s: written, but fsync of its directory '%s' failed: %s", path,
+                     d, strerror(e));
+  }
+  free(dir);
+  return st;
+}
+
+/* The temporary file of the save in progress, for clm_checkpoint_signal_cleanup. Whoever takes
+ * the pointer out (atomic exchange) owns it: the save frees it, or the signal handler unlinks
+ * the file and the process ends without freeing it. */
+static _Atomic(char *) pending_tmp;
+
+void clm_checkpoint_signal_cleanup(void) {
+  char *tmp = atomic_exchange(&pending_tmp, NULL);
+  if (tmp) unlink(tmp);
 }
 
 /* Writes header and data to tmp, flushed and fsync'd. The caller removes tmp on failure. */
 static clm_status write_file(const char *path, const char *tmp, const char *header, size_t hlen,
                              const float *data, size_t nfloats) {
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) CLM_FAIL(CLM_ERR_IO, "%s: cannot create '%s': %s", path, tmp, strerror(errno));
   FILE *f = fdopen(fd, "wb");
   if (!f) {
@@ -252,6 +285,8 @@ clm_status clm_checkpoint_save(const char *path, clm_graph *g, const clm_optim_s
         goto done;
       }
     }
+    /* a checkpoint that would be refused on load is not written over a good one */
+    CLM_CHECK(st, check_values(path, t[i].name, data + at, t[i].numel), done);
     at += t[i].numel;
   }
   if (!clm_st_host_le()) clm_st_swap32(data, total);
@@ -262,6 +297,7 @@ clm_status clm_checkpoint_save(const char *path, clm_graph *g, const clm_optim_s
   tmp = malloc(tl);
   if (!tmp) { st = CLM_ERROR(CLM_ERR_HOST_MEMORY, "%s: out of host memory", path); goto done; }
   snprintf(tmp, tl, "%s.tmp.%ld", path, (long)getpid());
+  atomic_store(&pending_tmp, tmp);
   st = write_file(path, tmp, header, hlen, data, total);
   if (st == CLM_OK && rename(tmp, path) != 0)
     st = CLM_ERROR(CLM_ERR_IO, "%s: cannot rename '%s' over it: %s", path, tmp, strerror(errno));
@@ -277,6 +313,10 @@ clm_status clm_checkpoint_save(const char *path, clm_graph *g, const clm_optim_s
   }
   st = sync_dir(path);
 done:
+  /* not ours any more: a signal handler took the name and is ending the process (or, with
+   * saves on several threads at once, a later save holds the slot; ours is then not freed) */
+  char *expected = tmp;
+  if (tmp && !atomic_compare_exchange_strong(&pending_tmp, &expected, NULL)) tmp = NULL;
   free(tmp);
   free(header);
   free(data);
@@ -292,12 +332,122 @@ static int is_optimizer_name(const char *name) {
          !strcmp(name, "optimizer.step");
 }
 
-/* Checks the metadata this reader understands. */
+/* ---- metadata ---------------------------------------------------------------------------- */
+
+clm_status clm_checkpoint_meta_int(const char *path, const clm_checkpoint_meta *meta, int n,
+                                   const char *key, long long lo, long long hi, long long *out) {
+  const char *v = clm_checkpoint_meta_get(meta, n, key);
+  if (!v) CLM_FAIL(CLM_ERR_NOT_FOUND, "%s: metadata '%s' is missing", path, key);
+  char *end = NULL;
+  errno = 0;
+  long long x = (*v == '-' || (*v >= '0' && *v <= '9')) ? strtoll(v, &end, 10) : 0;
+  if (!end || *end || errno || x < lo || x > hi)
+    CLM_FAIL(CLM_ERR_PARSE, "%s: metadata '%s' is '%.40s%s', not an integer in [%lld, %lld]", path,
+             key, v, strlen(v) > 40 ? "..." : "", lo, hi);
+  *out = x;
+  return CLM_OK;
+}
+
+clm_status clm_checkpoint_meta_double(const char *path, const clm_checkpoint_meta *meta, int n,
+                                      const char *key, double lo, double hi, double *out) {
+  const char *v = clm_checkpoint_meta_get(meta, n, key);
+  if (!v) CLM_FAIL(CLM_ERR_NOT_FOUND, "%s: metadata '%s' is missing", path, key);
+  char *end = NULL;
+  double x = (*v && *v != ' ' && *v != '\t' && *v != '\n') ? strtod(v, &end) : NAN;
+  if (!end || *end || !(x >= lo && x <= hi))
+    CLM_FAIL(CLM_ERR_PARSE, "%s: metadata '%s' is '%.40s%s', not a number in [%g, %g]", path, key,
+             v, strlen(v) > 40 ? "..." : "", lo, hi);
+  *out = x;
+  return CLM_OK;
+}
+
+/* The line of text starting at p, copied (at most 80 characters) for a message. */
+static void line_at(const char *p, char *buf, size_t size) {
+  size_t k = 0;
+  while (p[k] && p[k] != '\n' && p[k] != '\r' && k + 1 < size && k < 80) k++;
+  memcpy(buf, p, k);
+  buf[k] = 0;
+}
+
+/* First line where texts a and b differ: its number (1-based), both lines and the last
+ * "[section]" header before it in a. */
+static void first_difference(const char *a, const char *b, int *lineno, char *la, char *lb,
+                             char *section, size_t size) {
+  int line = 1;
+  const char *sa = a, *sb = b;
+  section[0] = 0;
+  if (*a == '[') line_at(a, section, size);
+  while (*a && *a == *b) {
+    if (*a == '\n') {
+      line++;
+      sa = a + 1;
+      sb = b + 1;
+      if (*sa == '[') line_at(sa, section, size);
+    }
+    a++;
+    b++;
+  }
+  *lineno = line;
+  line_at(sa, la, size);
+  line_at(sb, lb, size);
+}
+
+static int is_hash(const char *h) {
+  int k = 0;
+  for (; h[k]; k++)
+    if (!((h[k] >= '0' && h[k] <= '9') || (h[k] >= 'a' && h[k] <= 'f'))) return 0;
+  return k == 16;
+}
+
+clm_status clm_checkpoint_check_model(const char *path, const clm_checkpoint_meta *meta, int n,
+                                      const char *text, const char *text_name) {
+  const char *recorded = clm_checkpoint_meta_get(meta, n, "model_fnv1a64");
+  if (!recorded)
+    CLM_FAIL(CLM_ERR_NOT_FOUND, "%s: no 'model_fnv1a64' in its metadata: it does not say which "
+             "model it was written for", path);
+  if (!is_hash(recorded))
+    CLM_FAIL(CLM_ERR_PARSE, "%s: metadata 'model_fnv1a64' is '%.40s', not 16 lowercase hex "
+             "digits", path, recorded);
+  const char *cfg = clm_checkpoint_meta_get(meta, n, "model_cfg");
+  char h[17];
+  if (cfg) {
+    clm_checkpoint_model_hash(cfg, h);
+    if (strcmp(h, recorded))
+      CLM_FAIL(CLM_ERR_PARSE, "%s: metadata 'model_cfg' hashes to %s but the checkpoint records "
+               "model_fnv1a64 %s: its model text was edited after the checkpoint was written",
+               path, h, recorded);
+  }
+  if (!text) return CLM_OK;
+  clm_checkpoint_model_hash(text, h);
+  if (!strcmp(h, recorded)) return CLM_OK;
+  const char *name = text_name ? text_name : "the given model";
+  if (!cfg)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "%s was written for another model than %s (model_fnv1a64 %s "
+             "recorded, %s hashes to %s; the checkpoint holds no model text to compare)", path,
+             name, recorded, name, h);
+  int line;
+  char la[96], lb[96], section[96];
+  first_difference(text, cfg, &line, la, lb, section, sizeof la);
+  CLM_FAIL(CLM_ERR_INVALID_ARG, "%s was written for another model than %s: line %d%s%s differs: "
+           "'%s' in %s, '%s' in the checkpoint's model text", path, name, line,
+           section[0] ? " in " : "", section, la, name, lb);
+}
+
+/* Checks the metadata this reader understands: the format, the numbers every checkpoint
+ * records, and the model text against its hash. */
 static clm_status check_meta(const char *path, const clm_st_file *sf) {
   const char *format = clm_checkpoint_meta_get(sf->meta, sf->nmeta, "format");
   if (format && strcmp(format, CLM_CHECKPOINT_FORMAT))
     CLM_FAIL(CLM_ERR_UNSUPPORTED, "%s: format '%s', this build reads '%s'", path, format,
              CLM_CHECKPOINT_FORMAT);
+  long long x;
+  if (clm_checkpoint_meta_get(sf->meta, sf->nmeta, "step"))
+    CLM_TRY(clm_checkpoint_meta_int(path, sf->meta, sf->nmeta, "step", 0, LLONG_MAX, &x));
+  if (clm_checkpoint_meta_get(sf->meta, sf->nmeta, "epoch"))
+    CLM_TRY(clm_checkpoint_meta_int(path, sf->meta, sf->nmeta, "epoch", 0, INT_MAX, &x));
+  if (clm_checkpoint_meta_get(sf->meta, sf->nmeta, "model_fnv1a64") ||
+      clm_checkpoint_meta_get(sf->meta, sf->nmeta, "model_cfg"))
+    CLM_TRY(clm_checkpoint_check_model(path, sf->meta, sf->nmeta, NULL, NULL));
   return CLM_OK;
 }
 
@@ -371,6 +521,7 @@ clm_status clm_checkpoint_load(const char *path, clm_graph *g, clm_optim_state *
   size_t at = 0;
   for (int i = 0; i < n; i++) {
     CLM_CHECK(st, clm_st_read(path, &sf, found[i], data + at), done);
+    CLM_CHECK(st, check_values(path, t[i].name, data + at, t[i].numel), done);
     at += t[i].numel;
   }
   /* everything is validated and in host memory: only now is the graph modified */

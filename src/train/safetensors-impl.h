@@ -23,6 +23,7 @@ typedef struct clm_st_file {
   FILE *f;                          /* open for reading, positioned anywhere */
   uint64_t file_size, data_start;   /* data_start = 8 + header length */
   clm_st_entry *entries;            /* in header order */
+  clm_st_entry **by_name;           /* the same entries sorted by name (clm_st_find) */
   int nentries;
   char *names;                      /* storage of the entry names */
   clm_checkpoint_meta *meta;        /* one malloc'd block (clm_checkpoint_meta_free) */

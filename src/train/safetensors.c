@@ -4,10 +4,12 @@
  * Writing lives in checkpoint.c. */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include "runtime/file-impl.h"
 #include "runtime/runtime-impl.h"
 #include "train/safetensors-impl.h"
 
@@ -40,15 +42,26 @@ void clm_st_close(clm_st_file *sf) {
   if (!sf) return;
   if (sf->f) fclose(sf->f);
   free(sf->entries);
+  free(sf->by_name);
   free(sf->names);
   free(sf->meta);
   memset(sf, 0, sizeof *sf);
 }
 
+static int by_name(const void *a, const void *b) {
+  return strcmp((*(const clm_st_entry *const *)a)->name, (*(const clm_st_entry *const *)b)->name);
+}
+
 const clm_st_entry *clm_st_find(const clm_st_file *sf, const char *name) {
-  for (int i = 0; i < sf->nentries; i++)
-    if (!strcmp(sf->entries[i].name, name)) return &sf->entries[i];
-  return NULL;
+  clm_st_entry key = {0}, *k = &key;
+  key.name = (char *)name;
+  clm_st_entry **hit = sf->by_name ? bsearch(&k, sf->by_name, (size_t)sf->nentries,
+                                             sizeof *sf->by_name, by_name) : NULL;
+  return hit ? *hit : NULL;
+}
+
+static int by_key(const void *a, const void *b) {
+  return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
 }
 
 /* A JSON number that is a non-negative integer, exactly representable. */
@@ -129,12 +142,23 @@ static clm_status parse_meta(const char *path, const cJSON *j, clm_st_file *sf) 
     if (!cJSON_IsString(k))
       CLM_FAIL(CLM_ERR_PARSE, "%s: __metadata__ '%s' is not a string (safetensors metadata "
                "holds strings only)", path, k->string);
-    for (const cJSON *o = j->child; o != k; o = o->next)
-      if (!strcmp(o->string, k->string))
-        CLM_FAIL(CLM_ERR_PARSE, "%s: __metadata__ key '%s' given twice", path, k->string);
     bytes += strlen(k->string) + strlen(k->valuestring) + 2;
     n++;
   }
+  /* duplicate keys: sorted, neighbours compared (O(n log n) for headers of any size) */
+  const cJSON **keys = malloc(sizeof *keys * ((size_t)n + 1));
+  if (!keys) CLM_FAIL(CLM_ERR_HOST_MEMORY, "%s: out of host memory for metadata", path);
+  int nk = 0;
+  cJSON_ArrayForEach(k, j) keys[nk++] = k;
+  qsort(keys, (size_t)n, sizeof *keys, by_key);
+  for (int i = 1; i < n; i++)
+    if (!strcmp(keys[i - 1]->string, keys[i]->string)) {
+      clm_status st = CLM_ERROR(CLM_ERR_PARSE, "%s: __metadata__ key '%s' given twice", path,
+                                keys[i]->string);
+      free(keys);
+      return st;
+    }
+  free(keys);
   char *block = malloc(sizeof(clm_checkpoint_meta) * (size_t)n + bytes + 1);
   if (!block) CLM_FAIL(CLM_ERR_HOST_MEMORY, "%s: out of host memory for metadata", path);
   clm_checkpoint_meta *m = (clm_checkpoint_meta *)(void *)block;
@@ -229,24 +253,22 @@ static clm_status parse_header(const char *path, const char *text, size_t len, c
     st = CLM_ERROR(CLM_ERR_PARSE, "%s: header is not a JSON object", path);
     goto done;
   }
-  int n = 0;
+  int n = 0, nmeta = 0;
   size_t name_bytes = 0;
   const cJSON *k;
   cJSON_ArrayForEach(k, root) {
-    for (const cJSON *o = root->child; o != k; o = o->next)
-      if (!strcmp(o->string, k->string)) {
-        st = CLM_ERROR(CLM_ERR_PARSE, "%s: tensor '%s' appears twice in the header", path,
-                       k->string);
-        goto done;
-      }
     if (strcmp(k->string, "__metadata__")) {
       n++;
       name_bytes += strlen(k->string) + 1;
+    } else if (++nmeta > 1) {
+      st = CLM_ERROR(CLM_ERR_PARSE, "%s: '__metadata__' appears twice in the header", path);
+      goto done;
     }
   }
   sf->entries = calloc((size_t)n + 1, sizeof *sf->entries);
+  sf->by_name = malloc(sizeof *sf->by_name * ((size_t)n + 1));
   sf->names = malloc(name_bytes + 1);
-  if (!sf->entries || !sf->names) {
+  if (!sf->entries || !sf->by_name || !sf->names) {
     st = CLM_ERROR(CLM_ERR_HOST_MEMORY, "%s: out of host memory", path);
     goto done;
   }
@@ -262,8 +284,17 @@ static clm_status parse_header(const char *path, const char *text, size_t len, c
     memcpy(s, k->string, l);
     e->name = s;
     s += l;
+    sf->by_name[sf->nentries] = e;
     sf->nentries++;
   }
+  /* duplicate names: sorted, neighbours compared; the order also serves clm_st_find */
+  qsort(sf->by_name, (size_t)sf->nentries, sizeof *sf->by_name, by_name);
+  for (int i = 1; i < sf->nentries; i++)
+    if (!strcmp(sf->by_name[i - 1]->name, sf->by_name[i]->name)) {
+      st = CLM_ERROR(CLM_ERR_PARSE, "%s: tensor '%s' appears twice in the header", path,
+                     sf->by_name[i]->name);
+      goto done;
+    }
   st = check_layout(path, sf);
 done:
   cJSON_Delete(root);
@@ -292,21 +323,19 @@ static clm_status too_short(const char *path, uint64_t file_size) {
 
 clm_status clm_st_open(const char *path, clm_st_file *out) {
   memset(out, 0, sizeof *out);
-  FILE *f = fopen(path, "rb");
-  if (!f) CLM_FAIL(CLM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  /* never blocks on a FIFO; a pipe cannot be one either: the tensors are read by seeking */
+  FILE *f;
+  size_t size;
+  CLM_TRY(clm_file_open_read(path, "checkpoint", &f, &size));
+  if (size == SIZE_MAX) {
+    fclose(f);
+    CLM_FAIL(CLM_ERR_IO, "checkpoint %s is a pipe, not a regular file (tensors are read by "
+             "seeking)", path);
+  }
   out->f = f;
   clm_status st = CLM_OK;
   char *text = NULL;
-  struct stat sb;
-  if (fstat(fileno(f), &sb) != 0) {
-    st = CLM_ERROR(CLM_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
-    goto fail;
-  }
-  if (!S_ISREG(sb.st_mode)) {
-    st = CLM_ERROR(CLM_ERR_IO, "%s: not a regular file", path);
-    goto fail;
-  }
-  out->file_size = (uint64_t)sb.st_size;
+  out->file_size = (uint64_t)size;
   unsigned char lenbuf[8];
   if (out->file_size < 8 || fread(lenbuf, 1, 8, f) != 8) {
     st = too_short(path, out->file_size);

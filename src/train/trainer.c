@@ -2,6 +2,8 @@
  * of steps with the next batch filled on a helper thread; validation with fixed-weight losses
  * and per-task metrics; JSON Lines log; early stopping. Checkpoints: checkpoint.c. */
 #include <errno.h>
+#include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include "clmtl/checkpoint.h"
+#include "clmtl/rundir.h"
 #include "clmtl/train.h"
 #include "graph/graph-impl.h"
 #include "train/batch.h"
@@ -52,7 +55,8 @@ typedef struct trainer {
   clm_mem acc;              /* per-task loss sums and counts over an epoch */
   int ntasks;
   FILE *log;
-  char *model_text;         /* hashed into checkpoints */
+  clm_rundir *rundir;       /* out_dir, locked for this run */
+  const char *model_text;   /* the graph's: hashed into checkpoints and stored in them */
   /* where training stands: restored by --resume */
   int first_epoch;
   long step;
@@ -63,40 +67,10 @@ typedef struct trainer {
   const clm_train_callbacks *cb;
 } trainer;
 
-static char *read_text(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  size_t cap = 1 << 14, len = 0;
-  char *buf = malloc(cap + 1);
-  while (buf) {
-    len += fread(buf + len, 1, cap - len, f);
-    if (len < cap) break;
-    char *grown = realloc(buf, 2 * cap + 1);
-    if (!grown) { free(buf); buf = NULL; break; }
-    buf = grown;
-    cap *= 2;
-  }
-  fclose(f);
-  if (buf) buf[len] = '\0';
-  return buf;
-}
-
 static double now_seconds(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int mkdir_p(const char *dir) {
-  char tmp[1024];
-  snprintf(tmp, sizeof tmp, "%s", dir);
-  for (char *p = tmp + 1; *p; p++)
-    if (*p == '/') {
-      *p = '\0';
-      if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-      *p = '/';
-    }
-  return (mkdir(tmp, 0755) != 0 && errno != EEXIST) ? -1 : 0;
 }
 
 static clm_status open_data(trainer *t) {
@@ -147,10 +121,13 @@ static clm_status setup(trainer *t) {
   const clm_train_options *o = t->o;
   if (o->batch <= 0 || o->epochs <= 0 || o->height <= 0 || o->width <= 0)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "batch, epochs and size must be positive");
-  CLM_TRY(clm_context_create(o->device, &t->ctx));
+  clm_context_options co = o->context ? *o->context : (clm_context_options){0};
+  if (o->device && *o->device) co.device = o->device;
+  CLM_TRY(clm_context_create_with(&co, &t->ctx));
   CLM_TRY(clm_graph_create(t->ctx, &t->g));
+  /* read once (a pipe can be read only once): checkpoints store and hash the very bytes parsed */
   CLM_TRY(clm_graph_load(t->g, o->model_path));
-  t->model_text = read_text(o->model_path);
+  t->model_text = clm_graph_model_text(t->g);
   clm_graph_options go = {o->batch, o->height, o->width, 1, -1, 0};
   /* gradnorm: a backward per task after each forward */
   CLM_TRY(clm_graph_set_multi_backward(t->g, o->weighting.strategy == CLM_MTL_GRADNORM));
@@ -187,11 +164,18 @@ static clm_status setup(trainer *t) {
     t->batches[i].instance_noise = o->synth.noise_instance;
   }
   CLM_TRY(clm_metrics_for_graph(t->g, &t->metrics));
-  if (mkdir_p(o->out_dir) != 0) CLM_FAIL(CLM_ERR_IO, "cannot create %s: %s", o->out_dir, strerror(errno));
-  char path[1100];
-  snprintf(path, sizeof path, "%s/log.jsonl", o->out_dir);
+  /* created and locked only now, when the run can start: a second trainer into it stops here,
+   * before it truncates the log or writes a checkpoint */
+  CLM_TRY(clm_rundir_open(o->out_dir, &t->rundir, NULL));
+  char *path = clm_path_join(o->out_dir, "log.jsonl");
+  if (!path) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
   t->log = fopen(path, o->resume ? "a" : "w");
-  if (!t->log) CLM_FAIL(CLM_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+  if (!t->log) {
+    clm_status st = CLM_ERROR(CLM_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    free(path);
+    return st;
+  }
+  free(path);
   report_notes(t);
   return CLM_OK;
 }
@@ -201,13 +185,13 @@ static void teardown(trainer *t) {
   if (t->log) fclose(t->log);
   clm_metrics_free(t->metrics);
   clm_buffer_free(t->acc);
-  free(t->model_text);
   clm_dataset_free(t->train);
   clm_dataset_free(t->val);
   clm_optim_state_free(&t->opt);
   clm_mtl_free(t->mtl);
   clm_graph_free(t->g);
   clm_context_free(t->ctx);
+  clm_rundir_close(t->rundir);
 }
 
 static float lr_at(const clm_train_options *o, int epoch, long step, long total) {
@@ -296,11 +280,10 @@ static clm_status validate(trainer *t, clm_epoch_report *r) {
  * parameters and where training stands. */
 static clm_status save(trainer *t, const char *name, int epoch) {
   const clm_train_options *o = t->o;
-  char path[1100], best[32], since[16], dwa[2][512], dwa_n[16], h[16], w[16], seed[32];
+  char best[32], since[16], dwa[2][512], dwa_n[16], h[16], w[16], seed[32];
   snprintf(h, sizeof h, "%d", o->height);
   snprintf(w, sizeof w, "%d", o->width);
   snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->synth.seed);
-  snprintf(path, sizeof path, "%s/%s.safetensors", o->out_dir, name);
   snprintf(best, sizeof best, "%.9g", t->best);
   snprintf(since, sizeof since, "%d", t->since_best);
   snprintf(dwa_n, sizeof dwa_n, "%d", t->dwa_saved.epochs);
@@ -337,58 +320,77 @@ static clm_status save(trainer *t, const char *name, int epoch) {
                      i + 1 == ls->classes ? "]" : "");
   extra[9].value = ls ? ls->name : "";
   extra[10].value = names;
-  return clm_checkpoint_save(path, t->g, &t->opt, &info, extra, 15);
+  char file[64];
+  snprintf(file, sizeof file, "%s.safetensors", name);
+  char *path = clm_path_join(o->out_dir, file);
+  if (!path) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+  clm_status st = clm_checkpoint_save(path, t->g, &t->opt, &info, extra, 15);
+  free(path);
+  return st;
 }
 
-static clm_status parse_list(const char *s, double *out, int n) {
+/* n comma-separated numbers (NaN allowed: a task without samples has a NaN mean) in metadata
+ * `key`, nothing else. */
+static clm_status parse_list(const char *path, const clm_checkpoint_meta *meta, int nmeta,
+                             const char *key, double *out, int n) {
+  const char *s = clm_checkpoint_meta_get(meta, nmeta, key), *v = s;
+  if (!s) CLM_FAIL(CLM_ERR_NOT_FOUND, "%s: metadata '%s' is missing", path, key);
   for (int i = 0; i < n; i++) {
-    char *end;
-    out[i] = s ? strtod(s, &end) : 0;
-    if (!s || end == s) CLM_FAIL(CLM_ERR_PARSE, "checkpoint: bad list of %d numbers '%s'", n, s ? s : "");
-    s = *end == ',' ? end + 1 : end;
+    char *end = NULL;
+    out[i] = *s && *s != ' ' && *s != ',' ? strtod(s, &end) : 0;
+    if (!end || end == s || (i + 1 < n ? *end != ',' : *end != '\0'))
+      CLM_FAIL(CLM_ERR_PARSE, "%s: metadata '%s' is '%.60s', not %d comma-separated numbers", path,
+               key, v, n);
+    s = end + (i + 1 < n);
   }
   return CLM_OK;
 }
 
 /* --resume: weights, statistics, optimizer and task parameters from dir/last.safetensors,
- * and the epoch, step, best loss and DWA state recorded with them. */
+ * and the epoch, step, best loss and DWA state recorded with them. Everything is checked
+ * (the model text against this run's, every number with its range) before the graph is
+ * touched. */
 static clm_status restore(trainer *t) {
-  char path[1100];
-  snprintf(path, sizeof path, "%s/last.safetensors", t->o->resume);
+  char *path = clm_path_join(t->o->resume, "last.safetensors");
+  if (!path) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
   clm_checkpoint_meta *meta = NULL;
   int n = 0;
-  CLM_TRY(clm_checkpoint_load(path, t->g, &t->opt, &meta, &n));
+  clm_status st = clm_checkpoint_read_meta(path, &meta, &n);
   const char *strategy = clm_checkpoint_meta_get(meta, n, "strategy");
-  const char *epoch = clm_checkpoint_meta_get(meta, n, "epoch"), *step = clm_checkpoint_meta_get(meta, n, "step");
-  const char *best = clm_checkpoint_meta_get(meta, n, "best_val_loss"), *since = clm_checkpoint_meta_get(meta, n, "epochs_since_best");
-  const char *dn = clm_checkpoint_meta_get(meta, n, "dwa_epochs");
-  clm_status st = CLM_OK;
-  if (!epoch || !step || !best || !since || !dn)
-    st = CLM_ERROR(CLM_ERR_PARSE, "%s: not a clmtl training checkpoint (no epoch/step/best_val_loss)", path);
-  else if (strategy && strcmp(strategy, clm_mtl_strategy_name(t->o->weighting.strategy)))
+  long long epoch = 0, step = 0, since = 0, dn = 0;
+  if (st == CLM_OK && strategy && strcmp(strategy, clm_mtl_strategy_name(t->o->weighting.strategy)))
     st = CLM_ERROR(CLM_ERR_INVALID_ARG, "%s was trained with --weighting %s, not %s", path, strategy,
                    clm_mtl_strategy_name(t->o->weighting.strategy));
-  if (st == CLM_OK) {
-    t->first_epoch = atoi(epoch) + 1;
-    t->step = atol(step);
-    t->best = strtod(best, NULL);
-    t->since_best = atoi(since);
-    t->dwa_saved.epochs = atoi(dn);
-    st = parse_list(clm_checkpoint_meta_get(meta, n, "dwa_last"), t->dwa_saved.last, t->ntasks);
-    if (st == CLM_OK) st = parse_list(clm_checkpoint_meta_get(meta, n, "dwa_before"), t->dwa_saved.before, t->ntasks);
-  }
+  if (st == CLM_OK) st = clm_checkpoint_check_model(path, meta, n, t->model_text, t->o->model_path);
+  if (st == CLM_OK) st = clm_checkpoint_meta_int(path, meta, n, "epoch", 0, INT_MAX - 1, &epoch);
+  if (st == CLM_OK) st = clm_checkpoint_meta_int(path, meta, n, "step", 0, 1LL << 53, &step);
+  if (st == CLM_OK) st = clm_checkpoint_meta_double(path, meta, n, "best_val_loss", -INFINITY, INFINITY, &t->best);
+  if (st == CLM_OK) st = clm_checkpoint_meta_int(path, meta, n, "epochs_since_best", 0, INT_MAX - 1, &since);
+  if (st == CLM_OK) st = clm_checkpoint_meta_int(path, meta, n, "dwa_epochs", 0, INT_MAX - 1, &dn);
+  if (st == CLM_OK) st = parse_list(path, meta, n, "dwa_last", t->dwa_saved.last, t->ntasks);
+  if (st == CLM_OK) st = parse_list(path, meta, n, "dwa_before", t->dwa_saved.before, t->ntasks);
   /* the weighting's state (checkpoints from before it was saved: left as a fresh run's) */
-  const char *msteps = clm_checkpoint_meta_get(meta, n, "mtl_steps");
-  const char *skipped = clm_checkpoint_meta_get(meta, n, "skipped_steps");
-  const char *in_a_row = clm_checkpoint_meta_get(meta, n, "skipped_in_a_row");
-  if (st == CLM_OK && msteps && skipped && in_a_row) {
-    clm_mtl_state ms = {t->ntasks, atol(msteps), {0}, strtof(skipped, NULL), strtof(in_a_row, NULL)};
-    double l0[CLM_MTL_MAX_TASKS];
-    st = parse_list(clm_checkpoint_meta_get(meta, n, "gradnorm_l0"), l0, t->ntasks);
+  int has_mtl = clm_checkpoint_meta_get(meta, n, "mtl_steps") != NULL;
+  long long msteps = 0;
+  double skipped = 0, in_a_row = 0, l0[CLM_MTL_MAX_TASKS] = {0};
+  if (st == CLM_OK && has_mtl) st = clm_checkpoint_meta_int(path, meta, n, "mtl_steps", 0, 1LL << 53, &msteps);
+  if (st == CLM_OK && has_mtl) st = clm_checkpoint_meta_double(path, meta, n, "skipped_steps", 0, FLT_MAX, &skipped);
+  if (st == CLM_OK && has_mtl) st = clm_checkpoint_meta_double(path, meta, n, "skipped_in_a_row", 0, FLT_MAX, &in_a_row);
+  if (st == CLM_OK && has_mtl) st = parse_list(path, meta, n, "gradnorm_l0", l0, t->ntasks);
+  if (st == CLM_OK) st = clm_checkpoint_load(path, t->g, &t->opt, NULL, NULL);
+  if (st == CLM_OK) {
+    t->first_epoch = (int)epoch + 1;
+    t->step = (long)step;
+    t->since_best = (int)since;
+    t->dwa_saved.epochs = (int)dn;
+  }
+  if (st == CLM_OK && has_mtl) {
+    clm_mtl_state ms = {t->ntasks, (long)msteps, {0}, (float)skipped, (float)in_a_row};
     for (int i = 0; i < t->ntasks; i++) ms.l0[i] = (float)l0[i];
-    if (st == CLM_OK) st = clm_mtl_state_set(t->mtl, &ms);
+    st = clm_mtl_state_set(t->mtl, &ms);
   }
   clm_checkpoint_meta_free(meta);
+  free(path);
   return st;
 }
 
