@@ -46,6 +46,10 @@ class ModelError(Exception):
     """A model file that clmtl would reject; the message names the file and line."""
 
 
+class NoJsonError(ModelError):
+    """A clmtl binary that does not take `model --json` (built before it): its usage error."""
+
+
 # ---- model file --------------------------------------------------------------------------
 
 def comment_cut(line):
@@ -470,7 +474,8 @@ def usable(binary):
 def model_json(path, height, width, batch=1, binary=None):
     """The compiled graph as `clmtl model --json` prints it (clm_graph_json in
     src/graph/json.c: layers with every key's effective value, shapes, parameters, tasks).
-    ModelError with clmtl's message when clmtl refuses the file."""
+    ModelError with clmtl's message when clmtl refuses the file (exit 1), NoJsonError when
+    the binary does not know --json (a usage error, exit 2: built before it)."""
     import json
     import subprocess
     cmd = [binary or default_binary(), "model", "--json", path, "--size", f"{height}x{width}",
@@ -479,6 +484,8 @@ def model_json(path, height, width, batch=1, binary=None):
         r = subprocess.run(cmd, capture_output=True, text=True, close_fds=False)
     except OSError as e:
         raise ModelError(f"cannot run {cmd[0]}: {e.strerror}")
+    if r.returncode == 2:
+        raise NoJsonError(f"{cmd[0]} does not print models as JSON: {r.stderr.strip()}")
     if r.returncode != 0:
         msg = r.stderr.strip()
         raise ModelError(msg[len("clmtl model: "):] if msg.startswith("clmtl model: ") else msg)
@@ -508,10 +515,13 @@ def from_json(data):
 
 def load_model(path, height, width, batch=1, binary=None):
     """compile_model's result for a model file: read by clmtl (`clmtl model --json`) when the
-    binary is there, else by this module's own reader (parse_model, compile_model), which
-    needs no build: PyTorch-only runs of tools/bench_torch.py (--no-clmtl, --clmtl-json) on a
-    machine without one."""
+    binary is there and takes --json, else by this module's own reader (parse_model,
+    compile_model), which needs no build: PyTorch-only runs of tools/bench_torch.py
+    (--no-clmtl, --clmtl-json) on a machine without one, or with an older build."""
     binary = binary or default_binary()
     if usable(binary):
-        return from_json(model_json(path, height, width, batch, binary))
+        try:
+            return from_json(model_json(path, height, width, batch, binary))
+        except NoJsonError:
+            pass
     return compile_model(parse_model(path), height, width, batch)
