@@ -34,6 +34,8 @@ static int usage(FILE *to) {
           "                       [--count N per split] [--size HxW] [--seed N]\n"
           "  model FILE.cfg       check a model file: layers, shapes, parameters, memory;\n"
           "                       --steps N trains N Adam steps on one random batch\n"
+          "                       --json prints the compiled graph (layers, keys, shapes,\n"
+          "                       parameters, tasks) as JSON, planned without a device\n"
           "                       [--batch N] [--size HxW] [--steps N] [--lr X] [--device D]\n"
           "                       [--weighting fixed|equal|uncertainty|uncertainty-simple|\n"
           "                        uncertainty-clamped|softplus|gradnorm|dwa]\n"
