@@ -55,7 +55,8 @@ clm_status clm_error_set(clm_status st, const char *file, int line, const char *
   else
     snprintf(loc, sizeof loc, "%s:%d", base, line);
   memcpy(last_error, msg, sizeof msg);
-  snprintf(last_location, sizeof last_location, "%s", loc);
+  memcpy(last_location, loc, sizeof last_location - 1);
+  last_location[sizeof last_location - 1] = '\0';
   return st;
 }
 
