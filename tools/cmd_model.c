@@ -38,6 +38,15 @@ clm_status cli_fill_inputs(clm_context *ctx, clm_graph *g, uint64_t seed) {
   return CLM_OK;
 }
 
+static const char *model_usage =
+    "usage: clmtl model FILE.cfg [options]\n"
+    "  checks a model file: layers, shapes, parameters, memory\n"
+    "  --batch N (2)  --size HxW (64x128)  --device D\n"
+    "  --steps N      train N Adam steps on one random batch (default 0)\n"
+    "  --lr X         their learning rate (1e-3)\n"
+    "  --weighting W  fixed, equal, uncertainty (default), uncertainty-simple,\n"
+    "                 uncertainty-clamped, softplus, gradnorm, dwa\n";
+
 int cmd_model(int argc, char **argv) {
   const char *path = NULL, *device = NULL, *weighting = "uncertainty";
   int batch = 2, height = 64, width = 128, steps = 0;
@@ -51,7 +60,13 @@ int cmd_model(int argc, char **argv) {
     else if (!strcmp(a, "--lr") && val) lr = (float)atof(val);
     else if (!strcmp(a, "--device") && val) device = val;
     else if (!strcmp(a, "--weighting") && val) weighting = val;
-    else if (a[0] == '-') return cli_usage_error("unknown option for 'model'");
+    else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      fputs(model_usage, stdout);
+      return 0;
+    } else if (a[0] == '-') {
+      fprintf(stderr, "clmtl model: unknown option '%s'\n%s", a, model_usage);
+      return 2;
+    }
     else if (!path) { path = a; continue; }
     else return cli_usage_error("'model' takes one model file");
     if (rc) return rc;
@@ -62,7 +77,7 @@ int cmd_model(int argc, char **argv) {
     return cli_usage_error("--batch, --size and --lr must be positive, --steps >= 0");
   clm_mtl_strategy strategy;
   if (clm_mtl_strategy_parse(weighting, &strategy) != CLM_OK) {
-    fprintf(stderr, "clmtl model: %s\n", clm_last_error());
+    fprintf(stderr, "clmtl model: %s\n", cli_error());
     return 2;
   }
   clm_context *ctx = NULL;
@@ -109,7 +124,7 @@ int cmd_model(int argc, char **argv) {
   }
   rc = 0;
 fail:
-  if (rc) fprintf(stderr, "clmtl model: %s\n", clm_last_error());
+  if (rc) fprintf(stderr, "clmtl model: %s\n", cli_error());
   clm_optim_state_free(&opt);
   clm_mtl_free(mtl);
   clm_graph_free(g);

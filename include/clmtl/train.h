@@ -84,6 +84,7 @@ typedef struct clm_train_progress {
   double images_per_second, eta_seconds;
   clm_mtl_snapshot tasks;    /* raw losses, weights, σ of the last step */
   float lr;
+  const char *task_names[CLM_MTL_MAX_TASKS]; /* the tasks' names ("semantic", ...) */
 } clm_train_progress;
 
 typedef struct clm_epoch_report {

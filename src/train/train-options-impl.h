@@ -14,4 +14,7 @@ char *clm__train_options_json(const clm_train_options *o, const char *model_name
 clm_status clm__train_options_compare(const char *path, const char *stored, const char *now,
                                       char **changes);
 
+/* The string value of key in a JSON object into out: 1, or 0 when it has none. */
+int clm__train_options_string(const char *json, const char *key, char *out, size_t size);
+
 #endif

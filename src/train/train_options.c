@@ -142,6 +142,15 @@ clm_status clm__train_options_compare(const char *path, const char *stored, cons
   return st;
 }
 
+int clm__train_options_string(const char *json, const char *key, char *out, size_t size) {
+  cJSON *j = json ? cJSON_Parse(json) : NULL;
+  cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+  int ok = cJSON_IsString(v) && v->valuestring[0];
+  if (ok) snprintf(out, size, "%s", v->valuestring);
+  cJSON_Delete(j);
+  return ok;
+}
+
 clm_status clm_train_stored_options(const char *dir, clm_checkpoint_meta **out, int *n) {
   *out = NULL;
   *n = 0;

@@ -186,6 +186,10 @@ static clm_status load_stored_model(trainer *t) {
                    "model file it was trained with (--model)", path);
   snprintf(t->model_name, sizeof t->model_name, "%s (model_cfg)", path);
   if (st == CLM_OK) st = clm_graph_parse(t->g, text, t->model_name);
+  /* the run records the model file it was started with, not where this copy came from */
+  if (st == CLM_OK)
+    clm__train_options_string(clm_checkpoint_meta_get(meta, n, "train_options"), "model", t->model_name,
+                              sizeof t->model_name);
   clm_checkpoint_meta_free(meta);
   free(path);
   return st;
@@ -605,7 +609,8 @@ static clm_status run(trainer *t, const clm_train_callbacks *cb) {
       /* every log_every steps: one read of the weighting's scalars for progress and the
        * non-finite guard */
       if (st == CLM_OK && (step % (o->log_every > 0 ? o->log_every : 1) == 0 || s + 1 == per_epoch)) {
-        clm_train_progress p = {epoch + 1, o->epochs, step + 1, per_epoch, total, 0, 0, {0}, oc.lr};
+        clm_train_progress p = {epoch + 1, o->epochs, step + 1, per_epoch, total, 0, 0, {0}, oc.lr, {0}};
+        for (int i = 0; i < t->ntasks; i++) p.task_names[i] = clm_metrics_task_name(t->metrics, i);
         st = clm_mtl_read(t->mtl, &p.tasks);
         double el = now_seconds() - start;
         p.images_per_second = (double)(step + 1 - first_step) * o->batch / el;
