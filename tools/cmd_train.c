@@ -423,6 +423,13 @@ int cmd_train(int argc_user, char **argv_user) {
   int sig = cli_stop_signal;
   if (st != CLM_OK && !(sig && st == CLM_ERR_INTERRUPTED)) fprintf(stderr, "clmtl train: %s\n", cli_error());
   if (st == CLM_OK) summary(&d, o.out_dir, seconds);
+  if (st != CLM_OK && run_dir[0] && !clm_train_dir_has_run(run_dir, NULL)) {
+    /* a run that failed before writing anything leaves no runs/<model>-N behind */
+    char *lock = clm_path_join(run_dir, ".lock");
+    if (lock) unlink(lock);
+    free(lock);
+    rmdir(run_dir);
+  }
   if (sig) {
     char *last = clm_path_join(o.out_dir, "last.safetensors");
     if (st == CLM_ERR_INTERRUPTED) printf("clmtl train: stopped by %s; %s\n", sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", cli_error());
