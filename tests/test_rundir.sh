@@ -104,7 +104,7 @@ if env --default-signal=INT true 2> /dev/null; then
   test "$cmd" = "$clmtl train --resume $dir/int"; check "... and prints the resume command ($cmd)" $?
   sh -c "$cmd" > "$dir/int2.log" 2>&1
   check "the printed command resumes and finishes the run" $?
-  test "$(grep -c '"event":"epoch"' "$dir/int/log.jsonl")" -eq 2 && grep -q '"event":"resume","time":"[0-9T:-]*Z",.*"epoch":1,"epoch_step":[1-9]' "$dir/int/log.jsonl"
+  test "$(grep -c '"event":"epoch"' "$dir/int/log.jsonl")" -eq 2 && grep -q '"event":"resume","time":"[0-9T:-]*Z",.*"from_epoch":1,"epoch_step":[1-9]' "$dir/int/log.jsonl"
   check "... from the interrupted step of epoch 1: a resume record, then epochs 1 and 2 logged" $?
   # two SIGINTs in a row: the second ends the process at once (killed by SIGINT)
   $intr "$clmtl" train $big --epochs 50 --out "$dir/int3" > "$dir/int3.log" 2>&1 &

@@ -521,7 +521,7 @@ static clm_status restore(trainer *t) {
     fprintf(t->log, "{\"event\":\"resume\",\"time\":\"%s\",\"version\":\"%s\",\"commit\":", when,
             CLMTL_VERSION_STRING);
     json_str(t->log, CLMTL_GIT_COMMIT);
-    fprintf(t->log, ",\"epoch\":%d,\"epoch_step\":%lld,\"step\":%lld,\"changed\":%s,\"options\":%s}\n",
+    fprintf(t->log, ",\"from_epoch\":%d,\"epoch_step\":%lld,\"step\":%lld,\"changed\":%s,\"options\":%s}\n",
             t->first_epoch + 1, estep, step, changes ? changes : "{}", t->options_json);
     fflush(t->log);
     t->step = (long)step;
