@@ -17,7 +17,7 @@ void stbi_image_free(void *retval_from_stbi_load);
 static clm_context *ctx;
 
 static void test_probe(void) {
-  clm_probe_options o = {8u << 20, 2, 10}; /* small and quick; the CLI uses the defaults */
+  clm_probe_options o = {8u << 20, 3, 10}; /* small and quick; the CLI uses the defaults */
   clm_probe_result r;
   clm_status st = clm_probe_run(ctx, &o, &r);
   test_status("probe runs", st);
@@ -28,6 +28,16 @@ static void test_probe(void) {
   test_true("probe bandwidth is positive and finite", isfinite(r.bandwidth_gbs) && r.bandwidth_gbs > 0, detail);
   test_true("probe FLOP/s is positive and finite", isfinite(r.peak_gflops) && r.peak_gflops > 0, detail);
   test_true("probe used the requested buffer size", r.bytes == o.bytes, detail);
+  snprintf(detail, sizeof detail, "bandwidth %g <= %g <= %g, FLOP/s %g <= %g <= %g over %d runs",
+           r.bandwidth_spread[0], r.bandwidth_spread[1], r.bandwidth_spread[2], r.gflops_spread[0],
+           r.gflops_spread[1], r.gflops_spread[2], r.runs);
+  test_true("probe spreads are ordered, over the requested runs, the best is the figure",
+            r.runs == 3 && r.bandwidth_spread[0] > 0 && r.bandwidth_spread[0] <= r.bandwidth_spread[1] &&
+                r.bandwidth_spread[1] <= r.bandwidth_spread[2] &&
+                r.bandwidth_spread[2] == r.bandwidth_gbs && r.gflops_spread[0] > 0 &&
+                r.gflops_spread[0] <= r.gflops_spread[1] && r.gflops_spread[1] <= r.gflops_spread[2] &&
+                r.gflops_spread[2] == r.peak_gflops,
+            detail);
   clm_probe_options bad = {32, 1, 1};
   test_true("a probe buffer under 64 bytes is refused", clm_probe_run(ctx, &bad, &r) == CLM_ERR_INVALID_ARG,
             clm_last_error());

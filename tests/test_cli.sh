@@ -38,7 +38,7 @@ test -s "$dir/data/gtFine/test/synth/$(basename "$img" _leftImg8bit.png)_gtFine_
 "$clmtl" infer --model "$dir/run/best.safetensors" --out "$dir" "$img" > /dev/null 2>&1
 check "infer runs" $?
 stem=$(basename "$img" .png)
-for k in semantic semantic_labels instance depth panel; do
+for k in semantic semantic_labelIds instance depth depth_disparity instanceIds panel; do
   test -s "$dir/${stem}_$k.png"; check "infer wrote the $k picture" $?
 done
 "$clmtl" train --model "$models/tiny.cfg" --weighting nonsense > "$dir/bad.log" 2>&1

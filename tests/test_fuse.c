@@ -143,7 +143,7 @@ static double compare_outputs(clm_graph *f, clm_graph *u, double tol) {
   double worst = 0;
   for (int i = 0; i < clm_graph_layer_count(u); i++) {
     const clm_layer *l = clm_graph_layer(u, i);
-    if (l->type >= CLM_LAYER_SOFTMAX_XENT || !readable(u, i)) continue;
+    if (clm_layer_type_is_loss(l->type) || !readable(u, i)) continue;
     clm_tensor a, b;
     test_status("layer tensor", clm_graph_tensor(f, l->name, &a));
     test_status("layer tensor", clm_graph_tensor(u, l->name, &b));

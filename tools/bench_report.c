@@ -1,9 +1,14 @@
 /* Reports of `clmtl bench` (bench_report.h): the stdout tables, and the JSON, CSV, Markdown and
- * PNG files. Nothing is measured here. */
+ * PNG files, and the check that those files can be written before a run. Nothing is measured
+ * here. */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cjson/cJSON.h>
 #include "bench_report.h"
 
@@ -34,6 +39,28 @@ static double ops_step_ms(const bench_device *d) {
   return s;
 }
 
+int bench_check_output(const char *opt, const char *path) {
+  struct stat st;
+  if (!path) return 0;
+  if (stat(path, &st) == 0) {
+    if (S_ISDIR(st.st_mode)) {
+      fprintf(stderr, "clmtl bench: %s %s: is a directory, not a file\n", opt, path);
+      return 1;
+    }
+    if (access(path, W_OK) == 0) return 0;
+    fprintf(stderr, "clmtl bench: %s %s: cannot write it: %s\n", opt, path, strerror(errno));
+    return 1;
+  }
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+  if (fd < 0) {
+    fprintf(stderr, "clmtl bench: %s %s: cannot create it: %s\n", opt, path, strerror(errno));
+    return 1;
+  }
+  close(fd);
+  unlink(path);
+  return 0;
+}
+
 /* ---- stdout ------------------------------------------------------------------------------ */
 
 void bench_print_device(const bench_run *r, const bench_device *d, FILE *f) {
@@ -46,16 +73,19 @@ void bench_print_device(const bench_run *r, const bench_device *d, FILE *f) {
   }
   const clm_probe_result *p = &d->probe;
   double gflops = per_s(d->flop_per_step, d->train_ms);
-  fprintf(f, "  probe             %.2f GB/s copy bandwidth, %.1f GFLOP/s float16 FMA peak\n",
-          p->bandwidth_gbs, p->peak_gflops);
-  fprintf(f, "  train step        %.1f ms  %.2f img/s  %.2f GFLOP/step  %.1f GFLOP/s (%.1f%% of peak)\n",
-          d->train_ms, img_s(r->batch, d->train_ms), d->flop_per_step * 1e-9, gflops,
-          100 * ratio(gflops, p->peak_gflops));
-  fprintf(f, "  inference         %.1f ms  %.2f img/s\n", d->infer_ms, img_s(r->batch, d->infer_ms));
+  fprintf(f, "  probe             %.2f GB/s copy bandwidth (float16 vectors), %.1f GFLOP/s fp32 FMA "
+          "peak (float16 vectors); best of %d runs\n", p->bandwidth_gbs, p->peak_gflops, p->runs);
+  fprintf(f, "  train step        %.1f ms  %.2f img/s  %.2f GFLOP/step  %.1f GFLOP/s (%.1f%% of peak); "
+          "min %.1f, max %.1f ms\n", d->train_ms, img_s(r->batch, d->train_ms),
+          d->flop_per_step * 1e-9, gflops, 100 * ratio(gflops, p->peak_gflops), d->train.min,
+          d->train.max);
+  fprintf(f, "  inference         %.1f ms  %.2f img/s; min %.1f, max %.1f ms\n", d->infer_ms,
+          img_s(r->batch, d->infer_ms), d->infer.min, d->infer.max);
   fprintf(f, "  peak memory       %.1f MiB of device buffers during the train step\n",
           (double)d->peak_bytes / (1 << 20));
-  fprintf(f, "  start             cold %.2f s, warm %.2f s (context to first train step; empty, "
-          "filled clmtl program cache; the driver's own cache is kept)\n", d->cold_s, d->warm_s);
+  fprintf(f, "  start             cold %.2f s (clmtl cache empty, driver cache %s), %.2f s with the "
+          "driver cache kept, warm %.2f s (context to first train step)\n", d->cold_s,
+          d->driver_cache, d->cold_kept_s, d->warm_s);
   double mtl_gbs = per_s(d->mtl_bytes, d->mtl_ms);
   fprintf(f, "  multi-task loss   %.2f ms/step, %.1f MB read, %.2f GB/s (%.1f%% of probe bandwidth)\n",
           d->mtl_ms, d->mtl_bytes * 1e-6, mtl_gbs, 100 * ratio(mtl_gbs, p->bandwidth_gbs));
@@ -104,6 +134,19 @@ static void num(cJSON *o, const char *key, double v) {
   else cJSON_AddNullToObject(o, key);
 }
 
+static void spread_json(cJSON *o, const char *key, const bench_spread *s) {
+  cJSON *e = cJSON_AddObjectToObject(o, key);
+  num(e, "min", s->min);
+  num(e, "median", s->median);
+  num(e, "max", s->max);
+  num(e, "n", s->n);
+}
+
+static void rate_spread_json(cJSON *o, const char *key, const double v[3], int n) {
+  bench_spread s = {v[0], v[1], v[2], n};
+  spread_json(o, key, &s);
+}
+
 static cJSON *device_json(const bench_run *r, const bench_device *d) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "device", d->info.name);
@@ -118,6 +161,8 @@ static cJSON *device_json(const bench_run *r, const bench_device *d) {
   cJSON *p = cJSON_AddObjectToObject(o, "probe");
   num(p, "bandwidth_gbs", d->probe.bandwidth_gbs);
   num(p, "peak_gflops", d->probe.peak_gflops);
+  cJSON_AddStringToObject(p, "bandwidth", "copy bandwidth (float16 vectors: 16 x fp32), best run");
+  cJSON_AddStringToObject(p, "peak", "fp32 FMA peak (float16 vectors), best run");
   num(o, "train_step_ms", d->train_ms);
   num(o, "train_img_s", img_s(r->batch, d->train_ms));
   num(o, "infer_ms", d->infer_ms);
@@ -125,9 +170,20 @@ static cJSON *device_json(const bench_run *r, const bench_device *d) {
   num(o, "peak_device_bytes", (double)d->peak_bytes);
   num(o, "cold_start_s", d->cold_s);
   num(o, "warm_start_s", d->warm_s);
+  num(o, "cold_start_driver_cache_kept_s", d->cold_kept_s);
+  cJSON_AddStringToObject(o, "cold_start_driver_cache", d->driver_cache);
   num(o, "train_gflop_per_step", d->flop_per_step * 1e-9);
   num(o, "train_gflops", per_s(d->flop_per_step, d->train_ms));
   num(o, "profiled_step_ms", d->profiled_ms);
+  cJSON *sp = cJSON_AddObjectToObject(o, "spread"); /* min, median, max and n of each timing */
+  spread_json(sp, "train_step_ms", &d->train);
+  spread_json(sp, "profiled_step_ms", &d->profiled);
+  spread_json(sp, "infer_ms", &d->infer);
+  spread_json(sp, "cold_start_s", &d->cold);
+  spread_json(sp, "cold_start_driver_cache_kept_s", &d->cold_kept);
+  spread_json(sp, "warm_start_s", &d->warm);
+  rate_spread_json(sp, "probe_bandwidth_gbs", d->probe.bandwidth_spread, d->probe.runs);
+  rate_spread_json(sp, "probe_peak_gflops", d->probe.gflops_spread, d->probe.runs);
   cJSON *m = cJSON_AddObjectToObject(o, "mtl_reduction");
   double mtl_gbs = per_s(d->mtl_bytes, d->mtl_ms);
   num(m, "ms", d->mtl_ms);
@@ -171,6 +227,11 @@ int bench_write_json(const bench_run *r, const char *path) {
   cJSON *root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "tool", "clmtl");
   cJSON_AddStringToObject(root, "version", CLMTL_VERSION);
+  cJSON_AddStringToObject(root, "commit", CLMTL_GIT_COMMIT);
+  cJSON_AddStringToObject(root, "timestamp", r->timestamp);
+  cJSON *host = cJSON_AddObjectToObject(root, "host");
+  cJSON_AddStringToObject(host, "cpu", r->host_cpu);
+  cJSON_AddStringToObject(host, "os", r->host_os);
   cJSON_AddStringToObject(root, "model", r->model);
   num(root, "batch", r->batch);
   num(root, "height", r->height);
@@ -227,7 +288,11 @@ int bench_write_csv(const bench_run *r, const char *path) {
   fprintf(f, "device,platform,vendor,driver,kind,model,batch,height,width,weighting,"
              "train_step_ms,train_img_s,infer_ms,infer_img_s,train_gflop_per_step,train_gflops,"
              "peak_device_bytes,cold_start_s,warm_start_s,bandwidth_gbs,peak_gflops,mtl_ms,"
-             "mtl_gbs,error\n");
+             "mtl_gbs,error,timestamp,host_cpu,host_os,clmtl_version,commit,"
+             "cold_start_driver_cache,cold_start_driver_cache_kept_s,"
+             "train_step_ms_min,train_step_ms_max,profiled_step_ms,profiled_step_ms_min,"
+             "profiled_step_ms_max,infer_ms_min,infer_ms_max,timed_steps,timed_forwards,"
+             "bandwidth_gbs_min,bandwidth_gbs_median,peak_gflops_min,peak_gflops_median,probe_runs\n");
   for (int i = 0; i < r->ndev; i++) {
     const bench_device *d = &r->dev[i];
     const char *strs[] = {d->info.name, d->info.platform, d->info.vendor, d->info.driver,
@@ -252,12 +317,37 @@ int bench_write_csv(const bench_run *r, const char *path) {
       csv_num(f, d->probe.peak_gflops, "%.2f");
       csv_num(f, d->mtl_ms, "%.4f");
       csv_num(f, per_s(d->mtl_bytes, d->mtl_ms), "%.3f");
-      fputs(",\n", f);
+      fputc(',', f);
     } else {
       fputs(",,,,,,,,,,,,,,", f);
       csv_str(f, d->error);
-      fputc('\n', f);
     }
+    const char *meta[] = {r->timestamp, r->host_cpu, r->host_os, CLMTL_VERSION, CLMTL_GIT_COMMIT,
+                          d->driver_cache};
+    for (int k = 0; k < 6; k++) {
+      fputc(',', f);
+      csv_str(f, meta[k]);
+    }
+    if (d->ok) {
+      csv_num(f, d->cold_kept_s, "%.3f");
+      csv_num(f, d->train.min, "%.3f");
+      csv_num(f, d->train.max, "%.3f");
+      csv_num(f, d->profiled.median, "%.3f");
+      csv_num(f, d->profiled.min, "%.3f");
+      csv_num(f, d->profiled.max, "%.3f");
+      csv_num(f, d->infer.min, "%.3f");
+      csv_num(f, d->infer.max, "%.3f");
+      csv_num(f, d->train.n, "%.0f");
+      csv_num(f, d->infer.n, "%.0f");
+      csv_num(f, d->probe.bandwidth_spread[0], "%.3f");
+      csv_num(f, d->probe.bandwidth_spread[1], "%.3f");
+      csv_num(f, d->probe.gflops_spread[0], "%.2f");
+      csv_num(f, d->probe.gflops_spread[1], "%.2f");
+      csv_num(f, d->probe.runs, "%.0f");
+    } else {
+      fputs(",,,,,,,,,,,,,,,", f);
+    }
+    fputc('\n', f);
   }
   if (fclose(f) != 0) {
     fprintf(stderr, "clmtl bench: cannot write the CSV file %s\n", path);
@@ -285,11 +375,13 @@ int bench_write_markdown(const bench_run *r, const char *path) {
   fprintf(f, "# clmtl bench\n\n`%s`, batch %d, %d×%d, %s weighting, Adam; medians of %d timed steps "
              "after %d warm-up steps (clmtl %s).\n\n", r->model, r->batch, r->height, r->width,
           r->weighting, r->steps, r->warmup, CLMTL_VERSION);
+  fprintf(f, "Taken %s on %s, %s; clmtl %s, commit %s.\n\n", r->timestamp, r->host_cpu,
+          r->host_os, CLMTL_VERSION, CLMTL_GIT_COMMIT);
   if (r->have_load)
     fprintf(f, "Load average (1 min) %.2f at the start, %.2f at the end.\n\n", r->load_start[0],
             r->load_end[0]);
   fprintf(f, "| device | train ms | train img/s | infer ms | infer img/s | GFLOP/step | GFLOP/s | "
-             "peak MiB | cold s | warm s | probe GB/s | probe GFLOP/s |\n");
+             "peak MiB | cold s | warm s | copy GB/s (float16 vectors) | fp32 FMA GFLOP/s |\n");
   fprintf(f, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
   for (int i = 0; i < r->ndev; i++) {
     const bench_device *d = &r->dev[i];

@@ -18,6 +18,12 @@ typedef struct bench_op {
   double flop, bytes;    /* per run (graph.h, clm_op_profile) */
 } bench_op;
 
+/* The spread of one timed figure over its n repetitions. */
+typedef struct bench_spread {
+  double min, median, max;
+  int n;
+} bench_spread;
+
 typedef struct bench_device {
   clm_device_info info;
   int ok;                    /* 0: error holds why it failed */
@@ -25,8 +31,13 @@ typedef struct bench_device {
   clm_probe_result probe;
   double train_ms;           /* median train step (uncertainty weighting + Adam by default) */
   double infer_ms;           /* median forward of a graph compiled with training = 0 */
-  double cold_s, warm_s;     /* context creation through first train step, empty / filled
-                                program cache */
+  double cold_s, warm_s;     /* context creation through first train step: cold with every
+                                cache empty (clmtl's, and the driver's where driver_cache says
+                                so, in a child process), warm with them filled */
+  double cold_kept_s;        /* the same with clmtl's cache empty, the driver's as the user has
+                                it (in this process) */
+  char driver_cache[160];    /* how the driver's cache was emptied for cold_s, or why not */
+  bench_spread train, profiled, infer, cold, cold_kept, warm; /* of the figures above */
   size_t peak_bytes;         /* peak device memory of the train step (clm_context_memory) */
   double flop_per_step;      /* FLOP of one train step, from the profile */
   double profiled_ms;        /* median train step with profiling on (the ops' denominator) */
@@ -36,6 +47,9 @@ typedef struct bench_device {
 } bench_device;
 
 typedef struct bench_run {
+  char timestamp[32];        /* start of the run, UTC, ISO 8601 (2026-12-07T21:30:00Z) */
+  char host_cpu[256];        /* "model name" of /proc/cpuinfo, or "unknown" */
+  char host_os[256];         /* uname: system, release, machine */
   const char *model;
   int batch, height, width, steps, warmup;
   const char *weighting;
@@ -51,6 +65,11 @@ void bench_print_device(const bench_run *r, const bench_device *d, FILE *f);
 /* One line per device, for --all-devices. */
 void bench_print_comparison(const bench_run *r, FILE *f);
 
+/* 0 when path (given with option opt) can be written: an existing writable file, or a new file
+ * in a writable directory (created and removed again). Else prints why, naming the option and
+ * the path, and returns 1. NULL is fine. For checks before a long run. */
+int bench_check_output(const char *opt, const char *path);
+
 /* Each returns 0, or prints why to stderr and returns 1. */
 int bench_write_json(const bench_run *r, const char *path);
 int bench_write_csv(const bench_run *r, const char *path);
@@ -58,5 +77,8 @@ int bench_write_markdown(const bench_run *r, const char *path);
 /* Train and inference img/s per device when two or more devices succeeded, else the top
  * ops' times of the one that did. */
 int bench_write_png(const bench_run *r, const char *path);
+
+/* `clmtl bench merge A.json B.json ...` (bench_merge.c): a process exit status. */
+int bench_merge(int argc, char **argv);
 
 #endif

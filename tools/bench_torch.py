@@ -7,10 +7,10 @@ CPU, and prints clmtl's numbers (from `clmtl bench --json`) beside PyTorch's wit
   python3 tools/bench_torch.py models/tiny.cfg --size 32x64 --no-clmtl --json torch.json
   python3 tools/bench_torch.py models/segnet-mtl.cfg --params-only
 
-The model file is read with configparser and checked as src/graph/parse.c and compile.c do
-(same keys, defaults, ranges and errors, with file:line). The network, the per-task losses
-(cl/loss.cl: means over valid targets), the multi-task weighting (cl/mtl.cl) and Adam with
-clmtl's defaults (PyTorch's: lr 1e-3, betas 0.9/0.999, eps 1e-8, no weight decay) are the
+The model file is read by clmtl (`clmtl model --json`: layers, keys, shapes, parameters), or,
+where there is no clmtl binary, by tools/clmtl_cfg.py's own reader (configparser, checked as
+src/graph does it). The network, the per-task losses (cl/loss.cl: means over valid targets),
+the multi-task weighting (cl/mtl.cl), in tools/clmtl_torch.py, and Adam with clmtl's defaults (PyTorch's: lr 1e-3, betas 0.9/0.999, eps 1e-8, no weight decay) are the
 same as clmtl's; the parameter count, task parameters included, is checked against
 `clmtl model FILE` whenever the clmtl binary is there.
 
@@ -34,12 +34,10 @@ import sys
 import tempfile
 import time
 
-from clmtl_cfg import LOSS_TYPES, ModelError, compile_model, parse_model
+from clmtl_cfg import ModelError, default_binary, load_model, usable
 
 STRATEGIES = ("fixed", "equal", "uncertainty", "uncertainty-simple", "uncertainty-clamped",
               "softplus")
-CLAMP_SIGMA2 = (1e-3, 10.0)  # uncertainty-clamped default: sigma^2 range (mtl.h)
-MASK64 = (1 << 64) - 1
 NO_TORCH = 3  # exit status of a child process that cannot import torch
 
 
@@ -48,278 +46,12 @@ NO_TORCH = 3  # exit status of a child process that cannot import torch
 def torch_side(args, phase):
     """Runs one phase ("train", "infer", "params" or "verify") and returns its results."""
     import torch
-    import torch.nn as nn
-    import torch.nn.functional as F
+    from clmtl_torch import ClmtlNet, clmtl_init, clmtl_inputs, make_inputs, weigh
 
     torch.set_num_threads(args.threads)
     H, W, N = args.height, args.width, args.batch
-    by, order, losses, count = compile_model(parse_model(args.model), H, W)
-
-    def act_fn(kind, slope):
-        if kind == "relu":
-            return F.relu
-        if kind == "leaky":
-            return lambda x: F.leaky_relu(x, slope)
-        if kind == "sigmoid":
-            return torch.sigmoid
-        return None
-
-    class ConvBlock(nn.Module):
-        """conv or deconv, then optional bn and activation. Parameter names follow clmtl's
-        (<layer>.weight, <layer>.bias, <layer>.bn.weight, <layer>.bn.running_mean, ...) under
-        the Net's `mods.` prefix."""
-
-        def __init__(self, l, cin):
-            super().__init__()
-            k, self.l = l["size"], l
-            self.transposed = l["type"] == "deconv"
-            shape = (cin, l["filters"], k, k) if self.transposed else (l["filters"], cin, k, k)
-            fan_in = shape[1] * k * k  # PyTorch: weight.size(1) * kernel area
-            bound = 1.0 / math.sqrt(fan_in)
-            self.weight = nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
-            if l["bias"] > 0 or (l["bias"] < 0 and not l["bn"]):
-                self.bias = nn.Parameter(torch.empty(l["filters"]).uniform_(-bound, bound))
-            else:
-                self.register_parameter("bias", None)
-            self.bn = (nn.BatchNorm2d(l["filters"], eps=l["bn_eps"], momentum=l["bn_momentum"])
-                       if l["bn"] else None)
-            self.act = act_fn(l["act"], l["slope"])
-            d = l["dilation"]
-            self.pad = l["pad"] if l["pad"] >= 0 else (d * (k - 1) // 2 if not self.transposed
-                                                        else 0)
-
-        def forward(self, x):
-            l = self.l
-            if self.transposed:
-                y = F.conv_transpose2d(x, self.weight, self.bias, l["stride"], self.pad,
-                                       l["output_padding"], 1, l["dilation"])
-            else:
-                y = F.conv2d(x, self.weight, self.bias, l["stride"], self.pad, l["dilation"])
-            if self.bn is not None:
-                y = self.bn(y)
-            return self.act(y) if self.act else y
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.mods = nn.ModuleDict()
-            self.key = {}
-            for i, nm in enumerate(order):
-                l = by[nm]
-                m = None
-                if l["type"] in ("conv", "deconv"):
-                    m = ConvBlock(l, by[l["from"][0]]["shape"][0])
-                elif l["type"] == "batchnorm":
-                    m = nn.BatchNorm2d(l["shape"][0], eps=l["bn_eps"], momentum=l["bn_momentum"])
-                if m is not None:
-                    key = nm if "." not in nm and not hasattr(self.mods, nm) else f"layer_{i}"
-                    self.mods[key] = m
-                    self.key[nm] = key
-            # one task parameter per loss, as clmtl's task.<name>.task_param (s or u, from 0)
-            self.task_param = nn.Parameter(torch.zeros(len(losses)))
-            # the last layer reading each output (and each max-pool's indices), so dead
-            # tensors are dropped as soon as possible
-            self.last_use, self.last_idx = {}, {}
-            for i, nm in enumerate(order):
-                l = by[nm]
-                for d in l["from"] + [n for n in (l["target"], l["mask"])
-                                      if n and l["type"] in LOSS_TYPES]:
-                    self.last_use[d] = i
-                if l["type"] == "unpool":
-                    self.last_idx[l["indices"]] = i
-
-        def forward(self, inputs, with_losses):
-            """with_losses: (task losses, valid counts) in model order; else the heads."""
-            val, idx, out = {}, {}, {}
-            heads = {by[nm]["from"][0] for nm in losses}
-            keep = heads | set(losses)
-            for i, nm in enumerate(order):
-                l = by[nm]
-                t = l["type"]
-                x = val.get(l["from"][0]) if l["from"] else None
-                if t == "input":
-                    y = inputs[nm]
-                elif t in ("conv", "deconv", "batchnorm"):
-                    y = self.mods[self.key[nm]](x)
-                elif t == "activation":
-                    y = act_fn(l["act"], l["slope"])(x)
-                elif t == "maxpool":
-                    y, idx[nm] = F.max_pool2d(x, 2, 2, return_indices=True)
-                elif t == "unpool":
-                    y = F.max_unpool2d(x, idx[l["indices"]], 2, 2,
-                                       output_size=l["shape"][1:])
-                elif t == "upsample":
-                    y = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-                elif t == "concat":
-                    y = torch.cat([val[f] for f in l["from"]], 1)
-                elif t == "add":
-                    y = x + val[l["from"][1]]
-                elif not with_losses:
-                    continue
-                elif t == "softmax_xent":
-                    y = xent_loss(x, inputs[l["target"]], l["ignore"])
-                else:
-                    y = regression_loss(t, x, inputs[l["target"]],
-                                        inputs[l["mask"]] if l["mask"] else None)
-                val[nm] = y
-                if nm in heads and not with_losses:
-                    out[nm] = y
-                for d in list(val):
-                    if self.last_use.get(d, -1) <= i and d not in keep and d != nm:
-                        del val[d]
-                for d in list(idx):
-                    if self.last_idx.get(d, -1) <= i and d != nm:
-                        del idx[d]
-            if not with_losses:
-                return out
-            return [val[nm][0] for nm in losses], [val[nm][1] for nm in losses]
-
-    def xent_loss(logits, labels, ignore):
-        """cl/loss.cl: Σ over pixels whose label is not `ignore` of logsumexp - logit[label],
-        divided by max(that count, 1)."""
-        s = F.cross_entropy(logits, labels, ignore_index=ignore, reduction="sum")
-        cnt = (labels != ignore).sum().to(logits.dtype)
-        return s / cnt.clamp(min=1.0), cnt
-
-    def regression_loss(t, pred, target, mask):
-        """cl/loss.cl: Σ |d| (l1) or d² (l2) over elements whose mask pixel is non-zero,
-        divided by max(C · valid pixels, 1) (all N·C·H·W elements without a mask): the mean
-        over valid elements, channels included."""
-        d = pred - target
-        e = d.abs() if t == "l1" else d * d
-        if mask is None:
-            return e.sum() / max(e.numel(), 1), torch.tensor(float(e.numel()))
-        valid = mask != 0
-        e = torch.where(valid, e, torch.zeros((), dtype=e.dtype))
-        cnt = valid.sum().to(e.dtype) * pred.shape[1]
-        return e.sum() / cnt.clamp(min=1.0), cnt
-
-    kinds = [by[nm]["kind"] for nm in losses]
-    fixed_w = [by[nm]["weight"] for nm in losses]
-
-    def weigh(task_loss, counts, par):
-        """cl/mtl.cl mtl_step without gating: a task with no valid target is left out."""
-        total = 0.0
-        K = len(task_loss)
-        for i, (L, n) in enumerate(zip(task_loss, counts)):
-            s = par[i]
-            a = 0.5 if kinds[i] == "regression" else 1.0
-            if args.weighting == "fixed":
-                c = fixed_w[i] * L
-            elif args.weighting == "equal":
-                c = L / K
-            elif args.weighting == "uncertainty":
-                c = a * torch.exp(-s) * L + 0.5 * s
-            elif args.weighting == "uncertainty-clamped":
-                sc = s.clamp(math.log(CLAMP_SIGMA2[0]), math.log(CLAMP_SIGMA2[1]))
-                c = a * torch.exp(-sc) * L + 0.5 * sc
-            elif args.weighting == "uncertainty-simple":
-                c = torch.exp(-s) * L + s
-            else:  # softplus
-                sp = F.softplus(s)
-                c = torch.exp(-sp) * L + sp
-            total = total + torch.where(n > 0, c, torch.zeros((), dtype=c.dtype))
-        return total
-
-    def make_inputs(gen):
-        """Image-like inputs in [0, 1]; class labels with ~5% ignore pixels; regression
-        targets in [-1, 1] (offsets, several channels) or [0, 1] (depth-like, one channel);
-        masks 1 on ~80% of pixels."""
-        inputs = {}
-        for nm in order:
-            l = by[nm]
-            if l["type"] != "input":
-                continue
-            C = l["shape"][0]
-            users = [by[u] for u in losses]
-            as_label = [u for u in users if u["target"] == nm and u["type"] == "softmax_xent"]
-            as_target = [u for u in users if u["target"] == nm and u["type"] != "softmax_xent"]
-            as_mask = [u for u in users if u["mask"] == nm]
-            if as_label:
-                u = as_label[0]
-                K = by[u["from"][0]]["shape"][0]
-                lab = torch.randint(0, K, (N, H, W), generator=gen)
-                lab[torch.rand(N, H, W, generator=gen) < 0.05] = u["ignore"]
-                inputs[nm] = lab
-            elif as_mask:
-                inputs[nm] = (torch.rand(N, 1, H, W, generator=gen) < 0.8).float()
-            elif as_target and C > 1:
-                inputs[nm] = torch.rand(N, C, H, W, generator=gen) * 2 - 1
-            else:
-                inputs[nm] = torch.rand(N, C, H, W, generator=gen)
-        return inputs
-
-    def clmtl_init(net):
-        """The weights `clmtl model` trains from (clm_graph_init_params with seed 0): over the
-        nodes in execution order, every conv/deconv weight and bias uniform in ±1/sqrt(fan_in)
-        from a xorshift64* stream, batch norm weight 1 and bias 0, and one draw (of bound 0)
-        for each loss's task parameter."""
-        st = [(0 * 0x9e3779b97f4a7c15 + 0x632be59bd9b4e019) & MASK64]
-
-        def uniform01():
-            x = st[0]
-            x ^= x >> 12
-            x ^= (x << 25) & MASK64
-            x ^= x >> 27
-            st[0] = x
-            return (((x * 0x2545f4914f6cdd1d) & MASK64) >> 11) / 2.0**53
-
-        with torch.no_grad():
-            for nm in order:
-                l = by[nm]
-                if l["type"] in LOSS_TYPES:
-                    uniform01()
-                if l["type"] not in ("conv", "deconv"):
-                    continue
-                m = net.mods[net.key[nm]]
-                k = l["size"]
-                fan_in = m.weight.shape[1] * k * k
-                bound = 1.0 / math.sqrt(fan_in)
-                for p in (m.weight, m.bias):
-                    if p is not None:
-                        vals = [(2.0 * uniform01() - 1.0) * bound for _ in range(p.numel())]
-                        p.copy_(torch.tensor(vals, dtype=torch.float64).view(p.shape))
-
-    def clmtl_inputs():
-        """The random batch of `clmtl model --steps` (fill_inputs in tools/cmd_model.c): a
-        xorshift64 stream over every input layer in layer order (uniform in [-1, 1]), then over
-        each loss's target (class ids for softmax_xent, else uniform in [-1, 1]) and mask
-        (1 with probability 0.8), each written over the first pass's values."""
-        st = [(1 * 0x9e3779b97f4a7c15 + 1) & MASK64]
-
-        def fill(n, kind, classes=0):
-            out = []
-            s = st[0]
-            for _ in range(n):
-                s ^= (s << 13) & MASK64
-                s ^= s >> 7
-                s ^= (s << 17) & MASK64
-                u = (s >> 11) / 2.0**53
-                out.append(float(u < 0.8) if kind == "mask" else float(int(u * classes))
-                           if kind == "label" else 2.0 * u - 1.0)
-            st[0] = s
-            return out
-
-        inputs = {}
-        for nm, l in by.items():
-            if l["type"] == "input":
-                C = l["shape"][0]
-                inputs[nm] = torch.tensor(fill(N * C * H * W, "uniform")).view(N, C, H, W)
-        for nm in losses:
-            l = by[nm]
-            for which, name in (("target", l["target"]), ("mask", l["mask"])):
-                if not name:
-                    continue
-                C = by[name]["shape"][0]
-                kind = "mask" if which == "mask" else \
-                    "label" if l["type"] == "softmax_xent" else "uniform"
-                vals = fill(N * C * H * W, kind, by[l["from"][0]]["shape"][0])
-                inputs[name] = torch.tensor(vals).view(N, C, H, W)
-        for nm in losses:  # class ids as PyTorch's cross-entropy takes them
-            if by[nm]["type"] == "softmax_xent":
-                t = by[nm]["target"]
-                inputs[t] = inputs[t].view(N, H, W).long()
-        return inputs
+    model = load_model(args.model, H, W, binary=args.clmtl)
+    losses, count = model[2], model[3]
 
     def rss():
         got = {}
@@ -339,7 +71,7 @@ def torch_side(args, phase):
             f.write("5")  # resets VmHWM to the current resident set
     except OSError:
         reset = False
-    net = Net()
+    net = ClmtlNet(model)
     nparams = sum(p.numel() for p in net.parameters())
     res = {"phase": phase, "parameters": nparams, "parameters_from_file": count,
            "torch_version": torch.__version__, "threads": torch.get_num_threads()}
@@ -348,12 +80,12 @@ def torch_side(args, phase):
     if phase == "verify":  # the losses and total of clmtl model --steps 1's first step
         clmtl_init(net)
         net.train()
-        task_loss, counts = net(clmtl_inputs(), True)
-        total = weigh(task_loss, counts, net.task_param)
+        task_loss, counts = net(clmtl_inputs(net, N, H, W), True)
+        total = weigh(net, task_loss, counts, net.task_param, args.weighting)
         res.update(losses={nm[5:]: float(v) for nm, v in zip(losses, task_loss)},
                    total=float(total))
         return res
-    inputs = make_inputs(gen)
+    inputs = make_inputs(net, N, H, W, gen)
     times = []
     if phase == "train":
         net.train()
@@ -364,8 +96,8 @@ def torch_side(args, phase):
         def work():
             opt.zero_grad(set_to_none=True)
             task_loss, counts = net(inputs, True)
-            total = weigh(task_loss, counts, net.task_param if learned
-                          else net.task_param.detach())
+            total = weigh(net, task_loss, counts, net.task_param if learned
+                          else net.task_param.detach(), args.weighting)
             total.backward()
             opt.step()
             return total
@@ -544,7 +276,7 @@ def run_phase(args, phase):
            "--size", f"{args.height}x{args.width}", "--batch", str(args.batch),
            "--threads", str(args.threads), "--steps", str(args.steps), "--reps", str(args.reps),
            "--warmup", str(args.warmup), "--weighting", args.weighting, "--lr", str(args.lr),
-           "--seed", str(args.seed)]
+           "--seed", str(args.seed)] + (["--clmtl", args.clmtl] if args.clmtl else [])
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if r.returncode != 0:
         err = r.stderr.strip()
@@ -637,13 +369,12 @@ def main():
             fail(str(e), 2)
         return
     try:
-        _, _, _, file_params = compile_model(parse_model(args.model), args.height, args.width)
+        file_params = load_model(args.model, args.height, args.width, binary=args.clmtl)[3]
     except ModelError as e:
         fail(str(e), 2)
 
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    binary = args.clmtl or os.path.join(repo, "build", "clmtl")
-    have_binary = os.path.isfile(binary) and os.access(binary, os.X_OK)
+    binary = args.clmtl or default_binary()
+    have_binary = usable(binary)
     if not have_binary and (args.clmtl or not (args.no_clmtl or args.clmtl_json)):
         fail(f"clmtl binary not found at {binary} (build it, or pass --clmtl PATH, "
              "--clmtl-json FILE or --no-clmtl)")

@@ -46,6 +46,10 @@ class ModelError(Exception):
     """A model file that clmtl would reject; the message names the file and line."""
 
 
+class NoJsonError(ModelError):
+    """A clmtl binary that does not take `model --json` (built before it): its usage error."""
+
+
 # ---- model file --------------------------------------------------------------------------
 
 def comment_cut(line):
@@ -453,3 +457,71 @@ def compile_model(layers, height, width, batch=1):
     for nm in order:
         by[nm]["shape"] = shape[nm]
     return by, order, losses, params
+
+
+# ---- through the clmtl binary ------------------------------------------------------------
+
+def default_binary():
+    """<repo>/build/clmtl, where the README's build puts it."""
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "build",
+                        "clmtl")
+
+
+def usable(binary):
+    return bool(binary) and os.path.isfile(binary) and os.access(binary, os.X_OK)
+
+
+def model_json(path, height, width, batch=1, binary=None):
+    """The compiled graph as `clmtl model --json` prints it (clm_graph_json in
+    src/graph/json.c: layers with every key's effective value, shapes, parameters, tasks).
+    ModelError with clmtl's message when clmtl refuses the file (exit 1), NoJsonError when
+    the binary does not know --json (a usage error, exit 2: built before it)."""
+    import json
+    import subprocess
+    cmd = [binary or default_binary(), "model", "--json", path, "--size", f"{height}x{width}",
+           "--batch", str(batch)]
+    try:  # close_fds off: a model given as a pipe (<(...), /dev/fd/N) reaches clmtl
+        r = subprocess.run(cmd, capture_output=True, text=True, close_fds=False)
+    except OSError as e:
+        raise ModelError(f"cannot run {cmd[0]}: {e.strerror}")
+    if r.returncode == 2:
+        raise NoJsonError(f"{cmd[0]} does not print models as JSON: {r.stderr.strip()}")
+    if r.returncode != 0:
+        msg = r.stderr.strip()
+        raise ModelError(msg[len("clmtl model: "):] if msg.startswith("clmtl model: ") else msg)
+    return json.loads(r.stdout)
+
+
+FIELD = {"momentum": "bn_momentum", "eps": "bn_eps"}  # batchnorm's names of the conv keys
+
+
+def from_json(data):
+    """(layers by name, execution order, losses in file order, parameter count) as
+    compile_model returns them, from model_json's output: each layer a dict as layer_defaults
+    with the keys clmtl read, its "shape" (C, H, W) and "implicit" (a target or mask input the
+    compile added)."""
+    by = {}
+    for j in data["layers"]:
+        l = layer_defaults(j["type"], j["name"])
+        for key, value in j["keys"].items():
+            l[FIELD.get(key, key)] = value
+        l["act"] = None if l["act"] == "none" else l["act"]
+        l.update({"from": list(j["from"]), "line": j["line"], "file": j["file"],
+                  "shape": tuple(j["shape"][1:]), "implicit": j["implicit"]})
+        by[j["name"]] = l
+    losses = [j["name"] for j in data["layers"] if j["is_loss"]]
+    return by, list(data["order"]), losses, data["parameter_count"]
+
+
+def load_model(path, height, width, batch=1, binary=None):
+    """compile_model's result for a model file: read by clmtl (`clmtl model --json`) when the
+    binary is there and takes --json, else by this module's own reader (parse_model,
+    compile_model), which needs no build: PyTorch-only runs of tools/bench_torch.py
+    (--no-clmtl, --clmtl-json) on a machine without one, or with an older build."""
+    binary = binary or default_binary()
+    if usable(binary):
+        try:
+            return from_json(model_json(path, height, width, batch, binary))
+        except NoJsonError:
+            pass
+    return compile_model(parse_model(path), height, width, batch)

@@ -4,13 +4,21 @@
  * weighting + Adam, as `clmtl model --steps`) and its peak device memory; the same steps
  * again with the graph's profiling mode for per-(node, pass) times, FLOP and bytes; the median
  * forward of a graph compiled for inference; and a probe of the device's bandwidth and peak
- * FLOP/s to put those in proportion. Reports: bench_report.c. */
+ * FLOP/s to put those in proportion. The cold start runs in a child process of this program
+ * (`--cold-start-child`, not in --help) with the driver's kernel cache pointed at an empty
+ * directory too, where the driver has one we know of. Output paths are checked before anything
+ * runs. Reports: bench_report.c; `clmtl bench merge`: bench_merge.c. */
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include "bench_report.h"
@@ -18,7 +26,9 @@
 
 typedef struct bench_opts {
   const char *model, *device, *json, *csv, *markdown, *png;
+  const char *child_out; /* --cold-start-child FILE: time one session_open, write it there */
   int batch, height, width, steps, warmup, all_devices, ops;
+  int keep_driver_cache; /* --keep-driver-cache: no cold start in a child with empty caches */
   clm_mtl_strategy strategy;
 } bench_opts;
 
@@ -41,11 +51,19 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* Median of n values (sorts them). */
-static double median(double *v, int n) {
+/* Min, median and max of n values (sorts them). */
+static bench_spread spread_of(double *v, int n) {
   qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  bench_spread s = {v[0], n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]), v[n - 1], n};
+  return s;
 }
+
+static bench_spread spread_one(double v) {
+  bench_spread s = {v, v, v, 1};
+  return s;
+}
+
+
 
 /* A line on stderr as each figure is measured: a long run shows what it has so far. */
 static void progress(const bench_device *d, const char *fmt, ...)
@@ -157,6 +175,150 @@ static clm_context_options redirected_options(const clm_context_options *user, c
   return o;
 }
 
+/* ---- the cold start with every cache empty, in a child process -------------------------------- */
+
+/* A directory and everything under it (the drivers' caches nest directories). */
+static void remove_tree(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) != 0) return;
+  if (S_ISDIR(st.st_mode)) {
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+      char sub[1200];
+      snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+      remove_tree(sub);
+    }
+    if (d) closedir(d);
+    rmdir(path);
+  } else {
+    unlink(path);
+  }
+}
+
+/* Drivers whose kernel cache an environment variable moves, by a piece of the platform name.
+ * The child gets every one of them (the others ignore them); driver_cache names the one that
+ * applies. */
+static const struct { const char *platform, *var; } driver_caches[] = {
+    {"Portable Computing Language", "POCL_CACHE_DIR"},
+    {"NVIDIA", "CUDA_CACHE_PATH"},
+    {"Intel(R) OpenCL Graphics", "NEO_CACHE_DIR"},
+};
+#define NDRIVER_CACHES (sizeof driver_caches / sizeof driver_caches[0])
+
+extern char **environ;
+
+/* The child's environment: this one less every cache setting, plus clmtl's cache and every
+ * driver cache in the fresh directories clmtl_dir and driver_dir. NULL when out of memory. */
+static char **child_environment(const char *clmtl_dir, const char *driver_dir) {
+  static const char *const drop[] = {"CLMTL_CACHE_DIR", "CLMTL_CACHE", "POCL_CACHE_DIR",
+                                     "POCL_KERNEL_CACHE", "CUDA_CACHE_PATH", "CUDA_CACHE_DISABLE",
+                                     "NEO_CACHE_DIR", "NEO_CACHE_PERSISTENT"};
+  size_t n = 0;
+  while (environ[n]) n++;
+  char **env = calloc(n + NDRIVER_CACHES + 2, sizeof *env);
+  if (!env) return NULL;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    int keep = 1;
+    for (size_t j = 0; j < sizeof drop / sizeof drop[0] && keep; j++) {
+      size_t len = strlen(drop[j]);
+      keep = !(strncmp(environ[i], drop[j], len) == 0 && environ[i][len] == '=');
+    }
+    if (keep) env[k++] = environ[i];
+  }
+  size_t first = k; /* the entries from here on are malloc'd */
+  for (size_t j = 0; j <= NDRIVER_CACHES; j++) {
+    const char *var = j < NDRIVER_CACHES ? driver_caches[j].var : "CLMTL_CACHE_DIR";
+    size_t len = strlen(var) + strlen(driver_dir) + strlen(clmtl_dir) + 2;
+    char *e = malloc(len);
+    if (!e) {
+      for (size_t m = first; m < k; m++) free(env[m]);
+      free(env);
+      return NULL;
+    }
+    snprintf(e, len, "%s=%s", var, j < NDRIVER_CACHES ? driver_dir : clmtl_dir);
+    env[k++] = e;
+  }
+  return env;
+}
+
+/* Cold start with clmtl's program cache and the driver's kernel cache both empty: a child
+ * `clmtl bench --cold-start-child FILE` times its session_open (so the driver starts, reads its
+ * cache location and compiles from nothing) in fresh directories under $TMPDIR, removed after.
+ * Sets d->cold_s and d->driver_cache and returns 0; otherwise d->driver_cache says why not. */
+static int cold_start_child(const bench_opts *o, const clm_context_options *user,
+                            bench_device *d) {
+  char top[512], clmtl_dir[600], driver_dir[600], out[600], size[32], batch[16];
+  const char *base = getenv("TMPDIR");
+  snprintf(top, sizeof top, "%s/clmtl-cold-XXXXXX", base && *base ? base : "/tmp");
+  if (!mkdtemp(top)) {
+    snprintf(d->driver_cache, sizeof d->driver_cache, "not emptied: cannot create %.120s", top);
+    return 1;
+  }
+  snprintf(clmtl_dir, sizeof clmtl_dir, "%s/clmtl", top);
+  snprintf(driver_dir, sizeof driver_dir, "%s/driver", top);
+  snprintf(out, sizeof out, "%s/seconds", top);
+  snprintf(size, sizeof size, "%dx%d", o->height, o->width);
+  snprintf(batch, sizeof batch, "%d", o->batch);
+  mkdir(clmtl_dir, 0700);
+  mkdir(driver_dir, 0700);
+  copy_tuning(user, clmtl_dir); /* the same kernel variants as the timed graphs */
+  char *argv[] = {"clmtl", "bench", (char *)o->model, "--size", size, "--batch", batch,
+                  "--weighting", (char *)clm_mtl_strategy_name(o->strategy), "--device",
+                  (char *)user->device, "--cold-start-child", out, NULL};
+  char **env = child_environment(clmtl_dir, driver_dir);
+  pid_t pid;
+  int rc = 1, status = 0;
+  if (!env) snprintf(d->driver_cache, sizeof d->driver_cache, "not emptied: out of host memory");
+  else if ((errno = posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, env)) != 0)
+    snprintf(d->driver_cache, sizeof d->driver_cache, "not emptied: cannot start a child process "
+             "(%s)", strerror(errno));
+  else if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    snprintf(d->driver_cache, sizeof d->driver_cache, "not emptied: the child process failed "
+             "(status %d)", status);
+  else {
+    FILE *f = fopen(out, "r");
+    rc = !(f && fscanf(f, "%lf", &d->cold_s) == 1 && d->cold_s > 0);
+    if (f) fclose(f);
+    if (rc) snprintf(d->driver_cache, sizeof d->driver_cache, "not emptied: no time from the child");
+  }
+  if (!rc) {
+    snprintf(d->driver_cache, sizeof d->driver_cache, "kept (no known cache location for this driver)");
+    for (size_t j = 0; j < NDRIVER_CACHES; j++)
+      if (strstr(d->info.platform, driver_caches[j].platform))
+        snprintf(d->driver_cache, sizeof d->driver_cache, "emptied (%s)", driver_caches[j].var);
+  }
+  if (env) {
+    size_t k = 0;
+    while (env[k]) k++;
+    for (size_t j = k - NDRIVER_CACHES - 1; j < k; j++) free(env[j]);
+    free(env);
+  }
+  remove_tree(top);
+  return rc;
+}
+
+/* `--cold-start-child FILE`: the child side of cold_start_child. */
+static int cold_start_child_main(const bench_opts *o) {
+  session s;
+  clm_context_options co = cli_context_options_from_env(); /* the caches cold_start_child set */
+  co.device = o->device;
+  double t0 = now_s();
+  clm_status st = session_open(o, &co, &s);
+  double t = now_s() - t0;
+  session_close(&s);
+  if (st != CLM_OK) {
+    fprintf(stderr, "clmtl bench: cold start (child process): %s\n", clm_last_error());
+    return 1;
+  }
+  FILE *f = fopen(o->child_out, "w");
+  int bad = !f || fprintf(f, "%.9f\n", t) < 0;
+  if (f && fclose(f) != 0) bad = 1;
+  return bad;
+}
+
 /* ---- one device ---------------------------------------------------------------------------- */
 
 static int cmp_op(const void *a, const void *b) {
@@ -180,7 +342,10 @@ static clm_status profile_steps(const bench_opts *o, session *s, bench_device *d
     st = train_step(s, &ms[i]);
     if (st == CLM_OK) progress(d, "profiled step %d/%d: %.1f ms", i + 1, o->steps, ms[i]);
   }
-  if (st == CLM_OK) d->profiled_ms = median(ms, o->steps);
+  if (st == CLM_OK) {
+    d->profiled = spread_of(ms, o->steps);
+    d->profiled_ms = d->profiled.median;
+  }
   free(ms);
   for (int i = 0; i < n && st == CLM_OK; i++) {
     clm_op_profile p;
@@ -207,7 +372,7 @@ static clm_status profile_steps(const bench_opts *o, session *s, bench_device *d
   return st != CLM_OK ? st : off;
 }
 
-static clm_status infer_time(const bench_opts *o, clm_context *ctx, double *out) {
+static clm_status infer_time(const bench_opts *o, clm_context *ctx, bench_spread *out) {
   clm_graph *g = NULL;
   int runs = o->steps < 3 ? 3 : o->steps;
   double ms[64];
@@ -223,7 +388,7 @@ static clm_status infer_time(const bench_opts *o, clm_context *ctx, double *out)
     if (st == CLM_OK) st = clm_context_finish(ctx);
     if (i >= 0) ms[i] = (now_s() - t0) * 1e3;
   }
-  if (st == CLM_OK) *out = median(ms, runs);
+  if (st == CLM_OK) *out = spread_of(ms, runs);
   clm_graph_free(g);
   return st;
 }
@@ -247,20 +412,32 @@ static void bench_device_run(const bench_opts *o, const char *spec, bench_device
   user.device = spec;
   copy_tuning(&user, tmp);
   clm_context_options co = redirected_options(&user, tmp);
+  int cold_ok = 0;
+  if (o->keep_driver_cache)
+    snprintf(d->driver_cache, sizeof d->driver_cache, "kept (--keep-driver-cache)");
+  else
+    cold_ok = cold_start_child(o, &user, d) == 0;
+  if (cold_ok)
+    progress(d, "cold start %.2f s (child process; empty program cache, driver cache %s)",
+             d->cold_s, d->driver_cache);
   session s = {0};
   double *ms = NULL;
   d->ok = 1;
 
   double t0 = now_s();
   if (session_open(o, &co, &s) != CLM_OK) { fail(d, "cold start"); goto done; }
-  d->cold_s = now_s() - t0;
+  d->cold_kept_s = now_s() - t0;
+  if (!cold_ok) d->cold_s = d->cold_kept_s;
   session_close(&s);
-  progress(d, "cold start %.2f s (context, compile, first train step; empty program cache)",
-           d->cold_s);
+  progress(d, "cold start %.2f s (context, compile, first train step; empty program cache, "
+           "driver cache kept)", d->cold_kept_s);
 
   t0 = now_s();
   if (session_open(o, &co, &s) != CLM_OK) { fail(d, "warm start"); goto done; }
   d->warm_s = now_s() - t0;
+  d->cold = spread_one(d->cold_s);
+  d->cold_kept = spread_one(d->cold_kept_s);
+  d->warm = spread_one(d->warm_s);
   progress(d, "warm start %.2f s (filled program cache)", d->warm_s);
 
   ms = calloc((size_t)o->steps, sizeof *ms);
@@ -271,7 +448,8 @@ static void bench_device_run(const bench_opts *o, const char *spec, bench_device
     if (train_step(&s, &ms[i]) != CLM_OK) { fail(d, "train step"); goto done; }
     progress(d, "train step %d/%d: %.1f ms", i + 1, o->steps, ms[i]);
   }
-  d->train_ms = median(ms, o->steps);
+  d->train = spread_of(ms, o->steps);
+  d->train_ms = d->train.median;
   clm_context_memory(s.ctx, NULL, &d->peak_bytes);
 
   if (profile_steps(o, &s, d) != CLM_OK) { fail(d, "profiled step"); goto done; }
@@ -279,7 +457,8 @@ static void bench_device_run(const bench_opts *o, const char *spec, bench_device
   progress(d, "profiled steps: median %.1f ms, %.2f GFLOP per step", d->profiled_ms,
            d->flop_per_step * 1e-9);
 
-  if (infer_time(o, s.ctx, &d->infer_ms) != CLM_OK) { fail(d, "inference"); goto done; }
+  if (infer_time(o, s.ctx, &d->infer) != CLM_OK) { fail(d, "inference"); goto done; }
+  d->infer_ms = d->infer.median;
   progress(d, "inference: median %.1f ms", d->infer_ms);
 
   if (clm_probe_run(s.ctx, NULL, &d->probe) != CLM_OK) { fail(d, "probe"); goto done; }
@@ -303,12 +482,22 @@ static const char *usage_text =
     "  --device D          device: P:D, cpu, gpu or part of a name (default: as elsewhere)\n"
     "  --all-devices       every device of every platform, one comparison table\n"
     "  --ops               every (node, pass) in the op table, not only the top 12\n"
+    "  --keep-driver-cache cold start with the driver's kernel cache as it is (quicker: an\n"
+    "                      empty PoCL cache means minutes of compiling for a large model)\n"
     "  --json FILE         results as JSON (the format tools/bench_torch.py reads)\n"
     "  --csv FILE          one line per device\n"
     "  --markdown FILE     comparison and op tables\n"
     "  --png FILE          bar chart: img/s per device, or one device's top ops\n"
-    "Cold and warm start run with a temporary program cache (removed afterwards; the device's\n"
-    "tuning file is copied into it); driver-level caches (e.g. PoCL's) are not cleared.\n";
+    "  merge A.json B.json ... [--markdown F] [--csv F] [--png F]\n"
+    "                      one table and chart from results taken on different machines\n"
+    "                      ('clmtl bench merge --help')\n"
+    "Cold start: with clmtl's program cache empty and the driver's kernel cache empty too where\n"
+    "the driver lets a variable move it (PoCL: POCL_CACHE_DIR; NVIDIA: CUDA_CACHE_PATH; Intel:\n"
+    "NEO_CACHE_DIR), in a child process; then again in this process with the driver's cache as\n"
+    "it is. Warm start: both caches filled. Temporary caches are removed afterwards (the\n"
+    "device's tuning file is copied into them). The JSON and CSV carry the date, host CPU and\n"
+    "OS, clmtl version and commit, and the min/median/max of every timing. Output files are\n"
+    "checked writable before anything runs.\n";
 
 static int parse_int(const char *opt, const char *val, int lo, int *out) {
   char *end;
@@ -323,7 +512,8 @@ static int parse_int(const char *opt, const char *val, int lo, int *out) {
 
 static int takes_value(const char *opt) {
   static const char *const names[] = {"--size", "--batch", "--steps", "--warmup", "--device",
-                                      "--weighting", "--json", "--csv", "--markdown", "--png"};
+                                      "--weighting", "--json", "--csv", "--markdown", "--png",
+                                      "--cold-start-child"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (!strcmp(opt, names[i])) return 1;
   return 0;
@@ -341,6 +531,7 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
     }
     if (!strcmp(a, "--all-devices")) o->all_devices = 1, takes = 0;
     else if (!strcmp(a, "--ops")) o->ops = 1, takes = 0;
+    else if (!strcmp(a, "--keep-driver-cache")) o->keep_driver_cache = 1, takes = 0;
     else if (a[0] != '-') {
       if (model_given) return cli_usage_error("'bench' takes one model file");
       o->model = a, model_given = 1, takes = 0;
@@ -350,11 +541,8 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
     } else if (!val) {
       fprintf(stderr, "clmtl bench: %s needs a value\n", a);
       return 2;
-    } else if (!strcmp(a, "--size")) {
-      char end;
-      if (sscanf(val, "%dx%d%c", &o->height, &o->width, &end) != 2 || o->height <= 0 || o->width <= 0)
-        return cli_usage_error("--size wants HxW, e.g. 128x256");
-    } else if (!strcmp(a, "--batch")) rc = parse_int(a, val, 1, &o->batch);
+    } else if (!strcmp(a, "--size")) rc = cli_parse_size("bench", a, val, &o->height, &o->width);
+    else if (!strcmp(a, "--batch")) rc = parse_int(a, val, 1, &o->batch);
     else if (!strcmp(a, "--steps")) rc = parse_int(a, val, 1, &o->steps);
     else if (!strcmp(a, "--warmup")) rc = parse_int(a, val, 0, &o->warmup);
     else if (!strcmp(a, "--device")) o->device = val;
@@ -362,6 +550,7 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
     else if (!strcmp(a, "--json")) o->json = val;
     else if (!strcmp(a, "--csv")) o->csv = val;
     else if (!strcmp(a, "--markdown")) o->markdown = val;
+    else if (!strcmp(a, "--cold-start-child")) o->child_out = val;
     else o->png = val; /* --png, the last of the known options above */
     if (rc) return rc;
     if (takes) i++;
@@ -374,17 +563,55 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
   return 0;
 }
 
+/* When and where the run happens: UTC start time, the CPU's model name, the OS. */
+static void host_info(bench_run *r) {
+  time_t now = time(NULL);
+  struct tm tm;
+  if (!gmtime_r(&now, &tm) || !strftime(r->timestamp, sizeof r->timestamp, "%Y-%m-%dT%H:%M:%SZ", &tm))
+    snprintf(r->timestamp, sizeof r->timestamp, "unknown");
+  snprintf(r->host_cpu, sizeof r->host_cpu, "unknown");
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  char line[512];
+  while (f && fgets(line, sizeof line, f)) {
+    char *colon = strchr(line, ':');
+    if (strncmp(line, "model name", 10) || !colon) continue;
+    colon += 1 + strspn(colon + 1, " \t");
+    colon[strcspn(colon, "\n")] = '\0';
+    snprintf(r->host_cpu, sizeof r->host_cpu, "%s", colon);
+    break;
+  }
+  if (f) fclose(f);
+  struct utsname u;
+  if (uname(&u) == 0) snprintf(r->host_os, sizeof r->host_os, "%s %s %s", u.sysname, u.release, u.machine);
+  else snprintf(r->host_os, sizeof r->host_os, "unknown");
+  f = fopen("/etc/os-release", "r"); /* the distribution, where there is one */
+  while (f && fgets(line, sizeof line, f)) {
+    if (strncmp(line, "PRETTY_NAME=", 12)) continue;
+    char *v = line + 12 + (line[12] == '"');
+    v[strcspn(v, "\"\n")] = '\0';
+    size_t used = strlen(r->host_os);
+    snprintf(r->host_os + used, sizeof r->host_os - used, " (%s)", v);
+    break;
+  }
+  if (f) fclose(f);
+}
+
 int cmd_bench(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "merge")) return bench_merge(argc - 1, argv + 1);
   bench_opts o = {.model = "models/default.cfg", .batch = 8, .height = 128, .width = 256,
                   .steps = 3, .warmup = 0};
   int rc = parse_args(argc, argv, &o);
   if (rc) return rc < 0 ? 0 : rc;
+  if (bench_check_output("--json", o.json) || bench_check_output("--csv", o.csv) ||
+      bench_check_output("--markdown", o.markdown) || bench_check_output("--png", o.png))
+    return 1;
   const char *shown_model = o.model; /* as given: "models/default.cfg" reads the same anywhere */
   static char shipped[1024];
   if (access(o.model, R_OK) != 0 && !strncmp(o.model, "models/", 7)) { /* run from elsewhere */
     snprintf(shipped, sizeof shipped, "%s/%s", CLMTL_MODELS_DIR, o.model + 7);
     if (access(shipped, R_OK) == 0) o.model = shipped;
   }
+  if (o.child_out) return cold_start_child_main(&o);
   clm_graph *check = NULL; /* read the model once before touching any device */
   if (clm_graph_create(NULL, &check) != CLM_OK || clm_graph_load(check, o.model) != CLM_OK) {
     fprintf(stderr, "clmtl bench: %s\n", clm_last_error());
@@ -417,9 +644,13 @@ int cmd_bench(int argc, char **argv) {
     fprintf(stderr, "clmtl bench: out of host memory\n");
     return 1;
   }
+  host_info(&run);
   run.have_load = load_average(run.load_start);
   printf("clmtl bench: %s, batch %d, %dx%d, %s weighting, Adam; medians of %d steps after %d "
          "warm-up\n", shown_model, o.batch, o.height, o.width, run.weighting, o.steps, o.warmup);
+  for (int i = 0; i < run.ndev; i++) /* the choice --device made, or every device */
+    printf("device %d:%d: %s (%s, driver %s)\n", list[i].platform_index, list[i].device_index,
+           list[i].name, list[i].platform, list[i].driver);
   if (run.have_load) printf("load average %.2f at the start\n", run.load_start[0]);
   printf("\n");
   fflush(stdout);

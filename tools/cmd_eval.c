@@ -1,63 +1,15 @@
-/* `clmtl eval` and `clmtl infer`: a trained checkpoint (it carries its model text and
- * resolution) evaluated on a split, or run on image files to write pictures; and `clmtl
- * synth`, which writes synthetic scenes to disk in the CityScapes layout. */
-#include <errno.h>
-#include <limits.h>
+/* `clmtl eval`: a trained checkpoint (it carries its model text and resolution) evaluated on a
+ * split: per-task tables, per-class IoU with the checkpoint's class names, Δm% against
+ * single-task baselines, the same numbers as JSON; and `clmtl synth`, which writes synthetic
+ * scenes to disk in the CityScapes layout. `clmtl infer` lives in cmd_infer.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stb_image.h>
-#include <stb_image_write.h>
+#include <cjson/cJSON.h>
 #include "cli.h"
-#include "clmtl/checkpoint.h"
-#include "clmtl/infer.h"
-#include "clmtl/rundir.h"
 #include "clmtl/train.h"
-#include "data/png_check.h"
 #include "train/feeds.h"
-
-/* A graph rebuilt from a checkpoint's model text at its resolution, weights loaded; the
- * label set its classification tasks were trained on ("" when none is recorded). */
-static clm_status load_model(clm_context *ctx, const char *path, int batch, clm_graph **out,
-                             int *height, int *width, uint64_t *seed, char *label_set, size_t size) {
-  clm_checkpoint_meta *meta = NULL;
-  int n = 0;
-  CLI_TRY(clm_checkpoint_read_meta(path, &meta, &n));
-  const char *cfg = clm_checkpoint_meta_get(meta, n, "model_cfg");
-  const char *ls = clm_checkpoint_meta_get(meta, n, "label_set");
-  snprintf(label_set, size, "%s", ls ? ls : "");
-  clm_status st = CLM_OK;
-  if (!cfg || !*cfg) {
-    fprintf(stderr, "%s: no model text in its metadata (not written by clmtl train)\n", path);
-    st = CLM_ERR_PARSE;
-  }
-  /* the model text against its hash, and numbers with their ranges: messages name file and key */
-  long long hh = 0, ww = 0, ss = 1;
-  if (st == CLM_OK) st = clm_checkpoint_check_model(path, meta, n, NULL, NULL);
-  if (st == CLM_OK) st = clm_checkpoint_meta_int(path, meta, n, "height", 1, 65536, &hh);
-  if (st == CLM_OK) st = clm_checkpoint_meta_int(path, meta, n, "width", 1, 65536, &ww);
-  if (st == CLM_OK && clm_checkpoint_meta_get(meta, n, "data_seed"))
-    st = clm_checkpoint_meta_int(path, meta, n, "data_seed", 0, LLONG_MAX, &ss);
-  char *name = st == CLM_OK ? malloc(strlen(path) + sizeof ":model_cfg") : NULL;
-  if (st == CLM_OK && !name) st = CLM_ERR_HOST_MEMORY;
-  if (st == CLM_OK) {
-    *height = (int)hh;
-    *width = (int)ww;
-    *seed = (uint64_t)ss;
-    sprintf(name, "%s:model_cfg", path);
-    clm_graph_options o = {batch, *height, *width, 0, -1, 0};
-    st = clm_graph_create(ctx, out);
-    if (st == CLM_OK) st = clm_graph_parse(*out, cfg, name);
-    if (st == CLM_OK) st = clm_graph_compile(*out, &o);
-    if (st == CLM_OK) st = clm_checkpoint_load(path, *out, NULL, NULL, NULL);
-    /* batch norm folded into the convolutions once, for every forward that follows */
-    if (st == CLM_OK) st = clm_graph_prepare_inference(*out);
-  }
-  free(name);
-  clm_checkpoint_meta_free(meta);
-  return st;
-}
 
 static int cmp_float(const void *a, const void *b) {
   float x = *(const float *)a, y = *(const float *)b;
@@ -106,334 +58,356 @@ static int print_baseline(clm_dataset *d) {
   return rc;
 }
 
+static const char eval_usage[] =
+    "usage: clmtl eval --model CKPT.safetensors [options]\n"
+    "\n"
+    "Evaluates a checkpoint on a split of its data: the built-in synthetic scenes (the seed it was\n"
+    "trained with) or a CityScapes-layout folder, at the checkpoint's resolution.\n"
+    "\n"
+    "options:\n"
+    "  --data DIR           CityScapes layout (leftImg8bit/, gtFine/, disparity/); default synthetic\n"
+    "  --split val|test|train  (default val)\n"
+    "  --labels categories|trainids  must match the checkpoint's label set (default: it)\n"
+    "  --count N            synthetic samples in the split (default 64)\n"
+    "  --batch N            (default 4; the numbers do not depend on it)\n"
+    "  --baseline           also print what constant predictors score on the split\n"
+    "  --baseline-runs TASK=DIR,...  single-task baselines: DIR/best.safetensors of each run is\n"
+    "                       evaluated on the same split and resolution, and Δm% is printed\n"
+    "  --json FILE          write every number printed (and the per-class IoU) as JSON\n"
+    "  --device D           OpenCL device\n"
+    "  --help               this text\n"
+    "\n"
+    "columns of the classification table (one row per softmax task):\n"
+    "  mIoU%     mean over classes with a non-empty union (in labels or predictions) of\n"
+    "            TP / (TP + FP + FN), counted over the whole split\n"
+    "  acc%      pixel accuracy: correct / counted pixels\n"
+    "  mF1%      mean over classes of 2TP / (2TP + FP + FN)\n"
+    "  classes   classes in mIoU / classes of the head\n"
+    "  pixels    counted pixels (labels in [0, K)); ignored: the ignore label (255);\n"
+    "            invalid: labels that are neither (never counted)\n"
+    "  loss      the task's loss, mean over every valid target of the split\n"
+    "  then per class: id, name (the checkpoint's class names), IoU% ('-' when the class is\n"
+    "  in neither labels nor predictions), and its pixels in the labels\n"
+    "columns of the regression table (one row per l1/l2 task; over valid pixels only):\n"
+    "  MAE       mean |prediction - target| per element (disparity: pixels; offsets: pixels)\n"
+    "  RMSE      sqrt of the mean squared error\n"
+    "  rel       mean |p - t| / |t| over elements with t != 0\n"
+    "  L1/pixel  sum over channels of |p - t|, mean per pixel (instance: centroid vector error)\n"
+    "  elements, pixels  valid elements and pixels; t==0: elements left out of rel\n"
+    "delta_m% (with --baseline-runs): 100/T * sum over the T tasks with a baseline of\n"
+    "  (-1)^l (M - B) / B, M the model's and B the baseline's measure, mIoU for classification\n"
+    "  tasks (l = 0, higher is better) and MAE for regression tasks (l = 1); positive: better\n"
+    "  than the single-task baselines (Maninis et al. 2019, Vandenhende et al. 2021).\n";
+
+/* One checkpoint evaluated. */
+typedef struct eval_result {
+  cli_model model;
+  clm_dataset *d;
+  clm_feeds feeds;
+  int ntasks;
+  const char *names[CLM_METRICS_MAX_TASKS];
+  clm_metrics_report rep[CLM_METRICS_MAX_TASKS];
+  uint64_t class_pixels[CLM_METRICS_MAX_TASKS][CLM_METRICS_MAX_CLASSES]; /* label pixels per class */
+  double loss[CLM_MTL_MAX_TASKS];
+  clm_metrics *m;
+} eval_result;
+
+typedef struct eval_options {
+  const char *data, *labels, *device;
+  clm_split split;
+  int count, batch;
+} eval_options;
+
+static void eval_result_free(eval_result *r) {
+  clm_metrics_free(r->m);
+  clm_dataset_free(r->d);
+  cli_model_free(&r->model);
+  memset(r, 0, sizeof *r);
+}
+
+/* Loads ckpt (at height × width when nonzero, else its own) and evaluates it on the split; a
+ * synthetic split is drawn with `seed` when nonzero, else the checkpoint's. Returns 0, 1 on
+ * failure (printed; data of another label set included), or 2 when --labels contradicts the
+ * checkpoint. */
+static int eval_checkpoint(clm_context *ctx, const char *ckpt, const eval_options *o, int height, int width,
+                           uint64_t seed, eval_result *r) {
+  memset(r, 0, sizeof *r);
+  if (cli_model_load(ctx, ckpt, o->batch, height, width, &r->model)) return 1;
+  const char *trained = r->model.label_set;
+  /* the label set: the checkpoint's, which --labels may repeat but not contradict */
+  if (o->labels && trained[0] && strcmp(o->labels, trained)) {
+    fprintf(stderr, "clmtl eval: %s was trained on label set '%s'; --labels %s disagrees\n", ckpt, trained, o->labels);
+    return 2;
+  }
+  const clm_label_set *ls = clm_label_set_find(o->labels ? o->labels : trained);
+  clm_label_mode mode = ls && !strcmp(ls->name, "trainids") ? CLM_LABELS_TRAIN_IDS : CLM_LABELS_CATEGORIES;
+  int h = r->model.height, w = r->model.width;
+  if (o->data) {
+    clm_cityscapes_options c = {o->data, o->split, h, w, mode, 0};
+    if (clm_cityscapes_open(&c, &r->d) != CLM_OK) goto fail;
+  } else {
+    clm_synth_options s = {seed ? seed : r->model.seed, o->count, h, w, 0, 0, 0};
+    if (clm_synth_open(&s, o->split, &r->d) != CLM_OK) goto fail;
+  }
+  const clm_target_info *targets;
+  int nt = clm_dataset_targets(r->d, &targets);
+  if (clm_feeds_bind(r->model.g, targets, nt, 0, &r->feeds) != CLM_OK) goto fail;
+  if (trained[0] && r->feeds.labels && strcmp(r->feeds.labels->name, trained)) {
+    fprintf(stderr, "clmtl eval: %s was trained on label set '%s', the %s data has '%s'\n", ckpt, trained,
+            o->data ? o->data : "synthetic", r->feeds.labels->name);
+    return 1;
+  }
+  for (int i = 0; i < r->feeds.nnotes; i++) fprintf(stderr, "clmtl eval: %s: %s\n", ckpt, r->feeds.notes[i]);
+  if (clm_metrics_for_graph(r->model.g, &r->m) != CLM_OK || clm_evaluate(r->model.g, &r->feeds, r->d, r->m, r->loss) != CLM_OK)
+    goto fail;
+  r->ntasks = clm_graph_loss_count(r->model.g);
+  uint64_t *conf = malloc(sizeof(uint64_t) * CLM_METRICS_MAX_CLASSES * CLM_METRICS_MAX_CLASSES);
+  if (!conf) goto fail;
+  for (int i = 0; i < r->ntasks; i++) {
+    r->names[i] = clm_metrics_task_name(r->m, i);
+    if (clm_metrics_result(r->m, i, &r->rep[i]) != CLM_OK) { free(conf); goto fail; }
+    int k = r->rep[i].classes;
+    if (r->rep[i].kind == CLM_METRICS_REGRESSION || k < 1) continue;
+    if (clm_metrics_confusion(r->m, i, conf) != CLM_OK) { free(conf); goto fail; }
+    for (int a = 0; a < k; a++)
+      for (int b = 0; b < k; b++) r->class_pixels[i][a] += conf[(size_t)a * k + b];
+  }
+  free(conf);
+  return 0;
+fail:
+  fprintf(stderr, "clmtl eval: %s: %s\n", ckpt, clm_last_error());
+  return 1;
+}
+
+static int find_task(const eval_result *r, const char *name) {
+  for (int i = 0; i < r->ntasks; i++)
+    if (!strcmp(r->names[i], name)) return i;
+  return -1;
+}
+
+/* The measure Δm compares: mIoU for classification tasks, MAE for regression tasks. */
+static double delta_measure(const clm_metrics_report *r, int *lower_better) {
+  *lower_better = r->kind == CLM_METRICS_REGRESSION;
+  return r->kind == CLM_METRICS_REGRESSION ? r->mae : r->miou;
+}
+
+static cJSON *json_report(const eval_result *r, int i) {
+  const clm_metrics_report *p = &r->rep[i];
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "name", r->names[i]);
+  cJSON_AddNumberToObject(o, "loss", r->loss[i]);
+  if (p->kind == CLM_METRICS_REGRESSION) {
+    cJSON_AddStringToObject(o, "kind", "regression");
+    cJSON_AddNumberToObject(o, "mae", p->mae);
+    cJSON_AddNumberToObject(o, "rmse", p->rmse);
+    cJSON_AddNumberToObject(o, "rel", p->rel_error);
+    cJSON_AddNumberToObject(o, "l1_per_pixel", p->l1_per_pixel);
+    cJSON_AddNumberToObject(o, "elements", (double)p->elements);
+    cJSON_AddNumberToObject(o, "pixels", (double)p->pixels);
+    cJSON_AddNumberToObject(o, "zero_targets", (double)p->zero_targets);
+    return o;
+  }
+  cJSON_AddStringToObject(o, "kind", "classification");
+  cJSON_AddNumberToObject(o, "miou_percent", 100 * p->miou);
+  cJSON_AddNumberToObject(o, "pixel_accuracy_percent", 100 * p->pixel_accuracy);
+  cJSON_AddNumberToObject(o, "macro_f1_percent", 100 * p->macro_f1);
+  cJSON_AddNumberToObject(o, "classes", p->classes);
+  cJSON_AddNumberToObject(o, "classes_present", p->classes_present);
+  cJSON_AddNumberToObject(o, "pixels", (double)p->counted);
+  cJSON_AddNumberToObject(o, "ignored", (double)p->ignored);
+  cJSON_AddNumberToObject(o, "invalid", (double)p->invalid);
+  cJSON *pc = cJSON_AddArrayToObject(o, "per_class");
+  for (int c = 0; c < p->classes; c++) {
+    char nb[16];
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddNumberToObject(e, "id", c);
+    cJSON_AddStringToObject(e, "name", cli_class_name(&r->model, c, nb, sizeof nb));
+    if (isnan(p->iou[c])) cJSON_AddNullToObject(e, "iou_percent");
+    else cJSON_AddNumberToObject(e, "iou_percent", 100 * p->iou[c]);
+    cJSON_AddNumberToObject(e, "label_pixels", (double)r->class_pixels[i][c]);
+    cJSON_AddItemToArray(pc, e);
+  }
+  return o;
+}
+
+static void print_tables(const eval_result *r) {
+  char line[512];
+  clm_metrics_kind last = (clm_metrics_kind)-1;
+  for (int i = 0; i < r->ntasks; i++) {
+    const clm_metrics_report *p = &r->rep[i];
+    if (p->kind != last) {
+      clm_metrics_format_header(p->kind, line, sizeof line);
+      printf("%s  %10s\n", line, "loss");
+      last = p->kind;
+    }
+    clm_metrics_format_row(r->names[i], p, line, sizeof line);
+    printf("%s  %10.4f\n", line, r->loss[i]);
+  }
+  for (int i = 0; i < r->ntasks; i++) {
+    const clm_metrics_report *p = &r->rep[i];
+    if (p->kind == CLM_METRICS_REGRESSION) continue;
+    printf("per-class IoU, task %s:\n  %3s %-16s %7s %12s\n", r->names[i], "id", "class", "IoU%", "label px");
+    for (int c = 0; c < p->classes; c++) {
+      char nb[16], iou[16];
+      if (isnan(p->iou[c])) snprintf(iou, sizeof iou, "-");
+      else snprintf(iou, sizeof iou, "%.2f", 100 * p->iou[c]);
+      printf("  %3d %-16.16s %7s %12llu\n", c, cli_class_name(&r->model, c, nb, sizeof nb), iou,
+             (unsigned long long)r->class_pixels[i][c]);
+    }
+  }
+}
+
 int cmd_eval(int argc, char **argv) {
-  const char *ckpt = NULL, *data = NULL, *device = NULL, *labels = NULL;
-  clm_split split = CLM_SPLIT_VAL;
-  int count = 64, batch = 4, baseline = 0;
+  const char *ckpt = NULL, *json = NULL, *baselines = NULL;
+  eval_options o = {NULL, NULL, NULL, CLM_SPLIT_VAL, 64, 4};
+  int baseline = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      fputs(eval_usage, stdout);
+      return 0;
+    }
     if (!strcmp(a, "--model") && v) ckpt = argv[++i];
-    else if (!strcmp(a, "--data") && v) data = argv[++i];
-    else if (!strcmp(a, "--device") && v) device = argv[++i];
-    else if (!strcmp(a, "--count") && v) count = atoi(argv[++i]);
-    else if (!strcmp(a, "--batch") && v) batch = atoi(argv[++i]);
-    else if (!strcmp(a, "--labels") && v) labels = argv[++i];
+    else if (!strcmp(a, "--data") && v) o.data = argv[++i];
+    else if (!strcmp(a, "--device") && v) o.device = argv[++i];
+    else if (!strcmp(a, "--count") && v) o.count = atoi(argv[++i]);
+    else if (!strcmp(a, "--batch") && v) {
+      if (cli_parse_batch("eval", a, argv[++i], &o.batch)) return 2;
+    }
+    else if (!strcmp(a, "--labels") && v) o.labels = argv[++i];
+    else if (!strcmp(a, "--json") && v) json = argv[++i];
+    else if (!strcmp(a, "--baseline-runs") && v) baselines = argv[++i];
     else if (!strcmp(a, "--baseline")) baseline = 1;
     else if (!strcmp(a, "--split") && v) {
       i++;
-      if (!strcmp(v, "train")) split = CLM_SPLIT_TRAIN;
-      else if (!strcmp(v, "val")) split = CLM_SPLIT_VAL;
-      else if (!strcmp(v, "test")) split = CLM_SPLIT_TEST;
+      if (!strcmp(v, "train")) o.split = CLM_SPLIT_TRAIN;
+      else if (!strcmp(v, "val")) o.split = CLM_SPLIT_VAL;
+      else if (!strcmp(v, "test")) o.split = CLM_SPLIT_TEST;
       else return cli_usage_error("--split is train, val or test");
     } else {
-      fprintf(stderr, "usage: clmtl eval --model CKPT.safetensors [--data DIR] [--split val|test|train]\n"
-                      "                  [--labels categories|trainids (default: the checkpoint's)]\n"
-                      "                  [--count N (synthetic)] [--batch N] [--device D] [--baseline]\n");
+      fprintf(stderr, "clmtl eval: unknown option or missing value: %s\n\n%s", a, eval_usage);
       return 2;
     }
   }
-  if (!ckpt) return cli_usage_error("'eval' needs --model CKPT.safetensors");
-  if (count < 1 || batch < 1) return cli_usage_error("--count and --batch must be positive");
-  if (labels && !clm_label_set_find(labels)) return cli_usage_error("--labels is categories or trainids");
-  clm_context *ctx = NULL;
-  clm_graph *g = NULL;
-  clm_dataset *d = NULL;
-  clm_metrics *m = NULL;
-  clm_feeds feeds;
-  int h, w, rc = 1;
-  uint64_t seed;
-  char trained[64];
-  if (cli_context_create(device, &ctx) != CLM_OK ||
-      load_model(ctx, ckpt, batch, &g, &h, &w, &seed, trained, sizeof trained) != CLM_OK)
-    goto done;
-  /* the label set: the checkpoint's, which --labels may repeat but not contradict */
-  if (labels && trained[0] && strcmp(labels, trained)) {
-    fprintf(stderr, "clmtl eval: %s was trained on label set '%s'; --labels %s disagrees\n", ckpt, trained, labels);
-    rc = 2;
-    goto quiet;
-  }
-  const clm_label_set *ls = clm_label_set_find(labels ? labels : trained);
-  clm_label_mode mode = ls && !strcmp(ls->name, "trainids") ? CLM_LABELS_TRAIN_IDS : CLM_LABELS_CATEGORIES;
-  if (data) {
-    clm_cityscapes_options c = {data, split, h, w, mode, 0};
-    if (clm_cityscapes_open(&c, &d) != CLM_OK) goto done;
-  } else {
-    clm_synth_options s = {seed, count, h, w, 0, 0, 0};
-    if (clm_synth_open(&s, split, &d) != CLM_OK) goto done;
-  }
-  const clm_target_info *targets;
-  int nt = clm_dataset_targets(d, &targets);
-  if (clm_feeds_bind(g, targets, nt, 0, &feeds) != CLM_OK) goto done;
-  if (trained[0] && feeds.labels && strcmp(feeds.labels->name, trained)) {
-    fprintf(stderr, "clmtl eval: %s was trained on label set '%s', the %s data has '%s'\n", ckpt, trained,
-            data ? data : "synthetic", feeds.labels->name);
-    goto quiet;
-  }
-  for (int i = 0; i < feeds.nnotes; i++) fprintf(stderr, "clmtl eval: %s\n", feeds.notes[i]);
-  double losses[CLM_MTL_MAX_TASKS];
-  if (clm_metrics_for_graph(g, &m) != CLM_OK || clm_evaluate(g, &feeds, d, m, losses) != CLM_OK) goto done;
-  printf("%s on %s %s (%d samples, %dx%d), %s%s%s\n", ckpt, data ? data : "synthetic", clm_split_name(split),
-         clm_dataset_count(d), h, w, clm_context_device(ctx)->name, feeds.labels ? ", labels " : "",
-         feeds.labels ? feeds.labels->name : "");
-  char line[512];
-  clm_metrics_kind last = (clm_metrics_kind)-1;
-  for (int i = 0; i < clm_graph_loss_count(g); i++) {
-    clm_metrics_report r;
-    if (clm_metrics_result(m, i, &r) != CLM_OK) goto done;
-    if (r.kind != last) {
-      clm_metrics_format_header(r.kind, line, sizeof line);
-      printf("%s  %10s\n", line, "loss");
-      last = r.kind;
+  if (!ckpt) return cli_usage_error("'eval' needs --model CKPT.safetensors (clmtl eval --help)");
+  if (o.count < 1 || o.batch < 1) return cli_usage_error("--count and --batch must be positive");
+  if (o.labels && !clm_label_set_find(o.labels)) return cli_usage_error("--labels is categories or trainids");
+  /* --baseline-runs TASK=DIR,...: parsed and checked before any work */
+  char spec[4096], *bt[CLM_METRICS_MAX_TASKS], *bd[CLM_METRICS_MAX_TASKS];
+  int nb = 0;
+  if (baselines) {
+    snprintf(spec, sizeof spec, "%s", baselines);
+    for (char *save = NULL, *item = strtok_r(spec, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+      char *eq = strchr(item, '=');
+      if (!eq || eq == item || !eq[1] || nb == CLM_METRICS_MAX_TASKS)
+        return cli_usage_error("--baseline-runs wants TASK=RUN_DIR[,TASK=RUN_DIR...]");
+      *eq = '\0';
+      bt[nb] = item;
+      bd[nb++] = eq + 1;
     }
-    clm_metrics_format_row(clm_metrics_task_name(m, i), &r, line, sizeof line);
-    printf("%s  %10.4f\n", line, losses[i]);
   }
-  rc = baseline ? print_baseline(d) : 0;
-done:
-  if (rc) fprintf(stderr, "clmtl eval: %s\n", clm_last_error());
-quiet:
-  clm_metrics_free(m);
-  clm_dataset_free(d);
-  clm_graph_free(g);
-  clm_context_free(ctx);
-  return rc;
-}
-
-/* Bilinear resize of interleaved 8-bit RGB to planar float [0, 1] (half-pixel centres). */
-static void resize_rgb(const unsigned char *src, int sh, int sw, float *dst, int h, int w) {
-  for (int y = 0; y < h; y++)
-    for (int x = 0; x < w; x++) {
-      float fy = ((float)y + 0.5f) * (float)sh / (float)h - 0.5f, fx = ((float)x + 0.5f) * (float)sw / (float)w - 0.5f;
-      fy = fy < 0 ? 0 : fy;
-      fx = fx < 0 ? 0 : fx;
-      int y0 = (int)fy, x0 = (int)fx, y1 = y0 + 1 < sh ? y0 + 1 : y0, x1 = x0 + 1 < sw ? x0 + 1 : x0;
-      float ay = fy - (float)y0, ax = fx - (float)x0;
-      for (int c = 0; c < 3; c++) {
-        float v = (1 - ay) * ((1 - ax) * src[(y0 * sw + x0) * 3 + c] + ax * src[(y0 * sw + x1) * 3 + c]) +
-                  ay * ((1 - ax) * src[(y1 * sw + x0) * 3 + c] + ax * src[(y1 * sw + x1) * 3 + c]);
-        dst[((size_t)c * h + y) * w + x] = v / 255.0f;
-      }
-    }
-}
-
-/* outdir/<stem>_<name><ext> in a malloc'd string, never truncated (NULL: out of memory). */
-static char *out_path(const char *outdir, const char *stem, const char *name, const char *ext) {
-  size_t n = strlen(stem) + strlen(name) + strlen(ext) + 2;
-  char *file = malloc(n);
-  if (!file) return NULL;
-  snprintf(file, n, "%s_%s%s", stem, name, ext);
-  char *path = clm_path_join(outdir, file);
-  free(file);
-  return path;
-}
-
-static int write_png(const char *path, int h, int w, int comp, const unsigned char *px) {
-  if (!stbi_write_png(path, w, h, comp, px, w * comp)) {
-    fprintf(stderr, "clmtl infer: cannot write %s\n", path);
-    return 1;
-  }
-  return 0;
-}
-
-/* Raw float32 values (C, H, W) as a NumPy .npy file (format 1.0, little-endian). */
-static int write_npy(const char *path, int c, int h, int w, const float *v) {
-  char head[128];
-  int n = snprintf(head, sizeof head, "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d, %d), }", c, h, w);
-  int total = ((10 + n + 1 + 63) / 64) * 64; /* magic, version, length, dict, '\n': to 64 bytes */
-  FILE *f = fopen(path, "wb");
-  if (!f) {
-    fprintf(stderr, "clmtl infer: cannot write %s: %s\n", path, strerror(errno));
-    return 1;
-  }
-  unsigned short hl = (unsigned short)(total - 10);
-  unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hl & 255), (unsigned char)(hl >> 8)};
-  fwrite(pre, 1, 10, f);
-  fwrite(head, 1, (size_t)n, f);
-  for (int i = 10 + n; i < total - 1; i++) fputc(' ', f);
-  fputc('\n', f);
-  size_t count = (size_t)c * h * w;
-  int bad = fwrite(v, sizeof *v, count, f) != count;
-  bad |= fclose(f) != 0;
-  if (bad) fprintf(stderr, "clmtl infer: cannot write %s\n", path);
-  return bad;
-}
-
-/* One task's output as infer writes it. */
-typedef struct infer_task {
-  const clm_layer *loss;
-  const char *name;
-  clm_tensor pred;
-  float *values;           /* (C, H, W) downloaded */
-  uint8_t *rgb;            /* (H, C·W, 3): one tile per channel for values, else (H, W, 3) */
-  int form;                /* 0 classes, 1 instances, 2 values */
-} infer_task;
-
-int cmd_infer(int argc, char **argv) {
-  const char *ckpt = NULL, *outdir = ".", *device = NULL;
-  int first = 0;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--model") && i + 1 < argc) ckpt = argv[++i];
-    else if (!strcmp(argv[i], "--out") && i + 1 < argc) outdir = argv[++i];
-    else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
-    else if (argv[i][0] == '-') {
-      fprintf(stderr, "usage: clmtl infer --model CKPT.safetensors [--out DIR] [--device D] IMAGE...\n");
-      return 2;
-    } else if (!first) first = i;
-  }
-  if (!ckpt || !first) return cli_usage_error("'infer' needs --model CKPT.safetensors and images");
   clm_context *ctx = NULL;
-  clm_graph *g = NULL;
-  int h, w, rc = 1, k = 0, cls_task = -1;
-  uint64_t seed;
-  char label_set[64];
-  infer_task tasks[CLM_METRICS_MAX_TASKS];
-  memset(tasks, 0, sizeof tasks);
-  float *img = NULL, *conv = NULL;
-  unsigned char *rgb = NULL, *panel = NULL;
-  uint8_t *cls = NULL, *palette = NULL;
-  int32_t *ids = NULL;
-  clm_feeds feeds;
-  if (cli_context_create(device, &ctx) != CLM_OK ||
-      load_model(ctx, ckpt, 1, &g, &h, &w, &seed, label_set, sizeof label_set) != CLM_OK) {
-    fprintf(stderr, "clmtl infer: %s\n", clm_last_error());
+  eval_result *res = calloc(2, sizeof *res);
+  cJSON *doc = cJSON_CreateObject();
+  int rc = 1;
+  if (!res || !doc) { fprintf(stderr, "clmtl eval: out of host memory\n"); goto done; }
+  if (cli_context_create(o.device, &ctx) != CLM_OK) {
+    fprintf(stderr, "clmtl eval: %s\n", clm_last_error());
     goto done;
   }
-  /* the image inputs, found from the graph; outputs sized from each task's prediction */
-  const clm_target_info *known;
-  clm_label_mode mode = !strcmp(label_set, "trainids") ? CLM_LABELS_TRAIN_IDS : CLM_LABELS_CATEGORIES;
-  int nknown = clm_data_targets_known(mode, &known);
-  if (clm_feeds_bind(g, known, nknown, 1, &feeds) != CLM_OK) {
-    fprintf(stderr, "clmtl infer: %s\n", clm_last_error());
-    goto done;
-  }
-  k = clm_graph_loss_count(g);
-  size_t hw = (size_t)h * w;
-  int ok = (img = malloc(3 * hw * sizeof *img)) && (conv = malloc(3 * hw * sizeof *conv)) &&
-           (rgb = malloc(3 * hw)) && (panel = malloc((size_t)(k + 1) * 3 * hw)) && (cls = malloc(hw)) &&
-           (ids = malloc(hw * sizeof *ids)) && (palette = malloc(3 * CLM_METRICS_MAX_CLASSES));
-  for (int i = 0; i < k && ok; i++) {
-    infer_task *t = &tasks[i];
-    t->loss = clm_graph_loss_layer(g, i);
-    t->name = clm_feeds_task_name(t->loss);
-    if (clm_graph_tensor(g, t->loss->from[0], &t->pred) != CLM_OK) {
-      fprintf(stderr, "clmtl infer: %s\n", clm_last_error());
+  eval_result *r = &res[0];
+  if ((rc = eval_checkpoint(ctx, ckpt, &o, 0, 0, 0, r))) goto done;
+  for (int b = 0; b < nb; b++)
+    if (find_task(r, bt[b]) < 0) {
+      fprintf(stderr, "clmtl eval: --baseline-runs names task '%s'; %s has tasks", bt[b], ckpt);
+      for (int i = 0; i < r->ntasks; i++) fprintf(stderr, "%s %s", i ? "," : "", r->names[i]);
+      fprintf(stderr, "\n");
+      rc = 2;
       goto done;
     }
-    const clm_target_info *src = NULL;
-    for (int j = 0; j < nknown; j++)
-      if (!strcmp(known[j].name, t->loss->target)) src = &known[j];
-    t->form = t->loss->type == CLM_LAYER_SOFTMAX_XENT ? 0
-              : src && src->kind == CLM_TARGET_OFFSETS && t->pred.c == 2 ? 1 : 2;
-    if (t->form == 0 && t->pred.c > CLM_METRICS_MAX_CLASSES) {
-      fprintf(stderr, "clmtl infer: task '%s' has %d classes, more than the %d an 8-bit label image holds\n",
-              t->name, t->pred.c, CLM_METRICS_MAX_CLASSES);
+  int n = clm_dataset_count(r->d);
+  printf("%s on %s %s: %d samples evaluated at %dx%d, %s%s%s\n", ckpt, o.data ? o.data : "synthetic",
+         clm_split_name(o.split), n, r->model.height, r->model.width, clm_context_device(ctx)->name,
+         r->feeds.labels ? ", labels " : "", r->feeds.labels ? r->feeds.labels->name : "");
+  print_tables(r);
+  cJSON_AddStringToObject(doc, "checkpoint", ckpt);
+  cJSON_AddStringToObject(doc, "data", o.data ? o.data : "synthetic");
+  cJSON_AddStringToObject(doc, "split", clm_split_name(o.split));
+  cJSON_AddNumberToObject(doc, "samples", n);
+  cJSON_AddNumberToObject(doc, "height", r->model.height);
+  cJSON_AddNumberToObject(doc, "width", r->model.width);
+  cJSON_AddStringToObject(doc, "device", clm_context_device(ctx)->name);
+  cJSON_AddStringToObject(doc, "label_set", r->feeds.labels ? r->feeds.labels->name : "");
+  cJSON *jt = cJSON_AddArrayToObject(doc, "tasks");
+  for (int i = 0; i < r->ntasks; i++) cJSON_AddItemToArray(jt, json_report(r, i));
+  if (nb) {
+    double value[CLM_METRICS_MAX_TASKS], base[CLM_METRICS_MAX_TASKS];
+    int lower[CLM_METRICS_MAX_TASKS];
+    cJSON *jb = cJSON_AddArrayToObject(doc, "baselines");
+    printf("single-task baselines (same split, %dx%d; measure: mIoU%% for classification, MAE for regression):\n"
+           "  %-16s %-32s %12s %12s %9s\n", r->model.height, r->model.width, "task", "baseline run", "model", "baseline", "delta%");
+    for (int b = 0; b < nb; b++) {
+      char path[4200];
+      snprintf(path, sizeof path, "%s/best.safetensors", bd[b]);
+      eval_result *br = &res[1];
+      /* the same split: the main checkpoint's synthetic seed and resolution */
+      if ((rc = eval_checkpoint(ctx, path, &o, r->model.height, r->model.width, r->model.seed, br))) goto done;
+      int ti = find_task(r, bt[b]), bi = find_task(br, bt[b]);
+      if (bi < 0 && br->ntasks == 1) bi = 0;
+      if (bi < 0) {
+        fprintf(stderr, "clmtl eval: baseline %s has no task '%s' (and more than one task)\n", path, bt[b]);
+        rc = 2;
+        goto done;
+      }
+      if (br->rep[bi].kind != r->rep[ti].kind || br->rep[bi].classes != r->rep[ti].classes) {
+        fprintf(stderr, "clmtl eval: baseline %s task '%s' is not the same kind of task as %s's '%s'\n", path,
+                br->names[bi], ckpt, bt[b]);
+        rc = 2;
+        goto done;
+      }
+      int lb;
+      value[b] = delta_measure(&r->rep[ti], &lower[b]);
+      base[b] = delta_measure(&br->rep[bi], &lb);
+      double scale = lower[b] ? 1 : 100, one;
+      int one_lower = lower[b];
+      int ok1 = clm_metrics_delta_m(&value[b], &base[b], &one_lower, 1, &one) == CLM_OK;
+      char d[32];
+      if (ok1) snprintf(d, sizeof d, "%+.2f", one);
+      else snprintf(d, sizeof d, "n/a");
+      printf("  %-16s %-32.32s %12.5g %12.5g %9s\n", bt[b], bd[b], scale * value[b], scale * base[b], d);
+      cJSON *e = json_report(br, bi);
+      cJSON_AddStringToObject(e, "task", bt[b]);
+      cJSON_AddStringToObject(e, "run", bd[b]);
+      cJSON_AddStringToObject(e, "measure", lower[b] ? "mae" : "miou");
+      cJSON_AddNumberToObject(e, "model_value", value[b]);
+      cJSON_AddNumberToObject(e, "baseline_value", base[b]);
+      if (ok1) cJSON_AddNumberToObject(e, "delta_percent", one);
+      cJSON_AddItemToArray(jb, e);
+      eval_result_free(br);
+    }
+    double dm;
+    if (clm_metrics_delta_m(value, base, lower, nb, &dm) != CLM_OK) {
+      fprintf(stderr, "clmtl eval: delta_m: %s\n", clm_last_error());
+      rc = 1;
       goto done;
     }
-    if (t->form == 0 && cls_task < 0) cls_task = i;
-    ok = (t->values = malloc((size_t)t->pred.c * hw * sizeof *t->values)) &&
-         (t->rgb = malloc((size_t)(t->form == 2 ? t->pred.c : 1) * 3 * hw));
+    printf("delta_m%% over %d task%s: %+.2f (positive: better than the single-task baselines)\n", nb,
+           nb == 1 ? "" : "s", dm);
+    cJSON_AddNumberToObject(doc, "delta_m_percent", dm);
   }
-  if (!ok) {
-    fprintf(stderr, "clmtl infer: out of host memory\n");
-    goto done;
-  }
-  clm_graph_set_training(g, 0);
-  rc = 0;
-  for (int i = first; i < argc; i++) {
-    if (argv[i][0] == '-') { i++; continue; }
-    int sw, sh, ch;
-    char why[512];
-    if (clm_png_check(argv[i], why, sizeof why) != CLM_OK) {
-      fprintf(stderr, "clmtl infer: %s\n", why);
-      rc = 1;
-      continue;
-    }
-    /* grey, grey + alpha and RGBA are read as RGB, as the CityScapes reader does */
-    unsigned char *src = stbi_load(argv[i], &sw, &sh, &ch, 3);
-    if (!src) {
-      fprintf(stderr, "clmtl infer: %s: cannot decode (%s)\n", argv[i], stbi_failure_reason());
-      rc = 1;
-      continue;
-    }
-    resize_rgb(src, sh, sw, img, h, w);
-    stbi_image_free(src);
-    clm_status st = CLM_OK;
-    for (int f = 0; f < feeds.count && st == CLM_OK; f++) {
-      clm_image_convert(img, hw, feeds.feed[f].luma ? 1 : 3, conv);
-      st = clm_graph_set_input(g, feeds.feed[f].layer, conv);
-    }
-    if (st == CLM_OK) st = clm_graph_forward(g);
-    for (int t = 0; t < k && st == CLM_OK; t++) st = clm_tensor_download(ctx, &tasks[t].pred, tasks[t].values);
-    if (st != CLM_OK) {
-      fprintf(stderr, "clmtl infer: %s: %s\n", argv[i], clm_last_error());
-      rc = 1;
-      break;
-    }
-    const char *base = strrchr(argv[i], '/');
-    base = base ? base + 1 : argv[i];
-    char stem[512];
-    snprintf(stem, sizeof stem, "%s", base); /* a file name: at most NAME_MAX (255) bytes */
-    char *dot = strrchr(stem, '.');
-    if (dot) *dot = '\0';
-    clm_image_to_rgb(img, h, w, rgb);
-    const uint8_t *parts[CLM_METRICS_MAX_TASKS + 1] = {rgb};
-    if (cls_task >= 0) clm_argmax_classes(tasks[cls_task].values, tasks[cls_task].pred.c, h, w, cls);
-    printf("%s ->", argv[i]);
-    for (int t = 0; t < k; t++) {
-      infer_task *tk = &tasks[t];
-      int c = tk->pred.c;
-      char *path = out_path(outdir, stem, tk->name, ".png");
-      if (!path) { rc = 1; break; }
-      if (tk->form == 0) { /* colours, and the label ids as an 8-bit grey PNG */
-        uint8_t *labels = (uint8_t *)ids;
-        clm_argmax_classes(tk->values, c, h, w, labels);
-        clm_class_palette(label_set, c, palette);
-        clm_colorize_classes(labels, h, w, palette, c, tk->rgb);
-        rc |= write_png(path, h, w, 3, tk->rgb);
-        free(path);
-        path = out_path(outdir, stem, tk->name, "_labels.png");
-        rc |= path ? write_png(path, h, w, 1, labels) : 1;
-        printf(" %s_%s.png %s_%s_labels.png", stem, tk->name, stem, tk->name);
-      } else if (tk->form == 1) { /* instances from the centroid votes of thing pixels */
-        clm_cluster_options co = clm_cluster_defaults();
-        uint32_t things = clm_thing_classes(label_set);
-        if (cls_task < 0 || !things) { /* no classes to tell things from stuff: every pixel votes */
-          memset(cls, 0, hw);
-          things = 1;
-        }
-        co.thing_classes = things;
-        int n = clm_cluster_instances(cls, tk->values, h, w, &co, ids);
-        clm_colorize_instances(ids, h, w, tk->rgb);
-        rc |= write_png(path, h, w, 3, tk->rgb);
-        printf(" %s_%s.png (%d instances)", stem, tk->name, n < 0 ? 0 : n);
-      } else { /* one colour-mapped tile per channel, side by side, and the raw values */
-        uint8_t *tiles[CLM_METRICS_MAX_CLASSES];
-        int ntiles = c < CLM_METRICS_MAX_CLASSES ? c : CLM_METRICS_MAX_CLASSES;
-        for (int j = 0; j < ntiles; j++) tiles[j] = tk->rgb + (size_t)j * 3 * hw;
-        for (int j = 0; j < ntiles; j++) clm_colorize_depth(tk->values + (size_t)j * hw, h, w, 0, tiles[j]);
-        uint8_t *strip = malloc((size_t)ntiles * 3 * hw);
-        if (!strip) { free(path); rc = 1; break; }
-        clm_panel((const uint8_t *const *)tiles, ntiles, h, w, strip);
-        rc |= write_png(path, h, ntiles * w, 3, strip);
-        free(strip);
-        free(path);
-        path = out_path(outdir, stem, tk->name, ".npy");
-        rc |= path ? write_npy(path, c, h, w, tk->values) : 1;
-        printf(" %s_%s.png %s_%s.npy", stem, tk->name, stem, tk->name);
-      }
-      free(path);
-      parts[t + 1] = tk->rgb; /* the first channel's tile for values */
-    }
-    clm_panel(parts, k + 1, h, w, panel);
-    char *path = out_path(outdir, stem, "panel", ".png");
-    rc |= path ? write_png(path, h, (k + 1) * w, 3, panel) : 1;
-    free(path);
-    printf(" %s_panel.png\n", stem);
+  rc = baseline ? print_baseline(r->d) : 0;
+  if (!rc && json) {
+    char *text = cJSON_Print(doc);
+    FILE *f = text ? fopen(json, "w") : NULL;
+    if (!f || fputs(text, f) < 0 || fputc('\n', f) == EOF) rc = 1;
+    if (f && fclose(f) != 0) rc = 1;
+    if (rc) fprintf(stderr, "clmtl eval: cannot write %s\n", json);
+    free(text);
   }
 done:
-  for (int t = 0; t < k; t++) { free(tasks[t].values); free(tasks[t].rgb); }
-  free(img); free(conv); free(rgb); free(panel); free(cls); free(ids); free(palette);
-  clm_graph_free(g);
+  cJSON_Delete(doc);
+  if (res) { eval_result_free(&res[0]); eval_result_free(&res[1]); }
+  free(res);
   clm_context_free(ctx);
   return rc;
 }

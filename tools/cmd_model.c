@@ -1,7 +1,9 @@
 /* `clmtl model FILE.cfg`: loads and compiles a model file, prints its layers, shapes,
  * parameters, kernel variants and device memory; with --steps N it trains N Adam steps on one
  * random batch with a multi-task weighting (--weighting, default uncertainty) and prints each
- * task's loss, weight and σ: a quick check that the whole path runs on a device. */
+ * task's loss, weight and σ: a quick check that the whole path runs on a device. With --json
+ * it prints the compiled graph as JSON (clm_graph_json), planned without a device, for tools
+ * (tools/clmtl_cfg.py) that read models through clmtl. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,12 +46,28 @@ static const char *model_usage =
     "  --batch N (2)  --size HxW (64x128)  --device D\n"
     "  --steps N      train N Adam steps on one random batch (default 0)\n"
     "  --lr X         their learning rate (1e-3)\n"
+    "  --json         print the graph compiled for inference as JSON (no device needed)\n"
     "  --weighting W  fixed, equal, uncertainty (default), uncertainty-simple,\n"
     "                 uncertainty-clamped, softplus, gradnorm, dwa\n";
 
+/* --json: the graph compiled for inference (fusion off: conv, batch-norm and activation nodes
+ * as written) and planned without a device. Exit 1 with the message when clmtl refuses it. */
+static int model_json(const char *path, int batch, int height, int width) {
+  clm_graph *g = NULL;
+  char *text = NULL;
+  clm_graph_options o = {batch, height, width, 0, -1, -1};
+  int rc = clm_graph_create(NULL, &g) != CLM_OK || clm_graph_load(g, path) != CLM_OK ||
+           clm_graph_compile(g, &o) != CLM_OK || clm_graph_json(g, &text) != CLM_OK;
+  if (rc) fprintf(stderr, "clmtl model: %s\n", cli_error());
+  else printf("%s\n", text);
+  free(text);
+  clm_graph_free(g);
+  return rc;
+}
+
 int cmd_model(int argc, char **argv) {
   const char *path = NULL, *device = NULL, *weighting = "uncertainty";
-  int batch = 2, height = 64, width = 128, steps = 0;
+  int batch = 2, height = 64, width = 128, steps = 0, json = 0;
   float lr = 1e-3f;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -60,6 +78,7 @@ int cmd_model(int argc, char **argv) {
     else if (!strcmp(a, "--lr") && val) lr = (float)atof(val);
     else if (!strcmp(a, "--device") && val) device = val;
     else if (!strcmp(a, "--weighting") && val) weighting = val;
+    else if (!strcmp(a, "--json")) { json = 1; continue; }
     else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       fputs(model_usage, stdout);
       return 0;
@@ -75,6 +94,7 @@ int cmd_model(int argc, char **argv) {
   if (!path) return cli_usage_error("'model' needs a model file");
   if (batch <= 0 || height <= 0 || width <= 0 || steps < 0 || !(lr > 0))
     return cli_usage_error("--batch, --size and --lr must be positive, --steps >= 0");
+  if (json) return model_json(path, batch, height, width);
   clm_mtl_strategy strategy;
   if (clm_mtl_strategy_parse(weighting, &strategy) != CLM_OK) {
     fprintf(stderr, "clmtl model: %s\n", cli_error());

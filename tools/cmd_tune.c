@@ -1,27 +1,94 @@
 /* `clmtl tune [MODEL.cfg]`: times every convolution variant on each convolution shape of a
  * model on one device and records the fastest per shape in the device's tuning file, which
- * every later compile on that device (train, eval, infer, bench) reads. */
+ * every later compile on that device (train, eval, infer, bench) reads. The shapes are the
+ * ones the user will run: the same --model/--size/--batch as `clmtl train`, with train's
+ * defaults (clm_train_defaults). `--reset` removes the device's tuning file instead. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "clmtl/train.h"
+
+static const char *usage_text =
+    "usage: clmtl tune [MODEL.cfg | --model MODEL.cfg] [options]\n"
+    "  times every convolution variant on the model's shapes (forward and both backward\n"
+    "  passes, as training runs them) and keeps the fastest per shape in this device's\n"
+    "  tuning file, which train, eval, infer and bench then use\n"
+    "  --model FILE   model file, as for 'clmtl train' (default models/default.cfg)\n"
+    "  --size HxW     input resolution, as for 'clmtl train' (default %dx%d)\n"
+    "  --batch N      batch size, as for 'clmtl train' (default %d)\n"
+    "  --reps N       timed runs per variant and pass; the median counts (default 3)\n"
+    "  --device D     device: P:D, cpu, gpu or part of a name\n"
+    "  --reset        remove this device's tuning file (back to the built-in choices)\n";
+
+static int usage(FILE *to, const clm_train_options *d) {
+  fprintf(to, usage_text, d->height, d->width, d->batch);
+  return to == stdout ? 0 : 2;
+}
+
+/* Removes the device's tuning file, saying which file or that there was none. */
+static int reset(clm_context *ctx) {
+  char file[600];
+  if (clm_tuning_file(ctx, file, sizeof file) != CLM_OK) {
+    fprintf(stderr, "clmtl tune: %s\n", clm_last_error());
+    return 1;
+  }
+  if (unlink(file) == 0) {
+    printf("removed the tuning file %s\n", file);
+    return 0;
+  }
+  if (errno == ENOENT) {
+    printf("no tuning file to remove (%s does not exist)\n", file);
+    return 0;
+  }
+  fprintf(stderr, "clmtl tune: cannot remove %s: %s\n", file, strerror(errno));
+  return 1;
+}
 
 int cmd_tune(int argc, char **argv) {
-  const char *path = "models/default.cfg", *device = NULL;
-  int batch = 8, height = 128, width = 256, reps = 3, path_given = 0;
+  const clm_train_options defaults = clm_train_defaults();
+  const char *path = defaults.model_path, *device = NULL;
+  int batch = defaults.batch, height = defaults.height, width = defaults.width, reps = 3;
+  int path_given = 0, do_reset = 0;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
-      if (sscanf(argv[++i], "%dx%d", &height, &width) != 2) return cli_usage_error("--size wants HxW, e.g. 128x256");
-    } else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
-    else if (argv[i][0] == '-') return cli_usage_error("unknown option for 'tune'");
-    else if (!path_given) path = argv[i], path_given = 1;
-    else return cli_usage_error("'tune' takes one model file");
+    const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+    int rc = 0;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(stdout, &defaults);
+    if (!strcmp(a, "--reset")) {
+      do_reset = 1;
+      continue;
+    }
+    if (a[0] != '-') {
+      if (path_given) return cli_usage_error("'tune' takes one model file");
+      path = a, path_given = 1;
+      continue;
+    }
+    if (!strcmp(a, "--size")) rc = cli_parse_size("tune", a, val, &height, &width);
+    else if (!strcmp(a, "--batch")) rc = cli_parse_batch("tune", a, val, &batch);
+    else if (!strcmp(a, "--reps")) {
+      char *end;
+      long v = val ? strtol(val, &end, 10) : 0;
+      if (!val || !*val || *end || v < 1 || v > 1000) {
+        fprintf(stderr, "clmtl tune: --reps %s: needs an integer in [1, 1000]\n", val ? val : "(missing)");
+        return 2;
+      }
+      reps = (int)v;
+    } else if (!strcmp(a, "--device") && val) device = val;
+    else if (!strcmp(a, "--model") && val) {
+      if (path_given) return cli_usage_error("'tune' takes one model file");
+      path = val, path_given = 1;
+    } else if (!strcmp(a, "--device") || !strcmp(a, "--model")) {
+      fprintf(stderr, "clmtl tune: %s needs a value\n", a);
+      return 2;
+    } else {
+      fprintf(stderr, "clmtl tune: unknown option '%s'\n", a);
+      return usage(stderr, &defaults);
+    }
+    if (rc) return rc;
+    i++;
   }
-  if (batch <= 0 || height <= 0 || width <= 0 || reps <= 0)
-    return cli_usage_error("--batch, --size and --reps must be positive");
   static char shipped[1024];
   if (access(path, R_OK) != 0 && !strncmp(path, "models/", 7)) { /* run from elsewhere */
     snprintf(shipped, sizeof shipped, "%s/%s", CLMTL_MODELS_DIR, path + 7);
@@ -32,8 +99,14 @@ int cmd_tune(int argc, char **argv) {
   int rc = 1;
   char file[600];
   if (cli_context_create(device, &ctx) != CLM_OK) goto fail;
-  printf("device: %s (%s, driver %s)\n", clm_context_device(ctx)->name,
-         clm_context_device(ctx)->platform, clm_context_device(ctx)->driver);
+  const clm_device_info *di = clm_context_device(ctx);
+  printf("device: %d:%d %s (%s, driver %s)\n", di->platform_index, di->device_index, di->name,
+         di->platform, di->driver);
+  if (do_reset) {
+    rc = reset(ctx);
+    clm_context_free(ctx);
+    return rc;
+  }
   if (clm_tuning_file(ctx, file, sizeof file) != CLM_OK) goto fail;
   if (clm_graph_create(ctx, &g) != CLM_OK || clm_graph_load(g, path) != CLM_OK) goto fail;
   clm_graph_options o = {batch, height, width, 1, -1, 0};

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything clmtl needs to build and test from Debian's packages: compiler, CMake,
 # the OpenCL ICD loader and headers, PoCL (OpenCL on the CPU), oclgrind, CLBlast, stb, cJSON,
-# and clang with its sanitizer and libFuzzer runtimes for the fuzzing step.
+# clang with its sanitizer and libFuzzer runtimes for the fuzzing step, and matplotlib for
+# tools/plot.py (tests/test_plot.sh).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
@@ -11,4 +12,4 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential cmake pkg-config clang-14 libclang-rt-14-dev \
   ocl-icd-opencl-dev opencl-headers clinfo pocl-opencl-icd oclgrind \
   libclblast-dev libstb-dev libcjson-dev \
-  python3 >/dev/null
+  python3 python3-matplotlib >/dev/null

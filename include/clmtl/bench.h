@@ -18,13 +18,19 @@ extern "C" {
 typedef struct clm_probe_options {
   size_t bytes;  /* size of each of the two copy buffers; 0: the smaller of 256 MiB, the
                     device's largest allocation and 1/8 of its global memory */
-  int repeats;   /* each figure is the best of this many timed runs; 0: 5 */
+  int repeats;   /* each figure is the best of this many timed runs (at most 64); 0: 5 */
   double min_ms; /* the FMA launch is sized to run at least this long; 0: 50 */
 } clm_probe_options;
 
+/* "float16" in cl/probe.cl is OpenCL's vector of 16 floats (32-bit), not half precision. */
 typedef struct clm_probe_result {
-  double bandwidth_gbs; /* copy: (bytes read + bytes written) / time, 1e9 bytes/s */
-  double peak_gflops;   /* float16 FMA chains: 2 FLOP per FMA lane, 1e9 FLOP/s */
+  double bandwidth_gbs; /* copy of float16 vectors: (bytes read + bytes written) / time of
+                           the fastest run, 1e9 bytes/s */
+  double peak_gflops;   /* FMA chains on float16 vectors (fp32 arithmetic): 2 FLOP per FMA
+                           lane, fastest run, 1e9 FLOP/s */
+  double bandwidth_spread[3]; /* min, median, max over the timed runs (max = bandwidth_gbs) */
+  double gflops_spread[3];    /* the same for peak_gflops */
+  int runs;             /* timed runs behind each spread */
   size_t bytes;         /* copy buffer size used */
   double flop;          /* FLOP of one timed FMA launch */
 } clm_probe_result;

@@ -44,10 +44,17 @@ typedef struct clm_device_info {
 CLMTL_API clm_status clm_device_list(clm_device_info **list, int *count);
 
 /* Pick one device. spec: "P:D", "cpu", "gpu", or a case-insensitive substring of the device,
- * vendor or platform name. NULL or "" means the first GPU, then the first device. No match is
- * CLM_ERR_NOT_FOUND with a message listing every device. (The library reads no environment
- * variable: the CLI maps $CLMTL_DEVICE to a spec.) */
+ * vendor or platform name. NULL or "" means every device. Among the devices that match,
+ * clm_device_pick's order decides (GPUs first). No match is CLM_ERR_NOT_FOUND with a message
+ * listing every device. (The library reads no environment variable: the CLI maps
+ * $CLMTL_DEVICE to a spec, and prints the choice: clm_context_device.) */
 CLMTL_API clm_status clm_device_select(const char *spec, clm_device_info *out);
+
+/* The selection rule alone, on any list (no OpenCL call): the index of the device spec matches,
+ * GPUs first, then accelerators, then CPUs, then others, in list order within a kind; "" or
+ * NULL matches every device. -1 when none matches. So "amd" on a machine with an AMD CPU and
+ * an AMD GPU picks the GPU. */
+CLMTL_API int clm_device_pick(const clm_device_info *list, int n, const char *spec);
 
 /* One-line-per-field description of a device, for `clmtl devices`. */
 CLMTL_API void clm_device_describe(const clm_device_info *d, char *buf, size_t size);

@@ -79,6 +79,8 @@ typedef struct clm_layer {
 
 /* Layer type names as written in model files ("conv", "softmax_xent", ...). */
 CLMTL_API const char *clm_layer_type_name(clm_layer_type t);
+/* Whether layers of type t are a task's loss ([task.<name>] sections; softmax_xent, l1, l2). */
+CLMTL_API int clm_layer_type_is_loss(clm_layer_type t);
 
 typedef struct clm_graph clm_graph;
 
@@ -236,6 +238,18 @@ CLMTL_API clm_status clm_graph_named(const clm_graph *g, int i, const char **nam
 /* Peak bytes of the activation arena and the total of every device buffer of the graph. */
 CLMTL_API size_t clm_graph_arena_bytes(const clm_graph *g);
 CLMTL_API size_t clm_graph_device_bytes(const clm_graph *g);
+
+/* The compiled (or planned, clm_graph_create(NULL, ...)) graph as JSON text, for tools that
+ * read models without re-implementing the parser and shape rules: "batch", "height", "width";
+ * "layers" in model order, each with "name", "type", "is_loss", "implicit" (a loss's target or
+ * mask input added at compile), "file", "line", "from", "keys" (every key its type takes, with
+ * its effective value: defaults filled in; conv/deconv also "pad_effective" and "has_bias"),
+ * "shape" (N,C,H,W of its output), "nodes" (name, op, shape) and "parameters"; "order" (layer
+ * names in execution order); "parameters" (every parameter and state tensor: "name", "shape",
+ * "state"), "parameter_count" (task parameters included), "state_count"; "tasks" in loss order
+ * ("name", "type", "kind", "prediction", "target", "mask" or null, "channels", "classes" for
+ * class labels, "weight"). *out is malloc'ed: the caller frees it. */
+CLMTL_API clm_status clm_graph_json(const clm_graph *g, char **out);
 
 /* Human-readable summary: layers, shapes, parameters, kernel variants, memory. */
 CLMTL_API void clm_graph_print(const clm_graph *g, void *file /* FILE* */);

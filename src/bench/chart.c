@@ -127,7 +127,7 @@ static const unsigned char *glyph_rows(char ch) {
 #define BAR_GAP 3
 #define ROW_GAP 10
 #define BAR_AREA 480         /* pixels of the longest bar */
-#define LABEL_MAX 32         /* label characters shown; longer labels are cut */
+#define LABEL_MAX 56         /* label characters shown; longer labels are cut */
 #define VALUE_CHARS 18       /* room for "123456.0 img/s" after a bar */
 
 typedef struct canvas {

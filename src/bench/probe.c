@@ -1,15 +1,32 @@
-/* The device probe of `clmtl bench`: global memory bandwidth from a float16 copy between two
- * buffers much larger than any cache, and peak FLOP/s from float16 FMA chains over enough
- * work-items to fill the device (cl/probe.cl). Each figure is the best of a few timed runs,
- * timed on the host around enqueue and clFinish. */
+/* The device probe of `clmtl bench`: global memory bandwidth from a copy of float16 vectors
+ * (OpenCL's 16 x fp32, not half precision) between two buffers much larger than any cache, and
+ * peak fp32 FLOP/s from FMA chains on float16 vectors over enough work-items to fill the device
+ * (cl/probe.cl). Each figure is the best of a few timed runs, timed on the host around enqueue
+ * and clFinish; the min/median/max of those runs are kept too. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #include "clmtl/bench.h"
 #include "runtime/runtime-impl.h"
 
 #define PROBE_ITERS 128 /* must match the -D passed below (the kernel's loop trips) */
 #define MIB ((size_t)1 << 20)
+#define MAX_RUNS 64
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* min, median, max of amount / seconds over n runs (sorts seconds). */
+static void rate_spread(double *seconds, int n, double amount, double out[3]) {
+  qsort(seconds, (size_t)n, sizeof *seconds, cmp_double);
+  double mid = n % 2 ? seconds[n / 2] : 0.5 * (seconds[n / 2 - 1] + seconds[n / 2]);
+  out[0] = amount / seconds[n - 1];
+  out[1] = amount / mid;
+  out[2] = amount / seconds[0];
+}
 
 static double now_s(void) {
   struct timespec t;
@@ -27,11 +44,11 @@ static clm_status timed_launch(clm_context *ctx, cl_kernel k, size_t n, double *
   return CLM_OK;
 }
 
-static clm_status probe_bandwidth(clm_context *ctx, size_t bytes, int repeats, double *gbs) {
+static clm_status probe_bandwidth(clm_context *ctx, size_t bytes, int repeats, double spread[3]) {
   size_t n = bytes / 64; /* float16 elements */
   clm_mem a = NULL, b = NULL;
   cl_kernel k;
-  double best = INFINITY;
+  double runs[MAX_RUNS];
   clm_status st = CLM_OK;
   CLM_CHECK(st, clm_kernel_get(ctx, "probe", NULL, "probe_copy", &k, NULL), done);
   CLM_CHECK(st, clm_buffer_alloc(ctx, n * 16, &a), done); /* zero-filled: pages are touched */
@@ -40,16 +57,16 @@ static clm_status probe_bandwidth(clm_context *ctx, size_t bytes, int repeats, d
   for (int r = 0; r <= repeats; r++) { /* run 0 warms up */
     double s;
     CLM_CHECK(st, timed_launch(ctx, k, n, &s), done);
-    if (r > 0 && s < best) best = s;
+    if (r > 0) runs[r - 1] = s;
   }
-  *gbs = 2.0 * (double)(n * 64) / best * 1e-9;
+  rate_spread(runs, repeats, 2.0 * (double)(n * 64) * 1e-9, spread);
 done:
   clm_buffer_free(a);
   clm_buffer_free(b);
   return st;
 }
 
-static clm_status probe_flops(clm_context *ctx, int repeats, double min_ms, double *gflops,
+static clm_status probe_flops(clm_context *ctx, int repeats, double min_ms, double spread[3],
                               double *flop) {
   cl_kernel k;
   char opts[64];
@@ -72,13 +89,10 @@ static clm_status probe_flops(clm_context *ctx, int repeats, double min_ms, doub
     n = (size_t)((double)n * (grow < 2 ? 2 : grow > 16 ? 16 : grow));
     if (n > n_max) n = n_max;
   }
-  double best = s;
-  for (int r = 0; r < repeats; r++) {
-    CLM_CHECK(st, timed_launch(ctx, k, n, &s), done);
-    if (s < best) best = s;
-  }
+  double runs[MAX_RUNS];
+  for (int r = 0; r < repeats; r++) CLM_CHECK(st, timed_launch(ctx, k, n, &runs[r]), done);
   *flop = 2.0 * 8 * 16 * PROBE_ITERS * (double)n;
-  *gflops = *flop / best * 1e-9;
+  rate_spread(runs, repeats, *flop * 1e-9, spread);
 done:
   clm_buffer_free(out);
   return st;
@@ -96,8 +110,13 @@ clm_status clm_probe_run(clm_context *ctx, const clm_probe_options *opt, clm_pro
   if (o.bytes < 64 || o.bytes / 64 > 0x7fffffff)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "probe buffer of %zu bytes: need 64 bytes to 128 GiB", o.bytes);
   if (o.repeats <= 0) o.repeats = 5;
+  if (o.repeats > MAX_RUNS) o.repeats = MAX_RUNS;
   if (!(o.min_ms > 0)) o.min_ms = 50;
   out->bytes = o.bytes;
-  CLM_TRY(probe_bandwidth(ctx, o.bytes, o.repeats, &out->bandwidth_gbs));
-  return probe_flops(ctx, o.repeats, o.min_ms, &out->peak_gflops, &out->flop);
+  out->runs = o.repeats;
+  CLM_TRY(probe_bandwidth(ctx, o.bytes, o.repeats, out->bandwidth_spread));
+  out->bandwidth_gbs = out->bandwidth_spread[2];
+  CLM_TRY(probe_flops(ctx, o.repeats, o.min_ms, out->gflops_spread, &out->flop));
+  out->peak_gflops = out->gflops_spread[2];
+  return CLM_OK;
 }

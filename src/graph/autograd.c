@@ -4,7 +4,7 @@
  * tensor's gradient writes (=) and later ones accumulate (+=), so fan-out (skip connections)
  * needs no zeroing; parameter gradients always accumulate into the flat gradient buffer. */
 #include <stdlib.h>
-#include "graph/graph-impl.h"
+#include "graph/op-def.h"
 
 clm_status clm_graph_autograd(clm_graph *g) {
   int n = g->nnodes;
@@ -28,14 +28,15 @@ clm_status clm_graph_autograd(clm_graph *g) {
     if (!nd->requires_grad || !nd->feeds_loss) continue;
     nd->bwd_step = g->nbwd;
     g->bwd[g->nbwd++] = i;
-    /* which inputs carry a gradient: losses only differentiate their prediction, unpool not
-     * its indices; batch norm computes dx in the same kernel as dgamma, so it always has one */
-    int ndiff = nd->nin;
-    if (nd->op >= CLM_LAYER_SOFTMAX_XENT || nd->op == CLM_LAYER_UNPOOL) ndiff = 1;
+    /* which inputs carry a gradient (the op table's grad_inputs: losses only differentiate
+     * their prediction, unpool not its indices); an op with always_dx (batch norm computes dx
+     * in the same kernel as dgamma) always has one */
+    const clm_op_def *op = clm_op(nd->op);
+    int ndiff = op->grad_inputs < 0 ? nd->nin : op->grad_inputs;
     for (int j = 0; j < nd->nin; j++) {
       const clm_node *src = &g->nodes[nd->in[j]];
       int need = j < ndiff && src->requires_grad && src->feeds_loss;
-      if (nd->op == CLM_LAYER_BATCHNORM) need = 1;
+      if (op->always_dx) need = 1;
       nd->in_grad[j] = need;
       if (!need) continue;
       nd->accumulate[j] = written[nd->in[j]];

@@ -24,7 +24,9 @@ typedef struct clm_param_slot {
   int is_state;      /* 1: state buffer (not trained), 0: parameter buffer */
   size_t off;        /* in floats, in its buffer */
   int n, c, h, w;
-  int fan_in;        /* for initialisation */
+  int fan_in;        /* for initialisation: uniform in ±1/sqrt(fan_in) (0: a draw of 0) ... */
+  int init_const;    /* ... unless 1: every value init_value */
+  float init_value;
 } clm_param_slot;
 
 typedef struct clm_node {
@@ -42,6 +44,7 @@ typedef struct clm_node {
   clm_tensor grad;              /* gradient of out */
   clm_tensor ws, ws_bwd;        /* workspaces of the forward and the backward step */
   size_t aux_floats, ws_floats, ws_bwd_floats;
+  int aux_shape[4];             /* aux's (N, C, H, W) as the op's shape inference set it */
   int variant[CLM_CONV_PASSES]; /* conv variant per pass, picked by the scheduler */
   int variant_tuned;            /* ... from the device's tuning file */
   clm_act_type act;             /* batchnorm: activation fused after it (NONE: none) */
@@ -71,6 +74,7 @@ struct clm_graph {
   clm_context *ctx;
   clm_layer *layers;
   int nlayers, cap_layers;
+  int nlayers_declared;        /* before compile added the losses' implicit target inputs */
   clm_node *nodes;             /* in execution (topological) order after compile */
   int nnodes;
   int *bwd;                    /* node indices in backward execution order */

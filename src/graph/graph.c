@@ -5,15 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "graph/graph-impl.h"
-
-static const char *type_names[CLM_LAYER_TYPE_COUNT] = {
-    "input", "conv", "deconv", "batchnorm", "activation", "maxpool", "unpool",
-    "upsample", "concat", "add", "softmax_xent", "l1", "l2"};
-
-const char *clm_layer_type_name(clm_layer_type t) {
-  return (unsigned)t < CLM_LAYER_TYPE_COUNT ? type_names[t] : "?";
-}
+#include "graph/op-def.h"
 
 clm_status clm_graph_create(clm_context *ctx, clm_graph **out) {
   *out = calloc(1, sizeof **out);
@@ -71,7 +63,7 @@ void clm_layer_defaults(clm_layer *l, clm_layer_type type, const char *name) {
   l->bn_eps = 1e-5f;
   l->ignore = 255;
   l->weight = 1.0f;
-  l->kind = type == CLM_LAYER_SOFTMAX_XENT ? CLM_TASK_CLASSIFICATION : CLM_TASK_REGRESSION;
+  l->kind = clm_layer_type_is_loss(type) ? clm_op(type)->task_kind : CLM_TASK_REGRESSION;
 }
 
 void clm_graph_where(const clm_graph *g, int layer, char *buf, size_t size) {
@@ -161,7 +153,7 @@ clm_status clm_graph_concat(clm_graph *g, const char *name, const char *a, const
 
 clm_status clm_graph_loss(clm_graph *g, const char *name, clm_layer_type type, const char *from,
                           const char *target, const char *mask) {
-  if (type != CLM_LAYER_SOFTMAX_XENT && type != CLM_LAYER_L1 && type != CLM_LAYER_L2)
+  if (!clm_layer_type_is_loss(type))
     CLM_FAIL(CLM_ERR_INVALID_ARG, "layer '%s': %s is not a loss", name, clm_layer_type_name(type));
   clm_layer l;
   clm_layer_defaults(&l, type, name);
@@ -328,10 +320,8 @@ clm_status clm_graph_init_params(clm_graph *g, uint64_t seed) {
       const clm_param_slot *ps = &nd->params[k];
       size_t n = (size_t)ps->n * ps->c * ps->h * ps->w;
       float *dst = (ps->is_state ? s : p) + ps->off;
-      int is_bn = nd->op == CLM_LAYER_BATCHNORM;
-      if (is_bn && !strcmp(ps->suffix, "weight")) for (size_t j = 0; j < n; j++) dst[j] = 1.0f;
-      else if (is_bn && !strcmp(ps->suffix, "running_var")) for (size_t j = 0; j < n; j++) dst[j] = 1.0f;
-      else if (is_bn) for (size_t j = 0; j < n; j++) dst[j] = 0.0f;
+      if (ps->init_const) /* as the op's shape inference set it (batch norm: 1, 0, 0, 1) */
+        for (size_t j = 0; j < n; j++) dst[j] = ps->init_value;
       else {
         /* PyTorch: kaiming_uniform_(a=sqrt(5)) gives bound 1/sqrt(fan_in) for weights; biases
          * are uniform in the same bound */

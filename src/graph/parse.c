@@ -4,16 +4,15 @@
  * and inline comments after white space with # or ;, an optional UTF-8 byte-order mark.
  * Sections named task.<name> are losses. What configparser would read differently from clmtl
  * (a value continued on an indented line, non-ASCII white space) is refused. Every error names
- * the file, the line and, where there is one, the key. */
+ * the file, the line and, where there is one, the key. Which keys each layer type takes is the
+ * op table's (ops_table.c); each key's field and range, op_keys.c's. */
 #include <ctype.h>
-#include <errno.h>
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "clmtl/checkpoint.h"
-#include "graph/graph-impl.h"
+#include "graph/op-def.h"
 #include "runtime/file-impl.h"
 
 #define MAX_KEYS 48
@@ -39,36 +38,6 @@ static char *trim(char *s) {
   return s;
 }
 
-static clm_status parse_int(const section *s, const kv *k, int lo, int hi, int *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(k->value, &end, 10);
-  if (!k->value[0] || *end || errno || v < lo || v > hi)
-    CLM_FAIL(CLM_ERR_PARSE, "%s:%d: layer '%s': '%s = %s' is not an integer in [%d, %d]", s->file,
-             k->line, s->section, k->key, k->value, lo, hi);
-  *out = (int)v;
-  return CLM_OK;
-}
-
-static clm_status parse_float(const section *s, const kv *k, float lo, float hi, float *out) {
-  char *end;
-  errno = 0;
-  double v = strtod(k->value, &end);
-  if (!k->value[0] || *end || errno || !isfinite(v) || v < lo || v > hi)
-    CLM_FAIL(CLM_ERR_PARSE, "%s:%d: layer '%s': '%s = %s' is not a number in [%g, %g]", s->file,
-             k->line, s->section, k->key, k->value, (double)lo, (double)hi);
-  *out = (float)v;
-  return CLM_OK;
-}
-
-static clm_status parse_name(const section *s, const kv *k, char *out) {
-  if (!k->value[0] || strlen(k->value) >= CLM_NAME_MAX || strchr(k->value, ','))
-    CLM_FAIL(CLM_ERR_PARSE, "%s:%d: layer '%s': '%s' needs one layer name (at most %d characters)",
-             s->file, k->line, s->section, k->key, CLM_NAME_MAX - 1);
-  snprintf(out, CLM_NAME_MAX, "%s", k->value);
-  return CLM_OK;
-}
-
 static clm_status parse_from(const section *s, const kv *k, clm_layer *l) {
   char buf[sizeof k->value];
   snprintf(buf, sizeof buf, "%s", k->value);
@@ -88,39 +57,12 @@ static clm_status parse_from(const section *s, const kv *k, clm_layer *l) {
   return CLM_OK;
 }
 
-static clm_status parse_act(const section *s, const kv *k, clm_act_type *out) {
-  static const struct { const char *name; clm_act_type act; } acts[] = {
-      {"relu", CLM_ACTIVATION_RELU},         {"leaky", CLM_ACTIVATION_LEAKY_RELU},
-      {"leaky_relu", CLM_ACTIVATION_LEAKY_RELU}, {"sigmoid", CLM_ACTIVATION_SIGMOID},
-      {"linear", CLM_ACTIVATION_NONE},       {"none", CLM_ACTIVATION_NONE}};
-  for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
-    if (!strcmp(k->value, acts[i].name)) { *out = acts[i].act; return CLM_OK; }
-  CLM_FAIL(CLM_ERR_PARSE, "%s:%d: layer '%s': unknown activation '%s' (relu, leaky, sigmoid, linear)",
-           s->file, k->line, s->section, k->value);
-}
-
-/* Which keys each layer type accepts, besides `type` and `from`. */
+/* Whether layers of type t accept `key` (besides `type`): the op table's keys, and 'from'
+ * for every op that takes inputs. */
 static int key_allowed(clm_layer_type t, const char *key) {
-  static const char *conv_keys[] = {"filters", "size", "stride", "pad", "dilation", "bias", "bn",
-                                    "act", "slope", "bn_momentum", "bn_eps", "output_padding", 0};
-  static const char *bn_keys[] = {"momentum", "eps", 0};
-  static const char *act_keys[] = {"act", "slope", 0};
-  static const char *in_keys[] = {"channels", 0};
-  static const char *unpool_keys[] = {"indices", 0};
-  static const char *loss_keys[] = {"target", "mask", "kind", "ignore", "weight", 0};
-  const char **keys = NULL;
-  switch (t) {
-  case CLM_LAYER_INPUT: keys = in_keys; break;
-  case CLM_LAYER_CONV: case CLM_LAYER_DECONV: keys = conv_keys; break;
-  case CLM_LAYER_BATCHNORM: keys = bn_keys; break;
-  case CLM_LAYER_ACTIVATION: keys = act_keys; break;
-  case CLM_LAYER_UNPOOL: keys = unpool_keys; break;
-  case CLM_LAYER_SOFTMAX_XENT: case CLM_LAYER_L1: case CLM_LAYER_L2: keys = loss_keys; break;
-  default: break;
-  }
-  if (!strcmp(key, "from")) return t != CLM_LAYER_INPUT;
-  for (int i = 0; keys && keys[i]; i++) if (!strcmp(keys[i], key)) return 1;
-  if (t == CLM_LAYER_DECONV && !strcmp(key, "output_padding")) return 1;
+  const clm_op_def *op = clm_op(t);
+  if (!strcmp(key, "from")) return op->arity != 0;
+  for (int i = 0; op->keys[i]; i++) if (!strcmp(op->keys[i], key)) return clm_key_find(key) != NULL;
   return 0;
 }
 
@@ -131,7 +73,7 @@ static clm_status parse_type(const section *s, clm_layer_type *out) {
   int is_task = !strncmp(s->section, "task.", 5);
   for (int t = 0; t < CLM_LAYER_TYPE_COUNT; t++)
     if (!strcmp(k->value, clm_layer_type_name((clm_layer_type)t))) {
-      int loss = t >= CLM_LAYER_SOFTMAX_XENT;
+      int loss = clm_op((clm_layer_type)t)->is_loss;
       if (is_task && !loss)
         CLM_FAIL(CLM_ERR_PARSE, "%s:%d: task section '%s' needs a loss type (softmax_xent, l1, l2), not '%s'",
                  s->file, k->line, s->section, k->value);
@@ -163,33 +105,8 @@ static clm_status section_to_layer(const section *s, clm_layer *l) {
     if (!key_allowed(type, key))
       CLM_FAIL(CLM_ERR_PARSE, "%s:%d: layer '%s': unknown key '%s' for a %s layer", s->file,
                k->line, s->section, key, clm_layer_type_name(type));
-    int bn = 0;
     if (!strcmp(key, "from")) CLM_TRY(parse_from(s, k, l));
-    else if (!strcmp(key, "channels")) CLM_TRY(parse_int(s, k, 1, 1 << 16, &l->channels));
-    else if (!strcmp(key, "filters")) CLM_TRY(parse_int(s, k, 1, 1 << 16, &l->filters));
-    else if (!strcmp(key, "size")) CLM_TRY(parse_int(s, k, 1, 64, &l->size));
-    else if (!strcmp(key, "stride")) CLM_TRY(parse_int(s, k, 1, 64, &l->stride));
-    else if (!strcmp(key, "pad")) CLM_TRY(parse_int(s, k, 0, 256, &l->pad));
-    else if (!strcmp(key, "dilation")) CLM_TRY(parse_int(s, k, 1, 64, &l->dilation));
-    else if (!strcmp(key, "output_padding")) CLM_TRY(parse_int(s, k, 0, 63, &l->output_padding));
-    else if (!strcmp(key, "bias")) CLM_TRY(parse_int(s, k, 0, 1, &l->bias));
-    else if (!strcmp(key, "bn")) { CLM_TRY(parse_int(s, k, 0, 1, &bn)); l->bn = bn; }
-    else if (!strcmp(key, "act")) CLM_TRY(parse_act(s, k, &l->act));
-    else if (!strcmp(key, "slope")) CLM_TRY(parse_float(s, k, 1e-6f, 1.0f, &l->slope));
-    else if (!strcmp(key, "bn_momentum") || !strcmp(key, "momentum"))
-      CLM_TRY(parse_float(s, k, 0.0f, 1.0f, &l->bn_momentum));
-    else if (!strcmp(key, "bn_eps") || !strcmp(key, "eps")) CLM_TRY(parse_float(s, k, 1e-12f, 1.0f, &l->bn_eps));
-    else if (!strcmp(key, "indices")) CLM_TRY(parse_name(s, k, l->indices));
-    else if (!strcmp(key, "target")) CLM_TRY(parse_name(s, k, l->target));
-    else if (!strcmp(key, "mask")) CLM_TRY(parse_name(s, k, l->mask));
-    else if (!strcmp(key, "ignore")) CLM_TRY(parse_int(s, k, -1, 65535, &l->ignore));
-    else if (!strcmp(key, "weight")) CLM_TRY(parse_float(s, k, 0.0f, 1e6f, &l->weight));
-    else if (!strcmp(key, "kind")) {
-      if (!strcmp(k->value, "classification")) l->kind = CLM_TASK_CLASSIFICATION;
-      else if (!strcmp(k->value, "regression")) l->kind = CLM_TASK_REGRESSION;
-      else CLM_FAIL(CLM_ERR_PARSE, "%s:%d: layer '%s': kind must be classification or regression, not '%s'",
-                    s->file, k->line, s->section, k->value);
-    }
+    else CLM_TRY(clm_key_parse(clm_key_find(key), k->value, s->file, k->line, s->section, l));
   }
   if (type != CLM_LAYER_INPUT && l->nfrom == 0)
     CLM_FAIL(CLM_ERR_PARSE, "%s:%d: layer '%s' (%s) has no 'from'", s->file, s->line, s->section,

@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "graph/graph-impl.h"
+#include "graph/op-def.h"
 
 #define ALIGN_FLOATS 16 /* 64-byte alignment of every tensor in the arena */
 
@@ -27,10 +27,7 @@ typedef struct {
 static size_t numel_of(const clm_node *nd) { return (size_t)nd->n * nd->c * nd->h * nd->w; }
 
 /* Does backward of `op` read its forward inputs (x for weight gradients, predictions)? */
-static int bwd_reads_inputs(clm_layer_type op) {
-  return op == CLM_LAYER_CONV || op == CLM_LAYER_DECONV || op == CLM_LAYER_BATCHNORM ||
-         op == CLM_LAYER_SOFTMAX_XENT || op == CLM_LAYER_L1 || op == CLM_LAYER_L2;
-}
+static int bwd_reads_inputs(clm_layer_type op) { return clm_op(op)->bwd_reads_inputs; }
 
 static int cmp_items(const void *a, const void *b) {
   const plan_item *x = a, *y = b;
@@ -77,8 +74,8 @@ static clm_status place(plan_item *items, int count, size_t *total) {
 
 /* Reads its own output in backward (activations, batch norm with a fused activation)? */
 static int bwd_reads_output(const clm_node *nd) {
-  return nd->op == CLM_LAYER_ACTIVATION ||
-         (nd->op == CLM_LAYER_BATCHNORM && nd->act != CLM_ACTIVATION_NONE);
+  int r = clm_op(nd->op)->bwd_reads_output;
+  return r == CLM_BWD_READS_OUTPUT || (r == CLM_BWD_READS_OUTPUT_IF_ACT && nd->act != CLM_ACTIVATION_NONE);
 }
 
 static double gib(size_t bytes) { return (double)bytes / (double)(1u << 30); }
@@ -243,12 +240,12 @@ clm_status clm_graph_plan(clm_graph *g) {
     if (last_use[i] >= 0 && !nd->alias) ADD(&nd->out, numel_of(nd), i, last_use[i]);
     if (nd->aux_floats) {
       int last = nd->loss_index >= 0 ? i : (BWD(i) > i ? READ_BY_BWD(i) : i);
-      if (nd->op == CLM_LAYER_MAXPOOL) /* unpool layers read the indices */
-        for (int j = i + 1; j < n; j++)
-          if (g->nodes[j].op == CLM_LAYER_UNPOOL && g->nodes[j].in[1] == i) {
-            if (j > last) last = j;
-            if (BWD(j) > last) last = READ_BY_BWD(j);
-          }
+      for (int j = i + 1; j < n; j++) { /* ops reading it (unpool reads pooling indices) */
+        int a = clm_op(g->nodes[j].op)->aux_input;
+        if (a < 0 || a >= g->nodes[j].nin || g->nodes[j].in[a] != i) continue;
+        if (j > last) last = j;
+        if (BWD(j) > last) last = READ_BY_BWD(j);
+      }
       ADD(&nd->aux, nd->aux_floats, i, last);
     }
     if (nd->ws_floats) ADD(&nd->ws, nd->ws_floats, i, i);
@@ -305,10 +302,10 @@ clm_status clm_graph_plan(clm_graph *g) {
   free(items);
   for (int i = 0; i < n; i++) { /* give activations and gradients their shapes */
     clm_node *nd = &g->nodes[i];
-    if (nd->loss_index >= 0) { /* scratch shaped like the target */
-      const clm_node *t = &g->nodes[nd->in[1]];
+    nd->aux.n = nd->aux_shape[0]; nd->aux.c = nd->aux_shape[1]; /* as the op's infer set it */
+    nd->aux.h = nd->aux_shape[2]; nd->aux.w = nd->aux_shape[3];
+    if (nd->loss_index >= 0) {
       nd->out = clm_graph_loss_value(g, nd->loss_index);
-      nd->aux.n = t->n; nd->aux.c = t->c; nd->aux.h = t->h; nd->aux.w = t->w;
       continue;
     }
     if (nd->op == CLM_LAYER_INPUT) { /* inputs are uploaded every step: a buffer of their own,
@@ -319,10 +316,6 @@ clm_status clm_graph_plan(clm_graph *g) {
     if (nd->alias) nd->out = g->nodes[nd->in[0]].out; /* planned above: in[0] < i */
     nd->out.n = nd->n; nd->out.c = nd->c; nd->out.h = nd->h; nd->out.w = nd->w;
     if (nd->grad.buf) { nd->grad.n = nd->n; nd->grad.c = nd->c; nd->grad.h = nd->h; nd->grad.w = nd->w; }
-    if (nd->op == CLM_LAYER_MAXPOOL) { /* indices share the output's shape */
-      nd->aux.n = nd->n; nd->aux.c = nd->c; nd->aux.h = nd->h; nd->aux.w = nd->w;
-    }
-    if (nd->op == CLM_LAYER_BATCHNORM) { nd->aux.n = 1; nd->aux.c = 2 * nd->c; nd->aux.h = nd->aux.w = 1; }
   }
   return CLM_OK;
 }

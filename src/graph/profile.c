@@ -1,11 +1,11 @@
 /* Profiling mode of a graph: per (node, pass) wall times, each bracketed by queue drains, and
- * the FLOP and bytes of each pass computed from the shapes. exec.c calls the hooks
+ * the FLOP and bytes of each pass from the op table's cost rules. exec.c calls the hooks
  * (CLM_PROFILED, clm_profile_mark in graph-impl.h); everything else lives here. Not here: the
  * benchmark that reads these records (tools/cmd_bench.c). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "graph/graph-impl.h"
+#include "graph/op-def.h"
 
 typedef struct prof_entry {
   int node;
@@ -35,67 +35,6 @@ static double now_s(void) {
   return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-static double numel(const clm_node *nd) { return (double)nd->n * nd->c * nd->h * nd->w; }
-
-static double param_numel(const clm_node *nd, int k) {
-  const clm_param_slot *p = &nd->params[k];
-  return (double)p->n * p->c * p->h * p->w;
-}
-
-/* Multiply-adds ×2 of one conv/deconv pass (the three passes cost the same). */
-static double conv_flop(const clm_graph *g, const clm_node *nd) {
-  const clm_node *x = &g->nodes[nd->in[0]];
-  double w = param_numel(nd, 0); /* K·C·R·S, or Cin·Cout·R·S for deconv */
-  if (nd->op == CLM_LAYER_CONV) return 2.0 * w * nd->n * nd->h * nd->w;
-  return 2.0 * w * x->n * x->h * x->w;
-}
-
-/* Floats read plus written by one pass (the rules are in graph.h, clm_op_profile). */
-static double pass_floats(const clm_graph *g, const clm_node *nd, clm_graph_pass pass) {
-  const clm_node *x = nd->nin > 0 ? &g->nodes[nd->in[0]] : NULL;
-  double y = numel(nd), f = 0;
-  int fwd = pass == CLM_PASS_FORWARD;
-  double dx_acc = !fwd && nd->nin > 0 && nd->accumulate[0] ? numel(x) : 0;
-  switch (nd->op) {
-  case CLM_LAYER_CONV:
-  case CLM_LAYER_DECONV: {
-    double w = param_numel(nd, 0);
-    if (fwd) return numel(x) + w + y;
-    if (pass == CLM_PASS_BACKWARD_DATA) return y + w + numel(x) + dx_acc;
-    return numel(x) + y + 2 * w; /* dw accumulates */
-  }
-  case CLM_LAYER_BATCHNORM:
-    return fwd ? numel(x) + y : numel(x) + y + numel(x) + dx_acc; /* backward reads x, dy */
-  case CLM_LAYER_UPSAMPLE:
-    return fwd ? numel(x) + y : y + numel(x) + dx_acc;
-  case CLM_LAYER_ACTIVATION:
-    return fwd ? numel(x) + y : 2 * y + numel(x) + dx_acc; /* backward reads y and dy */
-  case CLM_LAYER_MAXPOOL:
-    return fwd ? numel(x) + 2 * y : 2 * y + numel(x) + dx_acc; /* y and its indices */
-  case CLM_LAYER_UNPOOL:
-    return fwd ? 2 * numel(x) + y : 3 * numel(x) + dx_acc; /* backward gathers dy at indices */
-  case CLM_LAYER_CONCAT:
-  case CLM_LAYER_ADD:
-    if (fwd) {
-      for (int j = 0; j < nd->nin; j++) f += numel(&g->nodes[nd->in[j]]);
-      return f + y;
-    }
-    for (int j = 0; j < nd->nin; j++) {
-      if (!nd->in_grad[j]) continue;
-      double in = numel(&g->nodes[nd->in[j]]);
-      f += (nd->op == CLM_LAYER_ADD ? y : in) + in + (nd->accumulate[j] ? in : 0);
-    }
-    return f;
-  case CLM_LAYER_SOFTMAX_XENT:
-  case CLM_LAYER_L1:
-  case CLM_LAYER_L2:
-    for (int j = 0; j < nd->nin && j < 3; j++) f += numel(&g->nodes[nd->in[j]]);
-    return fwd ? f : f + numel(x) + dx_acc; /* backward also writes dpred */
-  default:
-    return 0;
-  }
-}
-
 static void add_entry(clm_graph *g, int node, clm_graph_pass pass) {
   struct clm_profile *p = g->profile;
   const clm_node *nd = &g->nodes[node];
@@ -103,8 +42,9 @@ static void add_entry(clm_graph *g, int node, clm_graph_pass pass) {
   memset(e, 0, sizeof *e);
   e->node = node;
   e->pass = pass;
-  e->flop = (nd->op == CLM_LAYER_CONV || nd->op == CLM_LAYER_DECONV) ? conv_flop(g, nd) : 0;
-  e->bytes = 4.0 * pass_floats(g, nd, pass);
+  const clm_op_def *op = clm_op(nd->op);
+  e->flop = op->flop ? op->flop(g, nd) : 0;
+  e->bytes = op->floats ? 4.0 * op->floats(g, nd, pass) : 0;
   p->index[node * CLM_PASS_COUNT + pass] = p->ne++;
 }
 
@@ -135,7 +75,7 @@ clm_status clm_graph_profile_enable(clm_graph *g, int on) {
   for (int s = 0; s < g->nbwd; s++) {
     int i = g->bwd[s];
     const clm_node *nd = &g->nodes[i];
-    if (nd->op == CLM_LAYER_CONV || nd->op == CLM_LAYER_DECONV) {
+    if (clm_op(nd->op)->split_backward) {
       if (nd->in_grad[0]) add_entry(g, i, CLM_PASS_BACKWARD_DATA);
       add_entry(g, i, CLM_PASS_BACKWARD_WEIGHT);
     } else {
@@ -170,7 +110,7 @@ clm_status clm_graph_profile_get(const clm_graph *g, int i, clm_op_profile *out)
   int conv_pass = e->pass == CLM_PASS_BACKWARD_DATA     ? CLM_CONV_BACKWARD_DATA
                   : e->pass == CLM_PASS_BACKWARD_WEIGHT ? CLM_CONV_BACKWARD_WEIGHT
                                                         : CLM_CONV_FORWARD;
-  out->variant = (nd->op == CLM_LAYER_CONV || nd->op == CLM_LAYER_DECONV)
+  out->variant = clm_op(nd->op)->split_backward
                      ? clm_conv_variant_name((clm_conv_variant)nd->variant[conv_pass]) : "";
   out->is_loss = nd->loss_index >= 0;
   out->calls = e->n;
@@ -215,7 +155,7 @@ clm_status clm_profile_end(clm_graph *g, int node, clm_graph_pass pass, clm_stat
   if (!g->profile || st != CLM_OK) return st;
   CLM_CL_TRY(clFinish(g->ctx->queue));
   const clm_node *nd = &g->nodes[node];
-  if (pass == CLM_PASS_BACKWARD && (nd->op == CLM_LAYER_CONV || nd->op == CLM_LAYER_DECONV))
+  if (pass == CLM_PASS_BACKWARD && clm_op(nd->op)->split_backward)
     pass = CLM_PASS_BACKWARD_WEIGHT; /* what is left after clm_profile_mark */
   return record(g, node, pass, (now_s() - g->profile->t0) * 1e3);
 }

@@ -140,17 +140,30 @@ static const char *kind_name(clm_device_kind k) {
   }
 }
 
+/* Preference among devices a spec matches: GPUs, then accelerators, then CPUs, then the rest. */
+static int kind_rank(clm_device_kind k) {
+  switch (k) {
+  case CLM_DEVICE_GPU: return 0;
+  case CLM_DEVICE_ACCELERATOR: return 1;
+  case CLM_DEVICE_CPU: return 2;
+  default: return 3;
+  }
+}
+
+int clm_device_pick(const clm_device_info *list, int n, const char *spec) {
+  int pick = -1;
+  for (int i = 0; i < n; i++) {
+    if (spec && *spec && !matches(&list[i], spec)) continue;
+    if (pick < 0 || kind_rank(list[i].kind) < kind_rank(list[pick].kind)) pick = i;
+  }
+  return pick;
+}
+
 clm_status clm_device_select(const char *spec, clm_device_info *out) {
   clm_device_info *list;
   int n;
   CLM_TRY(clm_device_list(&list, &n));
-  int pick = -1;
-  if (!spec || !*spec) {
-    for (int i = 0; i < n && pick < 0; i++) if (list[i].kind == CLM_DEVICE_GPU) pick = i;
-    if (pick < 0) pick = 0;
-  } else {
-    for (int i = 0; i < n && pick < 0; i++) if (matches(&list[i], spec)) pick = i;
-  }
+  int pick = clm_device_pick(list, n, spec);
   if (pick < 0) {
     char msg[3072];
     size_t used = 0;

@@ -1,5 +1,5 @@
 /* Pictures from network outputs (infer.h): colour maps, instance clustering by centroid
- * votes, panels. Plain host code. */
+ * votes, panels. Plain host code. Image reading, resizing and output files: src/infer/. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,11 +81,11 @@ static int cmp_float(const void *a, const void *b) {
 }
 
 /* A compact perceptual map (dark purple → orange → pale yellow), piecewise linear. */
-static void colormap(float t, uint8_t *rgb) {
+void clm_colormap(float t, uint8_t *rgb) {
   static const float stops[5][3] = {
       {0.00f, 0.00f, 0.02f}, {0.32f, 0.07f, 0.43f}, {0.72f, 0.21f, 0.33f},
       {0.98f, 0.55f, 0.23f}, {0.99f, 0.99f, 0.75f}};
-  t = t < 0 ? 0 : t > 1 ? 1 : t;
+  t = !(t > 0) ? 0 : t > 1 ? 1 : t;
   float x = t * 4.0f;
   int k = (int)x;
   if (k > 3) k = 3;
@@ -94,24 +94,29 @@ static void colormap(float t, uint8_t *rgb) {
     rgb[c] = (uint8_t)lrintf(255.0f * (stops[k][c] + f * (stops[k + 1][c] - stops[k][c])));
 }
 
+float clm_depth_auto_max(const float *disparity, size_t count) {
+  float max = 1.0f, *tmp = malloc((count ? count : 1) * sizeof *tmp);
+  if (!tmp) return max;
+  size_t n = 0;
+  for (size_t i = 0; i < count; i++) if (isfinite(disparity[i])) tmp[n++] = disparity[i];
+  if (n) {
+    qsort(tmp, n, sizeof *tmp, cmp_float);
+    max = tmp[(size_t)(0.99 * (double)(n - 1))];
+  }
+  free(tmp);
+  return max > 0 ? max : 1.0f;
+}
+
+void clm_colorize_values(const float *values, size_t count, float lo, float hi, uint8_t *rgb) {
+  float span = hi > lo ? hi - lo : 1.0f;
+  for (size_t i = 0; i < count; i++)
+    clm_colormap(isfinite(values[i]) ? (values[i] - lo) / span : 0.0f, rgb + 3 * i);
+}
+
 void clm_colorize_depth(const float *disparity, int height, int width, float max, uint8_t *rgb) {
   size_t hw = (size_t)height * width;
-  if (!(max > 0)) {
-    float *tmp = malloc(hw * sizeof *tmp);
-    max = 1.0f;
-    if (tmp) {
-      size_t n = 0;
-      for (size_t i = 0; i < hw; i++) if (isfinite(disparity[i])) tmp[n++] = disparity[i];
-      if (n) {
-        qsort(tmp, n, sizeof *tmp, cmp_float);
-        max = tmp[(size_t)(0.99 * (double)(n - 1))];
-      }
-      free(tmp);
-      if (!(max > 0)) max = 1.0f;
-    }
-  }
-  for (size_t i = 0; i < hw; i++)
-    colormap(isfinite(disparity[i]) ? disparity[i] / max : 0.0f, rgb + 3 * i);
+  if (!(max > 0)) max = clm_depth_auto_max(disparity, hw);
+  clm_colorize_values(disparity, hw, 0.0f, max, rgb);
 }
 
 clm_cluster_options clm_cluster_defaults(void) {

@@ -387,8 +387,14 @@ static void log_epoch(trainer *t, const clm_epoch_report *r, const clm_mtl_snaps
 static clm_status validate(trainer *t, clm_epoch_report *r) {
   CLM_TRY(clm_evaluate(t->g, &t->feeds, t->val, t->metrics, r->val_loss));
   for (int i = 0; i < t->ntasks; i++) CLM_TRY(clm_metrics_result(t->metrics, i, &r->metrics[i]));
+  /* uniform weights over the tasks this data has: a task whose target the data lacks for the
+   * whole run (depth without disparity/) is left out, not averaged in as a 0 */
+  double weight[CLM_MTL_MAX_TASKS];
+  int present = 0;
+  for (int i = 0; i < t->ntasks; i++) present += t->feeds.available[i] != 0;
+  for (int i = 0; i < t->ntasks; i++) weight[i] = t->feeds.available[i] && present ? 1.0 / present : 0.0;
   clm_metrics_aggregate agg;
-  CLM_TRY(clm_metrics_aggregate_loss(r->val_loss, NULL, t->ntasks, &agg));
+  CLM_TRY(clm_metrics_aggregate_loss(r->val_loss, weight, t->ntasks, &agg));
   r->val_aggregate = agg.total;
   r->val_skipped = agg.nskipped;
   return CLM_OK;

@@ -162,7 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (t == CLM_LAYER_UNPOOL && pool < 0 && byte(&in) < 240) t = CLM_LAYER_MAXPOOL;
     char name[CLM_NAME_MAX];
     make_name(&in, g, i, name);
-    if (t >= CLM_LAYER_SOFTMAX_XENT) snprintf(name, sizeof name, "task.l%d", i);
+    if (clm_layer_type_is_loss((clm_layer_type)t)) snprintf(name, sizeof name, "task.l%d", i);
     clm_layer_defaults(&l, (clm_layer_type)t, name);
     switch (t) {
     case CLM_LAYER_INPUT: l.channels = pick(&in, channels_e, 8, 4); break;

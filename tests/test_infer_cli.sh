@@ -1,0 +1,110 @@
+#!/bin/sh
+# `clmtl infer` and `clmtl eval` end to end on a tiny model: the README's quick-start infer
+# command (--out created), PNG and JPEG inputs, a folder, an @list, two inputs with the same
+# base name (-1 suffix), outputs at the input's resolution read back by tests/infer_check.py
+# (labelIds = argmax of the probabilities, disparity PNG = .npy within 1/256, instanceIds
+# against labelIds and the JSON, letterbox box computed independently), --fit stretch, --size,
+# --help; eval's per-class table with class names, --json, and delta_m% against baselines
+# recomputed here from the JSON by the formula.
+# usage: test_infer_cli.sh CLMTL MODELS_DIR TEST_INFER_IO_BINARY TESTS_DIR
+set -u
+clmtl="$1"
+models="$2"
+jpeg_writer="$3"
+tests="$4"
+. "$(dirname "$0")/check.sh"
+command -v python3 > /dev/null || { echo "python3 missing: skipped"; exit 77; }
+# a tiny model trained enough (about 3 s) that its instance head finds some instances, and a
+# one-epoch baseline
+tiny="--model $models/tiny.cfg --batch 4 --val-count 4 --patience 0"
+"$clmtl" train $tiny --size 32x64 --train-count 96 --epochs 6 --lr 0.01 --seed 2 --out "$dir/run" > "$dir/train.log" 2>&1
+check "train a tiny model" $?
+"$clmtl" train $tiny --size 16x32 --train-count 4 --epochs 1 --seed 5 --out "$dir/run2" > "$dir/train2.log" 2>&1
+check "train a second one (a baseline)" $?
+"$clmtl" synth --out "$dir/scenes" --count 4 --size 40x70 > /dev/null 2>&1
+check "synth 40x70 scenes" $?
+"$clmtl" synth --out "$dir/big" --count 4 --size 96x192 > /dev/null 2>&1
+check "synth 96x192 scenes" $?
+ckpt="$dir/run/best.safetensors"
+
+# the README's quick start: --out names a folder that does not exist yet
+(cd "$dir" && "$clmtl" infer --model run/best.safetensors --out pics/new scenes/leftImg8bit/test/synth/*.png) > "$dir/q.log" 2>&1
+check "README quick-start infer with a new --out folder" $?
+test "$(ls "$dir/pics/new" | grep -c '_panel.png$')" -eq 4; check "one panel per image in the new folder" $?
+
+# folder, @list, same base names, JPEG
+mkdir -p "$dir/a" "$dir/b"
+img=$(ls "$dir"/scenes/leftImg8bit/val/synth/*.png | head -1)
+cp "$img" "$dir/a/x.png"
+cp "$img" "$dir/b/x.png"
+"$jpeg_writer" "$dir/b/photo.jpg"
+check "write a JPEG fixture" $?
+printf '# images\n%s\n\n%s\n' "$dir/b/x.png" "$dir/b/photo.jpg" > "$dir/list.txt"
+"$clmtl" infer --model "$ckpt" --raw --out "$dir/o" "$dir/a" "@$dir/list.txt" > "$dir/i.log" 2>&1
+check "infer a folder and an @list with --raw" $?
+cat "$dir/i.log"
+for s in x x-1 photo; do
+  test -s "$dir/o/$s.json"; check "stem $s written" $?
+done
+cmp -s "$dir/o/x_semantic_labelIds.png" "$dir/o/x-1_semantic_labelIds.png"
+check "the same image under two names gives the same labels, in two files" $?
+python3 "$tests/infer_check.py" "$dir/o" x 70 40 32 64 letterbox; check "x: outputs read back and agree (letterbox 40x70 -> 32x64)" $?
+python3 "$tests/infer_check.py" "$dir/o" photo 70 45 32 64 letterbox; check "photo.jpg: outputs read back and agree" $?
+"$clmtl" infer --model "$ckpt" --raw --out "$dir/bo" "$dir/big/leftImg8bit/test/synth" > "$dir/bo.log" 2>&1
+check "infer 96x192 scenes" $?
+cat "$dir/bo.log"
+for j in "$dir"/bo/*.json; do
+  s=$(basename "$j" .json)
+  python3 "$tests/infer_check.py" "$dir/bo" "$s" 192 96 32 64 letterbox; check "$s: outputs read back and agree" $?
+done
+
+"$clmtl" infer --model "$ckpt" --raw --fit stretch --size 16x32 --depth-range 0,4 --out "$dir/s" "$dir/a/x.png" > "$dir/s.log" 2>&1
+check "infer --fit stretch --size 16x32 --depth-range 0,4" $?
+python3 "$tests/infer_check.py" "$dir/s" x 70 40 16 32 stretch; check "stretch: outputs read back and agree" $?
+
+"$clmtl" infer --model "$ckpt" --depth-range 4,1 "$dir/a/x.png" > "$dir/bad.log" 2>&1
+test $? -eq 2; check "--depth-range MAX < MIN is refused (exit 2)" $?
+"$clmtl" infer --model "$ckpt" --out "$dir/o" "$dir/missing.png" > "$dir/bad.log" 2>&1
+test $? -eq 1 && grep -q "missing.png" "$dir/bad.log"; check "a missing image: exit 1, named" $?
+printf 'not an image' > "$dir/fake.jpg"
+"$clmtl" infer --model "$ckpt" --out "$dir/o" "$dir/fake.jpg" > "$dir/bad.log" 2>&1
+test $? -eq 1 && grep -q "fake.jpg: neither a PNG nor a JPEG" "$dir/bad.log"; check "a file that is no image is refused by name" $?
+for c in infer eval; do
+  "$clmtl" $c --help > "$dir/help.txt" 2> "$dir/help.err"
+  test $? -eq 0 && test -s "$dir/help.txt" && test ! -s "$dir/help.err"; check "$c --help: stdout, exit 0" $?
+done
+grep -q "mIoU%" "$dir/help.txt" && grep -q "delta_m" "$dir/help.txt"; check "eval --help explains the columns and delta_m" $?
+
+# eval: per-class IoU by name, JSON, delta_m
+"$clmtl" eval --model "$ckpt" --count 5 --json "$dir/e.json" --baseline-runs "semantic=$dir/run2,depth=$dir/run2" > "$dir/e.log" 2>&1
+check "eval --json --baseline-runs" $?
+cat "$dir/e.log"
+grep -q "5 samples evaluated" "$dir/e.log"; check "the header states the samples evaluated" $?
+grep -Eq "^ +6 vehicle " "$dir/e.log"; check "per-class IoU rows carry the class names" $?
+python3 - "$dir/e.json" "$dir/e.log" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+log = open(sys.argv[2]).read()
+seg = [t for t in d["tasks"] if t["name"] == "semantic"][0]
+names = [c["name"] for c in seg["per_class"]]
+assert names == ["flat", "construction", "object", "nature", "sky", "human", "vehicle"], names
+assert d["samples"] == 5, d["samples"]
+# delta_m by its definition: mean over tasks of (-1)^lower (M - B) / B * 100
+terms = []
+for b in d["baselines"]:
+    m, base = b["model_value"], b["baseline_value"]
+    model = [t for t in d["tasks"] if t["name"] == b["task"]][0]
+    assert abs(m - (model["mae"] if b["measure"] == "mae" else model["miou_percent"] / 100)) < 1e-12 * abs(m), b
+    sign = -1 if b["measure"] == "mae" else 1
+    terms.append(sign * (m - base) / base * 100)
+want = sum(terms) / len(terms)
+assert abs(d["delta_m_percent"] - want) < 1e-9, (d["delta_m_percent"], want)
+assert ("delta_m%% over 2 tasks: %+.2f" % want) in log
+print("delta_m %.4f recomputed from the JSON" % want)
+EOF
+check "eval JSON: class names, samples, delta_m by the formula" $?
+"$clmtl" eval --model "$ckpt" --count 5 --baseline-runs "semantic=$dir/run,depth=$dir/run,instance=$dir/run" > "$dir/e0.log" 2>&1
+grep -q "delta_m% over 3 tasks: +0.00" "$dir/e0.log"; check "a model against itself: delta_m 0" $?
+"$clmtl" eval --model "$ckpt" --count 5 --baseline-runs "nosuch=$dir/run" > "$dir/bad.log" 2>&1
+test $? -eq 2 && grep -q "nosuch" "$dir/bad.log"; check "a baseline for a task the model lacks is refused, named" $?
+finish

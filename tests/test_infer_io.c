@@ -1,0 +1,243 @@
+/* Inference I/O (src/infer/): letterbox geometry against hand-computed boxes; bilinear and
+ * nearest resampling against properties any correct resampler has (linear ramps reproduced
+ * exactly inside the image, constants kept, an integer upscale repeating pixels, a letterbox
+ * round trip of labels lossless) and against a float64 reference of the half-pixel formula;
+ * CityScapes disparity and instanceIds encodings against hand-made values; .npy bytes; PNG
+ * and JPEG reading, the JPEG dimension bound; Δm% against hand-computed numbers.
+ * With an argument PATH it only writes a 45 x 70 JPEG there (a fixture for test_infer_cli.sh). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stb_image_write.h>
+#include "clmtl/data.h"
+#include "clmtl/infer.h"
+#include "clmtl/metrics.h"
+#include "test_util.h"
+
+static void fit_boxes(void) {
+  /* 100 x 300 into 64 x 128: s = min(0.64, 0.4267) -> 43 x 128 at y = (64 - 43) / 2 = 10 */
+  clm_box b = clm_fit_box(100, 300, 64, 128, CLM_FIT_LETTERBOX);
+  test_true("letterbox 100x300 -> 64x128: box y 10, x 0, 43 x 128",
+            b.y == 10 && b.x == 0 && b.height == 43 && b.width == 128, NULL);
+  /* 1024 x 2048 into 64 x 128: exact, the whole input */
+  b = clm_fit_box(1024, 2048, 64, 128, CLM_FIT_LETTERBOX);
+  test_true("letterbox of the same aspect: whole input", b.y == 0 && b.x == 0 && b.height == 64 && b.width == 128, NULL);
+  /* 300 x 100 (portrait) into 64 x 128: s = min(0.2133, 1.28) -> 64 x 21 at x = (128 - 21) / 2 = 53 */
+  b = clm_fit_box(300, 100, 64, 128, CLM_FIT_LETTERBOX);
+  test_true("letterbox 300x100 -> 64x128: box y 0, x 53, 64 x 21",
+            b.y == 0 && b.x == 53 && b.height == 64 && b.width == 21, NULL);
+  b = clm_fit_box(300, 100, 64, 128, CLM_FIT_STRETCH);
+  test_true("stretch: whole input", b.y == 0 && b.x == 0 && b.height == 64 && b.width == 128, NULL);
+}
+
+/* float64 reference of bilinear resampling with half-pixel centres and edge clamping
+ * (PyTorch's interpolate(mode='bilinear', align_corners=False, antialias=False)), region to
+ * region. */
+static double ref_bilinear(const float *src, int sw, const clm_box *f, const clm_box *t, int y, int x) {
+  double u = (y - t->y + 0.5) * f->height / t->height - 0.5, v = (x - t->x + 0.5) * f->width / t->width - 0.5;
+  u = fmin(fmax(u, 0.0), f->height - 1.0);
+  v = fmin(fmax(v, 0.0), f->width - 1.0);
+  int u0 = (int)floor(u), v0 = (int)floor(v), u1 = u0 + 1 < f->height ? u0 + 1 : u0, v1 = v0 + 1 < f->width ? v0 + 1 : v0;
+  double a = u - u0, b = v - v0;
+#define S(r, c) (double)src[(size_t)(f->y + (r)) * sw + f->x + (c)]
+  return (1 - a) * ((1 - b) * S(u0, v0) + b * S(u0, v1)) + a * ((1 - b) * S(u1, v0) + b * S(u1, v1));
+#undef S
+}
+
+static void resampling(void) {
+  test_rng r = test_rng_make(11);
+  const int shapes[][4] = {{7, 13, 16, 32}, {16, 32, 7, 13}, {33, 17, 64, 9}, {5, 5, 5, 5}, {1, 9, 4, 3}};
+  for (int s = 0; s < 5; s++) {
+    int sh = shapes[s][0], sw = shapes[s][1], dh = shapes[s][2], dw = shapes[s][3];
+    float *src = test_random(&r, (size_t)2 * sh * sw, -3, 3), *dst = test_alloc((size_t)2 * dh * dw),
+          *want = test_alloc((size_t)2 * dh * dw);
+    clm_resize_bilinear(src, 2, sh, sw, NULL, dst, dh, dw, NULL);
+    clm_box f = {0, 0, sh, sw}, t = {0, 0, dh, dw};
+    for (int c = 0; c < 2; c++)
+      for (int y = 0; y < dh; y++)
+        for (int x = 0; x < dw; x++)
+          want[((size_t)c * dh + y) * dw + x] = (float)ref_bilinear(src + (size_t)c * sh * sw, sw, &f, &t, y, x);
+    char name[96];
+    snprintf(name, sizeof name, "bilinear %dx%d -> %dx%d vs float64 reference", sh, sw, dh, dw);
+    test_check(name, test_rel_error(dst, want, (size_t)2 * dh * dw, 1e-6), 1e-5);
+    free(src); free(dst); free(want);
+  }
+  /* a linear ramp a·y + b·x + c, upscaled 10 x 12 -> 25 x 30: bilinear reproduces it exactly
+   * wherever no clamping happens (source coordinates in [0, size - 1]) */
+  float ramp[10 * 12], up[25 * 30];
+  for (int y = 0; y < 10; y++)
+    for (int x = 0; x < 12; x++) ramp[y * 12 + x] = 0.5f * (float)y - 0.25f * (float)x + 3.0f;
+  clm_resize_bilinear(ramp, 1, 10, 12, NULL, up, 25, 30, NULL);
+  double err = 0;
+  for (int y = 0; y < 25; y++)
+    for (int x = 0; x < 30; x++) {
+      double u = (y + 0.5) * 10 / 25 - 0.5, v = (x + 0.5) * 12 / 30 - 0.5;
+      if (u < 0 || v < 0 || u > 9 || v > 11) continue;
+      err = fmax(err, fabs(up[y * 30 + x] - (0.5 * u - 0.25 * v + 3.0)));
+    }
+  test_check("bilinear reproduces a linear ramp (max abs error)", err, 1e-5);
+  /* nearest, 2x upscale of labels into a region: every pixel copies its source */
+  uint8_t lab[3 * 4], big[10 * 12];
+  for (int i = 0; i < 12; i++) lab[i] = (uint8_t)(i * 7 + 1);
+  memset(big, 99, sizeof big);
+  clm_box to = {2, 2, 6, 8};
+  clm_resize_nearest(lab, 1, 1, 3, 4, NULL, big, 10, 12, &to);
+  int ok = 1;
+  for (int y = 0; y < 10; y++)
+    for (int x = 0; x < 12; x++) {
+      int in = y >= 2 && y < 8 && x >= 2 && x < 10;
+      ok &= in ? big[y * 12 + x] == lab[((y - 2) / 2) * 4 + (x - 2) / 2] : big[y * 12 + x] == 99;
+    }
+  test_true("nearest 2x upscale into a region: pixels repeated, outside untouched", ok, NULL);
+  /* letterbox round trip of labels: image 30 x 90 -> network 64 x 180 (a 60 x 180 box) -> back
+   * by nearest: at 2x every source pixel survives */
+  uint8_t img[30 * 90], net[64 * 180], back[30 * 90];
+  for (int i = 0; i < 30 * 90; i++) img[i] = (uint8_t)((i * 2654435761u) >> 24);
+  clm_box b = clm_fit_box(30, 90, 64, 180, CLM_FIT_LETTERBOX);
+  memset(net, 255, sizeof net);
+  clm_resize_nearest(img, 1, 1, 30, 90, NULL, net, 64, 180, &b);
+  clm_resize_nearest(net, 1, 1, 64, 180, &b, back, 30, 90, NULL);
+  test_true("letterbox round trip of labels (2x) is lossless", b.height == 60 && b.width == 180 && !memcmp(img, back, sizeof img),
+            NULL);
+  /* a constant image stays constant through a letterboxed bilinear round trip */
+  float k[3 * 20 * 50], n2[3 * 16 * 32], k2[3 * 20 * 50];
+  for (int i = 0; i < 3 * 20 * 50; i++) k[i] = 0.375f;
+  clm_box kb = clm_fit_box(20, 50, 16, 32, CLM_FIT_LETTERBOX);
+  memset(n2, 0, sizeof n2);
+  clm_resize_bilinear(k, 3, 20, 50, NULL, n2, 16, 32, &kb);
+  clm_resize_bilinear(n2, 3, 16, 32, &kb, k2, 20, 50, NULL);
+  double kerr = 0;
+  for (int i = 0; i < 3 * 20 * 50; i++) kerr = fmax(kerr, fabs(k2[i] - 0.375));
+  test_check("constant through a letterbox round trip: padding never bleeds in", kerr, 1e-6);
+}
+
+static void encodings(void) {
+  const float d[7] = {1.0f, 0.0f, -2.0f, NAN, 300.0f, 0.001f, 12.3456f};
+  uint16_t e[7];
+  clm_disparity_encode(d, 7, e);
+  /* round(1·256)+1 = 257; 0, negative, NaN: 0; 300·256 > 65534: 65535; round(0.256)+1 = 1;
+   * round(3160.47)+1 = 3161 */
+  test_true("disparity encoding: 257 0 0 0 65535 1 3161",
+            e[0] == 257 && e[1] == 0 && e[2] == 0 && e[3] == 0 && e[4] == 65535 && e[5] == 1 && e[6] == 3161, NULL);
+  test_check("disparity decodes within 1/512", fabs((e[6] - 1) / 256.0 - 12.3456), 1.0 / 512);
+  /* 4 x 6: stuff (class 0, 3), two instances of class 5, one of class 6, a class-6 pixel that
+   * no instance took */
+  const uint8_t cls[24] = {0, 5, 5, 0, 6, 6,
+                           0, 5, 5, 0, 6, 6,
+                           3, 3, 5, 5, 6, 3,
+                           3, 3, 5, 5, 3, 3};
+  const int32_t ids[24] = {0, 2, 2, 0, 1, 1,
+                           0, 2, 2, 0, 1, 1,
+                           0, 0, 3, 3, 0, 0,
+                           0, 0, 3, 3, 0, 0};
+  uint16_t out[24];
+  clm_instance_info info[4];
+  int n = clm_instance_ids(cls, ids, 4, 6, out, info, 4);
+  /* instance 1: class 6, the first of its class -> 6000; 2: class 5 -> 5000; 3: class 5 -> 5001 */
+  const uint16_t want[24] = {0, 5000, 5000, 0, 6000, 6000,
+                             0, 5000, 5000, 0, 6000, 6000,
+                             3, 3, 5001, 5001, 6, 3,
+                             3, 3, 5001, 5001, 3, 3};
+  test_true("instanceIds: class*1000 + k per class, class id elsewhere", n == 3 && !memcmp(out, want, sizeof want), NULL);
+  test_true("instance 1: class 6, 4 pixels, box x 4..5 y 0..1, centroid (4.5, 0.5)",
+            info[0].id == 6000 && info[0].cls == 6 && info[0].pixels == 4 && info[0].x0 == 4 && info[0].x1 == 5 &&
+                info[0].y0 == 0 && info[0].y1 == 1 && info[0].cx == 4.5 && info[0].cy == 0.5, NULL);
+  test_true("instance 3: id 5001, box x 2..3 y 2..3, centroid (2.5, 2.5)",
+            info[2].id == 5001 && info[2].pixels == 4 && info[2].x0 == 2 && info[2].y1 == 3 && info[2].cx == 2.5 &&
+                info[2].cy == 2.5, NULL);
+  int32_t mixed[24];
+  memcpy(mixed, ids, sizeof mixed);
+  mixed[0] = 1; /* instance 1 on a class-0 pixel too */
+  test_expect("an instance over two classes is refused", (clm_status)clm_instance_ids(cls, mixed, 4, 6, out, NULL, 0),
+              CLM_ERR_INVALID_ARG, "spans classes");
+}
+
+static void files(const char *dir) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/v.npy", dir);
+  const float v[2 * 3 * 5] = {1, 2, 3, -4.5f, 1e-3f};
+  test_status("npy write", clm_npy_write(path, 2, 3, 5, v));
+  FILE *f = fopen(path, "rb");
+  unsigned char buf[256];
+  size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
+  if (f) fclose(f);
+  test_true("npy: 128-byte header, magic, shape (2, 3, 5), then the floats",
+            n == 128 + sizeof v && !memcmp(buf, "\x93NUMPY\x01\x00", 8) && buf[8] + 256 * buf[9] == 118 &&
+                strstr((char *)buf + 10, "'shape': (2, 3, 5)") && !memcmp(buf + 128, v, sizeof v), NULL);
+  /* JPEG: a smooth image written by stb_image_write and read back */
+  enum { H = 45, W = 70 };
+  static uint8_t rgb[H * W * 3];
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < W; x++) {
+      rgb[3 * (y * W + x)] = (uint8_t)(3 * x);
+      rgb[3 * (y * W + x) + 1] = (uint8_t)(5 * y);
+      rgb[3 * (y * W + x) + 2] = 128;
+    }
+  snprintf(path, sizeof path, "%s/a.jpg", dir);
+  stbi_write_jpg(path, W, H, 3, rgb, 95);
+  uint8_t *px = NULL;
+  int h = 0, w = 0;
+  test_status("JPEG read", clm_image_read(path, &px, &h, &w));
+  double err = 0;
+  for (int i = 0; px && i < H * W * 3; i++) err = fmax(err, fabs((double)px[i] - rgb[i]));
+  test_true("JPEG 70 x 45 read back within 12 levels of what was written", px && h == H && w == W && err <= 12, NULL);
+  free(px);
+  snprintf(path, sizeof path, "%s/a.png", dir);
+  stbi_write_png(path, W, H, 3, rgb, W * 3);
+  px = NULL;
+  test_status("PNG read", clm_image_read(path, &px, &h, &w));
+  test_true("PNG read back exactly", px && h == H && w == W && !memcmp(px, rgb, sizeof rgb), NULL);
+  free(px);
+  /* a JPEG whose frame header claims 20000 x 30000 pixels, in 30 bytes */
+  const unsigned char huge[] = {0xff, 0xd8, 0xff, 0xe0, 0x00, 0x04, 0x00, 0x00, 0xff, 0xc0, 0x00, 0x11,
+                                0x08, 0x75, 0x30, 0x4e, 0x20, 0x03, 0x01, 0x22, 0x00, 0x02, 0x11, 0x01,
+                                0x03, 0x11, 0x01, 0xff, 0xd9};
+  snprintf(path, sizeof path, "%s/huge.jpg", dir);
+  f = fopen(path, "wb");
+  if (f) { fwrite(huge, 1, sizeof huge, f); fclose(f); }
+  test_expect("a JPEG claiming 20000 x 30000 is refused before decoding", clm_image_read(path, &px, &h, &w),
+              CLM_ERR_PARSE, "20000 x 30000");
+  const unsigned char nosof[] = {0xff, 0xd8, 0xff, 0xe0, 0x00, 0x04, 0x00, 0x00, 0xff, 0xd9};
+  snprintf(path, sizeof path, "%s/nosof.jpg", dir);
+  f = fopen(path, "wb");
+  if (f) { fwrite(nosof, 1, sizeof nosof, f); fclose(f); }
+  test_expect("a JPEG without a frame header is refused", clm_image_read(path, &px, &h, &w), CLM_ERR_PARSE,
+              "no frame header");
+  snprintf(path, sizeof path, "%s/v.npy", dir);
+  test_expect("neither PNG nor JPEG is refused by its first bytes", clm_image_read(path, &px, &h, &w), CLM_ERR_PARSE,
+              "neither a PNG nor a JPEG");
+}
+
+static void delta_m(void) {
+  /* mIoU 0.60 vs 0.50 (higher better): +20%; MAE 0.9 vs 1.2 (lower better): +25%;
+   * L1 2.2 vs 2.0 (lower better): -10%. Δm = (20 + 25 - 10) / 3 = 11.6667 */
+  const double v[3] = {0.60, 0.9, 2.2}, b[3] = {0.50, 1.2, 2.0};
+  const int lower[3] = {0, 1, 1};
+  double dm = 0;
+  test_status("delta_m", clm_metrics_delta_m(v, b, lower, 3, &dm));
+  test_check("delta_m = 35/3 % (hand-computed)", fabs(dm - 35.0 / 3.0), 1e-9);
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1) { /* the JPEG fixture */
+    enum { H = 45, W = 70 };
+    clm_sample s;
+    uint8_t rgb[H * W * 3];
+    if (clm_sample_alloc(&s, H, W) != CLM_OK || clm_synth_render(7, &s) != CLM_OK) return 1;
+    clm_image_to_rgb(s.image, H, W, rgb);
+    clm_sample_free(&s);
+    return !stbi_write_jpg(argv[1], W, H, 3, rgb, 95);
+  }
+  char dir[] = "/tmp/clmtl_infer_io_XXXXXX";
+  if (!mkdtemp(dir)) return 1;
+  fit_boxes();
+  resampling();
+  encodings();
+  files(dir);
+  delta_m();
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+  return test_finish();
+}

@@ -1,0 +1,633 @@
+/* `clmtl infer`: a trained checkpoint run on images (PNG, JPEG; files, folders, @lists), every
+ * output written at the input image's resolution, one set of files per task of the model, named
+ * after the task, in formats other tools read (CityScapes label/instance/disparity PNGs, NumPy
+ * .npy, a JSON per image), plus a captioned panel. The network runs at the checkpoint's
+ * resolution (or --size), the image fitted by letterbox or stretch; predictions are resized
+ * back (nearest for labels and instance ids, bilinear for values). Picture composition:
+ * infer_panel.c; resizing, encodings and image reading: src/infer/. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cjson/cJSON.h>
+#include <stb_image_write.h>
+#include "cli.h"
+#include "clmtl/infer.h"
+#include "clmtl/rundir.h"
+#include "infer_panel.h"
+#include "train/feeds.h"
+
+static const char usage_text[] =
+    "usage: clmtl infer --model CKPT.safetensors [options] INPUT...\n"
+    "\n"
+    "INPUT is an image (PNG or JPEG), a folder (its *.png, *.jpg, *.jpeg files, sorted by name,\n"
+    "not recursive) or @LIST (a text file of paths, one a line, relative ones taken from the\n"
+    "current directory; blank lines and lines starting with # are skipped). Every output is at\n"
+    "the input image's resolution.\n"
+    "\n"
+    "options:\n"
+    "  --out DIR            where to write (created if missing; default .)\n"
+    "  --size HxW           run the network at this resolution (default: the checkpoint's)\n"
+    "  --fit letterbox|stretch\n"
+    "                       letterbox (default): scale to fit, aspect ratio kept, padded with\n"
+    "                       black; stretch: scale each direction to the network's resolution\n"
+    "  --raw                also write the raw predictions as NumPy float32 .npy arrays\n"
+    "  --depth-range MIN,MAX  fixed colour scale for disparity pictures (default: 0 to the\n"
+    "                       image's 99th percentile, stated on the panel's colour bar)\n"
+    "  --device D           OpenCL device (see 'clmtl devices')\n"
+    "  --help               this text\n"
+    "\n"
+    "files per image (STEM: the image's name without its extension; a STEM seen before gets\n"
+    "-1, -2, ... appended in input order, so no two inputs share files), one set per task of\n"
+    "the model, TASK being the task's name in the model file:\n"
+    "  classification task (any softmax task):\n"
+    "    STEM_TASK.png            colour-coded classes (the checkpoint's label-set colours)\n"
+    "    STEM_TASK_labelIds.png   8-bit class ids of the checkpoint's label set\n"
+    "    STEM_TASK_probs.npy      --raw: softmax probabilities (K, H, W), resized like the ids\n"
+    "                             (nearest), so their argmax is the label image\n"
+    "  instance task (target 'instance': offsets to the instance centre):\n"
+    "    STEM_TASK.png            instances in distinct colours\n"
+    "    STEM_instanceIds.png     16-bit CityScapes instance ids: class*1000 + k on the pixels\n"
+    "                             of the k-th instance (from 0) of a thing class, the class id\n"
+    "                             elsewhere (needs a classification task; TASK_ is added to the\n"
+    "                             name for a second instance task)\n"
+    "    STEM_TASK_offsets.npy    --raw: (dy, dx) to the instance centre (2, H, W), pixels of\n"
+    "                             the input image\n"
+    "  depth task (target 'depth', disparity in pixels):\n"
+    "    STEM_TASK.png            colour-mapped disparity (near is bright)\n"
+    "    STEM_TASK_disparity.png  16-bit CityScapes disparity: round(d*256) + 1, 0 where d <= 0\n"
+    "    STEM_TASK.npy            --raw: disparity (1, H, W) float32\n"
+    "    disparities and offsets are in pixels of the input image: the network's values scaled\n"
+    "    by input width / network width (height for dy), as a disparity scales with the image\n"
+    "  other regression tasks:\n"
+    "    STEM_TASK.png, STEM_TASK.npy  one colour-mapped tile per channel, and the values\n"
+    "  STEM_panel.png             input, class overlay, instances, disparity, captioned, with a\n"
+    "                             class legend and a colour bar (range and units)\n"
+    "  STEM.json                  the image, the network's resolution and fit, each task's\n"
+    "                             files, and the instances (id, class id and name, pixels,\n"
+    "                             bounding box, centroid)\n";
+
+enum { FORM_CLASSES = 0, FORM_INSTANCES = 1, FORM_DEPTH = 2, FORM_VALUES = 3 };
+
+/* One task's output. */
+typedef struct infer_task {
+  const char *name;
+  clm_tensor pred;
+  int form;
+  float *net;  /* (C, h, w) as the network wrote it */
+} infer_task;
+
+/* mkdir -p */
+static int make_dirs(const char *path) {
+  char *buf = strdup(path);
+  size_t len = strlen(path);
+  if (!buf || !len) {
+    fprintf(stderr, "clmtl infer: %s\n", buf ? "--out is empty" : "out of host memory");
+    free(buf);
+    return 1;
+  }
+  for (size_t i = 1; i <= len; i++) {
+    if (buf[i] != '/' && buf[i] != '\0') continue;
+    char c = buf[i];
+    buf[i] = '\0';
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+      fprintf(stderr, "clmtl infer: cannot create %s: %s\n", buf, strerror(errno));
+      free(buf);
+      return 1;
+    }
+    buf[i] = c;
+  }
+  free(buf);
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    fprintf(stderr, "clmtl infer: --out %s is not a directory\n", path);
+    return 1;
+  }
+  return 0;
+}
+
+/* ---- the list of inputs ------------------------------------------------------------------ */
+
+typedef struct input_list {
+  char **path, **stem;
+  int count, cap;
+} input_list;
+
+static int list_add(input_list *l, const char *path) {
+  if (l->count == l->cap) {
+    int cap = l->cap ? 2 * l->cap : 16;
+    char **p = realloc(l->path, (size_t)cap * sizeof *p);
+    if (!p) return 1;
+    l->path = p;
+    char **s = realloc(l->stem, (size_t)cap * sizeof *s);
+    if (!s) return 1;
+    l->stem = s;
+    l->cap = cap;
+  }
+  l->stem[l->count] = NULL;
+  return !(l->path[l->count++] = strdup(path));
+}
+
+static int is_image_name(const char *name) {
+  const char *dot = strrchr(name, '.');
+  if (!dot || name[0] == '.') return 0;
+  char ext[8] = "";
+  for (int i = 0; i < 7 && dot[1 + i]; i++) ext[i] = (char)tolower((unsigned char)dot[1 + i]);
+  return !strcmp(ext, "png") || !strcmp(ext, "jpg") || !strcmp(ext, "jpeg");
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* A folder's images, sorted by name. */
+static int add_folder(input_list *l, const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) {
+    fprintf(stderr, "clmtl infer: cannot read folder %s: %s\n", dir, strerror(errno));
+    return 1;
+  }
+  int first = l->count, rc = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) && !rc) {
+    if (!is_image_name(e->d_name)) continue;
+    char *p = clm_path_join(dir, e->d_name);
+    struct stat st;
+    if (!p) rc = 1;
+    else if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) rc = list_add(l, p);
+    free(p);
+  }
+  closedir(d);
+  qsort(l->path + first, (size_t)(l->count - first), sizeof *l->path, cmp_str);
+  if (l->count == first) fprintf(stderr, "clmtl infer: note: folder %s holds no .png, .jpg or .jpeg file\n", dir);
+  return rc;
+}
+
+static int add_list_file(input_list *l, const char *file) {
+  FILE *f = fopen(file, "r");
+  if (!f) {
+    fprintf(stderr, "clmtl infer: cannot read list %s: %s\n", file, strerror(errno));
+    return 1;
+  }
+  char *line = NULL;
+  size_t cap = 0;
+  int rc = 0;
+  while (!rc && getline(&line, &cap, f) >= 0) {
+    size_t n = strlen(line);
+    while (n && isspace((unsigned char)line[n - 1])) line[--n] = '\0';
+    char *p = line;
+    while (isspace((unsigned char)*p)) p++;
+    if (*p && *p != '#') rc = list_add(l, p);
+  }
+  free(line);
+  fclose(f);
+  return rc;
+}
+
+static int add_input(input_list *l, const char *arg) {
+  if (arg[0] == '@') return add_list_file(l, arg + 1);
+  struct stat st;
+  if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode)) return add_folder(l, arg);
+  return list_add(l, arg);
+}
+
+/* Stems: the base name without its extension; a stem already taken gets -1, -2, ... */
+static int make_stems(input_list *l) {
+  for (int i = 0; i < l->count; i++) {
+    const char *base = strrchr(l->path[i], '/');
+    base = base ? base + 1 : l->path[i];
+    char stem[1024], cand[1100];
+    snprintf(stem, sizeof stem, "%s", base);
+    char *dot = strrchr(stem, '.');
+    if (dot && dot != stem) *dot = '\0';
+    snprintf(cand, sizeof cand, "%s", stem);
+    for (int k = 1;; k++) {
+      int taken = 0;
+      for (int j = 0; j < i && !taken; j++) taken = !strcmp(l->stem[j], cand);
+      if (!taken) break;
+      snprintf(cand, sizeof cand, "%s-%d", stem, k);
+    }
+    if (!(l->stem[i] = strdup(cand))) return 1;
+  }
+  return 0;
+}
+
+static void list_free(input_list *l) {
+  for (int i = 0; i < l->count; i++) { free(l->path[i]); free(l->stem[i]); }
+  free(l->path);
+  free(l->stem);
+}
+
+/* ---- per image ---------------------------------------------------------------------------- */
+
+typedef struct infer_run {
+  clm_context *ctx;
+  cli_model model;
+  clm_feeds feeds;
+  infer_task task[CLM_METRICS_MAX_TASKS];
+  int k, cls_task;
+  clm_fit fit;
+  int raw;
+  float depth_lo, depth_hi; /* hi <= lo: per image */
+  const char *outdir;
+  uint8_t palette[3 * CLM_METRICS_MAX_CLASSES];
+  const char *names[CLM_METRICS_MAX_CLASSES];
+  char name_buf[CLM_METRICS_MAX_CLASSES][16];
+} infer_run;
+
+static int write_png8(const char *path, int h, int w, int comp, const uint8_t *px) {
+  if (!stbi_write_png(path, w, h, comp, px, w * comp)) {
+    fprintf(stderr, "clmtl infer: cannot write %s\n", path);
+    return 1;
+  }
+  return 0;
+}
+
+static int lib_check(clm_status st) {
+  if (st == CLM_OK) return 0;
+  fprintf(stderr, "clmtl infer: %s\n", clm_last_error());
+  return 1;
+}
+
+/* *path becomes outdir/<stem><suffix> (heap, never truncated; the previous one freed), and
+ * "<stem><suffix>" is added to the JSON array of files. Nonzero when out of memory. */
+static int out_path(const infer_run *r, const char *stem, const char *suffix, char **path, cJSON *files) {
+  free(*path);
+  *path = NULL;
+  size_t n = strlen(stem) + strlen(suffix) + 1;
+  char *file = malloc(n);
+  if (file) {
+    snprintf(file, n, "%s%s", stem, suffix);
+    *path = clm_path_join(r->outdir, file);
+    cJSON_AddItemToArray(files, cJSON_CreateString(file));
+  }
+  free(file);
+  if (!*path) fprintf(stderr, "clmtl infer: out of host memory\n");
+  return !*path;
+}
+
+/* Per-pixel softmax over K planes, in place. */
+static void softmax_planes(float *v, int k, size_t hw) {
+  for (size_t i = 0; i < hw; i++) {
+    float m = v[i];
+    for (int c = 1; c < k; c++) m = v[c * hw + i] > m ? v[c * hw + i] : m;
+    double sum = 0;
+    for (int c = 0; c < k; c++) sum += exp((double)(v[c * hw + i] - m));
+    for (int c = 0; c < k; c++) v[c * hw + i] = (float)(exp((double)(v[c * hw + i] - m)) / sum);
+  }
+}
+
+static int infer_image(infer_run *r, const char *input, const char *stem) {
+  int sh, sw, h = r->model.height, w = r->model.width, rc = 0;
+  uint8_t *src = NULL;
+  if (lib_check(clm_image_read(input, &src, &sh, &sw))) return 1;
+  size_t shw = (size_t)sh * sw, hw = (size_t)h * w;
+  clm_box box = clm_fit_box(sh, sw, h, w, r->fit);
+  /* per-image buffers, at the input's resolution unless named net */
+  float *planar = malloc(3 * shw * sizeof *planar), *img = calloc(3 * hw, sizeof *img),
+        *conv = malloc(3 * hw * sizeof *conv), *vals = NULL;
+  uint8_t *cls_net = malloc(hw), *cls_in = malloc(shw), *lab = malloc(shw);
+  int32_t *ids_net = malloc(hw * sizeof *ids_net), *ids_in = calloc(shw, sizeof *ids_in);
+  uint16_t *u16 = malloc(shw * sizeof *u16);
+  uint8_t *tiles[CLM_METRICS_MAX_TASKS + 1] = {0};
+  clm_instance_info *inst = NULL;
+  int ninst = -1, inst_task = -1, have_classes = 0;
+  cJSON *doc = cJSON_CreateObject(), *jtasks = cJSON_CreateArray(), *jinst = cJSON_CreateArray(), *files = NULL;
+  char *path = NULL, suffix[256];
+  size_t vcap = 3 * shw;
+  for (int t = 0; t < r->k; t++) vcap = (size_t)r->task[t].pred.c * shw > vcap ? (size_t)r->task[t].pred.c * shw : vcap;
+  vals = malloc(vcap * sizeof *vals);
+  for (int t = 0; t <= r->k; t++) tiles[t] = malloc(3 * shw);
+  int ok = planar && img && conv && vals && cls_net && cls_in && lab && ids_net && ids_in && u16 && doc && jtasks && jinst;
+  for (int t = 0; t <= r->k; t++) ok = ok && tiles[t];
+  if (!ok) {
+    fprintf(stderr, "clmtl infer: %s: out of host memory (%d x %d)\n", input, sw, sh);
+    rc = 1;
+    goto done;
+  }
+  for (size_t i = 0; i < shw; i++)
+    for (int c = 0; c < 3; c++) planar[c * shw + i] = (float)src[3 * i + c] / 255.0f;
+  memcpy(tiles[0], src, 3 * shw);
+  /* the network's input: the image in its box, black around it */
+  clm_resize_bilinear(planar, 3, sh, sw, NULL, img, h, w, &box);
+  clm_status st = CLM_OK;
+  for (int f = 0; f < r->feeds.count && st == CLM_OK; f++) {
+    clm_image_convert(img, hw, r->feeds.feed[f].luma ? 1 : 3, conv);
+    st = clm_graph_set_input(r->model.g, r->feeds.feed[f].layer, conv);
+  }
+  if (st == CLM_OK) st = clm_graph_forward(r->model.g);
+  for (int t = 0; t < r->k && st == CLM_OK; t++) st = clm_tensor_download(r->ctx, &r->task[t].pred, r->task[t].net);
+  if (st != CLM_OK) {
+    fprintf(stderr, "clmtl infer: %s: %s\n", input, clm_last_error());
+    rc = 1;
+    goto done;
+  }
+  cJSON_AddStringToObject(doc, "image", input);
+  cJSON_AddNumberToObject(doc, "height", sh);
+  cJSON_AddNumberToObject(doc, "width", sw);
+  cJSON *net = cJSON_AddObjectToObject(doc, "network");
+  cJSON_AddNumberToObject(net, "height", h);
+  cJSON_AddNumberToObject(net, "width", w);
+  cJSON_AddStringToObject(net, "fit", r->fit == CLM_FIT_LETTERBOX ? "letterbox" : "stretch");
+  cJSON *jbox = cJSON_AddObjectToObject(net, "image_box");
+  cJSON_AddNumberToObject(jbox, "y", box.y);
+  cJSON_AddNumberToObject(jbox, "x", box.x);
+  cJSON_AddNumberToObject(jbox, "height", box.height);
+  cJSON_AddNumberToObject(jbox, "width", box.width);
+  cJSON_AddStringToObject(doc, "label_set", r->model.label_set);
+  cJSON_AddItemToObject(doc, "tasks", jtasks);
+  /* the classes every instance task clusters by */
+  if (r->cls_task >= 0) {
+    clm_argmax_classes(r->task[r->cls_task].net, r->task[r->cls_task].pred.c, h, w, cls_net);
+    clm_resize_nearest(cls_net, 1, 1, h, w, &box, cls_in, sh, sw, NULL);
+    have_classes = 1;
+  }
+  double sy = (double)sh / box.height, sx = (double)sw / box.width;
+  panel_tile ptiles[CLM_METRICS_MAX_TASKS + 1];
+  memset(ptiles, 0, sizeof ptiles);
+  ptiles[0].rgb = tiles[0];
+  snprintf(ptiles[0].caption, sizeof ptiles[0].caption, "input %dx%d", sw, sh);
+  panel_legend legend = {0, NULL, NULL, NULL};
+  panel_bar bar = {0, 0, 0, ""};
+  for (int t = 0; t < r->k && !rc; t++) {
+    infer_task *tk = &r->task[t];
+    int c = tk->pred.c;
+    cJSON *jt = cJSON_CreateObject();
+    cJSON_AddItemToArray(jtasks, jt);
+    cJSON_AddStringToObject(jt, "name", tk->name);
+    static const char *const kinds[] = {"classes", "instances", "depth", "values"};
+    cJSON_AddStringToObject(jt, "kind", kinds[tk->form]);
+    files = cJSON_AddArrayToObject(jt, "files");
+    uint8_t *tile = tiles[t + 1];
+    ptiles[t + 1].rgb = tile;
+    if (tk->form == FORM_CLASSES) {
+      clm_argmax_classes(tk->net, c, h, w, cls_net);
+      clm_resize_nearest(cls_net, 1, 1, h, w, &box, lab, sh, sw, NULL);
+      clm_class_palette(r->model.label_set, c, r->palette);
+      clm_colorize_classes(lab, sh, sw, r->palette, c, tile);
+      snprintf(suffix, sizeof suffix, "_%s.png", tk->name);
+      if (out_path(r, stem, suffix, &path, files)) { rc = 1; break; }
+      rc |= write_png8(path, sh, sw, 3, tile);
+      snprintf(suffix, sizeof suffix, "_%s_labelIds.png", tk->name);
+      if (out_path(r, stem, suffix, &path, files)) { rc = 1; break; }
+      rc |= write_png8(path, sh, sw, 1, lab);
+      if (r->raw) {
+        float *probs = malloc((size_t)c * hw * sizeof *probs);
+        if (!probs) { rc = 1; break; }
+        memcpy(probs, tk->net, (size_t)c * hw * sizeof *probs);
+        softmax_planes(probs, c, hw);
+        clm_resize_nearest(probs, sizeof *probs, c, h, w, &box, vals, sh, sw, NULL);
+        free(probs);
+        snprintf(suffix, sizeof suffix, "_%s_probs.npy", tk->name);
+        if (out_path(r, stem, suffix, &path, files)) { rc = 1; break; }
+        rc |= lib_check(clm_npy_write(path, c, sh, sw, vals));
+      }
+      /* the overlay: half the class colour, half the image; unknown classes show the image */
+      for (size_t i = 0; i < shw; i++)
+        for (int ch = 0; ch < 3; ch++)
+          tile[3 * i + ch] = lab[i] < c ? (uint8_t)((tile[3 * i + ch] + src[3 * i + ch] + 1) / 2) : src[3 * i + ch];
+      snprintf(ptiles[t + 1].caption, sizeof ptiles[t + 1].caption, "%s: classes", tk->name);
+      if (!legend.classes) {
+        for (int j = 0; j < c; j++) r->names[j] = cli_class_name(&r->model, j, r->name_buf[j], sizeof r->name_buf[j]);
+        legend = (panel_legend){c, r->palette, r->names, tk->name};
+      }
+    } else if (tk->form == FORM_INSTANCES) {
+      clm_cluster_options co = clm_cluster_defaults();
+      uint32_t things = clm_thing_classes(r->model.label_set);
+      if (!have_classes || !things) { /* no classes to tell things from stuff: every pixel votes */
+        memset(cls_net, 0, hw);
+        things = 1;
+      } else {
+        clm_argmax_classes(r->task[r->cls_task].net, r->task[r->cls_task].pred.c, h, w, cls_net);
+      }
+      co.thing_classes = things;
+      int n = clm_cluster_instances(cls_net, tk->net, h, w, &co, ids_net);
+      if (n < 0) { rc = lib_check((clm_status)n); break; }
+      clm_resize_nearest(ids_net, sizeof *ids_net, 1, h, w, &box, ids_in, sh, sw, NULL);
+      clm_colorize_instances(ids_in, sh, sw, tile);
+      snprintf(suffix, sizeof suffix, "_%s.png", tk->name);
+      if (out_path(r, stem, suffix, &path, files)) { rc = 1; break; }
+      rc |= write_png8(path, sh, sw, 3, tile);
+      if (have_classes && inst_task < 0) { /* CityScapes instance ids, and the instance list */
+        free(inst);
+        inst = calloc((size_t)n + 1, sizeof *inst);
+        ninst = inst ? clm_instance_ids(cls_in, ids_in, sh, sw, u16, inst, n + 1) : CLM_ERR_HOST_MEMORY;
+        if (ninst < 0) { rc = lib_check((clm_status)ninst); break; }
+        inst_task = t;
+        if (out_path(r, stem, "_instanceIds.png", &path, files)) { rc = 1; break; }
+        rc |= lib_check(clm_png_write_gray16(path, sh, sw, u16));
+      } else if (have_classes) {
+        int m = clm_instance_ids(cls_in, ids_in, sh, sw, u16, NULL, 0);
+        if (m < 0) { rc = lib_check((clm_status)m); break; }
+        snprintf(suffix, sizeof suffix, "_%s_instanceIds.png", tk->name);
+        if (out_path(r, stem, suffix, &path, files)) { rc = 1; break; }
+        rc |= lib_check(clm_png_write_gray16(path, sh, sw, u16));
+      }
+      if (r->raw) { /* offsets in pixels of the input image */
+        clm_resize_bilinear(tk->net, 2, h, w, &box, vals, sh, sw, NULL);
+        for (size_t i = 0; i < shw; i++) { vals[i] *= (float)sy; vals[shw + i] *= (float)sx; }
+        snprintf(suffix, sizeof suffix, "_%s_offsets.npy", tk->name);
+        if (out_path(r, stem, suffix, &path, files)) { rc = 1; break; }
+        rc |= lib_check(clm_npy_write(path, 2, sh, sw, vals));
+      }
+      /* instances over the dimmed image */
+      for (size_t i = 0; i < shw; i++)
+        for (int ch = 0; ch < 3; ch++)
+          tile[3 * i + ch] = ids_in[i] ? (uint8_t)((3 * tile[3 * i + ch] + 2 * src[3 * i + ch]) / 5)
+                                      : (uint8_t)(src[3 * i + ch] * 2 / 5);
+      snprintf(ptiles[t + 1].caption, sizeof ptiles[t + 1].caption, "%s: %d instances", tk->name, n);
+    } else {
+      clm_resize_bilinear(tk->net, c, h, w, &box, vals, sh, sw, NULL);
+      if (tk->form == FORM_DEPTH) {
+        for (size_t i = 0; i < shw; i++) vals[i] *= (float)sx; /* disparity in input pixels */
+        float lo = r->depth_lo, hi = r->depth_hi;
+        int fixed = hi > lo;
+        if (!fixed) { lo = 0; hi = clm_depth_auto_max(vals, shw); }
+        clm_colorize_values(vals, shw, lo, hi, tile);
+        snprintf(suffix, sizeof suffix, "_%s.png", tk->name);
+        if (out_path(r, stem, suffix, &path, files)) { rc = 1; break; }
+        rc |= write_png8(path, sh, sw, 3, tile);
+        clm_disparity_encode(vals, shw, u16);
+        snprintf(suffix, sizeof suffix, "_%s_disparity.png", tk->name);
+        if (out_path(r, stem, suffix, &path, files)) { rc = 1; break; }
+        rc |= lib_check(clm_png_write_gray16(path, sh, sw, u16));
+        if (r->raw) {
+          snprintf(suffix, sizeof suffix, "_%s.npy", tk->name);
+          if (out_path(r, stem, suffix, &path, files)) { rc = 1; break; }
+          rc |= lib_check(clm_npy_write(path, 1, sh, sw, vals));
+        }
+        snprintf(ptiles[t + 1].caption, sizeof ptiles[t + 1].caption, "%s: disparity", tk->name);
+        if (!bar.on) {
+          bar = (panel_bar){1, lo, hi, ""};
+          snprintf(bar.caption, sizeof bar.caption, "%s: disparity px, %s %.3g to %.3g", tk->name,
+                   fixed ? "fixed scale (--depth-range)" : "per-image scale, 0 to 99th percentile", lo, hi);
+        }
+      } else { /* one colour-mapped tile per channel, side by side, and the raw values */
+        uint8_t *strip = malloc((size_t)c * 3 * shw), *one = malloc(3 * shw);
+        if (!strip || !one) { free(strip); free(one); rc = 1; break; }
+        for (int j = 0; j < c; j++) {
+          clm_colorize_depth(vals + (size_t)j * shw, sh, sw, 0, one);
+          if (!j) memcpy(tile, one, 3 * shw);
+          for (int y = 0; y < sh; y++)
+            memcpy(strip + 3 * ((size_t)y * c * sw + (size_t)j * sw), one + 3 * (size_t)y * sw, 3 * (size_t)sw);
+        }
+        snprintf(suffix, sizeof suffix, "_%s.png", tk->name);
+        int bad = out_path(r, stem, suffix, &path, files);
+        if (!bad) bad = write_png8(path, sh, c * sw, 3, strip);
+        free(strip);
+        free(one);
+        if (bad) { rc = 1; break; }
+        snprintf(suffix, sizeof suffix, "_%s.npy", tk->name);
+        if (out_path(r, stem, suffix, &path, files)) { rc = 1; break; }
+        rc |= lib_check(clm_npy_write(path, c, sh, sw, vals));
+        snprintf(ptiles[t + 1].caption, sizeof ptiles[t + 1].caption, "%s: channel 0 of %d", tk->name, c);
+      }
+    }
+  }
+  if (rc) goto done;
+  for (int i = 0; i < (ninst > 0 ? ninst : 0); i++) {
+    char nb[16];
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "id", inst[i].id);
+    cJSON_AddNumberToObject(o, "class", inst[i].cls);
+    cJSON_AddStringToObject(o, "class_name", cli_class_name(&r->model, inst[i].cls, nb, sizeof nb));
+    cJSON_AddNumberToObject(o, "pixels", (double)inst[i].pixels);
+    cJSON *b = cJSON_AddObjectToObject(o, "bbox");
+    cJSON_AddNumberToObject(b, "x0", inst[i].x0);
+    cJSON_AddNumberToObject(b, "y0", inst[i].y0);
+    cJSON_AddNumberToObject(b, "x1", inst[i].x1);
+    cJSON_AddNumberToObject(b, "y1", inst[i].y1);
+    cJSON *cen = cJSON_AddObjectToObject(o, "centroid");
+    cJSON_AddNumberToObject(cen, "x", inst[i].cx);
+    cJSON_AddNumberToObject(cen, "y", inst[i].cy);
+    cJSON_AddItemToArray(jinst, o);
+  }
+  cJSON_AddItemToObject(doc, "instances", jinst);
+  jinst = NULL;
+  uint8_t *panel = NULL;
+  int ph, pw;
+  if (panel_compose(ptiles, r->k + 1, sh, sw, &legend, &bar, &panel, &ph, &pw)) {
+    fprintf(stderr, "clmtl infer: %s: out of host memory for the panel\n", input);
+    rc = 1;
+    goto done;
+  }
+  cJSON *other = cJSON_AddArrayToObject(doc, "files");
+  rc = out_path(r, stem, "_panel.png", &path, other);
+  if (!rc) rc = write_png8(path, ph, pw, 3, panel);
+  free(panel);
+  if (rc || out_path(r, stem, ".json", &path, other)) {
+    rc = 1;
+    goto done;
+  }
+  char *text = cJSON_Print(doc);
+  FILE *f = text ? fopen(path, "w") : NULL;
+  if (!f || fputs(text, f) < 0 || fputc('\n', f) == EOF) rc = 1;
+  if (f && fclose(f) != 0) rc = 1;
+  if (!f || rc) fprintf(stderr, "clmtl infer: cannot write %s\n", path);
+  free(text);
+  if (!rc) printf("%s -> %s/%s.json (%dx%d%s%d instances)\n", input, r->outdir, stem, sw, sh,
+                  ninst >= 0 ? ", " : ", no instance ids, ", ninst > 0 ? ninst : 0);
+done:
+  cJSON_Delete(doc);
+  cJSON_Delete(jinst);
+  free(src); free(planar); free(img); free(conv); free(vals); free(cls_net); free(cls_in); free(lab);
+  free(ids_net); free(ids_in); free(u16); free(inst); free(path);
+  for (int t = 0; t <= r->k; t++) free(tiles[t]);
+  return rc;
+}
+
+int cmd_infer(int argc, char **argv) {
+  const char *ckpt = NULL, *device = NULL;
+  infer_run r;
+  memset(&r, 0, sizeof r);
+  r.outdir = ".";
+  r.fit = CLM_FIT_LETTERBOX;
+  int nh = 0, nw = 0, rc = 1;
+  input_list in = {0};
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      fputs(usage_text, stdout);
+      list_free(&in);
+      return 0;
+    }
+    if (!strcmp(a, "--model") && v) ckpt = argv[++i];
+    else if (!strcmp(a, "--out") && v) r.outdir = argv[++i];
+    else if (!strcmp(a, "--device") && v) device = argv[++i];
+    else if (!strcmp(a, "--raw")) r.raw = 1;
+    else if (!strcmp(a, "--size") && v) {
+      i++;
+      if (cli_parse_size("infer", a, v, &nh, &nw)) { list_free(&in); return 2; }
+    } else if (!strcmp(a, "--fit") && v) {
+      i++;
+      if (!strcmp(v, "letterbox")) r.fit = CLM_FIT_LETTERBOX;
+      else if (!strcmp(v, "stretch")) r.fit = CLM_FIT_STRETCH;
+      else { list_free(&in); return cli_usage_error("--fit is letterbox or stretch"); }
+    } else if (!strcmp(a, "--depth-range") && v) {
+      i++;
+      if (sscanf(v, "%f,%f", &r.depth_lo, &r.depth_hi) != 2 || !(r.depth_hi > r.depth_lo)) {
+        list_free(&in);
+        return cli_usage_error("--depth-range wants MIN,MAX with MIN < MAX (disparity in pixels)");
+      }
+    } else if (a[0] == '-' && a[1]) {
+      fprintf(stderr, "clmtl infer: unknown option or missing value: %s\n\n%s", a, usage_text);
+      list_free(&in);
+      return 2;
+    } else if (add_input(&in, a)) {
+      list_free(&in);
+      return 1;
+    }
+  }
+  if (!ckpt || !in.count) {
+    list_free(&in);
+    return cli_usage_error("'infer' needs --model CKPT.safetensors and images (clmtl infer --help)");
+  }
+  if (make_stems(&in) || make_dirs(r.outdir)) goto done;
+  if (cli_context_create(device, &r.ctx) != CLM_OK) {
+    fprintf(stderr, "clmtl infer: %s\n", clm_last_error());
+    goto done;
+  }
+  if (cli_model_load(r.ctx, ckpt, 1, nh, nw, &r.model)) goto done;
+  /* the image inputs, found from the graph; outputs sized from each task's prediction */
+  const clm_target_info *known;
+  clm_label_mode mode = !strcmp(r.model.label_set, "trainids") ? CLM_LABELS_TRAIN_IDS : CLM_LABELS_CATEGORIES;
+  int nknown = clm_data_targets_known(mode, &known);
+  if (lib_check(clm_feeds_bind(r.model.g, known, nknown, 1, &r.feeds))) goto done;
+  r.k = clm_graph_loss_count(r.model.g);
+  r.cls_task = -1;
+  size_t hw = (size_t)r.model.height * r.model.width;
+  for (int i = 0; i < r.k; i++) {
+    infer_task *t = &r.task[i];
+    const clm_layer *loss = clm_graph_loss_layer(r.model.g, i);
+    t->name = clm_feeds_task_name(loss);
+    if (lib_check(clm_graph_tensor(r.model.g, loss->from[0], &t->pred))) goto done;
+    const clm_target_info *src = NULL;
+    for (int j = 0; j < nknown; j++)
+      if (!strcmp(known[j].name, loss->target)) src = &known[j];
+    t->form = loss->type == CLM_LAYER_SOFTMAX_XENT                            ? FORM_CLASSES
+              : src && src->kind == CLM_TARGET_OFFSETS && t->pred.c == 2      ? FORM_INSTANCES
+              : src && !strcmp(src->name, "depth") && t->pred.c == 1          ? FORM_DEPTH
+                                                                               : FORM_VALUES;
+    if (t->form == FORM_CLASSES && t->pred.c > CLM_METRICS_MAX_CLASSES) {
+      fprintf(stderr, "clmtl infer: task '%s' has %d classes, more than the %d an 8-bit label image holds\n",
+              t->name, t->pred.c, CLM_METRICS_MAX_CLASSES);
+      goto done;
+    }
+    if (t->form == FORM_CLASSES && r.cls_task < 0) r.cls_task = i;
+    if (!(t->net = malloc((size_t)t->pred.c * hw * sizeof *t->net))) {
+      fprintf(stderr, "clmtl infer: out of host memory\n");
+      goto done;
+    }
+  }
+  clm_graph_set_training(r.model.g, 0);
+  rc = 0;
+  for (int i = 0; i < in.count; i++) rc |= infer_image(&r, in.path[i], in.stem[i]);
+done:
+  for (int t = 0; t < r.k; t++) free(r.task[t].net);
+  cli_model_free(&r.model);
+  clm_context_free(r.ctx);
+  list_free(&in);
+  return rc;
+}
