@@ -4,7 +4,9 @@
 # base name (-1 suffix), outputs at the input's resolution read back by tests/infer_check.py
 # (labelIds = argmax of the probabilities, disparity PNG = .npy within 1/256, instanceIds
 # against labelIds and the JSON, letterbox box computed independently), --fit stretch, --size,
-# --help; eval's per-class table with class names, --json, and delta_m% against baselines
+# --fit tile on an image 4x wider than the network's aspect (every file at the input's size,
+# the same checks, the window layout recomputed; on a network-sized image tile and stretch
+# write the same files), the device line, --help; eval's per-class table with class names, --json, and delta_m% against baselines
 # recomputed here from the JSON by the formula.
 # usage: test_infer_cli.sh CLMTL MODELS_DIR TEST_INFER_IO_BINARY TESTS_DIR
 set -u
@@ -25,6 +27,10 @@ check "train a second one (a baseline)" $?
 check "synth 40x70 scenes" $?
 "$clmtl" synth --out "$dir/big" --count 4 --size 96x192 > /dev/null 2>&1
 check "synth 96x192 scenes" $?
+"$clmtl" synth --out "$dir/wide" --count 1 --size 40x320 > /dev/null 2>&1
+check "synth a 40x320 scene (4x the network's 32x64 aspect)" $?
+"$clmtl" synth --out "$dir/same" --count 1 --size 32x64 > /dev/null 2>&1
+check "synth a 32x64 scene (the network's size)" $?
 ckpt="$dir/run/best.safetensors"
 
 # the README's quick start: --out names a folder that does not exist yet
@@ -61,6 +67,23 @@ done
 "$clmtl" infer --model "$ckpt" --raw --fit stretch --size 16x32 --depth-range 0,4 --out "$dir/s" "$dir/a/x.png" > "$dir/s.log" 2>&1
 check "infer --fit stretch --size 16x32 --depth-range 0,4" $?
 python3 "$tests/infer_check.py" "$dir/s" x 70 40 16 32 stretch; check "stretch: outputs read back and agree" $?
+
+wide=$(ls "$dir"/wide/leftImg8bit/*/synth/*.png | head -1)
+cp "$wide" "$dir/wide.png"
+"$clmtl" infer --model "$ckpt" --raw --fit tile --out "$dir/t" "$dir/wide.png" > "$dir/t.log" 2>&1
+check "infer --fit tile a 40x320 image" $?
+cat "$dir/t.log"
+grep -q "^device: " "$dir/t.log"; check "infer prints the device at start" $?
+python3 "$tests/infer_check.py" "$dir/t" wide 320 40 32 64 tile; check "tile: outputs at 320x40 read back and agree, windows as stated" $?
+same=$(ls "$dir"/same/leftImg8bit/*/synth/*.png | head -1)
+cp "$same" "$dir/same.png"
+"$clmtl" infer --model "$ckpt" --raw --fit tile --out "$dir/t1" "$dir/same.png" > "$dir/t1.log" 2>&1 &&
+  "$clmtl" infer --model "$ckpt" --raw --fit stretch --out "$dir/s1" "$dir/same.png" > "$dir/s1.log" 2>&1
+check "infer a network-sized image with --fit tile and --fit stretch" $?
+python3 "$tests/infer_check.py" "$dir/t1" same 64 32 32 64 tile; check "tile, one window: outputs agree" $?
+for f in semantic_labelIds.png depth_disparity.png depth.npy instanceIds.png instance_offsets.npy semantic_probs.npy; do
+  cmp -s "$dir/t1/same_$f" "$dir/s1/same_$f"; check "one window: tile writes the same $f as stretch" $?
+done
 
 "$clmtl" infer --model "$ckpt" --depth-range 4,1 "$dir/a/x.png" > "$dir/bad.log" 2>&1
 test $? -eq 2; check "--depth-range MAX < MIN is refused (exit 2)" $?
