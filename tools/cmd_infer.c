@@ -371,7 +371,7 @@ static int infer_image(infer_run *r, const char *input, const char *stem) {
   }
   size_t shw = (size_t)sh * sw, hw = (size_t)h * w, nhw = (size_t)nh * nw;
   clm_box box = r->fit == CLM_FIT_TILE ? (clm_box){0, 0, h, w} : clm_fit_box(sh, sw, nh, nw, r->fit);
-  /* per-image buffers, at the input's resolution unless named net */
+  /* per-image buffers, at the input's resolution unless named net (the predictions' grid) */
   float *planar = malloc(3 * shw * sizeof *planar), *img = calloc(3 * nhw, sizeof *img),
         *conv = malloc(3 * nhw * sizeof *conv), *vals = NULL;
   uint8_t *cls_net = malloc(hw), *cls_in = malloc(shw), *lab = malloc(shw);
