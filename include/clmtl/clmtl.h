@@ -19,6 +19,7 @@
 #include "clmtl/train.h"
 #include "clmtl/tune.h"
 #include "clmtl/bench.h"
+#include "clmtl/bindings.h"
 
 /* The version number alone ("0.1.0"), as CLMTL_VERSION_STRING. */
 #define CLMTL_VERSION CLMTL_VERSION_STRING
