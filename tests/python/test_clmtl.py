@@ -168,3 +168,13 @@ def test_pip_install_and_library_next_to_the_package(tmp_path):
     assert q.returncode == 0, q.stderr
     assert q.stdout.splitlines()[0] == str(target / "clmtl" / "libclmtl.so.0")
     assert int(q.stdout.splitlines()[1]) >= 1
+
+
+def test_example_script_runs(tmp_path):
+    p = subprocess.run([sys.executable, os.path.join(SRC, "examples", "train_predict.py"), str(tmp_path / "ex"), "cpu"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[1].startswith("epoch 0 val loss ") and "mIoU" in lines[1], lines
+    assert lines[2] == "classes (2, 32, 64) depth (2, 1, 32, 64) offsets (2, 2, 32, 64)", lines
+    assert lines[3].startswith("eval mIoU ") and lines[3].split()[-1] == lines[1].split()[-1], lines
