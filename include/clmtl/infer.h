@@ -6,7 +6,7 @@
  * side-by-side panels, a small bitmap font for captions) and into files other tools read
  * (CityScapes instanceIds and disparity encodings, NumPy .npy, 16-bit PNG). Host-side, on
  * downloaded (C, H, W) planar arrays; RGB is 8-bit interleaved (H, W, 3).
- * Colour maps and clustering: src/train/infer.c; the rest: src/infer/. */
+ * Colour maps and clustering: src/infer/postprocess.c; the rest: src/infer/. */
 #ifndef CLMTL_INFER_H
 #define CLMTL_INFER_H
 
