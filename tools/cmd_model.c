@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "cli.h"
 
 /* --json: the graph compiled for inference (fusion off: conv, batch-norm and activation nodes
@@ -84,8 +83,7 @@ int cmd_model(int argc, char **argv) {
       double ms = (clm_time_seconds() - t0) * 1e3;
       clm_mtl_snapshot snap;
       if (clm_mtl_read(mtl, &snap) != CLM_OK) goto fail;
-      printf("step %3d  %7.1f ms  total %.4f", s + 1,
-             ms, snap.total);
+      printf("step %3d  %7.1f ms  total %.4f", s + 1, ms, snap.total);
       for (int i = 0; i < snap.ntasks; i++) {
         printf("  %s %.4f (w %.3f", clm_graph_loss_layer(g, i)->name + 5 /* "task." */, snap.loss[i],
                snap.weight[i]);
