@@ -31,8 +31,8 @@ check "installed version.h says $version" $?
 nm -D --defined-only "$lib/libclmtl.so" > "$dir/syms"
 grep -q " T clm_graph_create$" "$dir/syms" && grep -q " T clm_last_error$" "$dir/syms"
 check "libclmtl.so exports clm_graph_create and clm_last_error" $?
-grep -q "clm_feeds_bind\|clm_image_convert\|stbi_" "$dir/syms"; test $? -ne 0
-check "libclmtl.so exports no internal function (clm_feeds_bind, stb)" $?
+grep -q "clm_error_set\|clm_api_json_out\|stbi_" "$dir/syms"; test $? -ne 0
+check "libclmtl.so exports no internal function (clm_error_set, clm_api_json_out, stb)" $?
 "$prefix/bin/clmtl" --version | grep -q "^clmtl $version"
 check "the installed program runs" $?
 

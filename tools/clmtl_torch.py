@@ -261,7 +261,7 @@ def clmtl_init(net):
 
 
 def clmtl_inputs(net, N, H, W):
-    """The random batch of `clmtl model --steps` (cli_fill_inputs in tools/cmd_model.c): a
+    """The random batch of `clmtl model --steps` (cli_fill_inputs in tools/cli.c): a
     xorshift64 stream over every input layer in layer order (uniform in [-1, 1]), then over
     each loss's target (class ids for softmax_xent, else uniform in [-1, 1]) and mask (1 with
     probability 0.8), each written over the first pass's values."""

@@ -1,19 +1,19 @@
 /* clm_predictor (bindings.h): a checkpoint written by clmtl train opened for inference the way
- * the CLI's eval and infer open it (the graph from the model text in the metadata, checked
- * against its hash; compiled for inference; weights loaded; batch norm folded), run on flat
- * image arrays, and scored on a dataset with clm_evaluate. Reports as JSON: metrics_json.c.
- * The training side of the flat API: train_kv.c. */
-#include <limits.h>
+ * the CLI's eval and infer open it (clm_model_load: the graph from the model text in the
+ * metadata, checked against its hash, compiled for inference, weights loaded, batch norm
+ * folded), run on flat image arrays, and scored on a dataset with clm_evaluate. Reports as
+ * JSON: metrics_json.c. The training side of the flat API: train_kv.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
 #include "clmtl/bindings.h"
 #include "clmtl/checkpoint.h"
+#include "clmtl/feeds.h"
+#include "clmtl/model.h"
 #include "clmtl/train.h"
 #include "api/api-impl.h"
 #include "runtime/runtime-impl.h"
-#include "train/feeds.h"
 
 struct clm_predictor {
   clm_context *ctx;
@@ -22,7 +22,7 @@ struct clm_predictor {
   clm_checkpoint_meta *meta;
   int nmeta;
   int batch, height, width;
-  long long data_seed;
+  clm_model_info info;        /* resolution, data seed, label set, class names */
   clm_feeds image_feeds;      /* the inputs that take the image */
   int ntasks;
   clm_tensor pred[CLM_METRICS_MAX_TASKS];
@@ -35,6 +35,7 @@ void clm_free(void *p) { free(p); }
 void clm_predictor_free(clm_predictor *p) {
   if (!p) return;
   clm_graph_free(p->g);
+  clm_model_info_free(&p->info);
   clm_context_free(p->ctx);
   clm_checkpoint_meta_free(p->meta);
   free(p->path);
@@ -43,33 +44,14 @@ void clm_predictor_free(clm_predictor *p) {
   free(p);
 }
 
+/* The graph as clmtl eval and infer open it (clm_model_load), and every metadata pair for
+ * clm_predictor_info. */
 static clm_status open_graph(clm_predictor *p, const char *path) {
-  CLM_TRY(clm_checkpoint_read_meta(path, &p->meta, &p->nmeta));
-  const char *cfg = clm_checkpoint_meta_get(p->meta, p->nmeta, "model_cfg");
-  if (!cfg || !*cfg) CLM_FAIL(CLM_ERR_PARSE, "%s: no model text in its metadata (not written by clmtl train)", path);
-  long long hh = 0, ww = 0;
-  p->data_seed = 1;
-  CLM_TRY(clm_checkpoint_check_model(path, p->meta, p->nmeta, NULL, NULL));
-  CLM_TRY(clm_checkpoint_meta_int(path, p->meta, p->nmeta, "height", 1, 65536, &hh));
-  CLM_TRY(clm_checkpoint_meta_int(path, p->meta, p->nmeta, "width", 1, 65536, &ww));
-  if (clm_checkpoint_meta_get(p->meta, p->nmeta, "data_seed"))
-    CLM_TRY(clm_checkpoint_meta_int(path, p->meta, p->nmeta, "data_seed", 0, LLONG_MAX, &p->data_seed));
-  if (p->height <= 0 || p->width <= 0) {
-    p->height = (int)hh;
-    p->width = (int)ww;
-  }
-  size_t len = strlen(path) + sizeof ":model_cfg";
-  char *name = malloc(len);
-  if (!name) CLM_FAIL(CLM_ERR_HOST_MEMORY, "%s: out of host memory", path);
-  snprintf(name, len, "%s:model_cfg", path);
-  clm_graph_options o = {p->batch, p->height, p->width, 0, -1, 0};
-  clm_status st = clm_graph_create(p->ctx, &p->g);
-  if (st == CLM_OK) st = clm_graph_parse(p->g, cfg, name);
-  free(name);
-  if (st == CLM_OK) st = clm_graph_compile(p->g, &o);
-  if (st == CLM_OK) st = clm_checkpoint_load(path, p->g, NULL, NULL, NULL);
-  if (st == CLM_OK) st = clm_graph_prepare_inference(p->g);
-  return st;
+  clm_model_load_options o = {p->batch, p->height, p->width};
+  CLM_TRY(clm_model_load(p->ctx, path, &o, &p->g, &p->info));
+  p->height = p->info.height;
+  p->width = p->info.width;
+  return clm_checkpoint_read_meta(path, &p->meta, &p->nmeta);
 }
 
 clm_status clm_predictor_open(const char *checkpoint, const char *device, int batch, int height, int width,
@@ -141,13 +123,11 @@ clm_status clm_predictor_info(const clm_predictor *p, char **json) {
   cJSON_AddNumberToObject(doc, "width", p->width);
   cJSON_AddStringToObject(doc, "device", clm_context_device(p->ctx)->name);
   cJSON_AddStringToObject(doc, "checkpoint", p->path);
-  const char *ls = clm_checkpoint_meta_get(p->meta, p->nmeta, "label_set");
-  cJSON_AddStringToObject(doc, "label_set", ls ? ls : "");
-  const char *names = clm_checkpoint_meta_get(p->meta, p->nmeta, "class_names");
-  cJSON *arr = names && *names ? cJSON_Parse(names) : NULL;
-  if (cJSON_IsArray(arr)) cJSON_AddItemToObject(doc, "class_names", arr);
-  else {
-    cJSON_Delete(arr);
+  cJSON_AddStringToObject(doc, "label_set", p->info.label_set);
+  if (p->info.nclass_names) {
+    cJSON *arr = cJSON_AddArrayToObject(doc, "class_names");
+    for (int i = 0; i < p->info.nclass_names; i++) cJSON_AddItemToArray(arr, cJSON_CreateString(p->info.class_names[i]));
+  } else {
     cJSON_AddNullToObject(doc, "class_names");
   }
   for (int i = 0; i < p->ntasks; i++) {
@@ -182,8 +162,8 @@ clm_status clm_predictor_evaluate(clm_predictor *p, const char *data_dir, const 
   clm_split sp = CLM_SPLIT_VAL;
   CLM_TRY(parse_split(split ? split : "val", &sp));
   if (count < 0 || seed < 0) CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: count %d and seed %lld must not be negative", p->path, count, seed);
-  const char *trained = clm_checkpoint_meta_get(p->meta, p->nmeta, "label_set");
-  const clm_label_set *ls = clm_label_set_find(trained ? trained : "");
+  const char *trained = p->info.label_set;
+  const clm_label_set *ls = clm_label_set_find(trained);
   clm_label_mode mode = ls && !strcmp(ls->name, "trainids") ? CLM_LABELS_TRAIN_IDS : CLM_LABELS_CATEGORIES;
   clm_dataset *d = NULL;
   clm_metrics *m = NULL;
@@ -194,7 +174,7 @@ clm_status clm_predictor_evaluate(clm_predictor *p, const char *data_dir, const 
     clm_cityscapes_options c = {data_dir, sp, p->height, p->width, mode, 0};
     st = clm_cityscapes_open(&c, &d);
   } else {
-    clm_synth_options s = {seed ? (uint64_t)seed : (uint64_t)p->data_seed, count ? count : 64, p->height, p->width, 0, 0, 0};
+    clm_synth_options s = {seed ? (uint64_t)seed : p->info.seed, count ? count : 64, p->height, p->width, 0, 0, 0};
     st = clm_synth_open(&s, sp, &d);
   }
   const clm_target_info *targets;
