@@ -52,9 +52,9 @@ CLMTL_API clm_status clm_predictor_run(clm_predictor *p, const float *images, in
 CLMTL_API clm_status clm_predictor_evaluate(clm_predictor *p, const char *data_dir, const char *split, int count,
                                             long long seed, char **json);
 
-/* Called after each epoch with its report as JSON: "epoch" (from 0), "val_loss" (the
- * fixed-weight aggregate), "best", "stop", "seconds", "skipped_steps", and "tasks": {name:
- * {"train_loss", "val_loss", metrics...}}. The text is valid during the call. */
+/* Called after each epoch with its report as JSON: "epoch" (from 1, as in log.jsonl),
+ * "val_loss" (the fixed-weight aggregate), "best", "stop", "seconds", "skipped_steps", and
+ * "tasks": {name: {"train_loss", "val_loss", metrics...}}. The text is valid during the call. */
 typedef void (*clm_train_json_fn)(void *user, const char *json);
 
 /* clm_train_run from clm_train_defaults() with n options as strings: keys "model", "data",

@@ -253,8 +253,8 @@ def train(model="models/default.cfg", data=None, weighting="uncertainty", epochs
     """Trains `model` (a model file; "models/NAME.cfg" finds the shipped ones) on a CityScapes
     tree `data` or (None) built-in synthetic scenes, with a multi-task `weighting` strategy, into
     the run directory `out` (log.jsonl, best.safetensors, last.safetensors). on_epoch(report) is
-    called after each epoch with its report: {"epoch" (from 0), "val_loss", "best", "stop",
-    "seconds", "tasks": {name: {"train_loss", "val_loss", metrics...}}}. size: (H, W). Other
+    called after each epoch with its report: {"epoch" (from 1, as in log.jsonl), "val_loss",
+    "best", "stop", "seconds", "tasks": {name: {"train_loss", "val_loss", metrics...}}}. size: (H, W). Other
     options as clmtl train's, by their names with "_" for "-": batch, train_count, val_count,
     lr, optimizer, schedule, seed, patience, ... Returns {"out", "best", "last", "epochs": every
     report}. An exception raised by on_epoch is raised again when training ends."""

@@ -51,7 +51,7 @@ def test_train_reports_each_epoch_as_logged(run):
     logged = [e for e in logged if e.get("event") == "epoch"]
     assert len(logged) == 1
     rep, log = seen[0], logged[0]
-    assert rep["epoch"] == log["epoch"] == 0 and rep["best"] is True
+    assert rep["epoch"] == log["epoch"] == 1 and rep["best"] is True
     assert rep["val_loss"] == pytest.approx(log["val_loss"], rel=1e-5)
     assert set(rep["tasks"]) == {"semantic", "instance", "depth"}
     for name, t in rep["tasks"].items():
@@ -140,7 +140,7 @@ def test_errors_carry_clmtl_messages(tmp_path):
 def test_callback_exception_is_raised_after_training(tmp_path):
     def boom(report):
         raise RuntimeError("from on_epoch %d" % report["epoch"])
-    with pytest.raises(RuntimeError, match="from on_epoch 0"):
+    with pytest.raises(RuntimeError, match="from on_epoch 1"):
         clmtl.train(model="models/tiny.cfg", epochs=1, out=tmp_path / "z", size=SIZE, batch=4, train_count=8,
                     val_count=4, device="cpu", on_epoch=boom)
 
@@ -175,6 +175,6 @@ def test_example_script_runs(tmp_path):
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stdout + p.stderr
     lines = p.stdout.splitlines()
-    assert lines[1].startswith("epoch 0 val loss ") and "mIoU" in lines[1], lines
+    assert lines[1].startswith("epoch 1 val loss ") and "mIoU" in lines[1], lines
     assert lines[2] == "classes (2, 32, 64) depth (2, 1, 32, 64) offsets (2, 2, 32, 64)", lines
     assert lines[3].startswith("eval mIoU ") and lines[3].split()[-1] == lines[1].split()[-1], lines
