@@ -146,9 +146,12 @@ def test_callback_exception_is_raised_after_training(tmp_path):
 
 
 def test_pip_install_and_library_next_to_the_package(tmp_path):
+    import shutil
     target = tmp_path / "site"
+    pkg = tmp_path / "python"  # a copy: pip's build leaves build/ and *.egg-info/ beside the sources
+    shutil.copytree(os.path.join(SRC, "python"), pkg, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     p = subprocess.run([sys.executable, "-m", "pip", "install", "--no-build-isolation", "--no-deps", "--no-index",
-                        "--target", str(target), os.path.join(SRC, "python")], capture_output=True, text=True)
+                        "--target", str(target), str(pkg)], capture_output=True, text=True)
     if p.returncode != 0 and "No module named pip" in p.stderr:
         pytest.skip("pip is not installed for " + sys.executable)
     assert p.returncode == 0, p.stdout + p.stderr
@@ -162,7 +165,6 @@ def test_pip_install_and_library_next_to_the_package(tmp_path):
     if q.returncode != 0:
         assert "CLMTL_LIBRARY" in q.stderr, q.stderr
     # a copy next to the package is found without the env var
-    import shutil
     shutil.copy(lib, target / "clmtl" / "libclmtl.so.0")
     q = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
     assert q.returncode == 0, q.stderr
