@@ -3,7 +3,9 @@
 Standard library only (PNG decoded with zlib, .npy parsed by hand), so it runs without numpy.
 usage: infer_check.py OUTDIR STEM WIDTH HEIGHT NET_H NET_W FIT
 Checks: every file is at the input's resolution; the JSON names the files that exist and the
-letterbox box computed here from the sizes; labelIds is the argmax of the probabilities and the
+letterbox box computed here from the sizes (FIT tile: the canvas, scale and window starts
+computed here from the rules in --help, each window inside the canvas, neighbours overlapping
+by at least a quarter of a window, the last at the border); labelIds is the argmax of the probabilities and the
 probabilities sum to 1; the disparity PNG decodes to the .npy values within 1/256 (0 where the
 value is <= 0); instanceIds holds the class id on stuff pixels and class*1000 + k on instance
 pixels of the class labelIds has there; the JSON's instances match instanceIds (pixels, box,
@@ -95,9 +97,28 @@ def main():
         s = min(nh / h, nw / w)
         bh, bw = max(1, min(nh, int(h * s + 0.5))), max(1, min(nw, int(w * s + 0.5)))
         want = {"y": (nh - bh) // 2, "x": (nw - bw) // 2, "height": bh, "width": bw}
+    elif fit == "tile":
+        s = max(nh / h, nw / w)
+        ch, cw = max(nh, int(h * s + 0.5)), max(nw, int(w * s + 0.5))
+        want = {"y": 0, "x": 0, "height": ch, "width": cw}
+        t = doc["network"]["tiles"]
+        check(abs(t["scale"] - s) < 1e-12 and (t["canvas_height"], t["canvas_width"]) == (ch, cw),
+              "tile canvas %s, computed here scale %g, %d x %d" % (t, s, ch, cw))
+        for side, length, win in (("y", ch, nh), ("x", cw, nw)):
+            ov = min(-(-win // 4), win - 1) if win > 1 else 0
+            n = 1 if length == win else 1 + -(-(length - win) // (win - ov))
+            starts = [0] if n == 1 else [i * (length - win) // (n - 1) for i in range(n)]
+            got = t["starts"][side]
+            check(got == starts, "tile starts along %s: %s, computed here %s" % (side, got, starts))
+            ok = got[0] == 0 and got[-1] == length - win and all(0 <= a and a + win <= length for a in got) and \
+                all(a + win - b >= ov for a, b in zip(got, got[1:]))
+            check(ok, "tile windows along %s inside, overlapping by >= %d, the last at the border" % (side, ov))
+        print("  tile: canvas %dx%d, %d x %d windows" % (cw, ch, len(t["starts"]["x"]), len(t["starts"]["y"])))
     else:
         want = {"y": 0, "x": 0, "height": nh, "width": nw}
     check(box == want, "image box %s, computed here %s" % (box, want))
+    check(doc["network"]["fit"] == fit and (doc["network"]["height"], doc["network"]["width"]) == (nh, nw),
+          "network %s" % doc["network"])
     files = [f for t in doc["tasks"] for f in t["files"]] + doc["files"]
     for f in files:
         check(f.startswith(stem) and os.path.exists(os.path.join(out, f)), "listed file %s exists" % f)

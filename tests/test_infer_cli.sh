@@ -4,8 +4,12 @@
 # base name (-1 suffix), outputs at the input's resolution read back by tests/infer_check.py
 # (labelIds = argmax of the probabilities, disparity PNG = .npy within 1/256, instanceIds
 # against labelIds and the JSON, letterbox box computed independently), --fit stretch, --size,
-# --help; eval's per-class table with class names, --json, and delta_m% against baselines
-# recomputed here from the JSON by the formula.
+# --fit tile on an image 4x wider than the network's aspect (every file at the input's size,
+# the same checks, the window layout recomputed; on an image of the network's aspect, one
+# window, tile and stretch write the same files; on two copies of a network-sized image side by
+# side, the columns only the first or the last window covers equal the single image's), the
+# device line, --help; eval's per-class table with class names, --json, and delta_m% against
+# baselines recomputed here from the JSON by the formula.
 # usage: test_infer_cli.sh CLMTL MODELS_DIR TEST_INFER_IO_BINARY TESTS_DIR
 set -u
 clmtl="$1"
@@ -25,6 +29,12 @@ check "train a second one (a baseline)" $?
 check "synth 40x70 scenes" $?
 "$clmtl" synth --out "$dir/big" --count 4 --size 96x192 > /dev/null 2>&1
 check "synth 96x192 scenes" $?
+"$clmtl" synth --out "$dir/wide" --count 1 --size 40x320 > /dev/null 2>&1
+check "synth a 40x320 scene (4x the network's 32x64 aspect)" $?
+"$clmtl" synth --out "$dir/same" --count 1 --size 64x128 > /dev/null 2>&1
+check "synth a 64x128 scene (the network's aspect, twice its size)" $?
+"$clmtl" synth --out "$dir/small" --count 1 --size 32x64 > /dev/null 2>&1
+check "synth a 32x64 scene (the network's size)" $?
 ckpt="$dir/run/best.safetensors"
 
 # the README's quick start: --out names a folder that does not exist yet
@@ -61,6 +71,62 @@ done
 "$clmtl" infer --model "$ckpt" --raw --fit stretch --size 16x32 --depth-range 0,4 --out "$dir/s" "$dir/a/x.png" > "$dir/s.log" 2>&1
 check "infer --fit stretch --size 16x32 --depth-range 0,4" $?
 python3 "$tests/infer_check.py" "$dir/s" x 70 40 16 32 stretch; check "stretch: outputs read back and agree" $?
+
+wide=$(ls "$dir"/wide/leftImg8bit/*/synth/*.png | head -1)
+cp "$wide" "$dir/wide.png"
+"$clmtl" infer --model "$ckpt" --raw --fit tile --out "$dir/t" "$dir/wide.png" > "$dir/t.log" 2>&1
+check "infer --fit tile a 40x320 image" $?
+cat "$dir/t.log"
+grep -q "^device: " "$dir/t.log"; check "infer prints the device at start" $?
+python3 "$tests/infer_check.py" "$dir/t" wide 320 40 32 64 tile; check "tile: outputs at 320x40 read back and agree, windows as stated" $?
+same=$(ls "$dir"/same/leftImg8bit/*/synth/*.png | head -1)
+cp "$same" "$dir/same.png"
+"$clmtl" infer --model "$ckpt" --raw --fit tile --out "$dir/t1" "$dir/same.png" > "$dir/t1.log" 2>&1 &&
+  "$clmtl" infer --model "$ckpt" --raw --fit stretch --out "$dir/s1" "$dir/same.png" > "$dir/s1.log" 2>&1
+check "infer a network-sized image with --fit tile and --fit stretch" $?
+python3 "$tests/infer_check.py" "$dir/t1" same 128 64 32 64 tile; check "tile, one window: outputs agree" $?
+for f in semantic_labelIds.png depth_disparity.png depth.npy instanceIds.png instance_offsets.npy semantic_probs.npy; do
+  cmp -s "$dir/t1/same_$f" "$dir/s1/same_$f"; check "one window: tile writes the same $f as stretch" $?
+done
+# [A|A]: A a 32x64 image, two of it side by side (32x128) tiled: windows at x 0, 32, 64, so
+# columns 0-31 are window 0's alone (= A's 0-31 under stretch) and 96-127 window 2's alone
+# (= A's 32-63); the blend of one window is that window exactly
+small=$(ls "$dir"/small/leftImg8bit/*/synth/*.png | head -1)
+cp "$small" "$dir/a.png"
+python3 - "$tests" "$dir/a.png" "$dir/aa.png" <<'EOF'
+import struct, sys, zlib
+sys.path.insert(0, sys.argv[1])
+from infer_check import read_png
+w, h, ch, depth, rows = read_png(sys.argv[2])
+assert (w, h, ch, depth) == (64, 32, 3, 8), (w, h, ch, depth)
+raw = b"".join(b"\0" + bytes(r + r) for r in rows)
+def chunk(kind, body):
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+open(sys.argv[3], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2 * w, h, 8, 2, 0, 0, 0))
+                              + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+EOF
+check "write [A|A], two copies of a 32x64 image side by side" $?
+"$clmtl" infer --model "$ckpt" --raw --fit tile --out "$dir/aa" "$dir/aa.png" > /dev/null 2>&1 &&
+  "$clmtl" infer --model "$ckpt" --raw --fit stretch --out "$dir/aa" "$dir/a.png" > /dev/null 2>&1
+check "infer [A|A] with --fit tile and A with --fit stretch" $?
+python3 - "$tests" "$dir/aa" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+from infer_check import read_npy
+out, bad, seen = sys.argv[2], 0, 0
+for f in ("depth.npy", "semantic_probs.npy", "instance_offsets.npy"):
+    (c, h, w2), two = read_npy("%s/aa_%s" % (out, f))
+    (_, _, w), one = read_npy("%s/a_%s" % (out, f))
+    assert w2 == 2 * w, (w2, w)
+    for k in range(c):
+        for y in range(h):
+            for x in list(range(32)) + list(range(96, 128)):
+                seen += 1
+                bad += two[(k * h + y) * w2 + x] != one[(k * h + y) * w + x - (64 if x >= 96 else 0)]
+print("  [A|A] against A: %d of %d values differ in the columns one window covers" % (bad, seen))
+sys.exit(1 if bad else 0)
+EOF
+check "tile: the columns only the first / last window covers equal A's (windows where stated)" $?
 
 "$clmtl" infer --model "$ckpt" --depth-range 4,1 "$dir/a/x.png" > "$dir/bad.log" 2>&1
 test $? -eq 2; check "--depth-range MAX < MIN is refused (exit 2)" $?

@@ -3,7 +3,9 @@
  * exactly inside the image, constants kept, an integer upscale repeating pixels, a letterbox
  * round trip of labels lossless) and against a float64 reference of the half-pixel formula;
  * CityScapes disparity and instanceIds encodings against hand-made values; .npy bytes; PNG
- * and JPEG reading, the JPEG dimension bound; Δm% against hand-computed numbers.
+ * and JPEG reading, the JPEG dimension bound; Δm% against hand-computed numbers; the tile
+ * layout of --fit tile against its stated rules pixel by pixel, and its blend against a float64
+ * tent-weighted mean (constants and position ramps reproduced exactly).
  * With an argument PATH it only writes a 45 x 70 JPEG there (a fixture for test_infer_cli.sh). */
 #include <math.h>
 #include <stdio.h>
@@ -209,6 +211,117 @@ static void files(const char *dir) {
               "neither a PNG nor a JPEG");
 }
 
+/* Tile layout against the rules stated in infer.h, checked pixel by pixel: every position
+ * covered, windows inside the side, the first at 0 and the last at length − window, each
+ * neighbouring pair overlapping by at least ceil(window / 4), and no fewer windows possible
+ * (n − 1 windows with that overlap cannot reach the border). */
+static void tile_layout(void) {
+  const int cases[][2] = {{64, 64}, {65, 64}, {256, 64}, {300, 64}, {100, 33}, {7, 1}, {9, 2}, {129, 128}, {1000, 3}};
+  int bad = 0;
+  char detail[160] = "";
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    int len = cases[k][0], win = cases[k][1], starts[1024];
+    int n = clm_tile_layout(len, win, starts, 1024), ov = win < 2 ? 0 : (win + 3) / 4;
+    if (ov > win - 1) ov = win - 1;
+    int ok = n >= 1 && n == clm_tile_layout(len, win, NULL, 0) && starts[0] == 0 && starts[n - 1] == len - win;
+    for (int i = 0; i < n && ok; i++) ok = starts[i] >= 0 && starts[i] + win <= len;
+    for (int i = 1; i < n && ok; i++) ok = starts[i] > starts[i - 1] && starts[i - 1] + win - starts[i] >= ov;
+    for (int p = 0; p < len && ok; p++) {
+      int covered = 0;
+      for (int i = 0; i < n; i++) covered += p >= starts[i] && p < starts[i] + win;
+      ok = covered > 0;
+    }
+    if (ok && n > 1) ok = win + (n - 2) * (win - ov) < len; /* n - 1 windows fall short */
+    if (!ok && !bad) snprintf(detail, sizeof detail, "length %d, window %d: %d windows", len, win, n);
+    bad += !ok;
+  }
+  test_true("tile layout: covered, inside, first at 0, last at the border, overlap >= ceil(window/4), fewest",
+            !bad, detail);
+  test_true("tile overlap of a 64 window is 16, of a 33 window 9", clm_tile_overlap(64) == 16 && clm_tile_overlap(33) == 9, NULL);
+  test_expect("a window longer than the side is refused", (clm_status)clm_tile_layout(10, 11, NULL, 0),
+              CLM_ERR_INVALID_ARG, "does not fit");
+  int h, w;
+  double s;
+  test_status("tile canvas", clm_tile_canvas(100, 800, 32, 64, &h, &w, &s));
+  test_true("canvas of 100 x 800 for 32 x 64: scale 0.32, 32 x 256", h == 32 && w == 256 && fabs(s - 0.32) < 1e-12, NULL);
+  test_status("tile canvas", clm_tile_canvas(300, 100, 64, 128, &h, &w, &s));
+  test_true("canvas of 300 x 100 (portrait) for 64 x 128: scale 1.28, 384 x 128", h == 384 && w == 128, NULL);
+}
+
+/* float64 reference of the blend: at each pixel, the windows covering it, each weighted by
+ * min(i + 1, n − i) of its row in the window times that of its column, values averaged. */
+static double ref_tent(int i, int n) { return fmin(i + 1.0, (double)(n - i)); }
+
+/* Blends windows of a wh x ww network over an h x w canvas; window k (row-major) predicts
+ * value(c, absolute y, absolute x, k); returns the largest error against the float64 reference
+ * (mode 0) or against value(c, y, x, 0) itself (mode 1: a field every window agrees on). */
+static double blend_error(int h, int w, int wh, int ww, int channels, double (*value)(int, int, int, int), int mode) {
+  int ys[64], xs[64], ny = clm_tile_layout(h, wh, ys, 64), nx = clm_tile_layout(w, ww, xs, 64);
+  size_t hw = (size_t)h * w, whw = (size_t)wh * ww;
+  double *acc = calloc((size_t)channels * hw, sizeof *acc), *wsum = calloc(hw, sizeof *wsum);
+  float *pred = test_alloc((size_t)channels * whw), *out = test_alloc((size_t)channels * hw);
+  for (int iy = 0; iy < ny; iy++)
+    for (int ix = 0; ix < nx; ix++) {
+      for (int c = 0; c < channels; c++)
+        for (int y = 0; y < wh; y++)
+          for (int x = 0; x < ww; x++)
+            pred[(size_t)c * whw + (size_t)y * ww + x] = (float)value(c, ys[iy] + y, xs[ix] + x, iy * nx + ix);
+      clm_tile_accumulate(pred, channels, wh, ww, ys[iy], xs[ix], acc, wsum, h, w);
+    }
+  clm_tile_finish(acc, wsum, channels, h, w, out);
+  double worst = 0;
+  for (int c = 0; c < channels; c++)
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++) {
+        double want = 0, den = 0;
+        if (mode == 1) {
+          want = value(c, y, x, 0);
+        } else {
+          for (int iy = 0; iy < ny; iy++)
+            for (int ix = 0; ix < nx; ix++) {
+              int i = y - ys[iy], j = x - xs[ix];
+              if (i < 0 || i >= wh || j < 0 || j >= ww) continue;
+              double wt = ref_tent(i, wh) * ref_tent(j, ww);
+              want += wt * (double)(float)value(c, y, x, iy * nx + ix);
+              den += wt;
+            }
+          want /= den;
+        }
+        double e = fabs(out[(size_t)c * hw + (size_t)y * w + x] - want) / fmax(1.0, fabs(want));
+        worst = e > worst ? e : worst;
+      }
+  free(acc);
+  free(wsum);
+  free(pred);
+  free(out);
+  return worst;
+}
+
+static double field_constant(int c, int y, int x, int k) { (void)y; (void)x; (void)k; return c ? -2.75 : 3.25; }
+static double field_ramp(int c, int y, int x, int k) { (void)k; return c ? 0.5 * x - 0.25 * y + 3 : -0.125 * y + 0.0625 * x; }
+/* windows that disagree: each window's own constant plus its own ramp */
+static double field_windows(int c, int y, int x, int k) { return (k * 7 % 5) - 2.0 + 0.01 * (c + 1) * (k % 3) * (x - y); }
+
+static void tile_blend(void) {
+  const int shapes[][4] = {{32, 256, 32, 64}, {40, 77, 16, 24}, {64, 64, 64, 64}, {13, 50, 5, 7}};
+  double ec = 0, er = 0, ew = 0;
+  for (int s = 0; s < 4; s++) {
+    int h = shapes[s][0], w = shapes[s][1], wh = shapes[s][2], ww = shapes[s][3];
+    ec = fmax(ec, blend_error(h, w, wh, ww, 2, field_constant, 1));
+    er = fmax(er, blend_error(h, w, wh, ww, 2, field_ramp, 1));
+    ew = fmax(ew, blend_error(h, w, wh, ww, 2, field_windows, 0));
+  }
+  test_check("tile blend: a constant field stays constant", ec, 1e-6);
+  test_check("tile blend: a linear ramp of absolute position is reproduced", er, 1e-5);
+  test_check("tile blend of disagreeing windows = float64 tent-weighted mean", ew, 1e-5);
+  /* the weight falls toward the window's edges and is positive there */
+  int ok = 1;
+  for (int n = 1; n <= 9 && ok; n++)
+    for (int i = 0; i < n && ok; i++)
+      ok = clm_tile_weight(i, n) == ref_tent(i, n) && clm_tile_weight(i, n) >= 1;
+  test_true("tile weight: the tent min(i + 1, n - i), 1 at the edges", ok, NULL);
+}
+
 static void delta_m(void) {
   /* mIoU 0.60 vs 0.50 (higher better): +20%; MAE 0.9 vs 1.2 (lower better): +25%;
    * L1 2.2 vs 2.0 (lower better): -10%. Δm = (20 + 25 - 10) / 3 = 11.6667 */
@@ -236,6 +349,8 @@ int main(int argc, char **argv) {
   encodings();
   files(dir);
   delta_m();
+  tile_layout();
+  tile_blend();
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);

@@ -32,7 +32,7 @@ static int usage(FILE *to) {
           "  infer --model CKPT INPUT...  PNG/JPEG images, folders or @lists: per task of the model,\n"
           "                       at each image's resolution, colour pictures, CityScapes labelIds /\n"
           "                       instanceIds / disparity PNGs, a JSON and a panel per image\n"
-          "                       [--out DIR (created)] [--size HxW] [--fit letterbox|stretch]\n"
+          "                       [--out DIR (created)] [--size HxW] [--fit letterbox|stretch|tile]\n"
           "                       [--raw (.npy)] [--depth-range MIN,MAX]; 'clmtl infer --help'\n"
           "  synth --out DIR      write synthetic street scenes in the CityScapes layout\n"
           "                       [--count N per split] [--size HxW] [--seed N]\n"

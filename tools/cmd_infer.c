@@ -2,9 +2,10 @@
  * output written at the input image's resolution, one set of files per task of the model, named
  * after the task, in formats other tools read (CityScapes label/instance/disparity PNGs, NumPy
  * .npy, a JSON per image), plus a captioned panel. The network runs at the checkpoint's
- * resolution (or --size), the image fitted by letterbox or stretch; predictions are resized
- * back (nearest for labels and instance ids, bilinear for values). Picture composition:
- * infer_panel.c; resizing, encodings and image reading: src/infer/. */
+ * resolution (or --size), the image fitted by letterbox or stretch, or tiled with overlapping
+ * windows whose predictions are blended; predictions are resized back (nearest for labels and
+ * instance ids, bilinear for values). Picture composition: infer_panel.c; resizing, tiling,
+ * encodings and image reading: src/infer/. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -31,9 +32,18 @@ static const char usage_text[] =
     "options:\n"
     "  --out DIR            where to write (created if missing; default .)\n"
     "  --size HxW           run the network at this resolution (default: the checkpoint's)\n"
-    "  --fit letterbox|stretch\n"
+    "  --fit letterbox|stretch|tile\n"
     "                       letterbox (default): scale to fit, aspect ratio kept, padded with\n"
-    "                       black; stretch: scale each direction to the network's resolution\n"
+    "                       black; stretch: scale each direction to the network's resolution;\n"
+    "                       tile: scale uniformly by max(net H / H, net W / W), so one side\n"
+    "                       equals the network's and the other covers it (aspect ratio kept,\n"
+    "                       no padding), cover that canvas with network-sized windows that\n"
+    "                       overlap by at least a quarter of a window (the last one at the\n"
+    "                       border), run the network on each (batch 1), and blend per pixel:\n"
+    "                       the class logits (softmax taken after) and the regression values\n"
+    "                       averaged over the windows covering the pixel, weighted by a tent\n"
+    "                       min(i+1, n-i) along each side of a window (falls toward its edges);\n"
+    "                       instances are clustered on the blended offsets\n"
     "  --raw                also write the raw predictions as NumPy float32 .npy arrays\n"
     "  --depth-range MIN,MAX  fixed colour scale for disparity pictures (default: 0 to the\n"
     "                       image's 99th percentile, stated on the panel's colour bar)\n"
@@ -62,13 +72,15 @@ static const char usage_text[] =
     "    STEM_TASK.npy            --raw: disparity (1, H, W) float32\n"
     "    disparities and offsets are in pixels of the input image: the network's values scaled\n"
     "    by input width / network width (height for dy), as a disparity scales with the image\n"
+    "    (tile: by input width / canvas width, height for dy)\n"
     "  other regression tasks:\n"
     "    STEM_TASK.png, STEM_TASK.npy  one colour-mapped tile per channel, and the values\n"
     "  STEM_panel.png             input, class overlay, instances, disparity, captioned, with a\n"
     "                             class legend and a colour bar (range and units)\n"
-    "  STEM.json                  the image, the network's resolution and fit, each task's\n"
-    "                             files, and the instances (id, class id and name, pixels,\n"
-    "                             bounding box, centroid)\n";
+    "  STEM.json                  the image, the network's resolution and fit (tile: the\n"
+    "                             canvas, the scale, the window starts, the blend), each\n"
+    "                             task's files, and the instances (id, class id and name,\n"
+    "                             pixels, bounding box, centroid)\n";
 
 enum { FORM_CLASSES = 0, FORM_INSTANCES = 1, FORM_DEPTH = 2, FORM_VALUES = 3 };
 
@@ -246,15 +258,89 @@ static void softmax_planes(float *v, int k, size_t hw) {
   }
 }
 
+/* Sets the network's image inputs from img (3, H, W) in [0, 1] (conv: scratch of 3 H W) and runs
+ * it; the tasks' predictions stay on the device. */
+static clm_status forward_image(infer_run *r, const float *img, float *conv) {
+  size_t hw = (size_t)r->model.height * r->model.width;
+  clm_status st = CLM_OK;
+  for (int f = 0; f < r->feeds.count && st == CLM_OK; f++) {
+    clm_image_convert(img, hw, r->feeds.feed[f].luma ? 1 : 3, conv);
+    st = clm_graph_set_input(r->g, r->feeds.feed[f].layer, conv);
+  }
+  return st == CLM_OK ? clm_graph_forward(r->g) : st;
+}
+
+/* --fit tile: planar (3, sh, sw) resampled onto the canvas (ch, cw) of clm_tile_canvas, the
+ * network run on each window of clm_tile_layout, each task's predictions blended into
+ * r->task[t].net (C, ch, cw) (src/infer/tile.c); starts along y and x added to jwin. img, conv:
+ * scratch of the network's input size. Nonzero (printed) on failure. */
+static int run_tiles(infer_run *r, const char *input, const float *planar, int sh, int sw, int ch, int cw,
+                     float *img, float *conv, cJSON *jwin) {
+  int nh = r->model.height, nw = r->model.width, ny = clm_tile_layout(ch, nh, NULL, 0),
+      nx = clm_tile_layout(cw, nw, NULL, 0), cmax = 0, rc = 1;
+  size_t chw = (size_t)ch * cw, nhw = (size_t)nh * nw;
+  if (ny < 0 || nx < 0) return lib_check((clm_status)(ny < 0 ? ny : nx));
+  for (int t = 0; t < r->k; t++) cmax = r->task[t].pred.c > cmax ? r->task[t].pred.c : cmax;
+  int *ys = malloc((size_t)ny * sizeof *ys), *xs = malloc((size_t)nx * sizeof *xs);
+  float *canvas = malloc(3 * chw * sizeof *canvas), *win = malloc((size_t)cmax * nhw * sizeof *win);
+  double *acc[CLM_METRICS_MAX_TASKS] = {0}, *wsum[CLM_METRICS_MAX_TASKS] = {0};
+  int ok = ys && xs && canvas && win;
+  for (int t = 0; t < r->k && ok; t++) {
+    float *grown = realloc(r->task[t].net, (size_t)r->task[t].pred.c * chw * sizeof *grown);
+    if (grown) r->task[t].net = grown;
+    acc[t] = calloc((size_t)r->task[t].pred.c * chw, sizeof *acc[t]);
+    wsum[t] = calloc(chw, sizeof *wsum[t]);
+    ok = grown && acc[t] && wsum[t];
+  }
+  if (!ok) {
+    fprintf(stderr, "clmtl infer: %s: out of host memory for tiles on a %d x %d canvas\n", input, cw, ch);
+    goto done;
+  }
+  clm_tile_layout(ch, nh, ys, ny);
+  clm_tile_layout(cw, nw, xs, nx);
+  cJSON *jy = cJSON_AddArrayToObject(jwin, "y"), *jx = cJSON_AddArrayToObject(jwin, "x");
+  for (int i = 0; i < ny; i++) cJSON_AddItemToArray(jy, cJSON_CreateNumber(ys[i]));
+  for (int i = 0; i < nx; i++) cJSON_AddItemToArray(jx, cJSON_CreateNumber(xs[i]));
+  clm_resize_bilinear(planar, 3, sh, sw, NULL, canvas, ch, cw, NULL);
+  for (int iy = 0; iy < ny; iy++)
+    for (int ix = 0; ix < nx; ix++) {
+      for (int c = 0; c < 3; c++)
+        for (int y = 0; y < nh; y++)
+          memcpy(img + c * nhw + (size_t)y * nw, canvas + c * chw + (size_t)(ys[iy] + y) * cw + xs[ix],
+                 (size_t)nw * sizeof *img);
+      clm_status st = forward_image(r, img, conv);
+      for (int t = 0; t < r->k && st == CLM_OK; t++) {
+        st = clm_tensor_download(r->ctx, &r->task[t].pred, win);
+        if (st == CLM_OK) clm_tile_accumulate(win, r->task[t].pred.c, nh, nw, ys[iy], xs[ix], acc[t], wsum[t], ch, cw);
+      }
+      if (st != CLM_OK) {
+        fprintf(stderr, "clmtl infer: %s: window at y %d, x %d: %s\n", input, ys[iy], xs[ix], clm_last_error());
+        goto done;
+      }
+    }
+  for (int t = 0; t < r->k; t++) clm_tile_finish(acc[t], wsum[t], r->task[t].pred.c, ch, cw, r->task[t].net);
+  rc = 0;
+done:
+  for (int t = 0; t < r->k; t++) { free(acc[t]); free(wsum[t]); }
+  free(ys); free(xs); free(canvas); free(win);
+  return rc;
+}
+
 static int infer_image(infer_run *r, const char *input, const char *stem) {
-  int sh, sw, h = r->model.height, w = r->model.width, rc = 0;
+  /* the predictions lie on an h x w grid: the network's input, or the tile canvas */
+  int sh, sw, nh = r->model.height, nw = r->model.width, h = nh, w = nw, rc = 0;
+  double tile_scale = 0;
   uint8_t *src = NULL;
   if (lib_check(clm_image_read(input, &src, &sh, &sw))) return 1;
-  size_t shw = (size_t)sh * sw, hw = (size_t)h * w;
-  clm_box box = clm_fit_box(sh, sw, h, w, r->fit);
-  /* per-image buffers, at the input's resolution unless named net */
-  float *planar = malloc(3 * shw * sizeof *planar), *img = calloc(3 * hw, sizeof *img),
-        *conv = malloc(3 * hw * sizeof *conv), *vals = NULL;
+  if (r->fit == CLM_FIT_TILE && lib_check(clm_tile_canvas(sh, sw, nh, nw, &h, &w, &tile_scale))) {
+    free(src);
+    return 1;
+  }
+  size_t shw = (size_t)sh * sw, hw = (size_t)h * w, nhw = (size_t)nh * nw;
+  clm_box box = r->fit == CLM_FIT_TILE ? (clm_box){0, 0, h, w} : clm_fit_box(sh, sw, nh, nw, r->fit);
+  /* per-image buffers, at the input's resolution unless named net (the predictions' grid) */
+  float *planar = malloc(3 * shw * sizeof *planar), *img = calloc(3 * nhw, sizeof *img),
+        *conv = malloc(3 * nhw * sizeof *conv), *vals = NULL;
   uint8_t *cls_net = malloc(hw), *cls_in = malloc(shw), *lab = malloc(shw);
   int32_t *ids_net = malloc(hw * sizeof *ids_net), *ids_in = calloc(shw, sizeof *ids_in);
   uint16_t *u16 = malloc(shw * sizeof *u16);
@@ -277,27 +363,38 @@ static int infer_image(infer_run *r, const char *input, const char *stem) {
   for (size_t i = 0; i < shw; i++)
     for (int c = 0; c < 3; c++) planar[c * shw + i] = (float)src[3 * i + c] / 255.0f;
   memcpy(tiles[0], src, 3 * shw);
-  /* the network's input: the image in its box, black around it */
-  clm_resize_bilinear(planar, 3, sh, sw, NULL, img, h, w, &box);
-  clm_status st = CLM_OK;
-  for (int f = 0; f < r->feeds.count && st == CLM_OK; f++) {
-    clm_image_convert(img, hw, r->feeds.feed[f].luma ? 1 : 3, conv);
-    st = clm_graph_set_input(r->g, r->feeds.feed[f].layer, conv);
-  }
-  if (st == CLM_OK) st = clm_graph_forward(r->g);
-  for (int t = 0; t < r->k && st == CLM_OK; t++) st = clm_tensor_download(r->ctx, &r->task[t].pred, r->task[t].net);
-  if (st != CLM_OK) {
-    fprintf(stderr, "clmtl infer: %s: %s\n", input, clm_last_error());
-    rc = 1;
-    goto done;
-  }
   cJSON_AddStringToObject(doc, "image", input);
   cJSON_AddNumberToObject(doc, "height", sh);
   cJSON_AddNumberToObject(doc, "width", sw);
   cJSON *net = cJSON_AddObjectToObject(doc, "network");
-  cJSON_AddNumberToObject(net, "height", h);
-  cJSON_AddNumberToObject(net, "width", w);
-  cJSON_AddStringToObject(net, "fit", r->fit == CLM_FIT_LETTERBOX ? "letterbox" : "stretch");
+  cJSON_AddNumberToObject(net, "height", nh);
+  cJSON_AddNumberToObject(net, "width", nw);
+  static const char *const fits[] = {"letterbox", "stretch", "tile"};
+  cJSON_AddStringToObject(net, "fit", fits[r->fit]);
+  if (r->fit == CLM_FIT_TILE) { /* the predictions' grid is the canvas; image_box: all of it */
+    cJSON *jt = cJSON_AddObjectToObject(net, "tiles");
+    cJSON_AddNumberToObject(jt, "scale", tile_scale);
+    cJSON_AddNumberToObject(jt, "canvas_height", h);
+    cJSON_AddNumberToObject(jt, "canvas_width", w);
+    cJSON_AddNumberToObject(jt, "min_overlap_y", clm_tile_overlap(nh));
+    cJSON_AddNumberToObject(jt, "min_overlap_x", clm_tile_overlap(nw));
+    cJSON_AddStringToObject(jt, "blend", "per pixel, the mean of the windows' class logits and values weighted by "
+                                         "the tent min(i+1, n-i) along each window side");
+    if (run_tiles(r, input, planar, sh, sw, h, w, img, conv, cJSON_AddObjectToObject(jt, "starts"))) {
+      rc = 1;
+      goto done;
+    }
+  } else {
+    /* the network's input: the image in its box, black around it */
+    clm_resize_bilinear(planar, 3, sh, sw, NULL, img, nh, nw, &box);
+    clm_status st = forward_image(r, img, conv);
+    for (int t = 0; t < r->k && st == CLM_OK; t++) st = clm_tensor_download(r->ctx, &r->task[t].pred, r->task[t].net);
+    if (st != CLM_OK) {
+      fprintf(stderr, "clmtl infer: %s: %s\n", input, clm_last_error());
+      rc = 1;
+      goto done;
+    }
+  }
   cJSON *jbox = cJSON_AddObjectToObject(net, "image_box");
   cJSON_AddNumberToObject(jbox, "y", box.y);
   cJSON_AddNumberToObject(jbox, "x", box.x);
@@ -531,7 +628,8 @@ int cmd_infer(int argc, char **argv) {
       i++;
       if (!strcmp(v, "letterbox")) r.fit = CLM_FIT_LETTERBOX;
       else if (!strcmp(v, "stretch")) r.fit = CLM_FIT_STRETCH;
-      else { list_free(&in); return cli_usage_error("--fit is letterbox or stretch"); }
+      else if (!strcmp(v, "tile")) r.fit = CLM_FIT_TILE;
+      else { list_free(&in); return cli_usage_error("--fit is letterbox, stretch or tile"); }
     } else if (!strcmp(a, "--depth-range") && v) {
       i++;
       if (sscanf(v, "%f,%f", &r.depth_lo, &r.depth_hi) != 2 || !(r.depth_hi > r.depth_lo)) {
@@ -556,6 +654,7 @@ int cmd_infer(int argc, char **argv) {
     fprintf(stderr, "clmtl infer: %s\n", clm_last_error());
     goto done;
   }
+  printf("device: %s (%s)\n", clm_context_device(r.ctx)->name, clm_context_device(r.ctx)->platform);
   if (cli_model_load(r.ctx, ckpt, 1, nh, nw, &r.g, &r.model)) goto done;
   /* the image inputs, found from the graph; outputs sized from each task's prediction */
   const clm_target_info *known;

@@ -1,12 +1,12 @@
 /* Inference on the host, around a network's forward pass: images of any size read (PNG, JPEG)
- * and fitted to the network's resolution (letterbox or stretch), predictions resized back to the
- * image's; network outputs turned into pictures (colour-coded classes with a palette for any
- * number of classes and CityScapes colours for its label sets, colour-mapped inverse depth and
- * other values, instances recovered from the centroid votes of "thing" pixels (Kendall et al.),
- * side-by-side panels, a small bitmap font for captions) and into files other tools read
- * (CityScapes instanceIds and disparity encodings, NumPy .npy, 16-bit PNG). Host-side, on
- * downloaded (C, H, W) planar arrays; RGB is 8-bit interleaved (H, W, 3).
- * Colour maps and clustering: src/infer/postprocess.c; the rest: src/infer/. */
+ * and fitted to the network's resolution (letterbox, stretch, or overlapping tiles blended),
+ * predictions resized back to the image's; network outputs turned into pictures (colour-coded
+ * classes with a palette for any number of classes and CityScapes colours for its label sets,
+ * colour-mapped inverse depth and other values, instances recovered from the centroid votes of
+ * "thing" pixels (Kendall et al.), side-by-side panels, a small bitmap font for captions) and
+ * into files other tools read (CityScapes instanceIds and disparity encodings, NumPy .npy,
+ * 16-bit PNG). Host-side, on downloaded (C, H, W) planar arrays; RGB is 8-bit interleaved
+ * (H, W, 3). Colour maps and clustering: src/infer/postprocess.c; the rest: src/infer/. */
 #ifndef CLMTL_INFER_H
 #define CLMTL_INFER_H
 
@@ -82,7 +82,9 @@ CLMTL_API float clm_depth_auto_max(const float *disparity, size_t count);
 typedef enum clm_fit {
   CLM_FIT_LETTERBOX = 0, /* scaled to fit inside the network input, aspect ratio kept, centred;
                             the border is padding */
-  CLM_FIT_STRETCH = 1    /* scaled to the network input in each direction independently */
+  CLM_FIT_STRETCH = 1,   /* scaled to the network input in each direction independently */
+  CLM_FIT_TILE = 2       /* scaled uniformly to cover the network input (clm_tile_canvas), run
+                            on overlapping network-sized windows, blended (src/infer/tile.c) */
 } clm_fit;
 
 /* A rectangle of an image: rows [y, y + height), columns [x, x + width). */
@@ -105,6 +107,37 @@ CLMTL_API void clm_resize_bilinear(const float *src, int channels, int sh, int s
  * for elements of elem_size bytes (labels: 1, instance ids: 4). */
 CLMTL_API void clm_resize_nearest(const void *src, size_t elem_size, int channels, int sh, int sw,
                                   const clm_box *from, void *dst, int dh, int dw, const clm_box *to);
+
+/* ---- tiling (src/infer/tile.c) ------------------------------------------------------------ */
+
+/* The canvas an image of src_h × src_w is tiled on: scaled uniformly by
+ * s = max(net_h / src_h, net_w / src_w), so one side equals the network's and the other covers
+ * it; size round(src · s), at least the network's. *scale (may be NULL) receives s.
+ * CLM_ERR_INVALID_ARG for sizes < 1 or a canvas over CLM_IMAGE_MAX_PIXELS. */
+CLMTL_API clm_status clm_tile_canvas(int src_h, int src_w, int net_h, int net_w, int *height, int *width,
+                                     double *scale);
+/* The least overlap of two neighbouring windows of `window` pixels: ceil(window / 4), at most
+ * window − 1 (0 for a window of 1). */
+CLMTL_API int clm_tile_overlap(int window);
+/* Window starts along a side of `length` ≥ window: the fewest windows whose neighbours overlap
+ * by at least clm_tile_overlap(window), n = 1 + ceil((length − window) / (window − overlap))
+ * (1 when length == window), start_i = floor(i · (length − window) / (n − 1)): the first at 0,
+ * the last at length − window. starts NULL: only the count. Returns n, or CLM_ERR_INVALID_ARG
+ * (window < 1, length < window, n > max_starts). */
+CLMTL_API int clm_tile_layout(int length, int window, int *starts, int max_starts);
+/* The blend weight of position i (0 ≤ i < window) in a window along one side: the tent
+ * min(i + 1, window − i), highest in the middle, 1 at both edges; a pixel's weight in a window
+ * is the product of its row's and its column's. */
+CLMTL_API double clm_tile_weight(int i, int window);
+/* Adds one window's prediction pred (C, win_h, win_w), placed at (y0, x0) of the canvas:
+ * acc (C, height, width) += weight · pred and wsum (height, width) += weight (both start at 0,
+ * accumulate over windows). */
+CLMTL_API void clm_tile_accumulate(const float *pred, int channels, int win_h, int win_w, int y0, int x0,
+                                   double *acc, double *wsum, int height, int width);
+/* out (C, height, width) = acc / wsum: the weighted mean over the windows covering each pixel
+ * (0 where none does). */
+CLMTL_API void clm_tile_finish(const double *acc, const double *wsum, int channels, int height, int width,
+                               float *out);
 
 /* Reads a PNG or JPEG file (told by its first bytes) as 8-bit RGB (grey, grey + alpha and
  * RGBA converted; alpha dropped). PNGs pass clm_png_check first; a JPEG's frame header is
