@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 #include "bench_report.h"
 #include "chart.h"
+#include "cli.h"
 
 #define MAX_FILE_BYTES (64 << 20)
 
@@ -119,7 +120,7 @@ static void group_title(const cJSON *run, char *buf, size_t size) {
            jnum(run, "height"), jnum(run, "width"), jnum(run, "batch"), jstr(run, "weighting"));
 }
 
-static int load(merge *m, char **files, int nfiles) {
+static int load(merge *m, const char *const *files, int nfiles) {
   m->roots = calloc((size_t)nfiles, sizeof *m->roots);
   if (!m->roots) return 1;
   int total = 0;
@@ -425,33 +426,15 @@ done:
 
 int bench_merge(int argc, char **argv) {
   const char *markdown = NULL, *csv = NULL, *png = NULL;
-  char **files = calloc((size_t)argc + 1, sizeof *files);
+  const char **files = calloc((size_t)argc + 1, sizeof *files);
   int nfiles = 0;
   if (!files) return 1;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], **to = NULL;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      fputs(usage_text, stdout);
-      free(files);
-      return 0;
-    }
-    if (!strcmp(a, "--markdown")) to = &markdown;
-    else if (!strcmp(a, "--csv")) to = &csv;
-    else if (!strcmp(a, "--png")) to = &png;
-    else if (a[0] == '-' && a[1]) {
-      fprintf(stderr, "clmtl bench merge: unknown option '%s'\n%s", a, usage_text);
-      free(files);
-      return 2;
-    } else {
-      files[nfiles++] = argv[i];
-      continue;
-    }
-    if (i + 1 >= argc) {
-      fprintf(stderr, "clmtl bench merge: %s needs a file name\n", a);
-      free(files);
-      return 2;
-    }
-    *to = argv[++i];
+  const cli_opt opts[] = {CLI_OPT_STRING("--markdown", &markdown), CLI_OPT_STRING("--csv", &csv),
+                          CLI_OPT_STRING("--png", &png), CLI_OPT_END};
+  int rc = cli_args_parse("bench merge", usage_text, opts, argc, argv, files, argc, &nfiles);
+  if (rc) {
+    free(files);
+    return rc < 0 ? 0 : rc;
   }
   if (nfiles == 0) {
     fprintf(stderr, "clmtl bench merge: no result files given\n%s", usage_text);
@@ -459,7 +442,7 @@ int bench_merge(int argc, char **argv) {
     return 2;
   }
   merge m = {0};
-  int rc = bench_check_output("--markdown", markdown) || bench_check_output("--csv", csv) ||
+  rc = bench_check_output("--markdown", markdown) || bench_check_output("--csv", csv) ||
            bench_check_output("--png", png) || load(&m, files, nfiles);
   if (!rc) {
     print_stdout(&m);
