@@ -256,13 +256,6 @@ static void print_stdout(const merge *m) {
   }
 }
 
-static void md_cell(FILE *f, const char *s) {
-  for (; *s; s++) {
-    if (*s == '|') fputs("\\|", f);
-    else fputc(*s == '\n' ? ' ' : *s, f);
-  }
-}
-
 static int write_markdown(const merge *m, const char *path) {
   FILE *f = fopen(path, "w");
   if (!f) {
@@ -274,18 +267,18 @@ static int write_markdown(const merge *m, const char *path) {
              "comes from.\n", m->nroots, m->nroots == 1 ? "" : "s");
   for (int g = 0; g < m->ngroup; g++) {
     fprintf(f, "\n## ");
-    md_cell(f, m->group[g]);
+    bench_md_cell(f, m->group[g]);
     fprintf(f, "\n\n");
     for (int r = 0; r < NROWS; r++) {
       fputs("| ", f);
-      md_cell(f, r ? rows[r].label : "");
+      bench_md_cell(f, r ? rows[r].label : "");
       for (int i = 0; i < m->ncol; i++) {
         if (m->col[i].group != g) continue;
         char buf[512];
         cell(&m->col[i], r, buf, sizeof buf);
         fputs(" | ", f);
         if (r == 0) fputs("**", f);
-        md_cell(f, buf);
+        bench_md_cell(f, buf);
         if (r == 0) fputs("**", f);
       }
       fputs(" |\n", f);
@@ -304,20 +297,6 @@ static int write_markdown(const merge *m, const char *path) {
   return 0;
 }
 
-static void csv_str(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; *s; s++) {
-    if (*s == '"') fputc('"', f);
-    fputc(*s == '\n' ? ' ' : *s, f);
-  }
-  fputc('"', f);
-}
-
-static void csv_num(FILE *f, double v) {
-  fputc(',', f);
-  if (isfinite(v)) fprintf(f, "%.6g", v);
-}
-
 static int write_csv(const merge *m, const char *path) {
   FILE *f = fopen(path, "w");
   if (!f) {
@@ -333,40 +312,40 @@ static int write_csv(const merge *m, const char *path) {
     const column *c = &m->col[i];
     const cJSON *host = cJSON_GetObjectItemCaseSensitive(c->run, "host");
     const cJSON *probe = cJSON_GetObjectItemCaseSensitive(c->dev, "probe");
-    csv_str(f, m->group[c->group]);
+    bench_csv_str(f, m->group[c->group]);
     fputc(',', f);
-    csv_str(f, c->file);
+    bench_csv_str(f, c->file);
     fputc(',', f);
-    csv_str(f, jstr(c->run, "model"));
-    csv_num(f, jnum(c->run, "height"));
-    csv_num(f, jnum(c->run, "width"));
-    csv_num(f, jnum(c->run, "batch"));
+    bench_csv_str(f, jstr(c->run, "model"));
+    bench_csv_num(f, jnum(c->run, "height"), "%.6g");
+    bench_csv_num(f, jnum(c->run, "width"), "%.6g");
+    bench_csv_num(f, jnum(c->run, "batch"), "%.6g");
     const char *strs[] = {jstr(c->run, "weighting"), jstr(c->dev, "device"), jstr(c->dev, "kind"),
                           jstr(c->dev, "platform"), jstr(c->dev, "driver"), jstr(host, "cpu"),
                           jstr(host, "os"), jstr(c->run, "timestamp"), jstr(c->run, "version"),
                           jstr(c->run, "commit")};
     for (size_t k = 0; k < sizeof strs / sizeof strs[0]; k++) {
       fputc(',', f);
-      csv_str(f, strs[k]);
+      bench_csv_str(f, strs[k]);
     }
-    csv_num(f, jnum(c->dev, "train_step_ms"));
-    csv_num(f, spread(c->dev, "train_step_ms", "min"));
-    csv_num(f, spread(c->dev, "train_step_ms", "max"));
-    csv_num(f, jnum(c->dev, "train_img_s"));
-    csv_num(f, jnum(c->dev, "infer_ms"));
-    csv_num(f, spread(c->dev, "infer_ms", "min"));
-    csv_num(f, spread(c->dev, "infer_ms", "max"));
-    csv_num(f, jnum(c->dev, "infer_img_s"));
-    csv_num(f, jnum(c->dev, "train_gflops"));
-    csv_num(f, jnum(c->dev, "peak_device_bytes"));
-    csv_num(f, jnum(c->dev, "cold_start_s"));
+    bench_csv_num(f, jnum(c->dev, "train_step_ms"), "%.6g");
+    bench_csv_num(f, spread(c->dev, "train_step_ms", "min"), "%.6g");
+    bench_csv_num(f, spread(c->dev, "train_step_ms", "max"), "%.6g");
+    bench_csv_num(f, jnum(c->dev, "train_img_s"), "%.6g");
+    bench_csv_num(f, jnum(c->dev, "infer_ms"), "%.6g");
+    bench_csv_num(f, spread(c->dev, "infer_ms", "min"), "%.6g");
+    bench_csv_num(f, spread(c->dev, "infer_ms", "max"), "%.6g");
+    bench_csv_num(f, jnum(c->dev, "infer_img_s"), "%.6g");
+    bench_csv_num(f, jnum(c->dev, "train_gflops"), "%.6g");
+    bench_csv_num(f, jnum(c->dev, "peak_device_bytes"), "%.6g");
+    bench_csv_num(f, jnum(c->dev, "cold_start_s"), "%.6g");
     fputc(',', f);
-    csv_str(f, failed(c) ? "" : jstr(c->dev, "cold_start_driver_cache"));
-    csv_num(f, jnum(c->dev, "warm_start_s"));
-    csv_num(f, jnum(probe, "bandwidth_gbs"));
-    csv_num(f, jnum(probe, "peak_gflops"));
+    bench_csv_str(f, failed(c) ? "" : jstr(c->dev, "cold_start_driver_cache"));
+    bench_csv_num(f, jnum(c->dev, "warm_start_s"), "%.6g");
+    bench_csv_num(f, jnum(probe, "bandwidth_gbs"), "%.6g");
+    bench_csv_num(f, jnum(probe, "peak_gflops"), "%.6g");
     fputc(',', f);
-    csv_str(f, failed(c) ? jstr(c->dev, "error") : "");
+    bench_csv_str(f, failed(c) ? jstr(c->dev, "error") : "");
     fputc('\n', f);
   }
   if (fclose(f) != 0) {
