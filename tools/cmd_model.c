@@ -17,7 +17,7 @@ static int model_json(const char *path, int batch, int height, int width) {
   clm_graph_options o = {batch, height, width, 0, -1, -1};
   int rc = clm_graph_create(NULL, &g) != CLM_OK || clm_graph_load(g, path) != CLM_OK ||
            clm_graph_compile(g, &o) != CLM_OK || clm_graph_json(g, &text) != CLM_OK;
-  if (rc) fprintf(stderr, "clmtl model: %s\n", clm_last_error());
+  if (rc) fprintf(stderr, "clmtl model: %s\n", cli_error());
   else printf("%s\n", text);
   free(text);
   clm_graph_free(g);
@@ -52,7 +52,7 @@ int cmd_model(int argc, char **argv) {
   if (json) return model_json(path, batch, height, width);
   clm_mtl_strategy strategy;
   if (clm_mtl_strategy_parse(weighting, &strategy) != CLM_OK) {
-    fprintf(stderr, "clmtl model: %s\n", clm_last_error());
+    fprintf(stderr, "clmtl model: %s\n", cli_error());
     return 2;
   }
   clm_context *ctx = NULL;
@@ -97,7 +97,7 @@ int cmd_model(int argc, char **argv) {
   }
   rc = 0;
 fail:
-  if (rc) fprintf(stderr, "clmtl model: %s\n", clm_last_error());
+  if (rc) fprintf(stderr, "clmtl model: %s\n", cli_error());
   clm_optim_state_free(&opt);
   clm_mtl_free(mtl);
   clm_graph_free(g);
