@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 #include "bench_report.h"
 #include "chart.h"
+#include "cli.h"
 
 #define MAX_FILE_BYTES (64 << 20)
 
@@ -119,7 +120,7 @@ static void group_title(const cJSON *run, char *buf, size_t size) {
            jnum(run, "height"), jnum(run, "width"), jnum(run, "batch"), jstr(run, "weighting"));
 }
 
-static int load(merge *m, char **files, int nfiles) {
+static int load(merge *m, const char *const *files, int nfiles) {
   m->roots = calloc((size_t)nfiles, sizeof *m->roots);
   if (!m->roots) return 1;
   int total = 0;
@@ -255,13 +256,6 @@ static void print_stdout(const merge *m) {
   }
 }
 
-static void md_cell(FILE *f, const char *s) {
-  for (; *s; s++) {
-    if (*s == '|') fputs("\\|", f);
-    else fputc(*s == '\n' ? ' ' : *s, f);
-  }
-}
-
 static int write_markdown(const merge *m, const char *path) {
   FILE *f = fopen(path, "w");
   if (!f) {
@@ -273,18 +267,18 @@ static int write_markdown(const merge *m, const char *path) {
              "comes from.\n", m->nroots, m->nroots == 1 ? "" : "s");
   for (int g = 0; g < m->ngroup; g++) {
     fprintf(f, "\n## ");
-    md_cell(f, m->group[g]);
+    bench_md_cell(f, m->group[g]);
     fprintf(f, "\n\n");
     for (int r = 0; r < NROWS; r++) {
       fputs("| ", f);
-      md_cell(f, r ? rows[r].label : "");
+      bench_md_cell(f, r ? rows[r].label : "");
       for (int i = 0; i < m->ncol; i++) {
         if (m->col[i].group != g) continue;
         char buf[512];
         cell(&m->col[i], r, buf, sizeof buf);
         fputs(" | ", f);
         if (r == 0) fputs("**", f);
-        md_cell(f, buf);
+        bench_md_cell(f, buf);
         if (r == 0) fputs("**", f);
       }
       fputs(" |\n", f);
@@ -303,20 +297,6 @@ static int write_markdown(const merge *m, const char *path) {
   return 0;
 }
 
-static void csv_str(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; *s; s++) {
-    if (*s == '"') fputc('"', f);
-    fputc(*s == '\n' ? ' ' : *s, f);
-  }
-  fputc('"', f);
-}
-
-static void csv_num(FILE *f, double v) {
-  fputc(',', f);
-  if (isfinite(v)) fprintf(f, "%.6g", v);
-}
-
 static int write_csv(const merge *m, const char *path) {
   FILE *f = fopen(path, "w");
   if (!f) {
@@ -332,40 +312,40 @@ static int write_csv(const merge *m, const char *path) {
     const column *c = &m->col[i];
     const cJSON *host = cJSON_GetObjectItemCaseSensitive(c->run, "host");
     const cJSON *probe = cJSON_GetObjectItemCaseSensitive(c->dev, "probe");
-    csv_str(f, m->group[c->group]);
+    bench_csv_str(f, m->group[c->group]);
     fputc(',', f);
-    csv_str(f, c->file);
+    bench_csv_str(f, c->file);
     fputc(',', f);
-    csv_str(f, jstr(c->run, "model"));
-    csv_num(f, jnum(c->run, "height"));
-    csv_num(f, jnum(c->run, "width"));
-    csv_num(f, jnum(c->run, "batch"));
+    bench_csv_str(f, jstr(c->run, "model"));
+    bench_csv_num(f, jnum(c->run, "height"), "%.6g");
+    bench_csv_num(f, jnum(c->run, "width"), "%.6g");
+    bench_csv_num(f, jnum(c->run, "batch"), "%.6g");
     const char *strs[] = {jstr(c->run, "weighting"), jstr(c->dev, "device"), jstr(c->dev, "kind"),
                           jstr(c->dev, "platform"), jstr(c->dev, "driver"), jstr(host, "cpu"),
                           jstr(host, "os"), jstr(c->run, "timestamp"), jstr(c->run, "version"),
                           jstr(c->run, "commit")};
     for (size_t k = 0; k < sizeof strs / sizeof strs[0]; k++) {
       fputc(',', f);
-      csv_str(f, strs[k]);
+      bench_csv_str(f, strs[k]);
     }
-    csv_num(f, jnum(c->dev, "train_step_ms"));
-    csv_num(f, spread(c->dev, "train_step_ms", "min"));
-    csv_num(f, spread(c->dev, "train_step_ms", "max"));
-    csv_num(f, jnum(c->dev, "train_img_s"));
-    csv_num(f, jnum(c->dev, "infer_ms"));
-    csv_num(f, spread(c->dev, "infer_ms", "min"));
-    csv_num(f, spread(c->dev, "infer_ms", "max"));
-    csv_num(f, jnum(c->dev, "infer_img_s"));
-    csv_num(f, jnum(c->dev, "train_gflops"));
-    csv_num(f, jnum(c->dev, "peak_device_bytes"));
-    csv_num(f, jnum(c->dev, "cold_start_s"));
+    bench_csv_num(f, jnum(c->dev, "train_step_ms"), "%.6g");
+    bench_csv_num(f, spread(c->dev, "train_step_ms", "min"), "%.6g");
+    bench_csv_num(f, spread(c->dev, "train_step_ms", "max"), "%.6g");
+    bench_csv_num(f, jnum(c->dev, "train_img_s"), "%.6g");
+    bench_csv_num(f, jnum(c->dev, "infer_ms"), "%.6g");
+    bench_csv_num(f, spread(c->dev, "infer_ms", "min"), "%.6g");
+    bench_csv_num(f, spread(c->dev, "infer_ms", "max"), "%.6g");
+    bench_csv_num(f, jnum(c->dev, "infer_img_s"), "%.6g");
+    bench_csv_num(f, jnum(c->dev, "train_gflops"), "%.6g");
+    bench_csv_num(f, jnum(c->dev, "peak_device_bytes"), "%.6g");
+    bench_csv_num(f, jnum(c->dev, "cold_start_s"), "%.6g");
     fputc(',', f);
-    csv_str(f, failed(c) ? "" : jstr(c->dev, "cold_start_driver_cache"));
-    csv_num(f, jnum(c->dev, "warm_start_s"));
-    csv_num(f, jnum(probe, "bandwidth_gbs"));
-    csv_num(f, jnum(probe, "peak_gflops"));
+    bench_csv_str(f, failed(c) ? "" : jstr(c->dev, "cold_start_driver_cache"));
+    bench_csv_num(f, jnum(c->dev, "warm_start_s"), "%.6g");
+    bench_csv_num(f, jnum(probe, "bandwidth_gbs"), "%.6g");
+    bench_csv_num(f, jnum(probe, "peak_gflops"), "%.6g");
     fputc(',', f);
-    csv_str(f, failed(c) ? jstr(c->dev, "error") : "");
+    bench_csv_str(f, failed(c) ? jstr(c->dev, "error") : "");
     fputc('\n', f);
   }
   if (fclose(f) != 0) {
@@ -425,33 +405,15 @@ done:
 
 int bench_merge(int argc, char **argv) {
   const char *markdown = NULL, *csv = NULL, *png = NULL;
-  char **files = calloc((size_t)argc + 1, sizeof *files);
+  const char **files = calloc((size_t)argc + 1, sizeof *files);
   int nfiles = 0;
   if (!files) return 1;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], **to = NULL;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      fputs(usage_text, stdout);
-      free(files);
-      return 0;
-    }
-    if (!strcmp(a, "--markdown")) to = &markdown;
-    else if (!strcmp(a, "--csv")) to = &csv;
-    else if (!strcmp(a, "--png")) to = &png;
-    else if (a[0] == '-' && a[1]) {
-      fprintf(stderr, "clmtl bench merge: unknown option '%s'\n%s", a, usage_text);
-      free(files);
-      return 2;
-    } else {
-      files[nfiles++] = argv[i];
-      continue;
-    }
-    if (i + 1 >= argc) {
-      fprintf(stderr, "clmtl bench merge: %s needs a file name\n", a);
-      free(files);
-      return 2;
-    }
-    *to = argv[++i];
+  const cli_opt opts[] = {CLI_OPT_STRING("--markdown", &markdown), CLI_OPT_STRING("--csv", &csv),
+                          CLI_OPT_STRING("--png", &png), CLI_OPT_END};
+  int rc = cli_args_parse("bench merge", usage_text, opts, argc, argv, files, argc, &nfiles);
+  if (rc) {
+    free(files);
+    return rc < 0 ? 0 : rc;
   }
   if (nfiles == 0) {
     fprintf(stderr, "clmtl bench merge: no result files given\n%s", usage_text);
@@ -459,7 +421,7 @@ int bench_merge(int argc, char **argv) {
     return 2;
   }
   merge m = {0};
-  int rc = bench_check_output("--markdown", markdown) || bench_check_output("--csv", csv) ||
+  rc = bench_check_output("--markdown", markdown) || bench_check_output("--csv", csv) ||
            bench_check_output("--png", png) || load(&m, files, nfiles);
   if (!rc) {
     print_stdout(&m);

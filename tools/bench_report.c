@@ -266,7 +266,7 @@ int bench_write_json(const bench_run *r, const char *path) {
 
 /* ---- CSV --------------------------------------------------------------------------------- */
 
-static void csv_str(FILE *f, const char *s) {
+void bench_csv_str(FILE *f, const char *s) {
   fputc('"', f);
   for (; *s; s++) {
     if (*s == '"') fputc('"', f);
@@ -275,7 +275,7 @@ static void csv_str(FILE *f, const char *s) {
   fputc('"', f);
 }
 
-static void csv_num(FILE *f, double v, const char *fmt) {
+void bench_csv_num(FILE *f, double v, const char *fmt) {
   fputc(',', f);
   if (isfinite(v)) fprintf(f, fmt, v);
 }
@@ -300,51 +300,51 @@ int bench_write_csv(const bench_run *r, const char *path) {
                           kind_name(d->info.kind), r->model};
     for (int k = 0; k < 6; k++) {
       if (k) fputc(',', f);
-      csv_str(f, strs[k]);
+      bench_csv_str(f, strs[k]);
     }
     fprintf(f, ",%d,%d,%d,", r->batch, r->height, r->width);
-    csv_str(f, r->weighting);
+    bench_csv_str(f, r->weighting);
     if (d->ok) {
-      csv_num(f, d->train_ms, "%.3f");
-      csv_num(f, img_s(r->batch, d->train_ms), "%.4f");
-      csv_num(f, d->infer_ms, "%.3f");
-      csv_num(f, img_s(r->batch, d->infer_ms), "%.4f");
-      csv_num(f, d->flop_per_step * 1e-9, "%.4f");
-      csv_num(f, per_s(d->flop_per_step, d->train_ms), "%.3f");
-      csv_num(f, (double)d->peak_bytes, "%.0f");
-      csv_num(f, d->cold_s, "%.3f");
-      csv_num(f, d->warm_s, "%.3f");
-      csv_num(f, d->probe.bandwidth_gbs, "%.3f");
-      csv_num(f, d->probe.peak_gflops, "%.2f");
-      csv_num(f, d->mtl_ms, "%.4f");
-      csv_num(f, per_s(d->mtl_bytes, d->mtl_ms), "%.3f");
+      bench_csv_num(f, d->train_ms, "%.3f");
+      bench_csv_num(f, img_s(r->batch, d->train_ms), "%.4f");
+      bench_csv_num(f, d->infer_ms, "%.3f");
+      bench_csv_num(f, img_s(r->batch, d->infer_ms), "%.4f");
+      bench_csv_num(f, d->flop_per_step * 1e-9, "%.4f");
+      bench_csv_num(f, per_s(d->flop_per_step, d->train_ms), "%.3f");
+      bench_csv_num(f, (double)d->peak_bytes, "%.0f");
+      bench_csv_num(f, d->cold_s, "%.3f");
+      bench_csv_num(f, d->warm_s, "%.3f");
+      bench_csv_num(f, d->probe.bandwidth_gbs, "%.3f");
+      bench_csv_num(f, d->probe.peak_gflops, "%.2f");
+      bench_csv_num(f, d->mtl_ms, "%.4f");
+      bench_csv_num(f, per_s(d->mtl_bytes, d->mtl_ms), "%.3f");
       fputc(',', f);
     } else {
       fputs(",,,,,,,,,,,,,,", f);
-      csv_str(f, d->error);
+      bench_csv_str(f, d->error);
     }
     const char *meta[] = {r->timestamp, r->host_cpu, r->host_os, CLMTL_VERSION, CLMTL_GIT_COMMIT,
                           d->driver_cache};
     for (int k = 0; k < 6; k++) {
       fputc(',', f);
-      csv_str(f, meta[k]);
+      bench_csv_str(f, meta[k]);
     }
     if (d->ok) {
-      csv_num(f, d->cold_kept_s, "%.3f");
-      csv_num(f, d->train.min, "%.3f");
-      csv_num(f, d->train.max, "%.3f");
-      csv_num(f, d->profiled.median, "%.3f");
-      csv_num(f, d->profiled.min, "%.3f");
-      csv_num(f, d->profiled.max, "%.3f");
-      csv_num(f, d->infer.min, "%.3f");
-      csv_num(f, d->infer.max, "%.3f");
-      csv_num(f, d->train.n, "%.0f");
-      csv_num(f, d->infer.n, "%.0f");
-      csv_num(f, d->probe.bandwidth_spread[0], "%.3f");
-      csv_num(f, d->probe.bandwidth_spread[1], "%.3f");
-      csv_num(f, d->probe.gflops_spread[0], "%.2f");
-      csv_num(f, d->probe.gflops_spread[1], "%.2f");
-      csv_num(f, d->probe.runs, "%.0f");
+      bench_csv_num(f, d->cold_kept_s, "%.3f");
+      bench_csv_num(f, d->train.min, "%.3f");
+      bench_csv_num(f, d->train.max, "%.3f");
+      bench_csv_num(f, d->profiled.median, "%.3f");
+      bench_csv_num(f, d->profiled.min, "%.3f");
+      bench_csv_num(f, d->profiled.max, "%.3f");
+      bench_csv_num(f, d->infer.min, "%.3f");
+      bench_csv_num(f, d->infer.max, "%.3f");
+      bench_csv_num(f, d->train.n, "%.0f");
+      bench_csv_num(f, d->infer.n, "%.0f");
+      bench_csv_num(f, d->probe.bandwidth_spread[0], "%.3f");
+      bench_csv_num(f, d->probe.bandwidth_spread[1], "%.3f");
+      bench_csv_num(f, d->probe.gflops_spread[0], "%.2f");
+      bench_csv_num(f, d->probe.gflops_spread[1], "%.2f");
+      bench_csv_num(f, d->probe.runs, "%.0f");
     } else {
       fputs(",,,,,,,,,,,,,,,", f);
     }
@@ -360,7 +360,7 @@ int bench_write_csv(const bench_run *r, const char *path) {
 /* ---- Markdown ---------------------------------------------------------------------------- */
 
 /* Table cells must not contain '|' or line breaks. */
-static void md_cell(FILE *f, const char *s) {
+void bench_md_cell(FILE *f, const char *s) {
   for (; *s; s++) {
     if (*s == '|') fputs("\\|", f);
     else fputc(*s == '\n' ? ' ' : *s, f);
@@ -387,10 +387,10 @@ int bench_write_markdown(const bench_run *r, const char *path) {
   for (int i = 0; i < r->ndev; i++) {
     const bench_device *d = &r->dev[i];
     fputs("| ", f);
-    md_cell(f, d->info.name);
+    bench_md_cell(f, d->info.name);
     if (!d->ok) {
       fputs(" | failed: ", f);
-      md_cell(f, d->error);
+      bench_md_cell(f, d->error);
       for (int k = 0; k < 10; k++) fputs(" |", f);
       fputs(" |\n", f);
       continue;
@@ -406,7 +406,7 @@ int bench_write_markdown(const bench_run *r, const char *path) {
     if (!d->ok) continue;
     double mtl_gbs = per_s(d->mtl_bytes, d->mtl_ms);
     fprintf(f, "\n## ");
-    md_cell(f, d->info.name);
+    bench_md_cell(f, d->info.name);
     fprintf(f, "\n\nMulti-task loss reduction: %.2f ms/step, %.1f MB read, %.2f GB/s (%.1f%% of the "
                "probe's bandwidth).\n\n", d->mtl_ms, d->mtl_bytes * 1e-6, mtl_gbs,
             100 * ratio(mtl_gbs, d->probe.bandwidth_gbs));

@@ -70,6 +70,13 @@ void bench_print_comparison(const bench_run *r, FILE *f);
  * the path, and returns 1. NULL is fine. For checks before a long run. */
 int bench_check_output(const char *opt, const char *path);
 
+/* Cells of the CSV and Markdown writers, shared with bench merge: a quoted CSV string (quotes
+ * doubled, line breaks as spaces); a CSV number after its comma (empty when not finite); a
+ * Markdown table cell ('|' escaped, line breaks as spaces). */
+void bench_csv_str(FILE *f, const char *s);
+void bench_csv_num(FILE *f, double v, const char *fmt);
+void bench_md_cell(FILE *f, const char *s);
+
 /* Each returns 0, or prints why to stderr and returns 1. */
 int bench_write_json(const bench_run *r, const char *path);
 int bench_write_csv(const bench_run *r, const char *path);

@@ -9,7 +9,7 @@ int cli_model_load(clm_context *ctx, const char *path, int batch, int height, in
                    clm_graph **g, clm_model_info *info) {
   clm_model_load_options o = {batch, height, width};
   if (clm_model_load(ctx, path, &o, g, info) == CLM_OK) return 0;
-  fprintf(stderr, "%s\n", clm_last_error());
+  fprintf(stderr, "%s\n", cli_error());
   return 1;
 }
 

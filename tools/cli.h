@@ -21,6 +21,44 @@
 int cli_parse_batch(const char *cmd, const char *opt, const char *val, int *batch);
 int cli_parse_size(const char *cmd, const char *opt, const char *val, int *height, int *width);
 
+/* A table-driven option parser (cli_args.c), the one style of every sub-command's options. */
+typedef enum cli_opt_kind {
+  CLI_FLAG,   /* no value: *(int *)out = 1 */
+  CLI_STRING, /* *(const char **)out = the value (it points into argv) */
+  CLI_INT,    /* *(int *)out: a decimal integer in [lo, hi] */
+  CLI_FLOAT,  /* *(float *)out: a finite number > 0 */
+  CLI_BATCH,  /* *(int *)out: as cli_parse_batch */
+  CLI_SIZE,   /* *(int *)out = height, *out2 = width: as cli_parse_size */
+  CLI_CHOICE  /* *(int *)out = the index of the value in choices (NULL-terminated) */
+} cli_opt_kind;
+
+typedef struct cli_opt {
+  const char *name; /* "--batch"; the table ends with a NULL name */
+  cli_opt_kind kind;
+  void *out;
+  int *out2;
+  long lo, hi;
+  const char *const *choices;
+} cli_opt;
+
+/* Table rows, one per option kind; CLI_OPT_END ends the table. */
+#define CLI_OPT_FLAG(name, p) {name, CLI_FLAG, p, NULL, 0, 0, NULL}
+#define CLI_OPT_STRING(name, p) {name, CLI_STRING, p, NULL, 0, 0, NULL}
+#define CLI_OPT_INT(name, p, lo, hi) {name, CLI_INT, p, NULL, lo, hi, NULL}
+#define CLI_OPT_FLOAT(name, p) {name, CLI_FLOAT, p, NULL, 0, 0, NULL}
+#define CLI_OPT_BATCH(name, p) {name, CLI_BATCH, p, NULL, 0, 0, NULL}
+#define CLI_OPT_SIZE(name, h, w) {name, CLI_SIZE, h, w, 0, 0, NULL}
+#define CLI_OPT_CHOICE(name, p, choices) {name, CLI_CHOICE, p, NULL, 0, 0, choices}
+#define CLI_OPT_END {NULL, CLI_FLAG, NULL, NULL, 0, 0, NULL}
+
+/* Parses argv[1..argc) against opts (ending with CLI_OPT_END). Positional arguments (those not
+ * starting with '-', and a lone "-") go to pos[0..*npos), at most maxpos of them. Returns 0;
+ * -1 after printing `usage` to stdout for --help or -h; 2 (the usage-error status) after
+ * printing "clmtl CMD: ..." for an unknown option (named, followed by the usage), a missing
+ * value, a value out of its range, or one positional argument too many. */
+int cli_args_parse(const char *cmd, const char *usage, const cli_opt *opts, int argc, char **argv,
+                   const char **pos, int maxpos, int *npos);
+
 /* The context options from the environment (cli_env.c, the only reader of CLMTL_* variables):
  * CLMTL_DEVICE, CLMTL_CACHE, CLMTL_CACHE_DIR (default $XDG_CACHE_HOME/clmtl or ~/.cache/clmtl),
  * CLMTL_KERNEL_DIR, CLMTL_TUNING, CLMTL_CONV_VARIANT, CLMTL_FUSE, CLMTL_MEMORY_LIMIT; warnings

@@ -493,62 +493,29 @@ static const char *usage_text =
     "OS, clmtl version and commit, and the min/median/max of every timing. Output files are\n"
     "checked writable before anything runs.\n";
 
-static int parse_int(const char *opt, const char *val, int lo, int *out) {
-  char *end;
-  long v = strtol(val, &end, 10);
-  if (*end || end == val || v < lo || v > 1000000) {
-    fprintf(stderr, "clmtl bench: %s wants an integer >= %d, not '%s'\n", opt, lo, val);
-    return 2;
-  }
-  *out = (int)v;
-  return 0;
-}
-
-static int takes_value(const char *opt) {
-  static const char *const names[] = {"--size", "--batch", "--steps", "--warmup", "--device",
-                                      "--weighting", "--json", "--csv", "--markdown", "--png",
-                                      "--cold-start-child"};
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-    if (!strcmp(opt, names[i])) return 1;
-  return 0;
-}
-
 static int parse_args(int argc, char **argv, bench_opts *o) {
-  const char *weighting = "uncertainty";
-  int model_given = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-    int rc = 0, takes = 1;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      fputs(usage_text, stdout);
-      return -1;
-    }
-    if (!strcmp(a, "--all-devices")) o->all_devices = 1, takes = 0;
-    else if (!strcmp(a, "--ops")) o->ops = 1, takes = 0;
-    else if (!strcmp(a, "--keep-driver-cache")) o->keep_driver_cache = 1, takes = 0;
-    else if (a[0] != '-') {
-      if (model_given) return cli_usage_error("'bench' takes one model file");
-      o->model = a, model_given = 1, takes = 0;
-    } else if (!takes_value(a)) {
-      fprintf(stderr, "clmtl bench: unknown option '%s'\n%s", a, usage_text);
-      return 2;
-    } else if (!val) {
-      fprintf(stderr, "clmtl bench: %s needs a value\n", a);
-      return 2;
-    } else if (!strcmp(a, "--size")) rc = cli_parse_size("bench", a, val, &o->height, &o->width);
-    else if (!strcmp(a, "--batch")) rc = parse_int(a, val, 1, &o->batch);
-    else if (!strcmp(a, "--steps")) rc = parse_int(a, val, 1, &o->steps);
-    else if (!strcmp(a, "--warmup")) rc = parse_int(a, val, 0, &o->warmup);
-    else if (!strcmp(a, "--device")) o->device = val;
-    else if (!strcmp(a, "--weighting")) weighting = val;
-    else if (!strcmp(a, "--json")) o->json = val;
-    else if (!strcmp(a, "--csv")) o->csv = val;
-    else if (!strcmp(a, "--markdown")) o->markdown = val;
-    else if (!strcmp(a, "--cold-start-child")) o->child_out = val;
-    else o->png = val; /* --png, the last of the known options above */
-    if (rc) return rc;
-    if (takes) i++;
-  }
+  const char *weighting = "uncertainty", *model = NULL;
+  int npos;
+  /* --batch up to 10^6, wider than elsewhere: a batch past a tensor's int range is reported
+   * per device (JSON error), not refused as a usage error */
+  const cli_opt opts[] = {CLI_OPT_SIZE("--size", &o->height, &o->width),
+                          CLI_OPT_INT("--batch", &o->batch, 1, 1000000),
+                          CLI_OPT_INT("--steps", &o->steps, 1, 1000000),
+                          CLI_OPT_INT("--warmup", &o->warmup, 0, 1000000),
+                          CLI_OPT_STRING("--device", &o->device),
+                          CLI_OPT_STRING("--weighting", &weighting),
+                          CLI_OPT_STRING("--json", &o->json),
+                          CLI_OPT_STRING("--csv", &o->csv),
+                          CLI_OPT_STRING("--markdown", &o->markdown),
+                          CLI_OPT_STRING("--png", &o->png),
+                          CLI_OPT_STRING("--cold-start-child", &o->child_out),
+                          CLI_OPT_FLAG("--all-devices", &o->all_devices),
+                          CLI_OPT_FLAG("--ops", &o->ops),
+                          CLI_OPT_FLAG("--keep-driver-cache", &o->keep_driver_cache),
+                          CLI_OPT_END};
+  int rc = cli_args_parse("bench", usage_text, opts, argc, argv, &model, 1, &npos);
+  if (rc) return rc;
+  if (model) o->model = model;
   if (o->all_devices && o->device) return cli_usage_error("--device and --all-devices exclude each other");
   if (clm_mtl_strategy_parse(weighting, &o->strategy) != CLM_OK) {
     fprintf(stderr, "clmtl bench: %s\n", clm_last_error());

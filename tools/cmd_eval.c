@@ -262,37 +262,23 @@ static void print_tables(const eval_result *r) {
 int cmd_eval(int argc, char **argv) {
   const char *ckpt = NULL, *json = NULL, *baselines = NULL;
   eval_options o = {NULL, NULL, NULL, CLM_SPLIT_VAL, 64, 4};
-  int baseline = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      fputs(eval_usage, stdout);
-      return 0;
-    }
-    if (!strcmp(a, "--model") && v) ckpt = argv[++i];
-    else if (!strcmp(a, "--data") && v) o.data = argv[++i];
-    else if (!strcmp(a, "--device") && v) o.device = argv[++i];
-    else if (!strcmp(a, "--count") && v) o.count = atoi(argv[++i]);
-    else if (!strcmp(a, "--batch") && v) {
-      if (cli_parse_batch("eval", a, argv[++i], &o.batch)) return 2;
-    }
-    else if (!strcmp(a, "--labels") && v) o.labels = argv[++i];
-    else if (!strcmp(a, "--json") && v) json = argv[++i];
-    else if (!strcmp(a, "--baseline-runs") && v) baselines = argv[++i];
-    else if (!strcmp(a, "--baseline")) baseline = 1;
-    else if (!strcmp(a, "--split") && v) {
-      i++;
-      if (!strcmp(v, "train")) o.split = CLM_SPLIT_TRAIN;
-      else if (!strcmp(v, "val")) o.split = CLM_SPLIT_VAL;
-      else if (!strcmp(v, "test")) o.split = CLM_SPLIT_TEST;
-      else return cli_usage_error("--split is train, val or test");
-    } else {
-      fprintf(stderr, "clmtl eval: unknown option or missing value: %s\n\n%s", a, eval_usage);
-      return 2;
-    }
-  }
+  int baseline = 0, split = 1, npos;
+  static const char *const splits[] = {"train", "val", "test", NULL};
+  const cli_opt opts[] = {CLI_OPT_STRING("--model", &ckpt),
+                          CLI_OPT_STRING("--data", &o.data),
+                          CLI_OPT_STRING("--device", &o.device),
+                          CLI_OPT_INT("--count", &o.count, 1, 1000000000),
+                          CLI_OPT_BATCH("--batch", &o.batch),
+                          CLI_OPT_STRING("--labels", &o.labels),
+                          CLI_OPT_STRING("--json", &json),
+                          CLI_OPT_STRING("--baseline-runs", &baselines),
+                          CLI_OPT_FLAG("--baseline", &baseline),
+                          CLI_OPT_CHOICE("--split", &split, splits),
+                          CLI_OPT_END};
+  int rc = cli_args_parse("eval", eval_usage, opts, argc, argv, NULL, 0, &npos);
+  if (rc) return rc < 0 ? 0 : rc;
+  o.split = split == 0 ? CLM_SPLIT_TRAIN : split == 1 ? CLM_SPLIT_VAL : CLM_SPLIT_TEST;
   if (!ckpt) return cli_usage_error("'eval' needs --model CKPT.safetensors (clmtl eval --help)");
-  if (o.count < 1 || o.batch < 1) return cli_usage_error("--count and --batch must be positive");
   if (o.labels && !clm_label_set_find(o.labels)) return cli_usage_error("--labels is categories or trainids");
   /* --baseline-runs TASK=DIR,...: parsed and checked before any work */
   char spec[4096], *bt[CLM_METRICS_MAX_TASKS], *bd[CLM_METRICS_MAX_TASKS];
@@ -311,7 +297,7 @@ int cmd_eval(int argc, char **argv) {
   clm_context *ctx = NULL;
   eval_result *res = calloc(2, sizeof *res);
   cJSON *doc = cJSON_CreateObject();
-  int rc = 1;
+  rc = 1;
   if (!res || !doc) { fprintf(stderr, "clmtl eval: out of host memory\n"); goto done; }
   if (cli_context_create(o.device, &ctx) != CLM_OK) {
     fprintf(stderr, "clmtl eval: %s\n", clm_last_error());

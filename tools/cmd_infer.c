@@ -607,48 +607,40 @@ int cmd_infer(int argc, char **argv) {
   infer_run r;
   memset(&r, 0, sizeof r);
   r.outdir = ".";
-  r.fit = CLM_FIT_LETTERBOX;
-  int nh = 0, nw = 0, rc = 1;
+  int nh = 0, nw = 0, rc;
   input_list in = {0};
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      fputs(usage_text, stdout);
-      list_free(&in);
-      return 0;
-    }
-    if (!strcmp(a, "--model") && v) ckpt = argv[++i];
-    else if (!strcmp(a, "--out") && v) r.outdir = argv[++i];
-    else if (!strcmp(a, "--device") && v) device = argv[++i];
-    else if (!strcmp(a, "--raw")) r.raw = 1;
-    else if (!strcmp(a, "--size") && v) {
-      i++;
-      if (cli_parse_size("infer", a, v, &nh, &nw)) { list_free(&in); return 2; }
-    } else if (!strcmp(a, "--fit") && v) {
-      i++;
-      if (!strcmp(v, "letterbox")) r.fit = CLM_FIT_LETTERBOX;
-      else if (!strcmp(v, "stretch")) r.fit = CLM_FIT_STRETCH;
-      else if (!strcmp(v, "tile")) r.fit = CLM_FIT_TILE;
-      else { list_free(&in); return cli_usage_error("--fit is letterbox, stretch or tile"); }
-    } else if (!strcmp(a, "--depth-range") && v) {
-      i++;
-      if (sscanf(v, "%f,%f", &r.depth_lo, &r.depth_hi) != 2 || !(r.depth_hi > r.depth_lo)) {
-        list_free(&in);
-        return cli_usage_error("--depth-range wants MIN,MAX with MIN < MAX (disparity in pixels)");
-      }
-    } else if (a[0] == '-' && a[1]) {
-      fprintf(stderr, "clmtl infer: unknown option or missing value: %s\n\n%s", a, usage_text);
-      list_free(&in);
-      return 2;
-    } else if (add_input(&in, a)) {
-      list_free(&in);
-      return 1;
-    }
+  const char *depth_range = NULL, **pos = calloc((size_t)argc + 1, sizeof *pos);
+  int fit = 0, npos = 0;
+  static const char *const fits[] = {"letterbox", "stretch", "tile", NULL};
+  const cli_opt opts[] = {CLI_OPT_STRING("--model", &ckpt),
+                          CLI_OPT_STRING("--out", &r.outdir),
+                          CLI_OPT_STRING("--device", &device),
+                          CLI_OPT_FLAG("--raw", &r.raw),
+                          CLI_OPT_SIZE("--size", &nh, &nw),
+                          CLI_OPT_CHOICE("--fit", &fit, fits),
+                          CLI_OPT_STRING("--depth-range", &depth_range),
+                          CLI_OPT_END};
+  if (!pos) {
+    fprintf(stderr, "clmtl infer: out of host memory\n");
+    return 1;
+  }
+  rc = cli_args_parse("infer", usage_text, opts, argc, argv, pos, argc, &npos);
+  r.fit = fit == 2 ? CLM_FIT_TILE : fit == 1 ? CLM_FIT_STRETCH : CLM_FIT_LETTERBOX;
+  if (!rc && depth_range &&
+      (sscanf(depth_range, "%f,%f", &r.depth_lo, &r.depth_hi) != 2 || !(r.depth_hi > r.depth_lo)))
+    rc = cli_usage_error("--depth-range wants MIN,MAX with MIN < MAX (disparity in pixels)");
+  for (int k = 0; k < npos && !rc; k++)
+    if (add_input(&in, pos[k])) rc = 1;
+  free(pos);
+  if (rc) {
+    list_free(&in);
+    return rc < 0 ? 0 : rc;
   }
   if (!ckpt || !in.count) {
     list_free(&in);
     return cli_usage_error("'infer' needs --model CKPT.safetensors and images (clmtl infer --help)");
   }
+  rc = 1;
   if (make_stems(&in) || lib_check(clm_mkdir_p(r.outdir, 0777))) goto done;
   if (cli_context_create(device, &r.ctx) != CLM_OK) {
     fprintf(stderr, "clmtl infer: %s\n", clm_last_error());

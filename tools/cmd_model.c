@@ -9,16 +9,6 @@
 #include <string.h>
 #include "cli.h"
 
-static const char *model_usage =
-    "usage: clmtl model FILE.cfg [options]\n"
-    "  checks a model file: layers, shapes, parameters, memory\n"
-    "  --batch N (2)  --size HxW (64x128)  --device D\n"
-    "  --steps N      train N Adam steps on one random batch (default 0)\n"
-    "  --lr X         their learning rate (1e-3)\n"
-    "  --json         print the graph compiled for inference as JSON (no device needed)\n"
-    "  --weighting W  fixed, equal, uncertainty (default), uncertainty-simple,\n"
-    "                 uncertainty-clamped, softplus, gradnorm, dwa\n";
-
 /* --json: the graph compiled for inference (fusion off: conv, batch-norm and activation nodes
  * as written) and planned without a device. Exit 1 with the message when clmtl refuses it. */
 static int model_json(const char *path, int batch, int height, int width) {
@@ -34,35 +24,31 @@ static int model_json(const char *path, int batch, int height, int width) {
   return rc;
 }
 
+static const char *model_usage =
+    "usage: clmtl model FILE.cfg [options]\n"
+    "  checks a model file: layers, shapes, parameters, memory\n"
+    "  --batch N (2)  --size HxW (64x128)  --device D\n"
+    "  --steps N      train N Adam steps on one random batch (default 0)\n"
+    "  --lr X         their learning rate (1e-3)\n"
+    "  --json         print the graph compiled for inference as JSON (no device needed)\n"
+    "  --weighting W  fixed, equal, uncertainty (default), uncertainty-simple,\n"
+    "                 uncertainty-clamped, softplus, gradnorm, dwa\n";
+
 int cmd_model(int argc, char **argv) {
   const char *path = NULL, *device = NULL, *weighting = "uncertainty";
-  int batch = 2, height = 64, width = 128, steps = 0, json = 0;
+  int batch = 2, height = 64, width = 128, steps = 0, json = 0, npos;
   float lr = 1e-3f;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-    int rc = 0;
-    if (!strcmp(a, "--batch")) rc = cli_parse_batch("model", a, val, &batch);
-    else if (!strcmp(a, "--size")) rc = cli_parse_size("model", a, val, &height, &width);
-    else if (!strcmp(a, "--steps") && val) steps = atoi(val);
-    else if (!strcmp(a, "--lr") && val) lr = (float)atof(val);
-    else if (!strcmp(a, "--device") && val) device = val;
-    else if (!strcmp(a, "--weighting") && val) weighting = val;
-    else if (!strcmp(a, "--json")) { json = 1; continue; }
-    else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      fputs(model_usage, stdout);
-      return 0;
-    } else if (a[0] == '-') {
-      fprintf(stderr, "clmtl model: unknown option '%s'\n%s", a, model_usage);
-      return 2;
-    }
-    else if (!path) { path = a; continue; }
-    else return cli_usage_error("'model' takes one model file");
-    if (rc) return rc;
-    i++; /* the option's value */
-  }
+  const cli_opt opts[] = {CLI_OPT_BATCH("--batch", &batch),
+                          CLI_OPT_SIZE("--size", &height, &width),
+                          CLI_OPT_INT("--steps", &steps, 0, 1000000),
+                          CLI_OPT_FLOAT("--lr", &lr),
+                          CLI_OPT_STRING("--device", &device),
+                          CLI_OPT_STRING("--weighting", &weighting),
+                          CLI_OPT_FLAG("--json", &json),
+                          CLI_OPT_END};
+  int rc = cli_args_parse("model", model_usage, opts, argc, argv, &path, 1, &npos);
+  if (rc) return rc < 0 ? 0 : rc;
   if (!path) return cli_usage_error("'model' needs a model file");
-  if (batch <= 0 || height <= 0 || width <= 0 || steps < 0 || !(lr > 0))
-    return cli_usage_error("--batch, --size and --lr must be positive, --steps >= 0");
   if (json) return model_json(path, batch, height, width);
   clm_mtl_strategy strategy;
   if (clm_mtl_strategy_parse(weighting, &strategy) != CLM_OK) {
@@ -73,7 +59,7 @@ int cmd_model(int argc, char **argv) {
   clm_graph *g = NULL;
   clm_optim_state opt = {0};
   clm_mtl *mtl = NULL;
-  int rc = 1;
+  rc = 1;
   if (cli_context_create(device, &ctx) != CLM_OK) goto fail;
   printf("device: %s (%s)\n", clm_context_device(ctx)->name, clm_context_device(ctx)->platform);
   if (clm_graph_create(ctx, &g) != CLM_OK || clm_graph_load(g, path) != CLM_OK) goto fail;

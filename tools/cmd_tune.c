@@ -23,11 +23,6 @@ static const char *usage_text =
     "  --device D     device: P:D, cpu, gpu or part of a name\n"
     "  --reset        remove this device's tuning file (back to the built-in choices)\n";
 
-static int usage(FILE *to, const clm_train_options *d) {
-  fprintf(to, usage_text, d->height, d->width, d->batch);
-  return to == stdout ? 0 : 2;
-}
-
 /* Removes the device's tuning file, saying which file or that there was none. */
 static int reset(clm_context *ctx) {
   char file[600];
@@ -51,44 +46,21 @@ int cmd_tune(int argc, char **argv) {
   const clm_train_options defaults = clm_train_defaults();
   const char *path = defaults.model_path, *device = NULL;
   int batch = defaults.batch, height = defaults.height, width = defaults.width, reps = 3;
-  int path_given = 0, do_reset = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-    int rc = 0;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(stdout, &defaults);
-    if (!strcmp(a, "--reset")) {
-      do_reset = 1;
-      continue;
-    }
-    if (a[0] != '-') {
-      if (path_given) return cli_usage_error("'tune' takes one model file");
-      path = a, path_given = 1;
-      continue;
-    }
-    if (!strcmp(a, "--size")) rc = cli_parse_size("tune", a, val, &height, &width);
-    else if (!strcmp(a, "--batch")) rc = cli_parse_batch("tune", a, val, &batch);
-    else if (!strcmp(a, "--reps")) {
-      char *end;
-      long v = val ? strtol(val, &end, 10) : 0;
-      if (!val || !*val || *end || v < 1 || v > 1000) {
-        fprintf(stderr, "clmtl tune: --reps %s: needs an integer in [1, 1000]\n", val ? val : "(missing)");
-        return 2;
-      }
-      reps = (int)v;
-    } else if (!strcmp(a, "--device") && val) device = val;
-    else if (!strcmp(a, "--model") && val) {
-      if (path_given) return cli_usage_error("'tune' takes one model file");
-      path = val, path_given = 1;
-    } else if (!strcmp(a, "--device") || !strcmp(a, "--model")) {
-      fprintf(stderr, "clmtl tune: %s needs a value\n", a);
-      return 2;
-    } else {
-      fprintf(stderr, "clmtl tune: unknown option '%s'\n", a);
-      return usage(stderr, &defaults);
-    }
-    if (rc) return rc;
-    i++;
-  }
+  const char *model = NULL, *pos = NULL;
+  int do_reset = 0, npos;
+  char usage_buf[2048];
+  snprintf(usage_buf, sizeof usage_buf, usage_text, defaults.height, defaults.width, defaults.batch);
+  const cli_opt opts[] = {CLI_OPT_STRING("--model", &model),
+                          CLI_OPT_SIZE("--size", &height, &width),
+                          CLI_OPT_BATCH("--batch", &batch),
+                          CLI_OPT_INT("--reps", &reps, 1, 1000),
+                          CLI_OPT_STRING("--device", &device),
+                          CLI_OPT_FLAG("--reset", &do_reset),
+                          CLI_OPT_END};
+  int rc = cli_args_parse("tune", usage_buf, opts, argc, argv, &pos, 1, &npos);
+  if (rc) return rc < 0 ? 0 : rc;
+  if (model && pos) return cli_usage_error("'tune' takes one model file");
+  if (model || pos) path = model ? model : pos;
   static char shipped[1024];
   if (access(path, R_OK) != 0 && !strncmp(path, "models/", 7)) { /* run from elsewhere */
     snprintf(shipped, sizeof shipped, "%s/%s", CLMTL_MODELS_DIR, path + 7);
@@ -96,7 +68,7 @@ int cmd_tune(int argc, char **argv) {
   }
   clm_context *ctx = NULL;
   clm_graph *g = NULL;
-  int rc = 1;
+  rc = 1;
   char file[600];
   if (cli_context_create(device, &ctx) != CLM_OK) goto fail;
   const clm_device_info *di = clm_context_device(ctx);

@@ -1,14 +1,7 @@
 /* The JPEG decoder: a private (static) copy of stb_image built with JPEG only, so that the
  * library's shared stb_image (src/data/png_read.c) stays PNG-only for datasets, where a file
  * of garbage must never pass for a loosely-checked format. Only image_read.c calls this. */
-#pragma GCC diagnostic ignored "-Wall"
-#pragma GCC diagnostic ignored "-Wextra"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
-#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
-#pragma GCC diagnostic ignored "-Wtype-limits"
+#include "data/stb-impl.h"
 #define STB_IMAGE_STATIC
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_ONLY_JPEG
