@@ -21,47 +21,37 @@ __kernel void gm_take(__global float *src, int soff, __global float *dst, int do
   if (clear) src[soff + j] = 0.0f;
 }
 
-/* Pair p of the upper triangle (i <= j) in row order. */
-void gm_pair(int p, int K, int *pi, int *pj) {
-  int i = 0;
-  while (p >= K - i) {
-    p -= K - i;
-    i++;
-  }
-  *pi = i;
-  *pj = i + p;
-}
-
-/* Group g = pair·groups + chunk: part[poff + g] = Σ rows_i[t]·rows_j[t] over the items of
- * this chunk, work-item order fixed, then a fixed tree. rows_k starts at roff + k*len. */
+/* Launched over (groups·GM_WG, K, K) with work-groups (GM_WG, 1, 1): the group at
+ * (chunk, i, j), j >= i, writes part[poff + (i*K + j)*groups + chunk] = Σ rows_i[t]·rows_j[t]
+ * over the items of this chunk (work-item order fixed, then a fixed tree); groups with
+ * j < i return at once. rows_k starts at roff + k*len. */
 __kernel void gm_gram_partial(__global const float *rows, int roff, int len, int K, int groups,
                               __global float *part, int poff) {
   __local float buf[GM_WG];
-  int lid = (int)get_local_id(0), grp = (int)get_group_id(0);
-  int pair = grp / groups, chunk = grp % groups;
-  int i, j;
-  gm_pair(pair, K, &i, &j);
-  __global const float *a = rows + roff + (size_t)i * len;
-  __global const float *b = rows + roff + (size_t)j * len;
+  int lid = (int)get_local_id(0), chunk = (int)get_group_id(0);
+  int i = (int)get_global_id(1), j = (int)get_global_id(2);
+  if (j < i) return; /* the whole group */
+  int ai = roff + i * len, bj = roff + j * len;
   float acc = 0.0f;
-  for (int t = chunk * GM_WG + lid; t < len; t += groups * GM_WG) acc += a[t] * b[t];
+  for (int t = chunk * GM_WG + lid; t < len; t += groups * GM_WG) acc += rows[ai + t] * rows[bj + t];
   buf[lid] = acc;
   local_tree_sum(buf, lid, GM_WG);
-  if (lid == 0) part[poff + grp] = buf[0];
+  if (lid == 0) part[poff + (i * K + j) * groups + chunk] = buf[0];
 }
 
-/* One group per pair: gram[goff + i*K + j] = gram[goff + j*K + i] = Σ of its partials. */
+/* Launched over (GM_WG, K, K): gram[goff + i*K + j] = gram[goff + j*K + i] = Σ of the
+ * partials of (i, j), j >= i. */
 __kernel void gm_gram_final(__global const float *part, int poff, int K, int groups,
                             __global float *gram, int goff) {
   __local float buf[GM_WG];
-  int lid = (int)get_local_id(0), pair = (int)get_group_id(0);
+  int lid = (int)get_local_id(0);
+  int i = (int)get_global_id(1), j = (int)get_global_id(2);
+  if (j < i) return;
   float acc = 0.0f;
-  for (int c = lid; c < groups; c += GM_WG) acc += part[poff + pair * groups + c];
+  for (int c = lid; c < groups; c += GM_WG) acc += part[poff + (i * K + j) * groups + c];
   buf[lid] = acc;
   local_tree_sum(buf, lid, GM_WG);
   if (lid == 0) {
-    int i, j;
-    gm_pair(pair, K, &i, &j);
     gram[goff + i * K + j] = buf[0];
     gram[goff + j * K + i] = buf[0];
   }
@@ -74,7 +64,7 @@ __kernel void gm_combine(__global const float *rows, int roff, int len, int K,
   int t = GID0;
   if (t >= n) return;
   float s = 0.0f;
-  for (int k = 0; k < K; k++) s += alpha[aoff + k] * rows[roff + (size_t)k * len + t];
+  for (int k = 0; k < K; k++) s += alpha[aoff + k] * rows[roff + k * len + t];
   out[ooff + t] = s;
 }
 

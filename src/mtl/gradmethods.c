@@ -155,7 +155,7 @@ clm_status clm_gm_create(clm_graph *g, const clm_mtl_config *cfg, clm_gm **out) 
   gm->K = cfg->ntasks;
   gm->rep = -1;
   clm_status st = setup(gm);
-  size_t k = (size_t)gm->K, pairs = k * (k + 1) / 2;
+  size_t k = (size_t)gm->K;
   if (st == CLM_OK && (gm->len > (size_t)0x7fffffff / k))
     st = CLM_ERROR(CLM_ERR_SHAPE, "%s: %d rows of %zu floats exceed the int range kernels index "
                    "with", clm_mtl_strategy_name(cfg->strategy), gm->K, gm->len);
@@ -164,14 +164,14 @@ clm_status clm_gm_create(clm_graph *g, const clm_mtl_config *cfg, clm_gm **out) 
   if (st == CLM_OK) st = clm_buffer_alloc(g->ctx, k * gm->len, &gm->rows);
   if (st == CLM_OK && gm->keep_floats) st = clm_buffer_alloc(g->ctx, gm->keep_floats, &gm->save);
   if (st == CLM_OK)
-    st = clm_buffer_alloc(g->ctx, k * k + k + pairs * (size_t)gm->groups, &gm->small);
+    st = clm_buffer_alloc(g->ctx, k * k + k + k * k * (size_t)gm->groups, &gm->small);
   if (st != CLM_OK) {
     clm_gm_free(gm);
     return st;
   }
   gm->gram = clm_tensor_view(gm->small, 0, 1, 1, 1, (int)(k * k));
   gm->alpha = clm_tensor_view(gm->small, k * k, 1, 1, 1, (int)k);
-  gm->part = clm_tensor_view(gm->small, k * k + k, 1, 1, 1, (int)(pairs * (size_t)gm->groups));
+  gm->part = clm_tensor_view(gm->small, k * k + k, 1, 1, 1, (int)(k * k * (size_t)gm->groups));
   *out = gm;
   return CLM_OK;
 }
@@ -193,7 +193,7 @@ const char *clm_gm_rep_name(const clm_gm *gm) {
 void clm_gm_cost(const clm_gm *gm, size_t *bytes, int *passes) {
   size_t k = (size_t)gm->K;
   *bytes = sizeof(float) * (k * gm->len + gm->keep_floats + k * k + k +
-                            k * (k + 1) / 2 * (size_t)gm->groups);
+                            k * k * (size_t)gm->groups);
   *passes = gm->cfg.strategy == CLM_MTL_MGDA_UB ? gm->K : gm->K - 1;
 }
 
@@ -205,19 +205,20 @@ static clm_status take(clm_gm *gm, clm_mem src, size_t soff, clm_mem dst, size_t
   return clm_launch_1d(gm->g->ctx, "gradmethods", "gm_take", n, "ttii", &s, &d, (int)n, clear);
 }
 
-/* gram = rows · rowsᵀ (K×K), two deterministic stages. */
+/* gram = rows · rowsᵀ (K×K), two deterministic stages over a (chunk, i, j) grid. */
 static clm_status gram(clm_gm *gm) {
   static const char *const names[] = {"gm_gram_partial", "gm_gram_final"};
   cl_kernel kk[2];
   size_t wg;
   CLM_TRY(clm_tree_kernels(gm->g->ctx, "gradmethods", "GM_WG", 2, names, kk, &wg));
-  size_t pairs = (size_t)gm->K * (gm->K + 1) / 2;
+  size_t k = (size_t)gm->K;
   clm_tensor rows = clm_tensor_view(gm->rows, 0, 1, 1, 1, 1);
-  size_t global = pairs * (size_t)gm->groups * wg, fglobal = pairs * wg;
+  size_t global[3] = {(size_t)gm->groups * wg, k, k}, fglobal[3] = {wg, k, k};
+  size_t local[3] = {wg, 1, 1};
   CLM_TRY(clm_kernel_args(kk[0], "tiiit", &rows, (int)gm->len, gm->K, gm->groups, &gm->part));
-  CLM_TRY(clm_kernel_launch(gm->g->ctx, kk[0], 1, &global, &wg));
+  CLM_TRY(clm_kernel_launch(gm->g->ctx, kk[0], 3, global, local));
   CLM_TRY(clm_kernel_args(kk[1], "tiit", &gm->part, gm->K, gm->groups, &gm->gram));
-  return clm_kernel_launch(gm->g->ctx, kk[1], 1, &fglobal, &wg);
+  return clm_kernel_launch(gm->g->ctx, kk[1], 3, fglobal, local);
 }
 
 /* Reads the Gram, solves on the host, uploads α into gm->alpha and `weights`. */
