@@ -32,7 +32,7 @@ for k in $(seq 1 "$kills"); do
   if [ -f "$run/last.safetensors" ]; then
     if "$clmtl" eval --model "$run/last.safetensors" --count 4 --batch 4 > "$dir/eval.log" 2>&1; then
       pass=$((pass + 1))
-      echo "[PASS] kill $k at ${ms} ms: last.safetensors loads ($(grep -o '"epoch":[0-9]*' "$run/log.jsonl" | tail -1))"
+      echo "[PASS] kill $k at ${ms} ms: last.safetensors loads ($(grep -o '"event":"epoch","epoch":[0-9]*' "$run/log.jsonl" | tail -1))"
     else
       echo "[FAIL] after kill $k (at ${ms} ms) last.safetensors does not load:"; cat "$dir/eval.log"
       fail=$((fail + 1))
@@ -52,9 +52,9 @@ fi
 if [ $? -eq 0 ]; then pass=$((pass + 1)); echo "[PASS] the run completes after $kills kills"; else
   fail=$((fail + 1)); echo "[FAIL] the final resume failed:"; tail -5 "$dir/out.log"; fi
 epoch=$("$clmtl" eval --model "$run/last.safetensors" --count 4 --batch 4 > /dev/null 2>&1 && \
-  grep -o '"epoch":[0-9]*' "$run/log.jsonl" | tail -1 | cut -d: -f2)
-if [ "$epoch" = "24" ]; then pass=$((pass + 1)); echo "[PASS] the last logged epoch is the 25th"; else
-  fail=$((fail + 1)); echo "[FAIL] last logged epoch is '$epoch', want 24"; fi
+  grep -o '"event":"epoch","epoch":[0-9]*' "$run/log.jsonl" | tail -1 | cut -d: -f3)
+if [ "$epoch" = "25" ]; then pass=$((pass + 1)); echo "[PASS] the last logged epoch is the 25th (1-based)"; else
+  fail=$((fail + 1)); echo "[FAIL] last logged epoch is '$epoch', want 25"; fi
 if ls "$run" | grep -q '\.tmp\.'; then fail=$((fail + 1)); echo "[FAIL] temporary files left: $(ls "$run" | grep '\.tmp\.')"; else
   pass=$((pass + 1)); echo "[PASS] no temporary checkpoint file is left in the run directory"; fi
 echo "[INFO] checkpoints loaded after kills: $pass checks"

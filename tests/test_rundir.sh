@@ -3,8 +3,11 @@
 # a pipe trains and its checkpoint evaluates; --resume with another model text, or from a
 # checkpoint whose metadata is out of range or garbage, is refused naming the file and the key
 # (or the differing line); two trainers into one --out: the second refuses naming the first's
-# pid; SIGTERM during training or inside a checkpoint write leaves no temporary file and a
-# loadable last checkpoint, and stale temporary files are swept at the next start; a FIFO given
+# pid; SIGTERM during training stops after the step (status 143) with a loadable last checkpoint
+# and the command that resumes it; SIGINT likewise (130), and the printed command resumes the
+# run; a second SIGINT ends at once leaving no temporary file, complete log lines and a loadable
+# checkpoint; a second SIGTERM inside a checkpoint write leaves no temporary file; stale
+# temporary files are swept at the next start; a FIFO given
 # as model or checkpoint is refused within seconds, never waited on; a 2000-character
 # --out works for train and infer, and one beyond PATH_MAX is refused with a clear message.
 set -u
@@ -74,6 +77,8 @@ kill -0 $first 2> /dev/null; check "... the first keeps running" $?
 kill -TERM $first
 wait $first
 test $? -eq 143; check "SIGTERM ends training (status 143)" $?
+grep -q "^resume with: $clmtl train --resume $run\$" "$dir/first.log"
+check "... printing the exact resume command" $?
 ls "$run" | grep -q '\.tmp\.'; test $? -ne 0; check "... leaving no temporary file" $?
 "$clmtl" eval --model "$run/last.safetensors" $evalopts > "$dir/eval.log" 2>&1
 check "... and a last checkpoint that loads" $?
@@ -83,8 +88,44 @@ done_epochs=$(grep -c '"event":"epoch"' "$run/log.jsonl")
 check "the run resumes after SIGTERM (the lock went with the process)" $?
 test ! -e "$run/last.safetensors.tmp.99999999"; check "a stale temporary file is swept at start" $?
 
+# SIGINT: a background job of a script ignores SIGINT, so it is restored to the default for
+# the trainer (env --default-signal, coreutils 8.31)
+if env --default-signal=INT true 2> /dev/null; then
+  intr="env --default-signal=INT"
+  big="--model $models/tiny.cfg --size 32x64 --batch 4 --train-count 400 --val-count 8 --patience 0 --log-every 1 --epochs 2"
+  $intr "$clmtl" train $big --out "$dir/int" > "$dir/int.log" 2>&1 &
+  pid=$!
+  i=0
+  while [ $i -lt 300 ] && ! grep -q '"event":"step","epoch":1,"step":3,' "$dir/int/log.jsonl" 2> /dev/null; do sleep 0.1; i=$((i + 1)); done
+  kill -INT $pid
+  wait $pid
+  test $? -eq 130; check "SIGINT stops training after the step (status 130)" $?
+  cmd=$(sed -n 's/^resume with: //p' "$dir/int.log")
+  test "$cmd" = "$clmtl train --resume $dir/int"; check "... and prints the resume command ($cmd)" $?
+  sh -c "$cmd" > "$dir/int2.log" 2>&1
+  check "the printed command resumes and finishes the run" $?
+  test "$(grep -c '"event":"epoch"' "$dir/int/log.jsonl")" -eq 2 && grep -q '"event":"resume","time":"[0-9T:-]*Z",.*"from_epoch":1,"epoch_step":[1-9]' "$dir/int/log.jsonl"
+  check "... from the interrupted step of epoch 1: a resume record, then epochs 1 and 2 logged" $?
+  # two SIGINTs in a row: the second ends the process at once (killed by SIGINT)
+  $intr "$clmtl" train $big --epochs 50 --out "$dir/int3" > "$dir/int3.log" 2>&1 &
+  pid=$!
+  i=0
+  while [ $i -lt 300 ] && ! grep -q '"event":"epoch"' "$dir/int3/log.jsonl" 2> /dev/null; do sleep 0.1; i=$((i + 1)); done
+  kill -INT $pid; kill -INT $pid
+  wait $pid
+  test $? -eq 130; check "a second SIGINT ends at once (status 130)" $?
+  ls "$dir/int3" | grep -q '\.tmp\.'; test $? -ne 0; check "... leaving no temporary file" $?
+  test "$(tail -c 1 "$dir/int3/log.jsonl" | od -An -c | tr -d ' ')" = '\n'
+  check "... and the log ends with a complete line" $?
+  "$clmtl" eval --model "$dir/int3/last.safetensors" $evalopts > "$dir/eval.log" 2>&1
+  check "... and a last checkpoint that loads" $?
+else
+  echo "[SKIP] env --default-signal is missing (coreutils < 8.31): SIGINT checks"
+fi
+
 # SIGTERM inside a checkpoint write: a FIFO where the first save's temporary file goes holds
-# the writer in open() until the signal comes
+# the writer in open(); the first SIGTERM only asks for a stop after the save, the second ends
+# the process at once
 mkdir -p "$dir/sig"
 "$clmtl" train $tiny $small --epochs 3 --out "$dir/sig" > "$dir/sig.log" 2>&1 &
 pid=$!
@@ -93,6 +134,8 @@ i=0
 while [ $i -lt 300 ] && ! grep -q partner "/proc/$pid/wchan" 2> /dev/null; do sleep 0.1; i=$((i + 1)); done
 if grep -q partner "/proc/$pid/wchan" 2> /dev/null; then
   kill -TERM $pid
+  sleep 1
+  kill -TERM $pid 2> /dev/null
   wait $pid
   ls "$dir/sig" | grep -q '\.tmp\.'; test $? -ne 0
   check "SIGTERM during a checkpoint write leaves no temporary file" $?

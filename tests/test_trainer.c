@@ -1,5 +1,5 @@
 /* The training loop end to end on small synthetic scenes with the tiny model: epochs run,
- * the JSON Lines log holds one line per epoch with every task's losses, weights, σ and
+ * the JSON Lines log starts with a record of the options and holds one line per epoch with every task's losses, weights, σ and
  * metrics, validation loss falls, and callbacks see progress; a run stopped after two epochs
  * and resumed for the third writes the same checkpoint, byte for byte, as one that ran
  * straight through: with uncertainty weighting, with GradNorm (its initial losses L(0) and step
@@ -35,8 +35,16 @@ static char *slurp(const char *path, long *len) {
 
 /* The tiny model for `epochs` epochs into dir (resumed from dir when resume != 0), with a
  * weighting strategy and NaN targets from step nan_from on (-1: none). */
-static clm_status small_run(const char *dir, int epochs, int resume, clm_mtl_strategy strategy,
-                            long nan_from) {
+/* A progress callback that asks the run to stop once it has reported step stop_at. */
+typedef struct { long stop_at; volatile sig_atomic_t stop; } stopper;
+
+static void stop_progress(void *user, const clm_train_progress *p) {
+  stopper *s = user;
+  if (p->step >= s->stop_at) s->stop = 1;
+}
+
+static clm_status small_run_stop(const char *dir, int epochs, int resume, clm_mtl_strategy strategy,
+                                 long nan_from, stopper *stop) {
   clm_train_options o = clm_train_defaults();
   o.context = test_context_options();
   o.model_path = CLMTL_MODELS "/tiny.cfg";
@@ -54,7 +62,15 @@ static clm_status small_run(const char *dir, int epochs, int resume, clm_mtl_str
   o.resume = resume ? dir : NULL;
   o.weighting.strategy = strategy;
   o.inject_nan_from = nan_from;
-  return clm_train_run(&o, NULL);
+  o.log_every = 1;
+  clm_train_callbacks cb = {NULL, stop_progress, NULL, stop, NULL};
+  if (stop) o.stop_requested = &stop->stop;
+  return clm_train_run(&o, stop ? &cb : NULL);
+}
+
+static clm_status small_run(const char *dir, int epochs, int resume, clm_mtl_strategy strategy,
+                            long nan_from) {
+  return small_run_stop(dir, epochs, resume, strategy, nan_from, NULL);
 }
 
 static void test_resume(clm_mtl_strategy strategy, long nan_from) {
@@ -109,17 +125,50 @@ static void test_resume(clm_mtl_strategy strategy, long nan_from) {
   snprintf(counts, sizeof counts, "%d vs %d", sa ? atoi(sa + 16) : -1, sb ? atoi(sb + 16) : -1);
   test_true("log: the last epoch's skipped_steps agree", sa && sb && atoi(sa + 16) == atoi(sb + 16),
             counts);
+  /* a stop request in the middle of epoch 2 (step 8 of 6 per epoch): last.safetensors holds
+   * that step, and resuming from it ends where the uninterrupted run ends */
+  char c[] = "/tmp/clmtl-stopped-XXXXXX";
+  if (mkdtemp(c)) {
+    stopper stop = {8, 0};
+    clm_status st = small_run_stop(c, 3, 0, strategy, nan_from, &stop);
+    test_true("a stop request mid-epoch returns CLM_ERR_INTERRUPTED naming the step",
+              st == CLM_ERR_INTERRUPTED && strstr(clm_last_error(), "epoch 2 at step 8"), clm_last_error());
+    char pc[128];
+    snprintf(pc, sizeof pc, "%s/last.safetensors", c);
+    clm_checkpoint_meta *mc = NULL;
+    int nc = 0;
+    long long es = -1, ep = -1;
+    if (clm_checkpoint_read_meta(pc, &mc, &nc) == CLM_OK) {
+      clm_checkpoint_meta_int(pc, mc, nc, "epoch_step", 0, 100, &es);
+      clm_checkpoint_meta_int(pc, mc, nc, "epoch", 0, 100, &ep);
+    }
+    clm_checkpoint_meta_free(mc);
+    char detail[96];
+    snprintf(detail, sizeof detail, "epoch %lld, epoch_step %lld", ep, es);
+    test_true("... its last.safetensors: 1 epoch completed and 2 steps into the second", ep == 1 && es == 2, detail);
+    test_status("resumed from the stopped step", small_run(c, 3, 1, strategy, nan_from));
+    long lc = 0;
+    char *fc = slurp(pc, &lc);
+    fa = slurp(pa, &la);
+    test_true("... and its last checkpoint equals the uninterrupted run's, byte for byte",
+              fa && fc && la == lc && !memcmp(fa, fc, (size_t)la), NULL);
+    free(fa);
+    free(fc);
+    char rm[100];
+    snprintf(rm, sizeof rm, "rm -rf %s", c);
+    if (!getenv("CLMTL_TEST_KEEP") && system(rm) != 0) printf("could not remove %s\n", c);
+  }
   char cmd[200];
   snprintf(cmd, sizeof cmd, getenv("CLMTL_TEST_KEEP") ? "true %s %s" : "rm -rf %s %s", a, b);
   if (system(cmd) != 0) printf("could not remove %s %s\n", a, b);
 }
 
-/* DWA's weights must stay exactly 1 in epochs 0 and 1, whatever the weight decay. */
+/* DWA's weights must stay exactly 1 in the first two epochs, whatever the weight decay. */
 typedef struct { int steps, off_one; float worst; } dwa_seen;
 
 static void dwa_progress(void *user, const clm_train_progress *p) {
   dwa_seen *s = user;
-  if (p->epoch >= 2) return;
+  if (p->epoch > 2) return; /* epochs 1 and 2 (1-based) */
   s->steps++;
   for (int i = 0; i < p->tasks.ntasks; i++)
     if (p->tasks.param[i] != 1.0f) {
@@ -196,13 +245,18 @@ int main(void) {
   snprintf(path, sizeof path, "%s/log.jsonl", dir);
   FILE *f = fopen(path, "r");
   int lines = 0, complete = 0;
+  int start = 0, records = 0;
   while (f && fgets(line, sizeof line, f)) {
+    if (!records++) start = strstr(line, "{\"event\":\"start\"") && strstr(line, "\"options\":{\"model\":") &&
+                        strstr(line, "\"commit\":") && strstr(line, "\"time\":") && strstr(line, "\"model_text\":");
+    if (!strstr(line, "\"event\":\"epoch\"")) continue;
     lines++;
     complete += strstr(line, "\"semantic\":{\"train_loss\"") && strstr(line, "\"miou\"") &&
                 strstr(line, "\"sigma\"") && strstr(line, "\"l1_per_pixel\"") && strstr(line, "\"val_loss\"");
   }
   if (f) fclose(f);
   test_true("log.jsonl: one complete line per epoch", lines == o.epochs && complete == o.epochs, NULL);
+  test_true("log.jsonl: the first record is the start, with options, model text, commit, time", start, NULL);
   /* bad options fail cleanly */
   o.model_path = "/nonexistent.cfg";
   st = clm_train_run(&o, NULL);

@@ -2,6 +2,7 @@
 #ifndef CLMTL_CLI_H
 #define CLMTL_CLI_H
 
+#include <signal.h>
 #include <stddef.h>
 #include "clmtl/clmtl.h"
 
@@ -31,6 +32,16 @@ const char *cli_device(const char *arg);
 clm_status cli_context_create(const char *device, clm_context **out);
 /* The message callback of CLI contexts: "clmtl: message" on stderr. */
 void cli_message(void *user, const char *message);
+
+/* The signal that asked a training run to stop (0: none), and whether the handler should only
+ * record it (1 while clm_train_run runs); clmtl.c's handler. */
+extern volatile sig_atomic_t cli_stop_signal, cli_stop_graceful;
+/* argv[0], for commands printed to the user ("./build/clmtl train --resume DIR"). */
+extern const char *cli_program;
+
+/* clm_last_error(), followed by " [at compile.c:265]" (clm_last_error_location) when
+ * CLMTL_DEBUG=1 (cli_env.c). */
+const char *cli_error(void);
 
 /* Prints "clmtl: msg" and returns the usage-error exit status (2). */
 int cli_usage_error(const char *msg);

@@ -71,3 +71,11 @@ clm_status cli_context_create(const char *device, clm_context **out) {
   o.device = cli_device(device);
   return clm_context_create_with(&o, out);
 }
+
+const char *cli_error(void) {
+  static char buf[4400];
+  const char *loc = clm_last_error_location();
+  if (!is("CLMTL_DEBUG", "1") || !*loc) return clm_last_error();
+  snprintf(buf, sizeof buf, "%s [at %s]", clm_last_error(), loc);
+  return buf;
+}

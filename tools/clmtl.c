@@ -1,11 +1,15 @@
 /* The clmtl command-line program: one executable, one sub-command per job. SIGINT, SIGTERM
- * and SIGHUP remove a checkpoint's temporary file when they arrive during a save, then end the
- * program as they would have. */
+ * and SIGHUP: while training, the first only sets cli_stop_signal (the trainer polls it after
+ * each step, saves and stops); otherwise, or at the second, they remove a checkpoint's
+ * temporary file when they arrive during a save, then end the program as they would have. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+
+volatile sig_atomic_t cli_stop_signal, cli_stop_graceful;
+const char *cli_program = "clmtl";
 
 int cli_usage_error(const char *msg) {
   fprintf(stderr, "clmtl: %s (see 'clmtl help')\n", msg);
@@ -49,26 +53,40 @@ static int usage(FILE *to) {
           "                       [--device D | --all-devices] [--ops] [--weighting W] [--json FILE]\n"
           "                       [--csv FILE] [--markdown FILE] [--png FILE]; 'clmtl bench --help'\n"
           "  bench merge A.json B.json ...   one table and chart from results of several machines\n"
-          "  help                 this text\n"
+          "  help [COMMAND]       this text, or the command's ('clmtl COMMAND --help' too)\n"
           "  --version            the version and the git commit it was built from\n\n"
           "environment:\n"
           "  CLMTL_DEVICE         device to use: P:D, cpu, gpu, or part of a device/vendor/platform name\n"
           "  CLMTL_KERNEL_DIR     load kernels from this directory instead of the embedded copies\n"
           "  CLMTL_CACHE_DIR      program binary cache (default ~/.cache/clmtl); CLMTL_CACHE=0 disables it\n"
           "  CLMTL_TUNING=0       ignore the device's tuning file ('clmtl tune')\n"
-          "  CLMTL_CONV_VARIANT   force one convolution variant everywhere\n",
+          "  CLMTL_CONV_VARIANT   force one convolution variant everywhere\n"
+          "  CLMTL_DEBUG=1        error messages also name the clmtl source line that raised them\n",
           CLMTL_VERSION);
   return to == stderr ? 2 : 0;
 }
 
+static const char *synth_usage =
+    "usage: clmtl synth --out DIR [--count N] [--size HxW] [--seed N]\n"
+    "  writes synthetic street scenes in the CityScapes layout under DIR: leftImg8bit/ and\n"
+    "  gtFine/ (labelIds, instanceIds) and disparity/ for the train, val and test splits\n"
+    "  --count N    scenes per split    --size HxW   resolution    --seed N   scene seed\n";
+
 static int cmd_devices(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      printf("usage: clmtl devices\n  lists every device of every OpenCL platform; the one "
+             "marked (default) is what --device\n  (or CLMTL_DEVICE) left unset picks\n");
+      return 0;
+    }
+    fprintf(stderr, "clmtl devices: unknown option '%s'\n", argv[i]);
+    return 2;
+  }
   clm_device_info *list;
   int n;
   clm_status st = clm_device_list(&list, &n);
   if (st != CLM_OK) {
-    fprintf(stderr, "clmtl devices: %s\n", clm_last_error());
+    fprintf(stderr, "clmtl devices: %s\n", cli_error());
     return 1;
   }
   clm_device_info chosen;
@@ -85,6 +103,10 @@ static int cmd_devices(int argc, char **argv) {
 }
 
 static void on_signal(int sig) {
+  if (cli_stop_graceful && !cli_stop_signal) {
+    cli_stop_signal = sig;
+    return;
+  }
   clm_checkpoint_signal_cleanup();
   signal(sig, SIG_DFL);
   raise(sig);
@@ -105,6 +127,7 @@ static void install_signal_handlers(void) {
 
 int main(int argc, char **argv) {
   if (argc < 2) return usage(stderr);
+  cli_program = argv[0];
   install_signal_handlers();
   const char *cmd = argv[1];
   if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
@@ -112,14 +135,32 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
   if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
   if (!strcmp(cmd, "infer")) return cmd_infer(argc - 1, argv + 1);
-  if (!strcmp(cmd, "synth")) return cmd_synth(argc - 1, argv + 1);
+  if (!strcmp(cmd, "synth")) {
+    for (int i = 2; i < argc; i++)
+      if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return fputs(synth_usage, stdout), 0;
+    return cmd_synth(argc - 1, argv + 1);
+  }
   if (!strcmp(cmd, "tune")) return cmd_tune(argc - 1, argv + 1);
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
   if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
     printf("clmtl %s (commit %s)\n", CLMTL_VERSION_STRING, CLMTL_GIT_COMMIT);
     return 0;
   }
-  if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) return usage(stdout);
+  if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+    if (argc > 2 && strcmp(argv[2], "--help") && strcmp(argv[2], "-h")) {
+      /* `clmtl help train`: the command's own help */
+      char *sub[] = {argv[2], (char *)"--help", NULL};
+      if (!strcmp(argv[2], "train")) return cmd_train(2, sub);
+      if (!strcmp(argv[2], "model")) return cmd_model(2, sub);
+      if (!strcmp(argv[2], "devices")) return cmd_devices(2, sub);
+      if (!strcmp(argv[2], "synth")) return fputs(synth_usage, stdout), 0;
+      if (!strcmp(argv[2], "eval")) return cmd_eval(2, sub);
+      if (!strcmp(argv[2], "infer")) return cmd_infer(2, sub);
+      if (!strcmp(argv[2], "tune")) return cmd_tune(2, sub);
+      if (!strcmp(argv[2], "bench")) return cmd_bench(2, sub);
+    }
+    return usage(stdout);
+  }
   fprintf(stderr, "clmtl: unknown command '%s'\n\n", cmd);
   return usage(stderr);
 }

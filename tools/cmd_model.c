@@ -40,6 +40,16 @@ clm_status cli_fill_inputs(clm_context *ctx, clm_graph *g, uint64_t seed) {
   return CLM_OK;
 }
 
+static const char *model_usage =
+    "usage: clmtl model FILE.cfg [options]\n"
+    "  checks a model file: layers, shapes, parameters, memory\n"
+    "  --batch N (2)  --size HxW (64x128)  --device D\n"
+    "  --steps N      train N Adam steps on one random batch (default 0)\n"
+    "  --lr X         their learning rate (1e-3)\n"
+    "  --json         print the graph compiled for inference as JSON (no device needed)\n"
+    "  --weighting W  fixed, equal, uncertainty (default), uncertainty-simple,\n"
+    "                 uncertainty-clamped, softplus, gradnorm, dwa\n";
+
 /* --json: the graph compiled for inference (fusion off: conv, batch-norm and activation nodes
  * as written) and planned without a device. Exit 1 with the message when clmtl refuses it. */
 static int model_json(const char *path, int batch, int height, int width) {
@@ -48,7 +58,7 @@ static int model_json(const char *path, int batch, int height, int width) {
   clm_graph_options o = {batch, height, width, 0, -1, -1};
   int rc = clm_graph_create(NULL, &g) != CLM_OK || clm_graph_load(g, path) != CLM_OK ||
            clm_graph_compile(g, &o) != CLM_OK || clm_graph_json(g, &text) != CLM_OK;
-  if (rc) fprintf(stderr, "clmtl model: %s\n", clm_last_error());
+  if (rc) fprintf(stderr, "clmtl model: %s\n", cli_error());
   else printf("%s\n", text);
   free(text);
   clm_graph_free(g);
@@ -69,7 +79,13 @@ int cmd_model(int argc, char **argv) {
     else if (!strcmp(a, "--device") && val) device = val;
     else if (!strcmp(a, "--weighting") && val) weighting = val;
     else if (!strcmp(a, "--json")) { json = 1; continue; }
-    else if (a[0] == '-') return cli_usage_error("unknown option for 'model'");
+    else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      fputs(model_usage, stdout);
+      return 0;
+    } else if (a[0] == '-') {
+      fprintf(stderr, "clmtl model: unknown option '%s'\n%s", a, model_usage);
+      return 2;
+    }
     else if (!path) { path = a; continue; }
     else return cli_usage_error("'model' takes one model file");
     if (rc) return rc;
@@ -81,7 +97,7 @@ int cmd_model(int argc, char **argv) {
   if (json) return model_json(path, batch, height, width);
   clm_mtl_strategy strategy;
   if (clm_mtl_strategy_parse(weighting, &strategy) != CLM_OK) {
-    fprintf(stderr, "clmtl model: %s\n", clm_last_error());
+    fprintf(stderr, "clmtl model: %s\n", cli_error());
     return 2;
   }
   clm_context *ctx = NULL;
@@ -128,7 +144,7 @@ int cmd_model(int argc, char **argv) {
   }
   rc = 0;
 fail:
-  if (rc) fprintf(stderr, "clmtl model: %s\n", clm_last_error());
+  if (rc) fprintf(stderr, "clmtl model: %s\n", cli_error());
   clm_optim_state_free(&opt);
   clm_mtl_free(mtl);
   clm_graph_free(g);

@@ -1,17 +1,24 @@
-/* `clmtl train`: option parsing and the progress display around clm_train_run. With no
- * arguments it trains the default model on built-in synthetic scenes with uncertainty
- * weighting and Adam. A progress bar on a terminal, plain lines otherwise. */
+/* `clmtl train`: option parsing, the run directory's name, the progress display and the
+ * summary around clm_train_run. With no arguments it trains the default model on built-in
+ * synthetic scenes with uncertainty weighting and Adam into runs/default-<N>. On a terminal
+ * one progress line redrawn in place that fits the terminal's width, plain lines otherwise.
+ * `--resume DIR` takes every option from the run's checkpoint; a first SIGINT/SIGTERM asks the
+ * trainer to stop after the current step (the handler is clmtl.c's). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "cli.h"
 #include "clmtl/train.h"
 
 static const char *usage_text =
     "usage: clmtl train [options]\n"
+    "       clmtl train --resume DIR [--epochs N] [--patience N] [--log-every N] [--device D]\n"
     "  --model FILE.cfg        model (default models/default.cfg)\n"
     "  --data DIR              CityScapes-layout data (default: built-in synthetic scenes)\n"
     "  --skip-bad              leave out unreadable samples instead of stopping\n"
@@ -33,10 +40,18 @@ static const char *usage_text =
     "  --alpha X               gradnorm alpha (1.5)   --temperature X   dwa T (2)\n"
     "  --noise-semantic P --noise-instance S --noise-depth S   synthetic target noise\n"
     "  --patience N            early stopping (default 3, 0 off)\n"
-    "  --seed N  --device D  --out DIR (default runs/default)  --log-every N\n"
-    "  --resume DIR            continue the run in DIR from its last.safetensors (same options)\n"
+    "  --seed N  --device D  --log-every N (steps between progress lines and log records)\n"
+    "  --out DIR               run directory (default runs/<model>-<N>, the next free N); one that\n"
+    "                          holds a run is refused unless --overwrite\n"
+    "  --overwrite             replace the run in --out\n"
+    "  --resume DIR            continue the run in DIR from its last.safetensors with the options\n"
+    "                          it recorded; only --epochs, --patience, --log-every, --device\n"
+    "                          may be given differently (the change is logged)\n"
     "  --max-bad-steps N       stop after N steps in a row with a NaN/Inf loss (default 20)\n"
-    "  --inject-nan-from STEP  testing aid: NaN targets from this step on\n";
+    "  --inject-nan-from STEP  testing aid: NaN targets from this step on\n"
+    "Ctrl-C (or SIGTERM) stops after the current step, writes DIR/last.safetensors and prints\n"
+    "the command that resumes; a second Ctrl-C ends at once. Exit status: 0 done, 1 error,\n"
+    "2 usage, 130/143 stopped by SIGINT/SIGTERM.\n";
 
 static int bad(const char *opt, const char *value, const char *want) {
   fprintf(stderr, "clmtl train: %s %s: %s\n", opt, value ? value : "(missing)", want);
@@ -69,7 +84,29 @@ static int parse_float(const char *opt, const char *v, double lo, double hi, flo
   return 0;
 }
 
-typedef struct { int tty; int last_len; } display;
+typedef struct display {
+  int tty;
+  int drawn;                 /* a progress line is on the terminal, not yet ended */
+  int have_best;
+  clm_epoch_report best;     /* the best epoch's report, names copied */
+  char best_names[CLM_MTL_MAX_TASKS][64];
+} display;
+
+/* Columns of the terminal on stdout: TIOCGWINSZ, else $COLUMNS, else 80. */
+static int term_width(void) {
+  struct winsize ws;
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+  const char *c = getenv("COLUMNS");
+  int w = c ? atoi(c) : 0;
+  return w > 0 ? w : 80;
+}
+
+/* Characters on screen: UTF-8 continuation bytes take no column. */
+static int columns(const char *s) {
+  int n = 0;
+  for (; *s; s++) n += ((unsigned char)*s & 0xc0) != 0x80;
+  return n;
+}
 
 static void on_start(void *user, const char *device, const char *model, long params) {
   (void)user;
@@ -83,54 +120,205 @@ static void on_note(void *user, const char *note) {
   fprintf(stderr, "clmtl train: %s\n", note);
 }
 
+/* The progress fields, most important first; on a terminal those that do not fit are dropped
+ * (a task's weight and σ before the task, the bar before the rest), and the kept ones are
+ * shown in their natural order. */
+enum { F_EPOCH, F_STEP, F_ETA, F_RATE, F_TASK0, F_BAR = F_TASK0 + CLM_MTL_MAX_TASKS, F_LR, F_COUNT };
+
 static void on_progress(void *user, const clm_train_progress *p) {
   display *d = user;
-  char line[512];
-  int n = snprintf(line, sizeof line, "epoch %d/%d step %ld/%ld %5.1f img/s ETA %4.0fs lr %.2g |",
-                   p->epoch + 1, p->epochs, p->step, p->total_steps, p->images_per_second,
-                   p->eta_seconds, p->lr);
-  for (int i = 0; i < p->tasks.ntasks && n < (int)sizeof line - 64; i++) {
-    n += snprintf(line + n, sizeof line - (size_t)n, " L%d %.3f w %.2f", i, p->tasks.loss[i], p->tasks.weight[i]);
+  char f[F_COUNT][160], full[CLM_MTL_MAX_TASKS][160];
+  int nt = p->tasks.ntasks < CLM_MTL_MAX_TASKS ? p->tasks.ntasks : CLM_MTL_MAX_TASKS;
+  snprintf(f[F_EPOCH], sizeof f[0], "epoch %d/%d", p->epoch, p->epochs);
+  snprintf(f[F_STEP], sizeof f[0], "step %ld/%ld", p->step, p->total_steps);
+  snprintf(f[F_ETA], sizeof f[0], "ETA %.0fs", p->eta_seconds);
+  snprintf(f[F_RATE], sizeof f[0], "%.1f img/s", p->images_per_second);
+  snprintf(f[F_LR], sizeof f[0], "lr %.2g", p->lr);
+  const char *names[CLM_MTL_MAX_TASKS];
+  for (int i = 0; i < CLM_MTL_MAX_TASKS; i++) {
+    f[F_TASK0 + i][0] = '\0';
+    if (i >= nt) continue;
+    names[i] = p->task_names[i];
+    char fallback[16];
+    snprintf(fallback, sizeof fallback, "task%d", i);
+    const char *name = names[i] ? names[i] : fallback;
+    snprintf(f[F_TASK0 + i], sizeof f[0], "%s %.3f", name, p->tasks.loss[i]);
+    int n = snprintf(full[i], sizeof full[i], "%s %.3f w %.2f", name, p->tasks.loss[i], p->tasks.weight[i]);
     if (p->tasks.sigma[i] == p->tasks.sigma[i])
-      n += snprintf(line + n, sizeof line - (size_t)n, " σ %.2f", p->tasks.sigma[i]);
+      snprintf(full[i] + n, sizeof full[i] - (size_t)n, " σ %.2f", p->tasks.sigma[i]);
   }
-  if (d->tty) {
-    int width = 28;
-    long done = p->step * width / (p->total_steps ? p->total_steps : 1);
-    char bar[40];
-    for (int i = 0; i < width; i++) bar[i] = i < done ? '#' : '.';
-    bar[width] = '\0';
-    printf("\r[%s] %s\033[K", bar, line);
-  } else {
-    printf("%s\n", line);
+  long width = 24, done = p->step * width / (p->total_steps ? p->total_steps : 1);
+  char *bar = f[F_BAR];
+  bar[0] = '[';
+  for (int i = 0; i < width; i++) bar[1 + i] = i < done ? '#' : '.';
+  bar[1 + width] = ']';
+  bar[2 + width] = '\0';
+  if (!d->tty) {
+    printf("%s %s %s %s %s |", f[F_EPOCH], f[F_STEP], f[F_RATE], f[F_ETA], f[F_LR]);
+    for (int i = 0; i < nt; i++) printf(" %s", full[i]);
+    printf("\n");
+    fflush(stdout);
+    return;
   }
+  /* greedy by importance: the fields in F_ order, then tasks widened to their full text */
+  int room = term_width() - 1, used = 0, keep[F_COUNT] = {0}, wide[CLM_MTL_MAX_TASKS] = {0};
+  for (int k = 0; k < F_COUNT; k++) {
+    int w = columns(f[k]) + (used ? 1 : 0);
+    if (f[k][0] && used + w <= room) { keep[k] = 1; used += w; }
+  }
+  for (int i = 0; i < nt; i++) {
+    int extra = columns(full[i]) - columns(f[F_TASK0 + i]);
+    if (keep[F_TASK0 + i] && used + extra <= room) { wide[i] = 1; used += extra; }
+  }
+  static const int order[] = {F_EPOCH, F_BAR, F_STEP, F_RATE, F_ETA, F_LR};
+  char line[2048];
+  int n = 0;
+  for (size_t k = 0; k < sizeof order / sizeof order[0]; k++)
+    if (keep[order[k]]) n += snprintf(line + n, sizeof line - (size_t)n, "%s%s", n ? " " : "", f[order[k]]);
+  for (int i = 0; i < nt; i++)
+    if (keep[F_TASK0 + i])
+      n += snprintf(line + n, sizeof line - (size_t)n, "%s%s", n ? " " : "", wide[i] ? full[i] : f[F_TASK0 + i]);
+  printf("\r%s\033[K", line);
+  d->drawn = 1;
   fflush(stdout);
 }
 
-static void on_epoch(void *user, const clm_epoch_report *r) {
-  display *d = user;
-  if (d->tty) printf("\n");
-  printf("epoch %d: val loss %.4f%s (%.0f s)%s%s\n", r->epoch + 1, r->val_aggregate,
-         r->val_skipped ? " (NaN tasks skipped)" : "", r->seconds, r->best ? "  best" : "",
-         r->skipped_steps ? "  [non-finite steps skipped]" : "");
+static void print_metrics(const clm_epoch_report *r, const char *const *names) {
   for (int i = 0; i < r->ntasks; i++) {
     const clm_metrics_report *m = &r->metrics[i];
-    printf("  %-10s train %.4f  val %.4f  ", r->task_names[i], r->train_loss[i], r->val_loss[i]);
+    printf("  %-10s train %.4f  val %.4f  ", names[i], r->train_loss[i], r->val_loss[i]);
     if (m->kind == CLM_METRICS_REGRESSION)
       printf("MAE %.4f  RMSE %.4f  rel %.3f  L1/px %.4f\n", m->mae, m->rmse, m->rel_error, m->l1_per_pixel);
     else
       printf("mIoU %.1f%%  pixel acc %.1f%%\n", 100 * m->miou, 100 * m->pixel_accuracy);
   }
+}
+
+static void on_epoch(void *user, const clm_epoch_report *r) {
+  display *d = user;
+  if (d->drawn) printf("\n");
+  d->drawn = 0;
+  for (int i = 0; i < r->ntasks && i < CLM_MTL_MAX_TASKS; i++)
+    snprintf(d->best_names[i], sizeof d->best_names[i], "%s", r->task_names[i]);
+  printf("epoch %d: val loss %.4f%s (%.0f s)%s%s\n", r->epoch, r->val_aggregate,
+         r->val_skipped ? " (NaN tasks skipped)" : "", r->seconds, r->best ? "  best" : "",
+         r->skipped_steps ? "  [non-finite steps skipped]" : "");
+  print_metrics(r, r->task_names);
+  if (r->best) {
+    d->best = *r;
+    d->have_best = 1;
+  }
   if (r->stop) printf("early stopping: no better validation loss for the last epochs\n");
   fflush(stdout);
 }
 
-int cmd_train(int argc, char **argv) {
+/* The end of a run: the best epoch and its metrics, the files, the wall time. */
+static void summary(display *d, const char *out, double seconds) {
+  printf("\n");
+  if (d->have_best) {
+    const char *names[CLM_MTL_MAX_TASKS];
+    for (int i = 0; i < CLM_MTL_MAX_TASKS; i++) names[i] = d->best_names[i];
+    printf("best epoch %d: val loss %.4f\n", d->best.epoch, d->best.val_aggregate);
+    print_metrics(&d->best, names);
+  }
+  printf("checkpoints: %s/best.safetensors  %s/last.safetensors\n", out, out);
+  printf("log: %s/log.jsonl\n", out);
+  printf("wall time: %.1f s\n", seconds);
+  printf("run directory: %s\n", out);
+}
+
+/* The option string of a stored option as the command line gives it, or NULL to leave it out:
+ * --model (the text comes from the checkpoint), unset values, false flags. */
+static int stored_arg(const clm_checkpoint_meta *m, int have_data, const char **opt, const char **val) {
+  static char name[80];
+  if (!strcmp(m->key, "model") || !strcmp(m->value, "null") || !strcmp(m->value, "false")) return 0;
+  if (!strcmp(m->key, "labels") && !have_data) return 0;
+  if (!strcmp(m->key, "inject-nan-from") && !strcmp(m->value, "-1")) return 0;
+  snprintf(name, sizeof name, "--%s", m->key);
+  *opt = name;
+  *val = strcmp(m->value, "true") ? m->value : NULL;
+  return 1;
+}
+
+/* 'dir' for a shell: single-quoted unless it is plain. */
+static void print_quoted(const char *s) {
+  if (strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./+:=,@") == strlen(s)) {
+    fputs(s, stdout);
+    return;
+  }
+  putchar('\'');
+  for (; *s; s++) {
+    if (*s == '\'') fputs("'\\''", stdout);
+    else putchar(*s);
+  }
+  putchar('\'');
+}
+
+/* runs/<stem of the model file>-<N>, N the first that mkdir creates (so two runs started
+ * together get different ones). */
+static int claim_run_dir(const char *model, char *out, size_t size) {
+  const char *base = strrchr(model, '/');
+  base = base ? base + 1 : model;
+  char stem[128];
+  snprintf(stem, sizeof stem, "%s", base);
+  char *dot = strrchr(stem, '.');
+  if (dot && dot != stem) *dot = '\0';
+  if (mkdir("runs", 0755) != 0 && errno != EEXIST) {
+    fprintf(stderr, "clmtl train: cannot create the directory 'runs': %s (give --out DIR)\n", strerror(errno));
+    return 1;
+  }
+  for (int n = 1; n < 1000000; n++) {
+    snprintf(out, size, "runs/%s-%d", stem, n);
+    if (mkdir(out, 0755) == 0) return 0;
+    if (errno != EEXIST) {
+      fprintf(stderr, "clmtl train: cannot create %s: %s (give --out DIR)\n", out, strerror(errno));
+      return 1;
+    }
+  }
+  fprintf(stderr, "clmtl train: no free runs/%s-N directory\n", stem);
+  return 1;
+}
+
+int cmd_train(int argc_user, char **argv_user) {
   clm_train_options o = clm_train_defaults();
   long v;
-  int out_given = 0, labels_given = 0;
+  int out_given = 0, labels_given = 0, model_given = 0;
+  /* --resume DIR: the options the run recorded come first, the command line's after them */
+  const char *resume = NULL;
+  for (int i = 1; i < argc_user; i++) {
+    if (!strcmp(argv_user[i], "--help") || !strcmp(argv_user[i], "-h")) {
+      fputs(usage_text, stdout);
+      return 0;
+    }
+    if (!strcmp(argv_user[i], "--resume") && i + 1 < argc_user) resume = argv_user[++i];
+  }
+  static clm_checkpoint_meta *stored; /* argv points into it until the end */
+  int nstored = 0, have_data = 0;
+  if (resume && clm_train_stored_options(resume, &stored, &nstored) != CLM_OK) {
+    fprintf(stderr, "clmtl train: --resume %s: %s\n", resume, cli_error());
+    return 1;
+  }
+  for (int i = 0; i < nstored; i++) have_data |= !strcmp(stored[i].key, "data") && strcmp(stored[i].value, "null");
+  static char **argv;
+  static char (*names)[80];
+  argv = calloc((size_t)(2 * nstored + argc_user + 1), sizeof *argv);
+  names = calloc((size_t)nstored + 1, sizeof *names);
+  if (!argv || !names) return 1;
+  int argc = 0;
+  argv[argc++] = argv_user[0];
+  for (int i = 0; i < nstored; i++) {
+    const char *opt, *val;
+    if (!stored_arg(&stored[i], have_data, &opt, &val)) continue;
+    snprintf(names[i], sizeof names[i], "%s", opt);
+    argv[argc++] = names[i];
+    if (val) argv[argc++] = (char *)val;
+  }
+  int first_user = argc;
+  for (int i = 1; i < argc_user; i++) argv[argc++] = argv_user[i];
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+    if (i == first_user) labels_given = 0; /* the run's own --labels went with its --data */
+    if (i >= first_user && !strcmp(a, "--model")) model_given = 1;
     int takes = 1, rc = 0;
     if (!strcmp(a, "--model")) o.model_path = val;
     else if (!strcmp(a, "--data")) o.data_dir = val;
@@ -138,6 +326,7 @@ int cmd_train(int argc, char **argv) {
     else if (!strcmp(a, "--resume")) o.resume = val;
     else if (!strcmp(a, "--device")) o.device = val;
     else if (!strcmp(a, "--skip-bad")) { o.skip_bad = 1; takes = 0; }
+    else if (!strcmp(a, "--overwrite")) { o.overwrite = 1; takes = 0; }
     else if (!strcmp(a, "--labels")) {
       labels_given = 1;
       if (val && !strcmp(val, "categories")) o.labels = CLM_LABELS_CATEGORIES;
@@ -198,7 +387,8 @@ int cmd_train(int argc, char **argv) {
     }
   }
   static char model[1024];
-  if (access(o.model_path, R_OK) != 0 &&
+  if (resume && !model_given) o.model_path = NULL; /* the checkpoint's model text */
+  if (o.model_path && access(o.model_path, R_OK) != 0 &&
       !strncmp(o.model_path, "models/", 7)) { /* a shipped model, run from elsewhere */
     snprintf(model, sizeof model, "%s/%s", CLMTL_MODELS_DIR, o.model_path + 7);
     if (access(model, R_OK) == 0) o.model_path = model;
@@ -209,17 +399,50 @@ int cmd_train(int argc, char **argv) {
   if (o.resume && !out_given) o.out_dir = o.resume; /* continue in the run's own directory */
   if (o.weighting.clamp_min >= o.weighting.clamp_max)
     return bad("--clamp-min", "", "must be below --clamp-max");
+  static char run_dir[1200];
+  if (!o.resume && !out_given) {
+    if (claim_run_dir(o.model_path, run_dir, sizeof run_dir)) return 1;
+    o.out_dir = run_dir;
+  }
   clm_context_options co = cli_context_options_from_env();
   o.context = &co;
   o.device = cli_device(o.device);
-  display d = {isatty(STDOUT_FILENO), 0};
+  o.stop_requested = &cli_stop_signal;
+  display d;
+  memset(&d, 0, sizeof d);
+  d.tty = isatty(STDOUT_FILENO);
   clm_train_callbacks cb = {on_start, on_progress, on_epoch, &d, on_note};
+  printf("clmtl train: run directory %s\n", o.out_dir);
+  fflush(stdout);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  cli_stop_graceful = 1;
   clm_status st = clm_train_run(&o, &cb);
-  if (st != CLM_OK) {
-    if (d.tty) printf("\n");
-    fprintf(stderr, "clmtl train: %s\n", clm_last_error());
-    return 1;
+  cli_stop_graceful = 0;
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  double seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+  if (d.drawn) printf("\n");
+  int sig = cli_stop_signal;
+  if (st != CLM_OK && !(sig && st == CLM_ERR_INTERRUPTED)) fprintf(stderr, "clmtl train: %s\n", cli_error());
+  if (st == CLM_OK) summary(&d, o.out_dir, seconds);
+  if (st != CLM_OK && run_dir[0] && !clm_train_dir_has_run(run_dir, NULL)) {
+    /* a run that failed before writing anything leaves no runs/<model>-N behind */
+    char *lock = clm_path_join(run_dir, ".lock");
+    if (lock) unlink(lock);
+    free(lock);
+    rmdir(run_dir);
   }
-  printf("log: %s/log.jsonl\n", o.out_dir);
-  return 0;
+  if (sig) {
+    char *last = clm_path_join(o.out_dir, "last.safetensors");
+    if (st == CLM_ERR_INTERRUPTED) printf("clmtl train: stopped by %s; %s\n", sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", cli_error());
+    if (last && access(last, F_OK) == 0) {
+      printf("resume with: %s train --resume ", cli_program);
+      print_quoted(o.out_dir);
+      printf("\n");
+    }
+    free(last);
+    fflush(stdout);
+    return st == CLM_OK ? 0 : 128 + sig;
+  }
+  return st == CLM_OK ? 0 : 1;
 }

@@ -49,6 +49,19 @@ typedef struct clm_checkpoint_info {
   const char *strategy;   /* multi-task weighting name; NULL: "" */
 } clm_checkpoint_info;
 
+/* What the first bytes of a file look like: safetensors starts with an 8-byte little-endian
+ * header length then '{'; a model file is text whose first non-blank, non-comment line is a
+ * '[section]'. Used where a model file or a checkpoint is expected, so that the other kind is
+ * named in the message. */
+typedef enum clm_file_kind {
+  CLM_FILE_UNKNOWN = 0,
+  CLM_FILE_SAFETENSORS = 1,
+  CLM_FILE_MODEL_TEXT = 2
+} clm_file_kind;
+CLMTL_API clm_file_kind clm_file_sniff(const void *bytes, size_t n);
+/* "a safetensors checkpoint", "a model file (text with [sections])", "neither". */
+CLMTL_API const char *clm_file_kind_name(clm_file_kind k);
+
 /* FNV-1a 64-bit hash of `text` as 16 lowercase hex digits (out holds 17 chars). */
 CLMTL_API void clm_checkpoint_model_hash(const char *text, char out[17]);
 

@@ -1,6 +1,7 @@
 /* Status codes returned by every clmtl call, and the last error message.
  * The library never exits or aborts on a runtime error: it returns one of these and keeps
- * a human-readable message (failing call, file, line) for clm_last_error(). */
+ * a message for the user (the file, line, layer or value concerned) for clm_last_error(), and
+ * apart from it the clmtl source location that raised it, clm_last_error_location(). */
 #ifndef CLMTL_STATUS_H
 #define CLMTL_STATUS_H
 
@@ -24,7 +25,8 @@ typedef enum clm_status {
   CLM_ERR_UNSUPPORTED = -10,  /* valid request the device or build cannot do */
   CLM_ERR_NO_DEVICE = -11,    /* no OpenCL platform or device at all */
   CLM_ERR_BLAS = -12,         /* CLBlast returned an error */
-  CLM_ERR_NUMERIC = -13       /* NaN or Inf where a finite value is required */
+  CLM_ERR_NUMERIC = -13,      /* NaN or Inf where a finite value is required */
+  CLM_ERR_INTERRUPTED = -14   /* the caller asked to stop (training: after saving its state) */
 } clm_status;
 
 /* Name of a status code ("CLM_ERR_PARSE"). */
@@ -32,6 +34,11 @@ CLMTL_API const char *clm_status_name(clm_status st);
 
 /* Message of the most recent error raised on this thread ("" when none). */
 CLMTL_API const char *clm_last_error(void);
+
+/* The clmtl source file and line that raised the last error ("compile.c:265"; when a caller
+ * wrapped the message with context, "outer.c:12 < inner.c:34"); "" when none. For debugging
+ * reports, not for users. */
+CLMTL_API const char *clm_last_error_location(void);
 
 /* Forget the last error message of this thread. */
 CLMTL_API void clm_clear_error(void);

@@ -6,6 +6,8 @@
 #ifndef CLMTL_TRAIN_H
 #define CLMTL_TRAIN_H
 
+#include <signal.h>
+#include "clmtl/checkpoint.h"
 #include "clmtl/data.h"
 #include "clmtl/metrics.h"
 #include "clmtl/mtl.h"
@@ -23,7 +25,8 @@ typedef enum clm_lr_schedule {
 } clm_lr_schedule;
 
 typedef struct clm_train_options {
-  const char *model_path;    /* models/default.cfg */
+  const char *model_path;    /* models/default.cfg; with resume, NULL: the model text stored
+                                in the run's checkpoint */
   const char *data_dir;      /* CityScapes layout; NULL: built-in synthetic scenes */
   int skip_bad;              /* CityScapes: leave out bad samples instead of failing */
   clm_label_mode labels;     /* CityScapes label mapping */
@@ -44,7 +47,14 @@ typedef struct clm_train_options {
   const clm_context_options *context; /* the context's options (device.h); NULL: defaults */
   const char *out_dir;       /* log.jsonl, best.safetensors, last.safetensors */
   const char *resume;        /* a run's directory: continue from its last.safetensors (the
-                                same options must be given; the log is appended to) */
+                                same options must be given, except epochs, patience,
+                                log_every, device, max_bad_steps and inject_nan_from, whose
+                                changes are logged; the log is appended to) */
+  int overwrite;             /* out_dir may hold a run (log.jsonl or a checkpoint): replace
+                                it; otherwise such a directory is refused */
+  volatile sig_atomic_t *stop_requested; /* polled after every step: when non-zero the run
+                                writes last.safetensors (mid-epoch: resumed from that step)
+                                and returns CLM_ERR_INTERRUPTED; may be NULL */
   int log_every;             /* steps between progress callbacks (device reads) */
   int max_bad_steps;         /* stop when this many steps in a row had a non-finite loss (their
                                 updates are skipped); checked at each log step; default 20 */
@@ -53,19 +63,32 @@ typedef struct clm_train_options {
 } clm_train_options;
 
 /* Defaults: default model, synthetic data 64x128, batch 8, 6 epochs of 480 + 64 samples, Adam
- * lr 2e-3 poly 0.9, uncertainty weighting, patience 3, out_dir "runs/default". */
+ * lr 2e-3 poly 0.9, uncertainty weighting, patience 3, out_dir "runs/default". Every option is
+ * recorded: checkpoint metadata "train_options" (a JSON object keyed by the command line's
+ * option names: "lr", "size", ...) and the first record of log.jsonl, {"event":"start",...}. */
 CLMTL_API clm_train_options clm_train_defaults(void);
 
+/* The options a run in dir was trained with (its last.safetensors' "train_options"), as
+ * key/value pairs in one malloc'd block (free with clm_checkpoint_meta_free): keys are option
+ * names without "--", values JSON text ("0.002", "true", "null") except strings, which are
+ * given bare ("64x128"). *n is 0 for a checkpoint from before options were recorded. */
+CLMTL_API clm_status clm_train_stored_options(const char *dir, clm_checkpoint_meta **out, int *n);
+
+/* Where dir already holds a run (log.jsonl, last.safetensors or best.safetensors): 1, and the
+ * first such file's name in *what; else 0. */
+CLMTL_API int clm_train_dir_has_run(const char *dir, const char **what);
+
 typedef struct clm_train_progress {
-  int epoch, epochs;
+  int epoch, epochs;         /* epoch 1-based */
   long step, steps_per_epoch, total_steps;
   double images_per_second, eta_seconds;
   clm_mtl_snapshot tasks;    /* raw losses, weights, σ of the last step */
   float lr;
+  const char *task_names[CLM_MTL_MAX_TASKS]; /* the tasks' names ("semantic", ...) */
 } clm_train_progress;
 
 typedef struct clm_epoch_report {
-  int epoch;
+  int epoch;                 /* 1-based, as in the log and the checkpoint's "epoch" */
   double train_loss[CLM_MTL_MAX_TASKS]; /* epoch means of the raw task losses */
   double val_loss[CLM_MTL_MAX_TASKS];
   double val_aggregate;      /* fixed-weight (uniform) validation loss, NaN tasks skipped */

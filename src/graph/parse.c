@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "clmtl/checkpoint.h"
 #include "graph/op-def.h"
 #include "runtime/file-impl.h"
 
@@ -278,6 +279,12 @@ clm_status clm_graph_load(clm_graph *g, const char *path) {
   char *text;
   size_t len;
   CLM_TRY(clm_file_read_all(path, "model file", CLM_MODEL_FILE_MAX, &text, &len));
+  if (clm_file_sniff(text, len) == CLM_FILE_SAFETENSORS) {
+    free(text);
+    CLM_FAIL(CLM_ERR_PARSE, "%s: expected a model file (text with [sections]), found %s; a "
+             "checkpoint goes to --model of eval and infer, or train --resume DIR", path,
+             clm_file_kind_name(CLM_FILE_SAFETENSORS));
+  }
   if (strlen(text) != len) {
     free(text);
     CLM_FAIL(CLM_ERR_PARSE, "%s: contains NUL bytes; not a model file", path);

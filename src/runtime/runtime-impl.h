@@ -10,7 +10,8 @@
 
 /* ---- errors ------------------------------------------------------------------------------ */
 
-/* Records "file:line: message" for clm_last_error() and returns st. */
+/* Records the message for clm_last_error() and file:line for clm_last_error_location(); returns
+ * st. */
 clm_status clm_error_set(clm_status st, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Records a failed OpenCL call by its error name and returns the mapped status. */

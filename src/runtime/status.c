@@ -1,10 +1,12 @@
-/* Status names, the per-thread last-error message, and OpenCL error names. */
+/* Status names, the per-thread last error (the user's message, and apart from it the clmtl
+ * source location that raised it), and OpenCL error names. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include "runtime/runtime-impl.h"
 
 static _Thread_local char last_error[4096];
+static _Thread_local char last_location[256];
 
 const char *clm_status_name(clm_status st) {
   switch (st) {
@@ -22,23 +24,39 @@ const char *clm_status_name(clm_status st) {
   case CLM_ERR_NO_DEVICE: return "CLM_ERR_NO_DEVICE";
   case CLM_ERR_BLAS: return "CLM_ERR_BLAS";
   case CLM_ERR_NUMERIC: return "CLM_ERR_NUMERIC";
+  case CLM_ERR_INTERRUPTED: return "CLM_ERR_INTERRUPTED";
   }
   return "CLM_ERR_UNKNOWN";
 }
 
 const char *clm_last_error(void) { return last_error; }
 
-void clm_clear_error(void) { last_error[0] = '\0'; }
+const char *clm_last_error_location(void) { return last_location; }
 
+void clm_clear_error(void) {
+  last_error[0] = '\0';
+  last_location[0] = '\0';
+}
+
+/* The message alone goes to last_error. The location replaces the previous one, except when
+ * the new message wraps the previous message (a caller adding context): then it is
+ * "outer.c:12 < inner.c:34", innermost last. */
 clm_status clm_error_set(clm_status st, const char *file, int line, const char *fmt, ...) {
   const char *base = strrchr(file, '/');
   base = base ? base + 1 : file;
-  int n = snprintf(last_error, sizeof last_error, "%s:%d: ", base, line);
-  if (n < 0 || (size_t)n >= sizeof last_error) n = 0;
+  char msg[sizeof last_error];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(last_error + n, sizeof last_error - (size_t)n, fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  char loc[sizeof last_location + 32];
+  if (last_error[0] && last_location[0] && strstr(msg, last_error))
+    snprintf(loc, sizeof loc, "%s:%d < %s", base, line, last_location);
+  else
+    snprintf(loc, sizeof loc, "%s:%d", base, line);
+  memcpy(last_error, msg, sizeof msg);
+  memcpy(last_location, loc, sizeof last_location - 1);
+  last_location[sizeof last_location - 1] = '\0';
   return st;
 }
 

@@ -30,6 +30,56 @@ typedef struct ck_tensor {
   size_t numel;
 } ck_tensor;
 
+clm_file_kind clm_file_sniff(const void *bytes, size_t n) {
+  const unsigned char *b = bytes;
+  if (n >= 9 && b[8] == '{') {
+    unsigned long long len = 0;
+    for (int i = 7; i >= 0; i--) len = len << 8 | b[i];
+    if (len >= 2 && len < (1ull << 40)) return CLM_FILE_SAFETENSORS;
+  }
+  size_t i = 0;
+  if (n >= 3 && !memcmp(b, "\xef\xbb\xbf", 3)) i = 3;
+  while (i < n) { /* skip blank and comment lines */
+    while (i < n && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n')) i++;
+    if (i < n && (b[i] == '#' || b[i] == ';')) {
+      while (i < n && b[i] != '\n') i++;
+      continue;
+    }
+    break;
+  }
+  if (i >= n || b[i] != '[') return CLM_FILE_UNKNOWN;
+  for (size_t j = 0; j < n; j++)
+    if (b[j] == 0) return CLM_FILE_UNKNOWN;
+  return CLM_FILE_MODEL_TEXT;
+}
+
+const char *clm_file_kind_name(clm_file_kind k) {
+  switch (k) {
+  case CLM_FILE_SAFETENSORS: return "a safetensors checkpoint";
+  case CLM_FILE_MODEL_TEXT: return "a model file (text with [sections])";
+  default: return "neither";
+  }
+}
+
+/* clm_st_open, and when it fails on a regular file that is a model file, a message that says
+ * a checkpoint was expected and a model file found. */
+static clm_status st_open(const char *path, clm_st_file *sf) {
+  clm_status st = clm_st_open(path, sf);
+  if (st == CLM_OK) return st;
+  struct stat sb;
+  unsigned char head[4096];
+  if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return st;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return st;
+  ssize_t got = read(fd, head, sizeof head);
+  close(fd);
+  if (got > 0 && clm_file_sniff(head, (size_t)got) == CLM_FILE_MODEL_TEXT)
+    CLM_FAIL(CLM_ERR_PARSE, "%s: expected a checkpoint (.safetensors), found %s; a model file "
+             "goes to --model of train, model, tune and bench", path,
+             clm_file_kind_name(CLM_FILE_MODEL_TEXT));
+  return st;
+}
+
 void clm_checkpoint_model_hash(const char *text, char out[17]) {
   uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 */
   for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p; p++) {
@@ -455,7 +505,7 @@ clm_status clm_checkpoint_read_meta(const char *path, clm_checkpoint_meta **meta
                                     int *nmeta_out) {
   if (!path) CLM_FAIL(CLM_ERR_INVALID_ARG, "checkpoint read: NULL path");
   clm_st_file sf;
-  CLM_TRY(clm_st_open(path, &sf));
+  CLM_TRY(st_open(path, &sf));
   clm_status st = check_meta(path, &sf);
   if (st == CLM_OK) {
     if (nmeta_out) *nmeta_out = sf.nmeta;
@@ -503,7 +553,7 @@ clm_status clm_checkpoint_load(const char *path, clm_graph *g, clm_optim_state *
   int n = 0;
   CLM_TRY(list_tensors(path, g, opt, &t, &n));
   clm_st_file sf;
-  clm_status st = clm_st_open(path, &sf);
+  clm_status st = st_open(path, &sf);
   if (st != CLM_OK) { free(t); return st; }
   float *data = NULL;
   const clm_st_entry **found = calloc((size_t)n + 1, sizeof *found);

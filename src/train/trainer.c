@@ -10,11 +10,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include "clmtl/checkpoint.h"
 #include "clmtl/rundir.h"
 #include "clmtl/train.h"
+#include "clmtl/version.h"
 #include "graph/graph-impl.h"
 #include "train/batch.h"
+#include "train/train-options-impl.h"
 
 clm_train_options clm_train_defaults(void) {
   clm_train_options o;
@@ -57,6 +60,11 @@ typedef struct trainer {
   FILE *log;
   clm_rundir *rundir;       /* out_dir, locked for this run */
   const char *model_text;   /* the graph's: hashed into checkpoints and stored in them */
+  char model_name[1024];    /* the model's path, or where --resume took its text from */
+  char *options_json;       /* clm__train_options_json: checkpoints and the log record it */
+  long epoch_step;          /* --resume of an interrupted epoch: its steps already taken */
+  float epoch_acc[2 * CLM_MTL_MAX_TASKS]; /* ... and its loss sums and counts */
+  int interrupted_save;     /* last.safetensors is being written mid-epoch */
   /* where training stands: restored by --resume */
   int first_epoch;
   long step;
@@ -90,17 +98,101 @@ static clm_status open_data(trainer *t) {
   return clm_synth_open(&s, CLM_SPLIT_VAL, &t->val);
 }
 
+/* s as a JSON string, quotes included; NULL as null. */
+static void json_str(FILE *f, const char *s) {
+  if (!s) {
+    fputs("null", f);
+    return;
+  }
+  fputc('"', f);
+  for (const char *c = s; *c; c++) {
+    if (*c == '"' || *c == '\\') fprintf(f, "\\%c", *c);
+    else if ((unsigned char)*c < 0x20) fprintf(f, "\\u%04x", (unsigned char)*c);
+    else fputc(*c, f);
+  }
+  fputc('"', f);
+}
+
+/* The UTC time as "2026-12-07T21:40:00Z". */
+static void utc_now(char out[32]) {
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 /* One note to the caller and to the log as {"event":"note","kind":...,"message":...}. */
 static void note(trainer *t, const char *kind, const char *msg) {
   if (t->cb && t->cb->on_note) t->cb->on_note(t->cb->user, msg);
-  fprintf(t->log, "{\"event\":\"note\",\"kind\":\"%s\",\"message\":\"", kind);
-  for (const char *c = msg; *c; c++) {
-    if (*c == '"' || *c == '\\') fprintf(t->log, "\\%c", *c);
-    else if ((unsigned char)*c < 0x20) fprintf(t->log, "\\u%04x", (unsigned char)*c);
-    else fputc(*c, t->log);
-  }
-  fprintf(t->log, "\"}\n");
+  fprintf(t->log, "{\"event\":\"note\",\"kind\":\"%s\",\"message\":", kind);
+  json_str(t->log, msg);
+  fprintf(t->log, "}\n");
   fflush(t->log);
+}
+
+/* The log's first record: the options, the model text, the label set, the device, the clmtl
+ * version and commit, the time. */
+static void log_start(trainer *t) {
+  FILE *f = t->log;
+  char when[32];
+  utc_now(when);
+  fprintf(f, "{\"event\":\"start\",\"time\":\"%s\",\"version\":\"%s\",\"commit\":", when,
+          CLMTL_VERSION_STRING);
+  json_str(f, CLMTL_GIT_COMMIT);
+  fprintf(f, ",\"out\":");
+  json_str(f, t->o->out_dir);
+  fprintf(f, ",\"device_name\":");
+  json_str(f, clm_context_device(t->ctx)->name);
+  const clm_label_set *ls = t->feeds.labels;
+  fprintf(f, ",\"label_set\":");
+  json_str(f, ls ? ls->name : NULL);
+  fprintf(f, ",\"class_names\":");
+  if (!ls) fputs("null", f);
+  for (int i = 0; ls && i < ls->classes; i++) {
+    fputc(i ? ',' : '[', f);
+    json_str(f, ls->class_names[i]);
+  }
+  if (ls) fputc(']', f);
+  fprintf(f, ",\"options\":%s,\"model_text\":", t->options_json);
+  json_str(f, t->model_text);
+  fprintf(f, "}\n");
+  fflush(f);
+}
+
+int clm_train_dir_has_run(const char *dir, const char **what) {
+  static const char *const names[] = {"log.jsonl", "last.safetensors", "best.safetensors"};
+  for (int i = 0; i < 3; i++) {
+    char *p = clm_path_join(dir, names[i]);
+    int there = p && access(p, F_OK) == 0;
+    free(p);
+    if (there) {
+      if (what) *what = names[i];
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* --resume without a model: the model text its checkpoint stores. */
+static clm_status load_stored_model(trainer *t) {
+  char *path = clm_path_join(t->o->resume, "last.safetensors");
+  if (!path) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+  clm_checkpoint_meta *meta = NULL;
+  int n = 0;
+  clm_status st = clm_checkpoint_read_meta(path, &meta, &n);
+  const char *text = clm_checkpoint_meta_get(meta, n, "model_cfg");
+  if (st == CLM_OK && (!text || !*text))
+    st = CLM_ERROR(CLM_ERR_NOT_FOUND, "%s holds no model text (metadata 'model_cfg'); give the "
+                   "model file it was trained with (--model)", path);
+  snprintf(t->model_name, sizeof t->model_name, "%s (model_cfg)", path);
+  if (st == CLM_OK) st = clm_graph_parse(t->g, text, t->model_name);
+  /* the run records the model file it was started with, not where this copy came from */
+  if (st == CLM_OK)
+    clm__train_options_string(clm_checkpoint_meta_get(meta, n, "train_options"), "model", t->model_name,
+                              sizeof t->model_name);
+  clm_checkpoint_meta_free(meta);
+  free(path);
+  return st;
 }
 
 /* Samples --skip-bad left out (each by name, with why) and tasks the data cannot serve. */
@@ -126,7 +218,14 @@ static clm_status setup(trainer *t) {
   CLM_TRY(clm_context_create_with(&co, &t->ctx));
   CLM_TRY(clm_graph_create(t->ctx, &t->g));
   /* read once (a pipe can be read only once): checkpoints store and hash the very bytes parsed */
-  CLM_TRY(clm_graph_load(t->g, o->model_path));
+  if (o->model_path) {
+    snprintf(t->model_name, sizeof t->model_name, "%s", o->model_path);
+    CLM_TRY(clm_graph_load(t->g, o->model_path));
+  } else if (o->resume) {
+    CLM_TRY(load_stored_model(t));
+  } else {
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "no model file given");
+  }
   t->model_text = clm_graph_model_text(t->g);
   clm_graph_options go = {o->batch, o->height, o->width, 1, -1, 0};
   /* gradnorm and the gradient methods: a backward per task after each forward */
@@ -167,6 +266,23 @@ static clm_status setup(trainer *t) {
   /* created and locked only now, when the run can start: a second trainer into it stops here,
    * before it truncates the log or writes a checkpoint */
   CLM_TRY(clm_rundir_open(o->out_dir, &t->rundir, NULL));
+  const char *what = NULL;
+  if (!o->resume && clm_train_dir_has_run(o->out_dir, &what)) {
+    if (!o->overwrite)
+      CLM_FAIL(CLM_ERR_INVALID_ARG, "%s already holds a run (%s): continue it with --resume %s, "
+               "replace it with --overwrite, or choose another --out", o->out_dir, what, o->out_dir);
+    const char *old[] = {"best.safetensors", "last.safetensors"};
+    for (int i = 0; i < 2; i++) {
+      char *p = clm_path_join(o->out_dir, old[i]);
+      if (!p) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+      int bad = unlink(p) != 0 && errno != ENOENT;
+      int e = errno;
+      free(p);
+      if (bad) CLM_FAIL(CLM_ERR_IO, "--overwrite: cannot remove %s/%s: %s", o->out_dir, old[i], strerror(e));
+    }
+  }
+  t->options_json = clm__train_options_json(o, o->model_path ? o->model_path : t->model_name);
+  if (!t->options_json) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
   char *path = clm_path_join(o->out_dir, "log.jsonl");
   if (!path) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
   t->log = fopen(path, o->resume ? "a" : "w");
@@ -176,6 +292,7 @@ static clm_status setup(trainer *t) {
     return st;
   }
   free(path);
+  if (!o->resume) log_start(t);
   report_notes(t);
   return CLM_OK;
 }
@@ -192,6 +309,7 @@ static void teardown(trainer *t) {
   clm_graph_free(t->g);
   clm_context_free(t->ctx);
   clm_rundir_close(t->rundir);
+  free(t->options_json);
 }
 
 static float lr_at(const clm_train_options *o, int epoch, long step, long total) {
@@ -227,7 +345,7 @@ static void json_num(FILE *f, double v) {
 
 static void log_epoch(trainer *t, const clm_epoch_report *r, const clm_mtl_snapshot *s, float lr) {
   FILE *f = t->log;
-  fprintf(f, "{\"event\":\"epoch\",\"epoch\":%d,\"lr\":", r->epoch);
+  fprintf(f, "{\"event\":\"epoch\",\"epoch\":%d,\"lr\":", r->epoch); /* 1-based */
   json_num(f, lr);
   fprintf(f, ",\"seconds\":");
   json_num(f, r->seconds);
@@ -284,9 +402,12 @@ static clm_status validate(trainer *t, clm_epoch_report *r) {
 
 /* Writes dir/<name>.safetensors with the weights, running statistics, optimizer state, task
  * parameters and where training stands. */
-static clm_status save(trainer *t, const char *name, int epoch) {
+static clm_status save(trainer *t, const char *name, int epoch, long epoch_step, const float *acc) {
   const clm_train_options *o = t->o;
-  char best[32], since[16], dwa[2][512], dwa_n[16], h[16], w[16], seed[32];
+  char best[32], since[16], dwa[2][512], dwa_n[16], h[16], w[16], seed[32], estep[24], eacc[1024] = "";
+  snprintf(estep, sizeof estep, "%ld", epoch_step);
+  for (int i = 0, used = 0; acc && i < 2 * t->ntasks && used < (int)sizeof eacc - 32; i++)
+    used += snprintf(eacc + used, sizeof eacc - (size_t)used, "%s%.9g", i ? "," : "", acc[i]);
   snprintf(h, sizeof h, "%d", o->height);
   snprintf(w, sizeof w, "%d", o->width);
   snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->synth.seed);
@@ -317,7 +438,9 @@ static clm_status save(trainer *t, const char *name, int epoch) {
                                  {"model_cfg", t->model_text ? t->model_text : ""},
                                  {"label_set", ""}, {"class_names", ""},
                                  {"mtl_steps", msteps}, {"gradnorm_l0", l0},
-                                 {"skipped_steps", skipped[0]}, {"skipped_in_a_row", skipped[1]}};
+                                 {"skipped_steps", skipped[0]}, {"skipped_in_a_row", skipped[1]},
+                                 {"train_options", t->options_json}, {"epoch_step", estep},
+                                 {"epoch_loss_acc", eacc}};
   /* the label set the classification tasks were trained on, for eval and infer */
   char names[4096] = "";
   const clm_label_set *ls = t->feeds.labels;
@@ -330,7 +453,7 @@ static clm_status save(trainer *t, const char *name, int epoch) {
   snprintf(file, sizeof file, "%s.safetensors", name);
   char *path = clm_path_join(o->out_dir, file);
   if (!path) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
-  clm_status st = clm_checkpoint_save(path, t->g, &t->opt, &info, extra, 15);
+  clm_status st = clm_checkpoint_save(path, t->g, &t->opt, &info, extra, acc ? 18 : 17);
   free(path);
   return st;
 }
@@ -367,7 +490,16 @@ static clm_status restore(trainer *t) {
   if (st == CLM_OK && strategy && strcmp(strategy, clm_mtl_strategy_name(t->o->weighting.strategy)))
     st = CLM_ERROR(CLM_ERR_INVALID_ARG, "%s was trained with --weighting %s, not %s", path, strategy,
                    clm_mtl_strategy_name(t->o->weighting.strategy));
-  if (st == CLM_OK) st = clm_checkpoint_check_model(path, meta, n, t->model_text, t->o->model_path);
+  if (st == CLM_OK) st = clm_checkpoint_check_model(path, meta, n, t->model_text, t->model_name);
+  /* the options: those that may not change are refused, the others' changes logged */
+  const char *stored = clm_checkpoint_meta_get(meta, n, "train_options");
+  char *changes = NULL;
+  if (st == CLM_OK && stored) st = clm__train_options_compare(path, stored, t->options_json, &changes);
+  long long estep = 0;
+  if (st == CLM_OK && clm_checkpoint_meta_get(meta, n, "epoch_step"))
+    st = clm_checkpoint_meta_int(path, meta, n, "epoch_step", 0, 1LL << 53, &estep);
+  double acc[2 * CLM_MTL_MAX_TASKS] = {0};
+  if (st == CLM_OK && estep > 0) st = parse_list(path, meta, n, "epoch_loss_acc", acc, 2 * t->ntasks);
   if (st == CLM_OK) st = clm_checkpoint_meta_int(path, meta, n, "epoch", 0, INT_MAX - 1, &epoch);
   if (st == CLM_OK) st = clm_checkpoint_meta_int(path, meta, n, "step", 0, 1LL << 53, &step);
   if (st == CLM_OK) st = clm_checkpoint_meta_double(path, meta, n, "best_val_loss", -INFINITY, INFINITY, &t->best);
@@ -385,7 +517,19 @@ static clm_status restore(trainer *t) {
   if (st == CLM_OK && has_mtl) st = parse_list(path, meta, n, "gradnorm_l0", l0, t->ntasks);
   if (st == CLM_OK) st = clm_checkpoint_load(path, t->g, &t->opt, NULL, NULL);
   if (st == CLM_OK) {
-    t->first_epoch = (int)epoch + 1;
+    /* "epoch" counts completed epochs; checkpoints from before options were recorded stored
+     * the last epoch's 0-based index */
+    t->first_epoch = stored ? (int)epoch : (int)epoch + 1;
+    t->epoch_step = (long)estep;
+    for (int i = 0; i < 2 * t->ntasks; i++) t->epoch_acc[i] = (float)acc[i];
+    char when[32];
+    utc_now(when);
+    fprintf(t->log, "{\"event\":\"resume\",\"time\":\"%s\",\"version\":\"%s\",\"commit\":", when,
+            CLMTL_VERSION_STRING);
+    json_str(t->log, CLMTL_GIT_COMMIT);
+    fprintf(t->log, ",\"from_epoch\":%d,\"epoch_step\":%lld,\"step\":%lld,\"changed\":%s,\"options\":%s}\n",
+            t->first_epoch + 1, estep, step, changes ? changes : "{}", t->options_json);
+    fflush(t->log);
     t->step = (long)step;
     t->since_best = (int)since;
     t->dwa_saved.epochs = (int)dn;
@@ -395,9 +539,33 @@ static clm_status restore(trainer *t) {
     for (int i = 0; i < t->ntasks; i++) ms.l0[i] = (float)l0[i];
     st = clm_mtl_state_set(t->mtl, &ms);
   }
+  free(changes);
   clm_checkpoint_meta_free(meta);
   free(path);
   return st;
+}
+
+/* Every log_every steps: {"event":"step",...} with the raw losses, weights and σ by task. */
+static void log_step(trainer *t, const clm_train_progress *p) {
+  FILE *f = t->log;
+  fprintf(f, "{\"event\":\"step\",\"epoch\":%d,\"step\":%ld,\"lr\":", p->epoch, p->step);
+  json_num(f, p->lr);
+  fprintf(f, ",\"img_per_s\":");
+  json_num(f, p->images_per_second);
+  const char *keys[3] = {"losses", "weights", "sigma"};
+  const float *vals[3] = {p->tasks.loss, p->tasks.weight, p->tasks.sigma};
+  for (int k = 0; k < 3; k++) {
+    fprintf(f, ",\"%s\":{", keys[k]);
+    for (int i = 0; i < t->ntasks; i++) {
+      fprintf(f, "%s", i ? "," : "");
+      json_str(f, clm_metrics_task_name(t->metrics, i));
+      fputc(':', f);
+      json_num(f, vals[k][i]);
+    }
+    fputc('}', f);
+  }
+  fprintf(f, "}\n");
+  fflush(f);
 }
 
 static clm_status run(trainer *t, const clm_train_callbacks *cb) {
@@ -406,7 +574,7 @@ static clm_status run(trainer *t, const clm_train_callbacks *cb) {
   long per_epoch = n / o->batch, total = per_epoch * o->epochs, step = t->step;
   int *idx = malloc((size_t)n * sizeof *idx);
   if (!idx) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
-  if (cb && cb->on_start) cb->on_start(cb->user, clm_context_device(t->ctx)->name, o->model_path, (long)clm_graph_params(t->g).w);
+  if (cb && cb->on_start) cb->on_start(cb->user, clm_context_device(t->ctx)->name, t->model_name, (long)clm_graph_params(t->g).w);
   double start = now_seconds();
   long first_step = step;
   clm_status st = CLM_OK;
@@ -418,13 +586,17 @@ static clm_status run(trainer *t, const clm_train_callbacks *cb) {
     if (t->dwa_saved.epochs >= 2) st = clm_mtl_end_epoch(t->mtl, before);
     if (st == CLM_OK) st = clm_mtl_end_epoch(t->mtl, last);
   }
-  for (int epoch = t->first_epoch; epoch < o->epochs && st == CLM_OK; epoch++) {
+  int stopped = 0;
+  for (int epoch = t->first_epoch; epoch < o->epochs && st == CLM_OK && !stopped; epoch++) {
     double epoch_start = now_seconds();
     shuffle(idx, n, o->seed * 1000003u + (uint64_t)epoch);
-    st = clm_tensor_fill(t->ctx, &acc, 0.0f);
-    if (st == CLM_OK) st = clm_batch_start(&t->batches[0], t->train, idx);
+    /* an epoch interrupted by a stop request goes on from its next step */
+    long s0 = epoch == t->first_epoch && t->epoch_step < per_epoch ? t->epoch_step : 0;
+    if (s0 > 0) st = clm_tensor_upload(t->ctx, &acc, t->epoch_acc);
+    else st = clm_tensor_fill(t->ctx, &acc, 0.0f);
+    if (st == CLM_OK) st = clm_batch_start(&t->batches[s0 & 1], t->train, idx + (size_t)s0 * o->batch);
     clm_optim_config oc = o->optim;
-    for (long s = 0; s < per_epoch && st == CLM_OK; s++, step++) {
+    for (long s = s0; s < per_epoch && st == CLM_OK; s++, step++) {
       clm_batch *cur = &t->batches[s & 1], *next = &t->batches[(s + 1) & 1];
       st = clm_batch_wait(cur);
       if (st == CLM_OK && o->inject_nan_from >= 0 && step >= o->inject_nan_from) {
@@ -443,11 +615,13 @@ static clm_status run(trainer *t, const clm_train_callbacks *cb) {
       /* every log_every steps: one read of the weighting's scalars for progress and the
        * non-finite guard */
       if (st == CLM_OK && (step % (o->log_every > 0 ? o->log_every : 1) == 0 || s + 1 == per_epoch)) {
-        clm_train_progress p = {epoch, o->epochs, step + 1, per_epoch, total, 0, 0, {0}, oc.lr};
+        clm_train_progress p = {epoch + 1, o->epochs, step + 1, per_epoch, total, 0, 0, {0}, oc.lr, {0}};
+        for (int i = 0; i < t->ntasks; i++) p.task_names[i] = clm_metrics_task_name(t->metrics, i);
         st = clm_mtl_read(t->mtl, &p.tasks);
         double el = now_seconds() - start;
         p.images_per_second = (double)(step + 1 - first_step) * o->batch / el;
         p.eta_seconds = el / (double)(step + 1 - first_step) * (double)(total - step - 1);
+        if (st == CLM_OK) log_step(t, &p);
         if (st == CLM_OK && cb && cb->on_progress) cb->on_progress(cb->user, &p);
         if (st == CLM_OK && o->max_bad_steps > 0 && p.tasks.skipped_in_a_row >= o->max_bad_steps)
           st = CLM_ERROR(CLM_ERR_NUMERIC,
@@ -455,12 +629,26 @@ static clm_status run(trainer *t, const clm_train_callbacks *cb) {
                          "stopped at step %ld. The last good checkpoint is %s/last.safetensors",
                          p.tasks.skipped_in_a_row, step + 1, o->out_dir);
       }
+      /* a stop request mid-epoch: this step's state to last.safetensors, with where the epoch
+       * stands (at an epoch's last step the epoch ends first) */
+      if (st == CLM_OK && o->stop_requested && *o->stop_requested && s + 1 < per_epoch) {
+        float hacc[2 * CLM_MTL_MAX_TASKS];
+        clm_batch_discard(next);
+        st = clm_tensor_download(t->ctx, &acc, hacc);
+        t->step = step + 1;
+        if (st == CLM_OK) st = save(t, "last", epoch, s + 1, hacc);
+        if (st == CLM_OK)
+          st = CLM_ERROR(CLM_ERR_INTERRUPTED, "stopped on request in epoch %d at step %ld; %s/last.safetensors "
+                         "holds this step", epoch + 1, step + 1, o->out_dir);
+        stopped = 1;
+        break;
+      }
     }
     if (st != CLM_OK) break;
     /* epoch end: means, DWA, validation, early stopping */
     clm_epoch_report r;
     memset(&r, 0, sizeof r);
-    r.epoch = epoch;
+    r.epoch = epoch + 1;
     r.ntasks = t->ntasks;
     float hacc[2 * CLM_MTL_MAX_TASKS], means[CLM_MTL_MAX_TASKS];
     st = clm_tensor_download(t->ctx, &acc, hacc);
@@ -485,13 +673,16 @@ static clm_status run(trainer *t, const clm_train_callbacks *cb) {
     if (r.best) { t->best = r.val_aggregate; t->since_best = 0; }
     else t->since_best++;
     r.stop = o->patience > 0 && t->since_best >= o->patience;
-    if (st == CLM_OK && r.best) st = save(t, "best", epoch);
-    if (st == CLM_OK) st = save(t, "last", epoch);
+    if (st == CLM_OK && r.best) st = save(t, "best", epoch + 1, 0, NULL);
+    if (st == CLM_OK) st = save(t, "last", epoch + 1, 0, NULL);
     if (st != CLM_OK) break;
     r.seconds = now_seconds() - epoch_start;
     log_epoch(t, &r, &snap, oc.lr);
     if (cb && cb->on_epoch) cb->on_epoch(cb->user, &r);
     if (r.stop) break;
+    if (o->stop_requested && *o->stop_requested && epoch + 1 < o->epochs)
+      st = CLM_ERROR(CLM_ERR_INTERRUPTED, "stopped on request after epoch %d; %s/last.safetensors "
+                     "holds it", epoch + 1, o->out_dir);
   }
   /* a run stopped by an error may leave the next batch filling from idx */
   for (int i = 0; i < 2; i++) clm_batch_discard(&t->batches[i]);
