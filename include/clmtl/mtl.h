@@ -7,7 +7,10 @@
  * Not here: the per-task losses themselves (graph.h), the optimizer that updates the learned
  * parameters (optim.h). gradnorm and dwa step like fixed with weights held on the device
  * (the params tensor); their weight updates are in the "GradNorm and DWA" section at the end
- * (host side src/mtl/balance.c, kernels cl/balance.cl). */
+ * (host side src/mtl/balance.c, kernels cl/balance.cl). The gradient methods (pcgrad,
+ * mgda-ub, cagrad, imtl-g, aligned-mtl) combine per-task gradients instead of weighting
+ * losses: "Gradient methods" at the end (src/mtl/gradmethods.c, gradsolve.c,
+ * cl/gradmethods.cl); rlw and gls are loss weightings like the others. */
 #ifndef CLMTL_MTL_H
 #define CLMTL_MTL_H
 
@@ -185,7 +188,10 @@ CLMTL_API clm_tensor clm_mtl_total(const clm_mtl *m);
  * to the shared layer only: clm_graph_backward_partial; the graph must be compiled after
  * clm_graph_set_multi_backward(g, 1), else clm_mtl_create fails), writes the weight gradient into the task
  * parameters' gradient before the optimizer and renormalises the weights to sum to K after
- * it. The weights are updated by the same optimizer as the network, as in Chen et al. */
+ * it. The weights are updated by the same optimizer as the network, as in Chen et al.
+ * The gradient methods replace the backward by their per-task passes and combination
+ * ("Gradient methods" below; same multi-backward requirement); rlw draws its weights
+ * before the forward. */
 CLMTL_API clm_status clm_mtl_train_step(clm_mtl *m, const clm_optim_config *opt, clm_optim_state *state);
 
 /* Per-parameter optimizer settings for the graph's parameters on s (after

@@ -202,8 +202,15 @@ clm_status clm_mtl_train_step(clm_mtl *m, const clm_optim_config *opt, clm_optim
   CLM_TRY(clm_graph_forward(g));
   if (gradnorm) CLM_TRY(gradnorm_norms(m));
   if (m->gm) { /* the gradient methods assemble the gradient from per-task passes */
-    CLM_TRY(clm_mtl_weigh(m));
-    CLM_TRY(clm_gm_gradients(m->gm, m->steps, &m->weights));
+    int bad = 0;
+    clm_mtl_scalars sc = clm_mtl_scalars_graph(g);
+    CLM_TRY(clm_mtl_step(g->ctx, &m->cfg, &sc, &task_params, &m->total, &task_grads, &m->weights));
+    CLM_TRY(clm_gm_gradients(m->gm, m->steps, &m->weights, &bad));
+    if (bad) { /* a non-finite combination: the guard skips the step and counts it */
+      float nan = NAN;
+      CLM_TRY(clm_tensor_upload(g->ctx, &m->total, &nan));
+    }
+    CLM_TRY(clm_launch_1d(g->ctx, "train", "count_nonfinite", 1, "tt", &m->total, &m->skipped));
   } else {
     CLM_TRY(clm_graph_zero_grad(g));
     CLM_TRY(clm_mtl_weigh(m));

@@ -17,8 +17,9 @@ void clm_gm_free(clm_gm *gm);
 /* One training step after clm_graph_forward and clm_mtl_weigh (total Σ L_i): the per-task
  * passes, the Gram, the solve and the combined gradient in g's gradient buffer, ready for the
  * optimizer; the coefficients α into `weights` (K floats) for the log. step: the draw
- * counter (pcgrad). */
-clm_status clm_gm_gradients(clm_gm *gm, long step, const clm_tensor *weights);
+ * counter (pcgrad). *nonfinite = 1 when a coefficient is not finite: the caller must make
+ * the optimizer's guard skip the step (the total Σ L_i may be finite). */
+clm_status clm_gm_gradients(clm_gm *gm, long step, const clm_tensor *weights, int *nonfinite);
 
 /* mgda-ub's shared representation node name, else NULL. */
 const char *clm_gm_rep_name(const clm_gm *gm);

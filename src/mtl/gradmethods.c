@@ -221,21 +221,27 @@ static clm_status gram(clm_gm *gm) {
   return clm_kernel_launch(gm->g->ctx, kk[1], 3, fglobal, local);
 }
 
-/* Reads the Gram, solves on the host, uploads α into gm->alpha and `weights`. */
-static clm_status solve(clm_gm *gm, long step, const int *active, const clm_tensor *weights) {
+/* Reads the Gram, solves on the host, uploads α into gm->alpha and `weights`; *bad = 1 when
+ * a coefficient is not finite (a Gram entry overflowed or was NaN). */
+static clm_status solve(clm_gm *gm, long step, const int *active, const clm_tensor *weights,
+                        int *bad) {
   int k = gm->K;
   float hg[CLM_MTL_MAX_TASKS * CLM_MTL_MAX_TASKS], ha[CLM_MTL_MAX_TASKS];
   double dg[CLM_MTL_MAX_TASKS * CLM_MTL_MAX_TASKS], da[CLM_MTL_MAX_TASKS];
   CLM_TRY(clm_tensor_download(gm->g->ctx, &gm->gram, hg));
   for (int i = 0; i < k * k; i++) dg[i] = hg[i];
   CLM_TRY(clm_gm_solve(&gm->cfg, step, dg, active, da));
-  for (int i = 0; i < k; i++) ha[i] = (float)da[i];
+  *bad = 0;
+  for (int i = 0; i < k; i++) {
+    ha[i] = (float)da[i];
+    *bad |= !isfinite(ha[i]);
+  }
   CLM_TRY(clm_tensor_upload(gm->g->ctx, &gm->alpha, ha));
   if (weights && clm_tensor_present(weights)) CLM_TRY(clm_tensor_upload(gm->g->ctx, weights, ha));
   return CLM_OK;
 }
 
-clm_status clm_gm_gradients(clm_gm *gm, long step, const clm_tensor *weights) {
+clm_status clm_gm_gradients(clm_gm *gm, long step, const clm_tensor *weights, int *nonfinite) {
   clm_graph *g = gm->g;
   int k = gm->K, active[CLM_MTL_MAX_TASKS];
   float scal[3 * CLM_MTL_MAX_TASKS];
@@ -264,7 +270,7 @@ clm_status clm_gm_gradients(clm_gm *gm, long step, const clm_tensor *weights) {
     }
   }
   CLM_TRY(gram(gm));
-  CLM_TRY(solve(gm, step, active, weights));
+  CLM_TRY(solve(gm, step, active, weights, nonfinite));
   if (mgda) {
     /* the heads keep their own gradients; everything else from one backward with seeds α */
     for (int r = 0; r < gm->nkeep; r++)
