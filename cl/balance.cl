@@ -1,16 +1,9 @@
 /* GradNorm's device pieces (include/clmtl/mtl.h, "GradNorm and DWA"; host side
- * src/mtl/balance.c): the L2 norm of a gradient region into one slot of a K-float buffer by a
- * deterministic two-stage sum of squares, the record of the initial losses, the weight
- * gradient of L_grad and the renormalisation of the weights to sum K. The K <= 16 per-task
+ * src/mtl/balance.c): the record of the initial losses, the weight gradient of L_grad and the
+ * renormalisation of the weights to sum K. The L2 norm of a gradient region is the shared
+ * two-stage reduction in square mode (cl/reduce.cl). The K <= 16 per-task
  * kernels run as one work-item that loops in task order, so results are deterministic. Not
  * here: the weighted total (cl/mtl.cl), the optimizer (cl/optim.cl), DWA (host only). */
-
-/* Work-group size of both norm stages; a power of two. The host launches exactly this many
- * work-items per group after checking the built kernels' limit (rebuilding smaller when
- * needed). */
-#ifndef BALANCE_WG
-#define BALANCE_WG 256
-#endif
 
 /* Floor of a weight before renormalisation (Chen et al. keep weights positive). */
 #ifndef GRADNORM_MIN_WEIGHT
@@ -22,35 +15,6 @@
 /* Gating modes, as clm_mtl_gating. */
 #define BALANCE_GATE_NONE 0
 #define BALANCE_GATE_HARD 1
-
-/* part[g] = Σ x[i]² over the items of group g: work-item j of the grid takes x[j],
- * x[j + G*BALANCE_WG], ... in order, then the group folds by a fixed tree. */
-__kernel void gradnorm_sumsq_partial(__global const float *x, int xoff, int n,
-                                     __global float *part, int poff) {
-  __local float buf[BALANCE_WG];
-  int lid = (int)get_local_id(0);
-  int stride = (int)get_global_size(0);
-  float acc = 0.0f;
-  for (int i = GID0; i < n; i += stride) {
-    float v = x[xoff + i];
-    acc += v * v;
-  }
-  buf[lid] = acc;
-  local_tree_sum(buf, lid, BALANCE_WG);
-  if (lid == 0) part[poff + (int)get_group_id(0)] = buf[0];
-}
-
-/* out[ooff] = sqrt(Σ part[0..g)), one work-group. */
-__kernel void gradnorm_sumsq_final(__global const float *part, int poff, int g,
-                                   __global float *out, int ooff) {
-  __local float buf[BALANCE_WG];
-  int lid = (int)get_local_id(0);
-  float acc = 0.0f;
-  for (int i = lid; i < g; i += BALANCE_WG) acc += part[poff + i];
-  buf[lid] = acc;
-  local_tree_sum(buf, lid, BALANCE_WG);
-  if (lid == 0) out[ooff] = sqrt(buf[0]);
-}
 
 /* L0 recorded: finite and > 0. */
 int balance_recorded(float l0) { return l0 > 0.0f && isfinite(l0); }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "clmtl/bench.h"
+#include "chart.h" /* tools/chart.c: the bar chart of clmtl bench reports */
 #include "test_util.h"
 
 /* stb_image's decoder, compiled into the library (src/data/png_read.c). */
@@ -224,16 +225,16 @@ static void test_profile(void) {
 static void test_chart(void) {
   const char *labels[] = {"pthread-skylake (PoCL)", "NVIDIA H100 80GB", "gfx1100 [radeon]"};
   const double values[] = {9.85, 53.3, 1200, 4800, NAN, 310.5};
-  clm_chart c = {"clmtl bench: models/default.cfg 128x256 b8", "img/s", 2, {"train", "infer"}, 3,
+  cli_chart c = {"clmtl bench: models/default.cfg 128x256 b8", "img/s", 2, {"train", "infer"}, 3,
                  labels, values};
   unsigned char *px = NULL;
   int w = 0, h = 0;
-  test_status("render", clm_chart_render(&c, &px, &w, &h));
+  test_status("render", cli_chart_render(&c, &px, &w, &h));
   if (!px) return;
   char path[] = "/tmp/clmtl-test-chart-XXXXXX";
   int fd = mkstemp(path);
   if (fd >= 0) close(fd);
-  test_status("write png", clm_chart_write_png(&c, path));
+  test_status("write png", cli_chart_write_png(&c, path));
   int pw = 0, ph = 0, comp = 0;
   unsigned char *back = stbi_load(path, &pw, &ph, &comp, 3);
   char detail[128];
@@ -253,9 +254,9 @@ static void test_chart(void) {
   if (back) stbi_image_free(back);
   free(px);
   unlink(path);
-  clm_chart empty = {"x", "", 1, {"a"}, 0, labels, values};
-  test_true("a chart without rows is refused", clm_chart_render(&empty, &px, &w, &h) == CLM_ERR_INVALID_ARG,
-            clm_last_error());
+  cli_chart empty = {"x", "", 1, {"a"}, 0, labels, values};
+  test_true("a chart without rows is refused", cli_chart_render(&empty, &px, &w, &h) == CLM_ERR_INVALID_ARG,
+            cli_chart_error());
 }
 
 int main(void) {

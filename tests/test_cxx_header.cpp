@@ -26,6 +26,9 @@ static any_fn volatile refs[] = {
     reinterpret_cast<any_fn>(&clm_train_defaults),        // train.h
     reinterpret_cast<any_fn>(&clm_tuning_file),           // tune.h
     reinterpret_cast<any_fn>(&clm_probe_run),             // bench.h
+    reinterpret_cast<any_fn>(&clm_feeds_bind),            // feeds.h
+    reinterpret_cast<any_fn>(&clm_model_load),            // model.h
+    reinterpret_cast<any_fn>(&clm_fnv1a64),               // util.h
 };
 
 int main() {

@@ -10,7 +10,7 @@
 #include <string.h>
 #include "clmtl/train.h"
 #include "test_util.h"
-#include "train/feeds.h"
+#include "clmtl/feeds.h"
 
 #define H 16
 #define W 32

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "test_util.h"
-#include "train/feeds.h"
+#include "clmtl/feeds.h"
 
 static const char *HEAD =
     "[%s]\ntype = input\nchannels = %d\n\n"

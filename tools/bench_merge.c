@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 #include "bench_report.h"
+#include "chart.h"
 
 #define MAX_FILE_BYTES (64 << 20)
 
@@ -389,7 +390,7 @@ static int write_png(const merge *m, const char *path) {
   char title[400];
   if (m->ngroup == 1) snprintf(title, sizeof title, "clmtl bench: %s", m->group[0]);
   else snprintf(title, sizeof title, "clmtl bench: %d results, %d models or shapes", m->nroots, m->ngroup);
-  clm_chart ch = {title, "img/s", 2, {"train img/s", "infer img/s"}, n, lp, values};
+  cli_chart ch = {title, "img/s", 2, {"train img/s", "infer img/s"}, n, lp, values};
   int rc = 1;
   if (!labels || !lp || !values) {
     fprintf(stderr, "clmtl bench merge: out of memory drawing %s\n", path);
@@ -410,8 +411,8 @@ static int write_png(const merge *m, const char *path) {
       values[2 * k + 1] = jnum(c->dev, "infer_img_s");
       k++;
     }
-  if (clm_chart_write_png(&ch, path) != CLM_OK) {
-    fprintf(stderr, "clmtl bench merge: %s\n", clm_last_error());
+  if (cli_chart_write_png(&ch, path) != CLM_OK) {
+    fprintf(stderr, "clmtl bench merge: %s\n", cli_chart_error());
     goto done;
   }
   rc = 0;

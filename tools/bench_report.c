@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "bench_report.h"
+#include "chart.h"
 
 #define TOP_OPS 12   /* ops shown without --ops */
 #define CHART_OPS 15 /* bars in the one-device chart */
@@ -444,7 +445,7 @@ int bench_write_png(const bench_run *r, const char *path) {
   const char **lp = calloc((size_t)rows, sizeof *lp);
   double *values = calloc((size_t)rows * 2, sizeof *values);
   char title[256];
-  clm_chart c = {title, "", 1, {"ms per step"}, rows, lp, values};
+  cli_chart c = {title, "", 1, {"ms per step"}, rows, lp, values};
   int rc = 1;
   if (!labels || !lp || !values) {
     fprintf(stderr, "clmtl bench: out of memory drawing %s\n", path);
@@ -476,8 +477,8 @@ int bench_write_png(const bench_run *r, const char *path) {
     if (!d->nops) snprintf(labels[0], sizeof labels[0], "(no ops)");
   }
   for (int k = 0; k < rows; k++) lp[k] = labels[k];
-  if (clm_chart_write_png(&c, path) != CLM_OK) {
-    fprintf(stderr, "clmtl bench: %s\n", clm_last_error());
+  if (cli_chart_write_png(&c, path) != CLM_OK) {
+    fprintf(stderr, "clmtl bench: %s\n", cli_chart_error());
     goto done;
   }
   rc = 0;

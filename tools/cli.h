@@ -46,27 +46,14 @@ const char *cli_error(void);
 /* Prints "clmtl: msg" and returns the usage-error exit status (2). */
 int cli_usage_error(const char *msg);
 
-/* Random data for every input of a compiled graph (cmd_model.c): class ids for softmax
+/* Random data for every input of a compiled graph (cli.c): class ids for softmax
  * targets, 0/1 masks, uniform in [-1, 1] elsewhere; deterministic from seed. */
 clm_status cli_fill_inputs(clm_context *ctx, clm_graph *g, uint64_t seed);
 
-/* A trained checkpoint opened for eval and infer (model_load.c). */
-typedef struct cli_model {
-  clm_graph *g;
-  int height, width;             /* the network's resolution */
-  int train_height, train_width; /* the checkpoint's */
-  uint64_t seed;                 /* the synthetic data seed it was trained with */
-  char label_set[64];            /* "" when none is recorded */
-  char **class_names;            /* from the checkpoint's "class_names" */
-  int nclass_names;
-} cli_model;
-
-/* Opens checkpoint path at batch `batch` and height × width (0: the checkpoint's). Prints what
- * went wrong (naming the file) and returns 1 on failure. */
-int cli_model_load(clm_context *ctx, const char *path, int batch, int height, int width, cli_model *m);
-/* Class c's name: the checkpoint's, else its label set's, else "class<c>" (written to buf). */
-const char *cli_class_name(const cli_model *m, int c, char *buf, size_t size);
-void cli_model_free(cli_model *m);
+/* Opens checkpoint path (clm_model_load, model.h) at batch `batch` and height × width (0: the
+ * checkpoint's). Prints what went wrong (naming the file) and returns 1 on failure. */
+int cli_model_load(clm_context *ctx, const char *path, int batch, int height, int width,
+                   clm_graph **g, clm_model_info *info);
 
 int cmd_model(int argc, char **argv);
 int cmd_train(int argc, char **argv);

@@ -3,7 +3,10 @@ clmtl_cfg.load_model returns: layers with their keys and shapes, execution order
 per-task losses as cl/loss.cl computes them (means over valid targets), the multi-task
 weighting of cl/mtl.cl, and the weights and batch `clmtl model --steps` starts from
 (clmtl_init, clmtl_inputs). Parameter names follow clmtl's (enc1.weight, enc1.bn.running_mean)
-under the net's `mods.` prefix. Used by tools/bench_torch.py; importable by other tools:
+under the net's `mods.` prefix. Checkpoints both ways (read_checkpoint, write_checkpoint,
+state_dict_from_clmtl, clmtl_from_state_dict): a clmtl checkpoint loads into ClmtlNet with
+load_state_dict(strict=True), and a ClmtlNet's state dict becomes a checkpoint clmtl eval/infer
+open. Used by tools/bench_torch.py; importable by other tools:
 
   from clmtl_cfg import load_model
   from clmtl_torch import ClmtlNet
@@ -258,7 +261,7 @@ def clmtl_init(net):
 
 
 def clmtl_inputs(net, N, H, W):
-    """The random batch of `clmtl model --steps` (cli_fill_inputs in tools/cmd_model.c): a
+    """The random batch of `clmtl model --steps` (cli_fill_inputs in tools/cli.c): a
     xorshift64 stream over every input layer in layer order (uniform in [-1, 1]), then over
     each loss's target (class ids for softmax_xent, else uniform in [-1, 1]) and mask (1 with
     probability 0.8), each written over the first pass's values."""
@@ -298,3 +301,120 @@ def clmtl_inputs(net, N, H, W):
             t = by[nm]["target"]
             inputs[t] = inputs[t].view(N, H, W).long()
     return inputs
+
+
+# ---- checkpoints both ways ---------------------------------------------------------------------
+# clmtl's checkpoint (include/clmtl/checkpoint.h) is a safetensors file: tensors named as
+# clm_graph_named names them, weights (K, C, R, S) (deconv (C_in, C_out, R, S), as
+# ConvTranspose2d's), biases and batch-norm vectors 1-D, each loss's task parameter
+# "task.<name>.task_param" (1); optionally "optimizer.m", "optimizer.v", "optimizer.step".
+# ClmtlNet names the same tensors "mods.<layer>.<rest>", holds the task parameters as one
+# vector "task_param" (K) in loss order, and batch norm's num_batches_tracked, which clmtl does
+# not keep (set from the checkpoint's step; dropped on the way back).
+
+def fnv1a64(text):
+    """clm_checkpoint_model_hash: FNV-1a 64 of the model text's bytes, 16 hex digits."""
+    h = 0xcbf29ce484222325
+    for b in text.encode("utf-8") if isinstance(text, str) else text:
+        h = ((h ^ b) * 0x100000001b3) & MASK64
+    return "%016x" % h
+
+
+def read_checkpoint(path):
+    """({name: float32 tensor}, {metadata}) of a clmtl checkpoint (or any F32 safetensors)."""
+    import json
+    import struct
+    with open(path, "rb") as f:
+        raw = f.read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    data = raw[8 + n:]
+    tensors = {}
+    for name, e in header.items():
+        if e["dtype"] != "F32":
+            raise ValueError("%s: tensor %s is %s, F32 wanted" % (path, name, e["dtype"]))
+        a, b = e["data_offsets"]
+        t = torch.frombuffer(bytearray(data[a:b]), dtype=torch.float32) if b > a else torch.zeros(0)
+        tensors[name] = t.reshape(e["shape"]).clone()
+    return tensors, meta
+
+
+def write_checkpoint(path, tensors, model_text, height, width, step=0, epoch=0, strategy="", extra=None):
+    """A clmtl checkpoint of `tensors` ({name: tensor}, clmtl's names and shapes) for the model
+    text `model_text` trained at height x width: the metadata clmtl eval and infer need (format,
+    model hash and text, resolution, data seed 1) plus `extra` pairs."""
+    import json
+    import struct
+    meta = {"format": "clmtl-1", "model_fnv1a64": fnv1a64(model_text), "step": str(int(step)),
+            "epoch": str(int(epoch)), "strategy": strategy, "height": str(int(height)),
+            "width": str(int(width)), "data_seed": "1", "model_cfg": model_text}
+    meta.update(extra or {})
+    header, blobs, off = {"__metadata__": meta}, [], 0
+    for name, t in tensors.items():
+        b = t.detach().to(torch.float32).contiguous().cpu().numpy().tobytes()
+        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+def _layer_of(net, name):
+    """(layer, rest) of a clmtl tensor name: the longest layer name that prefixes it."""
+    best = None
+    for nm in net.key:
+        if name.startswith(nm + ".") and (best is None or len(nm) > len(best)):
+            best = nm
+    if best is None:
+        raise KeyError("tensor %s belongs to no conv/deconv/batchnorm layer of the model" % name)
+    return best, name[len(best) + 1:]
+
+
+def state_dict_from_clmtl(net, tensors, step=0):
+    """The state dict of ClmtlNet `net` from a clmtl checkpoint's tensors (read_checkpoint):
+    loads with net.load_state_dict(sd, strict=True). Optimizer tensors are left out; every
+    other tensor must map onto one of net's (KeyError otherwise), with its shape."""
+    sd = {}
+    tasks = [None] * len(net.losses)
+    for name, t in tensors.items():
+        if name.startswith("optimizer."):
+            continue
+        if name.startswith("task.") and name.endswith(".task_param"):
+            tasks[net.losses.index(name[:-len(".task_param")])] = t.reshape(())
+            continue
+        layer, rest = _layer_of(net, name)
+        sd["mods.%s.%s" % (net.key[layer], rest)] = t.clone()
+    if any(t is None for t in tasks):
+        raise KeyError("checkpoint lacks task parameters of %s" %
+                       [nm for nm, t in zip(net.losses, tasks) if t is None])
+    sd["task_param"] = torch.stack(tasks)
+    own = net.state_dict()
+    for k, v in own.items():
+        if k.endswith(".num_batches_tracked"):
+            sd[k] = torch.tensor(int(step), dtype=v.dtype)
+        elif k in sd and tuple(sd[k].shape) != tuple(v.shape):
+            raise ValueError("%s: checkpoint shape %s, network %s" % (k, tuple(sd[k].shape), tuple(v.shape)))
+    return sd
+
+
+def clmtl_from_state_dict(net, sd):
+    """clmtl's tensors ({name: float32 tensor}, checkpoint names and shapes) from a state dict
+    of ClmtlNet `net` (net.state_dict() or one loaded from elsewhere); num_batches_tracked is
+    dropped."""
+    inv = {key: nm for nm, key in net.key.items()}
+    out = {}
+    for k, v in sd.items():
+        if k.endswith(".num_batches_tracked"):
+            continue
+        if k == "task_param":
+            for i, nm in enumerate(net.losses):
+                out[nm + ".task_param"] = v.detach().reshape(-1)[i:i + 1].to(torch.float32).clone()
+            continue
+        if not k.startswith("mods."):
+            raise KeyError("%s is not a ClmtlNet tensor" % k)
+        key, rest = k[len("mods."):].split(".", 1)
+        out["%s.%s" % (inv[key], rest)] = v.detach().to(torch.float32).clone()
+    return out

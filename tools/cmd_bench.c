@@ -32,12 +32,6 @@ typedef struct bench_opts {
   clm_mtl_strategy strategy;
 } bench_opts;
 
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 /* 1, 5 and 15-minute load averages; 0 when /proc/loadavg cannot be read. */
 static int load_average(double out[3]) {
   FILE *f = fopen("/proc/loadavg", "r");
@@ -103,10 +97,10 @@ static void session_close(session *s) {
 }
 
 static clm_status train_step(session *s, double *ms) {
-  double t0 = now_s();
+  double t0 = clm_time_seconds();
   CLI_TRY(clm_mtl_train_step(s->mtl, &s->cfg, &s->opt));
   CLI_TRY(clm_context_finish(s->ctx));
-  *ms = (now_s() - t0) * 1e3;
+  *ms = (clm_time_seconds() - t0) * 1e3;
   return CLM_OK;
 }
 
@@ -262,8 +256,8 @@ static int cold_start_child(const bench_opts *o, const clm_context_options *user
   snprintf(out, sizeof out, "%s/seconds", top);
   snprintf(size, sizeof size, "%dx%d", o->height, o->width);
   snprintf(batch, sizeof batch, "%d", o->batch);
-  mkdir(clmtl_dir, 0700);
-  mkdir(driver_dir, 0700);
+  clm_mkdir_p(clmtl_dir, 0700);
+  clm_mkdir_p(driver_dir, 0700);
   copy_tuning(user, clmtl_dir); /* the same kernel variants as the timed graphs */
   char *argv[] = {"clmtl", "bench", (char *)o->model, "--size", size, "--batch", batch,
                   "--weighting", (char *)clm_mtl_strategy_name(o->strategy), "--device",
@@ -305,9 +299,9 @@ static int cold_start_child_main(const bench_opts *o) {
   session s;
   clm_context_options co = cli_context_options_from_env(); /* the caches cold_start_child set */
   co.device = o->device;
-  double t0 = now_s();
+  double t0 = clm_time_seconds();
   clm_status st = session_open(o, &co, &s);
-  double t = now_s() - t0;
+  double t = clm_time_seconds() - t0;
   session_close(&s);
   if (st != CLM_OK) {
     fprintf(stderr, "clmtl bench: cold start (child process): %s\n", clm_last_error());
@@ -383,10 +377,10 @@ static clm_status infer_time(const bench_opts *o, clm_context *ctx, bench_spread
   if (st == CLM_OK) st = clm_graph_compile(g, &go);
   if (st == CLM_OK) st = cli_fill_inputs(ctx, g, 2);
   for (int i = -1; i < runs && st == CLM_OK; i++) { /* run -1 warms up */
-    double t0 = now_s();
+    double t0 = clm_time_seconds();
     st = clm_graph_forward(g);
     if (st == CLM_OK) st = clm_context_finish(ctx);
-    if (i >= 0) ms[i] = (now_s() - t0) * 1e3;
+    if (i >= 0) ms[i] = (clm_time_seconds() - t0) * 1e3;
   }
   if (st == CLM_OK) *out = spread_of(ms, runs);
   clm_graph_free(g);
@@ -424,17 +418,17 @@ static void bench_device_run(const bench_opts *o, const char *spec, bench_device
   double *ms = NULL;
   d->ok = 1;
 
-  double t0 = now_s();
+  double t0 = clm_time_seconds();
   if (session_open(o, &co, &s) != CLM_OK) { fail(d, "cold start"); goto done; }
-  d->cold_kept_s = now_s() - t0;
+  d->cold_kept_s = clm_time_seconds() - t0;
   if (!cold_ok) d->cold_s = d->cold_kept_s;
   session_close(&s);
   progress(d, "cold start %.2f s (context, compile, first train step; empty program cache, "
            "driver cache kept)", d->cold_kept_s);
 
-  t0 = now_s();
+  t0 = clm_time_seconds();
   if (session_open(o, &co, &s) != CLM_OK) { fail(d, "warm start"); goto done; }
-  d->warm_s = now_s() - t0;
+  d->warm_s = clm_time_seconds() - t0;
   d->cold = spread_one(d->cold_s);
   d->cold_kept = spread_one(d->cold_kept_s);
   d->warm = spread_one(d->warm_s);

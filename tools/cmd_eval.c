@@ -9,7 +9,7 @@
 #include <cjson/cJSON.h>
 #include "cli.h"
 #include "clmtl/train.h"
-#include "train/feeds.h"
+#include "clmtl/feeds.h"
 
 static int cmp_float(const void *a, const void *b) {
   float x = *(const float *)a, y = *(const float *)b;
@@ -101,7 +101,8 @@ static const char eval_usage[] =
 
 /* One checkpoint evaluated. */
 typedef struct eval_result {
-  cli_model model;
+  clm_graph *g;
+  clm_model_info model;
   clm_dataset *d;
   clm_feeds feeds;
   int ntasks;
@@ -121,7 +122,8 @@ typedef struct eval_options {
 static void eval_result_free(eval_result *r) {
   clm_metrics_free(r->m);
   clm_dataset_free(r->d);
-  cli_model_free(&r->model);
+  clm_model_info_free(&r->model);
+  clm_graph_free(r->g);
   memset(r, 0, sizeof *r);
 }
 
@@ -132,7 +134,7 @@ static void eval_result_free(eval_result *r) {
 static int eval_checkpoint(clm_context *ctx, const char *ckpt, const eval_options *o, int height, int width,
                            uint64_t seed, eval_result *r) {
   memset(r, 0, sizeof *r);
-  if (cli_model_load(ctx, ckpt, o->batch, height, width, &r->model)) return 1;
+  if (cli_model_load(ctx, ckpt, o->batch, height, width, &r->g, &r->model)) return 1;
   const char *trained = r->model.label_set;
   /* the label set: the checkpoint's, which --labels may repeat but not contradict */
   if (o->labels && trained[0] && strcmp(o->labels, trained)) {
@@ -151,16 +153,16 @@ static int eval_checkpoint(clm_context *ctx, const char *ckpt, const eval_option
   }
   const clm_target_info *targets;
   int nt = clm_dataset_targets(r->d, &targets);
-  if (clm_feeds_bind(r->model.g, targets, nt, 0, &r->feeds) != CLM_OK) goto fail;
+  if (clm_feeds_bind(r->g, targets, nt, 0, &r->feeds) != CLM_OK) goto fail;
   if (trained[0] && r->feeds.labels && strcmp(r->feeds.labels->name, trained)) {
     fprintf(stderr, "clmtl eval: %s was trained on label set '%s', the %s data has '%s'\n", ckpt, trained,
             o->data ? o->data : "synthetic", r->feeds.labels->name);
     return 1;
   }
   for (int i = 0; i < r->feeds.nnotes; i++) fprintf(stderr, "clmtl eval: %s: %s\n", ckpt, r->feeds.notes[i]);
-  if (clm_metrics_for_graph(r->model.g, &r->m) != CLM_OK || clm_evaluate(r->model.g, &r->feeds, r->d, r->m, r->loss) != CLM_OK)
+  if (clm_metrics_for_graph(r->g, &r->m) != CLM_OK || clm_evaluate(r->g, &r->feeds, r->d, r->m, r->loss) != CLM_OK)
     goto fail;
-  r->ntasks = clm_graph_loss_count(r->model.g);
+  r->ntasks = clm_graph_loss_count(r->g);
   uint64_t *conf = malloc(sizeof(uint64_t) * CLM_METRICS_MAX_CLASSES * CLM_METRICS_MAX_CLASSES);
   if (!conf) goto fail;
   for (int i = 0; i < r->ntasks; i++) {
@@ -221,7 +223,7 @@ static cJSON *json_report(const eval_result *r, int i) {
     char nb[16];
     cJSON *e = cJSON_CreateObject();
     cJSON_AddNumberToObject(e, "id", c);
-    cJSON_AddStringToObject(e, "name", cli_class_name(&r->model, c, nb, sizeof nb));
+    cJSON_AddStringToObject(e, "name", clm_model_class_name(&r->model, c, nb, sizeof nb));
     if (isnan(p->iou[c])) cJSON_AddNullToObject(e, "iou_percent");
     else cJSON_AddNumberToObject(e, "iou_percent", 100 * p->iou[c]);
     cJSON_AddNumberToObject(e, "label_pixels", (double)r->class_pixels[i][c]);
@@ -251,7 +253,7 @@ static void print_tables(const eval_result *r) {
       char nb[16], iou[16];
       if (isnan(p->iou[c])) snprintf(iou, sizeof iou, "-");
       else snprintf(iou, sizeof iou, "%.2f", 100 * p->iou[c]);
-      printf("  %3d %-16.16s %7s %12llu\n", c, cli_class_name(&r->model, c, nb, sizeof nb), iou,
+      printf("  %3d %-16.16s %7s %12llu\n", c, clm_model_class_name(&r->model, c, nb, sizeof nb), iou,
              (unsigned long long)r->class_pixels[i][c]);
     }
   }

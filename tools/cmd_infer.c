@@ -14,12 +14,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <cjson/cJSON.h>
-#include <stb_image_write.h>
 #include "cli.h"
 #include "clmtl/infer.h"
 #include "clmtl/rundir.h"
 #include "infer_panel.h"
-#include "train/feeds.h"
+#include "clmtl/feeds.h"
 
 static const char usage_text[] =
     "usage: clmtl infer --model CKPT.safetensors [options] INPUT...\n"
@@ -80,35 +79,6 @@ typedef struct infer_task {
   int form;
   float *net;  /* (C, h, w) as the network wrote it */
 } infer_task;
-
-/* mkdir -p */
-static int make_dirs(const char *path) {
-  char *buf = strdup(path);
-  size_t len = strlen(path);
-  if (!buf || !len) {
-    fprintf(stderr, "clmtl infer: %s\n", buf ? "--out is empty" : "out of host memory");
-    free(buf);
-    return 1;
-  }
-  for (size_t i = 1; i <= len; i++) {
-    if (buf[i] != '/' && buf[i] != '\0') continue;
-    char c = buf[i];
-    buf[i] = '\0';
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
-      fprintf(stderr, "clmtl infer: cannot create %s: %s\n", buf, strerror(errno));
-      free(buf);
-      return 1;
-    }
-    buf[i] = c;
-  }
-  free(buf);
-  struct stat st;
-  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-    fprintf(stderr, "clmtl infer: --out %s is not a directory\n", path);
-    return 1;
-  }
-  return 0;
-}
 
 /* ---- the list of inputs ------------------------------------------------------------------ */
 
@@ -224,7 +194,8 @@ static void list_free(input_list *l) {
 
 typedef struct infer_run {
   clm_context *ctx;
-  cli_model model;
+  clm_graph *g;
+  clm_model_info model;
   clm_feeds feeds;
   infer_task task[CLM_METRICS_MAX_TASKS];
   int k, cls_task;
@@ -237,18 +208,14 @@ typedef struct infer_run {
   char name_buf[CLM_METRICS_MAX_CLASSES][16];
 } infer_run;
 
-static int write_png8(const char *path, int h, int w, int comp, const uint8_t *px) {
-  if (!stbi_write_png(path, w, h, comp, px, w * comp)) {
-    fprintf(stderr, "clmtl infer: cannot write %s\n", path);
-    return 1;
-  }
-  return 0;
-}
-
 static int lib_check(clm_status st) {
   if (st == CLM_OK) return 0;
   fprintf(stderr, "clmtl infer: %s\n", clm_last_error());
   return 1;
+}
+
+static int write_png8(const char *path, int h, int w, int comp, const uint8_t *px) {
+  return lib_check(clm_png_write8(path, h, w, comp, px));
 }
 
 /* *path becomes outdir/<stem><suffix> (heap, never truncated; the previous one freed), and
@@ -315,9 +282,9 @@ static int infer_image(infer_run *r, const char *input, const char *stem) {
   clm_status st = CLM_OK;
   for (int f = 0; f < r->feeds.count && st == CLM_OK; f++) {
     clm_image_convert(img, hw, r->feeds.feed[f].luma ? 1 : 3, conv);
-    st = clm_graph_set_input(r->model.g, r->feeds.feed[f].layer, conv);
+    st = clm_graph_set_input(r->g, r->feeds.feed[f].layer, conv);
   }
-  if (st == CLM_OK) st = clm_graph_forward(r->model.g);
+  if (st == CLM_OK) st = clm_graph_forward(r->g);
   for (int t = 0; t < r->k && st == CLM_OK; t++) st = clm_tensor_download(r->ctx, &r->task[t].pred, r->task[t].net);
   if (st != CLM_OK) {
     fprintf(stderr, "clmtl infer: %s: %s\n", input, clm_last_error());
@@ -390,7 +357,7 @@ static int infer_image(infer_run *r, const char *input, const char *stem) {
           tile[3 * i + ch] = lab[i] < c ? (uint8_t)((tile[3 * i + ch] + src[3 * i + ch] + 1) / 2) : src[3 * i + ch];
       snprintf(ptiles[t + 1].caption, sizeof ptiles[t + 1].caption, "%s: classes", tk->name);
       if (!legend.classes) {
-        for (int j = 0; j < c; j++) r->names[j] = cli_class_name(&r->model, j, r->name_buf[j], sizeof r->name_buf[j]);
+        for (int j = 0; j < c; j++) r->names[j] = clm_model_class_name(&r->model, j, r->name_buf[j], sizeof r->name_buf[j]);
         legend = (panel_legend){c, r->palette, r->names, tk->name};
       }
     } else if (tk->form == FORM_INSTANCES) {
@@ -492,7 +459,7 @@ static int infer_image(infer_run *r, const char *input, const char *stem) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "id", inst[i].id);
     cJSON_AddNumberToObject(o, "class", inst[i].cls);
-    cJSON_AddStringToObject(o, "class_name", cli_class_name(&r->model, inst[i].cls, nb, sizeof nb));
+    cJSON_AddStringToObject(o, "class_name", clm_model_class_name(&r->model, inst[i].cls, nb, sizeof nb));
     cJSON_AddNumberToObject(o, "pixels", (double)inst[i].pixels);
     cJSON *b = cJSON_AddObjectToObject(o, "bbox");
     cJSON_AddNumberToObject(b, "x0", inst[i].x0);
@@ -584,25 +551,25 @@ int cmd_infer(int argc, char **argv) {
     list_free(&in);
     return cli_usage_error("'infer' needs --model CKPT.safetensors and images (clmtl infer --help)");
   }
-  if (make_stems(&in) || make_dirs(r.outdir)) goto done;
+  if (make_stems(&in) || lib_check(clm_mkdir_p(r.outdir, 0777))) goto done;
   if (cli_context_create(device, &r.ctx) != CLM_OK) {
     fprintf(stderr, "clmtl infer: %s\n", clm_last_error());
     goto done;
   }
-  if (cli_model_load(r.ctx, ckpt, 1, nh, nw, &r.model)) goto done;
+  if (cli_model_load(r.ctx, ckpt, 1, nh, nw, &r.g, &r.model)) goto done;
   /* the image inputs, found from the graph; outputs sized from each task's prediction */
   const clm_target_info *known;
   clm_label_mode mode = !strcmp(r.model.label_set, "trainids") ? CLM_LABELS_TRAIN_IDS : CLM_LABELS_CATEGORIES;
   int nknown = clm_data_targets_known(mode, &known);
-  if (lib_check(clm_feeds_bind(r.model.g, known, nknown, 1, &r.feeds))) goto done;
-  r.k = clm_graph_loss_count(r.model.g);
+  if (lib_check(clm_feeds_bind(r.g, known, nknown, 1, &r.feeds))) goto done;
+  r.k = clm_graph_loss_count(r.g);
   r.cls_task = -1;
   size_t hw = (size_t)r.model.height * r.model.width;
   for (int i = 0; i < r.k; i++) {
     infer_task *t = &r.task[i];
-    const clm_layer *loss = clm_graph_loss_layer(r.model.g, i);
+    const clm_layer *loss = clm_graph_loss_layer(r.g, i);
     t->name = clm_feeds_task_name(loss);
-    if (lib_check(clm_graph_tensor(r.model.g, loss->from[0], &t->pred))) goto done;
+    if (lib_check(clm_graph_tensor(r.g, loss->from[0], &t->pred))) goto done;
     const clm_target_info *src = NULL;
     for (int j = 0; j < nknown; j++)
       if (!strcmp(known[j].name, loss->target)) src = &known[j];
@@ -621,12 +588,13 @@ int cmd_infer(int argc, char **argv) {
       goto done;
     }
   }
-  clm_graph_set_training(r.model.g, 0);
+  clm_graph_set_training(r.g, 0);
   rc = 0;
   for (int i = 0; i < in.count; i++) rc |= infer_image(&r, in.path[i], in.stem[i]);
 done:
   for (int t = 0; t < r.k; t++) free(r.task[t].net);
-  cli_model_free(&r.model);
+  clm_model_info_free(&r.model);
+  clm_graph_free(r.g);
   clm_context_free(r.ctx);
   list_free(&in);
   return rc;

@@ -7,38 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "cli.h"
-
-/* Random data for every input: class ids for softmax targets, 0/1 masks, uniform elsewhere. */
-clm_status cli_fill_inputs(clm_context *ctx, clm_graph *g, uint64_t seed) {
-  uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
-  int nl = clm_graph_loss_count(g), nin = clm_graph_layer_count(g);
-  for (int i = -nin; i < 2 * nl; i++) { /* every input layer first, then targets and masks */
-    const clm_layer *in = i < 0 ? clm_graph_layer(g, i + nin) : NULL;
-    if (in && in->type != CLM_LAYER_INPUT) continue;
-    const clm_layer *l = i >= 0 ? clm_graph_loss_layer(g, i / 2) : NULL;
-    const char *name = in ? in->name : (i % 2 == 0 ? l->target : l->mask);
-    if (!name[0]) continue;
-    clm_tensor t, pred = {0};
-    CLI_TRY(clm_graph_tensor(g, name, &t));
-    if (l) CLI_TRY(clm_graph_tensor(g, l->from[0], &pred));
-    size_t len = clm_tensor_numel(&t);
-    float *h = malloc(len * sizeof *h);
-    if (!h) return CLM_ERR_HOST_MEMORY;
-    for (size_t k = 0; k < len; k++) {
-      s ^= s << 13; s ^= s >> 7; s ^= s << 17;
-      double u = (double)(s >> 11) / (double)(1ull << 53);
-      if (l && i % 2 == 1) h[k] = u < 0.8;
-      else if (l && l->type == CLM_LAYER_SOFTMAX_XENT) h[k] = (float)(int)(u * pred.c);
-      else h[k] = (float)(2 * u - 1);
-    }
-    clm_status st = clm_tensor_upload(ctx, &t, h);
-    free(h);
-    CLI_TRY(st);
-  }
-  return CLM_OK;
-}
 
 static const char *model_usage =
     "usage: clmtl model FILE.cfg [options]\n"
@@ -125,14 +94,12 @@ int cmd_model(int argc, char **argv) {
       goto fail;
     printf("weighting: %s\n", clm_mtl_strategy_name(strategy));
     for (int s = 0; s < steps; s++) {
-      struct timespec t0, t1;
-      clock_gettime(CLOCK_MONOTONIC, &t0);
+      double t0 = clm_time_seconds();
       if (clm_mtl_train_step(mtl, &cfg, &opt) != CLM_OK || clm_context_finish(ctx) != CLM_OK) goto fail;
-      clock_gettime(CLOCK_MONOTONIC, &t1);
+      double ms = (clm_time_seconds() - t0) * 1e3;
       clm_mtl_snapshot snap;
       if (clm_mtl_read(mtl, &snap) != CLM_OK) goto fail;
-      printf("step %3d  %7.1f ms  total %.4f", s + 1,
-             (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6, snap.total);
+      printf("step %3d  %7.1f ms  total %.4f", s + 1, ms, snap.total);
       for (int i = 0; i < snap.ntasks; i++) {
         printf("  %s %.4f (w %.3f", clm_graph_loss_layer(g, i)->name + 5 /* "task." */, snap.loss[i],
                snap.weight[i]);

@@ -19,6 +19,10 @@
 #include "clmtl/train.h"
 #include "clmtl/tune.h"
 #include "clmtl/bench.h"
+#include "clmtl/feeds.h"
+#include "clmtl/model.h"
+#include "clmtl/util.h"
+#include "clmtl/bindings.h"
 
 /* The version number alone ("0.1.0"), as CLMTL_VERSION_STRING. */
 #define CLMTL_VERSION CLMTL_VERSION_STRING

@@ -6,7 +6,7 @@
  * side-by-side panels, a small bitmap font for captions) and into files other tools read
  * (CityScapes instanceIds and disparity encodings, NumPy .npy, 16-bit PNG). Host-side, on
  * downloaded (C, H, W) planar arrays; RGB is 8-bit interleaved (H, W, 3).
- * Colour maps and clustering: src/train/infer.c; the rest: src/infer/. */
+ * Colour maps and clustering: src/infer/postprocess.c; the rest: src/infer/. */
 #ifndef CLMTL_INFER_H
 #define CLMTL_INFER_H
 
@@ -142,6 +142,9 @@ CLMTL_API int clm_instance_ids(const uint8_t *classes, const int32_t *instances,
 /* Writes values (C, H, W) float32 as a NumPy .npy file (format 1.0, '<f4', C order). */
 CLMTL_API clm_status clm_npy_write(const char *path, int channels, int height, int width,
                                    const float *values);
+/* Writes px (H × W × channels, 8 bits, rows top to bottom) as a PNG: 1 grey, 3 RGB, 4 RGBA. */
+CLMTL_API clm_status clm_png_write8(const char *path, int height, int width, int channels,
+                                    const uint8_t *px);
 /* Writes px (H × W) as a 16-bit greyscale PNG. */
 CLMTL_API clm_status clm_png_write_gray16(const char *path, int height, int width, const uint16_t *px);
 

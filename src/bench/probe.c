@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include "clmtl/bench.h"
+#include "clmtl/util.h"
 #include "runtime/runtime-impl.h"
 
 #define PROBE_ITERS 128 /* must match the -D passed below (the kernel's loop trips) */
@@ -28,19 +29,13 @@ static void rate_spread(double *seconds, int n, double amount, double out[3]) {
   out[2] = amount / seconds[0];
 }
 
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 /* Wall seconds of one launch of k over n work-items, queue drained before and after. */
 static clm_status timed_launch(clm_context *ctx, cl_kernel k, size_t n, double *seconds) {
   CLM_CL_TRY(clFinish(ctx->queue));
-  double t0 = now_s();
+  double t0 = clm_time_seconds();
   CLM_TRY(clm_kernel_launch(ctx, k, 1, &n, NULL));
   CLM_CL_TRY(clFinish(ctx->queue));
-  *seconds = now_s() - t0;
+  *seconds = clm_time_seconds() - t0;
   return CLM_OK;
 }
 

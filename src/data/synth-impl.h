@@ -7,21 +7,14 @@
 
 #include <stdint.h>
 #include "clmtl/data.h"
+#include "clmtl/util.h"
 
 /* ---- random numbers: splitmix64, deterministic everywhere --------------------------------- */
 
 typedef struct synth_rng { uint64_t s; } synth_rng;
 
-/* The splitmix64 finaliser: a bijection on 64-bit values with strong avalanche. */
-static inline uint64_t synth_mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-static inline uint64_t synth_next(synth_rng *r) {
-  r->s += 0x9e3779b97f4a7c15ull;
-  return synth_mix64(r->s);
-}
+/* The next value of the stream (clm_splitmix64, util.h). */
+static inline uint64_t synth_next(synth_rng *r) { return clm_splitmix64(&r->s); }
 /* Uniform in [lo, hi). */
 static inline float synth_uniform(synth_rng *r, float lo, float hi) {
   return lo + (hi - lo) * (float)((synth_next(r) >> 40) * (1.0 / 16777216.0));

@@ -16,9 +16,9 @@ uint64_t synth_scene_seed(uint64_t seed, clm_split split, int index) {
   /* (split, index) packed without overlap, then two keyed rounds of a bijection: for one
    * dataset seed, distinct (split, index) always give distinct scene seeds. */
   uint64_t x = ((uint64_t)(unsigned)split << 40) | (uint64_t)(uint32_t)index;
-  uint64_t k1 = synth_mix64(seed ^ 0x243f6a8885a308d3ull);
-  uint64_t k2 = synth_mix64(seed + 0x13198a2e03707344ull);
-  return synth_mix64(synth_mix64(x ^ k1) + k2);
+  uint64_t k1 = clm_splitmix64_mix(seed ^ 0x243f6a8885a308d3ull);
+  uint64_t k2 = clm_splitmix64_mix(seed + 0x13198a2e03707344ull);
+  return clm_splitmix64_mix(clm_splitmix64_mix(x ^ k1) + k2);
 }
 
 static float normal(synth_rng *r) { /* Box-Muller */
@@ -33,7 +33,7 @@ clm_status synth_load_sample(const clm_synth_options *opt, clm_split split, int 
   CLM_TRY(synth_render_labels(scene, out, labels));
   size_t n = (size_t)out->height * out->width;
   if (inst_label && label_ids) memcpy(inst_label, label_ids, n);
-  synth_rng r = {synth_mix64(scene ^ 0x7a7267657473ull)};
+  synth_rng r = {clm_splitmix64_mix(scene ^ 0x7a7267657473ull)};
   if (opt->noise_semantic > 0) {
     for (size_t i = 0; i < n; i++) {
       if (synth_uniform(&r, 0.0f, 1.0f) >= opt->noise_semantic) continue;

@@ -321,7 +321,7 @@ void synth_scene_render(const synth_scene *sc, uint64_t scene_seed, clm_sample *
   float f = sc->focal_w * (float)W, fb = f * CLM_STEREO_BASELINE_M;
   int rect[SYNTH_MAX_OBJS][4], active[SYNTH_MAX_OBJS];
   for (int o = 0; o < sc->nobj; o++) screen_rect(sc, &sc->obj[o], f, H, W, rect[o]);
-  synth_rng rng = {synth_mix64(scene_seed ^ 0x6e6f697365ull)};
+  synth_rng rng = {clm_splitmix64_mix(scene_seed ^ 0x6e6f697365ull)};
   const float sun_tint[3] = {1.0f, 0.97f, 0.9f};
 
   for (int i = 0; i < H; i++) {

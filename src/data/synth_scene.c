@@ -305,7 +305,7 @@ static void take(footprints *u, float x, float z, float rx, float rz) {
 }
 
 void synth_scene_build(synth_scene *sc, uint64_t scene_seed) {
-  synth_rng rng = {synth_mix64(scene_seed ^ 0x5eed5eed5eed5eedull)};
+  synth_rng rng = {clm_splitmix64_mix(scene_seed ^ 0x5eed5eed5eed5eedull)};
   synth_rng *r = &rng;
   memset(sc, 0, sizeof *sc);
   builder b = {sc, r, -1};

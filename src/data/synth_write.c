@@ -4,43 +4,18 @@
  *   gtFine/<split>/synth/synth_<index>_000019_gtFine_labelIds.png     8-bit label ids
  *   gtFine/<split>/synth/synth_<index>_000019_gtFine_instanceIds.png  16-bit: id·1000 + k
  *   disparity/<split>/synth/synth_<index>_000019_disparity.png        16-bit: d·256 + 1, 0 invalid
- * 8-bit PNGs go through stb_image_write, 16-bit grey PNGs through png16.c. */
+ * 8-bit PNGs go through clm_png_write8 (infer.h), 16-bit grey PNGs through png16.c. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <stb_image_write.h>
+#include "clmtl/infer.h"
+#include "clmtl/util.h"
 #include "data/png16.h"
 #include "data/synth-impl.h"
 #include "runtime/runtime-impl.h"
-
-/* mkdir -p */
-static clm_status make_dirs(const char *path) {
-  char buf[4096];
-  size_t len = strlen(path);
-  if (len == 0 || len >= sizeof buf) CLM_FAIL(CLM_ERR_INVALID_ARG, "bad directory name '%s'", path);
-  memcpy(buf, path, len + 1);
-  for (size_t i = 1; i <= len; i++) {
-    if (buf[i] != '/' && buf[i] != '\0') continue;
-    char c = buf[i];
-    buf[i] = '\0';
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-      CLM_FAIL(CLM_ERR_IO, "cannot create directory %s: %s", buf, strerror(errno));
-    buf[i] = c;
-  }
-  struct stat st;
-  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-    CLM_FAIL(CLM_ERR_IO, "%s is not a directory", path);
-  return CLM_OK;
-}
-
-static clm_status write_png8(const char *path, int w, int h, int comp, const uint8_t *px) {
-  if (!stbi_write_png(path, w, h, comp, px, w * comp))
-    CLM_FAIL(CLM_ERR_IO, "cannot write %s: %s", path, errno ? strerror(errno) : "stb_image_write failed");
-  return CLM_OK;
-}
 
 typedef struct bufs {
   clm_sample s;
@@ -69,11 +44,11 @@ static clm_status write_sample(const char *dir, const clm_synth_options *opt, cl
       b->rgb[3 * i + c] = (uint8_t)lrintf(b->s.image[c * n + i] * 255.0f);
   snprintf(path, sizeof path, "%s/leftImg8bit/%s/synth/synth_%06d_000019_leftImg8bit.png", dir,
            sp, index);
-  CLM_TRY(write_png8(path, W, H, 3, b->rgb));
+  CLM_TRY(clm_png_write8(path, H, W, 3, b->rgb));
 
   snprintf(path, sizeof path, "%s/gtFine/%s/synth/synth_%06d_000019_gtFine_labelIds.png", dir,
            sp, index);
-  CLM_TRY(write_png8(path, W, H, 1, b->labels));
+  CLM_TRY(clm_png_write8(path, H, W, 1, b->labels));
 
   /* instance pixels: clean label id · 1000 + (instance id − 1); other pixels: the label id */
   for (size_t i = 0; i < n; i++)
@@ -102,7 +77,7 @@ clm_status clm_synth_write(const char *dir, const clm_synth_options *opt) {
   for (int sp = 0; sp < 3; sp++)
     for (int k = 0; k < 3; k++) {
       snprintf(path, sizeof path, "%s/%s/%s/synth", dir, kinds[k], clm_split_name((clm_split)sp));
-      CLM_TRY(make_dirs(path));
+      CLM_TRY(clm_mkdir_p(path, 0777));
     }
   bufs b;
   memset(&b, 0, sizeof b);

@@ -1,11 +1,12 @@
 /* Inference results as files other tools read (infer.h): CityScapes disparity and instanceIds
- * encodings, NumPy .npy arrays, 16-bit grey PNGs. Plain host code. */
+ * encodings, NumPy .npy arrays, 8-bit and 16-bit PNGs. Plain host code. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "clmtl/infer.h"
+#include <stb_image_write.h>
 #include "data/png16.h"
 #include "runtime/runtime-impl.h"
 
@@ -96,6 +97,14 @@ clm_status clm_npy_write(const char *path, int channels, int height, int width, 
   bad |= fwrite(values, sizeof *values, count, f) != count;
   bad |= fclose(f) != 0;
   if (bad) CLM_FAIL(CLM_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+  return CLM_OK;
+}
+
+clm_status clm_png_write8(const char *path, int height, int width, int channels,
+                          const uint8_t *px) {
+  errno = 0;
+  if (!stbi_write_png(path, width, height, channels, px, width * channels))
+    CLM_FAIL(CLM_ERR_IO, "cannot write %s: %s", path, errno ? strerror(errno) : "stb_image_write failed");
   return CLM_OK;
 }
 

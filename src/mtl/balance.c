@@ -1,6 +1,6 @@
 /* GradNorm and DWA task weight updates, host side (include/clmtl/mtl.h, "GradNorm and DWA";
  * kernels in cl/balance.cl): DWA's epoch bookkeeping and softmax on the host, GradNorm's
- * gradient norm, initial-loss record, weight gradient and renormalisation as device launches
+ * gradient norm (the shared reduction clm_reduce in square mode), initial-loss record, weight gradient and renormalisation as device launches
  * with no host read. Not here: the weighted total and seeds (src/mtl/weighting.c) and the
  * optimizer step on the weights (optim.h). */
 #include <limits.h>
@@ -9,9 +9,6 @@
 #include <string.h>
 #include "clmtl/mtl.h"
 #include "ops/ops.h"
-
-/* Upper bound on the norm's stage-1 work-groups (as the sum reduction's). */
-#define NORM_MAX_GROUPS 256
 
 /* ---- DWA --------------------------------------------------------------------------------- */
 
@@ -106,20 +103,7 @@ static clm_status check_scalars(const clm_mtl_config *cfg, const clm_mtl_scalars
   return CLM_OK;
 }
 
-size_t clm_gradnorm_workspace(size_t n) {
-  return n < 1 ? 1 : n < NORM_MAX_GROUPS ? n : NORM_MAX_GROUPS;
-}
-
-/* Both norm kernels, built for one tree size (clm_tree_kernels). */
-static clm_status norm_kernels(clm_context *ctx, cl_kernel *partial, cl_kernel *final,
-                               size_t *wg_out) {
-  static const char *const names[] = {"gradnorm_sumsq_partial", "gradnorm_sumsq_final"};
-  cl_kernel k[2];
-  CLM_TRY(clm_tree_kernels(ctx, "balance", "BALANCE_WG", 2, names, k, wg_out));
-  *partial = k[0];
-  *final = k[1];
-  return CLM_OK;
-}
+size_t clm_gradnorm_workspace(size_t n) { return clm_reduce_workspace(NULL, n); }
 
 clm_status clm_gradnorm_norm(clm_context *ctx, const clm_tensor *grad, const clm_tensor *norms,
                              int task, const clm_tensor *ws) {
@@ -134,20 +118,8 @@ clm_status clm_gradnorm_norm(clm_context *ctx, const clm_tensor *grad, const clm
   if (task < 0 || (size_t)task >= k || k > CLM_MTL_MAX_TASKS)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "gradnorm norm: task %d outside the %zu norm slots (at most "
              "%d)", task, k, CLM_MTL_MAX_TASKS);
-  cl_kernel kp, kf;
-  size_t wg;
-  CLM_TRY(norm_kernels(ctx, &kp, &kf, &wg));
-  size_t groups = (n + wg - 1) / wg;
-  if (groups > NORM_MAX_GROUPS) groups = NORM_MAX_GROUPS;
-  if (clm_tensor_numel(ws) < groups)
-    CLM_FAIL(CLM_ERR_SHAPE, "gradnorm norm: workspace of %zu floats, %zu needed",
-             clm_tensor_numel(ws), groups);
   clm_tensor slot = clm_tensor_view(norms->buf, norms->off + (size_t)task, 1, 1, 1, 1);
-  size_t global = groups * wg;
-  CLM_TRY(clm_kernel_args(kp, "tit", grad, (int)n, ws));
-  CLM_TRY(clm_kernel_launch(ctx, kp, 1, &global, &wg));
-  CLM_TRY(clm_kernel_args(kf, "tit", ws, (int)groups, &slot));
-  return clm_kernel_launch(ctx, kf, 1, &wg, &wg);
+  return clm_reduce(ctx, grad, n, CLM_REDUCE_NORM2, &slot, ws);
 }
 
 clm_status clm_gradnorm_record_initial(clm_context *ctx, const clm_mtl_config *cfg,

@@ -46,8 +46,8 @@ static clm_status reduce_kernels(clm_context *ctx, cl_kernel *partial, cl_kernel
   return CLM_OK;
 }
 
-clm_status clm_reduce_sum(clm_context *ctx, const clm_tensor *x, size_t n, const clm_tensor *out,
-                          const clm_tensor *ws) {
+clm_status clm_reduce(clm_context *ctx, const clm_tensor *x, size_t n, clm_reduce_mode mode,
+                      const clm_tensor *out, const clm_tensor *ws) {
   if (!clm_tensor_present(x) || !is_scalar(out) || !clm_tensor_present(ws))
     CLM_FAIL(CLM_ERR_INVALID_ARG, "reduce: x, out (one element) and ws are required");
   if (n > clm_tensor_numel(x))
@@ -63,10 +63,16 @@ clm_status clm_reduce_sum(clm_context *ctx, const clm_tensor *x, size_t n, const
     CLM_FAIL(CLM_ERR_SHAPE, "reduce: workspace of %zu floats, %zu needed", clm_tensor_numel(ws),
              groups);
   size_t global = groups * wg;
-  CLM_TRY(clm_kernel_args(kp, "tit", x, (int)n, ws));
+  int norm = mode == CLM_REDUCE_NORM2;
+  CLM_TRY(clm_kernel_args(kp, "tiit", x, (int)n, norm, ws));
   CLM_TRY(clm_kernel_launch(ctx, kp, 1, &global, &wg));
-  CLM_TRY(clm_kernel_args(kf, "tit", ws, (int)groups, out));
+  CLM_TRY(clm_kernel_args(kf, "tiit", ws, (int)groups, norm, out));
   return clm_kernel_launch(ctx, kf, 1, &wg, &wg);
+}
+
+clm_status clm_reduce_sum(clm_context *ctx, const clm_tensor *x, size_t n, const clm_tensor *out,
+                          const clm_tensor *ws) {
+  return clm_reduce(ctx, x, n, CLM_REDUCE_SUM, out, ws);
 }
 
 /* ---- fused loss reductions ---------------------------------------------------------------- */

@@ -216,11 +216,17 @@ clm_status clm_upsample2x_backward(clm_context *ctx, const clm_tensor *dy, const
 
 /* ---- losses and reductions (cl/loss.cl, cl/reduce.cl, src/ops/loss.c) --------------------- */
 
-/* Floats of workspace clm_reduce_sum needs for n inputs. */
+/* Floats of workspace clm_reduce and clm_reduce_sum need for n inputs (at most 256). */
 size_t clm_reduce_workspace(const clm_context *ctx, size_t n);
 /* Floats of workspace a task-loss forward over n elements needs (partial sums and counts). */
 size_t clm_loss_workspace(const clm_context *ctx, size_t n);
-/* out[0] = Σ x[0..n) (deterministic: fixed tree order). out is a (1,1,1,1) view. */
+/* The one two-stage reduction (cl/reduce.cl): out[0] = Σ x[0..n) (CLM_REDUCE_SUM) or
+ * sqrt(Σ x[i]²) (CLM_REDUCE_NORM2, the L2 norm), deterministic (fixed tree order). out is a
+ * (1,1,1,1) view; ws holds clm_reduce_workspace(ctx, n) floats. */
+typedef enum clm_reduce_mode { CLM_REDUCE_SUM = 0, CLM_REDUCE_NORM2 } clm_reduce_mode;
+clm_status clm_reduce(clm_context *ctx, const clm_tensor *x, size_t n, clm_reduce_mode mode,
+                      const clm_tensor *out, const clm_tensor *ws);
+/* clm_reduce in CLM_REDUCE_SUM mode. */
 clm_status clm_reduce_sum(clm_context *ctx, const clm_tensor *x, size_t n, const clm_tensor *out,
                           const clm_tensor *ws);
 

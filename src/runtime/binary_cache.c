@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "clmtl/util.h"
 #include "runtime/runtime-impl.h"
 
 #define CACHE_MAGIC "CLMTLBIN"
@@ -21,29 +22,14 @@ typedef struct {
   uint64_t checksum;
 } cache_header;
 
-static uint64_t fnv1a(uint64_t h, const void *data, size_t len) {
-  const unsigned char *p = data;
-  for (size_t i = 0; i < len; i++) {
-    h ^= p[i];
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
-
-static uint64_t mix(uint64_t x) { /* splitmix64 finaliser */
-  x ^= x >> 30; x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27; x *= 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
 static void key_add(uint64_t h[2], const char *s) {
   size_t n = strlen(s) + 1; /* include the NUL so fields cannot run into each other */
-  h[0] = fnv1a(h[0], s, n);
-  h[1] = fnv1a(h[1] ^ 0x9e3779b97f4a7c15ull, s, n);
+  h[0] = clm_fnv1a64(h[0], s, n);
+  h[1] = clm_fnv1a64(h[1] ^ CLM_SPLITMIX64_GAMMA, s, n);
 }
 
 clm_cache_key clm_cache_key_make(const clm_context *ctx, const char *source, const char *options) {
-  uint64_t h[2] = {0xcbf29ce484222325ull, 0x84222325cbf29ce4ull};
+  uint64_t h[2] = {CLM_FNV1A64_INIT, 0x84222325cbf29ce4ull};
   const clm_device_info *d = &ctx->info;
   key_add(h, "clmtl-cache-1");
   key_add(h, d->platform);
@@ -53,7 +39,7 @@ clm_cache_key clm_cache_key_make(const clm_context *ctx, const char *source, con
   key_add(h, d->driver);
   key_add(h, source);
   key_add(h, options);
-  clm_cache_key k = {{mix(h[0]), mix(h[1] + h[0])}};
+  clm_cache_key k = {{clm_splitmix64_mix(h[0]), clm_splitmix64_mix(h[1] + h[0])}};
   return k;
 }
 
@@ -78,7 +64,7 @@ static unsigned char *read_entry(const char *path, clm_cache_key key, size_t *le
   if (fseek(f, (long)sizeof h, SEEK_SET) != 0) goto bad;
   payload = malloc(h.length);
   if (!payload || fread(payload, 1, h.length, f) != h.length) goto bad;
-  if (fnv1a(0xcbf29ce484222325ull, payload, h.length) != h.checksum) goto bad;
+  if (clm_fnv1a64(CLM_FNV1A64_INIT, payload, h.length) != h.checksum) goto bad;
   fclose(f);
   *len = h.length;
   return payload;
@@ -115,18 +101,6 @@ clm_status clm_binary_cache_load(clm_context *ctx, clm_cache_key key, const char
   return CLM_OK;
 }
 
-static int mkdir_p(const char *dir) {
-  char tmp[512];
-  snprintf(tmp, sizeof tmp, "%s", dir);
-  for (char *p = tmp + 1; *p; p++)
-    if (*p == '/') {
-      *p = '\0';
-      if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-      *p = '/';
-    }
-  return (mkdir(tmp, 0755) != 0 && errno != EEXIST) ? -1 : 0;
-}
-
 void clm_binary_cache_store(clm_context *ctx, clm_cache_key key, cl_program program) {
   size_t len = 0;
   if (clGetProgramInfo(program, CL_PROGRAM_BINARY_SIZES, sizeof len, &len, NULL) != CL_SUCCESS ||
@@ -135,7 +109,7 @@ void clm_binary_cache_store(clm_context *ctx, clm_cache_key key, cl_program prog
   unsigned char *bin = malloc(len);
   if (!bin) return;
   if (clGetProgramInfo(program, CL_PROGRAM_BINARIES, sizeof bin, &bin, NULL) != CL_SUCCESS ||
-      mkdir_p(ctx->cache_dir) != 0) {
+      clm_mkdir_p(ctx->cache_dir, 0755) != CLM_OK) {
     free(bin);
     return;
   }
@@ -150,7 +124,7 @@ void clm_binary_cache_store(clm_context *ctx, clm_cache_key key, cl_program prog
   h.key[0] = key.h[0];
   h.key[1] = key.h[1];
   h.length = len;
-  h.checksum = fnv1a(0xcbf29ce484222325ull, bin, len);
+  h.checksum = clm_fnv1a64(CLM_FNV1A64_INIT, bin, len);
   FILE *f = fopen(tmp, "wb");
   int ok = f && fwrite(&h, sizeof h, 1, f) == 1 && fwrite(bin, 1, len, f) == len;
   if (f) {

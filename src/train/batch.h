@@ -7,7 +7,7 @@
 #include <pthread.h>
 #include "clmtl/data.h"
 #include "clmtl/graph.h"
-#include "train/feeds.h"
+#include "clmtl/feeds.h"
 
 typedef struct clm_batch {
   int size, height, width;

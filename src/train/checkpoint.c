@@ -362,7 +362,7 @@ clm_status clm_checkpoint_save(const char *path, clm_graph *g, const clm_optim_s
     goto done;
   }
   st = sync_dir(path);
-done:
+done:;
   /* not ours any more: a signal handler took the name and is ending the process (or, with
    * saves on several threads at once, a later save holds the slot; ours is then not freed) */
   char *expected = tmp;

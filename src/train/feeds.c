@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "runtime/runtime-impl.h"
-#include "train/feeds.h"
+#include "clmtl/feeds.h"
 
 static const char *kind_name(clm_target_kind k) {
   switch (k) {

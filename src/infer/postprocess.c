@@ -1,5 +1,6 @@
 /* Pictures from network outputs (infer.h): colour maps, instance clustering by centroid
- * votes, panels. Plain host code. Image reading, resizing and output files: src/infer/. */
+ * votes, panels. Plain host code; the rest of inference post-processing (image reading,
+ * resizing, output files, captions) lives beside it in src/infer/. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

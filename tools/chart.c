@@ -1,13 +1,22 @@
-/* Bar charts for benchmark reports: horizontal bars drawn into an 8-bit RGB buffer, text in
- * a built-in 5×7 bitmap font, written as PNG with the library's stb_image_write. Knows
- * nothing about benchmarks: the caller passes labels and values (bench.h, clm_chart). */
+/* Bar charts for benchmark reports (chart.h): horizontal bars drawn into an 8-bit RGB buffer,
+ * text in a built-in 5×7 bitmap font with descenders, written as PNG with the library's
+ * clm_png_write8. Knows nothing about benchmarks: the caller passes labels and values. Part
+ * of the command-line program, not of the library. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stb_image_write.h>
-#include "clmtl/bench.h"
-#include "runtime/runtime-impl.h"
+#include "chart.h"
+
+static char chart_error[1024];
+
+const char *cli_chart_error(void) { return chart_error; }
+
+/* Keeps the message for cli_chart_error and returns st. */
+static clm_status fail(clm_status st, const char *msg) {
+  snprintf(chart_error, sizeof chart_error, "%s", msg);
+  return st;
+}
 
 /* ---- font ----------------------------------------------------------------------------------- */
 
@@ -140,7 +149,7 @@ typedef struct rgb {
 } rgb;
 
 static const rgb WHITE = {255, 255, 255}, INK = {33, 33, 33}, GRID = {210, 210, 210};
-static const rgb PALETTE[CLM_CHART_MAX_SERIES] = {
+static const rgb PALETTE[CLI_CHART_MAX_SERIES] = {
     {66, 133, 244}, {234, 67, 53}, {52, 168, 83}, {251, 188, 5}};
 
 static void fill_rect(canvas *c, int x, int y, int w, int h, rgb col) {
@@ -169,12 +178,11 @@ static void format_value(char *buf, size_t size, double v, const char *unit) {
   snprintf(buf, size, fmt, v, unit && *unit ? " " : "", unit ? unit : "");
 }
 
-clm_status clm_chart_render(const clm_chart *ch, unsigned char **rgb_out, int *width, int *height) {
+clm_status cli_chart_render(const cli_chart *ch, unsigned char **rgb_out, int *width, int *height) {
   *rgb_out = NULL;
-  if (ch->nseries < 1 || ch->nseries > CLM_CHART_MAX_SERIES || ch->nrows < 1 || !ch->labels ||
+  if (ch->nseries < 1 || ch->nseries > CLI_CHART_MAX_SERIES || ch->nrows < 1 || !ch->labels ||
       !ch->values)
-    CLM_FAIL(CLM_ERR_INVALID_ARG, "chart needs 1..%d series and at least one row",
-             CLM_CHART_MAX_SERIES);
+    return fail(CLM_ERR_INVALID_ARG, "chart needs 1..4 series and at least one row");
   int ns = ch->nseries, label_chars = 1;
   double vmax = 0;
   for (int r = 0; r < ch->nrows; r++) {
@@ -193,7 +201,7 @@ clm_status clm_chart_render(const clm_chart *ch, unsigned char **rgb_out, int *w
   if (ch->title && MARGIN * 2 + (int)strlen(ch->title) * CHAR_W > w)
     w = MARGIN * 2 + (int)strlen(ch->title) * CHAR_W;
   canvas c = {malloc((size_t)w * h * 3), w, h};
-  if (!c.px) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+  if (!c.px) return fail(CLM_ERR_HOST_MEMORY, "out of host memory");
   fill_rect(&c, 0, 0, w, h, WHITE);
   int y = MARGIN;
   if (ch->title) {
@@ -236,12 +244,12 @@ clm_status clm_chart_render(const clm_chart *ch, unsigned char **rgb_out, int *w
   return CLM_OK;
 }
 
-clm_status clm_chart_write_png(const clm_chart *ch, const char *path) {
+clm_status cli_chart_write_png(const cli_chart *ch, const char *path) {
   unsigned char *px;
   int w, h;
-  CLM_TRY(clm_chart_render(ch, &px, &w, &h));
-  int ok = stbi_write_png(path, w, h, 3, px, w * 3);
+  clm_status st = cli_chart_render(ch, &px, &w, &h);
+  if (st != CLM_OK) return st;
+  st = clm_png_write8(path, h, w, 3, px);
   free(px);
-  if (!ok) CLM_FAIL(CLM_ERR_IO, "cannot write the chart to %s", path);
-  return CLM_OK;
+  return st != CLM_OK ? fail(st, clm_last_error()) : CLM_OK;
 }

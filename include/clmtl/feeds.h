@@ -8,13 +8,19 @@
  * wants and what the data has. A task whose target (and mask) the data knows but lacks, such
  * as depth in a CityScapes tree without disparity/, is kept with a note: its mask is all 0,
  * so it has no valid target, trains on nothing and is left out of the validation loss.
- * The trainer, its validation and `clmtl eval` / `clmtl infer` share this binding. */
-#ifndef CLMTL_TRAIN_FEEDS_H
-#define CLMTL_TRAIN_FEEDS_H
+ * The trainer, its validation and `clmtl eval` / `clmtl infer` share this binding
+ * (src/train/feeds.c). */
+#ifndef CLMTL_FEEDS_H
+#define CLMTL_FEEDS_H
 
 #include "clmtl/data.h"
 #include "clmtl/graph.h"
 #include "clmtl/metrics.h"
+#include "clmtl/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define CLM_FEEDS_MAX 32
 #define CLM_FEEDS_NOTES 8
@@ -41,18 +47,22 @@ typedef struct clm_feeds {
 
 /* Binds g's inputs to the arrays `targets[0..ntargets)` of a data source. With image_only,
  * only the inputs that are no loss's target or mask are bound (inference). */
-clm_status clm_feeds_bind(clm_graph *g, const clm_target_info *targets, int ntargets,
-                          int image_only, clm_feeds *out);
+CLMTL_API clm_status clm_feeds_bind(clm_graph *g, const clm_target_info *targets, int ntargets,
+                                    int image_only, clm_feeds *out);
 
 /* Writes feed f of sample s as (f->channels, H, W) planar floats into out; rgb is scratch of
  * 3·H·W floats (used for luma). Arrays the data lacks are written as zeros. */
-clm_status clm_feed_fill(const clm_feed *f, const clm_sample *s, float *out, float *rgb);
+CLMTL_API clm_status clm_feed_fill(const clm_feed *f, const clm_sample *s, float *out, float *rgb);
 
 /* The image converted for an input of `channels`: 3 copies it, 1 writes the Rec. 601 luma
  * 0.299 R + 0.587 G + 0.114 B. rgb (3, H, W), out (channels, H, W). */
-void clm_image_convert(const float *rgb, size_t hw, int channels, float *out);
+CLMTL_API void clm_image_convert(const float *rgb, size_t hw, int channels, float *out);
 
 /* Task i's name: the loss layer's without its "task." prefix. */
-const char *clm_feeds_task_name(const clm_layer *loss);
+CLMTL_API const char *clm_feeds_task_name(const clm_layer *loss);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
