@@ -111,7 +111,7 @@ static clm_status session_open(const bench_opts *o, const clm_context_options *c
   CLI_TRY(clm_graph_create(s->ctx, &s->g));
   CLI_TRY(clm_graph_load(s->g, o->model));
   clm_graph_options go = {o->batch, o->height, o->width, 1, -1, 0};
-  CLI_TRY(clm_graph_set_multi_backward(s->g, o->strategy == CLM_MTL_GRADNORM)); /* per task */
+  CLI_TRY(clm_graph_set_multi_backward(s->g, clm_mtl_strategy_needs_task_grads(o->strategy))); /* per task */
   CLI_TRY(clm_graph_compile(s->g, &go));
   CLI_TRY(cli_fill_inputs(s->ctx, s->g, 1));
   clm_mtl_config mc;

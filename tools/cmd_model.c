@@ -65,8 +65,8 @@ int cmd_model(int argc, char **argv) {
   if (clm_graph_create(ctx, &g) != CLM_OK || clm_graph_load(g, path) != CLM_OK) goto fail;
   clm_graph_options o = {batch, height, width, steps > 0, -1, 0};
   if (steps > 0) clm_graph_expect_moments(g, 2); /* Adam's m and v */
-  /* gradnorm: a backward per task after each forward */
-  if (clm_graph_set_multi_backward(g, steps > 0 && strategy == CLM_MTL_GRADNORM) != CLM_OK ||
+  /* gradnorm and the gradient methods: a backward per task after each forward */
+  if (clm_graph_set_multi_backward(g, steps > 0 && clm_mtl_strategy_needs_task_grads(strategy)) != CLM_OK ||
       clm_graph_compile(g, &o) != CLM_OK)
     goto fail;
   clm_graph_print(g, stdout);

@@ -7,7 +7,10 @@
  * Not here: the per-task losses themselves (graph.h), the optimizer that updates the learned
  * parameters (optim.h). gradnorm and dwa step like fixed with weights held on the device
  * (the params tensor); their weight updates are in the "GradNorm and DWA" section at the end
- * (host side src/mtl/balance.c, kernels cl/balance.cl). */
+ * (host side src/mtl/balance.c, kernels cl/balance.cl). The gradient methods (pcgrad,
+ * mgda-ub, cagrad, imtl-g, aligned-mtl) combine per-task gradients instead of weighting
+ * losses: "Gradient methods" at the end (src/mtl/gradmethods.c, gradsolve.c,
+ * cl/gradmethods.cl); rlw and gls are loss weightings like the others. */
 #ifndef CLMTL_MTL_H
 #define CLMTL_MTL_H
 
@@ -35,6 +38,19 @@ typedef enum clm_mtl_strategy {
                                       the clm_gradnorm_* calls below */
   CLM_MTL_DWA = 7,                 /* Liu et al. 2019: Σ w_i L_i, w_i in params, set once per
                                       epoch from clm_dwa below */
+  /* gradient methods ("Gradient methods" below): per-task gradients, one backward per task */
+  CLM_MTL_PCGRAD = 8,              /* Yu et al. 2020: projecting conflicting gradients */
+  CLM_MTL_MGDA_UB = 9,             /* Sener & Koltun 2018: min-norm point of the task gradients
+                                      w.r.t. the shared representation */
+  CLM_MTL_CAGRAD = 10,             /* Liu et al. 2021: conflict-averse gradient, c = cagrad_c */
+  CLM_MTL_IMTL_G = 11,             /* Liu et al. 2021 (ICLR): equal projections on every
+                                      task's unit gradient */
+  CLM_MTL_ALIGNED_MTL = 12,        /* Senushkin et al. 2023: the gradient matrix aligned by its
+                                      smallest singular value */
+  /* cheap loss-based ones */
+  CLM_MTL_RLW = 13,                /* Lin et al. 2021: Σ w_i L_i, w = softmax(z), z ~ N(0, I)
+                                      drawn per step (clm_mtl_rlw_draw), w in params */
+  CLM_MTL_GLS = 14,                /* Chennupati et al. 2019: (Π L_i)^{1/K} */
   CLM_MTL_STRATEGY_COUNT
 } clm_mtl_strategy;
 
@@ -72,6 +88,9 @@ typedef struct clm_mtl_config {
                                                 when gating is on */
   float gradnorm_alpha;                      /* gradnorm: α, default 1.5 */
   float dwa_temperature;                     /* dwa: T, default 2 */
+  float cagrad_c;                            /* cagrad: c, default 0.5 */
+  unsigned long long seed;                   /* rlw's weights and pcgrad's orders: draws of
+                                                (seed, step); default 0 */
 } clm_mtl_config;
 
 /* Defaults for the strategy and K tasks (all classification, weights 1, s 0 (init_param 1
@@ -80,7 +99,8 @@ typedef struct clm_mtl_config {
 CLMTL_API clm_mtl_config clm_mtl_defaults(clm_mtl_strategy strategy, int ntasks);
 
 /* Parses "fixed", "equal", "uncertainty", "uncertainty-simple", "uncertainty-clamped",
- * "softplus", "gradnorm", "dwa". An unknown name is CLM_ERR_INVALID_ARG; the message lists
+ * "softplus", "gradnorm", "dwa", "pcgrad", "mgda-ub", "cagrad", "imtl-g", "aligned-mtl", "rlw",
+ * "gls". An unknown name is CLM_ERR_INVALID_ARG; the message lists
  * every valid name. */
 CLMTL_API clm_status clm_mtl_strategy_parse(const char *name, clm_mtl_strategy *out);
 /* Parses "none", "hard", "soft". */
@@ -88,8 +108,13 @@ CLMTL_API clm_status clm_mtl_gating_parse(const char *name, clm_mtl_gating *out)
 /* Name of a strategy ("uncertainty-simple"); "?" when out of range. */
 CLMTL_API const char *clm_mtl_strategy_name(clm_mtl_strategy s);
 
+/* 1 for the strategies that take one backward pass per task after each forward (gradnorm
+ * and the gradient methods): their graph must be compiled after
+ * clm_graph_set_multi_backward(g, 1). */
+CLMTL_API int clm_mtl_strategy_needs_task_grads(clm_mtl_strategy s);
+
 /* Parameters the strategy reads from params: K for the uncertainty strategies and softplus
- * (learned through param_grad) and for gradnorm and dwa (the weights, updated outside the
+ * (learned through param_grad) and for gradnorm, dwa and rlw (the weights, updated outside the
  * step), 0 otherwise. */
 CLMTL_API int clm_mtl_param_count(const clm_mtl_config *cfg);
 
@@ -126,7 +151,10 @@ CLMTL_API clm_mtl_scalars clm_mtl_scalars_packed(const clm_tensor *values, const
  *   weights     K floats, optional: each task's effective weight dTotal/dL_i, for logging.
  * A task whose valid count is 0 (or not positive) is left out whatever the gating, so a NaN
  * loss from an empty task does not reach the total. gradnorm and dwa: total = Σ w_i L_i and
- * seed_i = w_i (times the gate) with w_i = params[i]. */
+ * seed_i = w_i (times the gate) with w_i = params[i]. rlw steps like dwa. gls: total =
+ * (Π L_i)^{1/m} over the m tasks whose count is > 0 (gating other than that is not applied),
+ * seed_i = total / (m·L_i). The gradient methods step like fixed with every weight 1 (the
+ * total their guard reads is Σ L_i); their gradients are combined outside (see below). */
 CLMTL_API clm_status clm_mtl_step(clm_context *ctx, const clm_mtl_config *cfg, const clm_mtl_scalars *sc,
                         const clm_tensor *params, const clm_tensor *total,
                         const clm_tensor *param_grad, const clm_tensor *weights);
@@ -160,7 +188,10 @@ CLMTL_API clm_tensor clm_mtl_total(const clm_mtl *m);
  * to the shared layer only: clm_graph_backward_partial; the graph must be compiled after
  * clm_graph_set_multi_backward(g, 1), else clm_mtl_create fails), writes the weight gradient into the task
  * parameters' gradient before the optimizer and renormalises the weights to sum to K after
- * it. The weights are updated by the same optimizer as the network, as in Chen et al. */
+ * it. The weights are updated by the same optimizer as the network, as in Chen et al.
+ * The gradient methods replace the backward by their per-task passes and combination
+ * ("Gradient methods" below; same multi-backward requirement); rlw draws its weights
+ * before the forward. */
 CLMTL_API clm_status clm_mtl_train_step(clm_mtl *m, const clm_optim_config *opt, clm_optim_state *state);
 
 /* Per-parameter optimizer settings for the graph's parameters on s (after
@@ -175,7 +206,8 @@ CLMTL_API clm_status clm_mtl_optim_setup(clm_mtl *m, clm_optim_state *s, int dec
 CLMTL_API clm_status clm_mtl_end_epoch(clm_mtl *m, const float *epoch_means);
 
 /* gradnorm: the last shared layer, the last convolution that two or more losses depend on
- * (e.g. "dec1"); NULL for the other strategies. */
+ * (e.g. "dec1"); mgda-ub: the shared representation's node (the last node two or more losses
+ * depend on, e.g. "dec1.bn"); NULL for the other strategies. */
 CLMTL_API const char *clm_mtl_shared_layer(const clm_mtl *m);
 
 /* What a log line shows, read back from the device (blocking). */
@@ -287,6 +319,46 @@ CLMTL_API clm_status clm_gradnorm_weight_grad(clm_context *ctx, const clm_mtl_co
                                     const clm_tensor *wgrad, const clm_tensor *lgrad);
 /* In place on the K weights: w_i ← max(w_i, 1e-6) (NaN becomes 1e-6), then w ← K·w / Σ w. */
 CLMTL_API clm_status clm_gradnorm_renormalize(clm_context *ctx, const clm_tensor *weights);
+
+/* ==== Gradient methods ==================================================================== */
+/* pcgrad, mgda-ub, cagrad, imtl-g and aligned-mtl combine per-task gradients (host side
+ * src/mtl/gradmethods.c and src/mtl/gradsolve.c, kernels cl/gradmethods.cl). Shared
+ * parameters are every trained parameter of a node that two or more losses depend on;
+ * a task-specific parameter (one loss depends on it) always takes its own task's gradient
+ * ∇L_i, unweighted (Sener & Koltun's Algorithm 2; LibMTL's practice). Per step:
+ *   pcgrad, cagrad, imtl-g, aligned-mtl: one backward per task (seed 1 on that task's loss)
+ *     whose shared-parameter gradient is moved into row i of a K×S buffer (S = shared floats),
+ *     the K×K Gram matrix of the rows on the device, one read of it, the K×K solve on the host
+ *     (double precision, microseconds for K <= 16), the coefficients α uploaded and the shared
+ *     gradient written as Σ α_i g_i by one kernel. The methods in the Gram basis:
+ *       pcgrad:  per task i, g_i' = g_i then for j in a random order (clm_mtl_pcgrad_order) of
+ *                the others: if g_i'·g_j < 0, g_i' −= (g_i'·g_j / ‖g_j‖²) g_j; g = Σ g_i'.
+ *       cagrad:  g0 = mean g_i, w = argmin_{w∈Δ} g_w·g0 + c‖g0‖‖g_w‖ (g_w = Σ w_i g_i),
+ *                g = (g0 + c‖g0‖/‖g_w‖ g_w) / (1 + c²) (the authors' code's rescale = 1).
+ *       imtl-g:  u_i = g_i/‖g_i‖, D = [g_1 − g_i], U = [u_1 − u_i] (i = 2..K),
+ *                α_{2..K} = g_1 Uᵀ (D Uᵀ)⁻¹, α_1 = 1 − Σ α_{2..K}; g = Σ α_i g_i.
+ *       aligned-mtl: Gram M = V Λ Vᵀ, rank R = #{λ > λ_max·K·FLT_EPSILON},
+ *                B = √λ_R · V_R Λ_R^{−1/2} V_Rᵀ, α = B·1; g = Σ α_i g_i.
+ *   mgda-ub: one partial backward per task from its loss down to the shared representation Z,
+ *     its gradient ∇_Z L_i into row i, the Gram of those rows, α = argmin_{α∈Δ} ‖Σ α_i ∇_Z L_i‖²
+ *     (projected gradient, then the exact solution on its support), then one full backward
+ *     with seeds α; the task-specific gradients behind Z are kept from the per-task passes.
+ * Tasks whose valid count is not > 0 are left out (α_i = 0, no pass). The total the guard
+ * reads is Σ L_i; the logged weights are α. */
+
+/* The K standard normal draws of rlw at (seed, step) (the trainer's step count), from a
+ * counter-based generator (splitmix64, Box–Muller): the same on every device and after a
+ * resume. rlw's weights are softmax(z). */
+CLMTL_API clm_status clm_mtl_rlw_draw(unsigned long long seed, long step, int ntasks, double *z);
+/* pcgrad: the order in which task `task` is projected onto the others at (seed, step):
+ * order[0..K−2] is a uniform random permutation of the K−1 other tasks. */
+CLMTL_API clm_status clm_mtl_pcgrad_order(unsigned long long seed, long step, int task, int ntasks,
+                                          int *order);
+
+/* Extra device memory (bytes) the weighting holds for graph g, and backward passes per step
+ * beyond the one every strategy takes (pcgrad ...: K − 1; mgda-ub: K partial ones); after
+ * clm_mtl_create. */
+CLMTL_API void clm_mtl_cost(const clm_mtl *m, size_t *extra_bytes, int *extra_backward);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "clmtl/mtl.h"
 #include "graph/graph-impl.h"
+#include "gradmethods-impl.h"
 
 struct clm_mtl {
   clm_graph *g;
@@ -22,6 +23,8 @@ struct clm_mtl {
   long steps;
   /* dwa */
   clm_dwa dwa;
+  /* gradient methods (gradmethods.c) */
+  clm_gm *gm;
 };
 
 /* The last convolution (or transposed convolution) that two or more losses depend on: the
@@ -99,8 +102,11 @@ clm_status clm_mtl_create(clm_graph *g, const clm_mtl_config *cfg, clm_mtl **out
     ws_floats = clm_gradnorm_workspace(clm_tensor_numel(&m->shared_grad));
   }
   if (st == CLM_OK && cfg->strategy == CLM_MTL_DWA) st = clm_dwa_init(&m->dwa, k, cfg->dwa_temperature);
+  if (st == CLM_OK && clm_mtl_strategy_needs_task_grads(cfg->strategy) &&
+      cfg->strategy != CLM_MTL_GRADNORM)
+    st = clm_gm_create(g, cfg, &m->gm);
   if (st == CLM_OK) st = clm_buffer_alloc(g->ctx, 4 + 3 * (size_t)k + ws_floats, &m->buf);
-  if (st != CLM_OK) { free(m); return st; }
+  if (st != CLM_OK) { clm_gm_free(m->gm); free(m); return st; }
   m->total = clm_tensor_view(m->buf, 0, 1, 1, 1, 1);
   m->skipped = clm_tensor_view(m->buf, 1, 1, 1, 1, 2);
   m->weights = clm_tensor_view(m->buf, 3, 1, 1, 1, k);
@@ -117,6 +123,7 @@ clm_status clm_mtl_create(clm_graph *g, const clm_mtl_config *cfg, clm_mtl **out
 
 void clm_mtl_free(clm_mtl *m) {
   if (!m) return;
+  clm_gm_free(m->gm);
   clm_buffer_free(m->buf);
   free(m);
 }
@@ -183,11 +190,32 @@ clm_status clm_mtl_train_step(clm_mtl *m, const clm_optim_config *opt, clm_optim
   clm_tensor params = clm_graph_params(g), grads = clm_graph_grads(g);
   clm_tensor task_params = clm_graph_task_params(g), task_grads = clm_graph_task_grads(g);
   int gradnorm = m->cfg.strategy == CLM_MTL_GRADNORM;
+  if (m->cfg.strategy == CLM_MTL_RLW) { /* this step's weights softmax(z) */
+    double z[CLM_MTL_MAX_TASKS], top = -HUGE_VAL, sum = 0;
+    float w[CLM_MTL_MAX_TASKS];
+    CLM_TRY(clm_mtl_rlw_draw(m->cfg.seed, m->steps, m->cfg.ntasks, z));
+    for (int i = 0; i < m->cfg.ntasks; i++) top = fmax(top, z[i]);
+    for (int i = 0; i < m->cfg.ntasks; i++) sum += exp(z[i] - top);
+    for (int i = 0; i < m->cfg.ntasks; i++) w[i] = (float)(exp(z[i] - top) / sum);
+    CLM_TRY(clm_tensor_upload(g->ctx, &task_params, w));
+  }
   CLM_TRY(clm_graph_forward(g));
   if (gradnorm) CLM_TRY(gradnorm_norms(m));
-  CLM_TRY(clm_graph_zero_grad(g));
-  CLM_TRY(clm_mtl_weigh(m));
-  CLM_TRY(clm_graph_backward(g));
+  if (m->gm) { /* the gradient methods assemble the gradient from per-task passes */
+    int bad = 0;
+    clm_mtl_scalars sc = clm_mtl_scalars_graph(g);
+    CLM_TRY(clm_mtl_step(g->ctx, &m->cfg, &sc, &task_params, &m->total, &task_grads, &m->weights));
+    CLM_TRY(clm_gm_gradients(m->gm, m->steps, &m->weights, &bad));
+    if (bad) { /* a non-finite combination: the guard skips the step and counts it */
+      float nan = NAN;
+      CLM_TRY(clm_tensor_upload(g->ctx, &m->total, &nan));
+    }
+    CLM_TRY(clm_launch_1d(g->ctx, "train", "count_nonfinite", 1, "tt", &m->total, &m->skipped));
+  } else {
+    CLM_TRY(clm_graph_zero_grad(g));
+    CLM_TRY(clm_mtl_weigh(m));
+    CLM_TRY(clm_graph_backward(g));
+  }
   if (gradnorm) {
     clm_mtl_scalars sc = clm_mtl_scalars_graph(g);
     CLM_TRY(clm_gradnorm_weight_grad(g->ctx, &m->cfg, m->cfg.gradnorm_alpha, &sc, &task_params,
@@ -207,7 +235,14 @@ clm_status clm_mtl_end_epoch(clm_mtl *m, const float *epoch_means) {
 }
 
 const char *clm_mtl_shared_layer(const clm_mtl *m) {
+  if (m->gm) return clm_gm_rep_name(m->gm);
   return m->shared >= 0 ? m->g->nodes[m->shared].name : NULL;
+}
+
+void clm_mtl_cost(const clm_mtl *m, size_t *extra_bytes, int *extra_backward) {
+  *extra_bytes = 0;
+  *extra_backward = m->cfg.strategy == CLM_MTL_GRADNORM ? m->cfg.ntasks : 0;
+  if (m->gm) clm_gm_cost(m->gm, extra_bytes, extra_backward);
 }
 
 /* σ of task i from its parameter, for the strategies whose parameter is s = log σ² (or u). */

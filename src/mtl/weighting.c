@@ -10,10 +10,12 @@
 
 static const char *const strategy_names[CLM_MTL_STRATEGY_COUNT] = {
     "fixed", "equal", "uncertainty", "uncertainty-simple", "uncertainty-clamped",
-    "softplus", "gradnorm", "dwa"};
+    "softplus", "gradnorm", "dwa", "pcgrad", "mgda-ub", "cagrad", "imtl-g", "aligned-mtl",
+    "rlw", "gls"};
 
 #define STRATEGY_LIST \
-  "fixed, equal, uncertainty, uncertainty-simple, uncertainty-clamped, softplus, gradnorm, dwa"
+  "fixed, equal, uncertainty, uncertainty-simple, uncertainty-clamped, softplus, gradnorm, dwa, " \
+  "pcgrad, mgda-ub, cagrad, imtl-g, aligned-mtl, rlw, gls"
 
 clm_mtl_config clm_mtl_defaults(clm_mtl_strategy strategy, int ntasks) {
   clm_mtl_config c;
@@ -24,7 +26,9 @@ clm_mtl_config clm_mtl_defaults(clm_mtl_strategy strategy, int ntasks) {
     c.kind[i] = CLM_MTL_CLASSIFICATION;
     c.weight[i] = 1.0f;
     /* gradnorm and dwa keep their weights in params: start at 1 */
-    c.init_param[i] = strategy == CLM_MTL_GRADNORM || strategy == CLM_MTL_DWA ? 1.0f : 0.0f;
+    c.init_param[i] = strategy == CLM_MTL_GRADNORM || strategy == CLM_MTL_DWA ? 1.0f
+                      : strategy == CLM_MTL_RLW ? 1.0f / (float)(ntasks > 0 ? ntasks : 1)
+                                                : 0.0f;
   }
   c.clamp = CLM_MTL_CLAMP_SIGMA2;
   c.clamp_min = 1e-3f;
@@ -33,6 +37,7 @@ clm_mtl_config clm_mtl_defaults(clm_mtl_strategy strategy, int ntasks) {
   c.gate_threshold = 0.2f;
   c.gradnorm_alpha = 1.5f;    /* CLM_GRADNORM_ALPHA */
   c.dwa_temperature = 2.0f;   /* CLM_DWA_TEMPERATURE */
+  c.cagrad_c = 0.5f;          /* Liu et al.'s default */
   return c;
 }
 
@@ -66,9 +71,18 @@ static int learned(clm_mtl_strategy s) {
          s == CLM_MTL_UNCERTAINTY_CLAMPED || s == CLM_MTL_SOFTPLUS;
 }
 
-/* Weights w_i read from params, updated outside the step (gradnorm, dwa). */
+/* Weights w_i read from params, updated outside the step (gradnorm, dwa, rlw). */
 static int device_weights(clm_mtl_strategy s) {
-  return s == CLM_MTL_GRADNORM || s == CLM_MTL_DWA;
+  return s == CLM_MTL_GRADNORM || s == CLM_MTL_DWA || s == CLM_MTL_RLW;
+}
+
+/* The gradient methods: the step weighs like fixed with every weight 1. */
+static int gradient_method(clm_mtl_strategy s) {
+  return s >= CLM_MTL_PCGRAD && s <= CLM_MTL_ALIGNED_MTL;
+}
+
+int clm_mtl_strategy_needs_task_grads(clm_mtl_strategy s) {
+  return s == CLM_MTL_GRADNORM || gradient_method(s);
 }
 
 int clm_mtl_param_count(const clm_mtl_config *cfg) {
@@ -180,15 +194,28 @@ clm_status clm_mtl_step(clm_context *ctx, const clm_mtl_config *cfg, const clm_m
     w.s[i] = cfg->weight[i];
     vt.s[i] = cfg->valid_total[i] > 0 ? cfg->valid_total[i] : 1.0f;
   }
+  if (cfg->strategy == CLM_MTL_CAGRAD && !(cfg->cagrad_c >= 0 && isfinite(cfg->cagrad_c)))
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "cagrad: c = %g must be finite and >= 0", cfg->cagrad_c);
   /* absent optional outputs still need a valid buffer argument */
   const clm_tensor *par = has_par ? params : total;
   const clm_tensor *pg = has_pgrad ? param_grad : total;
   const clm_tensor *wt = has_weight ? weights : total;
 
   cl_kernel kern;
+  if (cfg->strategy == CLM_MTL_GLS) {
+    if (has_pgrad) CLM_TRY(clm_tensor_fill(ctx, param_grad, 0.0f));
+    return clm_launch_1d(ctx, "gradmethods", "gm_gls", 1, "tttiitti", &sc->value, &sc->count,
+                         &sc->seed, sc->stride, k, total, wt, has_weight);
+  }
+  /* rlw steps like dwa; the gradient methods like fixed with weights 1 */
+  int kstrategy = cfg->strategy == CLM_MTL_RLW ? (int)CLM_MTL_DWA
+                  : gradient_method(cfg->strategy) ? (int)CLM_MTL_FIXED
+                                                   : (int)cfg->strategy;
+  if (gradient_method(cfg->strategy))
+    for (int i = 0; i < k; i++) w.s[i] = 1.0f;
   CLM_TRY(clm_kernel_get(ctx, "mtl", NULL, "mtl_step", &kern, NULL));
   CLM_TRY(clm_kernel_args(kern, "tttiiiiftittitiiff", &sc->value, &sc->count, &sc->seed,
-                          sc->stride, k, (int)cfg->strategy, (int)cfg->gating,
+                          sc->stride, k, kstrategy, (int)cfg->gating,
                           (double)cfg->gate_threshold, par, has_par, total, pg, has_pgrad, wt,
                           has_weight, regression_mask, slo, shi));
   /* the two float16 arguments follow the 25 set above */

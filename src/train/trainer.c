@@ -228,8 +228,8 @@ static clm_status setup(trainer *t) {
   }
   t->model_text = clm_graph_model_text(t->g);
   clm_graph_options go = {o->batch, o->height, o->width, 1, -1, 0};
-  /* gradnorm: a backward per task after each forward */
-  CLM_TRY(clm_graph_set_multi_backward(t->g, o->weighting.strategy == CLM_MTL_GRADNORM));
+  /* gradnorm and the gradient methods: a backward per task after each forward */
+  CLM_TRY(clm_graph_set_multi_backward(t->g, clm_mtl_strategy_needs_task_grads(o->weighting.strategy)));
   CLM_TRY(clm_graph_compile(t->g, &go));
   CLM_TRY(clm_graph_init_params(t->g, o->seed));
   /* the weighting: strategy and its settings from the options, tasks from the model */

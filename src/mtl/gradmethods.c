@@ -1,0 +1,293 @@
+/* The gradient methods bound to a training graph (include/clmtl/mtl.h, "Gradient methods"):
+ * which parameters are shared (two or more losses depend on their node) and which belong to
+ * one task, the per-task backward passes that move each task's shared gradient into its row
+ * of a K×S device buffer (or, for mgda-ub, each task's gradient at the shared
+ * representation), the K×K Gram on the device, one read, the solve on the host
+ * (gradsolve.c) and the combined gradient written back by one kernel per range. Kernels:
+ * cl/gradmethods.cl. Not here: the weighted total (weighting.c), the optimizer. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "gradmethods-impl.h"
+#include "graph/graph-impl.h"
+
+/* Stage-1 Gram work-groups per pair at most. */
+#define GRAM_MAX_GROUPS 64
+
+typedef struct gm_range {
+  size_t goff; /* in the flat gradient */
+  size_t roff; /* in a packed row (or the mgda save buffer) */
+  size_t n;
+} gm_range;
+
+struct clm_gm {
+  clm_graph *g;
+  clm_mtl_config cfg;
+  int K;
+  gm_range *shared;  /* the shared parameters' ranges (not mgda-ub) */
+  int nshared;
+  gm_range *keep;    /* mgda-ub: task-specific ranges behind the representation */
+  int nkeep;
+  size_t len;        /* floats per row: shared parameters, or the representation */
+  size_t keep_floats;
+  int rep;           /* mgda-ub: node index of the shared representation Z */
+  clm_tensor zgrad;  /* its gradient */
+  clm_mem rows;      /* K × len */
+  clm_mem save;      /* mgda-ub: keep_floats */
+  clm_mem small;     /* gram (K·K), alpha (K), partials */
+  clm_tensor gram, alpha, part;
+  int groups;        /* Gram stage-1 groups per pair */
+};
+
+/* reach[i]: bit t set when loss t depends on node i's output. */
+static unsigned *node_reach(const clm_graph *g) {
+  unsigned *reach = calloc((size_t)g->nnodes + 1, sizeof *reach);
+  if (!reach) return NULL;
+  for (int i = g->nnodes - 1; i >= 0; i--) {
+    const clm_node *nd = &g->nodes[i];
+    if (nd->loss_index >= 0) reach[i] |= 1u << nd->loss_index;
+    for (int j = 0; j < nd->nin; j++) reach[nd->in[j]] |= reach[i];
+  }
+  return reach;
+}
+
+static int bitcount(unsigned r) {
+  int b = 0;
+  for (; r; r &= r - 1) b++;
+  return b;
+}
+
+static int range_cmp(const void *a, const void *b) {
+  const gm_range *x = a, *y = b;
+  return x->goff < y->goff ? -1 : x->goff > y->goff;
+}
+
+/* Ranges of the trained parameters of nodes with pick[i] set, sorted, adjacent ones merged,
+ * packed offsets assigned; *total their floats. */
+static clm_status collect(const clm_graph *g, const unsigned char *pick, gm_range **out, int *nout,
+                          size_t *total) {
+  int cap = 0;
+  for (int i = 0; i < g->nnodes; i++) cap += g->nodes[i].nparams;
+  gm_range *r = calloc((size_t)cap + 1, sizeof *r);
+  if (!r) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+  int n = 0;
+  for (int i = 0; i < g->nnodes; i++) {
+    const clm_node *nd = &g->nodes[i];
+    if (!pick[i] || nd->loss_index >= 0) continue;
+    for (int k = 0; k < nd->nparams; k++) {
+      const clm_param_slot *p = &nd->params[k];
+      if (p->is_state) continue;
+      r[n].goff = p->off;
+      r[n].n = (size_t)p->n * p->c * p->h * p->w;
+      n++;
+    }
+  }
+  qsort(r, (size_t)n, sizeof *r, range_cmp);
+  int m = 0;
+  for (int i = 0; i < n; i++) {
+    if (m > 0 && r[m - 1].goff + r[m - 1].n == r[i].goff) r[m - 1].n += r[i].n;
+    else r[m++] = r[i];
+  }
+  size_t off = 0;
+  for (int i = 0; i < m; i++) {
+    r[i].roff = off;
+    off += r[i].n;
+  }
+  *out = r;
+  *nout = m;
+  *total = off;
+  return CLM_OK;
+}
+
+static clm_status setup(clm_gm *gm) {
+  clm_graph *g = gm->g;
+  unsigned *reach = node_reach(g);
+  unsigned char *pick = calloc((size_t)g->nnodes + 1, 1);
+  clm_status st = CLM_OK;
+  if (!reach || !pick) st = CLM_ERROR(CLM_ERR_HOST_MEMORY, "out of host memory");
+  if (st == CLM_OK && gm->cfg.strategy == CLM_MTL_MGDA_UB) {
+    gm->rep = -1; /* the last node two or more losses depend on */
+    for (int i = 0; i < g->nnodes; i++)
+      if (bitcount(reach[i]) >= 2 && g->nodes[i].bwd_step >= 0 && g->nodes[i].loss_index < 0)
+        gm->rep = i;
+    if (gm->rep < 0)
+      st = CLM_ERROR(CLM_ERR_INVALID_ARG, "mgda-ub needs a layer shared by two or more losses; "
+                     "the model has none");
+    if (st == CLM_OK) {
+      const clm_node *z = &g->nodes[gm->rep];
+      gm->zgrad = z->grad;
+      gm->len = (size_t)z->n * z->c * z->h * z->w;
+      if (!gm->zgrad.buf)
+        st = CLM_ERROR(CLM_ERR_INVALID_ARG, "mgda-ub: the shared representation '%s' has no "
+                       "gradient tensor", z->name);
+      /* keep: one task's parameters on nodes that descend from Z */
+      unsigned char *desc = pick;
+      for (int i = 0; i < g->nnodes && st == CLM_OK; i++) {
+        const clm_node *nd = &g->nodes[i];
+        desc[i] = i == gm->rep;
+        for (int j = 0; j < nd->nin && !desc[i]; j++) desc[i] = desc[nd->in[j]] != 0;
+      }
+      for (int i = 0; i < g->nnodes; i++) desc[i] = desc[i] && bitcount(reach[i]) == 1;
+      if (st == CLM_OK) st = collect(g, desc, &gm->keep, &gm->nkeep, &gm->keep_floats);
+    }
+  } else if (st == CLM_OK) {
+    for (int i = 0; i < g->nnodes; i++) pick[i] = bitcount(reach[i]) >= 2;
+    st = collect(g, pick, &gm->shared, &gm->nshared, &gm->len);
+    if (st == CLM_OK && gm->len == 0)
+      st = CLM_ERROR(CLM_ERR_INVALID_ARG, "%s needs parameters shared by two or more losses; "
+                     "the model has none", clm_mtl_strategy_name(gm->cfg.strategy));
+  }
+  free(reach);
+  free(pick);
+  return st;
+}
+
+clm_status clm_gm_create(clm_graph *g, const clm_mtl_config *cfg, clm_gm **out) {
+  *out = NULL;
+  if (!g->multi_backward)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "%s takes one backward pass per task after each forward: "
+             "call clm_graph_set_multi_backward(g, 1) before compiling the graph",
+             clm_mtl_strategy_name(cfg->strategy));
+  clm_gm *gm = calloc(1, sizeof *gm);
+  if (!gm) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+  gm->g = g;
+  gm->cfg = *cfg;
+  gm->K = cfg->ntasks;
+  gm->rep = -1;
+  clm_status st = setup(gm);
+  size_t k = (size_t)gm->K;
+  if (st == CLM_OK && (gm->len > (size_t)0x7fffffff / k))
+    st = CLM_ERROR(CLM_ERR_SHAPE, "%s: %d rows of %zu floats exceed the int range kernels index "
+                   "with", clm_mtl_strategy_name(cfg->strategy), gm->K, gm->len);
+  size_t groups = (gm->len + 255) / 256;
+  gm->groups = (int)(groups < 1 ? 1 : groups > GRAM_MAX_GROUPS ? GRAM_MAX_GROUPS : groups);
+  if (st == CLM_OK) st = clm_buffer_alloc(g->ctx, k * gm->len, &gm->rows);
+  if (st == CLM_OK && gm->keep_floats) st = clm_buffer_alloc(g->ctx, gm->keep_floats, &gm->save);
+  if (st == CLM_OK)
+    st = clm_buffer_alloc(g->ctx, k * k + k + k * k * (size_t)gm->groups, &gm->small);
+  if (st != CLM_OK) {
+    clm_gm_free(gm);
+    return st;
+  }
+  gm->gram = clm_tensor_view(gm->small, 0, 1, 1, 1, (int)(k * k));
+  gm->alpha = clm_tensor_view(gm->small, k * k, 1, 1, 1, (int)k);
+  gm->part = clm_tensor_view(gm->small, k * k + k, 1, 1, 1, (int)(k * k * (size_t)gm->groups));
+  *out = gm;
+  return CLM_OK;
+}
+
+void clm_gm_free(clm_gm *gm) {
+  if (!gm) return;
+  if (gm->rows) clm_buffer_free(gm->rows);
+  if (gm->save) clm_buffer_free(gm->save);
+  if (gm->small) clm_buffer_free(gm->small);
+  free(gm->shared);
+  free(gm->keep);
+  free(gm);
+}
+
+const char *clm_gm_rep_name(const clm_gm *gm) {
+  return gm && gm->rep >= 0 ? gm->g->nodes[gm->rep].name : NULL;
+}
+
+void clm_gm_cost(const clm_gm *gm, size_t *bytes, int *passes) {
+  size_t k = (size_t)gm->K;
+  *bytes = sizeof(float) * (k * gm->len + gm->keep_floats + k * k + k +
+                            k * k * (size_t)gm->groups);
+  *passes = gm->cfg.strategy == CLM_MTL_MGDA_UB ? gm->K : gm->K - 1;
+}
+
+/* Moves (clear) or copies n floats between two buffers. */
+static clm_status take(clm_gm *gm, clm_mem src, size_t soff, clm_mem dst, size_t doff, size_t n,
+                       int clear) {
+  clm_tensor s = clm_tensor_view(src, soff, 1, 1, 1, (int)n);
+  clm_tensor d = clm_tensor_view(dst, doff, 1, 1, 1, (int)n);
+  return clm_launch_1d(gm->g->ctx, "gradmethods", "gm_take", n, "ttii", &s, &d, (int)n, clear);
+}
+
+/* gram = rows · rowsᵀ (K×K), two deterministic stages over a (chunk, i, j) grid. */
+static clm_status gram(clm_gm *gm) {
+  static const char *const names[] = {"gm_gram_partial", "gm_gram_final"};
+  cl_kernel kk[2];
+  size_t wg;
+  CLM_TRY(clm_tree_kernels(gm->g->ctx, "gradmethods", "GM_WG", 2, names, kk, &wg));
+  size_t k = (size_t)gm->K;
+  clm_tensor rows = clm_tensor_view(gm->rows, 0, 1, 1, 1, 1);
+  size_t global[3] = {(size_t)gm->groups * wg, k, k}, fglobal[3] = {wg, k, k};
+  size_t local[3] = {wg, 1, 1};
+  CLM_TRY(clm_kernel_args(kk[0], "tiiit", &rows, (int)gm->len, gm->K, gm->groups, &gm->part));
+  CLM_TRY(clm_kernel_launch(gm->g->ctx, kk[0], 3, global, local));
+  CLM_TRY(clm_kernel_args(kk[1], "tiit", &gm->part, gm->K, gm->groups, &gm->gram));
+  return clm_kernel_launch(gm->g->ctx, kk[1], 3, fglobal, local);
+}
+
+/* Reads the Gram, solves on the host, uploads α into gm->alpha and `weights`; *bad = 1 when
+ * a coefficient is not finite (a Gram entry overflowed or was NaN). */
+static clm_status solve(clm_gm *gm, long step, const int *active, const clm_tensor *weights,
+                        int *bad) {
+  int k = gm->K;
+  float hg[CLM_MTL_MAX_TASKS * CLM_MTL_MAX_TASKS], ha[CLM_MTL_MAX_TASKS];
+  double dg[CLM_MTL_MAX_TASKS * CLM_MTL_MAX_TASKS], da[CLM_MTL_MAX_TASKS];
+  CLM_TRY(clm_tensor_download(gm->g->ctx, &gm->gram, hg));
+  for (int i = 0; i < k * k; i++) dg[i] = hg[i];
+  CLM_TRY(clm_gm_solve(&gm->cfg, step, dg, active, da));
+  *bad = 0;
+  for (int i = 0; i < k; i++) {
+    ha[i] = (float)da[i];
+    *bad |= !isfinite(ha[i]);
+  }
+  CLM_TRY(clm_tensor_upload(gm->g->ctx, &gm->alpha, ha));
+  if (weights && clm_tensor_present(weights)) CLM_TRY(clm_tensor_upload(gm->g->ctx, weights, ha));
+  return CLM_OK;
+}
+
+clm_status clm_gm_gradients(clm_gm *gm, long step, const clm_tensor *weights, int *nonfinite) {
+  clm_graph *g = gm->g;
+  int k = gm->K, active[CLM_MTL_MAX_TASKS];
+  float scal[3 * CLM_MTL_MAX_TASKS];
+  clm_tensor sv = clm_tensor_view(g->scalars, 0, 1, 1, 1, 3 * k);
+  CLM_TRY(clm_tensor_download(g->ctx, &sv, scal)); /* the one read of the losses' counts */
+  clm_mtl_scalars sc = clm_mtl_scalars_graph(g);
+  int mgda = gm->cfg.strategy == CLM_MTL_MGDA_UB;
+  clm_tensor allrows = clm_tensor_view(gm->rows, 0, 1, 1, 1, (int)(k * gm->len));
+  CLM_TRY(clm_tensor_fill(g->ctx, &allrows, 0.0f));
+  CLM_TRY(clm_graph_zero_grad(g));
+  for (int i = 0; i < k; i++) {
+    active[i] = scal[3 * i + 1] > 0;
+    if (!active[i]) continue;
+    CLM_TRY(clm_launch_1d(g->ctx, "train", "seed_onehot", (size_t)k, "tiii", &sc.seed, sc.stride,
+                          k, i));
+    size_t row = (size_t)i * gm->len;
+    if (mgda) {
+      CLM_TRY(clm_graph_backward_nodes(g, 1u << i, gm->rep));
+      CLM_TRY(take(gm, gm->zgrad.buf, gm->zgrad.off, gm->rows, row, gm->len, 0));
+    } else {
+      /* task-specific gradients accumulate their own task's; shared ones move to row i */
+      CLM_TRY(clm_graph_backward_nodes(g, 1u << i, -1));
+      for (int r = 0; r < gm->nshared; r++)
+        CLM_TRY(take(gm, g->grads, gm->shared[r].goff, gm->rows, row + gm->shared[r].roff,
+                     gm->shared[r].n, 1));
+    }
+  }
+  CLM_TRY(gram(gm));
+  CLM_TRY(solve(gm, step, active, weights, nonfinite));
+  if (mgda) {
+    /* the heads keep their own gradients; everything else from one backward with seeds α */
+    for (int r = 0; r < gm->nkeep; r++)
+      CLM_TRY(take(gm, g->grads, gm->keep[r].goff, gm->save, gm->keep[r].roff, gm->keep[r].n, 0));
+    CLM_TRY(clm_graph_zero_grad(g));
+    CLM_TRY(clm_launch_1d(g->ctx, "gradmethods", "gm_seeds", (size_t)k, "tiit", &sc.seed,
+                          sc.stride, k, &gm->alpha));
+    CLM_TRY(clm_graph_backward(g));
+    for (int r = 0; r < gm->nkeep; r++)
+      CLM_TRY(take(gm, gm->save, gm->keep[r].roff, g->grads, gm->keep[r].goff, gm->keep[r].n, 0));
+    return CLM_OK;
+  }
+  for (int r = 0; r < gm->nshared; r++) {
+    clm_tensor rr = clm_tensor_view(gm->rows, gm->shared[r].roff, 1, 1, 1, 1);
+    clm_tensor out = clm_tensor_view(g->grads, gm->shared[r].goff, 1, 1, 1, 1);
+    CLM_TRY(clm_launch_1d(g->ctx, "gradmethods", "gm_combine", gm->shared[r].n, "tiitti", &rr,
+                          (int)gm->len, k, &gm->alpha, &out, (int)gm->shared[r].n));
+  }
+  return CLM_OK;
+}
