@@ -21,7 +21,7 @@ static void check_failure(clm_status st, int from_parser) {
     fprintf(stderr, "status %d with message '%s'\n", (int)st, msg);
     abort();
   }
-  if (from_parser && st == CLM_ERR_PARSE && !strstr(msg, ": " FUZZ_NAME ":")) {
+  if (from_parser && st == CLM_ERR_PARSE && !strstr(msg, FUZZ_NAME ":")) {
     fprintf(stderr, "parse error does not name the file: '%s'\n", msg);
     abort();
   }
