@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One option-parsing style across the sub-commands that use tools/cli_args.c (model, eval,
-# infer, tune, bench, bench merge): each prints its usage on --help and -h (exit 0); an
+# infer, tune, bench, bench merge, synth): each prints its usage on --help and -h (exit 0); an
 # unknown option is named with the usage (exit 2); an option without its value, a number out
 # of its range and a choice outside its list are named with what is wanted (exit 2); a second
 # positional argument where one is taken is named (exit 2). Nothing here opens a device.
@@ -12,7 +12,7 @@ expect() { # NAME STATUS FILE PATTERN: the last run exited with STATUS, FILE mat
   [ "$rc" -eq "$2" ] && grep -q -- "$4" "$dir/$3"; check "$1" $?
   [ "$rc" -eq "$2" ] || { echo "  exit $rc:"; head -c 600 "$dir/err"; echo; }
 }
-for cmd in model eval infer tune bench "bench merge"; do
+for cmd in model eval infer tune bench "bench merge" synth; do
   for h in --help -h; do
     run $cmd $h
     expect "$cmd $h prints its usage" 0 out "usage: clmtl $cmd"
@@ -27,6 +27,10 @@ run model models/x.cfg --steps 1x
 expect "model: --steps 1x is not an integer" 2 err "clmtl model: --steps 1x: needs an integer in \[0, 1000000\]"
 run model models/x.cfg --lr -1
 expect "model: --lr -1 is not positive" 2 err "clmtl model: --lr -1: needs a positive number"
+run synth --out "$dir/s" --seed x
+expect "synth: --seed x is refused" 2 err "--seed wants a non-negative integer"
+run synth --out "$dir/s" --count 0
+expect "synth: --count 0 is out of range" 2 err "clmtl synth: --count 0"
 run model a.cfg b.cfg
 expect "model: a second model file is named" 2 err "clmtl model: unexpected argument 'b.cfg'"
 run eval --model x.safetensors --split dev

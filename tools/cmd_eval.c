@@ -2,6 +2,7 @@
  * split: per-task tables, per-class IoU with the checkpoint's class names, Δm% against
  * single-task baselines, the same numbers as JSON; and `clmtl synth`, which writes synthetic
  * scenes to disk in the CityScapes layout. `clmtl infer` lives in cmd_infer.c. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -401,19 +402,20 @@ done:
 }
 
 int cmd_synth(int argc, char **argv) {
-  const char *out = NULL;
+  const char *out = NULL, *seed = NULL;
   clm_synth_options s = {1, 16, 128, 256, 0, 0, 0};
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--out") && i + 1 < argc) out = argv[++i];
-    else if (!strcmp(a, "--count") && i + 1 < argc) s.count = atoi(argv[++i]);
-    else if (!strcmp(a, "--seed") && i + 1 < argc) s.seed = strtoull(argv[++i], NULL, 10);
-    else if (!strcmp(a, "--size") && i + 1 < argc) {
-      if (sscanf(argv[++i], "%dx%d", &s.height, &s.width) != 2) return cli_usage_error("--size wants HxW");
-    } else {
-      fprintf(stderr, "usage: clmtl synth --out DIR [--count N per split] [--size HxW] [--seed N]\n");
-      return 2;
-    }
+  static const char usage[] =
+      "usage: clmtl synth --out DIR [--count N per split] [--size HxW] [--seed N]\n";
+  const cli_opt opts[] = {CLI_OPT_STRING("--out", &out), CLI_OPT_INT("--count", &s.count, 1, 1000000),
+                          CLI_OPT_SIZE("--size", &s.height, &s.width), CLI_OPT_STRING("--seed", &seed),
+                          CLI_OPT_END};
+  int npos = 0, rc = cli_args_parse("synth", usage, opts, argc, argv, NULL, 0, &npos);
+  if (rc) return rc < 0 ? 0 : rc;
+  if (seed) {
+    char *end = NULL;
+    errno = 0;
+    s.seed = strtoull(seed, &end, 10);
+    if (!*seed || *end || errno || seed[0] == '-') return cli_usage_error("--seed wants a non-negative integer");
   }
   if (!out) return cli_usage_error("'synth' needs --out DIR");
   if (s.count < 1 || s.height < 8 || s.width < 8) return cli_usage_error("--count and --size must be positive");
