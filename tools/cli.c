@@ -1,8 +1,11 @@
 /* Helpers the clmtl sub-commands share (cli.h): a checkpoint opened for eval and infer with
  * its errors printed, and the random input batch of `model --steps` and `bench`. Option
  * parsing lives in cli_args.c, the environment in cli_env.c. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include "cli.h"
 
 int cli_model_load(clm_context *ctx, const char *path, int batch, int height, int width,
@@ -41,4 +44,25 @@ clm_status cli_fill_inputs(clm_context *ctx, clm_graph *g, uint64_t seed) {
     CLI_TRY(st);
   }
   return CLM_OK;
+}
+
+const char *cli_shipped_model(const char *path) {
+  static char found[PATH_MAX];
+  if (!path || access(path, R_OK) == 0 || strncmp(path, "models/", 7) != 0) return path;
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) {
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) {
+      *slash = '\0';
+      if (snprintf(found, sizeof found, "%s/../share/clmtl/%s", exe, path) < (int)sizeof found &&
+          access(found, R_OK) == 0)
+        return found;
+    }
+  }
+  if (snprintf(found, sizeof found, "%s/%s", CLMTL_MODELS_DIR, path + 7) < (int)sizeof found &&
+      access(found, R_OK) == 0)
+    return found;
+  return path;
 }

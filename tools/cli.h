@@ -88,6 +88,12 @@ int cli_usage_error(const char *msg);
  * targets, 0/1 masks, uniform in [-1, 1] elsewhere; deterministic from seed. */
 clm_status cli_fill_inputs(clm_context *ctx, clm_graph *g, uint64_t seed);
 
+/* A shipped model named "models/NAME" that is not found from the current directory: the copy
+ * installed beside the program (<bindir>/../share/clmtl/models/NAME), else the source tree's
+ * (CLMTL_MODELS_DIR). Returns `path` itself when it exists or no copy does; the returned string
+ * is static (one per call site is enough: the CLI runs one command). */
+const char *cli_shipped_model(const char *path);
+
 /* Opens checkpoint path (clm_model_load, model.h) at batch `batch` and height × width (0: the
  * checkpoint's). Prints what went wrong (naming the file) and returns 1 on failure. */
 int cli_model_load(clm_context *ctx, const char *path, int batch, int height, int width,

@@ -567,11 +567,7 @@ int cmd_bench(int argc, char **argv) {
       bench_check_output("--markdown", o.markdown) || bench_check_output("--png", o.png))
     return 1;
   const char *shown_model = o.model; /* as given: "models/default.cfg" reads the same anywhere */
-  static char shipped[1024];
-  if (access(o.model, R_OK) != 0 && !strncmp(o.model, "models/", 7)) { /* run from elsewhere */
-    snprintf(shipped, sizeof shipped, "%s/%s", CLMTL_MODELS_DIR, o.model + 7);
-    if (access(shipped, R_OK) == 0) o.model = shipped;
-  }
+  o.model = cli_shipped_model(o.model); /* a shipped model, run from elsewhere */
   if (o.child_out) return cold_start_child_main(&o);
   clm_graph *check = NULL; /* read the model once before touching any device */
   if (clm_graph_create(NULL, &check) != CLM_OK || clm_graph_load(check, o.model) != CLM_OK) {

@@ -386,13 +386,8 @@ int cmd_train(int argc_user, char **argv_user) {
       i++;
     }
   }
-  static char model[1024];
   if (resume && !model_given) o.model_path = NULL; /* the checkpoint's model text */
-  if (o.model_path && access(o.model_path, R_OK) != 0 &&
-      !strncmp(o.model_path, "models/", 7)) { /* a shipped model, run from elsewhere */
-    snprintf(model, sizeof model, "%s/%s", CLMTL_MODELS_DIR, o.model_path + 7);
-    if (access(model, R_OK) == 0) o.model_path = model;
-  }
+  o.model_path = cli_shipped_model(o.model_path); /* a shipped model, run from elsewhere */
   if (labels_given && !o.data_dir)
     return bad("--labels", o.labels == CLM_LABELS_TRAIN_IDS ? "trainids" : "categories",
                "applies to --data (the synthetic scenes are labelled with the 7 categories)");

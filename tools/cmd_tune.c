@@ -61,11 +61,7 @@ int cmd_tune(int argc, char **argv) {
   if (rc) return rc < 0 ? 0 : rc;
   if (model && pos) return cli_usage_error("'tune' takes one model file");
   if (model || pos) path = model ? model : pos;
-  static char shipped[1024];
-  if (access(path, R_OK) != 0 && !strncmp(path, "models/", 7)) { /* run from elsewhere */
-    snprintf(shipped, sizeof shipped, "%s/%s", CLMTL_MODELS_DIR, path + 7);
-    if (access(shipped, R_OK) == 0) path = shipped;
-  }
+  path = cli_shipped_model(path); /* a shipped model, run from elsewhere */
   clm_context *ctx = NULL;
   clm_graph *g = NULL;
   rc = 1;

@@ -243,6 +243,8 @@ static clm_status setup(trainer *t) {
   mc.gate_threshold = o->weighting.gate_threshold;
   mc.gradnorm_alpha = o->weighting.gradnorm_alpha;
   mc.dwa_temperature = o->weighting.dwa_temperature;
+  mc.cagrad_c = o->weighting.cagrad_c;
+  mc.seed = o->seed; /* rlw's draws and pcgrad's orders follow the run's seed */
   for (int i = 0; i < mc.ntasks && o->weighting.ntasks == mc.ntasks; i++) {
     mc.init_param[i] = o->weighting.init_param[i];
     mc.weight[i] = o->weighting.weight[i];
