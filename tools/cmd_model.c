@@ -32,7 +32,8 @@ static const char *model_usage =
     "  --lr X         their learning rate (1e-3)\n"
     "  --json         print the graph compiled for inference as JSON (no device needed)\n"
     "  --weighting W  fixed, equal, uncertainty (default), uncertainty-simple,\n"
-    "                 uncertainty-clamped, softplus, gradnorm, dwa\n";
+    "                 uncertainty-clamped, softplus, gradnorm, dwa, rlw, gls, pcgrad,\n"
+    "                 mgda-ub, cagrad, imtl-g, aligned-mtl\n";
 
 int cmd_model(int argc, char **argv) {
   const char *path = NULL, *device = NULL, *weighting = "uncertainty";
