@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "clmtl/util.h"
 #include "graph/op-def.h"
 
 typedef struct prof_entry {
@@ -27,12 +28,6 @@ static const char *pass_names[CLM_PASS_COUNT] = {"forward", "backward", "backwar
 
 const char *clm_graph_pass_name(clm_graph_pass p) {
   return (unsigned)p < CLM_PASS_COUNT ? pass_names[p] : "?";
-}
-
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
 static void add_entry(clm_graph *g, int node, clm_graph_pass pass) {
@@ -148,7 +143,7 @@ static clm_status record(clm_graph *g, int node, clm_graph_pass pass, double ms)
 void clm_profile_begin(clm_graph *g) {
   if (!g->profile) return;
   clFinish(g->ctx->queue); /* an error here shows again at the drain in clm_profile_end */
-  g->profile->t0 = now_s();
+  g->profile->t0 = clm_time_seconds();
 }
 
 clm_status clm_profile_end(clm_graph *g, int node, clm_graph_pass pass, clm_status st) {
@@ -157,7 +152,7 @@ clm_status clm_profile_end(clm_graph *g, int node, clm_graph_pass pass, clm_stat
   const clm_node *nd = &g->nodes[node];
   if (pass == CLM_PASS_BACKWARD && clm_op(nd->op)->split_backward)
     pass = CLM_PASS_BACKWARD_WEIGHT; /* what is left after clm_profile_mark */
-  return record(g, node, pass, (now_s() - g->profile->t0) * 1e3);
+  return record(g, node, pass, (clm_time_seconds() - g->profile->t0) * 1e3);
 }
 
 clm_status clm_profile_mark(clm_graph *g, const clm_node *nd) {
@@ -165,8 +160,8 @@ clm_status clm_profile_mark(clm_graph *g, const clm_node *nd) {
   if (nd->in_grad[0]) {
     CLM_CL_TRY(clFinish(g->ctx->queue));
     CLM_TRY(record(g, (int)(nd - g->nodes), CLM_PASS_BACKWARD_DATA,
-                   (now_s() - g->profile->t0) * 1e3));
+                   (clm_time_seconds() - g->profile->t0) * 1e3));
   }
-  g->profile->t0 = now_s();
+  g->profile->t0 = clm_time_seconds();
   return CLM_OK;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "clmtl/util.h"
 #include "graph/graph-impl.h"
 
 enum { PASS_FWD, PASS_BWD_DATA, PASS_BWD_WEIGHT, PASS_COUNT };
@@ -15,12 +16,6 @@ typedef struct scratch {
   clm_conv_params p;
   int deconv;
 } scratch;
-
-static double now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -50,10 +45,10 @@ static clm_status time_pass(clm_context *ctx, clm_conv_variant v, const scratch 
   CLM_TRY(run_pass(ctx, v, s, pass));
   CLM_TRY(clm_context_finish(ctx));
   for (int r = 0; r < reps; r++) {
-    double t0 = now_ms();
+    double t0 = (1e3 * clm_time_seconds());
     CLM_TRY(run_pass(ctx, v, s, pass));
     CLM_TRY(clm_context_finish(ctx));
-    t[r] = now_ms() - t0;
+    t[r] = (1e3 * clm_time_seconds()) - t0;
   }
   qsort(t, (size_t)reps, sizeof *t, cmp_double);
   *ms = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);

@@ -13,26 +13,19 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "clmtl/util.h"
 #include "graph/graph-impl.h"
 
 #define KEY_FIELDS 7
-
-static uint64_t fnv1a(uint64_t h, const char *s) {
-  for (const unsigned char *p = (const unsigned char *)s;; p++) { /* the NUL is hashed too */
-    h ^= *p;
-    h *= 0x100000001b3ull;
-    if (!*p) return h;
-  }
-}
 
 clm_status clm_tuning_file(const clm_context *ctx, char *buf, size_t size) {
   if (!ctx->cache_dir[0])
     CLM_FAIL(CLM_ERR_NOT_FOUND, "no cache directory for the tuning file: the context's "
              "cache_dir option is empty (in the CLI: set CLMTL_CACHE_DIR or HOME)");
   const clm_device_info *d = &ctx->info;
-  uint64_t h = 0xcbf29ce484222325ull;
+  uint64_t h = CLM_FNV1A64_INIT;
   const char *fields[] = {"clmtl-tuning-1", d->platform, d->name, d->vendor, d->version, d->driver};
-  for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) h = fnv1a(h, fields[i]);
+  for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) h = clm_fnv1a64(h, fields[i], strlen(fields[i]) + 1); /* the NUL too */
   snprintf(buf, size, "%s/tuning-%016llx.txt", ctx->cache_dir, (unsigned long long)h);
   return CLM_OK;
 }
@@ -115,23 +108,10 @@ int clm_tuning_lookup(const char *path, const char *key, int training, const clm
   return found;
 }
 
-static int mkdir_p(const char *dir) {
-  char tmp[512];
-  snprintf(tmp, sizeof tmp, "%s", dir);
-  for (char *p = tmp + 1; *p; p++)
-    if (*p == '/') {
-      *p = 0;
-      if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
-      *p = '/';
-    }
-  return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
-}
-
 clm_status clm_tuning_merge(const clm_context *ctx, const clm_tuning_entry *e, int count) {
   char path[600], tmp[640];
   CLM_TRY(clm_tuning_file(ctx, path, sizeof path));
-  if (mkdir_p(ctx->cache_dir))
-    CLM_FAIL(CLM_ERR_IO, "cannot create the cache directory %s: %s", ctx->cache_dir, strerror(errno));
+  CLM_TRY(clm_mkdir_p(ctx->cache_dir, 0755));
   snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
   FILE *out = fopen(tmp, "w");
   if (!out) CLM_FAIL(CLM_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "clmtl/util.h"
 #include "clmtl/checkpoint.h"
 #include "graph/graph-impl.h"
 #include "runtime/runtime-impl.h"
@@ -81,11 +82,8 @@ static clm_status st_open(const char *path, clm_st_file *sf) {
 }
 
 void clm_checkpoint_model_hash(const char *text, char out[17]) {
-  uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 */
-  for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p; p++) {
-    h ^= *p;
-    h *= 0x100000001b3ull;
-  }
+  const char *t = text ? text : "";
+  uint64_t h = clm_fnv1a64(CLM_FNV1A64_INIT, t, strlen(t));
   snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 

@@ -2,6 +2,7 @@
  * one-trainer-per-directory lock and the sweep of temporary files left by killed processes.
  * What goes into the directory (log, checkpoints) is trainer.c's and checkpoint.c's. */
 #define _GNU_SOURCE /* F_OFD_SETLK: a lock per open file, so one process cannot take it twice */
+#include "clmtl/util.h"
 #include "clmtl/rundir.h"
 #include <dirent.h>
 #include <errno.h>
@@ -36,30 +37,6 @@ char *clm_path_join(const char *dir, const char *name) {
   return p;
 }
 
-/* mkdir -p: every missing component of dir, 0755. */
-static clm_status make_dirs(const char *dir) {
-  char *tmp = strdup(dir);
-  if (!tmp) CLM_FAIL(CLM_ERR_HOST_MEMORY, "%s: out of host memory", dir);
-  for (char *p = tmp + 1; *p; p++) {
-    if (*p != '/' || p[-1] == '/') continue;
-    *p = '\0';
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
-      int e = errno;
-      clm_status st = CLM_ERROR(CLM_ERR_IO, "cannot create directory '%s' (for %s): %s", tmp, dir,
-                                strerror(e));
-      free(tmp);
-      return st;
-    }
-    *p = '/';
-  }
-  free(tmp);
-  struct stat sb;
-  if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-    CLM_FAIL(CLM_ERR_IO, "cannot create directory '%s': %s", dir, strerror(errno));
-  if (stat(dir, &sb) != 0) CLM_FAIL(CLM_ERR_IO, "%s: cannot stat: %s", dir, strerror(errno));
-  if (!S_ISDIR(sb.st_mode)) CLM_FAIL(CLM_ERR_IO, "%s: exists and is not a directory", dir);
-  return CLM_OK;
-}
 
 /* The pid of a "<anything>.safetensors.tmp.<pid>" name, or 0. */
 static long tmp_pid(const char *name) {
@@ -144,7 +121,7 @@ clm_status clm_rundir_open(const char *dir, clm_rundir **out, int *swept) {
   if (len >= PATH_MAX)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "run directory '%.60s...' is %zu characters long, too long for "
              "this system (PATH_MAX %d)", dir, len, PATH_MAX);
-  CLM_TRY(make_dirs(dir));
+  CLM_TRY(clm_mkdir_p(dir, 0755));
   char *lock_path = clm_path_join(dir, ".lock");
   if (!lock_path) CLM_FAIL(CLM_ERR_HOST_MEMORY, "%s: out of host memory", dir);
   int fd = -1;

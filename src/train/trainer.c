@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "clmtl/util.h"
 #include "clmtl/checkpoint.h"
 #include "clmtl/rundir.h"
 #include "clmtl/train.h"
@@ -74,12 +75,6 @@ typedef struct trainer {
   clm_feeds feeds;          /* the graph's inputs bound to the data by name (feeds.h) */
   const clm_train_callbacks *cb;
 } trainer;
-
-static double now_seconds(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static clm_status open_data(trainer *t) {
   const clm_train_options *o = t->o;
@@ -577,7 +572,7 @@ static clm_status run(trainer *t, const clm_train_callbacks *cb) {
   int *idx = malloc((size_t)n * sizeof *idx);
   if (!idx) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
   if (cb && cb->on_start) cb->on_start(cb->user, clm_context_device(t->ctx)->name, t->model_name, (long)clm_graph_params(t->g).w);
-  double start = now_seconds();
+  double start = clm_time_seconds();
   long first_step = step;
   clm_status st = CLM_OK;
   clm_mtl_scalars sc = clm_mtl_scalars_graph(t->g);
@@ -590,7 +585,7 @@ static clm_status run(trainer *t, const clm_train_callbacks *cb) {
   }
   int stopped = 0;
   for (int epoch = t->first_epoch; epoch < o->epochs && st == CLM_OK && !stopped; epoch++) {
-    double epoch_start = now_seconds();
+    double epoch_start = clm_time_seconds();
     shuffle(idx, n, o->seed * 1000003u + (uint64_t)epoch);
     /* an epoch interrupted by a stop request goes on from its next step */
     long s0 = epoch == t->first_epoch && t->epoch_step < per_epoch ? t->epoch_step : 0;
@@ -620,7 +615,7 @@ static clm_status run(trainer *t, const clm_train_callbacks *cb) {
         clm_train_progress p = {epoch + 1, o->epochs, step + 1, per_epoch, total, 0, 0, {0}, oc.lr, {0}};
         for (int i = 0; i < t->ntasks; i++) p.task_names[i] = clm_metrics_task_name(t->metrics, i);
         st = clm_mtl_read(t->mtl, &p.tasks);
-        double el = now_seconds() - start;
+        double el = clm_time_seconds() - start;
         p.images_per_second = (double)(step + 1 - first_step) * o->batch / el;
         p.eta_seconds = el / (double)(step + 1 - first_step) * (double)(total - step - 1);
         if (st == CLM_OK) log_step(t, &p);
@@ -678,7 +673,7 @@ static clm_status run(trainer *t, const clm_train_callbacks *cb) {
     if (st == CLM_OK && r.best) st = save(t, "best", epoch + 1, 0, NULL);
     if (st == CLM_OK) st = save(t, "last", epoch + 1, 0, NULL);
     if (st != CLM_OK) break;
-    r.seconds = now_seconds() - epoch_start;
+    r.seconds = clm_time_seconds() - epoch_start;
     log_epoch(t, &r, &snap, oc.lr);
     if (cb && cb->on_epoch) cb->on_epoch(cb->user, &r);
     if (r.stop) break;
