@@ -61,8 +61,9 @@ static clm_status place(plan_item *items, int count, size_t *total) {
     }
     size_t end;
     if (!clm_size_add(off, items[i].floats, &end)) {
-      free(live);
-      CLM_FAIL(CLM_ERR_SHAPE, "the activation arena would need more than %zu floats", SIZE_MAX);
+      free(live); /* beyond any size: the caller refuses it, naming the largest layer */
+      *total = SIZE_MAX;
+      return CLM_OK;
     }
     items[i].off = off;
     if (end > peak) peak = end;
