@@ -243,6 +243,8 @@ static double conv_floats(const clm_graph *g, const clm_node *nd, clm_graph_pass
 
 static clm_status batchnorm_infer(clm_graph *g, clm_node *nd) {
   const clm_node *x = IN(nd, 0);
+  /* the saved statistics (mean and variance per channel) are one tensor of 2C */
+  CLM_TRY(check_dims(g, nd->layer, "its saved batch statistics", 1, 2LL * x->c, 1, 1, "twice the input's channels"));
   set_shape(nd, x->n, x->c, x->h, x->w);
   add_const_param(nd, "weight", 0, x->c, 1.0f); /* PyTorch's BatchNorm2d defaults */
   add_const_param(nd, "bias", 0, x->c, 0.0f);
