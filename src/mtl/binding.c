@@ -1,7 +1,8 @@
 /* A multi-task weighting bound to a training graph: the config derived from the graph's loss
  * layers, the device buffers the weighting writes (total, effective weights, a count of
- * non-finite steps), the training step that strings forward, weighting, backward and the
- * optimizer together on the device, and the host snapshot read at logging intervals. */
+ * non-finite steps), the weighting's parts of a training step (before the forward, the
+ * gradients after it, after the optimizer), its state for checkpoints, and the host snapshot
+ * read at logging intervals. Not here: the step itself (src/train/step.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@ struct clm_mtl {
   clm_tensor shared_grad;  /* gradient view of its weight */
   clm_tensor norms, l0, lgrad, ws;
   long steps;
-  /* dwa */
+  /* the epoch means recorded (every strategy: checkpoints carry them); dwa weighs by them */
   clm_dwa dwa;
   /* gradient methods (gradmethods.c) */
   clm_gm *gm;
@@ -48,18 +49,29 @@ static clm_status gradnorm_setup(clm_mtl *m) {
 
 clm_status clm_mtl_config_for_graph(const clm_graph *g, clm_mtl_strategy strategy,
                                     clm_mtl_config *cfg) {
+  clm_mtl_config settings = clm_mtl_defaults(strategy, 0);
+  return clm_mtl_config_bind(g, &settings, cfg);
+}
+
+clm_status clm_mtl_config_bind(const clm_graph *g, const clm_mtl_config *settings,
+                               clm_mtl_config *cfg) {
   int k = clm_graph_loss_count(g);
   if (k < 1 || k > CLM_MTL_MAX_TASKS)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "multi-task weighting needs 1 to %d loss layers, the graph has %d",
              CLM_MTL_MAX_TASKS, k);
-  *cfg = clm_mtl_defaults(strategy, k);
+  clm_mtl_config defaults = clm_mtl_defaults(settings->strategy, k);
+  *cfg = *settings;
+  cfg->ntasks = k;
   for (int i = 0; i < k; i++) {
     const clm_layer *l = clm_graph_loss_layer(g, i);
     clm_tensor target;
     CLM_TRY(clm_graph_tensor((clm_graph *)g, l->target, &target));
     cfg->kind[i] = l->kind == CLM_TASK_CLASSIFICATION ? CLM_MTL_CLASSIFICATION : CLM_MTL_REGRESSION;
-    cfg->weight[i] = l->weight;
     cfg->valid_total[i] = (float)((double)target.n * target.c * target.h * target.w);
+    if (settings->ntasks != k) {
+      cfg->weight[i] = l->weight;
+      cfg->init_param[i] = defaults.init_param[i];
+    }
   }
   return CLM_OK;
 }
@@ -85,6 +97,7 @@ clm_status clm_mtl_create(clm_graph *g, const clm_mtl_config *cfg, clm_mtl **out
     ws_floats = clm_gradnorm_workspace(clm_tensor_numel(&m->shared_grad));
   }
   if (st == CLM_OK && cfg->strategy == CLM_MTL_DWA) st = clm_dwa_init(&m->dwa, k, cfg->dwa_temperature);
+  else m->dwa.ntasks = k; /* the means only */
   if (st == CLM_OK && clm_mtl_strategy_needs_task_grads(cfg->strategy) &&
       cfg->strategy != CLM_MTL_GRADNORM)
     st = clm_gm_create(g, cfg, &m->gm);
@@ -164,35 +177,37 @@ clm_status clm_mtl_optim_setup(clm_mtl *m, clm_optim_state *s, int decay_bias_no
   return clm_optim_state_set_task(s, clm_graph_task_params(g).off, (size_t)m->cfg.ntasks);
 }
 
-clm_status clm_mtl_train_step(clm_mtl *m, const clm_optim_config *opt, clm_optim_state *state) {
+clm_graph *clm_mtl_graph(const clm_mtl *m) { return m->g; }
+
+clm_status clm_mtl_begin_step(clm_mtl *m) {
+  if (m->cfg.strategy != CLM_MTL_RLW) return CLM_OK;
+  /* this step's weights softmax(z) */
+  double z[CLM_MTL_MAX_TASKS], top = -HUGE_VAL, sum = 0;
+  float w[CLM_MTL_MAX_TASKS];
+  clm_tensor task_params = clm_graph_task_params(m->g);
+  CLM_TRY(clm_mtl_rlw_draw(m->cfg.seed, m->steps, m->cfg.ntasks, z));
+  for (int i = 0; i < m->cfg.ntasks; i++) top = fmax(top, z[i]);
+  for (int i = 0; i < m->cfg.ntasks; i++) sum += exp(z[i] - top);
+  for (int i = 0; i < m->cfg.ntasks; i++) w[i] = (float)(exp(z[i] - top) / sum);
+  return clm_tensor_upload(clm_graph_context(m->g), &task_params, w);
+}
+
+clm_status clm_mtl_gradients(clm_mtl *m) {
   clm_graph *g = m->g;
-  /* the task parameters: their own learning rate, never decayed (host only) */
-  if (state && state->n == (size_t)clm_graph_params(g).w)
-    CLM_TRY(clm_optim_state_set_task(state, clm_graph_task_params(g).off, (size_t)m->cfg.ntasks));
-  clm_tensor params = clm_graph_params(g), grads = clm_graph_grads(g);
+  clm_context *ctx = clm_graph_context(g);
   clm_tensor task_params = clm_graph_task_params(g), task_grads = clm_graph_task_grads(g);
   int gradnorm = m->cfg.strategy == CLM_MTL_GRADNORM;
-  if (m->cfg.strategy == CLM_MTL_RLW) { /* this step's weights softmax(z) */
-    double z[CLM_MTL_MAX_TASKS], top = -HUGE_VAL, sum = 0;
-    float w[CLM_MTL_MAX_TASKS];
-    CLM_TRY(clm_mtl_rlw_draw(m->cfg.seed, m->steps, m->cfg.ntasks, z));
-    for (int i = 0; i < m->cfg.ntasks; i++) top = fmax(top, z[i]);
-    for (int i = 0; i < m->cfg.ntasks; i++) sum += exp(z[i] - top);
-    for (int i = 0; i < m->cfg.ntasks; i++) w[i] = (float)(exp(z[i] - top) / sum);
-    CLM_TRY(clm_tensor_upload(clm_graph_context(g), &task_params, w));
-  }
-  CLM_TRY(clm_graph_forward(g));
   if (gradnorm) CLM_TRY(gradnorm_norms(m));
   if (m->gm) { /* the gradient methods assemble the gradient from per-task passes */
     int bad = 0;
     clm_mtl_scalars sc = clm_mtl_scalars_graph(g);
-    CLM_TRY(clm_mtl_step(clm_graph_context(g), &m->cfg, &sc, &task_params, &m->total, &task_grads, &m->weights));
+    CLM_TRY(clm_mtl_step(ctx, &m->cfg, &sc, &task_params, &m->total, &task_grads, &m->weights));
     CLM_TRY(clm_gm_gradients(m->gm, m->steps, &m->weights, &bad));
     if (bad) { /* a non-finite combination: the guard skips the step and counts it */
       float nan = NAN;
-      CLM_TRY(clm_tensor_upload(clm_graph_context(g), &m->total, &nan));
+      CLM_TRY(clm_tensor_upload(ctx, &m->total, &nan));
     }
-    CLM_TRY(clm_launch_1d(clm_graph_context(g), "train", "count_nonfinite", 1, "tt", &m->total, &m->skipped));
+    CLM_TRY(clm_launch_1d(ctx, "train", "count_nonfinite", 1, "tt", &m->total, &m->skipped));
   } else {
     CLM_TRY(clm_graph_zero_grad(g));
     CLM_TRY(clm_mtl_weigh(m));
@@ -200,18 +215,24 @@ clm_status clm_mtl_train_step(clm_mtl *m, const clm_optim_config *opt, clm_optim
   }
   if (gradnorm) {
     clm_mtl_scalars sc = clm_mtl_scalars_graph(g);
-    CLM_TRY(clm_gradnorm_weight_grad(clm_graph_context(g), &m->cfg, m->cfg.gradnorm_alpha, &sc, &task_params,
+    CLM_TRY(clm_gradnorm_weight_grad(ctx, &m->cfg, m->cfg.gradnorm_alpha, &sc, &task_params,
                                      &m->norms, &m->l0, &task_grads, &m->lgrad));
   }
-  CLM_TRY(clm_optim_step(clm_graph_context(g), opt, &params, &grads, state, &m->total));
-  if (gradnorm) CLM_TRY(clm_gradnorm_renormalize(clm_graph_context(g), &task_params));
+  return CLM_OK;
+}
+
+clm_status clm_mtl_end_step(clm_mtl *m) {
+  if (m->cfg.strategy == CLM_MTL_GRADNORM) {
+    clm_tensor task_params = clm_graph_task_params(m->g);
+    CLM_TRY(clm_gradnorm_renormalize(clm_graph_context(m->g), &task_params));
+  }
   m->steps++;
   return CLM_OK;
 }
 
 clm_status clm_mtl_end_epoch(clm_mtl *m, const float *epoch_means) {
-  if (m->cfg.strategy != CLM_MTL_DWA) return CLM_OK;
   CLM_TRY(clm_dwa_record(&m->dwa, epoch_means));
+  if (m->cfg.strategy != CLM_MTL_DWA) return CLM_OK;
   clm_tensor w = clm_graph_task_params(m->g);
   return clm_dwa_upload(clm_graph_context(m->g), &m->dwa, &w);
 }
@@ -287,12 +308,15 @@ clm_status clm_mtl_state_get(clm_mtl *m, clm_mtl_state *out) {
   out->skipped_steps = head[1];
   out->skipped_in_a_row = head[2];
   for (int i = 0; i < k; i++) out->l0[i] = l0[i];
+  out->epochs = m->dwa.epochs;
+  memcpy(out->last, m->dwa.last, sizeof out->last);
+  memcpy(out->before, m->dwa.before, sizeof out->before);
   return CLM_OK;
 }
 
 clm_status clm_mtl_state_set(clm_mtl *m, const clm_mtl_state *in) {
   if (!m || !in) CLM_FAIL(CLM_ERR_INVALID_ARG, "weighting state: weighting and state required");
-  if (in->ntasks != m->cfg.ntasks || in->steps < 0)
+  if (in->ntasks != m->cfg.ntasks || in->steps < 0 || in->epochs < 0)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "weighting state of %d tasks after %ld steps for a weighting of "
              "%d tasks", in->ntasks, in->steps, m->cfg.ntasks);
   clm_tensor counters = clm_tensor_view(m->buf, 1, 1, 1, 1, 2);
@@ -300,5 +324,10 @@ clm_status clm_mtl_state_set(clm_mtl *m, const clm_mtl_state *in) {
   CLM_TRY(clm_tensor_upload(clm_graph_context(m->g), &counters, c));
   CLM_TRY(clm_tensor_upload(clm_graph_context(m->g), &m->l0, in->l0));
   m->steps = in->steps;
-  return CLM_OK;
+  m->dwa.epochs = in->epochs;
+  memcpy(m->dwa.last, in->last, sizeof m->dwa.last);
+  memcpy(m->dwa.before, in->before, sizeof m->dwa.before);
+  if (m->cfg.strategy != CLM_MTL_DWA || in->epochs == 0) return CLM_OK;
+  clm_tensor w = clm_graph_task_params(m->g); /* the weights the last recorded epoch set */
+  return clm_dwa_upload(clm_graph_context(m->g), &m->dwa, &w);
 }
