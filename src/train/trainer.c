@@ -241,32 +241,11 @@ static void report_notes(trainer *t) {
   for (int i = 0; i < t->feeds.nnotes; i++) note(t, "task_without_data", t->feeds.notes[i]);
 }
 
-static clm_status setup(trainer *t) {
+/* The run directory, created and locked only now, when the run can start: a second trainer
+ * into it stops here, before it truncates the log or writes a checkpoint. Then --overwrite's
+ * removals and the log (appended to by --resume). */
+static clm_status open_run_dir(trainer *t) {
   const clm_train_options *o = t->o;
-  if (o->batch <= 0 || o->epochs <= 0 || o->height <= 0 || o->width <= 0)
-    CLM_FAIL(CLM_ERR_INVALID_ARG, "batch, epochs and size must be positive");
-  CLM_TRY(open_session(t));
-  t->ctx = t->session->ctx;
-  t->g = t->session->g;
-  t->mtl = t->session->mtl;
-  t->opt = &t->session->opt;
-  t->model_text = clm_graph_model_text(t->g);
-  t->ntasks = clm_graph_loss_count(t->g);
-  CLM_TRY(clm_buffer_alloc(t->ctx, 2 * (size_t)t->ntasks, &t->acc));
-  CLM_TRY(open_data(t));
-  if (clm_dataset_count(t->train) < o->batch)
-    CLM_FAIL(CLM_ERR_INVALID_ARG, "the training split has %d samples, fewer than a batch of %d",
-             clm_dataset_count(t->train), o->batch);
-  const clm_target_info *targets;
-  int ntargets = clm_dataset_targets(t->train, &targets);
-  CLM_TRY(clm_feeds_bind(t->g, targets, ntargets, 0, &t->feeds));
-  for (int i = 0; i < 2; i++) {
-    CLM_TRY(clm_batch_init(&t->batches[i], &t->feeds, o->batch, o->height, o->width));
-    t->batches[i].instance_noise = o->synth.noise_instance;
-  }
-  CLM_TRY(clm_metrics_for_graph(t->g, &t->metrics));
-  /* created and locked only now, when the run can start: a second trainer into it stops here,
-   * before it truncates the log or writes a checkpoint */
   CLM_TRY(clm_rundir_open(o->out_dir, &t->rundir, NULL));
   const char *what = NULL;
   if (!o->resume && clm_train_dir_has_run(o->out_dir, &what)) {
@@ -295,6 +274,35 @@ static clm_status setup(trainer *t) {
   }
   free(path);
   if (!o->resume) log_start(t);
+  return CLM_OK;
+}
+
+/* Session, data, feeds, double-buffered batches, metrics, then the run directory. */
+static clm_status setup(trainer *t) {
+  const clm_train_options *o = t->o;
+  if (o->batch <= 0 || o->epochs <= 0 || o->height <= 0 || o->width <= 0)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "batch, epochs and size must be positive");
+  CLM_TRY(open_session(t));
+  t->ctx = t->session->ctx;
+  t->g = t->session->g;
+  t->mtl = t->session->mtl;
+  t->opt = &t->session->opt;
+  t->model_text = clm_graph_model_text(t->g);
+  t->ntasks = clm_graph_loss_count(t->g);
+  CLM_TRY(clm_buffer_alloc(t->ctx, 2 * (size_t)t->ntasks, &t->acc));
+  CLM_TRY(open_data(t));
+  if (clm_dataset_count(t->train) < o->batch)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "the training split has %d samples, fewer than a batch of %d",
+             clm_dataset_count(t->train), o->batch);
+  const clm_target_info *targets;
+  int ntargets = clm_dataset_targets(t->train, &targets);
+  CLM_TRY(clm_feeds_bind(t->g, targets, ntargets, 0, &t->feeds));
+  for (int i = 0; i < 2; i++) {
+    CLM_TRY(clm_batch_init(&t->batches[i], &t->feeds, o->batch, o->height, o->width));
+    t->batches[i].instance_noise = o->synth.noise_instance;
+  }
+  CLM_TRY(clm_metrics_for_graph(t->g, &t->metrics));
+  CLM_TRY(open_run_dir(t));
   report_notes(t);
   return CLM_OK;
 }
