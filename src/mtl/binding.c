@@ -11,6 +11,7 @@
 
 struct clm_mtl {
   clm_graph *g;
+  clm_context *ctx;        /* g's */
   clm_mtl_config cfg;
   clm_mem buf;             /* [0] total, [1] non-finite steps, [2] of them in a row,
                               [3..3+K) effective weights;
@@ -87,6 +88,7 @@ clm_status clm_mtl_create(clm_graph *g, const clm_mtl_config *cfg, clm_mtl **out
   clm_mtl *m = calloc(1, sizeof *m);
   if (!m) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
   m->g = g;
+  m->ctx = clm_graph_context(g);
   m->cfg = *cfg;
   m->shared = -1;
   int k = cfg->ntasks;
@@ -101,7 +103,7 @@ clm_status clm_mtl_create(clm_graph *g, const clm_mtl_config *cfg, clm_mtl **out
   if (st == CLM_OK && clm_mtl_strategy_needs_task_grads(cfg->strategy) &&
       cfg->strategy != CLM_MTL_GRADNORM)
     st = clm_gm_create(g, cfg, &m->gm);
-  if (st == CLM_OK) st = clm_buffer_alloc(clm_graph_context(g), 4 + 3 * (size_t)k + ws_floats, &m->buf);
+  if (st == CLM_OK) st = clm_buffer_alloc(m->ctx, 4 + 3 * (size_t)k + ws_floats, &m->buf);
   if (st != CLM_OK) { clm_gm_free(m->gm); free(m); return st; }
   m->total = clm_tensor_view(m->buf, 0, 1, 1, 1, 1);
   m->skipped = clm_tensor_view(m->buf, 1, 1, 1, 1, 2);
@@ -111,7 +113,7 @@ clm_status clm_mtl_create(clm_graph *g, const clm_mtl_config *cfg, clm_mtl **out
   m->lgrad = clm_tensor_view(m->buf, 3 + 3 * (size_t)k, 1, 1, 1, 1);
   m->ws = clm_tensor_view(m->buf, 4 + 3 * (size_t)k, 1, 1, 1, (int)(ws_floats ? ws_floats : 1));
   clm_tensor params = clm_graph_task_params(g);
-  st = clm_mtl_params_init(clm_graph_context(g), cfg, &params);
+  st = clm_mtl_params_init(m->ctx, cfg, &params);
   if (st != CLM_OK) { clm_mtl_free(m); return st; }
   *out = m;
   return CLM_OK;
@@ -128,10 +130,11 @@ clm_tensor clm_mtl_total(const clm_mtl *m) { return m->total; }
 
 clm_status clm_mtl_weigh(clm_mtl *m) {
   clm_graph *g = m->g;
+  clm_context *ctx = m->ctx;
   clm_mtl_scalars sc = clm_mtl_scalars_graph(g);
   clm_tensor params = clm_graph_task_params(g), grads = clm_graph_task_grads(g);
-  CLM_TRY(clm_mtl_step(clm_graph_context(g), &m->cfg, &sc, &params, &m->total, &grads, &m->weights));
-  return clm_launch_1d(clm_graph_context(g), "train", "count_nonfinite", 1, "tt", &m->total, &m->skipped);
+  CLM_TRY(clm_mtl_step(ctx, &m->cfg, &sc, &params, &m->total, &grads, &m->weights));
+  return clm_launch_1d(ctx, "train", "count_nonfinite", 1, "tt", &m->total, &m->skipped);
 }
 
 /* GradNorm's per-task gradient norms at the shared layer W: per task, a partial backward
@@ -140,15 +143,16 @@ clm_status clm_mtl_weigh(clm_mtl *m) {
  * zeroes everything before the real backward. */
 static clm_status gradnorm_norms(clm_mtl *m) {
   clm_graph *g = m->g;
+  clm_context *ctx = m->ctx;
   clm_mtl_scalars sc = clm_mtl_scalars_graph(g);
   for (int i = 0; i < m->cfg.ntasks; i++) {
-    CLM_TRY(clm_tensor_fill(clm_graph_context(g), &m->shared_grad, 0.0f));
-    CLM_TRY(clm_launch_1d(clm_graph_context(g), "train", "seed_onehot", (size_t)m->cfg.ntasks, "tiii", &sc.seed,
+    CLM_TRY(clm_tensor_fill(ctx, &m->shared_grad, 0.0f));
+    CLM_TRY(clm_launch_1d(ctx, "train", "seed_onehot", (size_t)m->cfg.ntasks, "tiii", &sc.seed,
                           sc.stride, m->cfg.ntasks, i));
     CLM_TRY(clm_graph_backward_to_node(g, 1u << i, m->shared));
-    CLM_TRY(clm_gradnorm_norm(clm_graph_context(g), &m->shared_grad, &m->norms, i, &m->ws));
+    CLM_TRY(clm_gradnorm_norm(ctx, &m->shared_grad, &m->norms, i, &m->ws));
   }
-  return clm_gradnorm_record_initial(clm_graph_context(g), &m->cfg, &sc, &m->l0, m->steps > 0);
+  return clm_gradnorm_record_initial(m->ctx, &m->cfg, &sc, &m->l0, m->steps > 0);
 }
 
 clm_status clm_mtl_optim_setup(clm_mtl *m, clm_optim_state *s, int decay_bias_norm) {
@@ -171,7 +175,7 @@ clm_status clm_mtl_optim_setup(clm_mtl *m, clm_optim_state *s, int decay_bias_no
     int decays = p.is_task_param ? 0 : conv_weight ? 1 : decay_bias_norm != 0;
     memset(decay + p.view.off, decays, clm_tensor_numel(&p.view));
   }
-  clm_status st = clm_optim_state_set_decay(clm_graph_context(g), s, decay);
+  clm_status st = clm_optim_state_set_decay(m->ctx, s, decay);
   free(decay);
   CLM_TRY(st);
   return clm_optim_state_set_task(s, clm_graph_task_params(g).off, (size_t)m->cfg.ntasks);
@@ -189,12 +193,12 @@ clm_status clm_mtl_begin_step(clm_mtl *m) {
   for (int i = 0; i < m->cfg.ntasks; i++) top = fmax(top, z[i]);
   for (int i = 0; i < m->cfg.ntasks; i++) sum += exp(z[i] - top);
   for (int i = 0; i < m->cfg.ntasks; i++) w[i] = (float)(exp(z[i] - top) / sum);
-  return clm_tensor_upload(clm_graph_context(m->g), &task_params, w);
+  return clm_tensor_upload(m->ctx, &task_params, w);
 }
 
 clm_status clm_mtl_gradients(clm_mtl *m) {
   clm_graph *g = m->g;
-  clm_context *ctx = clm_graph_context(g);
+  clm_context *ctx = m->ctx;
   clm_tensor task_params = clm_graph_task_params(g), task_grads = clm_graph_task_grads(g);
   int gradnorm = m->cfg.strategy == CLM_MTL_GRADNORM;
   if (gradnorm) CLM_TRY(gradnorm_norms(m));
@@ -224,7 +228,7 @@ clm_status clm_mtl_gradients(clm_mtl *m) {
 clm_status clm_mtl_end_step(clm_mtl *m) {
   if (m->cfg.strategy == CLM_MTL_GRADNORM) {
     clm_tensor task_params = clm_graph_task_params(m->g);
-    CLM_TRY(clm_gradnorm_renormalize(clm_graph_context(m->g), &task_params));
+    CLM_TRY(clm_gradnorm_renormalize(m->ctx, &task_params));
   }
   m->steps++;
   return CLM_OK;
@@ -234,7 +238,7 @@ clm_status clm_mtl_end_epoch(clm_mtl *m, const float *epoch_means) {
   CLM_TRY(clm_dwa_record(&m->dwa, epoch_means));
   if (m->cfg.strategy != CLM_MTL_DWA) return CLM_OK;
   clm_tensor w = clm_graph_task_params(m->g);
-  return clm_dwa_upload(clm_graph_context(m->g), &m->dwa, &w);
+  return clm_dwa_upload(m->ctx, &m->dwa, &w);
 }
 
 const char *clm_mtl_shared_layer(const clm_mtl *m) {
@@ -279,10 +283,10 @@ clm_status clm_mtl_read(clm_mtl *m, clm_mtl_snapshot *out) {
   clm_tensor params = clm_graph_task_params(g);
   clm_tensor scalars = clm_graph_loss_scalars(g);
   clm_tensor both = clm_tensor_view(m->buf, 0, 1, 1, 1, 3);
-  CLM_TRY(clm_tensor_download(clm_graph_context(g), &both, head));
-  CLM_TRY(clm_tensor_download(clm_graph_context(g), &m->weights, out->weight));
-  CLM_TRY(clm_tensor_download(clm_graph_context(g), &params, out->param));
-  CLM_TRY(clm_tensor_download(clm_graph_context(g), &scalars, scal));
+  CLM_TRY(clm_tensor_download(m->ctx, &both, head));
+  CLM_TRY(clm_tensor_download(m->ctx, &m->weights, out->weight));
+  CLM_TRY(clm_tensor_download(m->ctx, &params, out->param));
+  CLM_TRY(clm_tensor_download(m->ctx, &scalars, scal));
   out->ntasks = k;
   out->total = head[0];
   out->skipped_steps = (int)head[1];
@@ -300,8 +304,8 @@ clm_status clm_mtl_state_get(clm_mtl *m, clm_mtl_state *out) {
   int k = m->cfg.ntasks;
   float head[3], l0[CLM_MTL_MAX_TASKS];
   clm_tensor both = clm_tensor_view(m->buf, 0, 1, 1, 1, 3);
-  CLM_TRY(clm_tensor_download(clm_graph_context(m->g), &both, head));
-  CLM_TRY(clm_tensor_download(clm_graph_context(m->g), &m->l0, l0));
+  CLM_TRY(clm_tensor_download(m->ctx, &both, head));
+  CLM_TRY(clm_tensor_download(m->ctx, &m->l0, l0));
   memset(out, 0, sizeof *out);
   out->ntasks = k;
   out->steps = m->steps;
@@ -321,13 +325,13 @@ clm_status clm_mtl_state_set(clm_mtl *m, const clm_mtl_state *in) {
              "%d tasks", in->ntasks, in->steps, m->cfg.ntasks);
   clm_tensor counters = clm_tensor_view(m->buf, 1, 1, 1, 1, 2);
   float c[2] = {in->skipped_steps, in->skipped_in_a_row};
-  CLM_TRY(clm_tensor_upload(clm_graph_context(m->g), &counters, c));
-  CLM_TRY(clm_tensor_upload(clm_graph_context(m->g), &m->l0, in->l0));
+  CLM_TRY(clm_tensor_upload(m->ctx, &counters, c));
+  CLM_TRY(clm_tensor_upload(m->ctx, &m->l0, in->l0));
   m->steps = in->steps;
   m->dwa.epochs = in->epochs;
   memcpy(m->dwa.last, in->last, sizeof m->dwa.last);
   memcpy(m->dwa.before, in->before, sizeof m->dwa.before);
   if (m->cfg.strategy != CLM_MTL_DWA || in->epochs == 0) return CLM_OK;
   clm_tensor w = clm_graph_task_params(m->g); /* the weights the last recorded epoch set */
-  return clm_dwa_upload(clm_graph_context(m->g), &m->dwa, &w);
+  return clm_dwa_upload(m->ctx, &m->dwa, &w);
 }
