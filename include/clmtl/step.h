@@ -45,8 +45,8 @@ typedef struct clm_step_hooks {
 CLMTL_API clm_status clm_step_run(clm_mtl *m, const clm_optim_config *opt, clm_optim_state *state,
                                   const clm_step_hooks *hooks);
 
-/* Adds the step's K loss values and valid counts to acc (2K floats: value·count sums, then
- * counts; the epoch means are sums / counts), on the device. */
+/* Adds the step's K loss values to acc (2K floats, on the device): task i's value, when
+ * finite, to acc[i] and 1 to acc[K + i], so that an epoch's mean losses are acc[i] / acc[K + i]. */
 CLMTL_API clm_status clm_step_accumulate_losses(const clm_graph *g, const clm_tensor *acc);
 
 /* ---- the set-up ---------------------------------------------------------------------------- */
