@@ -6,7 +6,10 @@ weighting of cl/mtl.cl, and the weights and batch `clmtl model --steps` starts f
 under the net's `mods.` prefix. Checkpoints both ways (read_checkpoint, write_checkpoint,
 state_dict_from_clmtl, clmtl_from_state_dict): a clmtl checkpoint loads into ClmtlNet with
 load_state_dict(strict=True), and a ClmtlNet's state dict becomes a checkpoint clmtl eval/infer
-open. Used by tools/bench_torch.py; importable by other tools:
+open. Optimizer state both ways (clmtl_adam, adam_state_from_clmtl, clmtl_optimizer_from_adam):
+a checkpoint's Adam/AdamW moments and step load into torch.optim with load_state_dict, so a
+run continues in PyTorch (or back in clmtl) where it stopped. Used by tools/bench_torch.py;
+importable by other tools:
 
   from clmtl_cfg import load_model
   from clmtl_torch import ClmtlNet
