@@ -1,9 +1,9 @@
 """ONNX export against clmtl's own inference, run by test_onnx_export.sh (one call per step).
 
-  onnx_check.py random CFG H W OUT.safetensors
+  onnx_check.py random CFG H W OUT.safetensors [NAN_TENSOR]
       a clmtl checkpoint of model file CFG at H x W with random weights and random batch-norm
       statistics (so folding is exercised), written from `clmtl model --json` (numpy only);
-      the program is taken from $CLMTL_PROGRAM
+      the program is taken from $CLMTL_PROGRAM; NAN_TENSOR: that tensor's element 3 is NaN
   onnx_check.py compare TAG MODEL.onnx INFER_DIR IMAGE...
       onnx.checker.check_model (full check) on the file, then ONNX Runtime on the images
       (PIL, planar RGB / 255: what clmtl infer feeds the network) against the .npy files of
@@ -28,7 +28,7 @@ def fnv1a64(data):
     return "%016x" % h
 
 
-def random_checkpoint(cfg, height, width, out):
+def random_checkpoint(cfg, height, width, out, nan_in=None):
     doc = json.loads(subprocess.check_output([os.environ["CLMTL_PROGRAM"], "model", "--json", cfg,
                                               "--size", "%dx%d" % (height, width), "--batch", "1"]))
     rng = np.random.default_rng(7)
@@ -54,6 +54,8 @@ def random_checkpoint(cfg, height, width, out):
             else:  # task parameters
                 v = np.zeros(n)
         tensors[name] = np.asarray(v, dtype="<f4").reshape(shape)
+        if name == nan_in:
+            tensors[name].reshape(-1)[3] = np.nan
     text = open(cfg, "rb").read()
     meta = {"format": "clmtl-1", "model_fnv1a64": fnv1a64(text), "step": "0", "epoch": "0",
             "strategy": "", "height": str(height), "width": str(width), "data_seed": "1", "label_set": "categories",
@@ -121,6 +123,7 @@ def compare(tag, model, infer_dir, images):
 
 if __name__ == "__main__":
     if sys.argv[1] == "random":
-        random_checkpoint(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
+        random_checkpoint(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5],
+                          sys.argv[6] if len(sys.argv) > 6 else None)
         sys.exit(0)
     sys.exit(compare(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]))

@@ -194,4 +194,8 @@ check "export of a model file instead of a checkpoint: refused naming it, nothin
 "$clmtl" export --onnx "$dir/nodir/x.onnx" "$dir/tiny.safetensors" > "$dir/e3.log" 2>&1
 test $? -eq 1 && grep -q "nodir/x.onnx" "$dir/e3.log"
 check "export into a missing directory: refused naming the file" $?
+"$vpy" "$check_py" random "$src/models/tiny.cfg" $H $W "$dir/nan.safetensors" enc2.bn.running_var
+"$clmtl" export --onnx "$dir/nan.onnx" "$dir/nan.safetensors" > "$dir/e4.log" 2>&1
+test $? -eq 1 && grep -q "enc2.bn.running_var" "$dir/e4.log" && grep -q "index 3" "$dir/e4.log" && test ! -e "$dir/nan.onnx"
+check "a NaN in a checkpoint is refused naming the tensor and the index, nothing written" $?
 finish
