@@ -6,7 +6,8 @@
       the program is taken from $CLMTL_PROGRAM; NAN_TENSOR: that tensor's element 3 is NaN
   onnx_check.py compare TAG MODEL.onnx INFER_DIR IMAGE...
       onnx.checker.check_model (full check) on the file, then ONNX Runtime on the images
-      (PIL, planar RGB / 255: what clmtl infer feeds the network) against the .npy files of
+      (PIL, planar RGB / 255, its luma for a 1-channel input: what clmtl infer feeds the
+      network) against the .npy files of
       `clmtl infer --raw` in INFER_DIR (images at the network's resolution, so infer's resize is
       the identity): per classification task the argmax of the ONNX logits must agree with
       the argmax of STEM_TASK_probs.npy on 100% of pixels (and the softmax is compared);
@@ -92,6 +93,9 @@ def compare(tag, model, infer_dir, images):
                   for p in images]).astype(np.float32)
     sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
     (inp,) = sess.get_inputs()
+    check("one graph input, '%s'" % inp.name, True)
+    if inp.shape[1] == 1:  # clm_image_convert: a 1-channel input gets the image's luma
+        x = (np.float32(0.299) * x[:, 0] + np.float32(0.587) * x[:, 1] + np.float32(0.114) * x[:, 2])[:, None]
     names = [o.name for o in sess.get_outputs()]
     got = dict(zip(names, sess.run(None, {inp.name: x})))
     for task, y in got.items():

@@ -1,6 +1,7 @@
 #!/bin/sh
 # clmtl export --onnx against clmtl's own inference (tests/onnx_check.py): for the default
-# model (a short training run), tiny.cfg, segnet-mtl.cfg (MaxUnpool) and a model written here
+# model (a short training run), tiny.cfg, segnet-mtl.cfg (MaxUnpool), a grey model with renamed
+# input, heads and tasks (tests/models/gray_renamed.cfg) and a model written here
 # with every other op (deconv with output_padding, leaky relu, a batch-norm layer, an
 # activation layer, sigmoid, add, dilation, stride, an odd-sized unpool), each checkpoint is
 # exported, checked by onnx.checker.check_model and run in ONNX Runtime on synthetic images at
@@ -151,6 +152,12 @@ for m in tiny segnet-mtl; do
   check "$m: a checkpoint with random weights and batch-norm statistics" $?
   run_model "$m" "$dir/$m.safetensors"
 done
+# a grey model whose input layer is 'pixels' and whose heads and tasks are renamed
+"$vpy" "$check_py" random "$src/tests/models/gray_renamed.cfg" $H $W "$dir/gray.safetensors"
+check "gray_renamed: a checkpoint with random weights and batch-norm statistics" $?
+run_model gray "$dir/gray.safetensors"
+"$vpy" -c "import onnx, sys; sys.exit(0 if [i.name for i in onnx.load(sys.argv[1]).graph.input] == ['pixels'] else 1)" "$dir/gray.onnx"
+check "gray_renamed: the graph input is named after the input layer, 'pixels'" $?
 "$vpy" "$check_py" random "$dir/ops.cfg" $H $W "$dir/ops.safetensors"
 check "ops: a checkpoint with random weights and batch-norm statistics" $?
 run_model ops "$dir/ops.safetensors"
