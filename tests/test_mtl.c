@@ -120,11 +120,11 @@ static mtl_result run_device(clm_context *ctx, const mtl_case *mc, int packed) {
       free(all);
     }
   }
-  for (int i = 0; i < nbufs; i++) test_tensor_free(&bufs[i]);
-  test_tensor_free(&params);
-  test_tensor_free(&total);
-  test_tensor_free(&pgrad);
-  test_tensor_free(&weight);
+  for (int i = 0; i < nbufs; i++) test_tensor_free(ctx, &bufs[i]);
+  test_tensor_free(ctx, &params);
+  test_tensor_free(ctx, &total);
+  test_tensor_free(ctx, &pgrad);
+  test_tensor_free(ctx, &weight);
   return r;
 }
 
@@ -380,7 +380,7 @@ static void test_api(clm_context *ctx) {
     test_true(name, st == CLM_OK && t[0] == 11.0f && all[2] == 1.0f && all[5] == 10.0f &&
                         g[0] == 0.0f && g[1] == 0.0f, detail);
     free(t); free(all); free(g);
-    test_tensor_free(&pg);
+    test_tensor_free(ctx, &pg);
     /* the seeds are outputs: put the scalars back as they were for the checks below */
     test_upload(ctx, &buf, z);
     st = clm_mtl_step(ctx, &c, &sc, NULL, &tot, NULL, NULL);
@@ -416,9 +416,9 @@ static void test_api(clm_context *ctx) {
     test_true("params init uploads init_param", p[0] == 0.25f && p[1] == -0.5f, NULL);
     free(p);
   }
-  test_tensor_free(&buf);
-  test_tensor_free(&tot);
-  test_tensor_free(&par);
+  test_tensor_free(ctx, &buf);
+  test_tensor_free(ctx, &tot);
+  test_tensor_free(ctx, &par);
 }
 
 int main(void) {

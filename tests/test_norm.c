@@ -188,7 +188,7 @@ static void run_case(clm_context *ctx, shape s, float offset, int fd, uint64_t s
 
   clm_tensor *ts[] = {&b.x, &b.gamma, &b.beta, &b.y, &b.saved, &b.rmean, &b.rvar,
                       &tdy, &tdx, &tdg, &tdb};
-  for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) test_tensor_free(ts[i]);
+  for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) test_tensor_free(ctx, ts[i]);
   float *hs[] = {b.hx, b.hgamma, b.hbeta, b.r, rm, rv, want, saved, dy, dx0, dg0, db0,
                  y1, y2, saved1, saved2};
   for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) free(hs[i]);
@@ -333,7 +333,7 @@ static void run_act_case(clm_context *ctx, shape s, clm_activation act, int fd, 
 
   clm_tensor *ts[] = {&b.x, &b.gamma, &b.beta, &b.y, &b.saved, &b.rmean, &b.rvar,
                       &ye, &tdy, &tdx, &tdg, &tdb};
-  for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) test_tensor_free(ts[i]);
+  for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) test_tensor_free(ctx, ts[i]);
   float *hs[] = {b.hx, b.hgamma, b.hbeta, b.r, rm, rv, dy, dx0, dg0, db0, bn, want, saved, g, y};
   for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) free(hs[i]);
 }
@@ -371,7 +371,7 @@ static void run_fold_case(clm_context *ctx, int transposed, int n0, int n1, int 
   test_true("fold along the wrong axis is a SHAPE error", n0 == n1 || st == CLM_ERR_SHAPE,
             clm_last_error());
   clm_tensor *ts[] = {&tw, &tb, &tg, &tbt, &trm, &trv, &tow, &tob};
-  for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) test_tensor_free(ts[i]);
+  for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) test_tensor_free(ctx, ts[i]);
   float *hs[] = {w, b, gm, bt, rm, rv, ww, wb};
   for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) free(hs[i]);
 }
@@ -418,7 +418,7 @@ static void test_errors(clm_context *ctx) {
   st = clm_batchnorm_forward_train(ctx, &x, NULL, &g, &x, &saved, &g, &g, 0.1f, 1e-5f);
   test_true("missing gamma is INVALID_ARG", st == CLM_ERR_INVALID_ARG, clm_last_error());
   clm_tensor *ts[] = {&x, &y, &g, &g4, &saved, &one};
-  for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) test_tensor_free(ts[i]);
+  for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) test_tensor_free(ctx, ts[i]);
 }
 
 int main(void) {

@@ -124,7 +124,7 @@ clm_status clm_mtl_create(clm_graph *g, const clm_mtl_config *cfg, clm_mtl **out
 void clm_mtl_free(clm_mtl *m) {
   if (!m) return;
   clm_gm_free(m->gm);
-  clm_buffer_free(m->buf);
+  clm_buffer_free(m->g->ctx, m->buf);
   free(m);
 }
 

@@ -298,7 +298,7 @@ static void teardown(trainer *t) {
   for (int i = 0; i < 2; i++) clm_batch_free(&t->batches[i]);
   if (t->log) fclose(t->log);
   clm_metrics_free(t->metrics);
-  clm_buffer_free(t->acc);
+  clm_buffer_free(t->ctx, t->acc);
   clm_dataset_free(t->train);
   clm_dataset_free(t->val);
   clm_optim_state_free(&t->opt);
