@@ -100,7 +100,7 @@ static void test_memory_counter(void) {
     clm_context_memory(other, &oc, NULL);
     test_true("the second context counts its own buffer", oc == 1000, "");
     expect_memory("the first context is not charged", c0, with_opt);
-    clm_buffer_free(ctx, a);
+    clm_buffer_free(other, a);
     clm_context_memory(other, &oc, NULL);
     test_true("and releases it", oc == 0, "");
     clm_context_free(other);
