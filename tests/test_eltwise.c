@@ -68,7 +68,7 @@ static void test_activations(clm_context *ctx, shape s, uint64_t seed) {
   test_fill(&rng, dy, n, -1, 1);
   test_fill(&rng, dx, n, -1, 1);
   test_fill(&rng, r, n, -1, 1);
-  for (int act = CLM_ACT_NONE; act <= CLM_ACT_SIGMOID; act++) {
+  for (int act = CLM_ACTIVATION_NONE; act <= CLM_ACTIVATION_SIGMOID; act++) {
     const char *an = act_names[act];
     clm_tensor tx = test_tensor(ctx, s.n, s.c, s.h, s.w, x);
     clm_tensor ty = test_tensor_at(ctx, 11, s.n, s.c, s.h, s.w, NULL);
@@ -205,15 +205,15 @@ static void test_errors(clm_context *ctx) {
   clm_tensor w = test_tensor(ctx, 1, 3, 4, 4, NULL);
   clm_status st = clm_add_forward(ctx, &x, &z, &x);
   test_true("add shape mismatch is a SHAPE error", st == CLM_ERR_SHAPE, clm_last_error());
-  st = clm_activation_forward(ctx, CLM_ACT_RELU, 0, &x, &z);
+  st = clm_activation_forward(ctx, CLM_ACTIVATION_RELU, 0, &x, &z);
   test_true("activation shape mismatch is a SHAPE error", st == CLM_ERR_SHAPE, clm_last_error());
-  st = clm_activation_forward(ctx, CLM_ACT_LEAKY_RELU, 0, &x, &x);
+  st = clm_activation_forward(ctx, CLM_ACTIVATION_LEAKY_RELU, 0, &x, &x);
   test_true("leaky relu slope 0 is INVALID_ARG", st == CLM_ERR_INVALID_ARG, clm_last_error());
   st = clm_activation_forward(ctx, (clm_activation)17, 0, &x, &x);
   test_true("unknown activation is INVALID_ARG", st == CLM_ERR_INVALID_ARG, clm_last_error());
   clm_tensor shifted = x;
   shifted.off += 1;
-  st = clm_activation_forward(ctx, CLM_ACT_RELU, 0, &x, &shifted);
+  st = clm_activation_forward(ctx, CLM_ACTIVATION_RELU, 0, &x, &shifted);
   test_true("partially overlapping output is INVALID_ARG", st == CLM_ERR_INVALID_ARG,
             clm_last_error());
   st = clm_copy(ctx, &x, &z, 0);

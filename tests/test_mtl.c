@@ -40,7 +40,7 @@ static ref_mtl_config ref_config(const clm_mtl_config *c) {
   r.strategy = (int)c->strategy;
   r.k = c->ntasks;
   for (int i = 0; i < c->ntasks; i++) {
-    r.regression[i] = c->kind[i] == CLM_MTL_REGRESSION;
+    r.regression[i] = c->kind[i] == CLM_TASK_REGRESSION;
     r.weight[i] = c->weight[i];
     r.valid_total[i] = c->valid_total[i];
   }
@@ -180,8 +180,8 @@ static mtl_case random_case(test_rng *rng, clm_mtl_strategy strategy, clm_mtl_ga
     mc.cfg.clamp_max = 1.0f;
   }
   for (int i = 0; i < k; i++) {
-    mc.cfg.kind[i] = i == 1 || i == 2 || (i > 2 && (i & 1)) ? CLM_MTL_REGRESSION
-                                                           : CLM_MTL_CLASSIFICATION;
+    mc.cfg.kind[i] = i == 1 || i == 2 || (i > 2 && (i & 1)) ? CLM_TASK_REGRESSION
+                                                           : CLM_TASK_CLASSIFICATION;
     mc.cfg.weight[i] = test_uniform(rng, 0.1f, 2.0f);
     mc.cfg.valid_total[i] = (float)(1000 * (1 + i));
     double share = i == 2 ? 0.1 : test_uniform(rng, 0.3f, 1.0f);
@@ -265,7 +265,7 @@ static void test_clamp(clm_context *ctx) {
   mtl_case mc;
   memset(&mc, 0, sizeof mc);
   mc.cfg = clm_mtl_defaults(CLM_MTL_UNCERTAINTY_CLAMPED, 3);
-  mc.cfg.kind[1] = mc.cfg.kind[2] = CLM_MTL_REGRESSION;
+  mc.cfg.kind[1] = mc.cfg.kind[2] = CLM_TASK_REGRESSION;
   const double s[3] = {-8.0, 3.0, 0.5}, L[3] = {0.7, 1.3, 2.1};
   for (int i = 0; i < 3; i++) {
     mc.param[i] = s[i];

@@ -241,7 +241,7 @@ static void run_act_case(clm_context *ctx, shape s, clm_activation act, int fd, 
   float *dg0 = test_random(&rng, C, -1, 1), *db0 = test_random(&rng, C, -1, 1);
   float *bn = alloc_floats(numel), *want = alloc_floats(numel), *saved = alloc_floats(2 * C);
   float *g = alloc_floats(numel);
-  if (act == CLM_ACT_RELU || act == CLM_ACT_LEAKY_RELU) keep_off_kink(&b, rm, rv);
+  if (act == CLM_ACTIVATION_RELU || act == CLM_ACTIVATION_LEAKY_RELU) keep_off_kink(&b, rm, rv);
   b.x = test_tensor_at(ctx, 7, s.n, s.c, s.h, s.w, b.hx);
   b.gamma = test_tensor(ctx, 1, C, 1, 1, b.hgamma);
   b.beta = test_tensor(ctx, 1, C, 1, 1, b.hbeta);
@@ -378,7 +378,7 @@ static void run_fold_case(clm_context *ctx, int transposed, int n0, int n1, int 
 
 static void test_fused(clm_context *ctx) {
   shape big = test_small() ? (shape){2, 3, 5, 7} : (shape){4, 6, 13, 11};
-  for (int act = CLM_ACT_NONE; act <= CLM_ACT_SIGMOID; act++) {
+  for (int act = CLM_ACTIVATION_NONE; act <= CLM_ACTIVATION_SIGMOID; act++) {
     run_act_case(ctx, (shape){3, 5, 7, 9}, (clm_activation)act, 1, 60 + act);
     run_act_case(ctx, big, (clm_activation)act, 0, 70 + act);
   }

@@ -8,6 +8,7 @@
 #include "clmtl/status.h"
 #include "clmtl/device.h"
 #include "clmtl/tensor.h"
+#include "clmtl/kinds.h"
 #include "clmtl/graph.h"
 #include "clmtl/optim.h"
 #include "clmtl/mtl.h"

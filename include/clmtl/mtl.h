@@ -54,11 +54,6 @@ typedef enum clm_mtl_strategy {
   CLM_MTL_STRATEGY_COUNT
 } clm_mtl_strategy;
 
-typedef enum clm_mtl_task_kind {
-  CLM_MTL_CLASSIFICATION = 0,
-  CLM_MTL_REGRESSION = 1
-} clm_mtl_task_kind;
-
 typedef enum clm_mtl_gating {
   CLM_MTL_GATE_NONE = 0, /* every task with a valid target counts fully */
   CLM_MTL_GATE_HARD = 1, /* share < threshold: left out of the total, seed and gradient 0 */
@@ -73,7 +68,7 @@ typedef enum clm_mtl_clamp {
 typedef struct clm_mtl_config {
   clm_mtl_strategy strategy;
   int ntasks;                                /* K, 1..CLM_MTL_MAX_TASKS */
-  clm_mtl_task_kind kind[CLM_MTL_MAX_TASKS];
+  clm_task_kind kind[CLM_MTL_MAX_TASKS];
   float weight[CLM_MTL_MAX_TASKS];           /* fixed: w_i (default 1) */
   float init_param[CLM_MTL_MAX_TASKS];       /* initial learned parameter: s = log σ² for the
                                                 uncertainty strategies, u for softplus

@@ -116,7 +116,7 @@ clm_status clm_graph_input(clm_graph *g, const char *name, int channels) {
 }
 
 clm_status clm_graph_conv(clm_graph *g, const char *name, const char *from, int filters,
-                          int size, int stride, int bn, clm_act_type act) {
+                          int size, int stride, int bn, clm_activation act) {
   clm_layer l;
   clm_layer_defaults(&l, CLM_LAYER_CONV, name);
   set_from(&l, 0, from);

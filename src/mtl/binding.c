@@ -74,7 +74,7 @@ clm_status clm_mtl_config_for_graph(const clm_graph *g, clm_mtl_strategy strateg
     const clm_layer *l = clm_graph_loss_layer(g, i);
     clm_tensor target;
     CLM_TRY(clm_graph_tensor((clm_graph *)g, l->target, &target));
-    cfg->kind[i] = l->kind == CLM_TASK_CLASSIFICATION ? CLM_MTL_CLASSIFICATION : CLM_MTL_REGRESSION;
+    cfg->kind[i] = l->kind == CLM_TASK_CLASSIFICATION ? CLM_TASK_CLASSIFICATION : CLM_TASK_REGRESSION;
     cfg->weight[i] = l->weight;
     cfg->valid_total[i] = (float)((double)target.n * target.c * target.h * target.w);
   }

@@ -23,7 +23,7 @@ clm_mtl_config clm_mtl_defaults(clm_mtl_strategy strategy, int ntasks) {
   c.strategy = strategy;
   c.ntasks = ntasks;
   for (int i = 0; i < CLM_MTL_MAX_TASKS; i++) {
-    c.kind[i] = CLM_MTL_CLASSIFICATION;
+    c.kind[i] = CLM_TASK_CLASSIFICATION;
     c.weight[i] = 1.0f;
     /* gradnorm and dwa keep their weights in params: start at 1 */
     c.init_param[i] = strategy == CLM_MTL_GRADNORM || strategy == CLM_MTL_DWA ? 1.0f
@@ -103,7 +103,7 @@ clm_status clm_mtl_config_check(const clm_mtl_config *c) {
     CLM_FAIL(CLM_ERR_INVALID_ARG, "loss weighting: gate threshold %g must lie in [0, 1]",
              c->gate_threshold);
   for (int i = 0; i < c->ntasks; i++) {
-    if (c->kind[i] != CLM_MTL_CLASSIFICATION && c->kind[i] != CLM_MTL_REGRESSION)
+    if (c->kind[i] != CLM_TASK_CLASSIFICATION && c->kind[i] != CLM_TASK_REGRESSION)
       CLM_FAIL(CLM_ERR_INVALID_ARG, "loss weighting: task %d has unknown kind %d", i,
                (int)c->kind[i]);
     if (c->strategy == CLM_MTL_FIXED && !isfinite(c->weight[i]))
@@ -190,7 +190,7 @@ clm_status clm_mtl_step(clm_context *ctx, const clm_mtl_config *cfg, const clm_m
   memset(&w, 0, sizeof w);
   memset(&vt, 0, sizeof vt);
   for (int i = 0; i < k; i++) {
-    if (cfg->kind[i] == CLM_MTL_REGRESSION) regression_mask |= 1 << i;
+    if (cfg->kind[i] == CLM_TASK_REGRESSION) regression_mask |= 1 << i;
     w.s[i] = cfg->weight[i];
     vt.s[i] = cfg->valid_total[i] > 0 ? cfg->valid_total[i] : 1.0f;
   }

@@ -47,10 +47,10 @@ static clm_status check_x(const char *op, const clm_tensor *x) {
 }
 
 static clm_status check_act(const char *op, clm_activation act, float slope) {
-  if (act != CLM_ACT_NONE && act != CLM_ACT_RELU && act != CLM_ACT_LEAKY_RELU &&
-      act != CLM_ACT_SIGMOID)
+  if (act != CLM_ACTIVATION_NONE && act != CLM_ACTIVATION_RELU && act != CLM_ACTIVATION_LEAKY_RELU &&
+      act != CLM_ACTIVATION_SIGMOID)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: unknown activation %d", op, (int)act);
-  if (act == CLM_ACT_LEAKY_RELU && !(slope > 0.0f && isfinite(slope)))
+  if (act == CLM_ACTIVATION_LEAKY_RELU && !(slope > 0.0f && isfinite(slope)))
     CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: leaky relu slope %g must be finite and > 0", op, slope);
   return CLM_OK;
 }
@@ -126,7 +126,7 @@ clm_status clm_batchnorm_forward_train(clm_context *ctx, const clm_tensor *x,
                                        const clm_tensor *y, const clm_tensor *saved,
                                        const clm_tensor *running_mean,
                                        const clm_tensor *running_var, float momentum, float eps) {
-  return clm_batchnorm_act_forward_train(ctx, CLM_ACT_NONE, 0.0f, x, gamma, beta, y, saved,
+  return clm_batchnorm_act_forward_train(ctx, CLM_ACTIVATION_NONE, 0.0f, x, gamma, beta, y, saved,
                                          running_mean, running_var, momentum, eps);
 }
 
@@ -154,7 +154,7 @@ clm_status clm_batchnorm_forward_eval(clm_context *ctx, const clm_tensor *x,
                                       const clm_tensor *running_mean,
                                       const clm_tensor *running_var, float eps,
                                       const clm_tensor *y) {
-  return clm_batchnorm_act_forward_eval(ctx, CLM_ACT_NONE, 0.0f, x, gamma, beta, running_mean,
+  return clm_batchnorm_act_forward_eval(ctx, CLM_ACTIVATION_NONE, 0.0f, x, gamma, beta, running_mean,
                                         running_var, eps, y);
 }
 
@@ -168,7 +168,7 @@ clm_status clm_batchnorm_act_backward(clm_context *ctx, clm_activation act, floa
   CLM_TRY(check_act(op, act, slope));
   CLM_TRY(check_x(op, x));
   int C = x->c;
-  if (act != CLM_ACT_NONE) CLM_TRY(same_shape(op, "y (the activation's output)", y, x));
+  if (act != CLM_ACTIVATION_NONE) CLM_TRY(same_shape(op, "y (the activation's output)", y, x));
   else y = x; /* not read */
   CLM_TRY(same_shape(op, "dy", dy, x));
   CLM_TRY(same_shape(op, "dx", dx, x));
@@ -189,7 +189,7 @@ clm_status clm_batchnorm_backward(clm_context *ctx, const clm_tensor *x, const c
                                   const clm_tensor *gamma, const clm_tensor *saved,
                                   const clm_tensor *dx, const clm_tensor *dgamma,
                                   const clm_tensor *dbeta, int accumulate) {
-  return clm_batchnorm_act_backward(ctx, CLM_ACT_NONE, 0.0f, x, NULL, dy, gamma, saved, dx,
+  return clm_batchnorm_act_backward(ctx, CLM_ACTIVATION_NONE, 0.0f, x, NULL, dy, gamma, saved, dx,
                                     dgamma, dbeta, accumulate);
 }
 
