@@ -276,10 +276,11 @@ static clm_status forward_image(infer_run *r, const float *img, float *conv) {
  * scratch of the network's input size. Nonzero (printed) on failure. */
 static int run_tiles(infer_run *r, const char *input, const float *planar, int sh, int sw, int ch, int cw,
                      float *img, float *conv, cJSON *jwin) {
-  int nh = r->model.height, nw = r->model.width, ny = clm_tile_layout(ch, nh, NULL, 0),
-      nx = clm_tile_layout(cw, nw, NULL, 0), cmax = 0, rc = 1;
+  int nh = r->model.height, nw = r->model.width, ny = 0, nx = 0, cmax = 0, rc = 1;
   size_t chw = (size_t)ch * cw, nhw = (size_t)nh * nw;
-  if (ny < 0 || nx < 0) return lib_check((clm_status)(ny < 0 ? ny : nx));
+  clm_status st = clm_tile_layout(ch, nh, NULL, 0, &ny);
+  if (st == CLM_OK) st = clm_tile_layout(cw, nw, NULL, 0, &nx);
+  if (st != CLM_OK) return lib_check(st);
   for (int t = 0; t < r->k; t++) cmax = r->task[t].pred.c > cmax ? r->task[t].pred.c : cmax;
   int *ys = malloc((size_t)ny * sizeof *ys), *xs = malloc((size_t)nx * sizeof *xs);
   float *canvas = malloc(3 * chw * sizeof *canvas), *win = malloc((size_t)cmax * nhw * sizeof *win);
@@ -296,8 +297,8 @@ static int run_tiles(infer_run *r, const char *input, const float *planar, int s
     fprintf(stderr, "clmtl infer: %s: out of host memory for tiles on a %d x %d canvas\n", input, cw, ch);
     goto done;
   }
-  clm_tile_layout(ch, nh, ys, ny);
-  clm_tile_layout(cw, nw, xs, nx);
+  clm_tile_layout(ch, nh, ys, ny, &ny);
+  clm_tile_layout(cw, nw, xs, nx, &nx);
   cJSON *jy = cJSON_AddArrayToObject(jwin, "y"), *jx = cJSON_AddArrayToObject(jwin, "x");
   for (int i = 0; i < ny; i++) cJSON_AddItemToArray(jy, cJSON_CreateNumber(ys[i]));
   for (int i = 0; i < nx; i++) cJSON_AddItemToArray(jx, cJSON_CreateNumber(xs[i]));
@@ -467,8 +468,9 @@ static int infer_image(infer_run *r, const char *input, const char *stem) {
         clm_argmax_classes(r->task[r->cls_task].net, r->task[r->cls_task].pred.c, h, w, cls_net);
       }
       co.thing_classes = things;
-      int n = clm_cluster_instances(cls_net, tk->net, h, w, &co, ids_net);
-      if (n < 0) { rc = lib_check((clm_status)n); break; }
+      int n = 0;
+      clm_status st = clm_cluster_instances(cls_net, tk->net, h, w, &co, ids_net, &n);
+      if (st != CLM_OK) { rc = lib_check(st); break; }
       clm_resize_nearest(ids_net, sizeof *ids_net, 1, h, w, &box, ids_in, sh, sw, NULL);
       clm_colorize_instances(ids_in, sh, sw, tile);
       snprintf(suffix, sizeof suffix, "_%s.png", tk->name);
@@ -477,14 +479,17 @@ static int infer_image(infer_run *r, const char *input, const char *stem) {
       if (have_classes && inst_task < 0) { /* CityScapes instance ids, and the instance list */
         free(inst);
         inst = calloc((size_t)n + 1, sizeof *inst);
-        ninst = inst ? clm_instance_ids(cls_in, ids_in, sh, sw, u16, inst, n + 1) : CLM_ERR_HOST_MEMORY;
-        if (ninst < 0) { rc = lib_check((clm_status)ninst); break; }
+        int found = 0;
+        st = inst ? clm_instance_ids(cls_in, ids_in, sh, sw, u16, inst, n + 1, &found) : CLM_ERR_HOST_MEMORY;
+        if (st != CLM_OK) { rc = lib_check(st); break; }
+        ninst = found;
         inst_task = t;
         if (out_path(r, stem, "_instanceIds.png", &path, files)) { rc = 1; break; }
         rc |= lib_check(clm_png_write_gray16(path, sh, sw, u16));
       } else if (have_classes) {
-        int m = clm_instance_ids(cls_in, ids_in, sh, sw, u16, NULL, 0);
-        if (m < 0) { rc = lib_check((clm_status)m); break; }
+        int m = 0;
+        st = clm_instance_ids(cls_in, ids_in, sh, sw, u16, NULL, 0, &m);
+        if (st != CLM_OK) { rc = lib_check(st); break; }
         snprintf(suffix, sizeof suffix, "_%s_instanceIds.png", tk->name);
         if (out_path(r, stem, suffix, &path, files)) { rc = 1; break; }
         rc |= lib_check(clm_png_write_gray16(path, sh, sw, u16));
