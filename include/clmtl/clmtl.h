@@ -11,6 +11,8 @@
 #include "clmtl/kinds.h"
 #include "clmtl/graph.h"
 #include "clmtl/optim.h"
+#include "clmtl/mtl_strategy.h"
+#include "clmtl/mtl_device.h"
 #include "clmtl/mtl.h"
 #include "clmtl/metrics.h"
 #include "clmtl/checkpoint.h"
