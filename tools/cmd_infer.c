@@ -607,21 +607,18 @@ done:
   return rc;
 }
 
-int cmd_infer(int argc, char **argv) {
-  const char *ckpt = NULL, *device = NULL;
-  infer_run r;
-  memset(&r, 0, sizeof r);
-  r.outdir = ".";
-  int nh = 0, nw = 0, rc;
-  input_list in = {0};
+/* The options into r (outdir, fit, raw, depth range), *ckpt, *device, the network size and the
+ * list of inputs. 0 to go on; otherwise the command's exit status (printed), -1 after --help. */
+static int parse_infer_args(int argc, char **argv, infer_run *r, const char **ckpt,
+                            const char **device, int *nh, int *nw, input_list *in) {
   const char *depth_range = NULL, **pos = calloc((size_t)argc + 1, sizeof *pos);
   int fit = 0, npos = 0;
   static const char *const fits[] = {"letterbox", "stretch", "tile", NULL};
-  const cli_opt opts[] = {CLI_OPT_STRING("--model", &ckpt),
-                          CLI_OPT_STRING("--out", &r.outdir),
-                          CLI_OPT_STRING("--device", &device),
-                          CLI_OPT_FLAG("--raw", &r.raw),
-                          CLI_OPT_SIZE("--size", &nh, &nw),
+  const cli_opt opts[] = {CLI_OPT_STRING("--model", ckpt),
+                          CLI_OPT_STRING("--out", &r->outdir),
+                          CLI_OPT_STRING("--device", device),
+                          CLI_OPT_FLAG("--raw", &r->raw),
+                          CLI_OPT_SIZE("--size", nh, nw),
                           CLI_OPT_CHOICE("--fit", &fit, fits),
                           CLI_OPT_STRING("--depth-range", &depth_range),
                           CLI_OPT_END};
@@ -629,14 +626,63 @@ int cmd_infer(int argc, char **argv) {
     fprintf(stderr, "clmtl infer: out of host memory\n");
     return 1;
   }
-  rc = cli_args_parse("infer", usage_text, opts, argc, argv, pos, argc, &npos);
-  r.fit = fit == 2 ? CLM_FIT_TILE : fit == 1 ? CLM_FIT_STRETCH : CLM_FIT_LETTERBOX;
+  int rc = cli_args_parse("infer", usage_text, opts, argc, argv, pos, argc, &npos);
+  r->fit = fit == 2 ? CLM_FIT_TILE : fit == 1 ? CLM_FIT_STRETCH : CLM_FIT_LETTERBOX;
   if (!rc && depth_range &&
-      (sscanf(depth_range, "%f,%f", &r.depth_lo, &r.depth_hi) != 2 || !(r.depth_hi > r.depth_lo)))
+      (sscanf(depth_range, "%f,%f", &r->depth_lo, &r->depth_hi) != 2 || !(r->depth_hi > r->depth_lo)))
     rc = cli_usage_error("--depth-range wants MIN,MAX with MIN < MAX (disparity in pixels)");
   for (int k = 0; k < npos && !rc; k++)
-    if (add_input(&in, pos[k])) rc = 1;
+    if (add_input(in, pos[k])) rc = 1;
   free(pos);
+  return rc;
+}
+
+/* Each task of the loaded graph: its name, prediction tensor, output form and host buffer;
+ * the first classification task is the one instances cluster by. Nonzero (printed) on
+ * failure. */
+static int setup_tasks(infer_run *r) {
+  const clm_target_info *known;
+  clm_label_mode mode = !strcmp(r->model.label_set, "trainids") ? CLM_LABELS_TRAIN_IDS : CLM_LABELS_CATEGORIES;
+  int nknown = clm_data_targets_known(mode, &known);
+  /* the image inputs, found from the graph; outputs sized from each task's prediction */
+  if (lib_check(clm_feeds_bind(r->g, known, nknown, 1, &r->feeds))) return 1;
+  r->k = clm_graph_loss_count(r->g);
+  r->cls_task = -1;
+  size_t hw = (size_t)r->model.height * r->model.width;
+  for (int i = 0; i < r->k; i++) {
+    infer_task *t = &r->task[i];
+    const clm_layer *loss = clm_graph_loss_layer(r->g, i);
+    t->name = clm_feeds_task_name(loss);
+    if (lib_check(clm_graph_tensor(r->g, loss->from[0], &t->pred))) return 1;
+    const clm_target_info *src = NULL;
+    for (int j = 0; j < nknown; j++)
+      if (!strcmp(known[j].name, loss->target)) src = &known[j];
+    t->form = loss->type == CLM_LAYER_SOFTMAX_XENT                            ? FORM_CLASSES
+              : src && src->kind == CLM_TARGET_OFFSETS && t->pred.c == 2      ? FORM_INSTANCES
+              : src && !strcmp(src->name, "depth") && t->pred.c == 1          ? FORM_DEPTH
+                                                                               : FORM_VALUES;
+    if (t->form == FORM_CLASSES && t->pred.c > CLM_METRICS_MAX_CLASSES) {
+      fprintf(stderr, "clmtl infer: task '%s' has %d classes, more than the %d an 8-bit label image holds\n",
+              t->name, t->pred.c, CLM_METRICS_MAX_CLASSES);
+      return 1;
+    }
+    if (t->form == FORM_CLASSES && r->cls_task < 0) r->cls_task = i;
+    if (!(t->net = malloc((size_t)t->pred.c * hw * sizeof *t->net))) {
+      fprintf(stderr, "clmtl infer: out of host memory\n");
+      return 1;
+    }
+  }
+  return 0;
+}
+
+int cmd_infer(int argc, char **argv) {
+  const char *ckpt = NULL, *device = NULL;
+  infer_run r;
+  memset(&r, 0, sizeof r);
+  r.outdir = ".";
+  int nh = 0, nw = 0;
+  input_list in = {0};
+  int rc = parse_infer_args(argc, argv, &r, &ckpt, &device, &nh, &nw, &in);
   if (rc) {
     list_free(&in);
     return rc < 0 ? 0 : rc;
@@ -653,37 +699,7 @@ int cmd_infer(int argc, char **argv) {
   }
   printf("device: %s (%s)\n", clm_context_device(r.ctx)->name, clm_context_device(r.ctx)->platform);
   if (cli_model_load(r.ctx, ckpt, 1, nh, nw, &r.g, &r.model)) goto done;
-  /* the image inputs, found from the graph; outputs sized from each task's prediction */
-  const clm_target_info *known;
-  clm_label_mode mode = !strcmp(r.model.label_set, "trainids") ? CLM_LABELS_TRAIN_IDS : CLM_LABELS_CATEGORIES;
-  int nknown = clm_data_targets_known(mode, &known);
-  if (lib_check(clm_feeds_bind(r.g, known, nknown, 1, &r.feeds))) goto done;
-  r.k = clm_graph_loss_count(r.g);
-  r.cls_task = -1;
-  size_t hw = (size_t)r.model.height * r.model.width;
-  for (int i = 0; i < r.k; i++) {
-    infer_task *t = &r.task[i];
-    const clm_layer *loss = clm_graph_loss_layer(r.g, i);
-    t->name = clm_feeds_task_name(loss);
-    if (lib_check(clm_graph_tensor(r.g, loss->from[0], &t->pred))) goto done;
-    const clm_target_info *src = NULL;
-    for (int j = 0; j < nknown; j++)
-      if (!strcmp(known[j].name, loss->target)) src = &known[j];
-    t->form = loss->type == CLM_LAYER_SOFTMAX_XENT                            ? FORM_CLASSES
-              : src && src->kind == CLM_TARGET_OFFSETS && t->pred.c == 2      ? FORM_INSTANCES
-              : src && !strcmp(src->name, "depth") && t->pred.c == 1          ? FORM_DEPTH
-                                                                               : FORM_VALUES;
-    if (t->form == FORM_CLASSES && t->pred.c > CLM_METRICS_MAX_CLASSES) {
-      fprintf(stderr, "clmtl infer: task '%s' has %d classes, more than the %d an 8-bit label image holds\n",
-              t->name, t->pred.c, CLM_METRICS_MAX_CLASSES);
-      goto done;
-    }
-    if (t->form == FORM_CLASSES && r.cls_task < 0) r.cls_task = i;
-    if (!(t->net = malloc((size_t)t->pred.c * hw * sizeof *t->net))) {
-      fprintf(stderr, "clmtl infer: out of host memory\n");
-      goto done;
-    }
-  }
+  if (setup_tasks(&r)) goto done;
   clm_graph_set_training(r.g, 0);
   rc = 0;
   for (int i = 0; i < in.count; i++) rc |= infer_image(&r, in.path[i], in.stem[i]);
