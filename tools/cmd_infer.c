@@ -351,51 +351,43 @@ typedef struct image_job {
   int ninst, inst_task;
 } image_job;
 
+/* j->path becomes outdir/<stem>_<task name><tail>, added to the task's files. Nonzero when out
+ * of memory (printed). */
+static int task_file(image_job *j, const infer_task *tk, const char *tail, cJSON *files) {
+  char suffix[256];
+  snprintf(suffix, sizeof suffix, "_%s%s", tk->name, tail);
+  return out_path(j->r, j->stem, suffix, &j->path, files);
+}
+
 /* A classification task: the colour image, the labelIds image, the probabilities with --raw,
  * the overlay tile and the legend. 0, or 1 after a failure (printed). */
 static int write_classes(image_job *j, int t, uint8_t *tile, cJSON *files) {
   infer_run *r = j->r;
-  const char *stem = j->stem;
-  const uint8_t *src = j->src;
-  int sh = j->sh;
-  int sw = j->sw;
-  int h = j->h;
-  int w = j->w;
-  size_t shw = j->shw;
-  size_t hw = j->hw;
-  clm_box box = j->box;
-  float *vals = j->vals;
-  uint8_t *cls_net = j->cls_net;
-  uint8_t *lab = j->lab;
   infer_task *tk = &j->r->task[t];
   int c = tk->pred.c;
-  char suffix[256];
   int rc = 0;
-  clm_argmax_classes(tk->net, c, h, w, cls_net);
-  clm_resize_nearest(cls_net, 1, 1, h, w, &box, lab, sh, sw, NULL);
+  clm_argmax_classes(tk->net, c, j->h, j->w, j->cls_net);
+  clm_resize_nearest(j->cls_net, 1, 1, j->h, j->w, &j->box, j->lab, j->sh, j->sw, NULL);
   clm_class_palette(r->model.label_set, c, r->palette);
-  clm_colorize_classes(lab, sh, sw, r->palette, c, tile);
-  snprintf(suffix, sizeof suffix, "_%s.png", tk->name);
-  if (out_path(r, stem, suffix, &j->path, files)) return 1;
-  rc |= write_png8(j->path, sh, sw, 3, tile);
-  snprintf(suffix, sizeof suffix, "_%s_labelIds.png", tk->name);
-  if (out_path(r, stem, suffix, &j->path, files)) return 1;
-  rc |= write_png8(j->path, sh, sw, 1, lab);
+  clm_colorize_classes(j->lab, j->sh, j->sw, r->palette, c, tile);
+  if (task_file(j, tk, ".png", files)) return 1;
+  rc |= write_png8(j->path, j->sh, j->sw, 3, tile);
+  if (task_file(j, tk, "_labelIds.png", files)) return 1;
+  rc |= write_png8(j->path, j->sh, j->sw, 1, j->lab);
   if (r->raw) {
-    float *probs = malloc((size_t)c * hw * sizeof *probs);
+    float *probs = malloc((size_t)c * j->hw * sizeof *probs);
     if (!probs) return 1;
-    memcpy(probs, tk->net, (size_t)c * hw * sizeof *probs);
-    softmax_planes(probs, c, hw);
-    clm_resize_nearest(probs, sizeof *probs, c, h, w, &box, vals, sh, sw, NULL);
+    memcpy(probs, tk->net, (size_t)c * j->hw * sizeof *probs);
+    softmax_planes(probs, c, j->hw);
+    clm_resize_nearest(probs, sizeof *probs, c, j->h, j->w, &j->box, j->vals, j->sh, j->sw, NULL);
     free(probs);
-    snprintf(suffix, sizeof suffix, "_%s_probs.npy", tk->name);
-    if (out_path(r, stem, suffix, &j->path, files)) return 1;
-    rc |= lib_check(clm_npy_write(j->path, c, sh, sw, vals));
+    if (task_file(j, tk, "_probs.npy", files)) return 1;
+    rc |= lib_check(clm_npy_write(j->path, c, j->sh, j->sw, j->vals));
   }
   /* the overlay: half the class colour, half the image; unknown classes show the image */
-  for (size_t i = 0; i < shw; i++)
+  for (size_t i = 0; i < j->shw; i++)
     for (int ch = 0; ch < 3; ch++)
-      tile[3 * i + ch] = lab[i] < c ? (uint8_t)((tile[3 * i + ch] + src[3 * i + ch] + 1) / 2) : src[3 * i + ch];
+      tile[3 * i + ch] = j->lab[i] < c ? (uint8_t)((tile[3 * i + ch] + j->src[3 * i + ch] + 1) / 2) : j->src[3 * i + ch];
   snprintf(j->ptiles[t + 1].caption, sizeof j->ptiles[t + 1].caption, "%s: classes", tk->name);
   if (!j->legend.classes) {
     for (int k = 0; k < c; k++) r->names[k] = clm_model_class_name(&r->model, k, r->name_buf[k], sizeof r->name_buf[k]);
@@ -408,74 +400,52 @@ static int write_classes(image_job *j, int t, uint8_t *tile, cJSON *files) {
  * task also fills the instance list), offsets with --raw, the tile. */
 static int write_instances(image_job *j, int t, uint8_t *tile, cJSON *files) {
   infer_run *r = j->r;
-  const char *stem = j->stem;
-  const uint8_t *src = j->src;
-  int sh = j->sh;
-  int sw = j->sw;
-  int h = j->h;
-  int w = j->w;
-  size_t shw = j->shw;
-  size_t hw = j->hw;
-  clm_box box = j->box;
-  double sy = j->sy;
-  double sx = j->sx;
-  float *vals = j->vals;
-  uint8_t *cls_net = j->cls_net;
-  uint8_t *cls_in = j->cls_in;
-  int32_t *ids_net = j->ids_net;
-  int32_t *ids_in = j->ids_in;
-  uint16_t *u16 = j->u16;
-  int have_classes = j->have_classes;
   infer_task *tk = &j->r->task[t];
-  char suffix[256];
   int rc = 0;
   clm_cluster_options co = clm_cluster_defaults();
   uint32_t things = clm_thing_classes(r->model.label_set);
-  if (!have_classes || !things) { /* no classes to tell things from stuff: every pixel votes */
-    memset(cls_net, 0, hw);
+  if (!j->have_classes || !things) { /* no classes to tell things from stuff: every pixel votes */
+    memset(j->cls_net, 0, j->hw);
     things = 1;
   } else {
-    clm_argmax_classes(r->task[r->cls_task].net, r->task[r->cls_task].pred.c, h, w, cls_net);
+    clm_argmax_classes(r->task[r->cls_task].net, r->task[r->cls_task].pred.c, j->h, j->w, j->cls_net);
   }
   co.thing_classes = things;
   int n = 0;
-  clm_status st = clm_cluster_instances(cls_net, tk->net, h, w, &co, ids_net, &n);
+  clm_status st = clm_cluster_instances(j->cls_net, tk->net, j->h, j->w, &co, j->ids_net, &n);
   if (st != CLM_OK) return lib_check(st);
-  clm_resize_nearest(ids_net, sizeof *ids_net, 1, h, w, &box, ids_in, sh, sw, NULL);
-  clm_colorize_instances(ids_in, sh, sw, tile);
-  snprintf(suffix, sizeof suffix, "_%s.png", tk->name);
-  if (out_path(r, stem, suffix, &j->path, files)) return 1;
-  rc |= write_png8(j->path, sh, sw, 3, tile);
-  if (have_classes && j->inst_task < 0) { /* CityScapes instance ids, and the instance list */
+  clm_resize_nearest(j->ids_net, sizeof *j->ids_net, 1, j->h, j->w, &j->box, j->ids_in, j->sh, j->sw, NULL);
+  clm_colorize_instances(j->ids_in, j->sh, j->sw, tile);
+  if (task_file(j, tk, ".png", files)) return 1;
+  rc |= write_png8(j->path, j->sh, j->sw, 3, tile);
+  if (j->have_classes && j->inst_task < 0) { /* CityScapes instance ids, and the instance list */
     free(j->inst);
     j->inst = calloc((size_t)n + 1, sizeof *j->inst);
     int found = 0;
-    st = j->inst ? clm_instance_ids(cls_in, ids_in, sh, sw, u16, j->inst, n + 1, &found) : CLM_ERR_HOST_MEMORY;
+    st = j->inst ? clm_instance_ids(j->cls_in, j->ids_in, j->sh, j->sw, j->u16, j->inst, n + 1, &found) : CLM_ERR_HOST_MEMORY;
     if (st != CLM_OK) return lib_check(st);
     j->ninst = found;
     j->inst_task = t;
-    if (out_path(r, stem, "_instanceIds.png", &j->path, files)) return 1;
-    rc |= lib_check(clm_png_write_gray16(j->path, sh, sw, u16));
-  } else if (have_classes) {
+    if (out_path(r, j->stem, "_instanceIds.png", &j->path, files)) return 1;
+    rc |= lib_check(clm_png_write_gray16(j->path, j->sh, j->sw, j->u16));
+  } else if (j->have_classes) {
     int m = 0;
-    st = clm_instance_ids(cls_in, ids_in, sh, sw, u16, NULL, 0, &m);
+    st = clm_instance_ids(j->cls_in, j->ids_in, j->sh, j->sw, j->u16, NULL, 0, &m);
     if (st != CLM_OK) return lib_check(st);
-    snprintf(suffix, sizeof suffix, "_%s_instanceIds.png", tk->name);
-    if (out_path(r, stem, suffix, &j->path, files)) return 1;
-    rc |= lib_check(clm_png_write_gray16(j->path, sh, sw, u16));
+    if (task_file(j, tk, "_instanceIds.png", files)) return 1;
+    rc |= lib_check(clm_png_write_gray16(j->path, j->sh, j->sw, j->u16));
   }
   if (r->raw) { /* offsets in pixels of the input image */
-    clm_resize_bilinear(tk->net, 2, h, w, &box, vals, sh, sw, NULL);
-    for (size_t i = 0; i < shw; i++) { vals[i] *= (float)sy; vals[shw + i] *= (float)sx; }
-    snprintf(suffix, sizeof suffix, "_%s_offsets.npy", tk->name);
-    if (out_path(r, stem, suffix, &j->path, files)) return 1;
-    rc |= lib_check(clm_npy_write(j->path, 2, sh, sw, vals));
+    clm_resize_bilinear(tk->net, 2, j->h, j->w, &j->box, j->vals, j->sh, j->sw, NULL);
+    for (size_t i = 0; i < j->shw; i++) { j->vals[i] *= (float)j->sy; j->vals[j->shw + i] *= (float)j->sx; }
+    if (task_file(j, tk, "_offsets.npy", files)) return 1;
+    rc |= lib_check(clm_npy_write(j->path, 2, j->sh, j->sw, j->vals));
   }
   /* instances over the dimmed image */
-  for (size_t i = 0; i < shw; i++)
+  for (size_t i = 0; i < j->shw; i++)
     for (int ch = 0; ch < 3; ch++)
-      tile[3 * i + ch] = ids_in[i] ? (uint8_t)((3 * tile[3 * i + ch] + 2 * src[3 * i + ch]) / 5)
-                                  : (uint8_t)(src[3 * i + ch] * 2 / 5);
+      tile[3 * i + ch] = j->ids_in[i] ? (uint8_t)((3 * tile[3 * i + ch] + 2 * j->src[3 * i + ch]) / 5)
+                                  : (uint8_t)(j->src[3 * i + ch] * 2 / 5);
   snprintf(j->ptiles[t + 1].caption, sizeof j->ptiles[t + 1].caption, "%s: %d instances", tk->name, n);
   return rc;
 }
@@ -484,37 +454,23 @@ static int write_instances(image_job *j, int t, uint8_t *tile, cJSON *files) {
  * values; the tile and the colour bar. */
 static int write_depth(image_job *j, int t, uint8_t *tile, cJSON *files) {
   infer_run *r = j->r;
-  const char *stem = j->stem;
-  int sh = j->sh;
-  int sw = j->sw;
-  int h = j->h;
-  int w = j->w;
-  size_t shw = j->shw;
-  clm_box box = j->box;
-  double sx = j->sx;
-  float *vals = j->vals;
-  uint16_t *u16 = j->u16;
   infer_task *tk = &j->r->task[t];
   int c = tk->pred.c;
-  char suffix[256];
   int rc = 0;
-  clm_resize_bilinear(tk->net, c, h, w, &box, vals, sh, sw, NULL);
-  for (size_t i = 0; i < shw; i++) vals[i] *= (float)sx; /* disparity in input pixels */
+  clm_resize_bilinear(tk->net, c, j->h, j->w, &j->box, j->vals, j->sh, j->sw, NULL);
+  for (size_t i = 0; i < j->shw; i++) j->vals[i] *= (float)j->sx; /* disparity in input pixels */
   float lo = r->depth_lo, hi = r->depth_hi;
   int fixed = hi > lo;
-  if (!fixed) { lo = 0; hi = clm_depth_auto_max(vals, shw); }
-  clm_colorize_values(vals, shw, lo, hi, tile);
-  snprintf(suffix, sizeof suffix, "_%s.png", tk->name);
-  if (out_path(r, stem, suffix, &j->path, files)) return 1;
-  rc |= write_png8(j->path, sh, sw, 3, tile);
-  clm_disparity_encode(vals, shw, u16);
-  snprintf(suffix, sizeof suffix, "_%s_disparity.png", tk->name);
-  if (out_path(r, stem, suffix, &j->path, files)) return 1;
-  rc |= lib_check(clm_png_write_gray16(j->path, sh, sw, u16));
+  if (!fixed) { lo = 0; hi = clm_depth_auto_max(j->vals, j->shw); }
+  clm_colorize_values(j->vals, j->shw, lo, hi, tile);
+  if (task_file(j, tk, ".png", files)) return 1;
+  rc |= write_png8(j->path, j->sh, j->sw, 3, tile);
+  clm_disparity_encode(j->vals, j->shw, j->u16);
+  if (task_file(j, tk, "_disparity.png", files)) return 1;
+  rc |= lib_check(clm_png_write_gray16(j->path, j->sh, j->sw, j->u16));
   if (r->raw) {
-    snprintf(suffix, sizeof suffix, "_%s.npy", tk->name);
-    if (out_path(r, stem, suffix, &j->path, files)) return 1;
-    rc |= lib_check(clm_npy_write(j->path, 1, sh, sw, vals));
+    if (task_file(j, tk, ".npy", files)) return 1;
+    rc |= lib_check(clm_npy_write(j->path, 1, j->sh, j->sw, j->vals));
   }
   snprintf(j->ptiles[t + 1].caption, sizeof j->ptiles[t + 1].caption, "%s: disparity", tk->name);
   if (!j->bar.on) {
@@ -527,37 +483,25 @@ static int write_depth(image_job *j, int t, uint8_t *tile, cJSON *files) {
 
 /* Any other regression: one colour-mapped tile per channel side by side, and the raw values. */
 static int write_values(image_job *j, int t, uint8_t *tile, cJSON *files) {
-  infer_run *r = j->r;
-  const char *stem = j->stem;
-  int sh = j->sh;
-  int sw = j->sw;
-  int h = j->h;
-  int w = j->w;
-  size_t shw = j->shw;
-  clm_box box = j->box;
-  float *vals = j->vals;
   infer_task *tk = &j->r->task[t];
   int c = tk->pred.c;
-  char suffix[256];
   int rc = 0;
-  clm_resize_bilinear(tk->net, c, h, w, &box, vals, sh, sw, NULL);
-  uint8_t *strip = malloc((size_t)c * 3 * shw), *one = malloc(3 * shw);
+  clm_resize_bilinear(tk->net, c, j->h, j->w, &j->box, j->vals, j->sh, j->sw, NULL);
+  uint8_t *strip = malloc((size_t)c * 3 * j->shw), *one = malloc(3 * j->shw);
   if (!strip || !one) { free(strip); free(one); return 1; }
   for (int k = 0; k < c; k++) {
-    clm_colorize_depth(vals + (size_t)k * shw, sh, sw, 0, one);
-    if (!k) memcpy(tile, one, 3 * shw);
-    for (int y = 0; y < sh; y++)
-      memcpy(strip + 3 * ((size_t)y * c * sw + (size_t)k * sw), one + 3 * (size_t)y * sw, 3 * (size_t)sw);
+    clm_colorize_depth(j->vals + (size_t)k * j->shw, j->sh, j->sw, 0, one);
+    if (!k) memcpy(tile, one, 3 * j->shw);
+    for (int y = 0; y < j->sh; y++)
+      memcpy(strip + 3 * ((size_t)y * c * j->sw + (size_t)k * j->sw), one + 3 * (size_t)y * j->sw, 3 * (size_t)j->sw);
   }
-  snprintf(suffix, sizeof suffix, "_%s.png", tk->name);
-  int bad = out_path(r, stem, suffix, &j->path, files);
-  if (!bad) bad = write_png8(j->path, sh, c * sw, 3, strip);
+  int bad = task_file(j, tk, ".png", files);
+  if (!bad) bad = write_png8(j->path, j->sh, c * j->sw, 3, strip);
   free(strip);
   free(one);
   if (bad) return 1;
-  snprintf(suffix, sizeof suffix, "_%s.npy", tk->name);
-  if (out_path(r, stem, suffix, &j->path, files)) return 1;
-  rc |= lib_check(clm_npy_write(j->path, c, sh, sw, vals));
+  if (task_file(j, tk, ".npy", files)) return 1;
+  rc |= lib_check(clm_npy_write(j->path, c, j->sh, j->sw, j->vals));
   snprintf(j->ptiles[t + 1].caption, sizeof j->ptiles[t + 1].caption, "%s: channel 0 of %d", tk->name, c);
   return rc;
 }
