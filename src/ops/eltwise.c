@@ -40,7 +40,7 @@ static clm_status no_partial_overlap(const char *op, const clm_tensor *out, cons
 /* Elements per work-item of the activation kernels: ELT_VEC in cl/eltwise.cl. */
 #define ELT_VEC 16
 
-static clm_status check_act(const char *op, clm_activation act, float slope) {
+clm_status clm_activation_check(const char *op, clm_activation act, float slope) {
   if (act != CLM_ACTIVATION_NONE && act != CLM_ACTIVATION_RELU && act != CLM_ACTIVATION_LEAKY_RELU &&
       act != CLM_ACTIVATION_SIGMOID)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: unknown activation %d", op, (int)act);
@@ -52,7 +52,7 @@ static clm_status check_act(const char *op, clm_activation act, float slope) {
 clm_status clm_activation_forward(clm_context *ctx, clm_activation act, float slope,
                                   const clm_tensor *x, const clm_tensor *y) {
   static const char op[] = "activation forward";
-  CLM_TRY(check_act(op, act, slope));
+  CLM_TRY(clm_activation_check(op, act, slope));
   CLM_TRY(need(op, "x", x));
   CLM_TRY(same_shape(op, "y", y, "x", x));
   CLM_TRY(no_partial_overlap(op, y, x));
@@ -66,7 +66,7 @@ clm_status clm_activation_backward(clm_context *ctx, clm_activation act, float s
                                    const clm_tensor *y, const clm_tensor *dy, const clm_tensor *dx,
                                    int accumulate) {
   static const char op[] = "activation backward";
-  CLM_TRY(check_act(op, act, slope));
+  CLM_TRY(clm_activation_check(op, act, slope));
   CLM_TRY(need(op, "y", y));
   CLM_TRY(same_shape(op, "dy", dy, "y", y));
   CLM_TRY(same_shape(op, "dx", dx, "y", y));

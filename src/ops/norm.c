@@ -46,15 +46,6 @@ static clm_status check_x(const char *op, const clm_tensor *x) {
   return CLM_OK;
 }
 
-static clm_status check_act(const char *op, clm_activation act, float slope) {
-  if (act != CLM_ACTIVATION_NONE && act != CLM_ACTIVATION_RELU && act != CLM_ACTIVATION_LEAKY_RELU &&
-      act != CLM_ACTIVATION_SIGMOID)
-    CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: unknown activation %d", op, (int)act);
-  if (act == CLM_ACTIVATION_LEAKY_RELU && !(slope > 0.0f && isfinite(slope)))
-    CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: leaky relu slope %g must be finite and > 0", op, slope);
-  return CLM_OK;
-}
-
 /* One batch-norm kernel built for its per-channel tree size (clm_tree_kernels). */
 static clm_status norm_kernel(clm_context *ctx, const char *name, cl_kernel *k, size_t *wg) {
   return clm_tree_kernels(ctx, "norm", "NORM_WG", 1, &name, k, wg);
@@ -95,7 +86,7 @@ clm_status clm_batchnorm_act_forward_train(clm_context *ctx, clm_activation act,
                                            const clm_tensor *running_var, float momentum,
                                            float eps) {
   static const char op[] = "batchnorm forward (training)";
-  CLM_TRY(check_act(op, act, slope));
+  CLM_TRY(clm_activation_check(op, act, slope));
   CLM_TRY(check_x(op, x));
   int C = x->c, HW = x->h * x->w;
   CLM_TRY(same_shape(op, "y", y, x));
@@ -136,7 +127,7 @@ clm_status clm_batchnorm_act_forward_eval(clm_context *ctx, clm_activation act, 
                                           const clm_tensor *running_var, float eps,
                                           const clm_tensor *y) {
   static const char op[] = "batchnorm forward (eval)";
-  CLM_TRY(check_act(op, act, slope));
+  CLM_TRY(clm_activation_check(op, act, slope));
   CLM_TRY(check_x(op, x));
   int C = x->c;
   CLM_TRY(same_shape(op, "y", y, x));
@@ -165,7 +156,7 @@ clm_status clm_batchnorm_act_backward(clm_context *ctx, clm_activation act, floa
                                       const clm_tensor *dgamma, const clm_tensor *dbeta,
                                       int accumulate) {
   static const char op[] = "batchnorm backward";
-  CLM_TRY(check_act(op, act, slope));
+  CLM_TRY(clm_activation_check(op, act, slope));
   CLM_TRY(check_x(op, x));
   int C = x->c;
   if (act != CLM_ACTIVATION_NONE) CLM_TRY(same_shape(op, "y (the activation's output)", y, x));

@@ -110,6 +110,10 @@ clm_status clm_deconv2d_backward_weight(clm_context *ctx, clm_conv_variant v,
 /* Activations (clm_activation, clmtl/kinds.h): element-wise (cl/eltwise.cl) or fused after
  * batch norm (cl/norm.cl). */
 
+/* Fails unless act is a known activation and a leaky relu's slope is finite and > 0; op names
+ * the caller in the message (src/ops/eltwise.c). */
+clm_status clm_activation_check(const char *op, clm_activation act, float slope);
+
 /* ---- batch normalisation (cl/norm.cl, src/ops/norm.c) ------------------------------------- */
 
 /* Training mode: per-channel batch mean and biased variance over (N, H, W);
