@@ -1,4 +1,4 @@
-/* GradNorm and DWA task weightings (include/clmtl/mtl.h, "GradNorm and DWA") against
+/* GradNorm and DWA task weightings (include/clmtl/mtl_device.h, "GradNorm and DWA") against
  * double-precision host computations written here from Chen et al. 2018 and Liu et al. 2019:
  * DWA weights over a scripted 5-epoch sequence of epoch means (and one epoch against literal
  * numbers); GradNorm's weight gradient, L_grad, and the weights after plain SGD and
