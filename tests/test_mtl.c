@@ -1,5 +1,5 @@
-/* Multi-task loss weighting (include/clmtl/mtl_strategy.h, mtl_device.h) against tests/ref/ref_mtl.c: for every
- * strategy but gradnorm and dwa (tests/test_balance.c) and every gating mode, random losses
+/* Multi-task loss weighting (include/clmtl/mtl_strategy.h, mtl_device.h) against
+ * tests/ref/ref_mtl.c: for every strategy but gradnorm and dwa (tests/test_balance.c) and every gating mode, random losses
  * over classification and regression tasks (one at a 10% valid share), random s / u and
  * weights, the device total, seeds,
  * parameter gradients and effective weights vs the double reference, and the gradients vs
