@@ -1,14 +1,13 @@
 /* Multi-task loss weighting (include/clmtl/mtl_strategy.h, mtl_device.h) against
- * tests/ref/ref_mtl.c: for every strategy but gradnorm and dwa (tests/test_balance.c) and every gating mode, random losses
- * over classification and regression tasks (one at a 10% valid share), random s / u and
- * weights, the device total, seeds,
- * parameter gradients and effective weights vs the double reference, and the gradients vs
- * central differences of the reference total. Also: hard gating leaves the 10% task out and
- * soft gating scales it by 0.1 (checked against ungated contributions, not the reference's
- * gating code), the clamp zeroes the s-gradient outside its range, an empty task with a NaN
- * loss does not reach the total, an Inf loss gives a non-finite total, both scalar layouts,
- * name parsing, gradnorm and dwa (fixed with the weights read from the params buffer) and
- * argument errors. */
+ * tests/ref/ref_mtl.c: for every strategy but gradnorm and dwa (tests/test_balance.c) and every
+ * gating mode, random losses over classification and regression tasks (one at a 10% valid
+ * share), random s / u and weights, the device total, seeds, parameter gradients and effective
+ * weights vs the double reference, and the gradients vs central differences of the reference
+ * total. Also: hard gating leaves the 10% task out and soft gating scales it by 0.1 (checked
+ * against ungated contributions, not the reference's gating code), the clamp zeroes the
+ * s-gradient outside its range, an empty task with a NaN loss does not reach the total, an Inf
+ * loss gives a non-finite total, both scalar layouts, name parsing, gradnorm and dwa (fixed
+ * with the weights read from the params buffer) and argument errors. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
