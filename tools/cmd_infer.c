@@ -527,6 +527,33 @@ static void add_instances(const infer_run *r, const clm_instance_info *inst, int
   }
 }
 
+/* The panel (input and every task's tile, legend, colour bar) and the JSON document of one
+ * image, both named after its stem; the line that reports it. 0, or 1 after a failure
+ * (printed). */
+static int write_panel_and_json(image_job *j, const char *input, cJSON *doc) {
+  uint8_t *panel = NULL;
+  int ph, pw;
+  if (panel_compose(j->ptiles, j->r->k + 1, j->sh, j->sw, &j->legend, &j->bar, &panel, &ph, &pw)) {
+    fprintf(stderr, "clmtl infer: %s: out of host memory for the panel\n", input);
+    return 1;
+  }
+  cJSON *other = cJSON_AddArrayToObject(doc, "files");
+  int rc = out_path(j->r, j->stem, "_panel.png", &j->path, other);
+  if (!rc) rc = write_png8(j->path, ph, pw, 3, panel);
+  free(panel);
+  if (rc || out_path(j->r, j->stem, ".json", &j->path, other)) return 1;
+  char *text = cJSON_Print(doc);
+  FILE *f = text ? fopen(j->path, "w") : NULL;
+  if (!f || fputs(text, f) < 0 || fputc('\n', f) == EOF) rc = 1;
+  if (f && fclose(f) != 0) rc = 1;
+  if (!f || rc) fprintf(stderr, "clmtl infer: cannot write %s\n", j->path);
+  free(text);
+  if (!rc)
+    printf("%s -> %s/%s.json (%dx%d%s%d instances)\n", input, j->r->outdir, j->stem, j->sw, j->sh,
+           j->ninst >= 0 ? ", " : ", no instance ids, ", j->ninst > 0 ? j->ninst : 0);
+  return rc;
+}
+
 static int infer_image(infer_run *r, const char *input, const char *stem) {
   /* the predictions lie on an h x w grid: the network's input, or the tile canvas */
   int sh, sw, nh = r->model.height, nw = r->model.width, h = nh, w = nw, rc = 0;
@@ -634,29 +661,7 @@ static int infer_image(infer_run *r, const char *input, const char *stem) {
   add_instances(r, job.inst, job.ninst > 0 ? job.ninst : 0, jinst);
   cJSON_AddItemToObject(doc, "instances", jinst);
   jinst = NULL;
-  uint8_t *panel = NULL;
-  int ph, pw;
-  if (panel_compose(job.ptiles, r->k + 1, sh, sw, &job.legend, &job.bar, &panel, &ph, &pw)) {
-    fprintf(stderr, "clmtl infer: %s: out of host memory for the panel\n", input);
-    rc = 1;
-    goto done;
-  }
-  cJSON *other = cJSON_AddArrayToObject(doc, "files");
-  rc = out_path(r, stem, "_panel.png", &job.path, other);
-  if (!rc) rc = write_png8(job.path, ph, pw, 3, panel);
-  free(panel);
-  if (rc || out_path(r, stem, ".json", &job.path, other)) {
-    rc = 1;
-    goto done;
-  }
-  char *text = cJSON_Print(doc);
-  FILE *f = text ? fopen(job.path, "w") : NULL;
-  if (!f || fputs(text, f) < 0 || fputc('\n', f) == EOF) rc = 1;
-  if (f && fclose(f) != 0) rc = 1;
-  if (!f || rc) fprintf(stderr, "clmtl infer: cannot write %s\n", job.path);
-  free(text);
-  if (!rc) printf("%s -> %s/%s.json (%dx%d%s%d instances)\n", input, r->outdir, stem, sw, sh,
-                  job.ninst >= 0 ? ", " : ", no instance ids, ", job.ninst > 0 ? job.ninst : 0);
+  rc = write_panel_and_json(&job, input, doc);
 done:
   cJSON_Delete(doc);
   cJSON_Delete(jinst);
