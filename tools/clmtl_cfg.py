@@ -17,8 +17,11 @@ import re
 import stat
 
 LAYER_TYPES = ("input", "conv", "deconv", "batchnorm", "activation", "maxpool", "unpool",
-               "upsample", "concat", "add", "softmax_xent", "l1", "l2")
-LOSS_TYPES = ("softmax_xent", "l1", "l2")
+               "upsample", "concat", "add", "softmax_xent", "l1", "l2", "laplace_nll",
+               "gaussian_nll")
+LOSS_TYPES = ("softmax_xent", "l1", "l2", "laplace_nll", "gaussian_nll")
+# heteroscedastic losses: from = prediction, log-variance (same shape)
+HETERO_TYPES = ("laplace_nll", "gaussian_nll")
 NAME_MAX = 64  # CLM_NAME_MAX, terminating NUL included
 LINE_MAX = 1023  # bytes of one line (parse.c)
 TENSOR_MAX = 2**31 - 1  # CLM_TENSOR_FLOATS_MAX: elements of one tensor or flat buffer
@@ -32,7 +35,9 @@ KEYS = {"input": ("channels",), "conv": CONV_KEYS, "deconv": CONV_KEYS,
         "batchnorm": ("momentum", "eps"), "activation": ("act", "slope"),
         "unpool": ("indices",), "softmax_xent": ("target", "mask", "kind", "ignore", "weight"),
         "l1": ("target", "mask", "kind", "ignore", "weight"),
-        "l2": ("target", "mask", "kind", "ignore", "weight")}
+        "l2": ("target", "mask", "kind", "ignore", "weight"),
+        "laplace_nll": ("target", "mask", "kind", "ignore", "weight"),
+        "gaussian_nll": ("target", "mask", "kind", "ignore", "weight")}
 # ranges as parse.c checks them: integer key -> (lo, hi); number key -> (field, lo, hi)
 INT_KEYS = {"channels": (1, 1 << 16), "filters": (1, 1 << 16), "size": (1, 64),
             "stride": (1, 64), "pad": (0, 256), "dilation": (1, 64), "output_padding": (0, 63),
@@ -204,7 +209,8 @@ def parse_model(path):
                              f"{', '.join(LAYER_TYPES)})")
         if is_task and ltype not in LOSS_TYPES:
             raise ModelError(f"{at_key('type')}: task section "
-                             f"'{name}' needs a loss type (softmax_xent, l1, l2), not '{ltype}'")
+                             f"'{name}' needs a loss type (softmax_xent, l1, l2, laplace_nll, "
+                             f"gaussian_nll), not '{ltype}'")
         if not is_task and ltype in LOSS_TYPES:
             raise ModelError(f"{at_key('type')}: loss '{ltype}' "
                              "must be in a [task.<name>] section")
@@ -319,6 +325,8 @@ def compile_model(layers, height, width, batch=1):
             raise ModelError(f"{where(l)}: unpool needs 'indices = <maxpool layer>'")
         elif t in LOSS_TYPES and not l["target"]:
             raise ModelError(f"{where(l)}: a loss needs 'target = <input name>'")
+        elif t in HETERO_TYPES:
+            want = 2
         elif t == "activation" and l["act"] is None:
             raise ModelError(f"{where(l)}: needs 'act'")
         if want == 0 and nfrom:
@@ -350,7 +358,7 @@ def compile_model(layers, height, width, batch=1):
                 raise ModelError(f"{where(l)}: unknown input '{nm}'")
             if nm == l["name"]:
                 raise ModelError(f"{where(l)}: takes its own output as input (cycle)")
-            if l["type"] in LOSS_TYPES and k > 0 and by[nm]["type"] != "input":
+            if l["type"] in LOSS_TYPES and k >= len(l["from"]) and by[nm]["type"] != "input":
                 raise ModelError(f"{where(l)}: '{nm}' must be an input layer (a target or mask)")
         if l["type"] == "unpool" and by[l["indices"]]["type"] != "maxpool":
             raise ModelError(f"{where(l)}: indices = '{l['indices']}' is not a maxpool layer")
@@ -433,6 +441,11 @@ def compile_model(layers, height, width, batch=1):
         else:
             want_c = 1 if t == "softmax_xent" else x[0]
             tgt = l["target"]
+            if t in HETERO_TYPES and shape[l["from"][1]] != x:
+                s_ = shape[l["from"][1]]
+                raise ModelError(f"{where(l)}: log-variance '{l['from'][1]}' is ({s_[0]},{s_[1]},"
+                                 f"{s_[2]}) but the prediction '{l['from'][0]}' is ({x[0]},{x[1]},"
+                                 f"{x[2]}): one log-variance per predicted value")
             if shape[tgt][0] == -1:
                 shape[tgt] = (want_c,) + shape[tgt][1:]
                 by[tgt]["channels"] = want_c

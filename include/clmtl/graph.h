@@ -34,6 +34,8 @@ typedef enum clm_layer_type {
   CLM_LAYER_SOFTMAX_XENT, /* loss: from = logits, target = labels input */
   CLM_LAYER_L1,           /* loss: from = prediction, target, optional mask */
   CLM_LAYER_L2,
+  CLM_LAYER_LAPLACE_NLL,  /* loss: from = prediction, log-variance; target, optional mask */
+  CLM_LAYER_GAUSSIAN_NLL, /* the same with a Gaussian likelihood (L2) */
   CLM_LAYER_TYPE_COUNT
 } clm_layer_type;
 

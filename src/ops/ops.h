@@ -262,4 +262,24 @@ clm_status clm_regression_loss_backward(clm_context *ctx, clm_regression_loss ki
                                         const clm_tensor *seed, const clm_tensor *dpred,
                                         int accumulate);
 
+/* Heteroscedastic regression (Kendall & Gal 2017) with a predicted log-variance s per element:
+ * pred, logvar, target (N, C, H, W); mask (N, 1, H, W) optional as above. loss (1) = mean over
+ * valid elements of e^{-s}|d| + s (CLM_LOSS_L1: Laplace, s = log b, σ = √2·e^{s}) or
+ * ½e^{-s}d² + ½s (CLM_LOSS_L2: Gaussian, s = log σ²), d = pred - target, with s clamped to
+ * [-15, 15] (cl/loss.cl HETERO_S_MIN/MAX; no s-gradient where the clamp holds). count as above.
+ * ws: clm_loss_workspace(N*C*H*W) floats. */
+clm_status clm_hetero_loss_forward(clm_context *ctx, clm_regression_loss kind,
+                                   const clm_tensor *pred, const clm_tensor *logvar,
+                                   const clm_tensor *target, const clm_tensor *mask,
+                                   const clm_tensor *loss, const clm_tensor *count,
+                                   const clm_tensor *ws);
+/* dpred and dlogvar of seed[0] · loss, each written (=) or added (+=) as acc_pred and
+ * acc_logvar say; 0 where masked out. */
+clm_status clm_hetero_loss_backward(clm_context *ctx, clm_regression_loss kind,
+                                    const clm_tensor *pred, const clm_tensor *logvar,
+                                    const clm_tensor *target, const clm_tensor *mask,
+                                    const clm_tensor *count, const clm_tensor *seed,
+                                    const clm_tensor *dpred, int acc_pred,
+                                    const clm_tensor *dlogvar, int acc_logvar);
+
 #endif

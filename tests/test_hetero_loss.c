@@ -1,0 +1,226 @@
+/* The heteroscedastic regression losses (laplace_nll, gaussian_nll; Kendall & Gal 2017)
+ * against the float64 reference tests/ref/ref_hetero.c: forward and count, both gradients
+ * (written, then accumulated), finite differences of seed·loss through the device forward in
+ * both the prediction and the log-variance; random non-zero inputs, odd shapes, masked pixels,
+ * log-variances beyond the clamp range [-15, 15]. Then the model-file side: a two-input loss
+ * compiles, its graph loss equals the reference on the graph's own tensors, and wrong 'from'
+ * counts or a log-variance of another shape are refused with the layer named. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ops/ops.h"
+#include "ref/ref_hetero.h"
+#include "test_util.h"
+
+#define S_MIN (-15.0)
+#define S_MAX 15.0
+
+typedef struct hcase {
+  clm_context *ctx;
+  int kind, N, C, HW, masked;
+  float seed;
+  clm_tensor pred, logvar, target, mask, loss, count, ws, seedt, dpred, dlogvar;
+  float *fd_other; /* the input held fixed while the other one is perturbed */
+  int fd_which;    /* 0: perturb pred, 1: perturb logvar */
+} hcase;
+
+static float scalar(clm_context *ctx, const clm_tensor *t) {
+  float v = 0;
+  test_status("download scalar", clm_tensor_download(ctx, t, &v));
+  return v;
+}
+
+static clm_status forward(hcase *c) {
+  return clm_hetero_loss_forward(c->ctx, (clm_regression_loss)c->kind, &c->pred, &c->logvar,
+                                 &c->target, c->masked ? &c->mask : NULL, &c->loss, &c->count,
+                                 &c->ws);
+}
+
+static clm_status backward(hcase *c, int acc_p, int acc_s) {
+  return clm_hetero_loss_backward(c->ctx, (clm_regression_loss)c->kind, &c->pred, &c->logvar,
+                                  &c->target, c->masked ? &c->mask : NULL, &c->count, &c->seedt,
+                                  &c->dpred, acc_p, &c->dlogvar, acc_s);
+}
+
+static double objective(void *user, const float *x) {
+  hcase *c = user;
+  test_upload(c->ctx, c->fd_which ? &c->logvar : &c->pred, x);
+  test_status("fd forward", forward(c));
+  return (double)c->seed * scalar(c->ctx, &c->loss);
+}
+
+static void check_case(clm_context *ctx, int kind, int N, int C, int H, int W, int masked,
+                       int fd_samples) {
+  char tag[96], name[220];
+  snprintf(tag, sizeof tag, "%s%s (%d,%d,%d,%d)", kind == 1 ? "laplace_nll" : "gaussian_nll",
+           masked ? " masked" : "", N, C, H, W);
+  printf("-- %s\n", tag);
+  int HW = H * W;
+  size_t n = (size_t)N * C * HW, P = (size_t)N * HW;
+  test_rng r = test_rng_make(900 + (uint64_t)kind * 31 + (uint64_t)H * 7 + (uint64_t)masked);
+  float *pred = test_random(&r, n, -2, 2), *target = test_alloc(n), *logvar = test_alloc(n);
+  float *mask = test_alloc(P);
+  for (size_t i = 0; i < n; i++) {
+    /* |d| >= 0.05: finite differences of step 1e-2 never cross the Laplace kink */
+    target[i] = pred[i] - test_nonzero(&r, -1.5f, 1.5f, 0.05f);
+    logvar[i] = test_nonzero(&r, -2.0f, 2.0f, 0.01f);
+  }
+  logvar[0] = 20.0f;              /* beyond the clamp: loss uses 15, no s-gradient */
+  if (n > 3) logvar[3] = -18.0f;  /* below it: loss uses -15 (e^{15}|d|), no s-gradient */
+  for (size_t i = 0; i < P; i++) mask[i] = !masked || test_uniform(&r, 0, 1) > 0.3f ? 1.0f : 0.0f;
+  if (masked) mask[P - 1] = 0.0f;
+  hcase c;
+  memset(&c, 0, sizeof c);
+  c.ctx = ctx; c.kind = kind; c.N = N; c.C = C; c.HW = HW; c.masked = masked; c.seed = 1.75f;
+  c.pred = test_tensor(ctx, N, C, H, W, pred);
+  c.logvar = test_tensor(ctx, N, C, H, W, logvar);
+  c.target = test_tensor(ctx, N, C, H, W, target);
+  c.mask = test_tensor(ctx, N, 1, H, W, mask);
+  c.dpred = test_tensor(ctx, N, C, H, W, NULL);
+  c.dlogvar = test_tensor(ctx, N, C, H, W, NULL);
+  c.loss = test_tensor(ctx, 1, 1, 1, 1, NULL);
+  c.count = test_tensor(ctx, 1, 1, 1, 1, NULL);
+  c.seedt = test_tensor(ctx, 1, 1, 1, 1, &c.seed);
+  c.ws = test_tensor(ctx, 1, 1, 1, (int)clm_loss_workspace(ctx, n), NULL);
+  const float *m = masked ? mask : NULL;
+  double count_ref;
+  double loss_ref = ref_hetero_forward(kind, pred, logvar, target, m, N, C, HW, S_MIN, S_MAX,
+                                       &count_ref);
+  float *gp_ref = test_alloc(n), *gs_ref = test_alloc(n);
+  ref_hetero_backward(kind, pred, logvar, target, m, N, C, HW, S_MIN, S_MAX, c.seed, gp_ref,
+                      gs_ref);
+  test_status("forward", forward(&c));
+  float loss = scalar(ctx, &c.loss), count = scalar(ctx, &c.count);
+  snprintf(name, sizeof name, "%s loss %.7g vs float64 reference %.7g", tag, loss, loss_ref);
+  test_check(name, fabs(loss - loss_ref) / fmax(fabs(loss_ref), 1e-6), 2e-5);
+  snprintf(name, sizeof name, "%s count %g vs reference %g", tag, count, count_ref);
+  test_check(name, fabs(count - count_ref), 0);
+
+  /* written, then accumulated onto old contents (each flag on its own) */
+  float *old_p = test_random(&r, n, -1, 1), *old_s = test_random(&r, n, -1, 1);
+  float *sum = test_alloc(n);
+  for (int mode = 0; mode < 3; mode++) {
+    int ap = mode == 1, as = mode == 2;
+    test_upload(ctx, &c.dpred, old_p);
+    test_upload(ctx, &c.dlogvar, old_s);
+    test_status("backward", backward(&c, ap, as));
+    float *gp = test_download(ctx, &c.dpred), *gs = test_download(ctx, &c.dlogvar);
+    for (size_t i = 0; i < n; i++) sum[i] = gp_ref[i] + (ap ? old_p[i] : 0.0f);
+    snprintf(name, sizeof name, "%s dpred (acc_pred=%d) vs reference", tag, ap);
+    test_check(name, test_rel_error(gp, sum, n, 1e-12), 1e-5);
+    for (size_t i = 0; i < n; i++) sum[i] = gs_ref[i] + (as ? old_s[i] : 0.0f);
+    snprintf(name, sizeof name, "%s dlogvar (acc_logvar=%d) vs reference", tag, as);
+    test_check(name, test_rel_error(gs, sum, n, 1e-12), 1e-5);
+    free(gp);
+    free(gs);
+  }
+  /* finite differences, pred then logvar (the other input held at its value), with s = -18
+   * put back in range: its e^{15}|d| term would bury the others in float rounding; s = 20
+   * stays, where the loss is flat in s */
+  if (n > 3) {
+    logvar[3] = 0.3f;
+    test_upload(ctx, &c.logvar, logvar);
+  }
+  test_status("backward", backward(&c, 0, 0));
+  float *gs = test_download(ctx, &c.dlogvar);
+  snprintf(name, sizeof name, "%s no s-gradient beyond the clamp (s = 20): %g", tag, gs[0]);
+  test_true(name, gs[0] == 0.0f, NULL);
+  free(gs);
+  float *an[2] = {test_download(ctx, &c.dpred), test_download(ctx, &c.dlogvar)};
+  float *x[2] = {pred, logvar};
+  for (int which = 0; which < 2; which++) {
+    double gmax = 0;
+    for (size_t i = 0; i < n; i++) gmax = fmax(gmax, fabs(an[which][i]));
+    c.fd_which = which;
+    double e = test_fd_error(objective, &c, x[which], n, an[which], 1e-2, fd_samples,
+                             fmax(0.1 * gmax, 1e-6), 11 + (uint64_t)which);
+    test_upload(ctx, which ? &c.logvar : &c.pred, x[which]);
+    snprintf(name, sizeof name, "%s d/d%s by finite differences of seed*loss", tag,
+             which ? "logvar" : "pred");
+    test_check(name, e, 2e-2);
+    free(an[which]);
+  }
+  clm_tensor *all[] = {&c.pred, &c.logvar, &c.target, &c.mask, &c.dpred, &c.dlogvar,
+                       &c.loss, &c.count, &c.seedt, &c.ws};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) test_tensor_free(all[i]);
+  free(pred); free(target); free(logvar); free(mask); free(gp_ref); free(gs_ref);
+  free(old_p); free(old_s); free(sum);
+}
+
+/* ---- model files --------------------------------------------------------------------------- */
+
+static const char *model_fmt =
+    "[input]\ntype = input\nchannels = 3\n\n"
+    "[head]\ntype = conv\nfrom = input\nfilters = 2\nsize = 3\n\n"
+    "[head_logvar]\ntype = conv\nfrom = input\nfilters = %d\nsize = 1\n\n"
+    "[task.depth]\ntype = %s\nfrom = %s\ntarget = depth\nmask = depth_mask\n";
+
+static clm_status compile_model(clm_context *ctx, const char *type, const char *from,
+                                int logvar_c, clm_graph **out) {
+  char text[1024];
+  snprintf(text, sizeof text, model_fmt, logvar_c, type, from);
+  clm_graph *g = NULL;
+  clm_status st = clm_graph_create(ctx, &g);
+  if (st == CLM_OK) st = clm_graph_parse(g, text, "hetero.cfg");
+  clm_graph_options o = {2, 9, 13, 1, -1, 0};
+  if (st == CLM_OK) st = clm_graph_compile(g, &o);
+  if (st != CLM_OK || !out) clm_graph_free(g);
+  else *out = g;
+  return st;
+}
+
+static void test_model(clm_context *ctx) {
+  printf("-- model files\n");
+  test_expect("laplace_nll with one input in 'from' is refused",
+              compile_model(ctx, "laplace_nll", "head", 2, NULL), CLM_ERR_PARSE,
+              "laplace_nll takes 2 inputs");
+  test_expect("a log-variance of other channels is refused, naming it",
+              compile_model(ctx, "gaussian_nll", "head, head_logvar", 1, NULL), CLM_ERR_SHAPE,
+              "log-variance 'head_logvar'");
+  for (int kind = 1; kind <= 2; kind++) {
+    clm_graph *g = NULL;
+    const char *type = kind == 1 ? "laplace_nll" : "gaussian_nll";
+    test_status(type, compile_model(ctx, type, "head, head_logvar", 2, &g));
+    if (!g) continue;
+    test_status("init", clm_graph_init_params(g, 5));
+    int N = 2, C = 2, H = 9, W = 13, HW = H * W;
+    size_t n = (size_t)N * C * HW;
+    test_rng r = test_rng_make(77 + (uint64_t)kind);
+    float *img = test_random(&r, (size_t)N * 3 * HW, 0, 1), *tgt = test_random(&r, n, -1, 1);
+    float *mask = test_alloc((size_t)N * HW);
+    for (int i = 0; i < N * HW; i++) mask[i] = i % 5 ? 1.0f : 0.0f;
+    test_status("input", clm_graph_set_input(g, "input", img));
+    test_status("target", clm_graph_set_input(g, "depth", tgt));
+    test_status("mask", clm_graph_set_input(g, "depth_mask", mask));
+    test_status("forward", clm_graph_forward(g));
+    clm_tensor tp, ts, tl = clm_graph_loss_value(g, 0);
+    test_status("head", clm_graph_tensor(g, "head", &tp));
+    test_status("head_logvar", clm_graph_tensor(g, "head_logvar", &ts));
+    float *p = test_download(ctx, &tp), *s = test_download(ctx, &ts);
+    double cnt, want = ref_hetero_forward(kind, p, s, tgt, mask, N, C, HW, S_MIN, S_MAX, &cnt);
+    float got = scalar(ctx, &tl);
+    char name[160];
+    snprintf(name, sizeof name, "%s in a graph: loss %.7g vs reference on its tensors %.7g", type,
+             got, want);
+    test_check(name, fabs(got - want) / fmax(fabs(want), 1e-6), 2e-5);
+    test_status("zero grad", clm_graph_zero_grad(g));
+    test_status("backward", clm_graph_backward(g));
+    free(img); free(tgt); free(mask); free(p); free(s);
+    clm_graph_free(g);
+  }
+}
+
+int main(void) {
+  clm_context *ctx = test_context();
+  if (!ctx) return 1;
+  int small = test_small();
+  for (int kind = 1; kind <= 2; kind++)
+    for (int masked = 0; masked < 2; masked++) {
+      check_case(ctx, kind, 2, 1, 5, 7, masked, small ? 6 : 40); /* tails only */
+      if (!small) check_case(ctx, kind, 3, 2, 9, 37, masked, 40); /* full chunks and tails */
+    }
+  if (!small) test_model(ctx); /* conv kernels: too slow under oclgrind */
+  clm_context_free(ctx);
+  return test_finish();
+}
