@@ -174,7 +174,7 @@ clm_status clm_predictor_evaluate(clm_predictor *p, const char *data_dir, const 
     clm_cityscapes_options c = {data_dir, sp, p->height, p->width, mode, 0};
     st = clm_cityscapes_open(&c, &d);
   } else {
-    clm_synth_options s = {seed ? (uint64_t)seed : p->info.seed, count ? count : 64, p->height, p->width, 0, 0, 0};
+    clm_synth_options s = {seed ? (uint64_t)seed : p->info.seed, count ? count : 64, p->height, p->width, 0, 0, 0, 0};
     st = clm_synth_open(&s, sp, &d);
   }
   const clm_target_info *targets;
