@@ -70,6 +70,10 @@ static const char usage_text[] =
     "    STEM_TASK.png            colour-mapped disparity (near is bright)\n"
     "    STEM_TASK_disparity.png  16-bit CityScapes disparity: round(d*256) + 1, 0 where d <= 0\n"
     "    STEM_TASK.npy            --raw: disparity (1, H, W) float32\n"
+    "  a heteroscedastic task (laplace_nll, gaussian_nll) also gets its predicted σ per pixel, in\n"
+    "  the units of its values (Laplace: √2·e^s, Gaussian: e^(s/2), s = the log-variance head):\n"
+    "    STEM_TASK_sigma.png      colour-mapped σ, 0 to the image's 99th percentile (in the JSON)\n"
+    "    STEM_TASK_sigma.npy      --raw: σ (C, H, W) float32\n"
     "    disparities and offsets are in pixels of the input image: the network's values scaled\n"
     "    by input width / network width (height for dy), as a disparity scales with the image\n"
     "    (tile: by input width / canvas width, height for dy)\n"
@@ -82,15 +86,26 @@ static const char usage_text[] =
     "                             task's files, and the instances (id, class id and name,\n"
     "                             pixels, bounding box, centroid)\n";
 
-enum { FORM_CLASSES = 0, FORM_INSTANCES = 1, FORM_DEPTH = 2, FORM_VALUES = 3 };
+/* FORM_SIGMA: not a task but the log-variance head of a heteroscedastic task (laplace_nll,
+ * gaussian_nll), written as that task's per-pixel σ map. */
+enum { FORM_CLASSES = 0, FORM_INSTANCES = 1, FORM_DEPTH = 2, FORM_VALUES = 3, FORM_SIGMA = 4 };
 
-/* One task's output. */
+/* One task's output, or the σ map of one (FORM_SIGMA). */
 typedef struct infer_task {
   const char *name;
-  clm_tensor pred;
+  clm_tensor pred; /* FORM_SIGMA: the log-variance s */
   int form;
-  float *net;  /* (C, h, w) as the network wrote it */
+  int likelihood;  /* FORM_SIGMA: 1 Laplace (σ = √2·e^s), 2 Gaussian (σ = e^{s/2}) */
+  int owner;       /* FORM_SIGMA: the task it belongs to */
+  float *net;      /* (C, h, w) as the network wrote it */
 } infer_task;
+
+/* The standard deviation a heteroscedastic head predicts from its log-variance s, with s
+ * clamped as the loss clamps it (cl/loss.cl HETERO_S_MIN/MAX). */
+static float sigma_of(float s, int likelihood) {
+  s = s < -15.0f ? -15.0f : s > 15.0f ? 15.0f : s;
+  return likelihood == 1 ? 1.41421356f * expf(s) : expf(0.5f * s);
+}
 
 /* ---- the list of inputs ------------------------------------------------------------------ */
 
@@ -209,7 +224,7 @@ typedef struct infer_run {
   clm_graph *g;
   clm_model_info model;
   clm_feeds feeds;
-  infer_task task[CLM_METRICS_MAX_TASKS];
+  infer_task task[CLM_METRICS_MAX_TASKS]; /* the tasks, then the σ maps of heteroscedastic ones */
   int k, cls_task;
   clm_fit fit;
   int raw;
@@ -421,7 +436,7 @@ static int infer_image(infer_run *r, const char *input, const char *stem) {
     cJSON *jt = cJSON_CreateObject();
     cJSON_AddItemToArray(jtasks, jt);
     cJSON_AddStringToObject(jt, "name", tk->name);
-    static const char *const kinds[] = {"classes", "instances", "depth", "values"};
+    static const char *const kinds[] = {"classes", "instances", "depth", "values", "sigma"};
     cJSON_AddStringToObject(jt, "kind", kinds[tk->form]);
     files = cJSON_AddArrayToObject(jt, "files");
     uint8_t *tile = tiles[t + 1];
@@ -504,7 +519,26 @@ static int infer_image(infer_run *r, const char *input, const char *stem) {
       snprintf(ptiles[t + 1].caption, sizeof ptiles[t + 1].caption, "%s: %d instances", tk->name, n);
     } else {
       clm_resize_bilinear(tk->net, c, h, w, &box, vals, sh, sw, NULL);
-      if (tk->form == FORM_DEPTH) {
+      if (tk->form == FORM_SIGMA) {
+        /* σ per pixel and channel, in the units of the task's values (disparity: input pixels) */
+        float unit = r->task[tk->owner].form == FORM_DEPTH ? (float)sx : 1.0f;
+        for (size_t i = 0; i < (size_t)c * shw; i++) vals[i] = unit * sigma_of(vals[i], tk->likelihood);
+        float hi = clm_depth_auto_max(vals, shw);
+        clm_colorize_values(vals, shw, 0, hi, tile);
+        cJSON_AddStringToObject(jt, "likelihood", tk->likelihood == 1 ? "laplace" : "gaussian");
+        cJSON *jr = cJSON_AddArrayToObject(jt, "png_range");
+        cJSON_AddItemToArray(jr, cJSON_CreateNumber(0));
+        cJSON_AddItemToArray(jr, cJSON_CreateNumber(hi));
+        snprintf(suffix, sizeof suffix, "_%s_sigma.png", tk->name);
+        if (out_path(r, stem, suffix, &path, files)) { rc = 1; break; }
+        rc |= write_png8(path, sh, sw, 3, tile);
+        if (r->raw) {
+          snprintf(suffix, sizeof suffix, "_%s_sigma.npy", tk->name);
+          if (out_path(r, stem, suffix, &path, files)) { rc = 1; break; }
+          rc |= lib_check(clm_npy_write(path, c, sh, sw, vals));
+        }
+        snprintf(ptiles[t + 1].caption, sizeof ptiles[t + 1].caption, "%s: sigma, 0 to %.3g", tk->name, hi);
+      } else if (tk->form == FORM_DEPTH) {
         for (size_t i = 0; i < shw; i++) vals[i] *= (float)sx; /* disparity in input pixels */
         float lo = r->depth_lo, hi = r->depth_hi;
         int fixed = hi > lo;
@@ -674,6 +708,25 @@ int cmd_infer(int argc, char **argv) {
       goto done;
     }
     if (t->form == FORM_CLASSES && r.cls_task < 0) r.cls_task = i;
+    if (!(t->net = malloc((size_t)t->pred.c * hw * sizeof *t->net))) {
+      fprintf(stderr, "clmtl infer: out of host memory\n");
+      goto done;
+    }
+  }
+  /* a heteroscedastic task's log-variance head (its second input) becomes one more output */
+  for (int i = 0, ntasks = r.k; i < ntasks; i++) {
+    const clm_layer *loss = clm_graph_loss_layer(r.g, i);
+    if (loss->type != CLM_LAYER_LAPLACE_NLL && loss->type != CLM_LAYER_GAUSSIAN_NLL) continue;
+    if (r.k == CLM_METRICS_MAX_TASKS) {
+      fprintf(stderr, "clmtl infer: more than %d tasks and sigma maps\n", CLM_METRICS_MAX_TASKS);
+      goto done;
+    }
+    infer_task *t = &r.task[r.k++];
+    t->name = r.task[i].name;
+    t->form = FORM_SIGMA;
+    t->owner = i;
+    t->likelihood = loss->type == CLM_LAYER_LAPLACE_NLL ? 1 : 2;
+    if (lib_check(clm_graph_tensor(r.g, loss->from[1], &t->pred))) goto done;
     if (!(t->net = malloc((size_t)t->pred.c * hw * sizeof *t->net))) {
       fprintf(stderr, "clmtl infer: out of host memory\n");
       goto done;
