@@ -19,6 +19,14 @@
 #define HETERO_S_MAX (15.0f)
 #endif
 
+/* Logit noise (Kendall & Gal 2017, classification), in its analytic form: logits f with
+ * Gaussian noise of variance σ² = e^s per pixel, the expected softmax approximated by the
+ * probit-style (mean-field) rule E[softmax(f + σε)] ≈ softmax(κ f), κ = (1 + π σ² / 8)^{-1/2}.
+ * s clamped as above. */
+float logit_noise_kappa(float s) {
+  return rsqrt(1.0f + 0.39269908f * exp(clamp(s, HETERO_S_MIN, HETERO_S_MAX)));
+}
+
 #ifdef LOSS_WG /* the fused forward kernels: built with -DLOSS_WG=<work-group size> */
 
 /* Cross-entropy of 16 pixels: logits z (K planes HW apart), labels lab. Pixels labelled
@@ -235,6 +243,33 @@ __kernel void hetero_reduce(__global const float *pred, int poff, __global const
   write_partials(sum16(acc) + acc1, sum16(cnt) + cnt1, ls, lc, part, partoff);
 }
 
+/* Partial sums of the logit-noise cross-entropy (see logit_noise_backward) of logits (N, K, HW)
+ * with one log-variance per pixel (N, 1, HW), and of the valid count; one pixel at a time. */
+__kernel void logit_noise_reduce(__global const float *logits, int loff,
+                                 __global const float *logvar, int soff,
+                                 __global const float *labels, int laboff, int N, int K, int HW,
+                                 int ignore, int per_item, __global float *part, int poff) {
+  __local float ls[LOSS_WG], lc[LOSS_WG];
+  int pixels = N * HW;
+  float acc = 0.0f, cnt = 0.0f;
+  int t1 = pixels, step = (int)get_global_size(0);
+  for (int t = first_chunk(pixels, per_item, &t1, &step); t < t1; t += step) {
+    int n = t / HW, j = t - n * HW;
+    float lab = labels[laboff + t];
+    if (lab == (float)ignore) continue;
+    cnt += 1.0f;
+    if (!(lab >= 0.0f && lab < (float)K && floor(lab) == lab)) { acc += NAN; continue; }
+    __global const float *z = logits + loff + n * K * HW + j;
+    float kappa = logit_noise_kappa(logvar[soff + t]);
+    float m = kappa * z[0];
+    for (int k = 1; k < K; k++) m = fmax(m, kappa * z[k * HW]);
+    float se = 0.0f;
+    for (int k = 0; k < K; k++) se += exp(kappa * z[k * HW] - m);
+    acc += log(se) - (kappa * z[(int)lab * HW] - m);
+  }
+  write_partials(acc, cnt, ls, lc, part, poff);
+}
+
 /* loss[0] = Σ part[0..groups) / max(count, 1), count[0] = Σ part[groups..2·groups): one
  * work-group. NaN stays NaN. */
 __kernel void loss_final(__global const float *part, int poff, int groups, __global float *loss,
@@ -317,4 +352,42 @@ __kernel void hetero_backward(__global const float *pred, int poff, __global con
   }
   dpred[dpoff + i] = acc_pred ? dpred[dpoff + i] + gp : gp;
   dlogvar[dsoff + i] = acc_logvar ? dlogvar[dsoff + i] + gs : gs;
+}
+
+/* The logit-noise cross-entropy per valid pixel, L = -log softmax(κ f)[y], p = softmax(κ f):
+ * dlogits[k] = scale · κ (p_k - [k = y]),
+ * dlogvar = scale · (Σ_k p_k f_k - f_y) · dκ/ds, dκ/ds = -(π/16) e^{s} κ³ (0 outside the clamp);
+ * 0 on ignored pixels and invalid labels. One work-item per pixel; each output written or
+ * accumulated by its own flag. */
+__kernel void logit_noise_backward(__global const float *logits, int loff,
+                                   __global const float *logvar, int soff,
+                                   __global const float *labels, int laboff,
+                                   __global const float *count, int coff,
+                                   __global const float *seed, int sdoff, __global float *dlogits,
+                                   int dloff, __global float *dlogvar, int dsoff, int N, int K,
+                                   int HW, int ignore, int acc_logits, int acc_logvar) {
+  int t = GID0;
+  if (t >= N * HW) return;
+  int n = t / HW, j = t - n * HW;
+  float lab = labels[laboff + t];
+  int valid = lab != (float)ignore && lab >= 0.0f && lab < (float)K && floor(lab) == lab;
+  float scale = valid ? seed[sdoff] / fmax(count[coff], 1.0f) : 0.0f;
+  float s = logvar[soff + t], kappa = logit_noise_kappa(s);
+  __global const float *z = logits + loff + n * K * HW + j;
+  __global float *dz = dlogits + dloff + n * K * HW + j;
+  float m = kappa * z[0];
+  for (int k = 1; k < K; k++) m = fmax(m, kappa * z[k * HW]);
+  float se = 0.0f, pf = 0.0f;
+  for (int k = 0; k < K; k++) se += exp(kappa * z[k * HW] - m);
+  for (int k = 0; k < K; k++) {
+    float p = exp(kappa * z[k * HW] - m) / se;
+    pf += p * z[k * HW];
+    float g = valid ? scale * kappa * (p - ((int)lab == k ? 1.0f : 0.0f)) : 0.0f;
+    dz[k * HW] = acc_logits ? dz[k * HW] + g : g;
+  }
+  int inside = s >= HETERO_S_MIN && s <= HETERO_S_MAX;
+  float gs = 0.0f;
+  if (valid && inside)
+    gs = scale * (pf - z[(int)lab * HW]) * (-0.19634954f * exp(s) * kappa * kappa * kappa);
+  dlogvar[dsoff + t] = acc_logvar ? dlogvar[dsoff + t] + gs : gs;
 }

@@ -2,7 +2,9 @@
  * against the float64 reference tests/ref/ref_hetero.c: forward and count, both gradients
  * (written, then accumulated), finite differences of seed·loss through the device forward in
  * both the prediction and the log-variance; random non-zero inputs, odd shapes, masked pixels,
- * log-variances beyond the clamp range [-15, 15]. Then the model-file side: a two-input loss
+ * log-variances beyond the clamp range [-15, 15]. The same for the logit-noise cross-entropy
+ * (analytic form), whose approximation is also compared with a Monte-Carlo estimate of the
+ * expected softmax. Then the model-file side: a two-input loss
  * compiles, its graph loss equals the reference on the graph's own tensors, and wrong 'from'
  * counts or a log-variance of another shape are refused with the layer named. */
 #include <math.h>
@@ -148,6 +150,121 @@ static void check_case(clm_context *ctx, int kind, int N, int C, int H, int W, i
   free(old_p); free(old_s); free(sum);
 }
 
+/* ---- logit noise (classification) --------------------------------------------------------- */
+
+typedef struct lcase {
+  clm_context *ctx;
+  float seed;
+  clm_tensor logits, logvar, labels, loss, count, ws, seedt, dlogits, dlogvar;
+  int fd_which;
+} lcase;
+
+static clm_status lforward(lcase *c) {
+  return clm_logit_noise_xent_forward(c->ctx, &c->logits, &c->logvar, &c->labels, 255, &c->loss,
+                                      &c->count, &c->ws);
+}
+
+static clm_status lbackward(lcase *c, int acc_z, int acc_s) {
+  return clm_logit_noise_xent_backward(c->ctx, &c->logits, &c->logvar, &c->labels, 255, &c->count,
+                                       &c->seedt, &c->dlogits, acc_z, &c->dlogvar, acc_s);
+}
+
+static double lobjective(void *user, const float *x) {
+  lcase *c = user;
+  test_upload(c->ctx, c->fd_which ? &c->logvar : &c->logits, x);
+  test_status("fd forward", lforward(c));
+  return (double)c->seed * scalar(c->ctx, &c->loss);
+}
+
+/* The analytic logit-noise loss and both gradients against the float64 reference and finite
+ * differences; ignored pixels, s beyond the clamp; then the approximation itself against a
+ * Monte-Carlo estimate of the expected softmax (printed, and bounded loosely: it is an
+ * approximation, not the same quantity). */
+static void check_logit_noise(clm_context *ctx, int N, int K, int H, int W, int fd_samples) {
+  char tag[96], name[220];
+  snprintf(tag, sizeof tag, "logit_noise_xent (%d,%d,%d,%d)", N, K, H, W);
+  printf("-- %s\n", tag);
+  int HW = H * W;
+  size_t n = (size_t)N * K * HW, P = (size_t)N * HW;
+  test_rng r = test_rng_make(1300 + (uint64_t)K * 5 + (uint64_t)H);
+  float *z = test_random(&r, n, -3, 3), *s = test_alloc(P), *lab = test_alloc(P);
+  for (size_t i = 0; i < P; i++) {
+    s[i] = test_nonzero(&r, -3.0f, 3.0f, 0.01f);
+    lab[i] = test_uniform(&r, 0, 1) < 0.2f ? 255.0f : (float)((int)test_uniform(&r, 0, (float)K) % K);
+  }
+  lab[P - 1] = 0.0f;
+  s[0] = 17.0f; /* beyond the clamp */
+  lcase c;
+  memset(&c, 0, sizeof c);
+  c.ctx = ctx;
+  c.seed = 0.8f;
+  c.logits = test_tensor(ctx, N, K, H, W, z);
+  c.logvar = test_tensor(ctx, N, 1, H, W, s);
+  c.labels = test_tensor(ctx, N, 1, H, W, lab);
+  c.dlogits = test_tensor(ctx, N, K, H, W, NULL);
+  c.dlogvar = test_tensor(ctx, N, 1, H, W, NULL);
+  c.loss = test_tensor(ctx, 1, 1, 1, 1, NULL);
+  c.count = test_tensor(ctx, 1, 1, 1, 1, NULL);
+  c.seedt = test_tensor(ctx, 1, 1, 1, 1, &c.seed);
+  c.ws = test_tensor(ctx, 1, 1, 1, (int)clm_loss_workspace(ctx, P), NULL);
+  double cnt_ref, want = ref_logit_noise_forward(z, s, lab, N, K, HW, 255, S_MIN, S_MAX, &cnt_ref);
+  float *gz_ref = test_alloc(n), *gs_ref = test_alloc(P);
+  ref_logit_noise_backward(z, s, lab, N, K, HW, 255, S_MIN, S_MAX, c.seed, gz_ref, gs_ref);
+  test_status("forward", lforward(&c));
+  float loss = scalar(ctx, &c.loss), count = scalar(ctx, &c.count);
+  snprintf(name, sizeof name, "%s loss %.7g vs float64 reference %.7g", tag, loss, want);
+  test_check(name, fabs(loss - want) / fmax(fabs(want), 1e-6), 2e-5);
+  snprintf(name, sizeof name, "%s count %g vs reference %g", tag, count, cnt_ref);
+  test_check(name, fabs(count - cnt_ref), 0);
+  float *old_z = test_random(&r, n, -1, 1), *old_s = test_random(&r, P, -1, 1), *sum = test_alloc(n);
+  for (int mode = 0; mode < 3; mode++) {
+    int az = mode == 1, as = mode == 2;
+    test_upload(ctx, &c.dlogits, old_z);
+    test_upload(ctx, &c.dlogvar, old_s);
+    test_status("backward", lbackward(&c, az, as));
+    float *gz = test_download(ctx, &c.dlogits), *gs = test_download(ctx, &c.dlogvar);
+    for (size_t i = 0; i < n; i++) sum[i] = gz_ref[i] + (az ? old_z[i] : 0.0f);
+    snprintf(name, sizeof name, "%s dlogits (acc=%d) vs reference", tag, az);
+    test_check(name, test_rel_error(gz, sum, n, 1e-12), 1e-5);
+    for (size_t i = 0; i < P; i++) sum[i] = gs_ref[i] + (as ? old_s[i] : 0.0f);
+    snprintf(name, sizeof name, "%s dlogvar (acc=%d) vs reference", tag, as);
+    test_check(name, test_rel_error(gs, sum, P, 1e-12), 1e-5);
+    free(gz);
+    free(gs);
+  }
+  test_status("backward", lbackward(&c, 0, 0));
+  float *an[2] = {test_download(ctx, &c.dlogits), test_download(ctx, &c.dlogvar)};
+  snprintf(name, sizeof name, "%s no s-gradient beyond the clamp (s = 17)", tag);
+  test_true(name, an[1][0] == 0.0f, NULL);
+  float *x[2] = {z, s};
+  size_t len[2] = {n, P};
+  for (int which = 0; which < 2; which++) {
+    double gmax = 0;
+    for (size_t i = 0; i < len[which]; i++) gmax = fmax(gmax, fabs(an[which][i]));
+    c.fd_which = which;
+    double e = test_fd_error(lobjective, &c, x[which], len[which], an[which], 5e-2, fd_samples,
+                             fmax(0.1 * gmax, 1e-6), 21 + (uint64_t)which);
+    test_upload(ctx, which ? &c.logvar : &c.logits, x[which]);
+    snprintf(name, sizeof name, "%s d/d%s by finite differences of seed*loss", tag,
+             which ? "logvar" : "logits");
+    test_check(name, e, 2e-2);
+    free(an[which]);
+  }
+  if (!test_small()) {
+    s[0] = 1.0f; /* the Monte-Carlo estimate knows no clamp */
+    double approx = ref_logit_noise_forward(z, s, lab, N, K, HW, 255, S_MIN, S_MAX, &cnt_ref);
+    double mc = ref_logit_noise_mc(z, s, lab, N, K, HW, 255, 4000, 12345);
+    double plain = ref_logit_noise_forward(z, s, lab, N, K, HW, 255, -1e9, -1e9, &cnt_ref);
+    snprintf(name, sizeof name, "%s analytic %.4f vs Monte Carlo (4000 samples) %.4f "
+             "(no noise: %.4f): within 15%%", tag, approx, mc, plain);
+    test_check(name, fabs(approx - mc) / mc, 0.15);
+  }
+  clm_tensor *all[] = {&c.logits, &c.logvar, &c.labels, &c.dlogits, &c.dlogvar, &c.loss,
+                       &c.count, &c.seedt, &c.ws};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) test_tensor_free(all[i]);
+  free(z); free(s); free(lab); free(gz_ref); free(gs_ref); free(old_z); free(old_s); free(sum);
+}
+
 /* ---- model files --------------------------------------------------------------------------- */
 
 static const char *model_fmt =
@@ -211,6 +328,44 @@ static void test_model(clm_context *ctx) {
   }
 }
 
+/* A logit_noise_xent task in a graph: its loss equals the reference on the graph's own logits
+ * and log-variance, and a backward runs. */
+static void test_model_logit_noise(clm_context *ctx) {
+  const char *text =
+      "[input]\ntype = input\nchannels = 3\n\n"
+      "[seg]\ntype = conv\nfrom = input\nfilters = 4\nsize = 3\n\n"
+      "[seg_logvar]\ntype = conv\nfrom = input\nfilters = 1\nsize = 1\n\n"
+      "[task.semantic]\ntype = logit_noise_xent\nfrom = seg, seg_logvar\ntarget = semantic\n";
+  clm_graph *g = NULL;
+  clm_status st = clm_graph_create(ctx, &g);
+  if (st == CLM_OK) st = clm_graph_parse(g, text, "noise.cfg");
+  clm_graph_options o = {2, 9, 13, 1, -1, 0};
+  if (st == CLM_OK) st = clm_graph_compile(g, &o);
+  test_status("logit_noise_xent model compiles", st);
+  if (st != CLM_OK) { clm_graph_free(g); return; }
+  test_status("init", clm_graph_init_params(g, 6));
+  int N = 2, K = 4, HW = 9 * 13;
+  test_rng r = test_rng_make(88);
+  float *img = test_random(&r, (size_t)N * 3 * HW, 0, 1), *lab = test_alloc((size_t)N * HW);
+  for (int i = 0; i < N * HW; i++) lab[i] = i % 7 == 0 ? 255.0f : (float)(i % K);
+  test_status("input", clm_graph_set_input(g, "input", img));
+  test_status("labels", clm_graph_set_input(g, "semantic", lab));
+  test_status("forward", clm_graph_forward(g));
+  clm_tensor tz, ts, tl = clm_graph_loss_value(g, 0);
+  test_status("seg", clm_graph_tensor(g, "seg", &tz));
+  test_status("seg_logvar", clm_graph_tensor(g, "seg_logvar", &ts));
+  float *z = test_download(ctx, &tz), *s = test_download(ctx, &ts);
+  double cnt, want = ref_logit_noise_forward(z, s, lab, N, K, HW, 255, S_MIN, S_MAX, &cnt);
+  float got = scalar(ctx, &tl);
+  char name[160];
+  snprintf(name, sizeof name, "logit_noise_xent in a graph: loss %.7g vs reference %.7g", got, want);
+  test_check(name, fabs(got - want) / fmax(fabs(want), 1e-6), 2e-5);
+  test_status("zero grad", clm_graph_zero_grad(g));
+  test_status("backward", clm_graph_backward(g));
+  free(img); free(lab); free(z); free(s);
+  clm_graph_free(g);
+}
+
 int main(void) {
   clm_context *ctx = test_context();
   if (!ctx) return 1;
@@ -220,7 +375,10 @@ int main(void) {
       check_case(ctx, kind, 2, 1, 5, 7, masked, small ? 6 : 40); /* tails only */
       if (!small) check_case(ctx, kind, 3, 2, 9, 37, masked, 40); /* full chunks and tails */
     }
-  if (!small) test_model(ctx); /* conv kernels: too slow under oclgrind */
+  check_logit_noise(ctx, 2, 3, 5, 7, small ? 6 : 40);
+  if (!small) check_logit_noise(ctx, 2, 7, 9, 21, 40);
+  if (!small) test_model(ctx);
+  if (!small) test_model_logit_noise(ctx); /* conv kernels: too slow under oclgrind */
   clm_context_free(ctx);
   return test_finish();
 }

@@ -18,10 +18,12 @@ import stat
 
 LAYER_TYPES = ("input", "conv", "deconv", "batchnorm", "activation", "maxpool", "unpool",
                "upsample", "concat", "add", "softmax_xent", "l1", "l2", "laplace_nll",
-               "gaussian_nll")
-LOSS_TYPES = ("softmax_xent", "l1", "l2", "laplace_nll", "gaussian_nll")
-# heteroscedastic losses: from = prediction, log-variance (same shape)
-HETERO_TYPES = ("laplace_nll", "gaussian_nll")
+               "gaussian_nll", "logit_noise_xent")
+LOSS_TYPES = ("softmax_xent", "l1", "l2", "laplace_nll", "gaussian_nll", "logit_noise_xent")
+# heteroscedastic losses: from = prediction, log-variance (the prediction's shape; one channel
+# for the classification one); classification losses take labels as targets
+HETERO_TYPES = ("laplace_nll", "gaussian_nll", "logit_noise_xent")
+LABEL_TYPES = ("softmax_xent", "logit_noise_xent")
 NAME_MAX = 64  # CLM_NAME_MAX, terminating NUL included
 LINE_MAX = 1023  # bytes of one line (parse.c)
 TENSOR_MAX = 2**31 - 1  # CLM_TENSOR_FLOATS_MAX: elements of one tensor or flat buffer
@@ -37,7 +39,8 @@ KEYS = {"input": ("channels",), "conv": CONV_KEYS, "deconv": CONV_KEYS,
         "l1": ("target", "mask", "kind", "ignore", "weight"),
         "l2": ("target", "mask", "kind", "ignore", "weight"),
         "laplace_nll": ("target", "mask", "kind", "ignore", "weight"),
-        "gaussian_nll": ("target", "mask", "kind", "ignore", "weight")}
+        "gaussian_nll": ("target", "mask", "kind", "ignore", "weight"),
+        "logit_noise_xent": ("target", "mask", "kind", "ignore", "weight")}
 # ranges as parse.c checks them: integer key -> (lo, hi); number key -> (field, lo, hi)
 INT_KEYS = {"channels": (1, 1 << 16), "filters": (1, 1 << 16), "size": (1, 64),
             "stride": (1, 64), "pad": (0, 256), "dilation": (1, 64), "output_padding": (0, 63),
@@ -162,7 +165,7 @@ def layer_defaults(ltype, name):
             "stride": 1, "pad": -1, "dilation": 1, "output_padding": 0, "bias": -1, "bn": 0,
             "act": None, "slope": 0.1, "bn_momentum": 0.1, "bn_eps": 1e-5, "indices": "",
             "target": "", "mask": "", "ignore": 255, "weight": 1.0,
-            "kind": "classification" if ltype == "softmax_xent" else "regression", "line": 0}
+            "kind": "classification" if ltype in LABEL_TYPES else "regression", "line": 0}
 
 
 def parse_model(path):
@@ -210,7 +213,7 @@ def parse_model(path):
         if is_task and ltype not in LOSS_TYPES:
             raise ModelError(f"{at_key('type')}: task section "
                              f"'{name}' needs a loss type (softmax_xent, l1, l2, laplace_nll, "
-                             f"gaussian_nll), not '{ltype}'")
+                             f"gaussian_nll, logit_noise_xent), not '{ltype}'")
         if not is_task and ltype in LOSS_TYPES:
             raise ModelError(f"{at_key('type')}: loss '{ltype}' "
                              "must be in a [task.<name>] section")
@@ -300,7 +303,7 @@ def compile_model(layers, height, width, batch=1):
         for k, nm in enumerate((l["target"], l["mask"])):
             if nm and nm not in by:
                 inp = layer_defaults("input", nm)
-                inp.update(channels=1 if k == 1 or l["type"] == "softmax_xent" else -1,
+                inp.update(channels=1 if k == 1 or l["type"] in LABEL_TYPES else -1,
                            file=l["file"], line=l["line"])
                 layers.append(inp)
                 by[nm] = inp
@@ -439,13 +442,15 @@ def compile_model(layers, height, width, batch=1):
                                  f"{x}, '{l['from'][1]}' is {shape[l['from'][1]]}")
             shape[nm] = x
         else:
-            want_c = 1 if t == "softmax_xent" else x[0]
+            want_c = 1 if t in LABEL_TYPES else x[0]
             tgt = l["target"]
-            if t in HETERO_TYPES and shape[l["from"][1]] != x:
+            want_s = 1 if t in LABEL_TYPES else x[0]
+            if t in HETERO_TYPES and shape[l["from"][1]] != (want_s,) + x[1:]:
                 s_ = shape[l["from"][1]]
+                what = "pixel" if t in LABEL_TYPES else "predicted value"
                 raise ModelError(f"{where(l)}: log-variance '{l['from'][1]}' is ({s_[0]},{s_[1]},"
-                                 f"{s_[2]}) but the prediction '{l['from'][0]}' is ({x[0]},{x[1]},"
-                                 f"{x[2]}): one log-variance per predicted value")
+                                 f"{s_[2]}) but the prediction '{l['from'][0]}' needs ({want_s},"
+                                 f"{x[1]},{x[2]}): one log-variance per {what}")
             if shape[tgt][0] == -1:
                 shape[tgt] = (want_c,) + shape[tgt][1:]
                 by[tgt]["channels"] = want_c
@@ -455,7 +460,7 @@ def compile_model(layers, height, width, batch=1):
             if l["mask"] and shape[l["mask"]] != (1,) + x[1:]:
                 raise ModelError(f"{where(l)}: mask '{l['mask']}' must be {(1,) + x[1:]}, is "
                                  f"{shape[l['mask']]}")
-            if t == "softmax_xent" and x[0] < 2:
+            if t in LABEL_TYPES and x[0] < 2:
                 raise ModelError(f"{where(l)}: softmax cross-entropy needs at least 2 channels, "
                                  f"'{l['from'][0]}' has {x[0]}")
             shape[nm] = (1, 1, 1)

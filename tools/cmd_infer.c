@@ -70,8 +70,9 @@ static const char usage_text[] =
     "    STEM_TASK.png            colour-mapped disparity (near is bright)\n"
     "    STEM_TASK_disparity.png  16-bit CityScapes disparity: round(d*256) + 1, 0 where d <= 0\n"
     "    STEM_TASK.npy            --raw: disparity (1, H, W) float32\n"
-    "  a heteroscedastic task (laplace_nll, gaussian_nll) also gets its predicted σ per pixel, in\n"
-    "  the units of its values (Laplace: √2·e^s, Gaussian: e^(s/2), s = the log-variance head):\n"
+    "  a heteroscedastic task (laplace_nll, gaussian_nll, logit_noise_xent) also gets its predicted\n"
+    "  σ per pixel, in the units of its values (Laplace: √2·e^s, Gaussian and logit noise: e^(s/2),\n"
+    "  s = the log-variance head):\n"
     "    STEM_TASK_sigma.png      colour-mapped σ, 0 to the image's 99th percentile (in the JSON)\n"
     "    STEM_TASK_sigma.npy      --raw: σ (C, H, W) float32\n"
     "    disparities and offsets are in pixels of the input image: the network's values scaled\n"
@@ -95,7 +96,8 @@ typedef struct infer_task {
   const char *name;
   clm_tensor pred; /* FORM_SIGMA: the log-variance s */
   int form;
-  int likelihood;  /* FORM_SIGMA: 1 Laplace (σ = √2·e^s), 2 Gaussian (σ = e^{s/2}) */
+  int likelihood;  /* FORM_SIGMA: 1 Laplace (σ = √2·e^s), 2 Gaussian (σ = e^{s/2}), 3 the
+                      logit noise of logit_noise_xent (σ = e^{s/2}) */
   int owner;       /* FORM_SIGMA: the task it belongs to */
   float *net;      /* (C, h, w) as the network wrote it */
 } infer_task;
@@ -525,7 +527,8 @@ static int infer_image(infer_run *r, const char *input, const char *stem) {
         for (size_t i = 0; i < (size_t)c * shw; i++) vals[i] = unit * sigma_of(vals[i], tk->likelihood);
         float hi = clm_depth_auto_max(vals, shw);
         clm_colorize_values(vals, shw, 0, hi, tile);
-        cJSON_AddStringToObject(jt, "likelihood", tk->likelihood == 1 ? "laplace" : "gaussian");
+        static const char *const likelihoods[] = {"", "laplace", "gaussian", "logit_noise"};
+        cJSON_AddStringToObject(jt, "likelihood", likelihoods[tk->likelihood]);
         cJSON *jr = cJSON_AddArrayToObject(jt, "png_range");
         cJSON_AddItemToArray(jr, cJSON_CreateNumber(0));
         cJSON_AddItemToArray(jr, cJSON_CreateNumber(hi));
@@ -698,7 +701,7 @@ int cmd_infer(int argc, char **argv) {
     const clm_target_info *src = NULL;
     for (int j = 0; j < nknown; j++)
       if (!strcmp(known[j].name, loss->target)) src = &known[j];
-    t->form = loss->type == CLM_LAYER_SOFTMAX_XENT                            ? FORM_CLASSES
+    t->form = clm_layer_type_takes_labels(loss->type)                        ? FORM_CLASSES
               : src && src->kind == CLM_TARGET_OFFSETS && t->pred.c == 2      ? FORM_INSTANCES
               : src && !strcmp(src->name, "depth") && t->pred.c == 1          ? FORM_DEPTH
                                                                                : FORM_VALUES;
@@ -716,7 +719,9 @@ int cmd_infer(int argc, char **argv) {
   /* a heteroscedastic task's log-variance head (its second input) becomes one more output */
   for (int i = 0, ntasks = r.k; i < ntasks; i++) {
     const clm_layer *loss = clm_graph_loss_layer(r.g, i);
-    if (loss->type != CLM_LAYER_LAPLACE_NLL && loss->type != CLM_LAYER_GAUSSIAN_NLL) continue;
+    if (loss->type != CLM_LAYER_LAPLACE_NLL && loss->type != CLM_LAYER_GAUSSIAN_NLL &&
+        loss->type != CLM_LAYER_LOGIT_NOISE_XENT)
+      continue;
     if (r.k == CLM_METRICS_MAX_TASKS) {
       fprintf(stderr, "clmtl infer: more than %d tasks and sigma maps\n", CLM_METRICS_MAX_TASKS);
       goto done;
@@ -725,7 +730,7 @@ int cmd_infer(int argc, char **argv) {
     t->name = r.task[i].name;
     t->form = FORM_SIGMA;
     t->owner = i;
-    t->likelihood = loss->type == CLM_LAYER_LAPLACE_NLL ? 1 : 2;
+    t->likelihood = loss->type == CLM_LAYER_LAPLACE_NLL ? 1 : loss->type == CLM_LAYER_GAUSSIAN_NLL ? 2 : 3;
     if (lib_check(clm_graph_tensor(r.g, loss->from[1], &t->pred))) goto done;
     if (!(t->net = malloc((size_t)t->pred.c * hw * sizeof *t->net))) {
       fprintf(stderr, "clmtl infer: out of host memory\n");

@@ -36,6 +36,7 @@ typedef enum clm_layer_type {
   CLM_LAYER_L2,
   CLM_LAYER_LAPLACE_NLL,  /* loss: from = prediction, log-variance; target, optional mask */
   CLM_LAYER_GAUSSIAN_NLL, /* the same with a Gaussian likelihood (L2) */
+  CLM_LAYER_LOGIT_NOISE_XENT, /* loss: from = logits, log-variance (1 channel); target labels */
   CLM_LAYER_TYPE_COUNT
 } clm_layer_type;
 
@@ -83,6 +84,8 @@ typedef struct clm_layer {
 CLMTL_API const char *clm_layer_type_name(clm_layer_type t);
 /* Whether layers of type t are a task's loss ([task.<name>] sections; softmax_xent, l1, l2). */
 CLMTL_API int clm_layer_type_is_loss(clm_layer_type t);
+/* Whether t is a loss whose target is class labels (softmax_xent, logit_noise_xent). */
+CLMTL_API int clm_layer_type_takes_labels(clm_layer_type t);
 
 typedef struct clm_graph clm_graph;
 

@@ -524,12 +524,14 @@ static clm_status loss_infer(clm_graph *g, clm_node *nd) {
   const clm_node *x = IN(nd, 0);
   int ti = loss_target(nd);
   clm_node *t = &g->nodes[nd->in[ti]];
-  if (ti > 1) {
+  if (ti > 1) { /* a log-variance per predicted value, or per pixel for classification */
     const clm_node *s = IN(nd, 1);
-    if (s->c != x->c || s->h != x->h || s->w != x->w)
-      CLM_FAIL(CLM_ERR_SHAPE, "%s: log-variance '%s' is (%d,%d,%d) but the prediction '%s' is "
-               "(%d,%d,%d): one log-variance per predicted value", WHERE(nd->layer), l->from[1],
-               s->c, s->h, s->w, l->from[0], x->c, x->h, x->w);
+    int want_s = clm_op(nd->op)->label_target ? 1 : x->c;
+    if (s->c != want_s || s->h != x->h || s->w != x->w)
+      CLM_FAIL(CLM_ERR_SHAPE, "%s: log-variance '%s' is (%d,%d,%d) but the prediction '%s' needs "
+               "(%d,%d,%d): %s", WHERE(nd->layer), l->from[1], s->c, s->h, s->w, l->from[0],
+               want_s, x->h, x->w, want_s == 1 && clm_op(nd->op)->label_target
+               ? "one log-variance per pixel" : "one log-variance per predicted value");
   }
   int li = nd->layer, want_c = clm_op(nd->op)->label_target ? 1 : x->c;
   if (t->c == -1) t->c = want_c;
@@ -620,6 +622,25 @@ static double loss_floats(const clm_graph *g, const clm_node *nd, clm_graph_pass
   return pass == CLM_PASS_FORWARD ? f : f + numel(IN(nd, 0)) + dx_acc(g, nd, pass);
 }
 
+/* Logit-noise cross-entropy: from = logits (N, K, H, W), log-variance (N, 1, H, W). */
+static clm_status logit_noise_forward(clm_graph *g, clm_node *nd) {
+  clm_tensor count = clm_graph_loss_count_tensor(g, nd->loss_index);
+  return clm_logit_noise_xent_forward(g->ctx, &IN(nd, 0)->out, &IN(nd, 1)->out, &IN(nd, 2)->out,
+                                      LAYER(nd)->ignore, &nd->out, &count, &nd->ws);
+}
+
+static clm_status logit_noise_backward(clm_graph *g, clm_node *nd, const int *in_grad, const int *acc) {
+  clm_tensor count = clm_graph_loss_count_tensor(g, nd->loss_index);
+  clm_tensor seed = clm_graph_loss_seed(g, nd->loss_index);
+  const clm_node *x = IN(nd, 0), *s = IN(nd, 1);
+  clm_tensor sx = clm_tensor_view(nd->ws_bwd.buf, nd->ws_bwd.off, x->n, x->c, x->h, x->w);
+  clm_tensor ss = clm_tensor_view(nd->ws_bwd.buf, nd->ws_bwd.off, s->n, s->c, s->h, s->w);
+  return clm_logit_noise_xent_backward(g->ctx, &x->out, &s->out, &IN(nd, 2)->out, LAYER(nd)->ignore,
+                                       &count, &seed, in_grad[0] ? &x->grad : &sx,
+                                       in_grad[0] && acc[0], in_grad[1] ? &s->grad : &ss,
+                                       in_grad[1] && acc[1]);
+}
+
 /* ---- the table ---------------------------------------------------------------------------- */
 
 static const char *const no_keys[] = {NULL};
@@ -685,6 +706,8 @@ static const clm_op_def ops[CLM_LAYER_TYPE_COUNT] = {
     [CLM_LAYER_L2] = LOSS("l2", CLM_TASK_REGRESSION, regression_forward, regression_backward),
     [CLM_LAYER_LAPLACE_NLL] = LOSS_N("laplace_nll", CLM_TASK_REGRESSION, 2, hetero_forward, hetero_backward),
     [CLM_LAYER_GAUSSIAN_NLL] = LOSS_N("gaussian_nll", CLM_TASK_REGRESSION, 2, hetero_forward, hetero_backward),
+    [CLM_LAYER_LOGIT_NOISE_XENT] = LOSS_N("logit_noise_xent", CLM_TASK_CLASSIFICATION, 2, logit_noise_forward,
+                                          logit_noise_backward),
 };
 
 const clm_op_def *clm_op(clm_layer_type t) { return &ops[t]; }
@@ -695,4 +718,8 @@ const char *clm_layer_type_name(clm_layer_type t) {
 
 int clm_layer_type_is_loss(clm_layer_type t) {
   return (unsigned)t < CLM_LAYER_TYPE_COUNT && ops[t].is_loss;
+}
+
+int clm_layer_type_takes_labels(clm_layer_type t) {
+  return (unsigned)t < CLM_LAYER_TYPE_COUNT && ops[t].is_loss && ops[t].label_target;
 }

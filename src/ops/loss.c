@@ -1,7 +1,7 @@
 /* Host side of reductions and task losses (cl/reduce.cl, cl/loss.cl): the deterministic
  * two-stage sum, softmax cross-entropy with an ignore label, and L1/L2 regression with an
  * optional mask, and the heteroscedastic (Laplace / Gaussian negative log-likelihood) forms of
- * L1/L2 with a predicted log-variance. A loss forward is two launches: per-group partial sums of the loss and of the
+ * L1/L2 with a predicted log-variance, and the logit-noise cross-entropy. A loss forward is two launches: per-group partial sums of the loss and of the
  * valid count computed straight from predictions and targets, then one group folding them
  * into loss = sum / max(count, 1) and count, all on the device with no host read-back; the
  * backward reads seed and count from device scalars. The multi-task weighting lives in
@@ -116,8 +116,8 @@ static clm_status loss_reduce_run(clm_context *ctx, const char *op, int which, s
 
 static clm_status loss_kernels(clm_context *ctx, cl_kernel *k, size_t *wg) {
   static const char *const names[] = {"xent_reduce", "regression_reduce", "loss_final",
-                                      "hetero_reduce"};
-  return clm_tree_kernels(ctx, "loss", "LOSS_WG", 4, names, k, wg);
+                                      "hetero_reduce", "logit_noise_reduce"};
+  return clm_tree_kernels(ctx, "loss", "LOSS_WG", 5, names, k, wg);
 }
 
 
@@ -145,7 +145,7 @@ clm_status clm_softmax_xent_forward(clm_context *ctx, const clm_tensor *logits,
     CLM_FAIL(CLM_ERR_SHAPE, "softmax_xent_forward: loss and count must be one-element tensors");
   int HW = logits->h * logits->w;
   size_t chunks = (size_t)logits->n * (size_t)((HW + 15) / 16);
-  cl_kernel k[4];
+  cl_kernel k[5];
   size_t wg;
   CLM_TRY(loss_kernels(ctx, k, &wg));
   CLM_TRY(clm_kernel_args(k[0], "ttiiii", logits, labels, logits->n, logits->c, HW, ignore));
@@ -200,7 +200,7 @@ clm_status clm_regression_loss_forward(clm_context *ctx, clm_regression_loss kin
   const clm_tensor *m = has_mask ? mask : pred; /* a valid buffer the kernel never reads */
   int HW = pred->h * pred->w;
   size_t chunks = (size_t)pred->n * (size_t)pred->c * (size_t)((HW + 15) / 16);
-  cl_kernel k[4];
+  cl_kernel k[5];
   size_t wg;
   CLM_TRY(loss_kernels(ctx, k, &wg));
   CLM_TRY(clm_kernel_args(k[1], "tttiiiii", pred, target, m, has_mask, pred->n, pred->c, HW,
@@ -251,7 +251,7 @@ clm_status clm_hetero_loss_forward(clm_context *ctx, clm_regression_loss kind,
   const clm_tensor *m = has_mask ? mask : pred; /* a valid buffer the kernel never reads */
   int HW = pred->h * pred->w;
   size_t chunks = (size_t)pred->n * (size_t)pred->c * (size_t)((HW + 15) / 16);
-  cl_kernel k[4];
+  cl_kernel k[5];
   size_t wg;
   CLM_TRY(loss_kernels(ctx, k, &wg));
   CLM_TRY(clm_kernel_args(k[3], "ttttiiiii", pred, logvar, target, m, has_mask, pred->n, pred->c,
@@ -277,4 +277,52 @@ clm_status clm_hetero_loss_backward(clm_context *ctx, clm_regression_loss kind,
                        "ttttittttiiiiii", pred, logvar, target, m, has_mask, count, seed, dpred,
                        dlogvar, pred->n, pred->c, pred->h * pred->w, (int)kind,
                        acc_pred ? 1 : 0, acc_logvar ? 1 : 0);
+}
+
+/* ---- logit-noise cross-entropy (Kendall & Gal 2017, analytic form) -------------------------- */
+
+static clm_status check_logit_noise(const char *op, const clm_tensor *logits,
+                                    const clm_tensor *logvar, const clm_tensor *labels) {
+  CLM_TRY(check_xent(op, logits, labels));
+  if (!clm_tensor_present(logvar) || logvar->n != logits->n || logvar->c != 1 ||
+      logvar->h != logits->h || logvar->w != logits->w)
+    CLM_FAIL(CLM_ERR_SHAPE, "%s: logvar must be (%d, 1, %d, %d), one log-variance per pixel", op,
+             logits->n, logits->h, logits->w);
+  return CLM_OK;
+}
+
+clm_status clm_logit_noise_xent_forward(clm_context *ctx, const clm_tensor *logits,
+                                        const clm_tensor *logvar, const clm_tensor *labels,
+                                        int ignore, const clm_tensor *loss,
+                                        const clm_tensor *count, const clm_tensor *ws) {
+  CLM_TRY(check_logit_noise("logit_noise_xent_forward", logits, logvar, labels));
+  if (!is_scalar(loss) || !is_scalar(count))
+    CLM_FAIL(CLM_ERR_SHAPE, "logit_noise_xent_forward: loss and count must be one-element tensors");
+  int HW = logits->h * logits->w;
+  size_t pixels = (size_t)logits->n * (size_t)HW;
+  cl_kernel k[5];
+  size_t wg;
+  CLM_TRY(loss_kernels(ctx, k, &wg));
+  CLM_TRY(clm_kernel_args(k[4], "tttiiii", logits, logvar, labels, logits->n, logits->c, HW,
+                          ignore));
+  return loss_reduce_run(ctx, "logit_noise_xent_forward", 4, pixels, 10, ws, loss, count, k, wg);
+}
+
+clm_status clm_logit_noise_xent_backward(clm_context *ctx, const clm_tensor *logits,
+                                         const clm_tensor *logvar, const clm_tensor *labels,
+                                         int ignore, const clm_tensor *count,
+                                         const clm_tensor *seed, const clm_tensor *dlogits,
+                                         int acc_logits, const clm_tensor *dlogvar,
+                                         int acc_logvar) {
+  CLM_TRY(check_logit_noise("logit_noise_xent_backward", logits, logvar, labels));
+  if (!clm_tensor_present(dlogits) || !same_shape(dlogits, logits) ||
+      !clm_tensor_present(dlogvar) || !same_shape(dlogvar, logvar))
+    CLM_FAIL(CLM_ERR_SHAPE, "logit_noise_xent_backward: dlogits and dlogvar must be shaped like "
+             "logits and logvar");
+  if (!is_scalar(count) || !is_scalar(seed))
+    CLM_FAIL(CLM_ERR_SHAPE, "logit_noise_xent_backward: count and seed must be one-element tensors");
+  int HW = logits->h * logits->w;
+  return clm_launch_1d(ctx, "loss", "logit_noise_backward", (size_t)logits->n * (size_t)HW,
+                       "tttttttiiiiii", logits, logvar, labels, count, seed, dlogits, dlogvar,
+                       logits->n, logits->c, HW, ignore, acc_logits ? 1 : 0, acc_logvar ? 1 : 0);
 }

@@ -282,4 +282,22 @@ clm_status clm_hetero_loss_backward(clm_context *ctx, clm_regression_loss kind,
                                     const clm_tensor *dpred, int acc_pred,
                                     const clm_tensor *dlogvar, int acc_logvar);
 
+/* Logit noise for classification (Kendall & Gal 2017), in the analytic form: logits f
+ * (N, K, H, W) carry Gaussian noise of variance e^s, s = logvar (N, 1, H, W) per pixel, and the
+ * expected softmax is approximated as softmax(κ f), κ = (1 + π e^s / 8)^{-1/2} (probit-style,
+ * no sampling); s clamped to [-15, 15]. loss (1) = mean over valid pixels of
+ * -log softmax(κ f)[label]; ignore label and NaN on invalid labels as clm_softmax_xent_forward.
+ * ws: clm_loss_workspace(N*H*W) floats. */
+clm_status clm_logit_noise_xent_forward(clm_context *ctx, const clm_tensor *logits,
+                                        const clm_tensor *logvar, const clm_tensor *labels,
+                                        int ignore, const clm_tensor *loss,
+                                        const clm_tensor *count, const clm_tensor *ws);
+/* dlogits, dlogvar of seed[0] · loss, each written or added by its flag; 0 on ignored pixels. */
+clm_status clm_logit_noise_xent_backward(clm_context *ctx, const clm_tensor *logits,
+                                         const clm_tensor *logvar, const clm_tensor *labels,
+                                         int ignore, const clm_tensor *count,
+                                         const clm_tensor *seed, const clm_tensor *dlogits,
+                                         int acc_logits, const clm_tensor *dlogvar,
+                                         int acc_logvar);
+
 #endif

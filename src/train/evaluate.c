@@ -20,7 +20,7 @@ clm_status clm_metrics_for_graph(clm_graph *g, clm_metrics **out) {
     clm_tensor pred;
     CLM_TRY(clm_graph_tensor(g, l->from[0], &pred));
     mt[i].name = clm_feeds_task_name(l);
-    mt[i].kind = l->type == CLM_LAYER_SOFTMAX_XENT ? CLM_METRICS_SEGMENTATION : CLM_METRICS_REGRESSION;
+    mt[i].kind = clm_layer_type_takes_labels(l->type) ? CLM_METRICS_SEGMENTATION : CLM_METRICS_REGRESSION;
     mt[i].classes = pred.c;
     mt[i].ignore = (float)l->ignore;
     mt[i].channels = pred.c;
@@ -120,7 +120,7 @@ clm_status clm_evaluate(clm_graph *g, const clm_feeds *feeds, clm_dataset *d, cl
       pred = rows_of(pred, real);
       target = rows_of(target, real);
       mask = rows_of(mask, real);
-      st = l->type == CLM_LAYER_SOFTMAX_XENT
+      st = clm_layer_type_takes_labels(l->type)
                ? clm_metrics_add_classification(m, i, &pred, &target)
                : clm_metrics_add_regression(m, i, &pred, &target, l->mask[0] ? &mask : NULL);
     }
