@@ -27,6 +27,14 @@ float logit_noise_kappa(float s) {
   return rsqrt(1.0f + 0.39269908f * exp(clamp(s, HETERO_S_MIN, HETERO_S_MAX)));
 }
 
+/* The logit scale of pixel t: kmode 0, logit noise, κ(s[t]) as above; kmode 1, the temperature
+ * of Kendall et al.'s exact classification likelihood softmax(f / σ²), κ = e^{-s}, s = log σ²
+ * one value s[0] for every pixel (clamped as above). */
+float logit_scale(__global const float *s, int soff, int t, int kmode) {
+  return kmode ? exp(-clamp(s[soff], HETERO_S_MIN, HETERO_S_MAX))
+               : logit_noise_kappa(s[soff + t]);
+}
+
 #ifdef LOSS_WG /* the fused forward kernels: built with -DLOSS_WG=<work-group size> */
 
 /* Cross-entropy of 16 pixels: logits z (K planes HW apart), labels lab. Pixels labelled
@@ -243,12 +251,14 @@ __kernel void hetero_reduce(__global const float *pred, int poff, __global const
   write_partials(sum16(acc) + acc1, sum16(cnt) + cnt1, ls, lc, part, partoff);
 }
 
-/* Partial sums of the logit-noise cross-entropy (see logit_noise_backward) of logits (N, K, HW)
- * with one log-variance per pixel (N, 1, HW), and of the valid count; one pixel at a time. */
+/* Partial sums of the scaled cross-entropy -log softmax(κ f)[y] (see logit_noise_backward) of
+ * logits (N, K, HW), κ from logvar by logit_scale (kmode), and of the valid count; one pixel at
+ * a time. */
 __kernel void logit_noise_reduce(__global const float *logits, int loff,
                                  __global const float *logvar, int soff,
                                  __global const float *labels, int laboff, int N, int K, int HW,
-                                 int ignore, int per_item, __global float *part, int poff) {
+                                 int ignore, int kmode, int per_item, __global float *part,
+                                 int poff) {
   __local float ls[LOSS_WG], lc[LOSS_WG];
   int pixels = N * HW;
   float acc = 0.0f, cnt = 0.0f;
@@ -260,7 +270,7 @@ __kernel void logit_noise_reduce(__global const float *logits, int loff,
     cnt += 1.0f;
     if (!(lab >= 0.0f && lab < (float)K && floor(lab) == lab)) { acc += NAN; continue; }
     __global const float *z = logits + loff + n * K * HW + j;
-    float kappa = logit_noise_kappa(logvar[soff + t]);
+    float kappa = logit_scale(logvar, soff, t, kmode);
     float m = kappa * z[0];
     for (int k = 1; k < K; k++) m = fmax(m, kappa * z[k * HW]);
     float se = 0.0f;
@@ -354,25 +364,26 @@ __kernel void hetero_backward(__global const float *pred, int poff, __global con
   dlogvar[dsoff + i] = acc_logvar ? dlogvar[dsoff + i] + gs : gs;
 }
 
-/* The logit-noise cross-entropy per valid pixel, L = -log softmax(κ f)[y], p = softmax(κ f):
+/* The scaled cross-entropy per valid pixel, L = -log softmax(κ f)[y], p = softmax(κ f):
  * dlogits[k] = scale · κ (p_k - [k = y]),
- * dlogvar = scale · (Σ_k p_k f_k - f_y) · dκ/ds, dκ/ds = -(π/16) e^{s} κ³ (0 outside the clamp);
- * 0 on ignored pixels and invalid labels. One work-item per pixel; each output written or
- * accumulated by its own flag. */
+ * dlogvar = scale · (Σ_k p_k f_k - f_y) · dκ/ds, with dκ/ds = -(π/16) e^{s} κ³ (kmode 0, logit
+ * noise) or -κ (kmode 1, temperature: the pixel's share of the one s, summed by the caller);
+ * 0 outside the clamp, on ignored pixels and invalid labels. One work-item per pixel; each
+ * output written or accumulated by its own flag. */
 __kernel void logit_noise_backward(__global const float *logits, int loff,
                                    __global const float *logvar, int soff,
                                    __global const float *labels, int laboff,
                                    __global const float *count, int coff,
                                    __global const float *seed, int sdoff, __global float *dlogits,
                                    int dloff, __global float *dlogvar, int dsoff, int N, int K,
-                                   int HW, int ignore, int acc_logits, int acc_logvar) {
+                                   int HW, int ignore, int kmode, int acc_logits, int acc_logvar) {
   int t = GID0;
   if (t >= N * HW) return;
   int n = t / HW, j = t - n * HW;
   float lab = labels[laboff + t];
   int valid = lab != (float)ignore && lab >= 0.0f && lab < (float)K && floor(lab) == lab;
   float scale = valid ? seed[sdoff] / fmax(count[coff], 1.0f) : 0.0f;
-  float s = logvar[soff + t], kappa = logit_noise_kappa(s);
+  float s = logvar[soff + (kmode ? 0 : t)], kappa = logit_scale(logvar, soff, t, kmode);
   __global const float *z = logits + loff + n * K * HW + j;
   __global float *dz = dlogits + dloff + n * K * HW + j;
   float m = kappa * z[0];
@@ -388,6 +399,7 @@ __kernel void logit_noise_backward(__global const float *logits, int loff,
   int inside = s >= HETERO_S_MIN && s <= HETERO_S_MAX;
   float gs = 0.0f;
   if (valid && inside)
-    gs = scale * (pf - z[(int)lab * HW]) * (-0.19634954f * exp(s) * kappa * kappa * kappa);
+    gs = scale * (pf - z[(int)lab * HW]) *
+         (kmode ? -kappa : -0.19634954f * exp(s) * kappa * kappa * kappa);
   dlogvar[dsoff + t] = acc_logvar ? dlogvar[dsoff + t] + gs : gs;
 }

@@ -254,6 +254,12 @@ CLMTL_API int clm_graph_is_compiled(const clm_graph *g);
 CLMTL_API int clm_graph_training(const clm_graph *g);
 /* Whether clm_graph_set_multi_backward(g, 1) was called. */
 CLMTL_API int clm_graph_multi_backward(const clm_graph *g);
+/* With on, a training graph's softmax_xent losses use their task parameter s (log σ²) as a
+ * temperature: -log softmax(f e^{-s})[label] (Kendall et al. 2018's exact classification
+ * likelihood, the uncertainty-exact weighting), and their backward adds dL/ds into the task
+ * parameter's gradient. Off by default; evaluation (clm_graph_set_training(g, 0)) never uses
+ * it. May change at any time. */
+CLMTL_API void clm_graph_set_loss_temperature(clm_graph *g, int on);
 /* The device scalars of every loss as one (1,1,1,3K) view: loss i's value at 3i, its valid
  * count at 3i+1, its seed at 3i+2. */
 CLMTL_API clm_tensor clm_graph_loss_scalars(const clm_graph *g);

@@ -555,8 +555,17 @@ static clm_status loss_infer(clm_graph *g, clm_node *nd) {
   return CLM_OK;
 }
 
+/* With the graph's loss temperature on (training only), the task parameter s scales the logits
+ * (clm_graph_set_loss_temperature). */
+static int xent_tempered(const clm_graph *g) { return g->loss_temperature && g->training; }
+
 static clm_status xent_forward(clm_graph *g, clm_node *nd) {
   clm_tensor count = clm_graph_loss_count_tensor(g, nd->loss_index);
+  if (xent_tempered(g)) {
+    clm_tensor s = clm_node_param(g, nd, 0, 0);
+    return clm_xent_temperature_forward(g->ctx, &IN(nd, 0)->out, &s, &IN(nd, 1)->out,
+                                        LAYER(nd)->ignore, &nd->out, &count, &nd->ws);
+  }
   return clm_softmax_xent_forward(g->ctx, &IN(nd, 0)->out, &IN(nd, 1)->out, LAYER(nd)->ignore,
                                   &nd->out, &count, &nd->ws);
 }
@@ -565,6 +574,12 @@ static clm_status xent_backward(clm_graph *g, clm_node *nd, const int *in_grad, 
   (void)in_grad;
   clm_tensor count = clm_graph_loss_count_tensor(g, nd->loss_index);
   clm_tensor seed = clm_graph_loss_seed(g, nd->loss_index);
+  if (xent_tempered(g)) {
+    clm_tensor sv = clm_node_param(g, nd, 0, 0), ds = clm_node_param(g, nd, 0, 1);
+    return clm_xent_temperature_backward(g->ctx, &IN(nd, 0)->out, &sv, &IN(nd, 1)->out,
+                                         LAYER(nd)->ignore, &count, &seed, &IN(nd, 0)->grad,
+                                         acc[0], &ds, &nd->ws_bwd);
+  }
   return clm_softmax_xent_backward(g->ctx, &IN(nd, 0)->out, &IN(nd, 1)->out, LAYER(nd)->ignore,
                                    &count, &seed, &IN(nd, 0)->grad, acc[0]);
 }

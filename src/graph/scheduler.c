@@ -107,6 +107,9 @@ clm_status clm_graph_schedule(clm_graph *g) {
        * into its backward workspace */
       if (g->training && clm_op(nd->op)->grad_inputs > 1)
         nd->ws_bwd_floats = (size_t)x->n * x->c * x->h * x->w;
+      /* softmax_xent with a learned temperature (clm_graph_set_loss_temperature) sums dL/ds */
+      if (g->training && nd->op == CLM_LAYER_SOFTMAX_XENT)
+        nd->ws_bwd_floats = clm_xent_temperature_workspace(g->ctx, (size_t)x->n * x->h * x->w);
     }
   }
   return CLM_OK;

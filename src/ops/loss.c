@@ -303,9 +303,9 @@ clm_status clm_logit_noise_xent_forward(clm_context *ctx, const clm_tensor *logi
   cl_kernel k[5];
   size_t wg;
   CLM_TRY(loss_kernels(ctx, k, &wg));
-  CLM_TRY(clm_kernel_args(k[4], "tttiiii", logits, logvar, labels, logits->n, logits->c, HW,
-                          ignore));
-  return loss_reduce_run(ctx, "logit_noise_xent_forward", 4, pixels, 10, ws, loss, count, k, wg);
+  CLM_TRY(clm_kernel_args(k[4], "tttiiiii", logits, logvar, labels, logits->n, logits->c, HW,
+                          ignore, 0));
+  return loss_reduce_run(ctx, "logit_noise_xent_forward", 4, pixels, 11, ws, loss, count, k, wg);
 }
 
 clm_status clm_logit_noise_xent_backward(clm_context *ctx, const clm_tensor *logits,
@@ -323,6 +323,64 @@ clm_status clm_logit_noise_xent_backward(clm_context *ctx, const clm_tensor *log
     CLM_FAIL(CLM_ERR_SHAPE, "logit_noise_xent_backward: count and seed must be one-element tensors");
   int HW = logits->h * logits->w;
   return clm_launch_1d(ctx, "loss", "logit_noise_backward", (size_t)logits->n * (size_t)HW,
-                       "tttttttiiiiii", logits, logvar, labels, count, seed, dlogits, dlogvar,
-                       logits->n, logits->c, HW, ignore, acc_logits ? 1 : 0, acc_logvar ? 1 : 0);
+                       "tttttttiiiiiii", logits, logvar, labels, count, seed, dlogits, dlogvar,
+                       logits->n, logits->c, HW, ignore, 0, acc_logits ? 1 : 0,
+                       acc_logvar ? 1 : 0);
+}
+
+/* ---- softmax cross-entropy with a learned temperature (Kendall et al. 2018, exact) ----------- */
+
+static clm_status check_temperature(const char *op, const clm_tensor *logits,
+                                    const clm_tensor *s, const clm_tensor *labels) {
+  CLM_TRY(check_xent(op, logits, labels));
+  if (!is_scalar(s)) CLM_FAIL(CLM_ERR_SHAPE, "%s: s (log σ²) must be one element", op);
+  return CLM_OK;
+}
+
+clm_status clm_xent_temperature_forward(clm_context *ctx, const clm_tensor *logits,
+                                        const clm_tensor *s, const clm_tensor *labels, int ignore,
+                                        const clm_tensor *loss, const clm_tensor *count,
+                                        const clm_tensor *ws) {
+  CLM_TRY(check_temperature("xent_temperature_forward", logits, s, labels));
+  if (!is_scalar(loss) || !is_scalar(count))
+    CLM_FAIL(CLM_ERR_SHAPE, "xent_temperature_forward: loss and count must be one-element tensors");
+  int HW = logits->h * logits->w;
+  cl_kernel k[5];
+  size_t wg;
+  CLM_TRY(loss_kernels(ctx, k, &wg));
+  CLM_TRY(clm_kernel_args(k[4], "tttiiiii", logits, s, labels, logits->n, logits->c, HW, ignore, 1));
+  return loss_reduce_run(ctx, "xent_temperature_forward", 4, (size_t)logits->n * (size_t)HW, 11,
+                         ws, loss, count, k, wg);
+}
+
+size_t clm_xent_temperature_workspace(const clm_context *ctx, size_t pixels) {
+  return pixels + clm_reduce_workspace(ctx, pixels) + 1;
+}
+
+clm_status clm_xent_temperature_backward(clm_context *ctx, const clm_tensor *logits,
+                                         const clm_tensor *s, const clm_tensor *labels,
+                                         int ignore, const clm_tensor *count,
+                                         const clm_tensor *seed, const clm_tensor *dlogits,
+                                         int acc_logits, const clm_tensor *ds,
+                                         const clm_tensor *ws) {
+  CLM_TRY(check_temperature("xent_temperature_backward", logits, s, labels));
+  if (!clm_tensor_present(dlogits) || !same_shape(dlogits, logits) || !is_scalar(ds))
+    CLM_FAIL(CLM_ERR_SHAPE, "xent_temperature_backward: dlogits must be shaped like logits and "
+             "ds one element");
+  if (!is_scalar(count) || !is_scalar(seed))
+    CLM_FAIL(CLM_ERR_SHAPE, "xent_temperature_backward: count and seed must be one-element tensors");
+  int HW = logits->h * logits->w;
+  size_t pixels = (size_t)logits->n * (size_t)HW, rws = clm_reduce_workspace(ctx, pixels);
+  if (!clm_tensor_present(ws) || clm_tensor_numel(ws) < pixels + rws + 1)
+    CLM_FAIL(CLM_ERR_SHAPE, "xent_temperature_backward: workspace of %zu floats, %zu needed",
+             clm_tensor_present(ws) ? clm_tensor_numel(ws) : (size_t)0, pixels + rws + 1);
+  /* per-pixel shares of dL/ds, their sum, then added into ds */
+  clm_tensor per = clm_tensor_view(ws->buf, ws->off, logits->n, 1, logits->h, logits->w);
+  clm_tensor rw = clm_tensor_view(ws->buf, ws->off + pixels, 1, 1, 1, (int)rws);
+  clm_tensor sum = clm_tensor_view(ws->buf, ws->off + pixels + rws, 1, 1, 1, 1);
+  CLM_TRY(clm_launch_1d(ctx, "loss", "logit_noise_backward", pixels, "tttttttiiiiiii", logits, s,
+                        labels, count, seed, dlogits, &per, logits->n, logits->c, HW, ignore, 1,
+                        acc_logits ? 1 : 0, 0));
+  CLM_TRY(clm_reduce_sum(ctx, &per, pixels, &sum, &rw));
+  return clm_copy(ctx, &sum, ds, 1);
 }

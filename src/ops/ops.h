@@ -300,4 +300,23 @@ clm_status clm_logit_noise_xent_backward(clm_context *ctx, const clm_tensor *log
                                          int acc_logits, const clm_tensor *dlogvar,
                                          int acc_logvar);
 
+/* Softmax cross-entropy with a learned temperature σ² = e^s, s one device float: Kendall et
+ * al. 2018's exact classification likelihood, loss (1) = mean over valid pixels of
+ * -log softmax(f e^{-s})[label] (s clamped to [-15, 15]); labels, ignore and ws as
+ * clm_softmax_xent_forward. */
+clm_status clm_xent_temperature_forward(clm_context *ctx, const clm_tensor *logits,
+                                        const clm_tensor *s, const clm_tensor *labels, int ignore,
+                                        const clm_tensor *loss, const clm_tensor *count,
+                                        const clm_tensor *ws);
+/* Floats of workspace clm_xent_temperature_backward needs for N*H*W pixels. */
+size_t clm_xent_temperature_workspace(const clm_context *ctx, size_t pixels);
+/* dlogits of seed[0] · loss (written, or added with acc_logits), and its derivative in s
+ * ADDED to ds[0] (a parameter gradient: it accumulates); 0 outside the clamp. */
+clm_status clm_xent_temperature_backward(clm_context *ctx, const clm_tensor *logits,
+                                         const clm_tensor *s, const clm_tensor *labels,
+                                         int ignore, const clm_tensor *count,
+                                         const clm_tensor *seed, const clm_tensor *dlogits,
+                                         int acc_logits, const clm_tensor *ds,
+                                         const clm_tensor *ws);
+
 #endif
