@@ -6,7 +6,8 @@
  * (analytic form), whose approximation is also compared with a Monte-Carlo estimate of the
  * expected softmax. Then the model-file side: a two-input loss
  * compiles, its graph loss equals the reference on the graph's own tensors, and wrong 'from'
- * counts or a log-variance of another shape are refused with the layer named. */
+ * counts or a log-variance of another shape are refused with the layer named; evaluation of an
+ * unmasked gaussian_nll task does not depend on the batch size (padded rows left out). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
