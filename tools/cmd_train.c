@@ -34,11 +34,13 @@ static const char *usage_text =
     "  --weighting NAME        fixed, equal, uncertainty (default), uncertainty-simple,\n"
     "                          uncertainty-clamped, softplus, gradnorm, dwa; gradient\n"
     "                          methods pcgrad, mgda-ub, cagrad, imtl-g, aligned-mtl (one\n"
-    "                          backward per task); rlw (random weights), gls (geometric mean)\n"
+    "                          backward per task); rlw (random weights), gls (geometric mean);\n"
+    "                          uncertainty-exact (σ² inside the classification softmax)\n"
     "  --gating none|hard|soft  --gate-threshold X   availability gating (default none, 0.2)\n"
     "  --clamp-min X --clamp-max X   sigma^2 range of uncertainty-clamped (1e-3, 10)\n"
     "  --alpha X               gradnorm alpha (1.5)   --temperature X   dwa T (2)\n"
     "  --noise-semantic P --noise-instance S --noise-depth S   synthetic target noise\n"
+    "  --noise-depth-far S  Gaussian disparity noise on the far half of each image only\n"
     "  --patience N            early stopping (default 3, 0 off)\n"
     "  --seed N  --device D  --log-every N (steps between progress lines and log records)\n"
     "  --out DIR               run directory (default runs/<model>-<N>, the next free N); one that\n"
@@ -341,6 +343,7 @@ static int set_option(clm_train_options *o, const char *a, const char *val, int 
   else if (!strcmp(a, "--noise-semantic")) rc = parse_float(a, val, 0, 1, &o->synth.noise_semantic);
   else if (!strcmp(a, "--noise-instance")) rc = parse_float(a, val, 0, 1e4, &o->synth.noise_instance);
   else if (!strcmp(a, "--noise-depth")) rc = parse_float(a, val, 0, 1e4, &o->synth.noise_depth);
+  else if (!strcmp(a, "--noise-depth-far")) rc = parse_float(a, val, 0, 1e4, &o->synth.noise_depth_far);
   else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage_text, stdout); return -1; }
   else {
     fprintf(stderr, "clmtl train: unknown option '%s'\n%s", a, usage_text);
