@@ -186,8 +186,8 @@ static void test_session_and_hooks(void) {
   h.fail = 1;
   test_true("a hook's error ends the step with it",
             clm_step_run(s->mtl, &oc, &s->opt, &hooks) == CLM_ERR_INTERRUPTED && h.calls[1] == 3, NULL);
-  clm_buffer_free(bad);
-  clm_buffer_free(acc);
+  clm_buffer_free(s->ctx, bad);
+  clm_buffer_free(s->ctx, acc);
   free(before);
   free(after);
   clm_session_close(s);

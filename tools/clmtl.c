@@ -44,7 +44,7 @@ static int usage(FILE *to) {
           "                       parameters, tasks) as JSON, planned without a device\n"
           "                       [--batch N] [--size HxW] [--steps N] [--lr X] [--device D]\n"
           "                       [--weighting fixed|equal|uncertainty|uncertainty-simple|\n"
-          "                        uncertainty-clamped|softplus|gradnorm|dwa|rlw|gls|pcgrad|\n"
+          "                        uncertainty-clamped|uncertainty-exact|softplus|gradnorm|dwa|rlw|gls|pcgrad|\n"
           "                        mgda-ub|cagrad|imtl-g|aligned-mtl]\n"
           "  tune [MODEL.cfg]     time every convolution variant on the model's shapes and keep\n"
           "                       the fastest per shape in this device's tuning file\n"

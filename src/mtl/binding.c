@@ -67,7 +67,7 @@ clm_status clm_mtl_config_bind(const clm_graph *g, const clm_mtl_config *setting
     const clm_layer *l = clm_graph_loss_layer(g, i);
     clm_tensor target;
     CLM_TRY(clm_graph_tensor((clm_graph *)g, l->target, &target));
-    cfg->kind[i] = l->kind == CLM_TASK_CLASSIFICATION ? CLM_MTL_CLASSIFICATION : CLM_MTL_REGRESSION;
+    cfg->kind[i] = l->kind == CLM_TASK_CLASSIFICATION ? CLM_TASK_CLASSIFICATION : CLM_TASK_REGRESSION;
     cfg->valid_total[i] = (float)((double)target.n * target.c * target.h * target.w);
     if (settings->ntasks != k) {
       cfg->weight[i] = l->weight;
@@ -112,6 +112,7 @@ clm_status clm_mtl_create(clm_graph *g, const clm_mtl_config *cfg, clm_mtl **out
   m->l0 = clm_tensor_view(m->buf, 3 + 2 * (size_t)k, 1, 1, 1, k);
   m->lgrad = clm_tensor_view(m->buf, 3 + 3 * (size_t)k, 1, 1, 1, 1);
   m->ws = clm_tensor_view(m->buf, 4 + 3 * (size_t)k, 1, 1, 1, (int)(ws_floats ? ws_floats : 1));
+  clm_graph_set_loss_temperature(g, cfg->strategy == CLM_MTL_UNCERTAINTY_EXACT);
   clm_tensor params = clm_graph_task_params(g);
   st = clm_mtl_params_init(m->ctx, cfg, &params);
   if (st != CLM_OK) { clm_mtl_free(m); return st; }
@@ -122,7 +123,7 @@ clm_status clm_mtl_create(clm_graph *g, const clm_mtl_config *cfg, clm_mtl **out
 void clm_mtl_free(clm_mtl *m) {
   if (!m) return;
   clm_gm_free(m->gm);
-  clm_buffer_free(m->buf);
+  clm_buffer_free(clm_graph_context(m->g), m->buf);
   free(m);
 }
 
@@ -258,6 +259,7 @@ static float sigma_of(const clm_mtl_config *cfg, int i, float p) {
   switch (cfg->strategy) {
   case CLM_MTL_UNCERTAINTY:
   case CLM_MTL_UNCERTAINTY_SIMPLE:
+  case CLM_MTL_UNCERTAINTY_EXACT:
     s = p;
     break;
   case CLM_MTL_UNCERTAINTY_CLAMPED: {
