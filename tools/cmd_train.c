@@ -38,6 +38,8 @@ static const char *usage_text =
     "  --gating none|hard|soft  --gate-threshold X   availability gating (default none, 0.2)\n"
     "  --clamp-min X --clamp-max X   sigma^2 range of uncertainty-clamped (1e-3, 10)\n"
     "  --alpha X               gradnorm alpha (1.5)   --temperature X   dwa T (2)\n"
+    "  --task-weights W1,W2,.. one weight per task of the model, in its order (fixed; default the\n"
+    "                          model file's 'weight' keys, else 1)\n"
     "  --noise-semantic P --noise-instance S --noise-depth S   synthetic target noise\n"
     "  --patience N            early stopping (default 3, 0 off)\n"
     "  --seed N  --device D  --log-every N (steps between progress lines and log records)\n"
@@ -49,6 +51,7 @@ static const char *usage_text =
     "                          may be given differently (the change is logged)\n"
     "  --max-bad-steps N       stop after N steps in a row with a NaN/Inf loss (default 20)\n"
     "  --inject-nan-from STEP  testing aid: NaN targets from this step on\n"
+    "  --dry-run               check the options and stop (exit 0) without training\n"
     "Ctrl-C (or SIGTERM) stops after the current step, writes DIR/last.safetensors and prints\n"
     "the command that resumes; a second Ctrl-C ends at once. Exit status: 0 done, 1 error,\n"
     "2 usage, 130/143 stopped by SIGINT/SIGTERM.\n";
@@ -282,7 +285,8 @@ static int claim_run_dir(const char *model, char *out, size_t size) {
 int cmd_train(int argc_user, char **argv_user) {
   clm_train_options o = clm_train_defaults();
   long v;
-  int out_given = 0, labels_given = 0, model_given = 0;
+  int out_given = 0, labels_given = 0, model_given = 0, dry_run = 0;
+  const char *task_weights = NULL;
   /* --resume DIR: the options the run recorded come first, the command line's after them */
   const char *resume = NULL;
   for (int i = 1; i < argc_user; i++) {
@@ -327,6 +331,8 @@ int cmd_train(int argc_user, char **argv_user) {
     else if (!strcmp(a, "--device")) o.device = val;
     else if (!strcmp(a, "--skip-bad")) { o.skip_bad = 1; takes = 0; }
     else if (!strcmp(a, "--overwrite")) { o.overwrite = 1; takes = 0; }
+    else if (!strcmp(a, "--dry-run")) { dry_run = 1; takes = 0; }
+    else if (!strcmp(a, "--task-weights")) task_weights = val;
     else if (!strcmp(a, "--labels")) {
       labels_given = 1;
       if (val && !strcmp(val, "categories")) o.labels = CLM_LABELS_CATEGORIES;
@@ -394,6 +400,25 @@ int cmd_train(int argc_user, char **argv_user) {
   if (o.resume && !out_given) o.out_dir = o.resume; /* continue in the run's own directory */
   if (o.weighting.clamp_min >= o.weighting.clamp_max)
     return bad("--clamp-min", "", "must be below --clamp-max");
+  if (task_weights) {
+    /* the trainer takes weights when their count is the model's task count (it checks) */
+    int n = 0;
+    const char *p = task_weights;
+    for (;;) {
+      char *end;
+      errno = 0;
+      double x = strtod(p, &end);
+      if (end == p || errno || !isfinite(x) || x < 0 || n == CLM_MTL_MAX_TASKS || (*end && *end != ','))
+        return bad("--task-weights", task_weights, "needs comma-separated numbers >= 0, one per task");
+      o.weighting.weight[n++] = (float)x;
+      if (!*end) break;
+      p = end + 1;
+    }
+    clm_mtl_config d = clm_mtl_defaults(o.weighting.strategy, n);
+    o.weighting.ntasks = n;
+    for (int i = 0; i < n; i++) o.weighting.init_param[i] = d.init_param[i];
+  }
+  if (dry_run) return 0;
   static char run_dir[1200];
   if (!o.resume && !out_given) {
     if (claim_run_dir(o.model_path, run_dir, sizeof run_dir)) return 1;

@@ -240,6 +240,9 @@ static clm_status setup(trainer *t) {
   mc.dwa_temperature = o->weighting.dwa_temperature;
   mc.cagrad_c = o->weighting.cagrad_c;
   mc.seed = o->seed; /* rlw's draws and pcgrad's orders follow the run's seed */
+  if (o->weighting.ntasks && o->weighting.ntasks != mc.ntasks)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "%d task weights given (--task-weights), the model %s has %d tasks",
+             o->weighting.ntasks, t->model_name, mc.ntasks);
   for (int i = 0; i < mc.ntasks && o->weighting.ntasks == mc.ntasks; i++) {
     mc.init_param[i] = o->weighting.init_param[i];
     mc.weight[i] = o->weighting.weight[i];
