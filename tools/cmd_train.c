@@ -42,6 +42,9 @@ static const char *usage_text =
     "                          model file's 'weight' keys, else 1)\n"
     "  --noise-semantic P --noise-instance S --noise-depth S   synthetic target noise\n"
     "  --patience N            early stopping (default 3, 0 off)\n"
+    "  --early-stop-patience N per task: a task whose validation metric (mIoU, MAE) has not\n"
+    "                          improved for N epochs leaves training (its targets masked: weight\n"
+    "                          0); best-<task>.safetensors keeps its best epoch (default 0, off)\n"
     "  --seed N  --device D  --log-every N (steps between progress lines and log records)\n"
     "  --out DIR               run directory (default runs/<model>-<N>, the next free N); one that\n"
     "                          holds a run is refused unless --overwrite\n"
@@ -344,6 +347,7 @@ int cmd_train(int argc_user, char **argv_user) {
     else if (!strcmp(a, "--train-count")) { rc = parse_long(a, val, 1, 10000000, &v); o.train_count = (int)v; }
     else if (!strcmp(a, "--val-count")) { rc = parse_long(a, val, 1, 10000000, &v); o.val_count = (int)v; }
     else if (!strcmp(a, "--patience")) { rc = parse_long(a, val, 0, 100000, &v); o.patience = (int)v; }
+    else if (!strcmp(a, "--early-stop-patience")) { rc = parse_long(a, val, 0, 100000, &v); o.early_stop_patience = (int)v; }
     else if (!strcmp(a, "--log-every")) { rc = parse_long(a, val, 1, 1000000, &v); o.log_every = (int)v; }
     else if (!strcmp(a, "--max-bad-steps")) { rc = parse_long(a, val, 0, 1000000, &v); o.max_bad_steps = (int)v; }
     else if (!strcmp(a, "--inject-nan-from")) { rc = parse_long(a, val, 0, 0x7fffffffL, &v); o.inject_nan_from = v; }

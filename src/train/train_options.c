@@ -93,6 +93,7 @@ char *clm__train_options_json(const clm_train_options *o, const char *model_name
   add_float(j, "noise-instance", o->synth.noise_instance);
   add_float(j, "noise-depth", o->synth.noise_depth);
   add_int(j, "patience", o->patience);
+  add_int(j, "early-stop-patience", o->early_stop_patience);
   add_int(j, "seed", (long long)o->seed);
   if (o->device && *o->device) cJSON_AddStringToObject(j, "device", o->device);
   else cJSON_AddNullToObject(j, "device");
