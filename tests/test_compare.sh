@@ -91,16 +91,29 @@ for r in table["runs"]:
         dms.append(100 * sum(sign * (metric[(name, s)][i] - base[i]) / base[i]
                              for i, (_, _, sign) in enumerate(tasks)) / len(tasks))
     m, sd = mean_std(dms)
+    if r["kind"] == "single-task":
+        if r["delta_m_pct_mean"] is not None or rows[name]["delta_m_pct_mean"] != "":
+            print("FAIL", name, "a single-task run has a delta_m"); bad += 1
+        continue
     if not (close(r["delta_m_pct_mean"], m) and close(r["delta_m_pct_std"], sd)):
         print("FAIL", name, "delta_m", r["delta_m_pct_mean"], r["delta_m_pct_std"], "recomputed", m, sd); bad += 1
     if not close(float(rows[name]["delta_m_pct_mean"]), m):
         print("FAIL", name, "delta_m csv", rows[name]["delta_m_pct_mean"], "recomputed", m); bad += 1
     print(name, "ok" if not bad else "", m)
+# non-dominated among the multi-task runs' means (single-task runs never are)
+pts = {r["name"]: [r["tasks"][t]["mean"] * sign for t, _, sign in tasks]
+       for r in table["runs"] if r["kind"] != "single-task"}
+for r in table["runs"]:
+    p = pts.get(r["name"])
+    nd = p is not None and not any(all(q[i] >= p[i] for i in range(len(p))) and q != p
+                                   for n, q in pts.items() if n != r["name"])
+    if nd != r["nondominated"]:
+        print("FAIL", r["name"], "nondominated", r["nondominated"], "recomputed", nd); bad += 1
 sys.exit(1 if bad else 0)
 EOF
 rc=$?
 cat "$dir/py.log"
-check "mean, std and delta_m% match an independent recomputation from the runs' log.jsonl" $rc
+check "mean, std, delta_m% and the non-dominated runs match an independent recomputation from the runs' log.jsonl" $rc
 grep -q "Δm" "$dir/out/tiny-study.md" && grep -q "| equal" "$dir/out/tiny-study.md"
 check "the Markdown table has the runs and the delta_m column" $?
 
