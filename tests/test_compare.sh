@@ -133,6 +133,28 @@ check "an invocation after one result.json was removed succeeds" $?
 test "$(grep -c 'finished before, skipped' "$dir/third.log")" -eq 11 && grep -q "equal seed 5.*\.\.\. [0-9.]* s$" "$dir/third.log"
 check "only that run is taken up again" $?
 
+# A stop request (SIGTERM here: a background job of a script ignores SIGINT): the running child
+# gets it once, saves and stops; compare stops (143); the next invocation resumes that run from
+# its last.safetensors
+sed "s|out = $dir/out|out = $dir/int|; s/^epochs = 1$/epochs = 2/; s/^train-count = 8$/train-count = 64/; /^\[run.equal\]/,\$d" \
+  "$dir/study.ini" > "$dir/int.ini"
+"$clmtl" compare "$dir/int.ini" > "$dir/int.log" 2>&1 &
+pid=$!
+i=0
+while [ $i -lt 300 ] && ! grep -q "^epoch 1/2 step" "$dir/int/seg/seed-4/console.txt" 2> /dev/null; do
+  sleep 0.1
+  i=$((i + 1))
+done
+kill -TERM $pid
+wait $pid
+rc=$?
+test $rc -eq 143 && grep -q "stopped during seg seed 4" "$dir/int.log" && test -s "$dir/int/seg/seed-4/last.safetensors"
+check "SIGTERM stops the study (143) after the running child saved its state" $?
+test ! -e "$dir/int/seg/seed-5"; check "no later run started" $?
+"$clmtl" compare "$dir/int.ini" > "$dir/int2.log" 2>&1
+test $? -eq 0 && grep -q "seg seed 4 (resumed)" "$dir/int2.log" && grep -q '"event":"resume"' "$dir/int/seg/seed-4/log.jsonl"
+check "the next invocation resumes the interrupted run and finishes" $?
+
 # refusals before any run: a malformed line, an unknown weighting, an option train refuses
 refused() { # NAME FILE PATTERN
   rm -rf "$dir/out2"

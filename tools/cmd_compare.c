@@ -220,11 +220,7 @@ static int run_child(const char *self, const argvec *a, const char *dir) {
     dup2(fd, STDOUT_FILENO);
     dup2(fd, STDERR_FILENO);
     close(fd);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_DFL;
-    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-    for (int i = 0; i < 3; i++) sigaction(sigs[i], &sa, NULL);
+    /* exec resets caught signals to their default and keeps ignored ones ignored (nohup) */
     execv(self, (char *const *)a->v);
     fprintf(stderr, "clmtl compare: cannot run %s: %s\n", self, strerror(errno));
     _exit(127);
@@ -311,6 +307,11 @@ int cmd_compare(int argc, char **argv) {
   cli_stop_graceful = 1;
   for (int i = 0; i < s.nruns && !failed && !stopped; i++) {
     for (int k = 0; k < s.nseeds && !failed && !stopped; k++) {
+      if (cli_stop_signal) { /* it came between two runs */
+        stopped = 1;
+        printf("clmtl compare: stopped; run the same command again to continue\n");
+        break;
+      }
       const clm_study_run *r = &s.runs[i];
       char dir[2048], err[512];
       run_dir(&s, r, s.seeds[k], dir, sizeof dir);

@@ -143,7 +143,8 @@ static int write_md(const clm_study *s, const row *rows, int any_sigma, int have
   fprintf(f, "\nEach cell: mean ± sample std over the seeds of the last epoch's validation metric (mIoU for "
              "classification, MAE for regression). Δm%% = 100 · mean over tasks of (−1)^l_t (M_t − M_b,t) / M_b,t, "
              "l_t = 1 where lower is better (Maninis et al. 2019; Vandenhende et al. 2021), M_b,t the single-task "
-             "baseline of the same seed (same data and initialisation); per seed, then mean ± std.%s σ = exp(s/2), the learned uncertainty at the end. "
+             "baseline of the same seed (same data and initialisation); per seed, then mean ± std; none for the "
+             "single-task rows, whose other tasks are untrained.%s σ = exp(s/2), the learned uncertainty at the end. "
              "train s: the epochs' time (training and validation). * non-dominated over all tasks' metrics.\n",
           have_base ? "" : " (No Δm%: the study lacks a single-task baseline for every task.)");
   fclose(f);
@@ -329,7 +330,8 @@ int cmp_write_report(const clm_study *s, const cmp_result *res) {
         b[t] = rb && rb->done && isfinite(rb->metric[t]) ? rb->metric[t] : base[t];
       }
       v[k] = NAN;
-      if (res[i * ns + k].done && have_base) v[k] = clm_study_delta_m(res[i * ns + k].metric, b, s->higher_better, s->ntasks);
+      /* a single-task run's other tasks are untrained: no Δm */
+      if (res[i * ns + k].done && have_base && s->runs[i].kind != CLM_STUDY_SINGLE) v[k] = clm_study_delta_m(res[i * ns + k].metric, b, s->higher_better, s->ntasks);
     }
     clm_study_mean_std(v, ns, &w->dm, &w->dm_std, &cnt);
     for (int t = 0; pts && t < s->ntasks; t++)
