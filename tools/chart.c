@@ -148,7 +148,7 @@ typedef struct rgb {
   unsigned char r, g, b;
 } rgb;
 
-static const rgb WHITE = {255, 255, 255}, INK = {33, 33, 33}, GRID = {210, 210, 210};
+static const rgb WHITE = {255, 255, 255}, INK = {33, 33, 33}, GRID = {210, 210, 210}, LABEL_GREY = {120, 120, 120};
 static const rgb PALETTE[CLI_CHART_MAX_SERIES] = {
     {66, 133, 244}, {234, 67, 53}, {52, 168, 83}, {251, 188, 5}};
 
@@ -256,7 +256,7 @@ clm_status cli_chart_write_png(const cli_chart *ch, const char *path) {
 
 /* ---- scatter plots -------------------------------------------------------------------------- */
 
-#define PANEL_W 460
+#define PANEL_W 540
 #define PANEL_H 380
 #define PLOT_L 96            /* room left of the plot area for the tick labels */
 #define PLOT_B 56            /* room below it for tick labels and the axis label */
@@ -317,6 +317,7 @@ static void draw_panel(canvas *c, int ox, int oy, const cli_scatter_panel *p) {
   /* the y label above the plot area's left edge */
   draw_text(c, ox + 4, oy + PANEL_H - 18, "y:", 2, INK);
   draw_text(c, ox + 4 + 3 * CHAR_W, oy + PANEL_H - 18, p->ylabel ? p->ylabel : "", (PANEL_W - 40) / CHAR_W, INK);
+  int boxes[64][4], nboxes = 0; /* labels drawn: x0, y0, x1, y1 */
   for (int pass = 0; pass < 2; pass++) /* fixed-weight points first, methods on top */
     for (int i = 0; i < p->npoints; i++) {
       int kind = p->kind ? p->kind[i] : CLI_POINT_FIXED;
@@ -326,9 +327,25 @@ static void draw_panel(canvas *c, int ox, int oy, const cli_scatter_panel *p) {
       marker(c, cx, cy, kind, PALETTE[kind == CLI_POINT_METHOD ? 1 : 0]);
       if (p->ringed && p->ringed[i]) ring(c, cx, cy, 10, INK);
       if (p->labels && p->labels[i]) {
-        int len = (int)strlen(p->labels[i]);
-        int tx = cx + 12 + len * CHAR_W > ax + aw ? cx - 12 - len * CHAR_W : cx + 12;
-        draw_text(c, tx, cy - CHAR_H / 2, p->labels[i], 24, INK);
+        int len = (int)strlen(p->labels[i]) > 24 ? 24 : (int)strlen(p->labels[i]), lw = len * CHAR_W;
+        /* the first place beside the point that no earlier label covers: right, left, then
+         * a line above or below either */
+        static const int dy[] = {0, 0, -1, -1, 1, 1, -2, -2, 2, 2};
+        int tx = cx + 12, ty = cy - CHAR_H / 2;
+        for (int k = 0; k < 10; k++) {
+          int x = k % 2 == 0 ? cx + 12 : cx - 12 - lw, y = cy - CHAR_H / 2 + dy[k] * (CHAR_H + 2);
+          if (x < ox || x + lw > ox + PANEL_W) continue;
+          int free_ = 1;
+          for (int b = 0; b < nboxes && free_; b++)
+            free_ = x + lw <= boxes[b][0] || x >= boxes[b][2] || y + CHAR_H <= boxes[b][1] || y >= boxes[b][3];
+          if (free_) {
+            tx = x, ty = y;
+            break;
+          }
+        }
+        if (nboxes < 64) boxes[nboxes][0] = tx, boxes[nboxes][1] = ty, boxes[nboxes][2] = tx + lw,
+                         boxes[nboxes][3] = ty + CHAR_H, nboxes++;
+        draw_text(c, tx, ty, p->labels[i], len, kind == CLI_POINT_METHOD ? INK : LABEL_GREY);
       }
     }
 }

@@ -28,9 +28,9 @@ clm_status cli_chart_render(const cli_chart *c, unsigned char **rgb, int *width,
 /* Renders and writes the chart to path as an RGB PNG. */
 clm_status cli_chart_write_png(const cli_chart *c, const char *path);
 /* Scatter plots (the Pareto plots of `clmtl compare`): one or more panels side by side, each
- * with its own axes; points of two kinds (fixed-weight runs as squares, other methods as
- * diamonds with their label), a ring around the points marked. Non-finite points are left
- * out. */
+ * with its own axes; points of two kinds (fixed-weight runs as squares with grey labels, other
+ * methods as diamonds with black labels), a ring around the points marked. Non-finite points
+ * are left out. */
 enum { CLI_POINT_FIXED = 0, CLI_POINT_METHOD = 1 };
 
 typedef struct cli_scatter_panel {

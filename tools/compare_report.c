@@ -243,11 +243,17 @@ static int write_png(const clm_study *s, const row *rows) {
   static double xs[CLM_STUDY_MAX_RUNS * 45], ys[CLM_STUDY_MAX_RUNS * 45];
   static int kinds[CLM_STUDY_MAX_RUNS], marks[CLM_STUDY_MAX_RUNS * 45];
   static const char *labels[CLM_STUDY_MAX_RUNS];
+  static char weights[CLM_STUDY_MAX_RUNS][CLM_MTL_MAX_TASKS * 12];
   static char axis[90][96];
   int np = 0;
   for (int i = 0; i < s->nruns; i++) {
     kinds[i] = s->runs[i].kind == CLM_STUDY_WEIGHTING ? CLI_POINT_METHOD : CLI_POINT_FIXED;
-    labels[i] = s->runs[i].kind == CLM_STUDY_WEIGHTING ? s->runs[i].name : NULL;
+    /* methods by name, fixed-weight points by their weights */
+    labels[i] = s->runs[i].name;
+    if (s->runs[i].kind == CLM_STUDY_WEIGHTING) continue;
+    for (int t = 0, n = 0; t < s->ntasks; t++)
+      n += snprintf(weights[i] + n, sizeof weights[i] - (size_t)n, "%s%g", t ? "/" : "", (double)s->runs[i].weights[t]);
+    labels[i] = weights[i];
   }
   for (int a = 0; a < s->ntasks && np < 6; a++)
     for (int b = a + 1; b < s->ntasks && np < 6; b++, np++) {
@@ -265,8 +271,8 @@ static int write_png(const clm_study *s, const row *rows) {
         pts[2 * i + 1] = y[i];
       }
       clm_study_nondominated(pts, s->nruns, 2, hb, mk);
-      snprintf(axis[2 * np], sizeof axis[0], "%s %s", s->task_names[a], hb[0] ? "mIoU % (higher better)" : "MAE (lower better)");
-      snprintf(axis[2 * np + 1], sizeof axis[0], "%s %s", s->task_names[b], hb[1] ? "mIoU % (higher better)" : "MAE (lower better)");
+      snprintf(axis[2 * np], sizeof axis[0], "%s %s", s->task_names[a], hb[0] ? "mIoU %, higher is better" : "MAE, lower is better");
+      snprintf(axis[2 * np + 1], sizeof axis[0], "%s %s", s->task_names[b], hb[1] ? "mIoU %, higher is better" : "MAE, lower is better");
       p->xlabel = axis[2 * np];
       p->ylabel = axis[2 * np + 1];
       p->npoints = s->nruns;
@@ -277,7 +283,7 @@ static int write_png(const clm_study *s, const row *rows) {
       p->labels = labels;
     }
   char title[256], path[2200];
-  snprintf(title, sizeof title, "%s: fixed weights (squares) and weightings (diamonds), %d seeds; ring: non-dominated",
+  snprintf(title, sizeof title, "%s: fixed weights (squares, w1/w2/...), weightings (diamonds); means of %d seeds; ring: non-dominated in the panel",
            s->name, s->nseeds);
   cli_scatter sc = {title, np, panels};
   snprintf(path, sizeof path, "%s/%s.png", s->out, s->name);
