@@ -25,7 +25,7 @@ static const char *usage_text =
     "  runs the study's runs (each seed a 'clmtl train' into OUT/<run>/seed-<S>), skipping those\n"
     "  already finished, then writes OUT/<study>.md, .csv, .json and .png: each task's metric\n"
     "  (mIoU for classification, MAE for regression; of the last epoch) as mean ± std over the\n"
-    "  seeds, Δm%% against the single-task baselines, the learned σ, training time, and a Pareto\n"
+    "  seeds, Δm% against the single-task baselines, the learned σ, training time, and a Pareto\n"
     "  plot of the fixed-weight runs with the other weightings placed on it\n"
     "  --report-only   write the report from the finished runs, start none\n"
     "  --device D      passed to every run\n"
