@@ -308,6 +308,8 @@ int cmd_train(int argc_user, char **argv_user) {
   for (int i = 0; i < nstored; i++) have_data |= !strcmp(stored[i].key, "data") && strcmp(stored[i].value, "null");
   static char **argv;
   static char (*names)[80];
+  free(argv); /* a second call in one process (clmtl compare's --dry-run checks) */
+  free(names);
   argv = calloc((size_t)(2 * nstored + argc_user + 1), sizeof *argv);
   names = calloc((size_t)nstored + 1, sizeof *names);
   if (!argv || !names) return 1;
