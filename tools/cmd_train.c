@@ -214,7 +214,17 @@ static void on_epoch(void *user, const clm_epoch_report *r) {
     d->best = *r;
     d->have_best = 1;
   }
-  if (r->stop) printf("early stopping: no better validation loss for the last epochs\n");
+  int left = 0, per_task = 0;
+  for (int i = 0; i < r->ntasks && i < CLM_MTL_MAX_TASKS; i++) {
+    left += !r->task_stopped[i];
+    per_task |= r->task_stopped[i] != 0;
+    if (r->task_stopped[i] == r->epoch)
+      printf("early stopping of task %s: no better validation %s since epoch %d (best-%s.safetensors); "
+             "left out of training from now on\n", r->task_names[i],
+             r->metrics[i].kind == CLM_METRICS_REGRESSION ? "MAE" : "mIoU", r->task_best_epoch[i], r->task_names[i]);
+  }
+  if (r->stop && per_task && !left) printf("early stopping: every task has stopped\n");
+  else if (r->stop) printf("early stopping: no better validation loss for the last epochs\n");
   fflush(stdout);
 }
 

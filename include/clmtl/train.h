@@ -102,6 +102,9 @@ typedef struct clm_epoch_report {
   int stop;                  /* early stopping ends training after this epoch */
   int skipped_steps;         /* non-finite steps so far */
   double seconds;
+  int task_stopped[CLM_MTL_MAX_TASKS]; /* --early-stop-patience: the epoch after which task i
+                                left training (its best epoch in task_best_epoch); 0: training */
+  int task_best_epoch[CLM_MTL_MAX_TASKS];
 } clm_epoch_report;
 
 typedef struct clm_train_callbacks {

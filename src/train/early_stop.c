@@ -95,7 +95,7 @@ void clm_early_stop_mask(const clm_early_stop *e, clm_batch *b) {
   }
 }
 
-int clm_early_stop_epoch(clm_early_stop *e, const clm_epoch_report *r, FILE *log, int *improved) {
+int clm_early_stop_epoch(clm_early_stop *e, clm_epoch_report *r, FILE *log, int *improved) {
   int active = 0;
   for (int i = 0; i < e->ntasks; i++) improved[i] = 0;
   if (e->patience <= 0) return 0;
@@ -124,6 +124,10 @@ int clm_early_stop_epoch(clm_early_stop *e, const clm_epoch_report *r, FILE *log
       }
     }
     active += !e->stopped[i];
+  }
+  for (int i = 0; i < e->ntasks; i++) {
+    r->task_stopped[i] = e->stopped[i];
+    r->task_best_epoch[i] = e->best_epoch[i];
   }
   return active == 0;
 }

@@ -35,9 +35,9 @@ clm_status clm_early_stop_init(clm_early_stop *e, int patience, clm_graph *g, co
 /* Blanks the targets of the stopped tasks in b (before its upload). */
 void clm_early_stop_mask(const clm_early_stop *e, clm_batch *b);
 /* After epoch r->epoch's validation: improved[i] = 1 where task i reached a new best (the
- * caller saves best-<task>.safetensors); tasks that stop are logged to log. Returns 1 when
- * every task has stopped. */
-int clm_early_stop_epoch(clm_early_stop *e, const clm_epoch_report *r, FILE *log, int *improved);
+ * caller saves best-<task>.safetensors); tasks that stop are logged to log; r->task_stopped
+ * and r->task_best_epoch are filled in. Returns 1 when every task has stopped. */
+int clm_early_stop_epoch(clm_early_stop *e, clm_epoch_report *r, FILE *log, int *improved);
 /* Writes out_dir/early_stop.json (through a temporary file and a rename). */
 clm_status clm_early_stop_save(const clm_early_stop *e, const char *out_dir);
 
