@@ -6,8 +6,8 @@
 # strictly better metric (mIoU higher, MAE lower), the task_stop records and the number of
 # epochs agree, best-<task>.safetensors holds the task's best epoch; after a stop the task's
 # weight and loss in every step record are 0 (excluded from the step); a run stopped and
-# resumed stops its tasks at the same epochs as one run straight through. Skips (77) without
-# python3.
+# resumed stops its tasks at the same epochs as one run straight through; MGDA-UB with a task
+# left out trains on without a non-finite step. Skips (77) without python3.
 set -u
 clmtl="$1"
 models="$2"
@@ -29,6 +29,13 @@ check "train --early-stop-patience 1 (equal, SGD)" $?
 "$clmtl" train $common $sgd --epochs 2 --out "$dir/c" > "$dir/c.log" 2>&1 &&
   "$clmtl" train --resume "$dir/c" --epochs 8 >> "$dir/c.log" 2>&1
 check "the same run in two parts (--resume)" $?
+
+# 3: a gradient method (per-task gradients, a min-norm solve) with a task left out: the original
+# tiny head layout, whose layers the two tasks share
+awk '/^\[/{skip = ($0 == "[instance_head]" || $0 == "[task.instance]")} !skip' "$models/tiny.cfg" > "$dir/shared.cfg"
+"$clmtl" train $common --model "$dir/shared.cfg" --epochs 6 --weighting mgda-ub --optimizer sgd --momentum 0 \
+  --lr 0.1 --schedule constant --early-stop-patience 1 --out "$dir/m" > "$dir/m.log" 2>&1
+check "train --weighting mgda-ub --early-stop-patience 1" $?
 
 python3 - "$dir" > "$dir/py.log" 2>&1 <<'EOF'
 import json, os, struct, sys
@@ -95,6 +102,9 @@ stop_b, best_b, after = check_run("b", 1, 8)
 if after == 0: fail("b: no step after a task stopped: the exclusion was not exercised")
 stop_c, best_c, _ = check_run("c", 1, 8)
 if (stop_c, best_c) != (stop_b, best_b): fail("resumed run stops", stop_c, best_c, "straight run", stop_b, best_b)
+stop_m, _, _ = check_run("m", 1, 6)
+if not stop_m: fail("m: no task stopped")
+if any(r.get("skipped_steps") for r in records("m") if r.get("event") == "epoch"): fail("m: non-finite steps")
 sys.exit(1 if bad else 0)
 EOF
 rc=$?
