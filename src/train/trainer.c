@@ -21,6 +21,7 @@
 #include "clmtl/version.h"
 #include "runtime/runtime-impl.h"
 #include "train/batch.h"
+#include "train/early_stop.h"
 #include "train/train-options-impl.h"
 
 clm_train_options clm_train_defaults(void) {
@@ -77,6 +78,7 @@ typedef struct trainer {
   double best;
   int since_best;
   clm_feeds feeds;          /* the graph's inputs bound to the data by name (feeds.h) */
+  clm_early_stop es;        /* per-task early stopping (early_stop.h) */
   const clm_train_callbacks *cb;
   /* the epoch loop */
   int *order;               /* this epoch's sample order */
@@ -289,6 +291,9 @@ static clm_status setup(trainer *t) {
   t->opt = &t->session->opt;
   t->model_text = clm_graph_model_text(t->g);
   t->ntasks = clm_graph_loss_count(t->g);
+  if (o->weighting.ntasks && o->weighting.ntasks != t->ntasks)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "%d task weights given (--task-weights), the model %s has %d tasks",
+             o->weighting.ntasks, t->model_name, t->ntasks);
   CLM_TRY(clm_buffer_alloc(t->ctx, 2 * (size_t)t->ntasks, &t->acc));
   CLM_TRY(open_data(t));
   if (clm_dataset_count(t->train) < o->batch)
@@ -304,7 +309,7 @@ static clm_status setup(trainer *t) {
   CLM_TRY(clm_metrics_for_graph(t->g, &t->metrics));
   CLM_TRY(open_run_dir(t));
   report_notes(t);
-  return CLM_OK;
+  return clm_early_stop_init(&t->es, o->early_stop_patience, t->g, &t->feeds, o->out_dir, o->resume != NULL);
 }
 
 static void teardown(trainer *t) {
@@ -442,7 +447,7 @@ static clm_status save(trainer *t, const char *name, int epoch, long epoch_step,
                      i + 1 == ls->classes ? "]" : "");
   extra[9].value = ls ? ls->name : "";
   extra[10].value = names;
-  char file[64];
+  char file[160];
   snprintf(file, sizeof file, "%s.safetensors", name);
   char *path = clm_path_join(o->out_dir, file);
   if (!path) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
@@ -563,6 +568,7 @@ static clm_status train_step(trainer *t, int epoch, long s, clm_optim_config *oc
     /* NaN targets, not images: ReLU and max-pool would squash NaN pixels to numbers */
     clm_batch_poison(cur);
   }
+  clm_early_stop_mask(&t->es, cur);
   CLM_TRY(clm_batch_upload(cur, t->g));
   if (s + 1 < t->per_epoch)
     CLM_TRY(clm_batch_start(next, t->train, t->order + (size_t)(s + 1) * o->batch));
@@ -618,6 +624,19 @@ static void track_best(trainer *t, clm_epoch_report *r) {
   r->stop = t->o->patience > 0 && t->since_best >= t->o->patience;
 }
 
+/* Per-task early stopping (early_stop.h): its bookkeeping, may stop the run; each task that
+ * improved gets best-<task>.safetensors, and the state is saved. */
+static clm_status track_tasks(trainer *t, int epoch, clm_epoch_report *r) {
+  int improved[CLM_MTL_MAX_TASKS];
+  r->stop |= clm_early_stop_epoch(&t->es, r, t->log, improved);
+  for (int i = 0; i < t->ntasks; i++) {
+    char name[96];
+    snprintf(name, sizeof name, "best-%s", r->task_names[i]);
+    if (improved[i]) CLM_TRY(save(t, name, epoch + 1, 0, NULL));
+  }
+  return clm_early_stop_save(&t->es, t->o->out_dir);
+}
+
 /* An epoch's end: its mean losses (to the weighting: dwa's next weights), validation, early
  * stopping, best and last checkpoints, the log and the callback. */
 static clm_status end_epoch(trainer *t, int epoch, float lr, double epoch_start, clm_epoch_report *r) {
@@ -637,6 +656,7 @@ static clm_status end_epoch(trainer *t, int epoch, float lr, double epoch_start,
   clm_status st = clm_mtl_read(t->mtl, &snap);
   r->skipped_steps = snap.skipped_steps;
   track_best(t, r);
+  if (st == CLM_OK) st = track_tasks(t, epoch, r);
   if (st == CLM_OK && r->best) st = save(t, "best", epoch + 1, 0, NULL);
   if (st == CLM_OK) st = save(t, "last", epoch + 1, 0, NULL);
   CLM_TRY(st);
