@@ -421,7 +421,10 @@ static int write_instances(image_job *j, int t, uint8_t *tile, cJSON *files) {
   int rc = 0;
   clm_cluster_options co = clm_cluster_defaults();
   uint32_t things = clm_thing_classes(r->model.label_set);
-  if (!j->have_classes || !things) { /* no classes to tell things from stuff: every pixel votes */
+  /* CityScapes instance ids (class·1000 + k) need each instance's class, and a label set
+   * that says which classes are things; without one every pixel votes and no id image is made */
+  int classed = j->have_classes && things;
+  if (!classed) {
     memset(j->cls_net, 0, j->hw);
     things = 1;
   } else {
@@ -435,7 +438,7 @@ static int write_instances(image_job *j, int t, uint8_t *tile, cJSON *files) {
   clm_colorize_instances(j->ids_in, j->sh, j->sw, tile);
   if (task_file(j, tk, ".png", files)) return 1;
   rc |= write_png8(j->path, j->sh, j->sw, 3, tile);
-  if (j->have_classes && j->inst_task < 0) { /* CityScapes instance ids, and the instance list */
+  if (classed && j->inst_task < 0) { /* CityScapes instance ids, and the instance list */
     free(j->inst);
     j->inst = calloc((size_t)n + 1, sizeof *j->inst);
     int found = 0;
@@ -445,7 +448,7 @@ static int write_instances(image_job *j, int t, uint8_t *tile, cJSON *files) {
     j->inst_task = t;
     if (out_path(r, j->stem, "_instanceIds.png", &j->path, files)) return 1;
     rc |= lib_check(clm_png_write_gray16(j->path, j->sh, j->sw, j->u16));
-  } else if (j->have_classes) {
+  } else if (classed) {
     int m = 0;
     st = clm_instance_ids(j->cls_in, j->ids_in, j->sh, j->sw, j->u16, NULL, 0, &m);
     if (st != CLM_OK) return lib_check(st);
