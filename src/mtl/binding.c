@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "clmtl/mtl.h"
+#include "dist/reduce.h"
 #include "graph/graph-impl.h"
 #include "gradmethods-impl.h"
 
@@ -25,6 +26,8 @@ struct clm_mtl {
   clm_dwa dwa;
   /* gradient methods (gradmethods.c) */
   clm_gm *gm;
+  /* data parallelism (src/dist/reduce.h): NULL or one rank for a single device */
+  clm_dist *dist;
 };
 
 /* The last convolution (or transposed convolution) that two or more losses depend on: the
@@ -150,6 +153,7 @@ static clm_status gradnorm_norms(clm_mtl *m) {
     CLM_TRY(clm_launch_1d(g->ctx, "train", "seed_onehot", (size_t)m->cfg.ntasks, "tiii", &sc.seed,
                           sc.stride, m->cfg.ntasks, i));
     CLM_TRY(clm_graph_backward_nodes(g, 1u << i, m->shared));
+    CLM_TRY(clm_dist_allreduce_tensor(m->dist, g->ctx, &m->shared_grad)); /* G_i of the global batch */
     CLM_TRY(clm_gradnorm_norm(g->ctx, &m->shared_grad, &m->norms, i, &m->ws));
   }
   return clm_gradnorm_record_initial(g->ctx, &m->cfg, &sc, &m->l0, m->steps > 0);
@@ -200,6 +204,7 @@ clm_status clm_mtl_train_step(clm_mtl *m, const clm_optim_config *opt, clm_optim
     CLM_TRY(clm_tensor_upload(g->ctx, &task_params, w));
   }
   CLM_TRY(clm_graph_forward(g));
+  CLM_TRY(clm_dist_reduce_losses(m->dist, g)); /* the weighting sees the global batch's losses */
   if (gradnorm) CLM_TRY(gradnorm_norms(m));
   if (m->gm) { /* the gradient methods assemble the gradient from per-task passes */
     int bad = 0;
@@ -215,6 +220,7 @@ clm_status clm_mtl_train_step(clm_mtl *m, const clm_optim_config *opt, clm_optim
     CLM_TRY(clm_graph_zero_grad(g));
     CLM_TRY(clm_mtl_weigh(m));
     CLM_TRY(clm_graph_backward(g));
+    CLM_TRY(clm_dist_reduce_gradients(m->dist, g)); /* every rank: the global-batch gradient */
   }
   if (gradnorm) {
     clm_mtl_scalars sc = clm_mtl_scalars_graph(g);
@@ -224,6 +230,15 @@ clm_status clm_mtl_train_step(clm_mtl *m, const clm_optim_config *opt, clm_optim
   CLM_TRY(clm_optim_step(g->ctx, opt, &params, &grads, state, &m->total));
   if (gradnorm) CLM_TRY(clm_gradnorm_renormalize(g->ctx, &task_params));
   m->steps++;
+  return CLM_OK;
+}
+
+clm_status clm_mtl_set_dist(clm_mtl *m, clm_dist *d) {
+  if (clm_dist_size(d) > 1 && m->gm)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "--weighting %s combines per-task gradients, which is not yet "
+             "supported over several ranks (%d); use it on one rank", clm_mtl_strategy_name(m->cfg.strategy),
+             clm_dist_size(d));
+  m->dist = d;
   return CLM_OK;
 }
 
