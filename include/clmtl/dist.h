@@ -51,6 +51,10 @@ CLMTL_API clm_status clm_dist_barrier(clm_dist *d);
  * first. Returns only without MPI or on a single rank. */
 CLMTL_API void clm_dist_abort(clm_dist *d, int code);
 
+/* Seconds this process has spent so far in the training step's reductions (losses, GradNorm's
+ * norms, gradients: the collectives and their host staging), for scaling reports. */
+CLMTL_API double clm_dist_comm_seconds(const clm_dist *d);
+
 /* The device spec this rank uses: an explicit list "0:0,0:1" maps local rank i to entry
  * i mod count; a spec that matches several devices ("gpu" on a machine with two GPUs) takes
  * the local rank's one among them (modulo their count), in clm_device_pick's order, as "P:D";

@@ -36,7 +36,4 @@ clm_status clm_dist_average_state(clm_dist *d, clm_graph *g);
  * the step, the rank and both hashes when they differ. *hash receives this rank's. */
 clm_status clm_dist_check_replicas(clm_dist *d, clm_graph *g, long step, uint64_t *hash);
 
-/* Seconds spent in these hooks' collectives and staging so far on this rank. */
-double clm_dist_comm_seconds(const clm_dist *d);
-
 #endif
