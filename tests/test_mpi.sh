@@ -6,7 +6,8 @@
 #              checkpoint (weights, task parameters, optimizer moments) within float32 tolerance
 #              (tests/mpi_compare.py); the ranks' parameters identical after every step
 #              (--check-replicas, hashes); the check and the comparison both shown to fail on
-#              a difference (--inject-drift-at, another seed)
+#              a difference (--inject-drift-at, another seed); a one-rank run resumed on two
+#              ranks equals it resumed on one
 #   weighting  fixed, uncertainty, dwa and gradnorm under 2 ranks each equal their one-rank run
 #   bn         tiny.cfg (batch norm, per-rank statistics): replicas identical after every step
 #   faults     a rank killed mid-run ends the job within seconds with mpirun's message naming
@@ -53,6 +54,15 @@ equiv)
   check "rank 0 reports the ranks and the per-rank batch" $?
   [ "$(grep -c 'run directory' "$dir/nobn-2.log")" = 2 ] # the first line and the summary: rank 0 alone
   check "rank 0 alone prints" $?
+  # --resume with another number of ranks: the one-rank run continued for a third epoch on two
+  # ranks equals it continued on one
+  cp -r "$dir/nobn-1" "$dir/res-1" && cp -r "$dir/nobn-1" "$dir/res-2"
+  "$clmtl" train --resume "$dir/res-1" --epochs 3 > "$dir/res-1.log" 2>&1
+  check "resume: one rank continues a one-rank run" $?
+  $mpi -np 2 "$clmtl" train --resume "$dir/res-2" --epochs 3 --check-replicas > "$dir/res-2.log" 2>&1
+  check "resume: two ranks continue a one-rank run" $?
+  grep -q '"event":"epoch","epoch":3' "$dir/res-2/log.jsonl" && $compare "$dir/res-1" "$dir/res-2"
+  check "resume: two ranks continuing equal one rank continuing" $?
   # the comparison can fail: another seed differs
   "$clmtl" train $nobn $small --batch 8 --train-count 32 --epochs 2 --seed 4 --out "$dir/seed4" > /dev/null 2>&1
   $compare "$dir/nobn-1" "$dir/seed4" --expect-differ

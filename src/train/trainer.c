@@ -281,6 +281,9 @@ static clm_status setup(trainer *t) {
     t->batches[i].instance_noise = o->synth.noise_instance;
   }
   CLM_TRY(clm_metrics_for_graph(t->g, &t->metrics));
+  /* every rank: the options (checkpoints, --resume's comparison) */
+  t->options_json = clm__train_options_json(o, o->model_path ? o->model_path : t->model_name);
+  if (!t->options_json) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
   if (t->rank != 0) { /* rank 0 alone writes the run directory; the others' records go nowhere */
     t->log = fopen("/dev/null", "w");
     if (!t->log) CLM_FAIL(CLM_ERR_IO, "cannot open /dev/null: %s", strerror(errno));
@@ -304,8 +307,6 @@ static clm_status setup(trainer *t) {
       if (bad) CLM_FAIL(CLM_ERR_IO, "--overwrite: cannot remove %s/%s: %s", o->out_dir, old[i], strerror(e));
     }
   }
-  t->options_json = clm__train_options_json(o, o->model_path ? o->model_path : t->model_name);
-  if (!t->options_json) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
   char *path = clm_path_join(o->out_dir, "log.jsonl");
   if (!path) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
   t->log = fopen(path, o->resume ? "a" : "w");
