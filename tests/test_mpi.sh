@@ -9,7 +9,8 @@
 #              a difference (--inject-drift-at, another seed); a one-rank run resumed on two
 #              ranks equals it resumed on one
 #   weighting  fixed, uncertainty, dwa and gradnorm under 2 ranks each equal their one-rank run
-#   bn         tiny.cfg (batch norm, per-rank statistics): replicas identical after every step
+#   bn         tiny.cfg (batch norm, per-rank statistics): replicas identical after every step;
+#              bench --ranks at 1 and 2 ranks writes its CSV rows
 #   faults     a rank killed mid-run ends the job within seconds with mpirun's message naming
 #              rank, host and signal, and --resume with one rank completes; a rank whose device
 #              does not exist ends every rank with a message naming rank, host and cause; a
@@ -91,6 +92,16 @@ bn)
   check "batch norm per rank: parameters identical on both ranks after each of 8 steps" $?
   "$clmtl" eval --model "$dir/bn/last.safetensors" --count 4 --batch 4 > /dev/null 2>&1
   check "batch norm per rank: rank 0's checkpoint (statistics averaged over the ranks) loads" $?
+  # bench --ranks at 1 and 2 ranks: one CSV row each, the reductions' share within [0, 1]
+  for n in 1 2; do
+    $mpi -np $n "$clmtl" bench --ranks "$src/models/tiny.cfg" --size 32x64 --steps 2 --warmup 1 \
+      --csv "$dir/scaling.csv" > "$dir/bench-$n.log" 2>&1
+    check "bench --ranks runs on $n rank(s)" $?
+  done
+  cat "$dir/bench-1.log" "$dir/bench-2.log"
+  awk -F, 'NR > 1 { rows++; if ($2 != NR - 1 || $10 < 0 || $10 > 1 || $7 <= 0) bad = 1; if ($2 == 1 && $10 != 0) bad = 1 }
+           END { exit !(rows == 2 && !bad) }' "$dir/scaling.csv"
+  check "bench --ranks: a CSV row per run (ranks 1, 2), no reductions on one rank, a share in [0, 1] on two" $?
   ;;
 faults)
   # a rank killed mid-run
