@@ -26,6 +26,9 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 # one PoCL thread per rank: 2 ranks on a 2-core machine (PoCL 3.1 reads POCL_MAX_PTHREAD_COUNT)
 export POCL_MAX_PTHREAD_COUNT=1
+# under the sanitizer run (tests/sanitize/run.sh): full stacks, so that LeakSanitizer can tell
+# Open MPI's own leaks (tests/sanitize/lsan.supp) from ours
+if [ -n "${ASAN_OPTIONS:-}" ]; then export ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=0"; fi
 mpi="mpirun --allow-run-as-root --oversubscribe -x POCL_MAX_PTHREAD_COUNT -x CLMTL_CACHE_DIR"
 compare="python3 $src/tests/mpi_compare.py"
 small="--size 32x64 --val-count 8 --log-every 1 --patience 0 --seed 3"
