@@ -9,7 +9,7 @@
 #include "clmtl/util.h"
 #include "dist-impl.h"
 #include "dist/reduce.h"
-#include "graph/graph-impl.h"
+#include "runtime/runtime-impl.h"
 
 static double comm_seconds; /* one communicator per process */
 
@@ -30,13 +30,13 @@ static clm_status start_timer(clm_context *ctx, double *t0) {
 clm_status clm_dist_reduce_losses(clm_dist *d, clm_graph *g) {
   if (single(d)) return CLM_OK;
   double t0;
-  CLM_TRY(start_timer(g->ctx, &t0));
-  int k = g->nlosses;
+  CLM_TRY(start_timer(clm_graph_context(g), &t0));
+  int k = clm_graph_loss_count(g);
   float scal[3 * CLM_MTL_MAX_TASKS];
   double sums[2 * CLM_MTL_MAX_TASKS];
   if (k > CLM_MTL_MAX_TASKS) CLM_FAIL(CLM_ERR_INVALID_ARG, "%d losses: at most %d", k, CLM_MTL_MAX_TASKS);
-  clm_tensor sv = clm_tensor_view(g->scalars, 0, 1, 1, 1, 3 * k);
-  CLM_TRY(clm_tensor_download(g->ctx, &sv, scal));
+  clm_tensor sv = clm_graph_loss_scalars(g);
+  CLM_TRY(clm_tensor_download(clm_graph_context(g), &sv, scal));
   for (int i = 0; i < k; i++) {
     double count = scal[3 * i + 1];
     sums[i] = count > 0 ? (double)scal[3 * i] * count : 0.0; /* loss = sum / max(count, 1) */
@@ -48,7 +48,7 @@ clm_status clm_dist_reduce_losses(clm_dist *d, clm_graph *g) {
     scal[3 * i] = (float)(sums[k + i] > 0 ? sums[i] / sums[k + i] : isfinite(sums[i]) ? 0.0 : sums[i]);
     scal[3 * i + 1] = (float)sums[k + i];
   }
-  CLM_TRY(clm_tensor_upload(g->ctx, &sv, scal));
+  CLM_TRY(clm_tensor_upload(clm_graph_context(g), &sv, scal));
   comm_seconds += clm_time_seconds() - t0;
   return CLM_OK;
 }
@@ -70,9 +70,9 @@ static clm_status reduce_buffer(clm_dist *d, clm_context *ctx, const clm_tensor 
 clm_status clm_dist_reduce_gradients(clm_dist *d, clm_graph *g) {
   if (single(d)) return CLM_OK;
   double t0;
-  CLM_TRY(start_timer(g->ctx, &t0));
-  clm_tensor grads = clm_graph_grads(g);
-  CLM_TRY(reduce_buffer(d, g->ctx, &grads, g->task_param_off, (size_t)g->nlosses));
+  CLM_TRY(start_timer(clm_graph_context(g), &t0));
+  clm_tensor grads = clm_graph_grads(g), task = clm_graph_task_grads(g);
+  CLM_TRY(reduce_buffer(d, clm_graph_context(g), &grads, task.off - grads.off, clm_tensor_numel(&task)));
   comm_seconds += clm_time_seconds() - t0;
   return CLM_OK;
 }
@@ -105,16 +105,18 @@ static clm_status share(clm_dist *d, clm_context *ctx, const clm_tensor *t, int 
 clm_status clm_dist_broadcast_params(clm_dist *d, clm_graph *g) {
   if (single(d)) return CLM_OK;
   clm_tensor p = clm_graph_params(g), s = clm_graph_state(g);
-  CLM_TRY(share(d, g->ctx, &p, 0));
-  if (g->state_floats) CLM_TRY(share(d, g->ctx, &s, 0));
-  return clm_graph_prepare_inference(g);
+  CLM_TRY(share(d, clm_graph_context(g), &p, 0));
+  CLM_TRY(share(d, clm_graph_context(g), &s, 0)); /* nothing without batch norm */
+  clm_graph_params_changed(g);
+  return CLM_OK;
 }
 
 clm_status clm_dist_average_state(clm_dist *d, clm_graph *g) {
-  if (single(d) || !g->state_floats) return CLM_OK;
+  if (single(d)) return CLM_OK;
   clm_tensor s = clm_graph_state(g);
-  CLM_TRY(share(d, g->ctx, &s, 1));
-  return clm_graph_prepare_inference(g);
+  CLM_TRY(share(d, clm_graph_context(g), &s, 1)); /* nothing without batch norm */
+  clm_graph_params_changed(g);
+  return CLM_OK;
 }
 
 clm_status clm_dist_check_replicas(clm_dist *d, clm_graph *g, long step, uint64_t *hash) {
@@ -122,7 +124,7 @@ clm_status clm_dist_check_replicas(clm_dist *d, clm_graph *g, long step, uint64_
   size_t n = clm_tensor_numel(&p);
   float *h = malloc(n * sizeof *h + 1);
   if (!h) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory for %zu parameters", n);
-  clm_status st = clm_tensor_download(g->ctx, &p, h);
+  clm_status st = clm_tensor_download(clm_graph_context(g), &p, h);
   uint64_t mine = clm_fnv1a64(CLM_FNV1A64_INIT, h, n * sizeof *h), root = mine;
   free(h);
   CLM_TRY(st);

@@ -17,7 +17,7 @@
 #include "clmtl/train.h"
 #include "clmtl/version.h"
 #include "dist/reduce.h"
-#include "graph/graph-impl.h"
+#include "runtime/runtime-impl.h"
 #include "train/batch.h"
 #include "train/train-options-impl.h"
 
