@@ -8,6 +8,16 @@
 int clm_dist_available(void) { return 0; }
 
 clm_status clm_dist_init(clm_dist **out) {
+  *out = NULL;
+  /* started by a launcher as one of several ranks: each would train alone, into one directory */
+  static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"};
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+    const char *v = getenv(vars[i]);
+    if (v && atoi(v) > 1)
+      CLM_FAIL(CLM_ERR_INVALID_ARG, "started as one of %s ranks (%s), but this clmtl was built without "
+               "MPI (CLMTL_MPI=OFF): rebuild with MPI (Debian: libopenmpi-dev) to train over several ranks",
+               v, vars[i]);
+  }
   clm_dist *d = calloc(1, sizeof *d);
   if (!d) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
   d->size = 1;
