@@ -8,7 +8,8 @@
 #              (--check-replicas, hashes); the check and the comparison both shown to fail on
 #              a difference (--inject-drift-at, another seed); a one-rank run resumed on two
 #              ranks equals it resumed on one
-#   weighting  fixed, uncertainty, dwa and gradnorm under 2 ranks each equal their one-rank run
+#   weighting  fixed, uncertainty, dwa and gradnorm under 2 ranks each equal their one-rank run;
+#              so does soft availability gating (a share of the global batch's targets)
 #   bn         tiny.cfg (batch norm, per-rank statistics): replicas identical after every step;
 #              bench --ranks at 1 and 2 ranks writes its CSV rows
 #   faults     a rank killed mid-run ends the job within seconds with mpirun's message naming
@@ -83,6 +84,9 @@ weighting)
   for w in fixed uncertainty dwa gradnorm; do
     one_vs_two "$w" $nobn $small --batch 8 --train-count 16 --epochs 3 --weighting "$w"
   done
+  # availability gating: each task's share of valid targets is of the global batch
+  one_vs_two gating $nobn $small --batch 8 --train-count 16 --epochs 2 --weighting uncertainty \
+    --gating soft --gate-threshold 0.9
   # dwa's weights moved off 1 in the third epoch, so the comparison covered them
   grep '"event":"step","epoch":3' "$dir/dwa-2/log.jsonl" | tail -1 | grep -vq '"weights":{"semantic":1,"instance":1,"depth":1}'
   check "dwa: the third epoch's weights are not all 1 (the comparison saw DWA act)" $?
