@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Compares two runs of clmtl train (tests/test_mpi.sh): every tensor of A/last.safetensors
-against B/last.safetensors (weights, biases, task parameters, optimizer moments) and the losses,
-weights and sigmas of every step record of A/log.jsonl against B's. Reads safetensors with the
+against B/last.safetensors (weights, biases, task parameters, optimizer moments), the losses,
+weights and sigmas of every step record of A/log.jsonl against B's, and every epoch record's
+training and validation losses and validation metrics (mIoU, pixel accuracy, MAE, RMSE, ...). Reads safetensors with the
 standard library alone (8-byte header length, JSON header, raw little-endian float32).
 Prints the largest differences; exit status 1 when one exceeds the tolerance:
 |a - b| <= atol + rtol * |b| elementwise.
@@ -26,12 +27,12 @@ def read_safetensors(path):
     return out
 
 
-def steps(path):
+def records(path, event):
     recs = []
     with open(path) as f:
         for line in f:
             r = json.loads(line)
-            if r.get("event") == "step":
+            if r.get("event") == event:
                 recs.append(r)
     return recs
 
@@ -60,7 +61,7 @@ def main():
             if excess > worst:
                 worst, worst_name = excess, name
             bad += excess > 1
-    sa, sb = steps(a + "/log.jsonl"), steps(b + "/log.jsonl")
+    sa, sb = records(a + "/log.jsonl", "step"), records(b + "/log.jsonl", "step")
     if len(sa) != len(sb) or not sa:
         print("step records: %d vs %d" % (len(sa), len(sb)))
         return 1
@@ -75,8 +76,25 @@ def main():
                 if excess > worst:
                     worst, worst_name = excess, "step %d %s.%s" % (ra["step"], key, task)
                 bad += excess > 1
-    print("%d tensors, %d step records; largest difference %.3g of the tolerance (rtol %g, atol %g) "
-          "at %s; %d values over" % (len(ta), len(sa), worst, rtol, atol, worst_name, bad))
+    ea, eb = records(a + "/log.jsonl", "epoch"), records(b + "/log.jsonl", "epoch")
+    if len(ea) != len(eb) or not ea:
+        print("epoch records: %d vs %d" % (len(ea), len(eb)))
+        return 1
+    metrics = ("train_loss", "val_loss", "miou", "pixel_accuracy", "mae", "rmse", "rel_error", "l1_per_pixel")
+    for ra, rb in zip(ea, eb):
+        pairs = [("val_loss", ra["val_loss"], rb["val_loss"])]
+        for task, m in ra["tasks"].items():
+            pairs += [("%s.%s" % (task, k), m[k], rb["tasks"][task][k]) for k in metrics if k in m]
+        for what, x, y in pairs:
+            if x is None or y is None:
+                bad += (x is None) != (y is None)
+                continue
+            excess = abs(x - y) / (atol + rtol * abs(y))
+            if excess > worst:
+                worst, worst_name = excess, "epoch %d %s" % (ra["epoch"], what)
+            bad += excess > 1
+    print("%d tensors, %d step and %d epoch records; largest difference %.3g of the tolerance (rtol %g, atol %g) "
+          "at %s; %d values over" % (len(ta), len(sa), len(ea), worst, rtol, atol, worst_name, bad))
     if expect_differ:
         return 0 if bad else 1
     return 1 if bad else 0
