@@ -10,7 +10,8 @@
 #              ranks equals it resumed on one
 #   weighting  fixed, uncertainty, dwa and gradnorm under 2 ranks each equal their one-rank run;
 #              so does soft availability gating (a share of the global batch's targets)
-#   bn         tiny.cfg (batch norm, per-rank statistics): replicas identical after every step;
+#   bn         tiny.cfg (batch norm): per-rank statistics keep the replicas identical after every
+#              step and differ from one rank; --sync-bn equals one rank with the global batch;
 #              bench --ranks at 1 and 2 ranks writes its CSV rows
 #   faults     a rank killed mid-run ends the job within seconds with mpirun's message naming
 #              rank, host and signal, and --resume with one rank completes; a rank whose device
@@ -92,13 +93,24 @@ weighting)
   check "dwa: the third epoch's weights are not all 1 (the comparison saw DWA act)" $?
   ;;
 bn)
-  $mpi -np 2 "$clmtl" train --model "$src/models/tiny.cfg" $small --batch 8 --train-count 32 --epochs 2 \
-    --check-replicas --out "$dir/bn" > "$dir/bn.log" 2>&1
+  bn="--model $src/models/tiny.cfg $small --batch 8 --train-count 32 --epochs 2"
+  "$clmtl" train $bn --out "$dir/bn-1" > "$dir/bn-1.log" 2>&1
+  check "batch norm: one rank trains" $?
+  $mpi -np 2 "$clmtl" train $bn --check-replicas --out "$dir/bn" > "$dir/bn.log" 2>&1
   check "batch norm per rank: two ranks train" $?
   grep -q '"kind":"replicas".*identical after each of 8 steps' "$dir/bn/log.jsonl"
   check "batch norm per rank: parameters identical on both ranks after each of 8 steps" $?
   "$clmtl" eval --model "$dir/bn/last.safetensors" --count 4 --batch 4 > /dev/null 2>&1
   check "batch norm per rank: rank 0's checkpoint (statistics averaged over the ranks) loads" $?
+  $compare "$dir/bn-1" "$dir/bn" --expect-differ
+  check "batch norm per rank: differs from one rank with the global batch (statistics of 4, not 8)" $?
+  $mpi -np 2 "$clmtl" train $bn --sync-bn --check-replicas --out "$dir/sync" > "$dir/sync.log" 2>&1
+  check "--sync-bn: two ranks train" $?
+  grep -q '"kind":"replicas".*identical after each of 8 steps' "$dir/sync/log.jsonl"
+  check "--sync-bn: parameters identical on both ranks after each of 8 steps" $?
+  # statistics merged in double from float partial moments: rtol 2e-4 (the others: 1e-4)
+  $compare "$dir/bn-1" "$dir/sync" --rtol 2e-4
+  check "--sync-bn: two ranks (global batch 8) equal one rank (batch 8): losses, metrics, weights, running statistics, moments" $?
   # bench --ranks at 1 and 2 ranks: one CSV row each, the reductions' share within [0, 1]
   for n in 1 2; do
     $mpi -np $n "$clmtl" bench --ranks "$src/models/tiny.cfg" --size 32x64 --steps 2 --warmup 1 \

@@ -55,6 +55,7 @@ static const char *usage_text =
     "  --device D1,D2,...      the device of each local rank (local rank i takes entry i mod\n"
     "                          count); a spec several devices match (gpu) gives each local rank\n"
     "                          its own one\n"
+    "  --sync-bn               batch-norm statistics over every rank's batch (default: per rank)\n"
     "  --check-replicas        compare every rank's parameters with rank 0's after each step\n"
     "  --inject-drift-at STEP  testing aid: move the last rank's first parameter at STEP\n"
     "Ctrl-C (or SIGTERM) stops after the current step, writes DIR/last.safetensors and prints\n"
@@ -362,6 +363,7 @@ static int train_main(int argc_user, char **argv_user, clm_dist *dist) {
     else if (!strcmp(a, "--inject-nan-from")) { rc = parse_long(a, val, 0, 0x7fffffffL, &v); o.inject_nan_from = v; }
     else if (!strcmp(a, "--inject-drift-at")) { rc = parse_long(a, val, 0, 0x7fffffffL, &v); o.inject_drift_at = v; }
     else if (!strcmp(a, "--check-replicas")) { o.check_replicas = 1; takes = 0; }
+    else if (!strcmp(a, "--sync-bn")) { o.sync_bn = 1; takes = 0; }
     else if (!strcmp(a, "--step-epochs")) { rc = parse_long(a, val, 1, 100000, &v); o.step_epochs = (int)v; }
     else if (!strcmp(a, "--seed")) { rc = parse_long(a, val, 0, 0x7fffffffL, &v); o.seed = (uint64_t)v; o.synth.seed = (uint64_t)v; }
     else if (!strcmp(a, "--optimizer")) {

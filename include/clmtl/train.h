@@ -64,10 +64,12 @@ typedef struct clm_train_options {
    * the global batch (a multiple of R): rank r takes samples [r·batch/R, (r+1)·batch/R) of each
    * step's slice of the one shuffled order, so a run samples exactly as a single-device run
    * with the same seed. Losses, valid counts and gradients are summed over the ranks each step;
-   * batch-norm statistics are per rank and their running averages are averaged over the ranks
-   * before validation and checkpoints; validation is sharded and its sums reduced. Rank 0
+   * batch-norm statistics are per rank (unless sync_bn) and their running averages are averaged
+   * over the ranks before validation and checkpoints; validation is sharded and its sums reduced. Rank 0
    * alone writes the run directory (log, checkpoints); the others read --resume's checkpoint. */
   clm_dist *dist;
+  int sync_bn;               /* batch-norm statistics over every rank's batch (as one device
+                                with the global batch) instead of per rank */
   int check_replicas;        /* after every step, compare every rank's parameters with rank
                                 0's (hash): a difference stops the run naming step and rank */
   long inject_drift_at;      /* testing aid: at this step the last rank's first parameter

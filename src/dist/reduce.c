@@ -142,3 +142,12 @@ clm_status clm_dist_check_replicas(clm_dist *d, clm_graph *g, long step, uint64_
   }
   return CLM_OK;
 }
+
+static clm_status bn_allreduce(void *user, double *buf, size_t n) {
+  return clm_dist_allreduce_double(user, buf, n);
+}
+
+void clm_dist_sync_batchnorm(clm_dist *d, clm_context *ctx) {
+  ctx->bn_allreduce = single(d) ? NULL : bn_allreduce;
+  ctx->bn_allreduce_user = single(d) ? NULL : d;
+}

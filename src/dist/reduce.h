@@ -36,4 +36,10 @@ clm_status clm_dist_average_state(clm_dist *d, clm_graph *g);
  * the step, the rank and both hashes when they differ. *hash receives this rank's. */
 clm_status clm_dist_check_replicas(clm_dist *d, clm_graph *g, long step, uint64_t *hash);
 
+/* --sync-bn: training-mode batch norm on ctx takes its statistics (and its backward's means)
+ * over every rank's batch, as on one device with the global batch: per batch-norm layer and
+ * step, one allreduce of 2C+1 doubles in the forward and one in the backward (ops/norm.c). On
+ * one rank, per-device statistics as ever. */
+void clm_dist_sync_batchnorm(clm_dist *d, clm_context *ctx);
+
 #endif

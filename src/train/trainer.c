@@ -229,6 +229,7 @@ static clm_status setup(trainer *t) {
     co.device = spec;
   }
   CLM_TRY(clm_context_create_with(&co, &t->ctx));
+  if (o->sync_bn) clm_dist_sync_batchnorm(o->dist, t->ctx); /* nothing on one rank */
   CLM_TRY(clm_graph_create(t->ctx, &t->g));
   /* read once (a pipe can be read only once): checkpoints store and hash the very bytes parsed */
   if (o->model_path) {
