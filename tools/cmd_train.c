@@ -288,6 +288,79 @@ static int claim_run_dir(const char *model, char *out, size_t size) {
   return 1;
 }
 
+/* Sets the option a (value val, NULL at the end of the line) in o; *takes: whether it took
+ * val. 0 to go on, -1 after --help, else the command's exit status (printed). */
+static int set_option(clm_train_options *o, const char *a, const char *val, int *takes,
+                      int *out_given, int *labels_given) {
+  long v;
+  int rc = 0;
+  *takes = 1;
+  if (!strcmp(a, "--model")) o->model_path = val;
+  else if (!strcmp(a, "--data")) o->data_dir = val;
+  else if (!strcmp(a, "--out")) { o->out_dir = val; *out_given = 1; }
+  else if (!strcmp(a, "--resume")) o->resume = val;
+  else if (!strcmp(a, "--device")) o->device = val;
+  else if (!strcmp(a, "--skip-bad")) { o->skip_bad = 1; *takes = 0; }
+  else if (!strcmp(a, "--overwrite")) { o->overwrite = 1; *takes = 0; }
+  else if (!strcmp(a, "--labels")) {
+    *labels_given = 1;
+    if (val && !strcmp(val, "categories")) o->labels = CLM_LABELS_CATEGORIES;
+    else if (val && !strcmp(val, "trainids")) o->labels = CLM_LABELS_TRAIN_IDS;
+    else return bad(a, val, "is categories or trainids");
+  } else if (!strcmp(a, "--size")) rc = cli_parse_size("train", a, val, &o->height, &o->width);
+  else if (!strcmp(a, "--batch")) rc = cli_parse_batch("train", a, val, &o->batch);
+  else if (!strcmp(a, "--epochs")) { rc = parse_long(a, val, 1, 100000, &v); o->epochs = (int)v; }
+  else if (!strcmp(a, "--train-count")) { rc = parse_long(a, val, 1, 10000000, &v); o->train_count = (int)v; }
+  else if (!strcmp(a, "--val-count")) { rc = parse_long(a, val, 1, 10000000, &v); o->val_count = (int)v; }
+  else if (!strcmp(a, "--patience")) { rc = parse_long(a, val, 0, 100000, &v); o->patience = (int)v; }
+  else if (!strcmp(a, "--log-every")) { rc = parse_long(a, val, 1, 1000000, &v); o->log_every = (int)v; }
+  else if (!strcmp(a, "--max-bad-steps")) { rc = parse_long(a, val, 0, 1000000, &v); o->max_bad_steps = (int)v; }
+  else if (!strcmp(a, "--inject-nan-from")) { rc = parse_long(a, val, 0, 0x7fffffffL, &v); o->inject_nan_from = v; }
+  else if (!strcmp(a, "--inject-drift-at")) { rc = parse_long(a, val, 0, 0x7fffffffL, &v); o->inject_drift_at = v; }
+  else if (!strcmp(a, "--check-replicas")) { o->check_replicas = 1; *takes = 0; }
+  else if (!strcmp(a, "--sync-bn")) { o->sync_bn = 1; *takes = 0; }
+  else if (!strcmp(a, "--step-epochs")) { rc = parse_long(a, val, 1, 100000, &v); o->step_epochs = (int)v; }
+  else if (!strcmp(a, "--seed")) { rc = parse_long(a, val, 0, 0x7fffffffL, &v); o->seed = (uint64_t)v; o->synth.seed = (uint64_t)v; }
+  else if (!strcmp(a, "--optimizer")) {
+    clm_optim_kind k;
+    if (clm_optim_parse(val ? val : "", &k) != CLM_OK) return bad(a, val, "is sgd, adam or adamw");
+    float lr = o->optim.lr, task_lr = o->optim.task_lr;
+    o->optim = clm_optim_defaults(k);
+    o->optim.lr = lr;
+    o->optim.task_lr = task_lr;
+  } else if (!strcmp(a, "--lr")) rc = parse_float(a, val, 0, 10, &o->optim.lr);
+  else if (!strcmp(a, "--task-lr")) rc = parse_float(a, val, 0, 10, &o->optim.task_lr);
+  else if (!strcmp(a, "--no-decay-bias-norm")) { o->no_decay_bias_norm = 1; *takes = 0; }
+  else if (!strcmp(a, "--momentum")) rc = parse_float(a, val, 0, 0.999999, &o->optim.momentum);
+  else if (!strcmp(a, "--weight-decay")) rc = parse_float(a, val, 0, 1, &o->optim.weight_decay);
+  else if (!strcmp(a, "--gamma")) rc = parse_float(a, val, 0, 1, &o->gamma);
+  else if (!strcmp(a, "--power")) rc = parse_float(a, val, 0, 10, &o->poly_power);
+  else if (!strcmp(a, "--schedule")) {
+    if (val && !strcmp(val, "constant")) o->schedule = CLM_LR_CONSTANT;
+    else if (val && !strcmp(val, "step")) o->schedule = CLM_LR_STEP;
+    else if (val && !strcmp(val, "poly")) o->schedule = CLM_LR_POLY;
+    else return bad(a, val, "is constant, step or poly");
+  } else if (!strcmp(a, "--weighting")) {
+    if (clm_mtl_strategy_parse(val ? val : "", &o->weighting.strategy) != CLM_OK)
+      return bad(a, val, strchr(clm_last_error(), '(') ? strchr(clm_last_error(), '(') : "unknown");
+  } else if (!strcmp(a, "--gating")) {
+    if (clm_mtl_gating_parse(val ? val : "", &o->weighting.gating) != CLM_OK) return bad(a, val, "is none, hard or soft");
+  } else if (!strcmp(a, "--gate-threshold")) rc = parse_float(a, val, 0, 1, &o->weighting.gate_threshold);
+  else if (!strcmp(a, "--clamp-min")) rc = parse_float(a, val, 1e-12, 1e12, &o->weighting.clamp_min);
+  else if (!strcmp(a, "--clamp-max")) rc = parse_float(a, val, 1e-12, 1e12, &o->weighting.clamp_max);
+  else if (!strcmp(a, "--alpha")) rc = parse_float(a, val, 0, 100, &o->weighting.gradnorm_alpha);
+  else if (!strcmp(a, "--temperature")) rc = parse_float(a, val, 1e-6, 1e6, &o->weighting.dwa_temperature);
+  else if (!strcmp(a, "--noise-semantic")) rc = parse_float(a, val, 0, 1, &o->synth.noise_semantic);
+  else if (!strcmp(a, "--noise-instance")) rc = parse_float(a, val, 0, 1e4, &o->synth.noise_instance);
+  else if (!strcmp(a, "--noise-depth")) rc = parse_float(a, val, 0, 1e4, &o->synth.noise_depth);
+  else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage_text, stdout); return -1; }
+  else {
+    fprintf(stderr, "clmtl train: unknown option '%s'\n%s", a, usage_text);
+    return 2;
+  }
+  return rc;
+}
+
 /* Over several ranks (mpirun), messages start with "rank R of N on HOST: ". */
 static const char *who(const clm_dist *d) {
   static char buf[320];
@@ -297,17 +370,16 @@ static const char *who(const clm_dist *d) {
   return buf;
 }
 
-static int train_main(int argc_user, char **argv_user, clm_dist *dist) {
-  clm_train_options o = clm_train_defaults();
-  int rank = clm_dist_rank(dist);
-  o.dist = dist;
-  long v;
-  int out_given = 0, labels_given = 0, model_given = 0;
-  /* --resume DIR: the options the run recorded come first, the command line's after them */
+/* The command line to parse into *argv_out (argc_out entries): with --resume DIR (into
+ * *resume_out), the options the run recorded first, the user's after them from index
+ * *first_user. *help when the user asked for it. Nonzero (printed) on failure. The strings stay valid to the end. */
+static int merged_argv(int argc_user, char **argv_user, int *argc_out, char ***argv_out,
+                       int *first_user, int *help, const char **resume_out, const clm_dist *o_dist) {
   const char *resume = NULL;
+  *help = 0;
   for (int i = 1; i < argc_user; i++) {
     if (!strcmp(argv_user[i], "--help") || !strcmp(argv_user[i], "-h")) {
-      fputs(usage_text, stdout);
+      *help = 1;
       return 0;
     }
     if (!strcmp(argv_user[i], "--resume") && i + 1 < argc_user) resume = argv_user[++i];
@@ -315,7 +387,7 @@ static int train_main(int argc_user, char **argv_user, clm_dist *dist) {
   static clm_checkpoint_meta *stored; /* argv points into it until the end */
   int nstored = 0, have_data = 0;
   if (resume && clm_train_stored_options(resume, &stored, &nstored) != CLM_OK) {
-    fprintf(stderr, "clmtl train: %s--resume %s: %s\n", who(dist), resume, cli_error());
+    fprintf(stderr, "clmtl train: %s--resume %s: %s\n", who(o_dist), resume, cli_error());
     return 1;
   }
   for (int i = 0; i < nstored; i++) have_data |= !strcmp(stored[i].key, "data") && strcmp(stored[i].value, "null");
@@ -333,76 +405,87 @@ static int train_main(int argc_user, char **argv_user, clm_dist *dist) {
     argv[argc++] = names[i];
     if (val) argv[argc++] = (char *)val;
   }
-  int first_user = argc;
+  *first_user = argc;
   for (int i = 1; i < argc_user; i++) argv[argc++] = argv_user[i];
+  *argc_out = argc;
+  *argv_out = argv;
+  *resume_out = resume;
+  return 0;
+}
+
+/* Runs the training with the display's callbacks and reports how it ended: the summary, the
+ * error, a removed empty run directory (run_dir: the one claimed, "" if none), the resume
+ * command after a signal. The command's exit status. */
+static int run_and_report(clm_train_options *o, const char *run_dir) {
+  clm_dist *dist = o->dist;
+  int rank = clm_dist_rank(dist);
+  clm_context_options co = cli_context_options_from_env();
+  o->context = &co;
+  o->device = cli_device(o->device);
+  o->stop_requested = &cli_stop_signal;
+  display d;
+  memset(&d, 0, sizeof d);
+  d.tty = isatty(STDOUT_FILENO);
+  clm_train_callbacks cb = {on_start, on_progress, on_epoch, &d, on_note};
+  if (rank == 0) { /* rank 0 alone prints */
+    printf("clmtl train: run directory %s\n", o->out_dir);
+    if (clm_dist_size(dist) > 1) printf("clmtl train: %d ranks, global batch %d (%d per rank)\n",
+                                        clm_dist_size(dist), o->batch, o->batch / clm_dist_size(dist));
+    fflush(stdout);
+  }
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  cli_stop_graceful = 1;
+  clm_status st = clm_train_run(o, rank == 0 ? &cb : NULL);
+  cli_stop_graceful = 0;
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  double seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+  if (d.drawn) printf("\n");
+  int sig = cli_stop_signal;
+  if (st != CLM_OK && !(sig && st == CLM_ERR_INTERRUPTED))
+    fprintf(stderr, "clmtl train: %s%s\n", who(dist), cli_error());
+  if (st == CLM_OK && rank == 0) summary(&d, o->out_dir, seconds);
+  if (st != CLM_OK && rank == 0 && run_dir[0] && !clm_train_dir_has_run(run_dir, NULL)) {
+    /* a run that failed before writing anything leaves no runs/<model>-N behind */
+    char *lock = clm_path_join(run_dir, ".lock");
+    if (lock) unlink(lock);
+    free(lock);
+    rmdir(run_dir);
+  }
+  if (sig && rank != 0) return st == CLM_OK ? 0 : 128 + sig;
+  if (sig) {
+    char *last = clm_path_join(o->out_dir, "last.safetensors");
+    if (st == CLM_ERR_INTERRUPTED) printf("clmtl train: stopped by %s; %s\n", sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", cli_error());
+    if (last && access(last, F_OK) == 0) {
+      printf("resume with: %s train --resume ", cli_program);
+      print_quoted(o->out_dir);
+      printf("\n");
+    }
+    free(last);
+    fflush(stdout);
+    return st == CLM_OK ? 0 : 128 + sig;
+  }
+  return st == CLM_OK ? 0 : 1;
+}
+
+static int train_main(int argc_user, char **argv_user, clm_dist *dist) {
+  clm_train_options o = clm_train_defaults();
+  o.dist = dist;
+  int out_given = 0, labels_given = 0, model_given = 0;
+  int argc = 0, first_user = 0, help = 0;
+  char **argv = NULL;
+  const char *resume = NULL;
+  if (merged_argv(argc_user, argv_user, &argc, &argv, &first_user, &help, &resume, dist)) return 1;
+  if (help) {
+    fputs(usage_text, stdout);
+    return 0;
+  }
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
     if (i == first_user) labels_given = 0; /* the run's own --labels went with its --data */
     if (i >= first_user && !strcmp(a, "--model")) model_given = 1;
-    int takes = 1, rc = 0;
-    if (!strcmp(a, "--model")) o.model_path = val;
-    else if (!strcmp(a, "--data")) o.data_dir = val;
-    else if (!strcmp(a, "--out")) { o.out_dir = val; out_given = 1; }
-    else if (!strcmp(a, "--resume")) o.resume = val;
-    else if (!strcmp(a, "--device")) o.device = val;
-    else if (!strcmp(a, "--skip-bad")) { o.skip_bad = 1; takes = 0; }
-    else if (!strcmp(a, "--overwrite")) { o.overwrite = 1; takes = 0; }
-    else if (!strcmp(a, "--labels")) {
-      labels_given = 1;
-      if (val && !strcmp(val, "categories")) o.labels = CLM_LABELS_CATEGORIES;
-      else if (val && !strcmp(val, "trainids")) o.labels = CLM_LABELS_TRAIN_IDS;
-      else return bad(a, val, "is categories or trainids");
-    } else if (!strcmp(a, "--size")) rc = cli_parse_size("train", a, val, &o.height, &o.width);
-    else if (!strcmp(a, "--batch")) rc = cli_parse_batch("train", a, val, &o.batch);
-    else if (!strcmp(a, "--epochs")) { rc = parse_long(a, val, 1, 100000, &v); o.epochs = (int)v; }
-    else if (!strcmp(a, "--train-count")) { rc = parse_long(a, val, 1, 10000000, &v); o.train_count = (int)v; }
-    else if (!strcmp(a, "--val-count")) { rc = parse_long(a, val, 1, 10000000, &v); o.val_count = (int)v; }
-    else if (!strcmp(a, "--patience")) { rc = parse_long(a, val, 0, 100000, &v); o.patience = (int)v; }
-    else if (!strcmp(a, "--log-every")) { rc = parse_long(a, val, 1, 1000000, &v); o.log_every = (int)v; }
-    else if (!strcmp(a, "--max-bad-steps")) { rc = parse_long(a, val, 0, 1000000, &v); o.max_bad_steps = (int)v; }
-    else if (!strcmp(a, "--inject-nan-from")) { rc = parse_long(a, val, 0, 0x7fffffffL, &v); o.inject_nan_from = v; }
-    else if (!strcmp(a, "--inject-drift-at")) { rc = parse_long(a, val, 0, 0x7fffffffL, &v); o.inject_drift_at = v; }
-    else if (!strcmp(a, "--check-replicas")) { o.check_replicas = 1; takes = 0; }
-    else if (!strcmp(a, "--sync-bn")) { o.sync_bn = 1; takes = 0; }
-    else if (!strcmp(a, "--step-epochs")) { rc = parse_long(a, val, 1, 100000, &v); o.step_epochs = (int)v; }
-    else if (!strcmp(a, "--seed")) { rc = parse_long(a, val, 0, 0x7fffffffL, &v); o.seed = (uint64_t)v; o.synth.seed = (uint64_t)v; }
-    else if (!strcmp(a, "--optimizer")) {
-      clm_optim_kind k;
-      if (clm_optim_parse(val ? val : "", &k) != CLM_OK) return bad(a, val, "is sgd, adam or adamw");
-      float lr = o.optim.lr, task_lr = o.optim.task_lr;
-      o.optim = clm_optim_defaults(k);
-      o.optim.lr = lr;
-      o.optim.task_lr = task_lr;
-    } else if (!strcmp(a, "--lr")) rc = parse_float(a, val, 0, 10, &o.optim.lr);
-    else if (!strcmp(a, "--task-lr")) rc = parse_float(a, val, 0, 10, &o.optim.task_lr);
-    else if (!strcmp(a, "--no-decay-bias-norm")) { o.no_decay_bias_norm = 1; takes = 0; }
-    else if (!strcmp(a, "--momentum")) rc = parse_float(a, val, 0, 0.999999, &o.optim.momentum);
-    else if (!strcmp(a, "--weight-decay")) rc = parse_float(a, val, 0, 1, &o.optim.weight_decay);
-    else if (!strcmp(a, "--gamma")) rc = parse_float(a, val, 0, 1, &o.gamma);
-    else if (!strcmp(a, "--power")) rc = parse_float(a, val, 0, 10, &o.poly_power);
-    else if (!strcmp(a, "--schedule")) {
-      if (val && !strcmp(val, "constant")) o.schedule = CLM_LR_CONSTANT;
-      else if (val && !strcmp(val, "step")) o.schedule = CLM_LR_STEP;
-      else if (val && !strcmp(val, "poly")) o.schedule = CLM_LR_POLY;
-      else return bad(a, val, "is constant, step or poly");
-    } else if (!strcmp(a, "--weighting")) {
-      if (clm_mtl_strategy_parse(val ? val : "", &o.weighting.strategy) != CLM_OK)
-        return bad(a, val, strchr(clm_last_error(), '(') ? strchr(clm_last_error(), '(') : "unknown");
-    } else if (!strcmp(a, "--gating")) {
-      if (clm_mtl_gating_parse(val ? val : "", &o.weighting.gating) != CLM_OK) return bad(a, val, "is none, hard or soft");
-    } else if (!strcmp(a, "--gate-threshold")) rc = parse_float(a, val, 0, 1, &o.weighting.gate_threshold);
-    else if (!strcmp(a, "--clamp-min")) rc = parse_float(a, val, 1e-12, 1e12, &o.weighting.clamp_min);
-    else if (!strcmp(a, "--clamp-max")) rc = parse_float(a, val, 1e-12, 1e12, &o.weighting.clamp_max);
-    else if (!strcmp(a, "--alpha")) rc = parse_float(a, val, 0, 100, &o.weighting.gradnorm_alpha);
-    else if (!strcmp(a, "--temperature")) rc = parse_float(a, val, 1e-6, 1e6, &o.weighting.dwa_temperature);
-    else if (!strcmp(a, "--noise-semantic")) rc = parse_float(a, val, 0, 1, &o.synth.noise_semantic);
-    else if (!strcmp(a, "--noise-instance")) rc = parse_float(a, val, 0, 1e4, &o.synth.noise_instance);
-    else if (!strcmp(a, "--noise-depth")) rc = parse_float(a, val, 0, 1e4, &o.synth.noise_depth);
-    else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage_text, stdout); return 0; }
-    else {
-      fprintf(stderr, "clmtl train: unknown option '%s'\n%s", a, usage_text);
-      return 2;
-    }
+    int takes = 1, rc = set_option(&o, a, val, &takes, &out_given, &labels_given);
+    if (rc < 0) return 0;
     if (rc) return rc;
     if (takes) {
       if (!val) return bad(a, NULL, "needs a value");
@@ -419,60 +502,14 @@ static int train_main(int argc_user, char **argv_user, clm_dist *dist) {
     return bad("--clamp-min", "", "must be below --clamp-max");
   static char run_dir[1200];
   if (!o.resume && !out_given) { /* rank 0 claims it, the others learn its name */
-    if (rank == 0 && claim_run_dir(o.model_path, run_dir, sizeof run_dir)) return 1;
+    if (clm_dist_rank(dist) == 0 && claim_run_dir(o.model_path, run_dir, sizeof run_dir)) return 1;
     if (clm_dist_broadcast(dist, run_dir, sizeof run_dir, 0) != CLM_OK) {
       fprintf(stderr, "clmtl train: %s%s\n", who(dist), cli_error());
       return 1;
     }
     o.out_dir = run_dir;
   }
-  clm_context_options co = cli_context_options_from_env();
-  o.context = &co;
-  o.device = cli_device(o.device);
-  o.stop_requested = &cli_stop_signal;
-  display d;
-  memset(&d, 0, sizeof d);
-  d.tty = isatty(STDOUT_FILENO);
-  clm_train_callbacks cb = {on_start, on_progress, on_epoch, &d, on_note};
-  if (rank == 0) {
-    printf("clmtl train: run directory %s\n", o.out_dir);
-    if (clm_dist_size(dist) > 1) printf("clmtl train: %d ranks, global batch %d (%d per rank)\n",
-                                        clm_dist_size(dist), o.batch, o.batch / clm_dist_size(dist));
-    fflush(stdout);
-  }
-  struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  cli_stop_graceful = 1;
-  clm_status st = clm_train_run(&o, rank == 0 ? &cb : NULL);
-  cli_stop_graceful = 0;
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  double seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-  if (d.drawn) printf("\n");
-  int sig = cli_stop_signal;
-  if (st != CLM_OK && !(sig && st == CLM_ERR_INTERRUPTED))
-    fprintf(stderr, "clmtl train: %s%s\n", who(dist), cli_error());
-  if (st == CLM_OK && rank == 0) summary(&d, o.out_dir, seconds);
-  if (st != CLM_OK && rank == 0 && run_dir[0] && !clm_train_dir_has_run(run_dir, NULL)) {
-    /* a run that failed before writing anything leaves no runs/<model>-N behind */
-    char *lock = clm_path_join(run_dir, ".lock");
-    if (lock) unlink(lock);
-    free(lock);
-    rmdir(run_dir);
-  }
-  if (sig && rank != 0) return st == CLM_OK ? 0 : 128 + sig;
-  if (sig) {
-    char *last = clm_path_join(o.out_dir, "last.safetensors");
-    if (st == CLM_ERR_INTERRUPTED) printf("clmtl train: stopped by %s; %s\n", sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", cli_error());
-    if (last && access(last, F_OK) == 0) {
-      printf("resume with: %s train --resume ", cli_program);
-      print_quoted(o.out_dir);
-      printf("\n");
-    }
-    free(last);
-    fflush(stdout);
-    return st == CLM_OK ? 0 : 128 + sig;
-  }
-  return st == CLM_OK ? 0 : 1;
+  return run_and_report(&o, run_dir);
 }
 
 int cmd_train(int argc, char **argv) {

@@ -11,6 +11,7 @@
 #define CLMTL_GRAPH_H
 
 #include "clmtl/tensor.h"
+#include "clmtl/kinds.h"
 #include "clmtl/export.h"
 
 #ifdef __cplusplus
@@ -39,15 +40,6 @@ typedef enum clm_layer_type {
   CLM_LAYER_TYPE_COUNT
 } clm_layer_type;
 
-typedef enum clm_act_type {
-  CLM_ACTIVATION_NONE = 0,
-  CLM_ACTIVATION_RELU,
-  CLM_ACTIVATION_LEAKY_RELU,
-  CLM_ACTIVATION_SIGMOID
-} clm_act_type;
-
-typedef enum clm_task_kind { CLM_TASK_CLASSIFICATION = 0, CLM_TASK_REGRESSION = 1 } clm_task_kind;
-
 /* One layer as recorded. Zero-initialise and set what applies; the defaults are noted. */
 typedef struct clm_layer {
   char name[CLM_NAME_MAX];
@@ -63,7 +55,7 @@ typedef struct clm_layer {
   int output_padding;      /* deconv */
   int bias;                /* default -1: on unless bn */
   int bn;                  /* conv/deconv: batch norm after */
-  clm_act_type act;        /* conv/deconv/activation */
+  clm_activation act;        /* conv/deconv/activation */
   float slope;             /* leaky relu, default 0.1 */
   float bn_momentum;       /* default 0.1 */
   float bn_eps;            /* default 1e-5 */
@@ -98,7 +90,7 @@ CLMTL_API void clm_layer_defaults(clm_layer *l, clm_layer_type type, const char 
 /* Constructors for the common layers (thin wrappers around clm_graph_add). */
 CLMTL_API clm_status clm_graph_input(clm_graph *g, const char *name, int channels);
 CLMTL_API clm_status clm_graph_conv(clm_graph *g, const char *name, const char *from, int filters,
-                          int size, int stride, int bn, clm_act_type act);
+                          int size, int stride, int bn, clm_activation act);
 CLMTL_API clm_status clm_graph_maxpool(clm_graph *g, const char *name, const char *from);
 CLMTL_API clm_status clm_graph_upsample(clm_graph *g, const char *name, const char *from);
 CLMTL_API clm_status clm_graph_concat(clm_graph *g, const char *name, const char *a, const char *b);

@@ -47,7 +47,7 @@ typedef struct clm_node {
   int aux_shape[4];             /* aux's (N, C, H, W) as the op's shape inference set it */
   int variant[CLM_CONV_PASSES]; /* conv variant per pass, picked by the scheduler */
   int variant_tuned;            /* ... from the device's tuning file */
-  clm_act_type act;             /* batchnorm: activation fused after it (NONE: none) */
+  clm_activation act;             /* batchnorm: activation fused after it (NONE: none) */
   float slope;                  /* its leaky-relu slope */
   int alias;                    /* batchnorm folded into the conv before it (inference): out is
                                    in[0]'s out, the activation applied in place */

@@ -20,7 +20,7 @@ static cJSON *key_value(const clm_key_def *k, const clm_layer *l) {
   case CLM_KEY_INT: return cJSON_CreateNumber(*(const int *)field);
   case CLM_KEY_FLOAT: return cJSON_CreateNumber((double)*(const float *)field);
   case CLM_KEY_NAME: return cJSON_CreateString((const char *)field);
-  case CLM_KEY_ACT: return cJSON_CreateString(clm_act_name(*(const clm_act_type *)field));
+  case CLM_KEY_ACT: return cJSON_CreateString(clm_act_name(*(const clm_activation *)field));
   case CLM_KEY_KIND:
     return cJSON_CreateString(*(const clm_task_kind *)field == CLM_TASK_CLASSIFICATION
                                   ? "classification" : "regression");

@@ -60,7 +60,7 @@ clm_status clm_mtl_config_for_graph(const clm_graph *g, clm_mtl_strategy strateg
     const clm_layer *l = clm_graph_loss_layer(g, i);
     clm_tensor target;
     CLM_TRY(clm_graph_tensor((clm_graph *)g, l->target, &target));
-    cfg->kind[i] = l->kind == CLM_TASK_CLASSIFICATION ? CLM_MTL_CLASSIFICATION : CLM_MTL_REGRESSION;
+    cfg->kind[i] = l->kind == CLM_TASK_CLASSIFICATION ? CLM_TASK_CLASSIFICATION : CLM_TASK_REGRESSION;
     cfg->weight[i] = l->weight;
     cfg->valid_total[i] = (float)((double)target.n * target.c * target.h * target.w);
   }
@@ -110,7 +110,7 @@ clm_status clm_mtl_create(clm_graph *g, const clm_mtl_config *cfg, clm_mtl **out
 void clm_mtl_free(clm_mtl *m) {
   if (!m) return;
   clm_gm_free(m->gm);
-  clm_buffer_free(m->buf);
+  clm_buffer_free(clm_graph_context(m->g), m->buf);
   free(m);
 }
 

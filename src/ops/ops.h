@@ -10,6 +10,7 @@
 #ifndef CLMTL_OPS_H
 #define CLMTL_OPS_H
 
+#include "clmtl/kinds.h"
 #include "runtime/runtime-impl.h"
 
 static inline int clm_tensor_present(const clm_tensor *t) { return t && t->buf; }
@@ -106,13 +107,12 @@ clm_status clm_deconv2d_backward_weight(clm_context *ctx, clm_conv_variant v,
                                         const clm_tensor *dy, const clm_tensor *dw,
                                         const clm_tensor *db, const clm_tensor *ws);
 
-/* Activations, element-wise (cl/eltwise.cl) or fused after batch norm (cl/norm.cl). */
-typedef enum clm_activation {
-  CLM_ACT_NONE = 0,
-  CLM_ACT_RELU,
-  CLM_ACT_LEAKY_RELU, /* slope for x < 0, must be > 0 */
-  CLM_ACT_SIGMOID
-} clm_activation;
+/* Activations (clm_activation, clmtl/kinds.h): element-wise (cl/eltwise.cl) or fused after
+ * batch norm (cl/norm.cl). */
+
+/* Fails unless act is a known activation and a leaky relu's slope is finite and > 0; op names
+ * the caller in the message (src/ops/eltwise.c). */
+clm_status clm_activation_check(const char *op, clm_activation act, float slope);
 
 /* ---- batch normalisation (cl/norm.cl, src/ops/norm.c) ------------------------------------- */
 

@@ -326,7 +326,7 @@ static void teardown(trainer *t) {
   for (int i = 0; i < 2; i++) clm_batch_free(&t->batches[i]);
   if (t->log) fclose(t->log);
   clm_metrics_free(t->metrics);
-  clm_buffer_free(t->acc);
+  clm_buffer_free(t->ctx, t->acc);
   clm_dataset_free(t->train);
   clm_dataset_free(t->val);
   clm_optim_state_free(&t->opt);
@@ -353,10 +353,7 @@ static void shuffle(int *idx, int n, uint64_t seed) {
   for (int i = 0; i < n; i++) idx[i] = i;
   uint64_t s = seed;
   for (int i = n - 1; i > 0; i--) {
-    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
+    uint64_t z = clm_splitmix64(&s);
     int j = (int)(z % (uint64_t)(i + 1)), tmp = idx[i];
     idx[i] = idx[j];
     idx[j] = tmp;

@@ -175,10 +175,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       l.pad = byte(&in) < 128 ? -1 : pick(&in, pad_e, 8, 4) - 1;
       l.output_padding = t != CLM_LAYER_DECONV ? 0 : byte(&in) < 240 ? (int)(byte(&in) % 2) * (l.stride > 1) : (int)(byte(&in) % 4);
       l.bn = (int)(byte(&in) & 1);
-      l.act = (clm_act_type)(byte(&in) % 4);
+      l.act = (clm_activation)(byte(&in) % 4);
       l.bias = (int)(byte(&in) % 3) - 1;
       break;
-    case CLM_LAYER_ACTIVATION: l.act = (clm_act_type)(byte(&in) < 250 ? 1 + byte(&in) % 3 : 0); break;
+    case CLM_LAYER_ACTIVATION: l.act = (clm_activation)(byte(&in) < 250 ? 1 + byte(&in) % 3 : 0); break;
     case CLM_LAYER_UNPOOL: { /* mostly the latest maxpool, sometimes any layer */
       const char *idx = earlier(&in, g);
       if (pool >= 0 && byte(&in) < 230) idx = g->layers[pool].name;
