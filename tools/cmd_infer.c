@@ -70,6 +70,11 @@ static const char usage_text[] =
     "    STEM_TASK.png            colour-mapped disparity (near is bright)\n"
     "    STEM_TASK_disparity.png  16-bit CityScapes disparity: round(d*256) + 1, 0 where d <= 0\n"
     "    STEM_TASK.npy            --raw: disparity (1, H, W) float32\n"
+    "  a heteroscedastic task (laplace_nll, gaussian_nll, logit_noise_xent) also gets its predicted\n"
+    "  σ per pixel, in the units of its values (Laplace: √2·e^s, Gaussian and logit noise: e^(s/2),\n"
+    "  s = the log-variance head):\n"
+    "    STEM_TASK_sigma.png      colour-mapped σ, 0 to the image's 99th percentile (in the JSON)\n"
+    "    STEM_TASK_sigma.npy      --raw: σ (C, H, W) float32\n"
     "    disparities and offsets are in pixels of the input image: the network's values scaled\n"
     "    by input width / network width (height for dy), as a disparity scales with the image\n"
     "    (tile: by input width / canvas width, height for dy)\n"
@@ -82,15 +87,27 @@ static const char usage_text[] =
     "                             task's files, and the instances (id, class id and name,\n"
     "                             pixels, bounding box, centroid)\n";
 
-enum { FORM_CLASSES = 0, FORM_INSTANCES = 1, FORM_DEPTH = 2, FORM_VALUES = 3 };
+/* FORM_SIGMA: not a task but the log-variance head of a heteroscedastic task (laplace_nll,
+ * gaussian_nll), written as that task's per-pixel σ map. */
+enum { FORM_CLASSES = 0, FORM_INSTANCES = 1, FORM_DEPTH = 2, FORM_VALUES = 3, FORM_SIGMA = 4 };
 
-/* One task's output. */
+/* One task's output, or the σ map of one (FORM_SIGMA). */
 typedef struct infer_task {
   const char *name;
-  clm_tensor pred;
+  clm_tensor pred; /* FORM_SIGMA: the log-variance s */
   int form;
-  float *net;  /* (C, h, w) as the network wrote it */
+  int likelihood;  /* FORM_SIGMA: 1 Laplace (σ = √2·e^s), 2 Gaussian (σ = e^{s/2}), 3 the
+                      logit noise of logit_noise_xent (σ = e^{s/2}) */
+  int owner;       /* FORM_SIGMA: the task it belongs to */
+  float *net;      /* (C, h, w) as the network wrote it */
 } infer_task;
+
+/* The standard deviation a heteroscedastic head predicts from its log-variance s, with s
+ * clamped as the loss clamps it (cl/loss.cl HETERO_S_MIN/MAX). */
+static float sigma_of(float s, int likelihood) {
+  s = s < -15.0f ? -15.0f : s > 15.0f ? 15.0f : s;
+  return likelihood == 1 ? 1.41421356f * expf(s) : expf(0.5f * s);
+}
 
 /* ---- the list of inputs ------------------------------------------------------------------ */
 
@@ -209,7 +226,7 @@ typedef struct infer_run {
   clm_graph *g;
   clm_model_info model;
   clm_feeds feeds;
-  infer_task task[CLM_METRICS_MAX_TASKS];
+  infer_task task[CLM_METRICS_MAX_TASKS]; /* the tasks, then the σ maps of heteroscedastic ones */
   int k, cls_task;
   clm_fit fit;
   int raw;
@@ -404,7 +421,10 @@ static int write_instances(image_job *j, int t, uint8_t *tile, cJSON *files) {
   int rc = 0;
   clm_cluster_options co = clm_cluster_defaults();
   uint32_t things = clm_thing_classes(r->model.label_set);
-  if (!j->have_classes || !things) { /* no classes to tell things from stuff: every pixel votes */
+  /* CityScapes instance ids (class·1000 + k) need each instance's class, and a label set
+   * that says which classes are things; without one every pixel votes and no id image is made */
+  int classed = j->have_classes && things;
+  if (!classed) {
     memset(j->cls_net, 0, j->hw);
     things = 1;
   } else {
@@ -418,7 +438,7 @@ static int write_instances(image_job *j, int t, uint8_t *tile, cJSON *files) {
   clm_colorize_instances(j->ids_in, j->sh, j->sw, tile);
   if (task_file(j, tk, ".png", files)) return 1;
   rc |= write_png8(j->path, j->sh, j->sw, 3, tile);
-  if (j->have_classes && j->inst_task < 0) { /* CityScapes instance ids, and the instance list */
+  if (classed && j->inst_task < 0) { /* CityScapes instance ids, and the instance list */
     free(j->inst);
     j->inst = calloc((size_t)n + 1, sizeof *j->inst);
     int found = 0;
@@ -428,7 +448,7 @@ static int write_instances(image_job *j, int t, uint8_t *tile, cJSON *files) {
     j->inst_task = t;
     if (out_path(r, j->stem, "_instanceIds.png", &j->path, files)) return 1;
     rc |= lib_check(clm_png_write_gray16(j->path, j->sh, j->sw, j->u16));
-  } else if (j->have_classes) {
+  } else if (classed) {
     int m = 0;
     st = clm_instance_ids(j->cls_in, j->ids_in, j->sh, j->sw, j->u16, NULL, 0, &m);
     if (st != CLM_OK) return lib_check(st);
@@ -478,6 +498,33 @@ static int write_depth(image_job *j, int t, uint8_t *tile, cJSON *files) {
     snprintf(j->bar.caption, sizeof j->bar.caption, "%s: disparity px, %s %.3g to %.3g", tk->name,
              fixed ? "fixed scale (--depth-range)" : "per-image scale, 0 to 99th percentile", lo, hi);
   }
+  return rc;
+}
+
+/* A heteroscedastic task's σ map (FORM_SIGMA): σ per pixel and channel in the units of the
+ * task's values (disparity: input pixels), coloured from 0 to the 99th percentile (named in the
+ * JSON), and with --raw as values. */
+static int write_sigma(image_job *j, int t, uint8_t *tile, cJSON *files, cJSON *jt) {
+  infer_run *r = j->r;
+  infer_task *tk = &r->task[t];
+  int c = tk->pred.c, rc = 0;
+  clm_resize_bilinear(tk->net, c, j->h, j->w, &j->box, j->vals, j->sh, j->sw, NULL);
+  float unit = r->task[tk->owner].form == FORM_DEPTH ? (float)j->sx : 1.0f;
+  for (size_t i = 0; i < (size_t)c * j->shw; i++) j->vals[i] = unit * sigma_of(j->vals[i], tk->likelihood);
+  float hi = clm_depth_auto_max(j->vals, j->shw);
+  clm_colorize_values(j->vals, j->shw, 0, hi, tile);
+  static const char *const likelihoods[] = {"", "laplace", "gaussian", "logit_noise"};
+  cJSON_AddStringToObject(jt, "likelihood", likelihoods[tk->likelihood]);
+  cJSON *jr = cJSON_AddArrayToObject(jt, "png_range");
+  cJSON_AddItemToArray(jr, cJSON_CreateNumber(0));
+  cJSON_AddItemToArray(jr, cJSON_CreateNumber(hi));
+  if (task_file(j, tk, "_sigma.png", files)) return 1;
+  rc |= write_png8(j->path, j->sh, j->sw, 3, tile);
+  if (r->raw) {
+    if (task_file(j, tk, "_sigma.npy", files)) return 1;
+    rc |= lib_check(clm_npy_write(j->path, c, j->sh, j->sw, j->vals));
+  }
+  snprintf(j->ptiles[t + 1].caption, sizeof j->ptiles[t + 1].caption, "%s: sigma, 0 to %.3g", tk->name, hi);
   return rc;
 }
 
@@ -647,7 +694,7 @@ static int infer_image(infer_run *r, const char *input, const char *stem) {
     cJSON *jt = cJSON_CreateObject();
     cJSON_AddItemToArray(jtasks, jt);
     cJSON_AddStringToObject(jt, "name", tk->name);
-    static const char *const kinds[] = {"classes", "instances", "depth", "values"};
+    static const char *const kinds[] = {"classes", "instances", "depth", "values", "sigma"};
     cJSON_AddStringToObject(jt, "kind", kinds[tk->form]);
     cJSON *files = cJSON_AddArrayToObject(jt, "files");
     uint8_t *tile = tiles[t + 1];
@@ -655,6 +702,7 @@ static int infer_image(infer_run *r, const char *input, const char *stem) {
     rc = tk->form == FORM_CLASSES     ? write_classes(&job, t, tile, files)
          : tk->form == FORM_INSTANCES ? write_instances(&job, t, tile, files)
          : tk->form == FORM_DEPTH     ? write_depth(&job, t, tile, files)
+         : tk->form == FORM_SIGMA     ? write_sigma(&job, t, tile, files, jt)
                                       : write_values(&job, t, tile, files);
   }
   if (rc) goto done;
@@ -721,7 +769,7 @@ static int setup_tasks(infer_run *r) {
     const clm_target_info *src = NULL;
     for (int j = 0; j < nknown; j++)
       if (!strcmp(known[j].name, loss->target)) src = &known[j];
-    t->form = loss->type == CLM_LAYER_SOFTMAX_XENT                            ? FORM_CLASSES
+    t->form = clm_layer_type_takes_labels(loss->type)                        ? FORM_CLASSES
               : src && src->kind == CLM_TARGET_OFFSETS && t->pred.c == 2      ? FORM_INSTANCES
               : src && !strcmp(src->name, "depth") && t->pred.c == 1          ? FORM_DEPTH
                                                                                : FORM_VALUES;
@@ -731,6 +779,27 @@ static int setup_tasks(infer_run *r) {
       return 1;
     }
     if (t->form == FORM_CLASSES && r->cls_task < 0) r->cls_task = i;
+    if (!(t->net = malloc((size_t)t->pred.c * hw * sizeof *t->net))) {
+      fprintf(stderr, "clmtl infer: out of host memory\n");
+      return 1;
+    }
+  }
+  /* a heteroscedastic task's log-variance head (its second input) becomes one more output */
+  for (int i = 0, ntasks = r->k; i < ntasks; i++) {
+    const clm_layer *loss = clm_graph_loss_layer(r->g, i);
+    if (loss->type != CLM_LAYER_LAPLACE_NLL && loss->type != CLM_LAYER_GAUSSIAN_NLL &&
+        loss->type != CLM_LAYER_LOGIT_NOISE_XENT)
+      continue;
+    if (r->k == CLM_METRICS_MAX_TASKS) {
+      fprintf(stderr, "clmtl infer: more than %d tasks and sigma maps\n", CLM_METRICS_MAX_TASKS);
+      return 1;
+    }
+    infer_task *t = &r->task[r->k++];
+    t->name = r->task[i].name;
+    t->form = FORM_SIGMA;
+    t->owner = i;
+    t->likelihood = loss->type == CLM_LAYER_LAPLACE_NLL ? 1 : loss->type == CLM_LAYER_GAUSSIAN_NLL ? 2 : 3;
+    if (lib_check(clm_graph_tensor(r->g, loss->from[1], &t->pred))) return 1;
     if (!(t->net = malloc((size_t)t->pred.c * hw * sizeof *t->net))) {
       fprintf(stderr, "clmtl infer: out of host memory\n");
       return 1;

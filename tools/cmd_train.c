@@ -35,12 +35,19 @@ static const char *usage_text =
     "  --weighting NAME        fixed, equal, uncertainty (default), uncertainty-simple,\n"
     "                          uncertainty-clamped, softplus, gradnorm, dwa; gradient\n"
     "                          methods pcgrad, mgda-ub, cagrad, imtl-g, aligned-mtl (one\n"
-    "                          backward per task); rlw (random weights), gls (geometric mean)\n"
+    "                          backward per task); rlw (random weights), gls (geometric mean);\n"
+    "                          uncertainty-exact (σ² inside the classification softmax)\n"
     "  --gating none|hard|soft  --gate-threshold X   availability gating (default none, 0.2)\n"
     "  --clamp-min X --clamp-max X   sigma^2 range of uncertainty-clamped (1e-3, 10)\n"
     "  --alpha X               gradnorm alpha (1.5)   --temperature X   dwa T (2)\n"
+    "  --task-weights W1,W2,.. one weight per task of the model, in its order (fixed; default the\n"
+    "                          model file's 'weight' keys, else 1)\n"
     "  --noise-semantic P --noise-instance S --noise-depth S   synthetic target noise\n"
+    "  --noise-depth-far S  Gaussian disparity noise on the far half of each image only\n"
     "  --patience N            early stopping (default 3, 0 off)\n"
+    "  --early-stop-patience N per task: a task whose validation metric (mIoU, MAE) has not\n"
+    "                          improved for N epochs leaves training (its targets masked: weight\n"
+    "                          0); best-<task>.safetensors keeps its best epoch (default 0, off)\n"
     "  --seed N  --device D  --log-every N (steps between progress lines and log records)\n"
     "  --out DIR               run directory (default runs/<model>-<N>, the next free N); one that\n"
     "                          holds a run is refused unless --overwrite\n"
@@ -50,6 +57,7 @@ static const char *usage_text =
     "                          may be given differently (the change is logged)\n"
     "  --max-bad-steps N       stop after N steps in a row with a NaN/Inf loss (default 20)\n"
     "  --inject-nan-from STEP  testing aid: NaN targets from this step on\n"
+    "  --dry-run               check the options and stop (exit 0) without training\n"
     "Several devices or machines (built with MPI): mpirun -np N clmtl train ... trains one model\n"
     "over N ranks; --batch is the global batch (a multiple of N); rank 0 writes the run.\n"
     "  --device D1,D2,...      the device of each local rank (local rank i takes entry i mod\n"
@@ -217,7 +225,17 @@ static void on_epoch(void *user, const clm_epoch_report *r) {
     d->best = *r;
     d->have_best = 1;
   }
-  if (r->stop) printf("early stopping: no better validation loss for the last epochs\n");
+  int left = 0, per_task = 0;
+  for (int i = 0; i < r->ntasks && i < CLM_MTL_MAX_TASKS; i++) {
+    left += !r->task_stopped[i];
+    per_task |= r->task_stopped[i] != 0;
+    if (r->task_stopped[i] == r->epoch)
+      printf("early stopping of task %s: no better validation %s since epoch %d (best-%s.safetensors); "
+             "left out of training from now on\n", r->task_names[i],
+             r->metrics[i].kind == CLM_METRICS_REGRESSION ? "MAE" : "mIoU", r->task_best_epoch[i], r->task_names[i]);
+  }
+  if (r->stop && per_task && !left) printf("early stopping: every task has stopped\n");
+  else if (r->stop) printf("early stopping: no better validation loss for the last epochs\n");
   fflush(stdout);
 }
 
@@ -290,20 +308,27 @@ static int claim_run_dir(const char *model, char *out, size_t size) {
 
 /* Sets the option a (value val, NULL at the end of the line) in o; *takes: whether it took
  * val. 0 to go on, -1 after --help, else the command's exit status (printed). */
+typedef struct train_flags {
+  int out_given, labels_given, dry_run;
+  const char *task_weights; /* --task-weights, parsed once the line is read */
+} train_flags;
+
 static int set_option(clm_train_options *o, const char *a, const char *val, int *takes,
-                      int *out_given, int *labels_given) {
+                      train_flags *f) {
   long v;
   int rc = 0;
   *takes = 1;
   if (!strcmp(a, "--model")) o->model_path = val;
   else if (!strcmp(a, "--data")) o->data_dir = val;
-  else if (!strcmp(a, "--out")) { o->out_dir = val; *out_given = 1; }
+  else if (!strcmp(a, "--out")) { o->out_dir = val; f->out_given = 1; }
   else if (!strcmp(a, "--resume")) o->resume = val;
   else if (!strcmp(a, "--device")) o->device = val;
   else if (!strcmp(a, "--skip-bad")) { o->skip_bad = 1; *takes = 0; }
   else if (!strcmp(a, "--overwrite")) { o->overwrite = 1; *takes = 0; }
+  else if (!strcmp(a, "--dry-run")) { f->dry_run = 1; *takes = 0; }
+  else if (!strcmp(a, "--task-weights")) f->task_weights = val;
   else if (!strcmp(a, "--labels")) {
-    *labels_given = 1;
+    f->labels_given = 1;
     if (val && !strcmp(val, "categories")) o->labels = CLM_LABELS_CATEGORIES;
     else if (val && !strcmp(val, "trainids")) o->labels = CLM_LABELS_TRAIN_IDS;
     else return bad(a, val, "is categories or trainids");
@@ -313,6 +338,7 @@ static int set_option(clm_train_options *o, const char *a, const char *val, int 
   else if (!strcmp(a, "--train-count")) { rc = parse_long(a, val, 1, 10000000, &v); o->train_count = (int)v; }
   else if (!strcmp(a, "--val-count")) { rc = parse_long(a, val, 1, 10000000, &v); o->val_count = (int)v; }
   else if (!strcmp(a, "--patience")) { rc = parse_long(a, val, 0, 100000, &v); o->patience = (int)v; }
+  else if (!strcmp(a, "--early-stop-patience")) { rc = parse_long(a, val, 0, 100000, &v); o->early_stop_patience = (int)v; }
   else if (!strcmp(a, "--log-every")) { rc = parse_long(a, val, 1, 1000000, &v); o->log_every = (int)v; }
   else if (!strcmp(a, "--max-bad-steps")) { rc = parse_long(a, val, 0, 1000000, &v); o->max_bad_steps = (int)v; }
   else if (!strcmp(a, "--inject-nan-from")) { rc = parse_long(a, val, 0, 0x7fffffffL, &v); o->inject_nan_from = v; }
@@ -353,6 +379,7 @@ static int set_option(clm_train_options *o, const char *a, const char *val, int 
   else if (!strcmp(a, "--noise-semantic")) rc = parse_float(a, val, 0, 1, &o->synth.noise_semantic);
   else if (!strcmp(a, "--noise-instance")) rc = parse_float(a, val, 0, 1e4, &o->synth.noise_instance);
   else if (!strcmp(a, "--noise-depth")) rc = parse_float(a, val, 0, 1e4, &o->synth.noise_depth);
+  else if (!strcmp(a, "--noise-depth-far")) rc = parse_float(a, val, 0, 1e4, &o->synth.noise_depth_far);
   else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage_text, stdout); return -1; }
   else {
     fprintf(stderr, "clmtl train: unknown option '%s'\n%s", a, usage_text);
@@ -393,6 +420,8 @@ static int merged_argv(int argc_user, char **argv_user, int *argc_out, char ***a
   for (int i = 0; i < nstored; i++) have_data |= !strcmp(stored[i].key, "data") && strcmp(stored[i].value, "null");
   static char **argv;
   static char (*names)[80];
+  free(argv); /* a second call in one process (clmtl compare's --dry-run checks) */
+  free(names);
   argv = calloc((size_t)(2 * nstored + argc_user + 1), sizeof *argv);
   names = calloc((size_t)nstored + 1, sizeof *names);
   if (!argv || !names) return 1;
@@ -468,10 +497,32 @@ static int run_and_report(clm_train_options *o, const char *run_dir) {
   return st == CLM_OK ? 0 : 1;
 }
 
+/* --task-weights W1,W2,..: one weight >= 0 per task into w (the trainer checks the count
+ * against the model's tasks). 0, or 2 (printed) when malformed. */
+static int parse_task_weights(const char *list, clm_mtl_config *w) {
+  int n = 0;
+  const char *p = list;
+  for (;;) {
+    char *end;
+    errno = 0;
+    double x = strtod(p, &end);
+    if (end == p || errno || !isfinite(x) || x < 0 || n == CLM_MTL_MAX_TASKS || (*end && *end != ','))
+      return bad("--task-weights", list, "needs comma-separated numbers >= 0, one per task");
+    w->weight[n++] = (float)x;
+    if (!*end) break;
+    p = end + 1;
+  }
+  clm_mtl_config d = clm_mtl_defaults(w->strategy, n);
+  w->ntasks = n;
+  for (int i = 0; i < n; i++) w->init_param[i] = d.init_param[i];
+  return 0;
+}
+
 static int train_main(int argc_user, char **argv_user, clm_dist *dist) {
   clm_train_options o = clm_train_defaults();
   o.dist = dist;
-  int out_given = 0, labels_given = 0, model_given = 0;
+  train_flags f = {0};
+  int model_given = 0;
   int argc = 0, first_user = 0, help = 0;
   char **argv = NULL;
   const char *resume = NULL;
@@ -482,9 +533,9 @@ static int train_main(int argc_user, char **argv_user, clm_dist *dist) {
   }
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-    if (i == first_user) labels_given = 0; /* the run's own --labels went with its --data */
+    if (i == first_user) f.labels_given = 0; /* the run's own --labels went with its --data */
     if (i >= first_user && !strcmp(a, "--model")) model_given = 1;
-    int takes = 1, rc = set_option(&o, a, val, &takes, &out_given, &labels_given);
+    int takes = 1, rc = set_option(&o, a, val, &takes, &f);
     if (rc < 0) return 0;
     if (rc) return rc;
     if (takes) {
@@ -494,14 +545,16 @@ static int train_main(int argc_user, char **argv_user, clm_dist *dist) {
   }
   if (resume && !model_given) o.model_path = NULL; /* the checkpoint's model text */
   o.model_path = cli_shipped_model(o.model_path); /* a shipped model, run from elsewhere */
-  if (labels_given && !o.data_dir)
+  if (f.labels_given && !o.data_dir)
     return bad("--labels", o.labels == CLM_LABELS_TRAIN_IDS ? "trainids" : "categories",
                "applies to --data (the synthetic scenes are labelled with the 7 categories)");
-  if (o.resume && !out_given) o.out_dir = o.resume; /* continue in the run's own directory */
+  if (o.resume && !f.out_given) o.out_dir = o.resume; /* continue in the run's own directory */
   if (o.weighting.clamp_min >= o.weighting.clamp_max)
     return bad("--clamp-min", "", "must be below --clamp-max");
+  if (f.task_weights && parse_task_weights(f.task_weights, &o.weighting)) return 2;
+  if (f.dry_run) return 0;
   static char run_dir[1200];
-  if (!o.resume && !out_given) { /* rank 0 claims it, the others learn its name */
+  if (!o.resume && !f.out_given) { /* rank 0 claims it, the others learn its name */
     if (clm_dist_rank(dist) == 0 && claim_run_dir(o.model_path, run_dir, sizeof run_dir)) return 1;
     if (clm_dist_broadcast(dist, run_dir, sizeof run_dir, 0) != CLM_OK) {
       fprintf(stderr, "clmtl train: %s%s\n", who(dist), cli_error());

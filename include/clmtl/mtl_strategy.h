@@ -44,6 +44,11 @@ typedef enum clm_mtl_strategy {
   CLM_MTL_RLW = 13,                /* Lin et al. 2021: Σ w_i L_i, w = softmax(z), z ~ N(0, I)
                                       drawn per step (clm_mtl_rlw_draw), w in params */
   CLM_MTL_GLS = 14,                /* Chennupati et al. 2019: (Π L_i)^{1/K} */
+  CLM_MTL_UNCERTAINTY_EXACT = 15,  /* Kendall et al. 2018 without Eq. 10's approximation: a
+                                      classification task's loss is -log softmax(f/σ²)[y] itself,
+                                      σ² = e^s inside the softmax (the graph's loss temperature,
+                                      clm_graph_set_loss_temperature), weight 1; regression as
+                                      UNCERTAINTY (Eq. 7); learned s */
   CLM_MTL_STRATEGY_COUNT
 } clm_mtl_strategy;
 

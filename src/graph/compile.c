@@ -196,7 +196,7 @@ static clm_status check_unsized_reads(const clm_graph *g, const clm_node *nd) {
   for (int j = 0; j < nd->nin; j++) {
     const clm_node *x = &g->nodes[nd->in[j]];
     if (x->op == CLM_LAYER_INPUT && g->layers[x->layer].channels < 0 &&
-        !(clm_op(nd->op)->is_loss && j == 1))
+        !(clm_op(nd->op)->is_loss && j == clm_op(nd->op)->arity)) /* the target: after from */
       CLM_FAIL(CLM_ERR_SHAPE, "%s: input '%s' takes its channels from the prediction of the "
                "loss it is the target of, so it cannot feed this layer; give it 'channels'",
                WHERE(nd->layer), x->name);

@@ -88,6 +88,7 @@ struct clm_graph {
   int fuse;                    /* opt.fuse resolved (and the context's fuse): 1 fused, 0 not */
   int folded_stale;            /* folded parameters must be recomputed before a forward */
   int multi_backward;          /* clm_graph_set_multi_backward */
+  int loss_temperature;        /* clm_graph_set_loss_temperature */
   int backward_passes;         /* since the last complete forward; -1: none complete */
   /* device memory */
   clm_plan_item *plan;

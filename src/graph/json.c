@@ -86,6 +86,7 @@ static cJSON *task_json(const clm_graph *g, int i) {
   cJSON_AddStringToObject(o, "type", clm_op(l->type)->name);
   cJSON_AddStringToObject(o, "kind", l->kind == CLM_TASK_CLASSIFICATION ? "classification" : "regression");
   cJSON_AddStringToObject(o, "prediction", l->from[0]);
+  if (l->nfrom > 1) cJSON_AddStringToObject(o, "logvar", l->from[1]);
   cJSON_AddStringToObject(o, "target", l->target);
   if (l->mask[0]) cJSON_AddStringToObject(o, "mask", l->mask);
   else cJSON_AddNullToObject(o, "mask");

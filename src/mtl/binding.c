@@ -100,6 +100,7 @@ clm_status clm_mtl_create(clm_graph *g, const clm_mtl_config *cfg, clm_mtl **out
   m->l0 = clm_tensor_view(m->buf, 3 + 2 * (size_t)k, 1, 1, 1, k);
   m->lgrad = clm_tensor_view(m->buf, 3 + 3 * (size_t)k, 1, 1, 1, 1);
   m->ws = clm_tensor_view(m->buf, 4 + 3 * (size_t)k, 1, 1, 1, (int)(ws_floats ? ws_floats : 1));
+  clm_graph_set_loss_temperature(g, cfg->strategy == CLM_MTL_UNCERTAINTY_EXACT);
   clm_tensor params = clm_graph_task_params(g);
   st = clm_mtl_params_init(clm_graph_context(g), cfg, &params);
   if (st != CLM_OK) { clm_mtl_free(m); return st; }
@@ -248,6 +249,7 @@ static float sigma_of(const clm_mtl_config *cfg, int i, float p) {
   switch (cfg->strategy) {
   case CLM_MTL_UNCERTAINTY:
   case CLM_MTL_UNCERTAINTY_SIMPLE:
+  case CLM_MTL_UNCERTAINTY_EXACT:
     s = p;
     break;
   case CLM_MTL_UNCERTAINTY_CLAMPED: {

@@ -13,11 +13,11 @@
 static const char *const strategy_names[CLM_MTL_STRATEGY_COUNT] = {
     "fixed", "equal", "uncertainty", "uncertainty-simple", "uncertainty-clamped",
     "softplus", "gradnorm", "dwa", "pcgrad", "mgda-ub", "cagrad", "imtl-g", "aligned-mtl",
-    "rlw", "gls"};
+    "rlw", "gls", "uncertainty-exact"};
 
 #define STRATEGY_LIST \
   "fixed, equal, uncertainty, uncertainty-simple, uncertainty-clamped, softplus, gradnorm, dwa, " \
-  "pcgrad, mgda-ub, cagrad, imtl-g, aligned-mtl, rlw, gls"
+  "pcgrad, mgda-ub, cagrad, imtl-g, aligned-mtl, rlw, gls, uncertainty-exact"
 
 clm_mtl_config clm_mtl_defaults(clm_mtl_strategy strategy, int ntasks) {
   clm_mtl_config c;
@@ -70,7 +70,7 @@ const char *clm_mtl_strategy_name(clm_mtl_strategy s) {
 
 static int learned(clm_mtl_strategy s) {
   return s == CLM_MTL_UNCERTAINTY || s == CLM_MTL_UNCERTAINTY_SIMPLE ||
-         s == CLM_MTL_UNCERTAINTY_CLAMPED || s == CLM_MTL_SOFTPLUS;
+         s == CLM_MTL_UNCERTAINTY_CLAMPED || s == CLM_MTL_SOFTPLUS || s == CLM_MTL_UNCERTAINTY_EXACT;
 }
 
 /* Weights w_i read from params, updated outside the step (gradnorm, dwa, rlw). */

@@ -188,13 +188,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     case CLM_LAYER_SOFTMAX_XENT:
     case CLM_LAYER_L1:
     case CLM_LAYER_L2:
+    case CLM_LAYER_LAPLACE_NLL:
+    case CLM_LAYER_GAUSSIAN_NLL:
+    case CLM_LAYER_LOGIT_NOISE_XENT:
       snprintf(l.target, sizeof l.target, "%s", byte(&in) < 200 ? "tgt" : earlier(&in, g));
       if (byte(&in) & 1) snprintf(l.mask, sizeof l.mask, "m%d", i);
       break;
     default: break;
     }
     if (t != CLM_LAYER_INPUT) {
-      int nfrom = t == CLM_LAYER_CONCAT ? 2 + (int)(byte(&in) % 3) : t == CLM_LAYER_ADD ? 2 : 1;
+      int nfrom = t == CLM_LAYER_CONCAT ? 2 + (int)(byte(&in) % 3)
+                  : t == CLM_LAYER_ADD || t == CLM_LAYER_LAPLACE_NLL || t == CLM_LAYER_GAUSSIAN_NLL ||
+                  t == CLM_LAYER_LOGIT_NOISE_XENT ? 2 : 1;
       if (byte(&in) > 252) nfrom = (int)(byte(&in) % 10); /* wrong counts too */
       for (int k = 0; k < nfrom && k < CLM_MAX_INPUTS; k++)
         snprintf(l.from[k], CLM_NAME_MAX, "%s", t == CLM_LAYER_UNPOOL && pool >= 0 && byte(&in) < 200
