@@ -13,6 +13,7 @@
 #define CLMTL_STEP_H
 
 #include "clmtl/device.h"
+#include "clmtl/dist.h"
 #include "clmtl/graph.h"
 #include "clmtl/mtl.h"
 #include "clmtl/optim.h"
@@ -64,6 +65,9 @@ typedef struct clm_session_options {
   int moments;                        /* optimizer moments to count in compile's memory check */
   int decay_mask;                     /* 1: set the optimizer's decay mask (clm_mtl_optim_setup) */
   int decay_bias_norm;                /* ... decaying biases and batch-norm γ, β too */
+  clm_dist *dist;                     /* data parallelism (dist.h): this rank's entry of a device
+                                         list, the weighting over the ranks (valid totals of the
+                                         global batch); NULL: one device */
 } clm_session_options;
 
 /* Zero, but for training with the weighting's defaults: clm_mtl_defaults(UNCERTAINTY, 0). */

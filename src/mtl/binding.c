@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "clmtl/mtl.h"
+#include "dist/reduce.h"
 #include "gradmethods-impl.h"
 
 struct clm_mtl {
@@ -27,6 +28,8 @@ struct clm_mtl {
   clm_dwa dwa;
   /* gradient methods (gradmethods.c) */
   clm_gm *gm;
+  /* data parallelism (src/dist/reduce.h): NULL or one rank for a single device */
+  clm_dist *dist;
 };
 
 static clm_status gradnorm_setup(clm_mtl *m) {
@@ -151,6 +154,7 @@ static clm_status gradnorm_norms(clm_mtl *m) {
     CLM_TRY(clm_launch_1d(ctx, "train", "seed_onehot", (size_t)m->cfg.ntasks, "tiii", &sc.seed,
                           sc.stride, m->cfg.ntasks, i));
     CLM_TRY(clm_graph_backward_to_node(g, 1u << i, m->shared));
+    CLM_TRY(clm_dist_allreduce_tensor(m->dist, ctx, &m->shared_grad)); /* G_i of the global batch */
     CLM_TRY(clm_gradnorm_norm(ctx, &m->shared_grad, &m->norms, i, &m->ws));
   }
   return clm_gradnorm_record_initial(m->ctx, &m->cfg, &sc, &m->l0, m->steps > 0);
@@ -202,6 +206,7 @@ clm_status clm_mtl_gradients(clm_mtl *m) {
   clm_context *ctx = m->ctx;
   clm_tensor task_params = clm_graph_task_params(g), task_grads = clm_graph_task_grads(g);
   int gradnorm = m->cfg.strategy == CLM_MTL_GRADNORM;
+  CLM_TRY(clm_dist_reduce_losses(m->dist, g)); /* the weighting sees the global batch's losses */
   if (gradnorm) CLM_TRY(gradnorm_norms(m));
   if (m->gm) { /* the gradient methods assemble the gradient from per-task passes */
     int bad = 0;
@@ -217,6 +222,7 @@ clm_status clm_mtl_gradients(clm_mtl *m) {
     CLM_TRY(clm_graph_zero_grad(g));
     CLM_TRY(clm_mtl_weigh(m));
     CLM_TRY(clm_graph_backward(g));
+    CLM_TRY(clm_dist_reduce_gradients(m->dist, g)); /* every rank: the global-batch gradient */
   }
   if (gradnorm) {
     clm_mtl_scalars sc = clm_mtl_scalars_graph(g);
@@ -232,6 +238,15 @@ clm_status clm_mtl_end_step(clm_mtl *m) {
     CLM_TRY(clm_gradnorm_renormalize(m->ctx, &task_params));
   }
   m->steps++;
+  return CLM_OK;
+}
+
+clm_status clm_mtl_set_dist(clm_mtl *m, clm_dist *d) {
+  if (clm_dist_size(d) > 1 && m->gm)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "--weighting %s combines per-task gradients, which is not yet "
+             "supported over several ranks (%d); use it on one rank", clm_mtl_strategy_name(m->cfg.strategy),
+             clm_dist_size(d));
+  m->dist = d;
   return CLM_OK;
 }
 

@@ -23,6 +23,11 @@ static clm_status load_model(const clm_session_options *o, clm_graph *g) {
 static clm_status open_all(const clm_session_options *o, clm_session *s) {
   clm_context_options co = o->context ? *o->context : (clm_context_options){0};
   if (o->device && *o->device) co.device = o->device;
+  char spec[256];
+  if (clm_dist_size(o->dist) > 1 && co.device) { /* this rank's entry of a list, or its device among several */
+    CLM_TRY(clm_dist_device_spec(o->dist, co.device, spec, sizeof spec));
+    co.device = spec;
+  }
   CLM_TRY(clm_context_create_with(&co, &s->ctx));
   CLM_TRY(clm_graph_create(s->ctx, &s->g));
   CLM_TRY(load_model(o, s->g));
@@ -37,7 +42,10 @@ static clm_status open_all(const clm_session_options *o, clm_session *s) {
   clm_mtl_config settings = o->weighting, mc;
   settings.seed = o->seed; /* rlw's draws and pcgrad's orders follow the run's seed */
   CLM_TRY(clm_mtl_config_bind(s->g, &settings, &mc));
+  /* gating's share of valid targets: of the global batch, as the counts it sees are global */
+  for (int i = 0; i < mc.ntasks; i++) mc.valid_total[i] *= (float)clm_dist_size(o->dist);
   CLM_TRY(clm_mtl_create(s->g, &mc, &s->mtl));
+  CLM_TRY(clm_mtl_set_dist(s->mtl, o->dist));
   CLM_TRY(clm_optim_state_init(s->ctx, clm_graph_params(s->g).w, &s->opt));
   if (o->decay_mask) CLM_TRY(clm_mtl_optim_setup(s->mtl, &s->opt, o->decay_bias_norm));
   return CLM_OK;

@@ -19,6 +19,7 @@
 #include "clmtl/step.h"
 #include "clmtl/train.h"
 #include "clmtl/version.h"
+#include "dist/reduce.h"
 #include "runtime/runtime-impl.h"
 #include "train/batch.h"
 #include "train/early_stop.h"
@@ -48,6 +49,7 @@ clm_train_options clm_train_defaults(void) {
   o.log_every = 5;
   o.max_bad_steps = 20;
   o.inject_nan_from = -1;
+  o.inject_drift_at = -1;
   return o;
 }
 
@@ -86,6 +88,11 @@ typedef struct trainer {
   long first_step;          /* t->step when this process started training */
   double start;             /* and when */
   clm_tensor losses;        /* acc's view: this epoch's loss sums and counts (step.h) */
+  /* data parallelism (dist.h): this rank's share of each global batch */
+  clm_dist *dist;
+  int rank, ranks, local_batch;
+  size_t shard;             /* rank·local_batch: this rank's slice of each global batch */
+  long replica_checks;      /* steps after which the replicas were compared (check_replicas) */
 } trainer;
 
 static clm_status open_data(trainer *t) {
@@ -202,7 +209,8 @@ static clm_status open_session(trainer *t) {
   clm_session_options so = clm_session_defaults();
   so.context = o->context;
   so.device = o->device;
-  so.batch = o->batch;
+  so.batch = t->local_batch;
+  so.dist = o->dist; /* this rank's device, the weighting over the ranks */
   so.height = o->height;
   so.width = o->width;
   so.seed = o->seed;
@@ -248,6 +256,14 @@ static void report_notes(trainer *t) {
  * removals and the log (appended to by --resume). */
 static clm_status open_run_dir(trainer *t) {
   const clm_train_options *o = t->o;
+  /* every rank: the options (checkpoints, --resume's comparison) */
+  t->options_json = clm__train_options_json(o, o->model_path ? o->model_path : t->model_name);
+  if (!t->options_json) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+  if (t->rank != 0) { /* rank 0 alone writes the run directory; the others' records go nowhere */
+    t->log = fopen("/dev/null", "w");
+    if (!t->log) CLM_FAIL(CLM_ERR_IO, "cannot open /dev/null: %s", strerror(errno));
+    return CLM_OK;
+  }
   CLM_TRY(clm_rundir_open(o->out_dir, &t->rundir, NULL));
   const char *what = NULL;
   if (!o->resume && clm_train_dir_has_run(o->out_dir, &what)) {
@@ -264,8 +280,6 @@ static clm_status open_run_dir(trainer *t) {
       if (bad) CLM_FAIL(CLM_ERR_IO, "--overwrite: cannot remove %s/%s: %s", o->out_dir, old[i], strerror(e));
     }
   }
-  t->options_json = clm__train_options_json(o, o->model_path ? o->model_path : t->model_name);
-  if (!t->options_json) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
   char *path = clm_path_join(o->out_dir, "log.jsonl");
   if (!path) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
   t->log = fopen(path, o->resume ? "a" : "w");
@@ -284,7 +298,16 @@ static clm_status setup(trainer *t) {
   const clm_train_options *o = t->o;
   if (o->batch <= 0 || o->epochs <= 0 || o->height <= 0 || o->width <= 0)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "batch, epochs and size must be positive");
+  t->dist = o->dist;
+  t->rank = clm_dist_rank(o->dist);
+  t->ranks = clm_dist_size(o->dist);
+  if (o->batch % t->ranks)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "--batch %d is the global batch; over %d ranks it must be a multiple "
+             "of %d (each rank takes batch/ranks samples)", o->batch, t->ranks, t->ranks);
+  t->local_batch = o->batch / t->ranks;
+  t->shard = (size_t)t->rank * (size_t)t->local_batch;
   CLM_TRY(open_session(t));
+  if (o->sync_bn) clm_dist_sync_batchnorm(o->dist, t->session->ctx); /* nothing on one rank */
   t->ctx = t->session->ctx;
   t->g = t->session->g;
   t->mtl = t->session->mtl;
@@ -303,11 +326,12 @@ static clm_status setup(trainer *t) {
   int ntargets = clm_dataset_targets(t->train, &targets);
   CLM_TRY(clm_feeds_bind(t->g, targets, ntargets, 0, &t->feeds));
   for (int i = 0; i < 2; i++) {
-    CLM_TRY(clm_batch_init(&t->batches[i], &t->feeds, o->batch, o->height, o->width));
+    CLM_TRY(clm_batch_init(&t->batches[i], &t->feeds, t->local_batch, o->height, o->width));
     t->batches[i].instance_noise = o->synth.noise_instance;
   }
   CLM_TRY(clm_metrics_for_graph(t->g, &t->metrics));
   CLM_TRY(open_run_dir(t));
+  if (t->rank != 0) return CLM_OK; /* notes and per-task early stopping: rank 0's */
   report_notes(t);
   return clm_early_stop_init(&t->es, o->early_stop_patience, t->g, &t->feeds, o->out_dir, o->resume != NULL);
 }
@@ -394,7 +418,7 @@ static void log_epoch(trainer *t, const clm_epoch_report *r, const clm_mtl_snaps
 
 /* Validation: fixed-weight losses and per-task metrics (evaluate.c). */
 static clm_status validate(trainer *t, clm_epoch_report *r) {
-  CLM_TRY(clm_evaluate(t->g, &t->feeds, t->val, t->metrics, r->val_loss));
+  CLM_TRY(clm_evaluate_dist(t->g, &t->feeds, t->val, t->metrics, r->val_loss, t->dist));
   for (int i = 0; i < t->ntasks; i++) CLM_TRY(clm_metrics_result(t->metrics, i, &r->metrics[i]));
   /* uniform weights over the tasks this data has: a task whose target the data lacks for the
    * whole run (depth without disparity/) is left out, not averaged in as a 0 */
@@ -413,6 +437,7 @@ static clm_status validate(trainer *t, clm_epoch_report *r) {
  * parameters and where training stands. */
 static clm_status save(trainer *t, const char *name, int epoch, long epoch_step, const float *acc) {
   const clm_train_options *o = t->o;
+  if (t->rank != 0) return CLM_OK; /* rank 0 writes; every rank holds the same parameters */
   char best[32], since[16], h[16], w[16], seed[32], estep[24], eacc[1024] = "";
   snprintf(estep, sizeof estep, "%ld", epoch_step);
   for (int i = 0, used = 0; acc && i < 2 * t->ntasks && used < (int)sizeof eacc - 32; i++)
@@ -536,6 +561,31 @@ static void log_step(trainer *t, const clm_train_progress *p) {
   fflush(f);
 }
 
+/* A stop request (SIGINT/SIGTERM) as every rank sees it: the ranks may get the signal at
+ * different steps, so they agree on it after each step, and stop together. */
+static clm_status stop_requested(trainer *t, int *stop) {
+  int64_t flag = t->o->stop_requested && *t->o->stop_requested;
+  CLM_TRY(clm_dist_allreduce_max_int64(t->dist, &flag, 1));
+  *stop = flag != 0;
+  return CLM_OK;
+}
+
+/* --check-replicas after a step (and its testing aid, --inject-drift-at, before the check). */
+static clm_status check_replicas(trainer *t, long step) {
+  if (t->o->inject_drift_at >= 0 && step == t->o->inject_drift_at && t->rank == t->ranks - 1) {
+    clm_tensor p = clm_graph_params(t->g);
+    p.w = 1;
+    float v;
+    CLM_TRY(clm_tensor_download(t->ctx, &p, &v));
+    v += 1e-3f;
+    CLM_TRY(clm_tensor_upload(t->ctx, &p, &v));
+  }
+  if (!t->o->check_replicas) return CLM_OK;
+  CLM_TRY(clm_dist_check_replicas(t->dist, t->g, step + 1, NULL));
+  t->replica_checks++;
+  return CLM_OK;
+}
+
 /* Every log_every steps and at an epoch's last: one read of the weighting's scalars for the
  * log, the progress callback and the non-finite guard. */
 static clm_status report_step(trainer *t, int epoch, long s, float lr) {
@@ -571,11 +621,12 @@ static clm_status train_step(trainer *t, int epoch, long s, clm_optim_config *oc
   clm_early_stop_mask(&t->es, cur);
   CLM_TRY(clm_batch_upload(cur, t->g));
   if (s + 1 < t->per_epoch)
-    CLM_TRY(clm_batch_start(next, t->train, t->order + (size_t)(s + 1) * o->batch));
+    CLM_TRY(clm_batch_start(next, t->train, t->order + (size_t)(s + 1) * o->batch + t->shard));
   oc->lr = lr_at(o, epoch, t->step, t->total);
   if (o->optim.task_lr > 0) /* the schedule scales both, as for torch parameter groups */
     oc->task_lr = o->optim.lr > 0 ? o->optim.task_lr * (oc->lr / o->optim.lr) : o->optim.task_lr;
   CLM_TRY(clm_step_run(t->mtl, oc, t->opt, &t->hooks));
+  CLM_TRY(check_replicas(t, t->step));
   return clm_step_accumulate_losses(t->g, &t->losses);
 }
 
@@ -584,6 +635,7 @@ static clm_status train_step(trainer *t, int epoch, long s, clm_optim_config *oc
 static clm_status stop_mid_epoch(trainer *t, int epoch, long s) {
   float hacc[2 * CLM_MTL_MAX_TASKS];
   clm_batch_discard(&t->batches[(s + 1) & 1]);
+  CLM_TRY(clm_dist_average_state(t->dist, t->g));
   CLM_TRY(clm_tensor_download(t->ctx, &t->losses, hacc));
   CLM_TRY(save(t, "last", epoch, s + 1, hacc));
   CLM_FAIL(CLM_ERR_INTERRUPTED, "stopped on request in epoch %d at step %ld; %s/last.safetensors "
@@ -599,15 +651,18 @@ static clm_status train_epoch(trainer *t, int epoch, float *lr) {
   long s0 = epoch == t->first_epoch && t->epoch_step < t->per_epoch ? t->epoch_step : 0;
   if (s0 > 0) CLM_TRY(clm_tensor_upload(t->ctx, &t->losses, t->epoch_acc));
   else CLM_TRY(clm_tensor_fill(t->ctx, &t->losses, 0.0f));
-  CLM_TRY(clm_batch_start(&t->batches[s0 & 1], t->train, t->order + (size_t)s0 * o->batch));
+  /* this rank's slice of each step's global batch */
+  CLM_TRY(clm_batch_start(&t->batches[s0 & 1], t->train, t->order + (size_t)s0 * o->batch + t->shard));
   clm_optim_config oc = o->optim;
   for (long s = s0; s < t->per_epoch; s++) {
     CLM_TRY(train_step(t, epoch, s, &oc));
     *lr = oc.lr;
     CLM_TRY(report_step(t, epoch, s, oc.lr));
     t->step++;
-    /* at an epoch's last step the epoch ends first */
-    if (o->stop_requested && *o->stop_requested && s + 1 < t->per_epoch) return stop_mid_epoch(t, epoch, s);
+    /* a stop request mid-epoch (at an epoch's last step the epoch ends first) */
+    int stop = 0;
+    CLM_TRY(stop_requested(t, &stop));
+    if (stop && s + 1 < t->per_epoch) return stop_mid_epoch(t, epoch, s);
   }
   return CLM_OK;
 }
@@ -651,6 +706,7 @@ static clm_status end_epoch(trainer *t, int epoch, float lr, double epoch_start,
     r->task_names[i] = clm_metrics_task_name(t->metrics, i);
   }
   CLM_TRY(clm_mtl_end_epoch(t->mtl, means));
+  CLM_TRY(clm_dist_average_state(t->dist, t->g)); /* per-rank BN statistics */
   CLM_TRY(validate(t, r));
   clm_mtl_snapshot snap;
   clm_status st = clm_mtl_read(t->mtl, &snap);
@@ -687,7 +743,9 @@ static clm_status run(trainer *t) {
     st = train_epoch(t, epoch, &lr);
     if (st == CLM_OK) st = end_epoch(t, epoch, lr, epoch_start, &r);
     if (st != CLM_OK || r.stop) break;
-    if (o->stop_requested && *o->stop_requested && epoch + 1 < o->epochs)
+    int stop = 0;
+    st = stop_requested(t, &stop);
+    if (st == CLM_OK && stop && epoch + 1 < o->epochs)
       st = CLM_ERROR(CLM_ERR_INTERRUPTED, "stopped on request after epoch %d; %s/last.safetensors "
                      "holds it", epoch + 1, o->out_dir);
   }
@@ -695,6 +753,12 @@ static clm_status run(trainer *t) {
   for (int i = 0; i < 2; i++) clm_batch_discard(&t->batches[i]);
   free(t->order);
   t->order = NULL;
+  if (st == CLM_OK && o->check_replicas) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "--check-replicas: the parameters of all %d ranks were identical after "
+             "each of %ld steps", t->ranks, t->replica_checks);
+    note(t, "replicas", msg);
+  }
   return st;
 }
 
@@ -706,6 +770,8 @@ clm_status clm_train_run(const clm_train_options *opt, const clm_train_callbacks
   t.cb = cb;
   clm_status st = setup(&t);
   if (st == CLM_OK && opt->resume) st = restore(&t);
+  /* every replica starts from rank 0's parameters and statistics */
+  if (st == CLM_OK) st = clm_dist_broadcast_params(t.dist, t.g);
   if (st == CLM_OK) st = run(&t);
   teardown(&t); /* frees only: clm_last_error() still holds the first failure */
   return st;
