@@ -484,7 +484,7 @@ static void run_method(clm_context *ctx, int meth) {
     if (st == CLM_OK) st = clm_graph_set_input(g, "labels", hl);
     if (st == CLM_OK) st = clm_graph_set_input(g, "depth", hd);
     if (st == CLM_OK) st = clm_graph_set_input(g, "zt", hz);
-    if (st == CLM_OK) st = clm_mtl_train_step(m, &oc, &os);
+    if (st == CLM_OK) st = clm_step_run(m, &oc, &os, NULL);
     clm_mtl_snapshot snap;
     if (st == CLM_OK) st = clm_mtl_read(m, &snap);
     snprintf(name, sizeof name, "%s step %d", nm, t + 1);

@@ -234,7 +234,7 @@ static void run_alpha(clm_context *ctx, double alpha, int resume_after) {
     if (st == CLM_OK) st = clm_graph_set_input(g, "labels", hl);
     if (st == CLM_OK) st = clm_graph_set_input(g, "depth", hd);
     if (st == CLM_OK) st = clm_graph_set_input(g, "zt", hz);
-    if (st == CLM_OK) st = clm_mtl_train_step(m, &oc, &os);
+    if (st == CLM_OK) st = clm_step_run(m, &oc, &os, NULL);
     clm_mtl_snapshot snap;
     if (st == CLM_OK) st = clm_mtl_read(m, &snap);
     snprintf(name, sizeof name, "alpha %g%s step %d", alpha, resume_after > 0 ? " resumed" : "", t + 1);

@@ -75,7 +75,7 @@ static void rig_free(rig *r) {
 static clm_status train(rig *r, int steps, float lr) {
   clm_optim_config oc = clm_optim_defaults(CLM_OPTIM_ADAM);
   oc.lr = lr;
-  for (int s = 0; s < steps; s++) { clm_status st = clm_mtl_train_step(r->m, &oc, &r->opt); if (st != CLM_OK) return st; }
+  for (int s = 0; s < steps; s++) { clm_status st = clm_step_run(r->m, &oc, &r->opt, NULL); if (st != CLM_OK) return st; }
   return CLM_OK;
 }
 
@@ -175,7 +175,7 @@ static void test_gradnorm_step(clm_context *ctx) {
   clm_mtl_snapshot first, last;
   int steps = test_small() ? 4 : 60;
   for (int s = 0; s < steps && st == CLM_OK; s++) {
-    st = clm_mtl_train_step(m, &oc, &os);
+    st = clm_step_run(m, &oc, &os, NULL);
     if (s == 0 && st == CLM_OK) st = clm_mtl_read(m, &first);
   }
   test_status("gradnorm steps", st);

@@ -3,7 +3,8 @@
  * metrics, validation loss falls, and callbacks see progress; a run stopped after two epochs
  * and resumed for the third writes the same checkpoint, byte for byte, as one that ran
  * straight through: with uncertainty weighting, with GradNorm (its initial losses L(0) and step
- * count travel in the checkpoint) and with non-finite steps (their counters too). DWA with
+ * count travel in the checkpoint), with non-finite steps (their counters too) and with DWA
+ * (the epoch means its weights follow come back with the weighting's state). DWA with
  * weight decay keeps its weights exactly 1 through its first two epochs: the task parameters
  * never decay. */
 #include <stdio.h>
@@ -268,6 +269,7 @@ int main(void) {
   test_resume(CLM_MTL_UNCERTAINTY, -1);
   test_resume(CLM_MTL_GRADNORM, -1);
   test_resume(CLM_MTL_GRADNORM, 10);
+  test_resume(CLM_MTL_DWA, -1); /* the third epoch weighs by the first two's means */
   test_dwa_decay();
   return test_finish();
 }

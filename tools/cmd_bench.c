@@ -71,53 +71,38 @@ static void progress(const bench_device *d, const char *fmt, ...) {
   va_end(ap);
 }
 
-/* ---- a training session: one context and a compiled training graph, ready to step ---------- */
+/* ---- a training session (step.h): one context and a compiled training graph, ready to step -- */
 
 typedef struct session {
-  clm_context *ctx;
-  clm_graph *g;
-  clm_mtl *mtl;
-  clm_optim_state opt;
+  clm_session *s;
   clm_optim_config cfg;
 } session;
 
-static void session_close_training(session *s) {
-  clm_optim_state_free(&s->opt);
-  memset(&s->opt, 0, sizeof s->opt);
-  clm_mtl_free(s->mtl);
-  s->mtl = NULL;
-  clm_graph_free(s->g);
-  s->g = NULL;
-}
-
 static void session_close(session *s) {
-  session_close_training(s);
-  clm_context_free(s->ctx);
-  s->ctx = NULL;
+  clm_session_close(s->s);
+  s->s = NULL;
 }
 
 static clm_status train_step(session *s, double *ms) {
   double t0 = clm_time_seconds();
-  CLI_TRY(clm_mtl_train_step(s->mtl, &s->cfg, &s->opt));
-  CLI_TRY(clm_context_finish(s->ctx));
+  CLI_TRY(clm_step_run(s->s->mtl, &s->cfg, &s->s->opt, NULL));
+  CLI_TRY(clm_context_finish(s->s->ctx));
   *ms = (clm_time_seconds() - t0) * 1e3;
   return CLM_OK;
 }
 
-/* Context, graph, inputs, weighting and optimizer state, then one train step. */
+/* The session (context, graph, weighting and optimizer state), inputs, then one train step. */
 static clm_status session_open(const bench_opts *o, const clm_context_options *co, session *s) {
   memset(s, 0, sizeof *s);
-  CLI_TRY(clm_context_create_with(co, &s->ctx));
-  CLI_TRY(clm_graph_create(s->ctx, &s->g));
-  CLI_TRY(clm_graph_load(s->g, o->model));
-  clm_graph_options go = {o->batch, o->height, o->width, 1, -1, 0};
-  CLI_TRY(clm_graph_set_multi_backward(s->g, clm_mtl_strategy_needs_task_grads(o->strategy))); /* per task */
-  CLI_TRY(clm_graph_compile(s->g, &go));
-  CLI_TRY(cli_fill_inputs(s->ctx, s->g, 1));
-  clm_mtl_config mc;
-  CLI_TRY(clm_mtl_config_for_graph(s->g, o->strategy, &mc));
-  CLI_TRY(clm_mtl_create(s->g, &mc, &s->mtl));
-  CLI_TRY(clm_optim_state_init(s->ctx, clm_graph_params(s->g).w, &s->opt));
+  clm_session_options so = clm_session_defaults();
+  so.context = co;
+  so.model_path = o->model;
+  so.batch = o->batch;
+  so.height = o->height;
+  so.width = o->width;
+  so.weighting.strategy = o->strategy;
+  CLI_TRY(clm_session_open(&so, &s->s));
+  CLI_TRY(cli_fill_inputs(s->s->ctx, s->s->g, 1));
   s->cfg = clm_optim_defaults(CLM_OPTIM_ADAM);
   double ms;
   return train_step(s, &ms);
@@ -323,9 +308,9 @@ static int cmp_op(const void *a, const void *b) {
 
 /* Profiled steps: per-(node, pass) medians, FLOP per step and the loss nodes' share. */
 static clm_status profile_steps(const bench_opts *o, session *s, bench_device *d) {
-  CLI_TRY(clm_graph_profile_enable(s->g, 1));
+  CLI_TRY(clm_graph_profile_enable(s->s->g, 1));
   double *ms = calloc((size_t)o->steps, sizeof *ms);
-  int n = clm_graph_profile_count(s->g);
+  int n = clm_graph_profile_count(s->s->g);
   d->ops = calloc((size_t)n + 1, sizeof *d->ops);
   if (!ms || !d->ops) {
     free(ms);
@@ -343,7 +328,7 @@ static clm_status profile_steps(const bench_opts *o, session *s, bench_device *d
   free(ms);
   for (int i = 0; i < n && st == CLM_OK; i++) {
     clm_op_profile p;
-    st = clm_graph_profile_get(s->g, i, &p);
+    st = clm_graph_profile_get(s->s->g, i, &p);
     if (st != CLM_OK || p.calls == 0) continue;
     bench_op *b = &d->ops[d->nops++];
     snprintf(b->node, sizeof b->node, "%s", p.node);
@@ -362,7 +347,7 @@ static clm_status profile_steps(const bench_opts *o, session *s, bench_device *d
     }
   }
   qsort(d->ops, (size_t)d->nops, sizeof *d->ops, cmp_op);
-  clm_status off = clm_graph_profile_enable(s->g, 0);
+  clm_status off = clm_graph_profile_enable(s->s->g, 0);
   return st != CLM_OK ? st : off;
 }
 
@@ -444,18 +429,18 @@ static void bench_device_run(const bench_opts *o, const char *spec, bench_device
   }
   d->train = spread_of(ms, o->steps);
   d->train_ms = d->train.median;
-  clm_context_memory(s.ctx, NULL, &d->peak_bytes);
+  clm_context_memory(s.s->ctx, NULL, &d->peak_bytes);
 
   if (profile_steps(o, &s, d) != CLM_OK) { fail(d, "profiled step"); goto done; }
-  session_close_training(&s);
+  clm_session_release_graph(s.s);
   progress(d, "profiled steps: median %.1f ms, %.2f GFLOP per step", d->profiled_ms,
            d->flop_per_step * 1e-9);
 
-  if (infer_time(o, s.ctx, &d->infer) != CLM_OK) { fail(d, "inference"); goto done; }
+  if (infer_time(o, s.s->ctx, &d->infer) != CLM_OK) { fail(d, "inference"); goto done; }
   d->infer_ms = d->infer.median;
   progress(d, "inference: median %.1f ms", d->infer_ms);
 
-  if (clm_probe_run(s.ctx, NULL, &d->probe) != CLM_OK) { fail(d, "probe"); goto done; }
+  if (clm_probe_run(s.s->ctx, NULL, &d->probe) != CLM_OK) { fail(d, "probe"); goto done; }
   progress(d, "probe: %.2f GB/s, %.1f GFLOP/s", d->probe.bandwidth_gbs, d->probe.peak_gflops);
 done:
   free(ms);

@@ -42,32 +42,26 @@ static clm_status measure(const ranks_opts *o, clm_dist *dist, double *step_ms, 
     CLI_TRY(clm_dist_device_spec(dist, want, spec, sizeof spec));
     co.device = spec;
   }
-  clm_context *ctx = NULL;
-  clm_graph *g = NULL;
-  clm_mtl *mtl = NULL;
-  clm_optim_state opt;
-  memset(&opt, 0, sizeof opt);
+  clm_session_options so = clm_session_defaults();
+  so.context = &co;
+  so.model_path = o->model;
+  so.batch = o->batch / ranks;
+  so.height = o->height;
+  so.width = o->width;
+  so.seed = 1;
+  so.weighting.strategy = o->strategy;
+  clm_session *s = NULL;
   double *steps = calloc((size_t)o->steps, sizeof *steps), *comm = calloc((size_t)o->steps, sizeof *comm);
-  clm_status st = steps && comm ? clm_context_create_with(&co, &ctx) : CLM_ERR_HOST_MEMORY;
-  if (st == CLM_OK) snprintf(device, device_size, "%s", clm_context_device(ctx)->name);
-  if (st == CLM_OK) st = clm_graph_create(ctx, &g);
-  if (st == CLM_OK) st = clm_graph_load(g, o->model);
-  clm_graph_options go = {o->batch / ranks, o->height, o->width, 1, -1, 0};
-  if (st == CLM_OK) st = clm_graph_set_multi_backward(g, clm_mtl_strategy_needs_task_grads(o->strategy));
-  if (st == CLM_OK) st = clm_graph_compile(g, &go);
-  if (st == CLM_OK) st = clm_graph_init_params(g, 1);
-  if (st == CLM_OK) st = cli_fill_inputs(ctx, g, 1 + (uint64_t)clm_dist_rank(dist));
-  clm_mtl_config mc;
-  if (st == CLM_OK) st = clm_mtl_config_for_graph(g, o->strategy, &mc);
-  if (st == CLM_OK) st = clm_mtl_create(g, &mc, &mtl);
-  if (st == CLM_OK) st = clm_mtl_set_dist(mtl, dist);
-  if (st == CLM_OK) st = clm_optim_state_init(ctx, clm_graph_params(g).w, &opt);
+  clm_status st = steps && comm ? clm_session_open(&so, &s) : CLM_ERR_HOST_MEMORY;
+  if (st == CLM_OK) snprintf(device, device_size, "%s", clm_context_device(s->ctx)->name);
+  if (st == CLM_OK) st = cli_fill_inputs(s->ctx, s->g, 1 + (uint64_t)clm_dist_rank(dist));
+  if (st == CLM_OK) st = clm_mtl_set_dist(s->mtl, dist); /* the device was chosen above */
   clm_optim_config cfg = clm_optim_defaults(CLM_OPTIM_ADAM);
   for (int i = 0; i < o->warmup + o->steps && st == CLM_OK; i++) {
     st = clm_dist_barrier(dist); /* every rank starts each step together */
     double t0 = clm_time_seconds(), c0 = clm_dist_comm_seconds(dist);
-    if (st == CLM_OK) st = clm_mtl_train_step(mtl, &cfg, &opt);
-    if (st == CLM_OK) st = clm_context_finish(ctx);
+    if (st == CLM_OK) st = clm_step_run(s->mtl, &cfg, &s->opt, NULL);
+    if (st == CLM_OK) st = clm_context_finish(s->ctx);
     if (st == CLM_OK && i >= o->warmup) {
       steps[i - o->warmup] = (clm_time_seconds() - t0) * 1e3;
       comm[i - o->warmup] = (clm_dist_comm_seconds(dist) - c0) * 1e3;
@@ -81,10 +75,7 @@ static clm_status measure(const ranks_opts *o, clm_dist *dist, double *step_ms, 
   }
   free(steps);
   free(comm);
-  clm_optim_state_free(&opt);
-  clm_mtl_free(mtl);
-  clm_graph_free(g);
-  clm_context_free(ctx);
+  clm_session_close(s);
   return st;
 }
 

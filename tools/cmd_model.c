@@ -56,41 +56,38 @@ int cmd_model(int argc, char **argv) {
     fprintf(stderr, "clmtl model: %s\n", cli_error());
     return 2;
   }
-  clm_context *ctx = NULL;
-  clm_graph *g = NULL;
-  clm_optim_state opt = {0};
-  clm_mtl *mtl = NULL;
+  clm_context_options co = cli_context_options_from_env();
+  co.device = cli_device(device);
+  clm_session_options so = clm_session_defaults();
+  so.context = &co;
+  so.model_path = path;
+  so.batch = batch;
+  so.height = height;
+  so.width = width;
+  so.training = steps > 0;
+  so.weighting.strategy = strategy;
+  so.moments = 2; /* Adam's m and v */
+  clm_session *s = NULL;
   rc = 1;
-  if (cli_context_create(device, &ctx) != CLM_OK) goto fail;
-  printf("device: %s (%s)\n", clm_context_device(ctx)->name, clm_context_device(ctx)->platform);
-  if (clm_graph_create(ctx, &g) != CLM_OK || clm_graph_load(g, path) != CLM_OK) goto fail;
-  clm_graph_options o = {batch, height, width, steps > 0, -1, 0};
-  if (steps > 0) clm_graph_expect_moments(g, 2); /* Adam's m and v */
-  /* gradnorm and the gradient methods: a backward per task after each forward */
-  if (clm_graph_set_multi_backward(g, steps > 0 && clm_mtl_strategy_needs_task_grads(strategy)) != CLM_OK ||
-      clm_graph_compile(g, &o) != CLM_OK)
-    goto fail;
-  clm_graph_print(g, stdout);
+  if (clm_session_open(&so, &s) != CLM_OK) goto fail;
+  printf("device: %s (%s)\n", clm_context_device(s->ctx)->name, clm_context_device(s->ctx)->platform);
+  clm_graph_print(s->g, stdout);
   if (steps > 0) {
-    if (cli_fill_inputs(ctx, g, 1) != CLM_OK) goto fail;
+    if (cli_fill_inputs(s->ctx, s->g, 1) != CLM_OK) goto fail;
     clm_optim_config cfg = clm_optim_defaults(CLM_OPTIM_ADAM);
     cfg.lr = lr;
-    clm_mtl_config mc;
-    if (clm_mtl_config_for_graph(g, strategy, &mc) != CLM_OK || clm_mtl_create(g, &mc, &mtl) != CLM_OK ||
-        clm_optim_state_init(ctx, clm_graph_params(g).w, &opt) != CLM_OK)
-      goto fail;
     printf("weighting: %s\n", clm_mtl_strategy_name(strategy));
-    for (int s = 0; s < steps; s++) {
+    for (int i = 0; i < steps; i++) {
       double t0 = clm_time_seconds();
-      if (clm_mtl_train_step(mtl, &cfg, &opt) != CLM_OK || clm_context_finish(ctx) != CLM_OK) goto fail;
+      if (clm_step_run(s->mtl, &cfg, &s->opt, NULL) != CLM_OK || clm_context_finish(s->ctx) != CLM_OK) goto fail;
       double ms = (clm_time_seconds() - t0) * 1e3;
       clm_mtl_snapshot snap;
-      if (clm_mtl_read(mtl, &snap) != CLM_OK) goto fail;
-      printf("step %3d  %7.1f ms  total %.4f", s + 1, ms, snap.total);
-      for (int i = 0; i < snap.ntasks; i++) {
-        printf("  %s %.4f (w %.3f", clm_graph_loss_layer(g, i)->name + 5 /* "task." */, snap.loss[i],
-               snap.weight[i]);
-        if (snap.sigma[i] == snap.sigma[i]) printf(", σ %.3f", snap.sigma[i]);
+      if (clm_mtl_read(s->mtl, &snap) != CLM_OK) goto fail;
+      printf("step %3d  %7.1f ms  total %.4f", i + 1, ms, snap.total);
+      for (int k = 0; k < snap.ntasks; k++) {
+        printf("  %s %.4f (w %.3f", clm_graph_loss_layer(s->g, k)->name + 5 /* "task." */, snap.loss[k],
+               snap.weight[k]);
+        if (snap.sigma[k] == snap.sigma[k]) printf(", σ %.3f", snap.sigma[k]);
         printf(")");
       }
       printf("%s\n", snap.skipped_steps ? "  [non-finite steps skipped]" : "");
@@ -99,9 +96,6 @@ int cmd_model(int argc, char **argv) {
   rc = 0;
 fail:
   if (rc) fprintf(stderr, "clmtl model: %s\n", cli_error());
-  clm_optim_state_free(&opt);
-  clm_mtl_free(mtl);
-  clm_graph_free(g);
-  clm_context_free(ctx);
+  clm_session_close(s);
   return rc;
 }

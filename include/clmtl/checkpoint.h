@@ -26,6 +26,7 @@
 
 #include <stdint.h>
 #include "clmtl/graph.h"
+#include "clmtl/mtl.h"
 #include "clmtl/optim.h"
 #include "clmtl/export.h"
 
@@ -113,6 +114,26 @@ CLMTL_API clm_status clm_checkpoint_meta_int(const char *path, const clm_checkpo
                                    const char *key, long long lo, long long hi, long long *out);
 CLMTL_API clm_status clm_checkpoint_meta_double(const char *path, const clm_checkpoint_meta *meta, int n,
                                       const char *key, double lo, double hi, double *out);
+/* count comma-separated numbers in metadata `key`, nothing else (NaN allowed: a task without
+ * samples has a NaN mean); same errors as clm_checkpoint_meta_int. */
+CLMTL_API clm_status clm_checkpoint_meta_list(const char *path, const clm_checkpoint_meta *meta, int n,
+                                              const char *key, double *out, int count);
+
+/* The multi-task weighting's state (mtl.h, clm_mtl_state) in a checkpoint's metadata (src/train/
+ * checkpoint_mtl.c): "mtl_steps", "gradnorm_l0", "skipped_steps", "skipped_in_a_row" (in that
+ * order in out[0..3]), then "dwa_epochs", "dwa_last", "dwa_before" (the epoch means, out[4..6]).
+ * The values are written into *text, which must outlive out. */
+#define CLM_CHECKPOINT_MTL_KEYS 7
+typedef struct clm_checkpoint_mtl_text {
+  char steps[24], l0[512], skipped[2][24], epochs[16], means[2][512];
+} clm_checkpoint_mtl_text;
+CLMTL_API void clm_checkpoint_mtl_meta(const clm_mtl_state *st, clm_checkpoint_mtl_text *text,
+                                       clm_checkpoint_meta out[CLM_CHECKPOINT_MTL_KEYS]);
+/* The state of `ntasks` tasks back from those keys, every value checked: the epoch means are
+ * required; checkpoints from before the others were saved leave them as a fresh run's (0).
+ * clm_mtl_state_set then restores it in one call. */
+CLMTL_API clm_status clm_checkpoint_mtl_state(const char *path, const clm_checkpoint_meta *meta, int n,
+                                              int ntasks, clm_mtl_state *out);
 
 /* Whether the checkpoint at `path` (its metadata meta, n) was written for the model `text`
  * (read from `text_name`, for messages): "model_fnv1a64" must be present and, when the file

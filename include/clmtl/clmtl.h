@@ -20,6 +20,7 @@
 #include "clmtl/data.h"
 #include "clmtl/infer.h"
 #include "clmtl/train.h"
+#include "clmtl/step.h"
 #include "clmtl/tune.h"
 #include "clmtl/bench.h"
 #include "clmtl/feeds.h"

@@ -129,6 +129,10 @@ typedef struct clm_graph_options {
  * backward per forward and the least memory. CLM_ERR_INVALID_ARG once compiled. */
 CLMTL_API clm_status clm_graph_set_multi_backward(clm_graph *g, int on);
 
+/* Before clm_graph_compile: the seed compile initialises the parameters from
+ * (clm_graph_init_params; 0 by default). */
+CLMTL_API void clm_graph_set_seed(clm_graph *g, unsigned long long seed);
+
 /* Before clm_graph_compile: the caller will allocate `count` more parameter-sized buffers
  * (optimizer moments: Adam 2, SGD with momentum 1), to be counted in compile's memory check. */
 CLMTL_API void clm_graph_expect_moments(clm_graph *g, int count);
@@ -144,7 +148,7 @@ CLMTL_API void clm_graph_expect_moments(clm_graph *g, int count);
  * largest layer, before anything is allocated. A graph created without a context
  * (clm_graph_create(NULL, ...)) is planned but not allocated: shapes, parameter layout and
  * arena placement for a CPU device, with no budget check; only the accessors of shapes and
- * sizes (clm_graph_print, clm_graph_device_bytes, ...) may be used on it. Parameters are initialised as PyTorch does, from `seed`
+ * sizes (clm_graph_print, clm_graph_device_bytes, ...) may be used on it. Parameters are initialised as PyTorch does, from the seed clm_graph_set_seed gave (0 by default)
  * via clm_graph_init_params. May be called once per graph.
  *
  * Fusion (opt->fuse): a conv/deconv layer with bn and act runs batch norm and its activation

@@ -29,6 +29,12 @@ CLMTL_API clm_mtl_scalars clm_mtl_scalars_graph(const clm_graph *g);
  * softmax_xent, N·C·H·W elements for l1/l2, matching how the losses count). */
 CLMTL_API clm_status clm_mtl_config_for_graph(const clm_graph *g, clm_mtl_strategy strategy,
                                     clm_mtl_config *cfg);
+/* The same from a caller's settings (a training run's options): strategy, clamp, gating,
+ * gradnorm α, dwa T, cagrad c and seed from `settings`; kind and valid total from g; the fixed
+ * weights and initial parameters from `settings` when settings->ntasks is g's loss count, else
+ * as clm_mtl_config_for_graph sets them. */
+CLMTL_API clm_status clm_mtl_config_bind(const clm_graph *g, const clm_mtl_config *settings,
+                                         clm_mtl_config *cfg);
 
 typedef struct clm_mtl clm_mtl;
 
@@ -44,35 +50,46 @@ CLMTL_API clm_status clm_mtl_weigh(clm_mtl *m);
 /* Device scalar of the weighted total: the optimizer's guard. */
 CLMTL_API clm_tensor clm_mtl_total(const clm_mtl *m);
 
-/* One training step, all on the device: zero gradients, forward, weigh, backward, optimizer
- * update of network and task parameters together (skipped, state untouched, when the total
- * is NaN or Inf). For gradnorm it also takes, per task, the gradient norm of that task's loss
- * alone at the last shared layer (one partial backward per task, from that task's loss down
- * to the shared layer only: clm_graph_backward_partial; the graph must be compiled after
- * clm_graph_set_multi_backward(g, 1), else clm_mtl_create fails), writes the weight gradient into the task
- * parameters' gradient before the optimizer and renormalises the weights to sum to K after
- * it. The weights are updated by the same optimizer as the network, as in Chen et al.
- * The gradient methods replace the backward by their per-task passes and combination
- * ("Gradient methods" below; same multi-backward requirement); rlw draws its weights
- * before the forward. */
-CLMTL_API clm_status clm_mtl_train_step(clm_mtl *m, const clm_optim_config *opt, clm_optim_state *state);
+/* The graph the weighting is bound to. */
+CLMTL_API clm_graph *clm_mtl_graph(const clm_mtl *m);
+
+/* The weighting's parts of one training step; the step itself (forward, these, the optimizer)
+ * is clm_step_run (step.h), in this order:
+ *   clm_mtl_begin_step  before the forward: rlw draws this step's weights softmax(z);
+ *   clm_mtl_gradients   after the forward: the weighted total, the seeds and the whole flat
+ *                       gradient (zeroed first), task parameters' gradient included. Most
+ *                       strategies weigh and run one backward. gradnorm first takes, per task,
+ *                       the gradient norm of that task's loss alone at the last shared layer
+ *                       (one partial backward per task, from that task's loss down to the
+ *                       shared layer only; the graph must be compiled after
+ *                       clm_graph_set_multi_backward(g, 1), else clm_mtl_create fails) and
+ *                       writes its weight gradient into the task parameters' gradient. The
+ *                       gradient methods replace the backward by their per-task passes and
+ *                       combination ("Gradient methods" below; same multi-backward
+ *                       requirement). A non-finite total is counted on the device;
+ *   clm_mtl_end_step    after the optimizer (which skips the update when the total is NaN
+ *                       or Inf): gradnorm renormalises its weights to sum to K; the step
+ *                       count advances. */
+CLMTL_API clm_status clm_mtl_begin_step(clm_mtl *m);
+CLMTL_API clm_status clm_mtl_gradients(clm_mtl *m);
+CLMTL_API clm_status clm_mtl_end_step(clm_mtl *m);
 
 /* Per-parameter optimizer settings for the graph's parameters on s (after
  * clm_optim_state_init with the graph's parameter count), as PyTorch parameter groups: the K
  * task parameters form s's task range (learning rate opt->task_lr, never decayed; every
- * clm_mtl_train_step sets that range too, so they never decay even without this call);
+ * clm_step_run sets that range too, so they never decay even without this call);
  * convolution weights decay; biases and batch-norm γ, β decay unless decay_bias_norm is 0. */
 CLMTL_API clm_status clm_mtl_optim_setup(clm_mtl *m, clm_optim_state *s, int decay_bias_norm);
 
-/* Data-parallel training (dist.h): the training step reduces the losses and valid counts over
- * d's ranks after the forward (so every strategy weighs the global batch's losses), GradNorm's
- * per-task gradient norms at the shared layer, and the gradient after the backward; every rank
- * then takes the same optimizer step. NULL or one rank: a single device. The gradient methods
+/* Data-parallel training (dist.h): clm_mtl_gradients reduces the losses and valid counts over
+ * d's ranks first (so every strategy weighs the global batch's losses), GradNorm's per-task
+ * gradient norms at the shared layer, and the gradient after the backward; every rank then
+ * takes the same optimizer step. NULL or one rank: a single device. The gradient methods
  * (pcgrad ... aligned-mtl) are refused over several ranks. */
 CLMTL_API clm_status clm_mtl_set_dist(clm_mtl *m, clm_dist *d);
 
-/* Call once at the end of each epoch with the K epoch-mean raw losses: dwa sets the weights
- * of the next epoch from them; the other strategies ignore it. */
+/* Call once at the end of each epoch with the K epoch-mean raw losses: every strategy records
+ * the last two (clm_mtl_state), and dwa sets the weights of the next epoch from them. */
 CLMTL_API clm_status clm_mtl_end_epoch(clm_mtl *m, const float *epoch_means);
 
 /* gradnorm: the last shared layer, the last convolution that two or more losses depend on
@@ -96,15 +113,23 @@ typedef struct clm_mtl_snapshot {
 
 CLMTL_API clm_status clm_mtl_read(clm_mtl *m, clm_mtl_snapshot *out);
 
-/* What a resumed run needs beyond the task parameters and the optimizer state, for
- * checkpoints: gradnorm's initial losses L_i(0) (0: not recorded yet) and its count of
- * steps taken (a resumed run must not record them again), and the non-finite step counters
- * the guard reports. Every strategy has them (unused ones stay 0). Blocking. */
+/* What a resumed run needs beyond the task parameters (the uncertainty strategies' log
+ * variances, the gradnorm, dwa and rlw weights: in the graph's parameters) and the optimizer
+ * state, for checkpoints: gradnorm's initial losses L_i(0) (0: not recorded yet) and its count
+ * of steps taken (a resumed run must not record them again), the non-finite step counters the
+ * guard reports, and the epoch means clm_mtl_end_epoch recorded (dwa's history). Every
+ * strategy has them (unused ones stay 0). Blocking. clm_mtl_state_set restores all of it in
+ * one call; for dwa it also sets the weights of the epoch that follows (as the last
+ * clm_mtl_end_epoch did). clm_checkpoint_mtl_meta / clm_checkpoint_mtl_restore (checkpoint.h)
+ * carry it through a checkpoint's metadata. */
 typedef struct clm_mtl_state {
   int ntasks;
-  long steps;                      /* clm_mtl_train_step calls so far */
+  long steps;                      /* training steps so far (clm_mtl_end_step calls) */
   float l0[CLM_MTL_MAX_TASKS];     /* gradnorm: L_i(0) */
   float skipped_steps, skipped_in_a_row;
+  int epochs;                      /* epochs recorded by clm_mtl_end_epoch */
+  double last[CLM_MTL_MAX_TASKS];  /* their means: of the last one ... */
+  double before[CLM_MTL_MAX_TASKS];/* ... and of the one before it */
 } clm_mtl_state;
 
 CLMTL_API clm_status clm_mtl_state_get(clm_mtl *m, clm_mtl_state *out);

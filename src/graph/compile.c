@@ -363,5 +363,5 @@ clm_status clm_graph_compile(clm_graph *g, const clm_graph_options *opt) {
   CLM_TRY(clm_graph_plan(g));
   if (!g->ctx) return CLM_OK; /* planned only: no buffers to initialise, nothing to run */
   g->compiled = 1;
-  return clm_graph_init_params(g, 0);
+  return clm_graph_init_params(g, g->init_seed);
 }

@@ -101,6 +101,7 @@ struct clm_graph {
   char source_file[256];
   int sources;                 /* texts parsed into this graph */
   int moments;                 /* clm_graph_expect_moments */
+  unsigned long long init_seed; /* clm_graph_set_seed */
 };
 
 /* Records the text a parse read (a copy) and its file name; parse.c calls it. */

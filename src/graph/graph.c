@@ -48,6 +48,7 @@ clm_status clm_graph_set_source(clm_graph *g, const char *filename, const char *
 
 const char *clm_graph_model_text(const clm_graph *g) { return g->source_text; }
 void clm_graph_expect_moments(clm_graph *g, int count) { g->moments = count > 0 ? count : 0; }
+void clm_graph_set_seed(clm_graph *g, unsigned long long seed) { g->init_seed = seed; }
 const char *clm_graph_model_file(const clm_graph *g) { return g->source_file; }
 
 void clm_layer_defaults(clm_layer *l, clm_layer_type type, const char *name) {

@@ -22,6 +22,7 @@ typedef struct gm_range {
 
 struct clm_gm {
   clm_graph *g;
+  clm_context *ctx; /* g's */
   clm_mtl_config cfg;
   int K;
   gm_range *shared;  /* the shared parameters' ranges (not mgda-ub) */
@@ -152,6 +153,7 @@ clm_status clm_gm_create(clm_graph *g, const clm_mtl_config *cfg, clm_gm **out) 
   clm_gm *gm = calloc(1, sizeof *gm);
   if (!gm) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
   gm->g = g;
+  gm->ctx = clm_graph_context(g);
   gm->cfg = *cfg;
   gm->K = cfg->ntasks;
   gm->rep = -1;
@@ -162,10 +164,10 @@ clm_status clm_gm_create(clm_graph *g, const clm_mtl_config *cfg, clm_gm **out) 
                    "with", clm_mtl_strategy_name(cfg->strategy), gm->K, gm->len);
   size_t groups = (gm->len + 255) / 256;
   gm->groups = (int)(groups < 1 ? 1 : groups > GRAM_MAX_GROUPS ? GRAM_MAX_GROUPS : groups);
-  if (st == CLM_OK) st = clm_buffer_alloc(clm_graph_context(g), k * gm->len, &gm->rows);
-  if (st == CLM_OK && gm->keep_floats) st = clm_buffer_alloc(clm_graph_context(g), gm->keep_floats, &gm->save);
+  if (st == CLM_OK) st = clm_buffer_alloc(gm->ctx, k * gm->len, &gm->rows);
+  if (st == CLM_OK && gm->keep_floats) st = clm_buffer_alloc(gm->ctx, gm->keep_floats, &gm->save);
   if (st == CLM_OK)
-    st = clm_buffer_alloc(clm_graph_context(g), k * k + k + k * k * (size_t)gm->groups, &gm->small);
+    st = clm_buffer_alloc(gm->ctx, k * k + k + k * k * (size_t)gm->groups, &gm->small);
   if (st != CLM_OK) {
     clm_gm_free(gm);
     return st;
@@ -203,7 +205,7 @@ static clm_status take(clm_gm *gm, clm_mem src, size_t soff, clm_mem dst, size_t
                        int clear) {
   clm_tensor s = clm_tensor_view(src, soff, 1, 1, 1, (int)n);
   clm_tensor d = clm_tensor_view(dst, doff, 1, 1, 1, (int)n);
-  return clm_launch_1d(clm_graph_context(gm->g), "gradmethods", "gm_take", n, "ttii", &s, &d, (int)n, clear);
+  return clm_launch_1d(gm->ctx, "gradmethods", "gm_take", n, "ttii", &s, &d, (int)n, clear);
 }
 
 /* gram = rows · rowsᵀ (K×K), two deterministic stages over a (chunk, i, j) grid. */
@@ -211,15 +213,15 @@ static clm_status gram(clm_gm *gm) {
   static const char *const names[] = {"gm_gram_partial", "gm_gram_final"};
   cl_kernel kk[2];
   size_t wg;
-  CLM_TRY(clm_tree_kernels(clm_graph_context(gm->g), "gradmethods", "GM_WG", 2, names, kk, &wg));
+  CLM_TRY(clm_tree_kernels(gm->ctx, "gradmethods", "GM_WG", 2, names, kk, &wg));
   size_t k = (size_t)gm->K;
   clm_tensor rows = clm_tensor_view(gm->rows, 0, 1, 1, 1, 1);
   size_t global[3] = {(size_t)gm->groups * wg, k, k}, fglobal[3] = {wg, k, k};
   size_t local[3] = {wg, 1, 1};
   CLM_TRY(clm_kernel_args(kk[0], "tiiit", &rows, (int)gm->len, gm->K, gm->groups, &gm->part));
-  CLM_TRY(clm_kernel_launch(clm_graph_context(gm->g), kk[0], 3, global, local));
+  CLM_TRY(clm_kernel_launch(gm->ctx, kk[0], 3, global, local));
   CLM_TRY(clm_kernel_args(kk[1], "tiit", &gm->part, gm->K, gm->groups, &gm->gram));
-  return clm_kernel_launch(clm_graph_context(gm->g), kk[1], 3, fglobal, local);
+  return clm_kernel_launch(gm->ctx, kk[1], 3, fglobal, local);
 }
 
 /* Reads the Gram, solves on the host, uploads α into gm->alpha and `weights`; *bad = 1 when
@@ -229,7 +231,7 @@ static clm_status solve(clm_gm *gm, long step, const int *active, const clm_tens
   int k = gm->K;
   float hg[CLM_MTL_MAX_TASKS * CLM_MTL_MAX_TASKS], ha[CLM_MTL_MAX_TASKS];
   double dg[CLM_MTL_MAX_TASKS * CLM_MTL_MAX_TASKS], da[CLM_MTL_MAX_TASKS];
-  CLM_TRY(clm_tensor_download(clm_graph_context(gm->g), &gm->gram, hg));
+  CLM_TRY(clm_tensor_download(gm->ctx, &gm->gram, hg));
   for (int i = 0; i < k * k; i++) dg[i] = hg[i];
   CLM_TRY(clm_gm_solve(&gm->cfg, step, dg, active, da));
   *bad = 0;
@@ -237,8 +239,8 @@ static clm_status solve(clm_gm *gm, long step, const int *active, const clm_tens
     ha[i] = (float)da[i];
     *bad |= !isfinite(ha[i]);
   }
-  CLM_TRY(clm_tensor_upload(clm_graph_context(gm->g), &gm->alpha, ha));
-  if (weights && clm_tensor_present(weights)) CLM_TRY(clm_tensor_upload(clm_graph_context(gm->g), weights, ha));
+  CLM_TRY(clm_tensor_upload(gm->ctx, &gm->alpha, ha));
+  if (weights && clm_tensor_present(weights)) CLM_TRY(clm_tensor_upload(gm->ctx, weights, ha));
   return CLM_OK;
 }
 
@@ -248,16 +250,16 @@ clm_status clm_gm_gradients(clm_gm *gm, long step, const clm_tensor *weights, in
   int k = gm->K, active[CLM_MTL_MAX_TASKS];
   float scal[3 * CLM_MTL_MAX_TASKS];
   clm_tensor sv = clm_graph_loss_scalars(g);
-  CLM_TRY(clm_tensor_download(clm_graph_context(g), &sv, scal)); /* the one read of the losses' counts */
+  CLM_TRY(clm_tensor_download(gm->ctx, &sv, scal)); /* the one read of the losses' counts */
   clm_mtl_scalars sc = clm_mtl_scalars_graph(g);
   int mgda = gm->cfg.strategy == CLM_MTL_MGDA_UB;
   clm_tensor allrows = clm_tensor_view(gm->rows, 0, 1, 1, 1, (int)(k * gm->len));
-  CLM_TRY(clm_tensor_fill(clm_graph_context(g), &allrows, 0.0f));
+  CLM_TRY(clm_tensor_fill(gm->ctx, &allrows, 0.0f));
   CLM_TRY(clm_graph_zero_grad(g));
   for (int i = 0; i < k; i++) {
     active[i] = scal[3 * i + 1] > 0;
     if (!active[i]) continue;
-    CLM_TRY(clm_launch_1d(clm_graph_context(g), "train", "seed_onehot", (size_t)k, "tiii", &sc.seed, sc.stride,
+    CLM_TRY(clm_launch_1d(gm->ctx, "train", "seed_onehot", (size_t)k, "tiii", &sc.seed, sc.stride,
                           k, i));
     size_t row = (size_t)i * gm->len;
     if (mgda) {
@@ -278,7 +280,7 @@ clm_status clm_gm_gradients(clm_gm *gm, long step, const clm_tensor *weights, in
     for (int r = 0; r < gm->nkeep; r++)
       CLM_TRY(take(gm, grads, gm->keep[r].goff, gm->save, gm->keep[r].roff, gm->keep[r].n, 0));
     CLM_TRY(clm_graph_zero_grad(g));
-    CLM_TRY(clm_launch_1d(clm_graph_context(g), "gradmethods", "gm_seeds", (size_t)k, "tiit", &sc.seed,
+    CLM_TRY(clm_launch_1d(gm->ctx, "gradmethods", "gm_seeds", (size_t)k, "tiit", &sc.seed,
                           sc.stride, k, &gm->alpha));
     CLM_TRY(clm_graph_backward(g));
     for (int r = 0; r < gm->nkeep; r++)
@@ -288,7 +290,7 @@ clm_status clm_gm_gradients(clm_gm *gm, long step, const clm_tensor *weights, in
   for (int r = 0; r < gm->nshared; r++) {
     clm_tensor rr = clm_tensor_view(gm->rows, gm->shared[r].roff, 1, 1, 1, 1);
     clm_tensor out = clm_tensor_view(grads, gm->shared[r].goff, 1, 1, 1, 1);
-    CLM_TRY(clm_launch_1d(clm_graph_context(g), "gradmethods", "gm_combine", gm->shared[r].n, "tiitti", &rr,
+    CLM_TRY(clm_launch_1d(gm->ctx, "gradmethods", "gm_combine", gm->shared[r].n, "tiitti", &rr,
                           (int)gm->len, k, &gm->alpha, &out, (int)gm->shared[r].n));
   }
   return CLM_OK;

@@ -1,6 +1,8 @@
-/* The training loop (train.h): set-up of device, graph, weighting, optimizer and data; epochs
- * of steps with the next batch filled on a helper thread; validation with fixed-weight losses
- * and per-task metrics; JSON Lines log; early stopping. Checkpoints: checkpoint.c. */
+/* The training loop (train.h): set-up of data, log and run directory around a session
+ * (session.c: device, graph, weighting, optimizer); epochs of steps (step.c) with the next
+ * batch filled on a helper thread; validation with fixed-weight losses and per-task metrics;
+ * JSON Lines log; early stopping; where training stands saved with each checkpoint and
+ * restored by --resume. Checkpoint files: checkpoint.c. */
 #include <errno.h>
 #include <float.h>
 #include <limits.h>
@@ -14,6 +16,7 @@
 #include "clmtl/util.h"
 #include "clmtl/checkpoint.h"
 #include "clmtl/rundir.h"
+#include "clmtl/step.h"
 #include "clmtl/train.h"
 #include "clmtl/version.h"
 #include "dist/reduce.h"
@@ -52,10 +55,12 @@ clm_train_options clm_train_defaults(void) {
 
 typedef struct trainer {
   const clm_train_options *o;
-  clm_context *ctx;
+  clm_session *session;     /* context, graph, weighting, optimizer state */
+  clm_context *ctx;         /* ... its parts */
   clm_graph *g;
   clm_mtl *mtl;
-  clm_optim_state opt;
+  clm_optim_state *opt;
+  clm_step_hooks hooks;     /* inside each step (step.h); none by default */
   clm_dataset *train, *val;
   clm_batch batches[2];
   clm_metrics *metrics;
@@ -74,13 +79,19 @@ typedef struct trainer {
   long step;
   double best;
   int since_best;
-  clm_dwa dwa_saved;        /* DWA epoch means, mirrored for checkpoints */
   clm_feeds feeds;          /* the graph's inputs bound to the data by name (feeds.h) */
   clm_early_stop es;        /* per-task early stopping (early_stop.h) */
   const clm_train_callbacks *cb;
+  /* the epoch loop */
+  int *order;               /* this epoch's sample order */
+  long per_epoch, total;    /* steps */
+  long first_step;          /* t->step when this process started training */
+  double start;             /* and when */
+  clm_tensor losses;        /* acc's view: this epoch's loss sums and counts (step.h) */
   /* data parallelism (dist.h): this rank's share of each global batch */
   clm_dist *dist;
   int rank, ranks, local_batch;
+  size_t shard;             /* rank·local_batch: this rank's slice of each global batch */
   long replica_checks;      /* steps after which the replicas were compared (check_replicas) */
 } trainer;
 
@@ -176,25 +187,53 @@ int clm_train_dir_has_run(const char *dir, const char **what) {
   return 0;
 }
 
-/* --resume without a model: the model text its checkpoint stores. */
-static clm_status load_stored_model(trainer *t) {
+/* --resume without a model: the model text its checkpoint stores (*meta keeps it; the
+ * caller frees it) and, in t->model_name, the name its messages give it. */
+static clm_status stored_model(trainer *t, clm_checkpoint_meta **meta, int *n, const char **text) {
   char *path = clm_path_join(t->o->resume, "last.safetensors");
   if (!path) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
-  clm_checkpoint_meta *meta = NULL;
-  int n = 0;
-  clm_status st = clm_checkpoint_read_meta(path, &meta, &n);
-  const char *text = clm_checkpoint_meta_get(meta, n, "model_cfg");
-  if (st == CLM_OK && (!text || !*text))
+  clm_status st = clm_checkpoint_read_meta(path, meta, n);
+  *text = clm_checkpoint_meta_get(*meta, *n, "model_cfg");
+  if (st == CLM_OK && (!*text || !**text))
     st = CLM_ERROR(CLM_ERR_NOT_FOUND, "%s holds no model text (metadata 'model_cfg'); give the "
                    "model file it was trained with (--model)", path);
   snprintf(t->model_name, sizeof t->model_name, "%s (model_cfg)", path);
-  if (st == CLM_OK) st = clm_graph_parse(t->g, text, t->model_name);
-  /* the run records the model file it was started with, not where this copy came from */
-  if (st == CLM_OK)
-    clm__train_options_string(clm_checkpoint_meta_get(meta, n, "train_options"), "model", t->model_name,
-                              sizeof t->model_name);
-  clm_checkpoint_meta_free(meta);
   free(path);
+  return st;
+}
+
+/* The session: the model file (or the text --resume's checkpoint stores), compiled for
+ * training with parameters from the run's seed, the weighting and the optimizer state. */
+static clm_status open_session(trainer *t) {
+  const clm_train_options *o = t->o;
+  clm_session_options so = clm_session_defaults();
+  so.context = o->context;
+  so.device = o->device;
+  so.batch = t->local_batch;
+  so.dist = o->dist; /* this rank's device, the weighting over the ranks */
+  so.height = o->height;
+  so.width = o->width;
+  so.seed = o->seed;
+  so.weighting = o->weighting; /* strategy and settings; tasks from the model */
+  so.decay_mask = 1;
+  so.decay_bias_norm = !o->no_decay_bias_norm;
+  clm_checkpoint_meta *meta = NULL;
+  int n = 0;
+  clm_status st = CLM_OK;
+  /* read once (a pipe can be read only once): checkpoints store and hash the very bytes parsed */
+  if (o->model_path) {
+    snprintf(t->model_name, sizeof t->model_name, "%s", o->model_path);
+    so.model_path = o->model_path;
+  } else if (o->resume) {
+    st = stored_model(t, &meta, &n, &so.model_text);
+    so.model_name = t->model_name;
+  }
+  if (st == CLM_OK) st = clm_session_open(&so, &t->session);
+  /* the run records the model file it was started with, not where this copy came from */
+  if (st == CLM_OK && so.model_text)
+    clm__train_options_string(clm_checkpoint_meta_get(meta, n, "train_options"), "model",
+                              t->model_name, sizeof t->model_name);
+  clm_checkpoint_meta_free(meta);
   return st;
 }
 
@@ -212,81 +251,11 @@ static void report_notes(trainer *t) {
   for (int i = 0; i < t->feeds.nnotes; i++) note(t, "task_without_data", t->feeds.notes[i]);
 }
 
-static clm_status setup(trainer *t) {
+/* The run directory, created and locked only now, when the run can start: a second trainer
+ * into it stops here, before it truncates the log or writes a checkpoint. Then --overwrite's
+ * removals and the log (appended to by --resume). */
+static clm_status open_run_dir(trainer *t) {
   const clm_train_options *o = t->o;
-  if (o->batch <= 0 || o->epochs <= 0 || o->height <= 0 || o->width <= 0)
-    CLM_FAIL(CLM_ERR_INVALID_ARG, "batch, epochs and size must be positive");
-  t->dist = o->dist;
-  t->rank = clm_dist_rank(o->dist);
-  t->ranks = clm_dist_size(o->dist);
-  if (o->batch % t->ranks)
-    CLM_FAIL(CLM_ERR_INVALID_ARG, "--batch %d is the global batch; over %d ranks it must be a multiple "
-             "of %d (each rank takes batch/ranks samples)", o->batch, t->ranks, t->ranks);
-  t->local_batch = o->batch / t->ranks;
-  clm_context_options co = o->context ? *o->context : (clm_context_options){0};
-  if (o->device && *o->device) co.device = o->device;
-  char spec[256];
-  if (t->ranks > 1 && co.device) { /* this rank's entry of a list, or its device among several */
-    CLM_TRY(clm_dist_device_spec(o->dist, co.device, spec, sizeof spec));
-    co.device = spec;
-  }
-  CLM_TRY(clm_context_create_with(&co, &t->ctx));
-  if (o->sync_bn) clm_dist_sync_batchnorm(o->dist, t->ctx); /* nothing on one rank */
-  CLM_TRY(clm_graph_create(t->ctx, &t->g));
-  /* read once (a pipe can be read only once): checkpoints store and hash the very bytes parsed */
-  if (o->model_path) {
-    snprintf(t->model_name, sizeof t->model_name, "%s", o->model_path);
-    CLM_TRY(clm_graph_load(t->g, o->model_path));
-  } else if (o->resume) {
-    CLM_TRY(load_stored_model(t));
-  } else {
-    CLM_FAIL(CLM_ERR_INVALID_ARG, "no model file given");
-  }
-  t->model_text = clm_graph_model_text(t->g);
-  clm_graph_options go = {t->local_batch, o->height, o->width, 1, -1, 0};
-  /* gradnorm and the gradient methods: a backward per task after each forward */
-  CLM_TRY(clm_graph_set_multi_backward(t->g, clm_mtl_strategy_needs_task_grads(o->weighting.strategy)));
-  CLM_TRY(clm_graph_compile(t->g, &go));
-  CLM_TRY(clm_graph_init_params(t->g, o->seed));
-  /* the weighting: strategy and its settings from the options, tasks from the model */
-  clm_mtl_config mc;
-  CLM_TRY(clm_mtl_config_for_graph(t->g, o->weighting.strategy, &mc));
-  t->ntasks = mc.ntasks;
-  mc.clamp = o->weighting.clamp;
-  mc.clamp_min = o->weighting.clamp_min;
-  mc.clamp_max = o->weighting.clamp_max;
-  mc.gating = o->weighting.gating;
-  mc.gate_threshold = o->weighting.gate_threshold;
-  mc.gradnorm_alpha = o->weighting.gradnorm_alpha;
-  mc.dwa_temperature = o->weighting.dwa_temperature;
-  mc.cagrad_c = o->weighting.cagrad_c;
-  mc.seed = o->seed; /* rlw's draws and pcgrad's orders follow the run's seed */
-  if (o->weighting.ntasks && o->weighting.ntasks != mc.ntasks)
-    CLM_FAIL(CLM_ERR_INVALID_ARG, "%d task weights given (--task-weights), the model %s has %d tasks",
-             o->weighting.ntasks, t->model_name, mc.ntasks);
-  for (int i = 0; i < mc.ntasks && o->weighting.ntasks == mc.ntasks; i++) {
-    mc.init_param[i] = o->weighting.init_param[i];
-    mc.weight[i] = o->weighting.weight[i];
-  }
-  /* gating's share of valid targets: of the global batch, as the counts it sees are global */
-  for (int i = 0; i < mc.ntasks; i++) mc.valid_total[i] *= (float)t->ranks;
-  CLM_TRY(clm_mtl_create(t->g, &mc, &t->mtl));
-  CLM_TRY(clm_mtl_set_dist(t->mtl, o->dist));
-  CLM_TRY(clm_optim_state_init(t->ctx, clm_graph_params(t->g).w, &t->opt));
-  CLM_TRY(clm_mtl_optim_setup(t->mtl, &t->opt, !o->no_decay_bias_norm)); /* decay mask */
-  CLM_TRY(clm_buffer_alloc(t->ctx, 2 * (size_t)t->ntasks, &t->acc));
-  CLM_TRY(open_data(t));
-  if (clm_dataset_count(t->train) < o->batch)
-    CLM_FAIL(CLM_ERR_INVALID_ARG, "the training split has %d samples, fewer than a batch of %d",
-             clm_dataset_count(t->train), o->batch);
-  const clm_target_info *targets;
-  int ntargets = clm_dataset_targets(t->train, &targets);
-  CLM_TRY(clm_feeds_bind(t->g, targets, ntargets, 0, &t->feeds));
-  for (int i = 0; i < 2; i++) {
-    CLM_TRY(clm_batch_init(&t->batches[i], &t->feeds, t->local_batch, o->height, o->width));
-    t->batches[i].instance_noise = o->synth.noise_instance;
-  }
-  CLM_TRY(clm_metrics_for_graph(t->g, &t->metrics));
   /* every rank: the options (checkpoints, --resume's comparison) */
   t->options_json = clm__train_options_json(o, o->model_path ? o->model_path : t->model_name);
   if (!t->options_json) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
@@ -295,8 +264,6 @@ static clm_status setup(trainer *t) {
     if (!t->log) CLM_FAIL(CLM_ERR_IO, "cannot open /dev/null: %s", strerror(errno));
     return CLM_OK;
   }
-  /* created and locked only now, when the run can start: a second trainer into it stops here,
-   * before it truncates the log or writes a checkpoint */
   CLM_TRY(clm_rundir_open(o->out_dir, &t->rundir, NULL));
   const char *what = NULL;
   if (!o->resume && clm_train_dir_has_run(o->out_dir, &what)) {
@@ -323,6 +290,48 @@ static clm_status setup(trainer *t) {
   }
   free(path);
   if (!o->resume) log_start(t);
+  return CLM_OK;
+}
+
+/* Session, data, feeds, double-buffered batches, metrics, then the run directory. */
+static clm_status setup(trainer *t) {
+  const clm_train_options *o = t->o;
+  if (o->batch <= 0 || o->epochs <= 0 || o->height <= 0 || o->width <= 0)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "batch, epochs and size must be positive");
+  t->dist = o->dist;
+  t->rank = clm_dist_rank(o->dist);
+  t->ranks = clm_dist_size(o->dist);
+  if (o->batch % t->ranks)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "--batch %d is the global batch; over %d ranks it must be a multiple "
+             "of %d (each rank takes batch/ranks samples)", o->batch, t->ranks, t->ranks);
+  t->local_batch = o->batch / t->ranks;
+  t->shard = (size_t)t->rank * (size_t)t->local_batch;
+  CLM_TRY(open_session(t));
+  if (o->sync_bn) clm_dist_sync_batchnorm(o->dist, t->session->ctx); /* nothing on one rank */
+  t->ctx = t->session->ctx;
+  t->g = t->session->g;
+  t->mtl = t->session->mtl;
+  t->opt = &t->session->opt;
+  t->model_text = clm_graph_model_text(t->g);
+  t->ntasks = clm_graph_loss_count(t->g);
+  if (o->weighting.ntasks && o->weighting.ntasks != t->ntasks)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "%d task weights given (--task-weights), the model %s has %d tasks",
+             o->weighting.ntasks, t->model_name, t->ntasks);
+  CLM_TRY(clm_buffer_alloc(t->ctx, 2 * (size_t)t->ntasks, &t->acc));
+  CLM_TRY(open_data(t));
+  if (clm_dataset_count(t->train) < o->batch)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "the training split has %d samples, fewer than a batch of %d",
+             clm_dataset_count(t->train), o->batch);
+  const clm_target_info *targets;
+  int ntargets = clm_dataset_targets(t->train, &targets);
+  CLM_TRY(clm_feeds_bind(t->g, targets, ntargets, 0, &t->feeds));
+  for (int i = 0; i < 2; i++) {
+    CLM_TRY(clm_batch_init(&t->batches[i], &t->feeds, t->local_batch, o->height, o->width));
+    t->batches[i].instance_noise = o->synth.noise_instance;
+  }
+  CLM_TRY(clm_metrics_for_graph(t->g, &t->metrics));
+  CLM_TRY(open_run_dir(t));
+  if (t->rank != 0) return CLM_OK; /* notes and per-task early stopping: rank 0's */
   report_notes(t);
   return clm_early_stop_init(&t->es, o->early_stop_patience, t->g, &t->feeds, o->out_dir, o->resume != NULL);
 }
@@ -334,10 +343,7 @@ static void teardown(trainer *t) {
   clm_buffer_free(t->ctx, t->acc);
   clm_dataset_free(t->train);
   clm_dataset_free(t->val);
-  clm_optim_state_free(&t->opt);
-  clm_mtl_free(t->mtl);
-  clm_graph_free(t->g);
-  clm_context_free(t->ctx);
+  clm_session_close(t->session);
   clm_rundir_close(t->rundir);
   free(t->options_json);
 }
@@ -432,7 +438,7 @@ static clm_status validate(trainer *t, clm_epoch_report *r) {
 static clm_status save(trainer *t, const char *name, int epoch, long epoch_step, const float *acc) {
   const clm_train_options *o = t->o;
   if (t->rank != 0) return CLM_OK; /* rank 0 writes; every rank holds the same parameters */
-  char best[32], since[16], dwa[2][512], dwa_n[16], h[16], w[16], seed[32], estep[24], eacc[1024] = "";
+  char best[32], since[16], h[16], w[16], seed[32], estep[24], eacc[1024] = "";
   snprintf(estep, sizeof estep, "%ld", epoch_step);
   for (int i = 0, used = 0; acc && i < 2 * t->ntasks && used < (int)sizeof eacc - 32; i++)
     used += snprintf(eacc + used, sizeof eacc - (size_t)used, "%s%.9g", i ? "," : "", acc[i]);
@@ -441,32 +447,21 @@ static clm_status save(trainer *t, const char *name, int epoch, long epoch_step,
   snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->synth.seed);
   snprintf(best, sizeof best, "%.9g", t->best);
   snprintf(since, sizeof since, "%d", t->since_best);
-  snprintf(dwa_n, sizeof dwa_n, "%d", t->dwa_saved.epochs);
-  for (int k = 0; k < 2; k++) {
-    size_t used = 0;
-    dwa[k][0] = '\0';
-    for (int i = 0; i < t->ntasks && used < sizeof dwa[k] - 32; i++)
-      used += (size_t)snprintf(dwa[k] + used, sizeof dwa[k] - used, "%s%.9g", i ? "," : "",
-                               k ? t->dwa_saved.before[i] : t->dwa_saved.last[i]);
-  }
-  /* the weighting's own state: gradnorm's L(0) and step count, the non-finite counters */
+  /* the weighting's own state: gradnorm's L(0) and step count, the non-finite counters, the
+   * epoch means dwa weighs by */
   clm_mtl_state ms;
+  clm_checkpoint_mtl_text mt;
+  clm_checkpoint_meta m[CLM_CHECKPOINT_MTL_KEYS];
   CLM_TRY(clm_mtl_state_get(t->mtl, &ms));
-  char l0[512] = "", msteps[24], skipped[2][24];
-  for (int i = 0, used = 0; i < ms.ntasks && used < (int)sizeof l0 - 32; i++)
-    used += snprintf(l0 + used, sizeof l0 - (size_t)used, "%s%.9g", i ? "," : "", ms.l0[i]);
-  snprintf(msteps, sizeof msteps, "%ld", ms.steps);
-  snprintf(skipped[0], sizeof skipped[0], "%.9g", ms.skipped_steps);
-  snprintf(skipped[1], sizeof skipped[1], "%.9g", ms.skipped_in_a_row);
+  clm_checkpoint_mtl_meta(&ms, &mt, m);
   clm_checkpoint_info info = {t->model_text, t->step, epoch, clm_mtl_strategy_name(o->weighting.strategy)};
   /* the model text and resolution too, so eval and infer need only the checkpoint */
   clm_checkpoint_meta extra[] = {{"best_val_loss", best}, {"epochs_since_best", since},
-                                 {"dwa_epochs", dwa_n}, {"dwa_last", dwa[0]}, {"dwa_before", dwa[1]},
+                                 m[4], m[5], m[6],
                                  {"height", h}, {"width", w}, {"data_seed", seed},
                                  {"model_cfg", t->model_text ? t->model_text : ""},
                                  {"label_set", ""}, {"class_names", ""},
-                                 {"mtl_steps", msteps}, {"gradnorm_l0", l0},
-                                 {"skipped_steps", skipped[0]}, {"skipped_in_a_row", skipped[1]},
+                                 m[0], m[1], m[2], m[3],
                                  {"train_options", t->options_json}, {"epoch_step", estep},
                                  {"epoch_loss_acc", eacc}};
   /* the label set the classification tasks were trained on, for eval and infer */
@@ -481,26 +476,9 @@ static clm_status save(trainer *t, const char *name, int epoch, long epoch_step,
   snprintf(file, sizeof file, "%s.safetensors", name);
   char *path = clm_path_join(o->out_dir, file);
   if (!path) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
-  clm_status st = clm_checkpoint_save(path, t->g, &t->opt, &info, extra, acc ? 18 : 17);
+  clm_status st = clm_checkpoint_save(path, t->g, t->opt, &info, extra, acc ? 18 : 17);
   free(path);
   return st;
-}
-
-/* n comma-separated numbers (NaN allowed: a task without samples has a NaN mean) in metadata
- * `key`, nothing else. */
-static clm_status parse_list(const char *path, const clm_checkpoint_meta *meta, int nmeta,
-                             const char *key, double *out, int n) {
-  const char *s = clm_checkpoint_meta_get(meta, nmeta, key), *v = s;
-  if (!s) CLM_FAIL(CLM_ERR_NOT_FOUND, "%s: metadata '%s' is missing", path, key);
-  for (int i = 0; i < n; i++) {
-    char *end = NULL;
-    out[i] = *s && *s != ' ' && *s != ',' ? strtod(s, &end) : 0;
-    if (!end || end == s || (i + 1 < n ? *end != ',' : *end != '\0'))
-      CLM_FAIL(CLM_ERR_PARSE, "%s: metadata '%s' is '%.60s', not %d comma-separated numbers", path,
-               key, v, n);
-    s = end + (i + 1 < n);
-  }
-  return CLM_OK;
 }
 
 /* --resume: weights, statistics, optimizer and task parameters from dir/last.safetensors,
@@ -514,7 +492,7 @@ static clm_status restore(trainer *t) {
   int n = 0;
   clm_status st = clm_checkpoint_read_meta(path, &meta, &n);
   const char *strategy = clm_checkpoint_meta_get(meta, n, "strategy");
-  long long epoch = 0, step = 0, since = 0, dn = 0;
+  long long epoch = 0, step = 0, since = 0;
   if (st == CLM_OK && strategy && strcmp(strategy, clm_mtl_strategy_name(t->o->weighting.strategy)))
     st = CLM_ERROR(CLM_ERR_INVALID_ARG, "%s was trained with --weighting %s, not %s", path, strategy,
                    clm_mtl_strategy_name(t->o->weighting.strategy));
@@ -527,23 +505,15 @@ static clm_status restore(trainer *t) {
   if (st == CLM_OK && clm_checkpoint_meta_get(meta, n, "epoch_step"))
     st = clm_checkpoint_meta_int(path, meta, n, "epoch_step", 0, 1LL << 53, &estep);
   double acc[2 * CLM_MTL_MAX_TASKS] = {0};
-  if (st == CLM_OK && estep > 0) st = parse_list(path, meta, n, "epoch_loss_acc", acc, 2 * t->ntasks);
+  if (st == CLM_OK && estep > 0) st = clm_checkpoint_meta_list(path, meta, n, "epoch_loss_acc", acc, 2 * t->ntasks);
   if (st == CLM_OK) st = clm_checkpoint_meta_int(path, meta, n, "epoch", 0, INT_MAX - 1, &epoch);
   if (st == CLM_OK) st = clm_checkpoint_meta_int(path, meta, n, "step", 0, 1LL << 53, &step);
   if (st == CLM_OK) st = clm_checkpoint_meta_double(path, meta, n, "best_val_loss", -INFINITY, INFINITY, &t->best);
   if (st == CLM_OK) st = clm_checkpoint_meta_int(path, meta, n, "epochs_since_best", 0, INT_MAX - 1, &since);
-  if (st == CLM_OK) st = clm_checkpoint_meta_int(path, meta, n, "dwa_epochs", 0, INT_MAX - 1, &dn);
-  if (st == CLM_OK) st = parse_list(path, meta, n, "dwa_last", t->dwa_saved.last, t->ntasks);
-  if (st == CLM_OK) st = parse_list(path, meta, n, "dwa_before", t->dwa_saved.before, t->ntasks);
-  /* the weighting's state (checkpoints from before it was saved: left as a fresh run's) */
-  int has_mtl = clm_checkpoint_meta_get(meta, n, "mtl_steps") != NULL;
-  long long msteps = 0;
-  double skipped = 0, in_a_row = 0, l0[CLM_MTL_MAX_TASKS] = {0};
-  if (st == CLM_OK && has_mtl) st = clm_checkpoint_meta_int(path, meta, n, "mtl_steps", 0, 1LL << 53, &msteps);
-  if (st == CLM_OK && has_mtl) st = clm_checkpoint_meta_double(path, meta, n, "skipped_steps", 0, FLT_MAX, &skipped);
-  if (st == CLM_OK && has_mtl) st = clm_checkpoint_meta_double(path, meta, n, "skipped_in_a_row", 0, FLT_MAX, &in_a_row);
-  if (st == CLM_OK && has_mtl) st = parse_list(path, meta, n, "gradnorm_l0", l0, t->ntasks);
-  if (st == CLM_OK) st = clm_checkpoint_load(path, t->g, &t->opt, NULL, NULL);
+  /* the weighting's state (dwa's epoch means; gradnorm's L(0), the non-finite counters) */
+  clm_mtl_state ms;
+  if (st == CLM_OK) st = clm_checkpoint_mtl_state(path, meta, n, t->ntasks, &ms);
+  if (st == CLM_OK) st = clm_checkpoint_load(path, t->g, t->opt, NULL, NULL);
   if (st == CLM_OK) {
     /* "epoch" counts completed epochs; checkpoints from before options were recorded stored
      * the last epoch's 0-based index */
@@ -560,13 +530,8 @@ static clm_status restore(trainer *t) {
     fflush(t->log);
     t->step = (long)step;
     t->since_best = (int)since;
-    t->dwa_saved.epochs = (int)dn;
   }
-  if (st == CLM_OK && has_mtl) {
-    clm_mtl_state ms = {t->ntasks, (long)msteps, {0}, (float)skipped, (float)in_a_row};
-    for (int i = 0; i < t->ntasks; i++) ms.l0[i] = (float)l0[i];
-    st = clm_mtl_state_set(t->mtl, &ms);
-  }
+  if (st == CLM_OK) st = clm_mtl_state_set(t->mtl, &ms);
   free(changes);
   clm_checkpoint_meta_free(meta);
   free(path);
@@ -621,144 +586,173 @@ static clm_status check_replicas(trainer *t, long step) {
   return CLM_OK;
 }
 
-static clm_status run(trainer *t, const clm_train_callbacks *cb) {
+/* Every log_every steps and at an epoch's last: one read of the weighting's scalars for the
+ * log, the progress callback and the non-finite guard. */
+static clm_status report_step(trainer *t, int epoch, long s, float lr) {
+  const clm_train_options *o = t->o;
+  long step = t->step;
+  if (step % (o->log_every > 0 ? o->log_every : 1) != 0 && s + 1 != t->per_epoch) return CLM_OK;
+  clm_train_progress p = {epoch + 1, o->epochs, step + 1, t->per_epoch, t->total, 0, 0, {0}, lr, {0}};
+  for (int i = 0; i < t->ntasks; i++) p.task_names[i] = clm_metrics_task_name(t->metrics, i);
+  CLM_TRY(clm_mtl_read(t->mtl, &p.tasks));
+  double el = clm_time_seconds() - t->start;
+  p.images_per_second = (double)(step + 1 - t->first_step) * o->batch / el;
+  p.eta_seconds = el / (double)(step + 1 - t->first_step) * (double)(t->total - step - 1);
+  log_step(t, &p);
+  if (t->cb && t->cb->on_progress) t->cb->on_progress(t->cb->user, &p);
+  if (o->max_bad_steps > 0 && p.tasks.skipped_in_a_row >= o->max_bad_steps)
+    CLM_FAIL(CLM_ERR_NUMERIC,
+             "%d steps in a row had a NaN or Inf loss (their updates were skipped); "
+             "stopped at step %ld. The last good checkpoint is %s/last.safetensors",
+             p.tasks.skipped_in_a_row, step + 1, o->out_dir);
+  return CLM_OK;
+}
+
+/* Step s of an epoch: its batch (filled on the helper thread) to the graph, the next one
+ * started, the learning rate of the schedule, the training step and the epoch's loss sums. */
+static clm_status train_step(trainer *t, int epoch, long s, clm_optim_config *oc) {
+  const clm_train_options *o = t->o;
+  clm_batch *cur = &t->batches[s & 1], *next = &t->batches[(s + 1) & 1];
+  CLM_TRY(clm_batch_wait(cur));
+  if (o->inject_nan_from >= 0 && t->step >= o->inject_nan_from) {
+    /* NaN targets, not images: ReLU and max-pool would squash NaN pixels to numbers */
+    clm_batch_poison(cur);
+  }
+  clm_early_stop_mask(&t->es, cur);
+  CLM_TRY(clm_batch_upload(cur, t->g));
+  if (s + 1 < t->per_epoch)
+    CLM_TRY(clm_batch_start(next, t->train, t->order + (size_t)(s + 1) * o->batch + t->shard));
+  oc->lr = lr_at(o, epoch, t->step, t->total);
+  if (o->optim.task_lr > 0) /* the schedule scales both, as for torch parameter groups */
+    oc->task_lr = o->optim.lr > 0 ? o->optim.task_lr * (oc->lr / o->optim.lr) : o->optim.task_lr;
+  CLM_TRY(clm_step_run(t->mtl, oc, t->opt, &t->hooks));
+  CLM_TRY(check_replicas(t, t->step));
+  return clm_step_accumulate_losses(t->g, &t->losses);
+}
+
+/* A stop request mid-epoch: this step's state to last.safetensors, with where the epoch
+ * stands; then CLM_ERR_INTERRUPTED. */
+static clm_status stop_mid_epoch(trainer *t, int epoch, long s) {
+  float hacc[2 * CLM_MTL_MAX_TASKS];
+  clm_batch_discard(&t->batches[(s + 1) & 1]);
+  CLM_TRY(clm_dist_average_state(t->dist, t->g));
+  CLM_TRY(clm_tensor_download(t->ctx, &t->losses, hacc));
+  CLM_TRY(save(t, "last", epoch, s + 1, hacc));
+  CLM_FAIL(CLM_ERR_INTERRUPTED, "stopped on request in epoch %d at step %ld; %s/last.safetensors "
+           "holds this step", epoch + 1, t->step, t->o->out_dir);
+}
+
+/* The steps of one epoch, from its first (or, resuming an epoch a stop request interrupted,
+ * its next) step; *lr: the last step's learning rate. */
+static clm_status train_epoch(trainer *t, int epoch, float *lr) {
   const clm_train_options *o = t->o;
   int n = clm_dataset_count(t->train);
-  long per_epoch = n / o->batch, total = per_epoch * o->epochs, step = t->step;
-  int *idx = malloc((size_t)n * sizeof *idx);
-  if (!idx) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
-  if (cb && cb->on_start) cb->on_start(cb->user, clm_context_device(t->ctx)->name, t->model_name, (long)clm_graph_params(t->g).w);
-  double start = clm_time_seconds();
-  long first_step = step;
-  clm_status st = CLM_OK;
-  clm_mtl_scalars sc = clm_mtl_scalars_graph(t->g);
-  clm_tensor acc = clm_tensor_view(t->acc, 0, 1, 1, 1, 2 * t->ntasks);
-  if (t->first_epoch > 0 && t->dwa_saved.epochs > 0) { /* DWA weights of the resumed epoch */
-    float last[CLM_MTL_MAX_TASKS], before[CLM_MTL_MAX_TASKS];
-    for (int i = 0; i < t->ntasks; i++) { last[i] = (float)t->dwa_saved.last[i]; before[i] = (float)t->dwa_saved.before[i]; }
-    if (t->dwa_saved.epochs >= 2) st = clm_mtl_end_epoch(t->mtl, before);
-    if (st == CLM_OK) st = clm_mtl_end_epoch(t->mtl, last);
+  shuffle(t->order, n, o->seed * 1000003u + (uint64_t)epoch);
+  long s0 = epoch == t->first_epoch && t->epoch_step < t->per_epoch ? t->epoch_step : 0;
+  if (s0 > 0) CLM_TRY(clm_tensor_upload(t->ctx, &t->losses, t->epoch_acc));
+  else CLM_TRY(clm_tensor_fill(t->ctx, &t->losses, 0.0f));
+  /* this rank's slice of each step's global batch */
+  CLM_TRY(clm_batch_start(&t->batches[s0 & 1], t->train, t->order + (size_t)s0 * o->batch + t->shard));
+  clm_optim_config oc = o->optim;
+  for (long s = s0; s < t->per_epoch; s++) {
+    CLM_TRY(train_step(t, epoch, s, &oc));
+    *lr = oc.lr;
+    CLM_TRY(report_step(t, epoch, s, oc.lr));
+    t->step++;
+    /* a stop request mid-epoch (at an epoch's last step the epoch ends first) */
+    int stop = 0;
+    CLM_TRY(stop_requested(t, &stop));
+    if (stop && s + 1 < t->per_epoch) return stop_mid_epoch(t, epoch, s);
   }
-  int stopped = 0;
-  for (int epoch = t->first_epoch; epoch < o->epochs && st == CLM_OK && !stopped; epoch++) {
+  return CLM_OK;
+}
+
+/* Early-stopping bookkeeping after validation: best so far, epochs since, whether to stop. */
+static void track_best(trainer *t, clm_epoch_report *r) {
+  r->best = r->val_aggregate < t->best;
+  if (r->best) {
+    t->best = r->val_aggregate;
+    t->since_best = 0;
+  } else {
+    t->since_best++;
+  }
+  r->stop = t->o->patience > 0 && t->since_best >= t->o->patience;
+}
+
+/* Per-task early stopping (early_stop.h): its bookkeeping, may stop the run; each task that
+ * improved gets best-<task>.safetensors, and the state is saved. */
+static clm_status track_tasks(trainer *t, int epoch, clm_epoch_report *r) {
+  int improved[CLM_MTL_MAX_TASKS];
+  r->stop |= clm_early_stop_epoch(&t->es, r, t->log, improved);
+  for (int i = 0; i < t->ntasks; i++) {
+    char name[96];
+    snprintf(name, sizeof name, "best-%s", r->task_names[i]);
+    if (improved[i]) CLM_TRY(save(t, name, epoch + 1, 0, NULL));
+  }
+  return clm_early_stop_save(&t->es, t->o->out_dir);
+}
+
+/* An epoch's end: its mean losses (to the weighting: dwa's next weights), validation, early
+ * stopping, best and last checkpoints, the log and the callback. */
+static clm_status end_epoch(trainer *t, int epoch, float lr, double epoch_start, clm_epoch_report *r) {
+  memset(r, 0, sizeof *r);
+  r->epoch = epoch + 1;
+  r->ntasks = t->ntasks;
+  float hacc[2 * CLM_MTL_MAX_TASKS], means[CLM_MTL_MAX_TASKS];
+  CLM_TRY(clm_tensor_download(t->ctx, &t->losses, hacc));
+  for (int i = 0; i < t->ntasks; i++) {
+    r->train_loss[i] = hacc[t->ntasks + i] > 0 ? hacc[i] / hacc[t->ntasks + i] : NAN;
+    means[i] = (float)r->train_loss[i];
+    r->task_names[i] = clm_metrics_task_name(t->metrics, i);
+  }
+  CLM_TRY(clm_mtl_end_epoch(t->mtl, means));
+  CLM_TRY(clm_dist_average_state(t->dist, t->g)); /* per-rank BN statistics */
+  CLM_TRY(validate(t, r));
+  clm_mtl_snapshot snap;
+  clm_status st = clm_mtl_read(t->mtl, &snap);
+  r->skipped_steps = snap.skipped_steps;
+  track_best(t, r);
+  if (st == CLM_OK) st = track_tasks(t, epoch, r);
+  if (st == CLM_OK && r->best) st = save(t, "best", epoch + 1, 0, NULL);
+  if (st == CLM_OK) st = save(t, "last", epoch + 1, 0, NULL);
+  CLM_TRY(st);
+  r->seconds = clm_time_seconds() - epoch_start;
+  log_epoch(t, r, &snap, lr);
+  if (t->cb && t->cb->on_epoch) t->cb->on_epoch(t->cb->user, r);
+  return CLM_OK;
+}
+
+/* The epochs from the first (or resumed) one to the last, early stopping or a stop request. */
+static clm_status run(trainer *t) {
+  const clm_train_options *o = t->o;
+  int n = clm_dataset_count(t->train);
+  t->per_epoch = n / o->batch;
+  t->total = t->per_epoch * o->epochs;
+  t->order = malloc((size_t)n * sizeof *t->order);
+  if (!t->order) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+  t->losses = clm_tensor_view(t->acc, 0, 1, 1, 1, 2 * t->ntasks);
+  if (t->cb && t->cb->on_start)
+    t->cb->on_start(t->cb->user, clm_context_device(t->ctx)->name, t->model_name, (long)clm_graph_params(t->g).w);
+  t->start = clm_time_seconds();
+  t->first_step = t->step;
+  clm_status st = CLM_OK;
+  for (int epoch = t->first_epoch; epoch < o->epochs && st == CLM_OK; epoch++) {
     double epoch_start = clm_time_seconds();
-    shuffle(idx, n, o->seed * 1000003u + (uint64_t)epoch);
-    /* an epoch interrupted by a stop request goes on from its next step */
-    long s0 = epoch == t->first_epoch && t->epoch_step < per_epoch ? t->epoch_step : 0;
-    if (s0 > 0) st = clm_tensor_upload(t->ctx, &acc, t->epoch_acc);
-    else st = clm_tensor_fill(t->ctx, &acc, 0.0f);
-    /* this rank's slice of each step's global batch */
-    size_t shard = (size_t)t->rank * (size_t)t->local_batch;
-    if (st == CLM_OK) st = clm_batch_start(&t->batches[s0 & 1], t->train, idx + (size_t)s0 * o->batch + shard);
-    clm_optim_config oc = o->optim;
-    for (long s = s0; s < per_epoch && st == CLM_OK; s++, step++) {
-      clm_batch *cur = &t->batches[s & 1], *next = &t->batches[(s + 1) & 1];
-      st = clm_batch_wait(cur);
-      if (st == CLM_OK && o->inject_nan_from >= 0 && step >= o->inject_nan_from) {
-        /* NaN targets, not images: ReLU and max-pool would squash NaN pixels to numbers */
-        clm_batch_poison(cur);
-      }
-      if (st == CLM_OK) clm_early_stop_mask(&t->es, cur);
-      if (st == CLM_OK) st = clm_batch_upload(cur, t->g);
-      if (st == CLM_OK && s + 1 < per_epoch)
-        st = clm_batch_start(next, t->train, idx + (size_t)(s + 1) * o->batch + shard);
-      oc.lr = lr_at(o, epoch, step, total);
-      if (o->optim.task_lr > 0) /* the schedule scales both, as for torch parameter groups */
-        oc.task_lr = o->optim.lr > 0 ? o->optim.task_lr * (oc.lr / o->optim.lr) : o->optim.task_lr;
-      if (st == CLM_OK) st = clm_mtl_train_step(t->mtl, &oc, &t->opt);
-      if (st == CLM_OK) st = check_replicas(t, step);
-      if (st == CLM_OK)
-        st = clm_launch_1d(t->ctx, "train", "accumulate_losses", (size_t)t->ntasks, "tiit", &sc.value,
-                           sc.stride, t->ntasks, &acc);
-      /* every log_every steps: one read of the weighting's scalars for progress and the
-       * non-finite guard */
-      if (st == CLM_OK && (step % (o->log_every > 0 ? o->log_every : 1) == 0 || s + 1 == per_epoch)) {
-        clm_train_progress p = {epoch + 1, o->epochs, step + 1, per_epoch, total, 0, 0, {0}, oc.lr, {0}};
-        for (int i = 0; i < t->ntasks; i++) p.task_names[i] = clm_metrics_task_name(t->metrics, i);
-        st = clm_mtl_read(t->mtl, &p.tasks);
-        double el = clm_time_seconds() - start;
-        p.images_per_second = (double)(step + 1 - first_step) * o->batch / el;
-        p.eta_seconds = el / (double)(step + 1 - first_step) * (double)(total - step - 1);
-        if (st == CLM_OK) log_step(t, &p);
-        if (st == CLM_OK && cb && cb->on_progress) cb->on_progress(cb->user, &p);
-        if (st == CLM_OK && o->max_bad_steps > 0 && p.tasks.skipped_in_a_row >= o->max_bad_steps)
-          st = CLM_ERROR(CLM_ERR_NUMERIC,
-                         "%d steps in a row had a NaN or Inf loss (their updates were skipped); "
-                         "stopped at step %ld. The last good checkpoint is %s/last.safetensors",
-                         p.tasks.skipped_in_a_row, step + 1, o->out_dir);
-      }
-      /* a stop request mid-epoch: this step's state to last.safetensors, with where the epoch
-       * stands (at an epoch's last step the epoch ends first) */
-      int stop = 0;
-      if (st == CLM_OK) st = stop_requested(t, &stop);
-      if (st == CLM_OK && stop && s + 1 < per_epoch) {
-        float hacc[2 * CLM_MTL_MAX_TASKS];
-        clm_batch_discard(next);
-        st = clm_dist_average_state(t->dist, t->g);
-        if (st == CLM_OK) st = clm_tensor_download(t->ctx, &acc, hacc);
-        t->step = step + 1;
-        if (st == CLM_OK) st = save(t, "last", epoch, s + 1, hacc);
-        if (st == CLM_OK)
-          st = CLM_ERROR(CLM_ERR_INTERRUPTED, "stopped on request in epoch %d at step %ld; %s/last.safetensors "
-                         "holds this step", epoch + 1, step + 1, o->out_dir);
-        stopped = 1;
-        break;
-      }
-    }
-    if (st != CLM_OK) break;
-    /* epoch end: means, DWA, validation, early stopping */
+    float lr = o->optim.lr;
     clm_epoch_report r;
-    memset(&r, 0, sizeof r);
-    r.epoch = epoch + 1;
-    r.ntasks = t->ntasks;
-    float hacc[2 * CLM_MTL_MAX_TASKS], means[CLM_MTL_MAX_TASKS];
-    st = clm_tensor_download(t->ctx, &acc, hacc);
-    for (int i = 0; i < t->ntasks && st == CLM_OK; i++) {
-      r.train_loss[i] = hacc[t->ntasks + i] > 0 ? hacc[i] / hacc[t->ntasks + i] : NAN;
-      means[i] = (float)r.train_loss[i];
-      r.task_names[i] = clm_metrics_task_name(t->metrics, i);
-    }
-    if (st == CLM_OK) st = clm_mtl_end_epoch(t->mtl, means);
-    for (int i = 0; i < t->ntasks; i++) {
-      t->dwa_saved.before[i] = t->dwa_saved.last[i];
-      t->dwa_saved.last[i] = means[i];
-    }
-    t->dwa_saved.epochs++;
-    if (st == CLM_OK) st = clm_dist_average_state(t->dist, t->g); /* per-rank BN statistics */
-    if (st == CLM_OK) st = validate(t, &r);
-    if (st != CLM_OK) break;
-    clm_mtl_snapshot snap;
-    st = clm_mtl_read(t->mtl, &snap);
-    r.skipped_steps = snap.skipped_steps;
-    t->step = step;
-    r.best = r.val_aggregate < t->best;
-    if (r.best) { t->best = r.val_aggregate; t->since_best = 0; }
-    else t->since_best++;
-    r.stop = o->patience > 0 && t->since_best >= o->patience;
-    int improved[CLM_MTL_MAX_TASKS]; /* per task: best-<task>.safetensors */
-    r.stop |= clm_early_stop_epoch(&t->es, &r, t->log, improved);
-    for (int i = 0; i < t->ntasks && st == CLM_OK; i++) {
-      char name[96];
-      snprintf(name, sizeof name, "best-%s", r.task_names[i]);
-      if (improved[i]) st = save(t, name, epoch + 1, 0, NULL);
-    }
-    if (st == CLM_OK) st = clm_early_stop_save(&t->es, o->out_dir);
-    if (st == CLM_OK && r.best) st = save(t, "best", epoch + 1, 0, NULL);
-    if (st == CLM_OK) st = save(t, "last", epoch + 1, 0, NULL);
-    if (st != CLM_OK) break;
-    r.seconds = clm_time_seconds() - epoch_start;
-    log_epoch(t, &r, &snap, oc.lr);
-    if (cb && cb->on_epoch) cb->on_epoch(cb->user, &r);
-    if (r.stop) break;
+    st = train_epoch(t, epoch, &lr);
+    if (st == CLM_OK) st = end_epoch(t, epoch, lr, epoch_start, &r);
+    if (st != CLM_OK || r.stop) break;
     int stop = 0;
     st = stop_requested(t, &stop);
     if (st == CLM_OK && stop && epoch + 1 < o->epochs)
       st = CLM_ERROR(CLM_ERR_INTERRUPTED, "stopped on request after epoch %d; %s/last.safetensors "
                      "holds it", epoch + 1, o->out_dir);
   }
-  /* a run stopped by an error may leave the next batch filling from idx */
+  /* a run stopped by an error may leave the next batch filling from the sample order */
   for (int i = 0; i < 2; i++) clm_batch_discard(&t->batches[i]);
-  free(idx);
+  free(t->order);
+  t->order = NULL;
   if (st == CLM_OK && o->check_replicas) {
     char msg[160];
     snprintf(msg, sizeof msg, "--check-replicas: the parameters of all %d ranks were identical after "
@@ -778,7 +772,7 @@ clm_status clm_train_run(const clm_train_options *opt, const clm_train_callbacks
   if (st == CLM_OK && opt->resume) st = restore(&t);
   /* every replica starts from rank 0's parameters and statistics */
   if (st == CLM_OK) st = clm_dist_broadcast_params(t.dist, t.g);
-  if (st == CLM_OK) st = run(&t, cb);
+  if (st == CLM_OK) st = run(&t);
   teardown(&t); /* frees only: clm_last_error() still holds the first failure */
   return st;
 }
