@@ -2,8 +2,10 @@
  * backward, host side: shape checks and launches of cl/conv.cl. Variants: DIRECT (one
  * work-item per written element) and the GEMM family — GEMM, TILED, LOCAL — which run im2col
  * / col2im per image around clm_gemm (src/ops/gemm.c) of kind CLBLAST, TILED or LOCAL
- * respectively, the workspace holding one image's col buffer. A 1×1 convolution without
- * padding or stride needs no col buffer: the image itself is the col matrix. The transposed
+ * respectively, the workspace holding one image's col buffer; IMPLICIT (conv_implicit.c);
+ * WINOGRAD (conv_winograd.c: 3×3 stride-1 forward and backward data, else IMPLICIT's paths).
+ * A 1×1 convolution without padding or stride needs no col buffer: the image itself is the
+ * col matrix. The transposed
  * convolution is the adjoint of the convolution and runs on the same paths with roles
  * swapped (see ops.h).
  *
@@ -12,7 +14,7 @@
  * written (=) unless `accumulate`. Shape inference lives in the graph, not here. */
 #include <limits.h>
 #include <stdio.h>
-#include "ops/conv_implicit.h"
+#include "ops/conv_winograd.h"
 
 /* The CONV_GEOM argument list of every kernel in cl/conv.cl. */
 #define GEOM_FMT "iiiiiiiiiiii"
@@ -26,6 +28,7 @@ const char *clm_conv_variant_name(clm_conv_variant v) {
   case CLM_CONV_TILED: return "tiled";
   case CLM_CONV_LOCAL: return "local";
   case CLM_CONV_IMPLICIT: return "implicit";
+  case CLM_CONV_WINOGRAD: return "winograd";
   default: return "unknown";
   }
 }
@@ -57,6 +60,9 @@ static size_t ws_floats(const conv_geom *g) {
  * buffer, is refused with CLM_ERR_SHAPE when run with this workspace. */
 size_t clm_conv2d_workspace(clm_conv_variant v, const clm_tensor *x, const clm_tensor *w,
                             const clm_tensor *y) {
+  if (v == CLM_CONV_WINOGRAD)
+    return w->h == 3 && w->w == 3
+               ? clm_conv_winograd_workspace(x->n, x->c, x->h, x->w, w->n, y->h, y->w) : 0;
   clm_gemm_variant gv;
   if (!gemm_kind(v, &gv)) return 0;
   if (w->h == 1 && w->w == 1 && x->h == y->h && x->w == y->w) return 0;
@@ -273,6 +279,9 @@ static clm_status run_forward(clm_context *ctx, clm_conv_variant v, const conv_g
                               const clm_tensor *x, const clm_tensor *w, const clm_tensor *b,
                               const clm_tensor *y, const clm_tensor *ws, int accumulate) {
   int has_bias = clm_tensor_present(b);
+  if (v == CLM_CONV_WINOGRAD && clm_conv_winograd_fits(g))
+    return clm_conv_winograd_forward(ctx, g, x, w, b, y, ws, accumulate);
+  if (v == CLM_CONV_WINOGRAD) v = CLM_CONV_IMPLICIT;
   if (v == CLM_CONV_IMPLICIT && g->stride == 1) {
     CLM_TRY(clm_conv_implicit_forward(ctx, g, x, w, y, accumulate));
     return has_bias ? bias_add(ctx, y, b) : CLM_OK;
@@ -323,6 +332,9 @@ static int adjoint_as_conv(const conv_geom *g, size_t ws, conv_geom *f) {
 static clm_status run_backward_data(clm_context *ctx, clm_conv_variant v, const conv_geom *g,
                                     const clm_tensor *dy, const clm_tensor *w,
                                     const clm_tensor *dx, const clm_tensor *ws, int accumulate) {
+  if (v == CLM_CONV_WINOGRAD && clm_conv_winograd_fits(g))
+    return clm_conv_winograd_backward_data(ctx, g, dy, w, dx, ws, accumulate);
+  if (v == CLM_CONV_WINOGRAD) v = CLM_CONV_IMPLICIT;
   if (v == CLM_CONV_IMPLICIT && g->stride == 1)
     return clm_conv_implicit_backward_data(ctx, g, dy, w, dx, accumulate);
   clm_gemm_variant gv;
@@ -382,6 +394,7 @@ static clm_status run_backward_data(clm_context *ctx, clm_conv_variant v, const 
 static clm_status run_backward_weight(clm_context *ctx, clm_conv_variant v, const conv_geom *g,
                                       const clm_tensor *x, const clm_tensor *dy,
                                       const clm_tensor *dw, const clm_tensor *ws) {
+  if (v == CLM_CONV_WINOGRAD) v = CLM_CONV_IMPLICIT;
   if (v == CLM_CONV_IMPLICIT && g->stride == 1)
     return clm_conv_implicit_backward_weight(ctx, g, x, dy, dw);
   clm_gemm_variant gv;
