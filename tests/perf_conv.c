@@ -8,14 +8,13 @@
  *
  *   perf_conv [--shape NAME] [--variant NAME]... [--base NAME] [--pass forward|data|weight]
  *             [--reps N]   (--variant may repeat; the base variant is always timed)
- *             [--wino-m 2|4]   (the winograd variant's tile: F(2×2, 3×3) or F(4×4, 3×3))
  * (device: $CLMTL_DEVICE) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
-#include "ops/conv_winograd.h"
+#include "ops/ops.h"
 #include "test_util.h"
 
 typedef struct shape {
@@ -97,7 +96,7 @@ static double time_pass(clm_context *ctx, clm_conv_variant v, int pass, const bu
 
 static void usage(void) {
   fprintf(stderr, "usage: perf_conv [--shape NAME] [--variant NAME]... [--base NAME] [--pass forward|data|weight] "
-                  "[--reps N (1..64)] [--wino-m 2|4]\nshapes:");
+                  "[--reps N (1..64)]\nshapes:");
   for (int i = 0; i < NSHAPES; i++) fprintf(stderr, " %s", shapes[i].name);
   fprintf(stderr, "\nvariants:");
   for (int v = 0; v < CLM_CONV_VARIANT_COUNT; v++)
@@ -133,10 +132,6 @@ int main(int argc, char **argv) {
     } else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
       reps = atoi(argv[++i]);
       if (reps < 1 || reps > 64) usage();
-    } else if (!strcmp(argv[i], "--wino-m") && i + 1 < argc) {
-      int m = atoi(argv[++i]);
-      if (m != 2 && m != 4) usage();
-      clm_conv_winograd_force_m(m);
     } else usage();
   }
   int found = 0;

@@ -3,7 +3,7 @@
 # the outputs' read-back, and a node table with kernel launches and host transfers per forward
 # (every node launches at least one kernel, none transfers to the host); with the Winograd
 # variant forced its 3×3 convolutions say so and launch the transforms and one GEMM per
-# transformed position (4 + 16 with F(2×2, 3×3)); bad --mode values and train-only report
+# transformed position (3 + 16 with F(2×2, 3×3)); bad --mode values and train-only report
 # options are usage errors (exit 2).
 set -u
 clmtl="$1"

@@ -1,4 +1,4 @@
-/* The Winograd convolution variant, F(2×2, 3×3) and F(4×4, 3×3), against the float64 plain-C
+/* The Winograd convolution variants, winograd F(2×2, 3×3) and winograd4 F(4×4, 3×3), against the float64 plain-C
  * reference (tests/ref/ref_conv.c) on random non-zero inputs with odd planes and channel
  * counts: conv forward with bias (=, over NaN contents, and +=), conv backward data, and the
  * transposed convolution's forward (the same kernels with flipped weights); paddings 0, 1, 2;
@@ -28,7 +28,7 @@ static double tol_of(int m) { return m == 2 ? 1e-5 : 1e-4; }
 /* ws_floats 0: the size clm_conv2d_workspace asks for. */
 static void run_case(clm_context *ctx, const wcase *cs, int m, size_t ws_floats, uint64_t seed) {
   test_rng rng = test_rng_make(seed);
-  clm_conv_winograd_force_m(m);
+  clm_conv_variant V = m == 2 ? CLM_CONV_WINOGRAD : CLM_CONV_WINOGRAD4;
   clm_conv_params p = {1, cs->pad, 1};
   int ho = cs->deconv ? cs->h - 1 - 2 * cs->pad + 3 : clm_conv_out_size(cs->h, 3, &p);
   int wo = cs->deconv ? cs->w - 1 - 2 * cs->pad + 3 : clm_conv_out_size(cs->w, 3, &p);
@@ -45,8 +45,8 @@ static void run_case(clm_context *ctx, const wcase *cs, int m, size_t ws_floats,
   clm_tensor Y = test_tensor(ctx, cs->n, cs->k, ho, wo, NULL);
   clm_tensor DY = test_tensor(ctx, cs->n, cs->k, ho, wo, dy);
   clm_tensor DX = test_tensor(ctx, cs->n, cs->c, cs->h, cs->w, NULL);
-  size_t need = cs->deconv ? clm_deconv2d_workspace(CLM_CONV_WINOGRAD, &X, &W, &Y)
-                           : clm_conv2d_workspace(CLM_CONV_WINOGRAD, &X, &W, &Y);
+  size_t need = cs->deconv ? clm_deconv2d_workspace(V, &X, &W, &Y)
+                           : clm_conv2d_workspace(V, &X, &W, &Y);
   clm_tensor WS = test_tensor(ctx, 1, 1, 1, (int)(ws_floats ? ws_floats : need), NULL);
   char label[160];
   snprintf(label, sizeof label, "%s F(%dx%d,3x3)%s", cs->name, m, m,
@@ -59,8 +59,8 @@ static void run_case(clm_context *ctx, const wcase *cs, int m, size_t ws_floats,
   else ref_conv2d_forward(&g, x, w, b, want_y);
   test_upload(ctx, &Y, nan);
   test_status("forward", cs->deconv
-                             ? clm_deconv2d_forward(ctx, CLM_CONV_WINOGRAD, &p, &X, &W, &B, &Y, &WS)
-                             : clm_conv2d_forward(ctx, CLM_CONV_WINOGRAD, &p, &X, &W, &B, &Y, &WS));
+                             ? clm_deconv2d_forward(ctx, V, &p, &X, &W, &B, &Y, &WS)
+                             : clm_conv2d_forward(ctx, V, &p, &X, &W, &B, &Y, &WS));
   float *got = test_download(ctx, &Y);
   snprintf(name, sizeof name, "%s forward with bias vs float64 reference", label);
   test_check(name, test_rel_error(got, want_y, ny, 1e-6), tol_of(m));
@@ -70,7 +70,7 @@ static void run_case(clm_context *ctx, const wcase *cs, int m, size_t ws_floats,
     /* backward data, = over NaN, then += onto random contents */
     ref_conv2d_backward_data(&g, dy, w, want_dx);
     test_upload(ctx, &DX, nan);
-    test_status("backward data", clm_conv2d_backward_data(ctx, CLM_CONV_WINOGRAD, &p, &DY, &W,
+    test_status("backward data", clm_conv2d_backward_data(ctx, V, &p, &DY, &W,
                                                           &DX, &WS, 0));
     got = test_download(ctx, &DX);
     snprintf(name, sizeof name, "%s backward data vs float64 reference", label);
@@ -80,14 +80,13 @@ static void run_case(clm_context *ctx, const wcase *cs, int m, size_t ws_floats,
   test_tensor_free(&X), test_tensor_free(&W), test_tensor_free(&B), test_tensor_free(&Y);
   test_tensor_free(&DY), test_tensor_free(&DX), test_tensor_free(&WS);
   free(x), free(w), free(b), free(dy), free(want_y), free(want_dx), free(nan);
-  clm_conv_winograd_force_m(0);
 }
 
 /* y (=/+=) through backward data of a transposed convolution: the Winograd forward path with
  * accumulate = 1, against y0 + reference. */
 static void run_accumulate(clm_context *ctx, int m) {
   test_rng rng = test_rng_make(77 + m);
-  clm_conv_winograd_force_m(m);
+  clm_conv_variant V = m == 2 ? CLM_CONV_WINOGRAD : CLM_CONV_WINOGRAD4;
   /* deconv x (1, 6, 9, 13), w (6, 5, 3, 3), pad 1 -> y (1, 5, 9, 13); its backward data is
    * the convolution of dy (1, 5, 9, 13) with w read as (K = 6, C = 5) into dx (1, 6, 9, 13) */
   int n = 1, cin = 6, cout = 5, h = 9, wd = 13;
@@ -101,8 +100,8 @@ static void run_accumulate(clm_context *ctx, int m) {
   clm_tensor DY = test_tensor(ctx, n, cout, h, wd, dy), W = test_tensor(ctx, cin, cout, 3, 3, w);
   clm_tensor DX = test_tensor(ctx, n, cin, h, wd, dx0);
   clm_tensor WS = test_tensor(ctx, 1, 1, 1,
-                              (int)clm_deconv2d_workspace(CLM_CONV_WINOGRAD, &DX, &W, &DY), NULL);
-  test_status("deconv backward data +=", clm_deconv2d_backward_data(ctx, CLM_CONV_WINOGRAD, &p,
+                              (int)clm_deconv2d_workspace(V, &DX, &W, &DY), NULL);
+  test_status("deconv backward data +=", clm_deconv2d_backward_data(ctx, V, &p,
                                                                     &DY, &W, &DX, &WS, 1));
   float *got = test_download(ctx, &DX);
   char name[160];
@@ -114,12 +113,11 @@ static void run_accumulate(clm_context *ctx, int m) {
                                      (int)(t * cin * cout + t * (cin + cout) - 1));
   snprintf(name, sizeof name, "F(%dx%d,3x3) with a workspace short of one tile is a SHAPE error",
            m, m);
-  test_expect(name, clm_deconv2d_backward_data(ctx, CLM_CONV_WINOGRAD, &p, &DY, &W, &DX, &small, 1),
+  test_expect(name, clm_deconv2d_backward_data(ctx, V, &p, &DY, &W, &DX, &small, 1),
               CLM_ERR_SHAPE, "workspace");
   free(got);
   test_tensor_free(&DY), test_tensor_free(&W), test_tensor_free(&DX), test_tensor_free(&WS);
   free(dy), free(w), free(dx0), free(want);
-  clm_conv_winograd_force_m(0);
 }
 
 int main(void) {

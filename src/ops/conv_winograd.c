@@ -15,14 +15,6 @@
 #define WINO_BAND_FLOATS (4 * 1024 * 1024)
 #endif
 
-static int forced_m; /* clm_conv_winograd_force_m; 0: automatic */
-
-void clm_conv_winograd_force_m(int m) { forced_m = m == 2 || m == 4 ? m : 0; }
-
-/* The output tile size: F(4×4, 3×3) (4× fewer multiplications than direct, against 2.25×
- * for F(2×2)), unless forced. */
-static int tile_m(void) { return forced_m ? forced_m : CLM_WINOGRAD_DEFAULT_M; }
-
 int clm_conv_winograd_fits(const conv_geom *g) {
   return g->r == 3 && g->s == 3 && g->stride == 1 && g->dil == 1;
 }
@@ -51,13 +43,13 @@ size_t clm_conv_winograd_workspace(int n, int c, int h, int w, int k, int ho, in
   return best;
 }
 
-/* out (N, cout, ho, wo) (=/+=) conv of in (N, cin, h, wd) with the 3×3 weights
+/* out (N, cout, ho, wo) (=/+=) F(m×m, 3×3) conv of in (N, cin, h, wd) with the 3×3 weights
  * wt(k, c, r, s) = w[woff + k·wk + c·wc + r·wr + s·ws], padding pad, plus b (optional). */
-static clm_status run(clm_context *ctx, const clm_tensor *in, const clm_tensor *w, size_t woff,
+static clm_status run(clm_context *ctx, int m, const clm_tensor *in, const clm_tensor *w, size_t woff,
                       int wk, int wc, int wr, int wsd, const clm_tensor *b,
                       const clm_tensor *out, const clm_tensor *ws, int n, int cin, int h,
                       int wd, int cout, int ho, int wo, int pad, int accumulate) {
-  int m = tile_m(), t = (m + 2) * (m + 2);
+  int t = (m + 2) * (m + 2);
   int th = (ho + m - 1) / m, tw = (wo + m - 1) / m;
   size_t total = (size_t)n * th * tw, nu = (size_t)t * cout * cin;
   size_t room = clm_tensor_present(ws) ? clm_tensor_numel(ws) : 0;
@@ -107,18 +99,18 @@ static clm_status run(clm_context *ctx, const clm_tensor *in, const clm_tensor *
   return CLM_OK;
 }
 
-clm_status clm_conv_winograd_forward(clm_context *ctx, const conv_geom *g, const clm_tensor *x,
+clm_status clm_conv_winograd_forward(clm_context *ctx, int m, const conv_geom *g, const clm_tensor *x,
                                      const clm_tensor *w, const clm_tensor *b,
                                      const clm_tensor *y, const clm_tensor *ws, int accumulate) {
-  return run(ctx, x, w, w->off, g->c * 9, 9, 3, 1, b, y, ws, g->n, g->c, g->h, g->w, g->k,
+  return run(ctx, m, x, w, w->off, g->c * 9, 9, 3, 1, b, y, ws, g->n, g->c, g->h, g->w, g->k,
              g->ho, g->wo, g->pad, accumulate);
 }
 
 /* dx = dy convolved with wt(c, k, r, s) = w[k, c, 2 − r, 2 − s], padding 2 − pad. */
-clm_status clm_conv_winograd_backward_data(clm_context *ctx, const conv_geom *g,
+clm_status clm_conv_winograd_backward_data(clm_context *ctx, int m, const conv_geom *g,
                                            const clm_tensor *dy, const clm_tensor *w,
                                            const clm_tensor *dx, const clm_tensor *ws,
                                            int accumulate) {
-  return run(ctx, dy, w, w->off + 8, 9, g->c * 9, -3, -1, NULL, dx, ws, g->n, g->k, g->ho,
+  return run(ctx, m, dy, w, w->off + 8, 9, g->c * 9, -3, -1, NULL, dx, ws, g->n, g->k, g->ho,
              g->wo, g->c, g->h, g->w, 2 - g->pad, accumulate);
 }

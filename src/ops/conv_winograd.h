@@ -5,9 +5,6 @@
 
 #include "ops/conv_implicit.h"
 
-/* The output tile size m of F(m×m, 3×3) the variant runs unless a test forces another. */
-#define CLM_WINOGRAD_DEFAULT_M 2
-
 /* 3×3 kernel, stride 1, dilation 1 (any padding): the shapes the Winograd variant runs;
  * conv.c sends the others, and every backward weight pass, to the implicit variant's paths. */
 int clm_conv_winograd_fits(const conv_geom *g);
@@ -16,18 +13,15 @@ int clm_conv_winograd_fits(const conv_geom *g);
  * either pass (forward, backward data) and either tile size. */
 size_t clm_conv_winograd_workspace(int n, int c, int h, int w, int k, int ho, int wo);
 
-/* y (=, or += with accumulate) = conv(x, w) + b (b optional); ws as sized above. */
-clm_status clm_conv_winograd_forward(clm_context *ctx, const conv_geom *g, const clm_tensor *x,
+/* y (=, or += with accumulate) = conv(x, w) + b (b optional) by F(m×m, 3×3), m = 2 or 4;
+ * ws as sized above. */
+clm_status clm_conv_winograd_forward(clm_context *ctx, int m, const conv_geom *g, const clm_tensor *x,
                                      const clm_tensor *w, const clm_tensor *b,
                                      const clm_tensor *y, const clm_tensor *ws, int accumulate);
 /* dx (=, or += with accumulate) = the adjoint of the convolution applied to dy. */
-clm_status clm_conv_winograd_backward_data(clm_context *ctx, const conv_geom *g,
+clm_status clm_conv_winograd_backward_data(clm_context *ctx, int m, const conv_geom *g,
                                            const clm_tensor *dy, const clm_tensor *w,
                                            const clm_tensor *dx, const clm_tensor *ws,
                                            int accumulate);
-
-/* Tests and measurements: run F(m×m, 3×3) with m = 2 or 4; anything else restores the
- * default. */
-void clm_conv_winograd_force_m(int m);
 
 #endif
