@@ -248,7 +248,8 @@ def main():
     ms, reps, got = time_runs(lambda: m.predict(images, logits=True), args.warmup, args.reps)
     ref = [got[tasks[h]["name"]] for h in heads]
     kinds = [tasks[h]["kind"] == "classification" for h in heads]
-    rows.append({"engine": f"clmtl ({m.device_name})", "tag": "clmtl", "ms": ms, "reps": reps})
+    rows.append({"engine": "clmtl", "tag": "clmtl", "device": m.device_name, "ms": ms,
+                 "reps": reps})
     m.close()
 
     # PyTorch eager
@@ -263,7 +264,9 @@ def main():
 
     # ONNX Runtime, OpenVINO
     try:
-        with torch.no_grad():
+        import warnings
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the legacy exporter's shape-inference notes
             torch.onnx.export(wrapped, (xt,), onnx_path, opset_version=13,
                               input_names=["image"], output_names=heads)
         exported = None
@@ -295,7 +298,8 @@ def main():
 
     clmtl_ms = rows[0]["ms"]
     bad = []
-    print(f"{args.model}: batch {N}, {H}x{W}, {args.threads} threads each; median of "
+    print(f"{args.model}: batch {N}, {H}x{W}, {args.threads} threads each (clmtl on "
+          f"{rows[0]['device']}); median of "
           f"{args.reps} batches after {args.warmup} warm-up; load average {load0:.2f} at the "
           f"start, {load_end:.2f} at the end")
     print(f"{'engine':34} {'img/s':>8} {'ms/batch':>9} {'clmtl relative':>15}  agreement with "
