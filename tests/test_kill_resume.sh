@@ -18,8 +18,8 @@ seed=12345
 for k in $(seq 1 "$kills"); do
   if [ -f "$run/last.safetensors" ]; then
     "$clmtl" train $opts --resume "$run" > "$dir/out.log" 2>&1 &
-  else
-    "$clmtl" train $opts --out "$run" > "$dir/out.log" 2>&1 &
+  else # killed before its first checkpoint (a loaded machine): start again over that run
+    "$clmtl" train $opts --out "$run" --overwrite > "$dir/out.log" 2>&1 &
   fi
   pid=$!
   # 0.5 to 4.5 s: start-up plus a few epochs, so kills land in training steps, validation
@@ -47,7 +47,7 @@ echo "[INFO] $kills kills; epochs logged so far: $(grep -c '"event":"epoch"' "$r
 if [ -f "$run/last.safetensors" ]; then
   "$clmtl" train $opts --resume "$run" > "$dir/out.log" 2>&1
 else
-  "$clmtl" train $opts --out "$run" > "$dir/out.log" 2>&1
+  "$clmtl" train $opts --out "$run" --overwrite > "$dir/out.log" 2>&1
 fi
 if [ $? -eq 0 ]; then pass=$((pass + 1)); echo "[PASS] the run completes after $kills kills"; else
   fail=$((fail + 1)); echo "[FAIL] the final resume failed:"; tail -5 "$dir/out.log"; fi

@@ -1,7 +1,7 @@
 #!/bin/sh
 # tools/plot.py on two small hand-written runs, in the log.jsonl format the trainer writes
-# (src/train/trainer.c log_epoch; epochs counted from 0 in the log, from 1 on the plots): the
-# PNGs exist, every axis is labelled (epoch; %, the target's units, loss scale), each figure is
+# (src/train/trainer.c log_epoch; older logs count epochs from 0, current ones from 1; the plots
+# always from 1): the PNGs exist, every axis is labelled (epoch; %, the target's units, loss scale), each figure is
 # titled with the run's directory name, mIoU and pixel accuracy are drawn in % (100 x the
 # logged fractions), two runs share one figure per kind of curve with one colour per run and a
 # legend naming the runs; without matplotlib it prints the install hint and exits 1.
@@ -114,6 +114,20 @@ b = [l for l in sem["lines"] if l["label"] == "runB mIoU"][0]
 assert b["x"] == [1, 2] and all(math.isclose(u, v) for u, v in zip(b["y"], [18.0, 30.0])), b
 PY
 check "two runs: one figure per kind of curve, one colour per run, legend names the runs" $?
+
+# the trainer's current logs count epochs from 1: they are drawn as logged, not shifted
+mkdir "$dir/runC"
+sed 's/"epoch":1,/"epoch":2,/; s/"epoch":0,/"epoch":1,/' "$dir/runB/log.jsonl" > "$dir/runC/log.jsonl"
+"$py" "$dir/harness.py" "$dir/c.json" "$plot" "$dir/runC" > "$dir/c.log" 2>&1
+check "plot.py draws a 1-based log" $?
+"$py" - "$dir/c.json" <<'PY'
+import json, sys
+for f in json.load(open(sys.argv[1])):
+    for ax in f["axes"]:
+        for l in ax["lines"]:
+            assert l["x"] == [1, 2], (f["path"], ax["title"], l)
+PY
+check "a 1-based log keeps its epoch numbers (1, 2)" $?
 
 # matplotlib hidden: a module on PYTHONPATH named matplotlib whose import fails
 mkdir "$dir/shim" "$dir/shim/matplotlib"

@@ -19,6 +19,8 @@ extern "C" {
 
 #define CLM_MAX_INPUTS 8
 #define CLM_NAME_MAX 64
+/* The longest name of a tensor in a graph's state dict ("enc1.bn.running_mean"), NUL included. */
+#define CLM_TENSOR_NAME_MAX 128
 
 typedef enum clm_layer_type {
   CLM_LAYER_INPUT = 0, /* data: image, labels, targets, masks */
@@ -234,6 +236,63 @@ CLMTL_API clm_tensor clm_graph_state(const clm_graph *g);
 CLMTL_API int clm_graph_named_count(const clm_graph *g);
 CLMTL_API clm_status clm_graph_named(const clm_graph *g, int i, const char **name, clm_tensor *view,
                            int *is_param);
+
+/* ---- accessors for the engine's other rooms (src/graph/access.c) -------------------------
+ * What the weighting, the optimizer set-up, checkpoints and evaluation need to know about a
+ * compiled graph, without its internal layout. */
+
+/* The context the graph was created with (NULL for a graph planned without one). */
+CLMTL_API clm_context *clm_graph_context(const clm_graph *g);
+/* Whether clm_graph_compile succeeded (1) or not (0). */
+CLMTL_API int clm_graph_is_compiled(const clm_graph *g);
+/* The batch-norm mode clm_graph_set_training last set (1: training statistics). */
+CLMTL_API int clm_graph_training(const clm_graph *g);
+/* Whether clm_graph_set_multi_backward(g, 1) was called. */
+CLMTL_API int clm_graph_multi_backward(const clm_graph *g);
+/* The device scalars of every loss as one (1,1,1,3K) view: loss i's value at 3i, its valid
+ * count at 3i+1, its seed at 3i+2. */
+CLMTL_API clm_tensor clm_graph_loss_scalars(const clm_graph *g);
+/* Parameters or running statistics were changed behind the graph's back (a checkpoint
+ * loaded into the views): an inference graph refolds batch norm at its next forward. */
+CLMTL_API void clm_graph_params_changed(clm_graph *g);
+
+/* One entry of the graph's state dict, clm_graph_named's index order. */
+typedef struct clm_named_tensor {
+  const char *name;   /* "enc1.weight", "enc1.bn.running_mean"; valid until the next call */
+  const char *suffix; /* "weight", "bias", "running_mean", ... */
+  int node;           /* the node that owns it (clm_graph_node) */
+  clm_layer_type op;  /* that node's op: conv/deconv weights are 4-D in a state dict */
+  int is_param;       /* 1: in the parameter buffer (trained), 0: in the state buffer */
+  int is_task_param;  /* a loss's task parameter (mtl.h): never weight-decayed */
+  clm_tensor view;    /* into clm_graph_params (is_param) or clm_graph_state; the gradient
+                         lies at the same offset in clm_graph_grads */
+} clm_named_tensor;
+CLMTL_API clm_status clm_graph_named_info(const clm_graph *g, int i, clm_named_tensor *out);
+
+/* The nodes a compiled graph runs, in execution order (a conv layer with bn and act is a conv
+ * node and a batch-norm node "<layer>.bn" ...). */
+typedef struct clm_graph_node_info {
+  const char *name;       /* valid while the graph lives */
+  clm_layer_type op;
+  int n, c, h, w;         /* output shape */
+  const int *inputs;      /* node indices, ninputs of them */
+  int ninputs;
+  int loss;               /* its position among the losses, -1 for other nodes */
+  int in_backward;        /* a backward step runs for it (training graphs) */
+  unsigned losses;        /* training graphs: bit t set when loss t (t < 32) depends on it */
+  clm_tensor grad;        /* gradient of its output (buf NULL when there is none) */
+  int first_named, nnamed;/* its parameters and state among clm_graph_named_info */
+} clm_graph_node_info;
+CLMTL_API int clm_graph_node_count(const clm_graph *g);
+CLMTL_API clm_status clm_graph_node(const clm_graph *g, int i, clm_graph_node_info *out);
+
+/* The last convolution (or transposed convolution) node two or more losses depend on, the
+ * "last shared layer" GradNorm balances: its node index, or -1 when there is none. */
+CLMTL_API int clm_graph_last_shared_conv(const clm_graph *g);
+
+/* clm_graph_backward_partial by node index: node < 0 runs every step feeding a loss of
+ * loss_mask; otherwise the steps down to that node (which needs no parameters here). */
+CLMTL_API clm_status clm_graph_backward_to_node(clm_graph *g, unsigned loss_mask, int node);
 
 /* Peak bytes of the activation arena and the total of every device buffer of the graph. */
 CLMTL_API size_t clm_graph_arena_bytes(const clm_graph *g);

@@ -14,10 +14,14 @@ clm_status clm_graph_autograd(clm_graph *g) {
     for (int k = 0; k < nd->nparams; k++) nd->requires_grad |= !nd->params[k].is_state;
     for (int j = 0; j < nd->nin; j++) nd->requires_grad |= g->nodes[nd->in[j]].requires_grad;
     nd->feeds_loss = nd->loss_index >= 0;
+    nd->losses = nd->loss_index >= 0 && nd->loss_index < 32 ? 1u << nd->loss_index : 0;
   }
   for (int i = n - 1; i >= 0; i--)
-    if (g->nodes[i].feeds_loss)
-      for (int j = 0; j < g->nodes[i].nin; j++) g->nodes[g->nodes[i].in[j]].feeds_loss = 1;
+    for (int j = 0; j < g->nodes[i].nin; j++) {
+      clm_node *src = &g->nodes[g->nodes[i].in[j]];
+      src->feeds_loss |= g->nodes[i].feeds_loss;
+      src->losses |= g->nodes[i].losses;
+    }
 
   g->bwd = malloc(((size_t)n + 1) * sizeof *g->bwd);
   int *written = calloc((size_t)n + 1, sizeof *written);

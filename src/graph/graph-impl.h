@@ -56,6 +56,7 @@ typedef struct clm_node {
                                    in floats in g->folded */
   int requires_grad;            /* out depends on a parameter */
   int feeds_loss;               /* some loss depends on out */
+  unsigned losses;              /* bit t: loss t (t < 32) depends on out (autograd) */
   int keep;                     /* value kept after forward (network heads) */
   int loss_index;               /* loss nodes: position among losses, else -1 */
   int bwd_step;                 /* position in the backward order, -1 when none */

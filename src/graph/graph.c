@@ -250,18 +250,12 @@ int clm_graph_named_count(const clm_graph *g) {
 
 clm_status clm_graph_named(const clm_graph *g, int index, const char **name, clm_tensor *view,
                            int *is_param) {
-  static _Thread_local char buf[CLM_NODE_NAME_MAX + 32];
-  for (int i = 0; i < g->nnodes; i++) {
-    const clm_node *nd = &g->nodes[i];
-    if (index >= nd->nparams) { index -= nd->nparams; continue; }
-    const clm_param_slot *p = &nd->params[index];
-    snprintf(buf, sizeof buf, "%s.%s", nd->name, p->suffix);
-    *name = buf;
-    *view = clm_tensor_view(p->is_state ? g->state : g->params, p->off, p->n, p->c, p->h, p->w);
-    *is_param = !p->is_state;
-    return CLM_OK;
-  }
-  CLM_FAIL(CLM_ERR_NOT_FOUND, "named tensor index out of range");
+  clm_named_tensor t;
+  CLM_TRY(clm_graph_named_info(g, index, &t));
+  *name = t.name;
+  *view = t.view;
+  *is_param = t.is_param;
+  return CLM_OK;
 }
 
 size_t clm_graph_arena_bytes(const clm_graph *g) { return g->arena_floats * sizeof(float); }

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "clmtl/mtl.h"
-#include "graph/graph-impl.h"
 #include "gradmethods-impl.h"
 
 struct clm_mtl {
@@ -18,6 +17,7 @@ struct clm_mtl {
   clm_tensor total, skipped, weights;
   /* gradnorm */
   int shared;              /* node index of the last shared layer, -1 if none */
+  const char *shared_name;
   clm_tensor shared_grad;  /* gradient view of its weight */
   clm_tensor norms, l0, lgrad, ws;
   long steps;
@@ -27,39 +27,22 @@ struct clm_mtl {
   clm_gm *gm;
 };
 
-/* The last convolution (or transposed convolution) that two or more losses depend on: the
- * "last shared layer" whose weight gradients GradNorm balances. */
-static int last_shared_node(const clm_graph *g) {
-  unsigned *reach = calloc((size_t)g->nnodes + 1, sizeof *reach);
-  if (!reach) return -2;
-  for (int i = g->nnodes - 1; i >= 0; i--) {
-    const clm_node *nd = &g->nodes[i];
-    if (nd->loss_index >= 0) reach[i] |= 1u << nd->loss_index;
-    for (int j = 0; j < nd->nin; j++) reach[nd->in[j]] |= reach[i];
-  }
-  int found = -1;
-  for (int i = 0; i < g->nnodes; i++) {
-    const clm_node *nd = &g->nodes[i];
-    int bits = 0;
-    for (unsigned r = reach[i]; r; r &= r - 1) bits++;
-    if ((nd->op == CLM_LAYER_CONV || nd->op == CLM_LAYER_DECONV) && bits >= 2) found = i;
-  }
-  free(reach);
-  return found;
-}
-
 static clm_status gradnorm_setup(clm_mtl *m) {
   clm_graph *g = m->g;
-  m->shared = last_shared_node(g);
-  if (m->shared == -2) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+  m->shared = clm_graph_last_shared_conv(g);
   if (m->shared < 0)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "gradnorm needs a convolution shared by two or more losses; "
              "the model has none");
-  if (!g->multi_backward)
+  if (!clm_graph_multi_backward(g))
     CLM_FAIL(CLM_ERR_INVALID_ARG, "gradnorm takes one backward pass per task after each forward: "
              "call clm_graph_set_multi_backward(g, 1) before compiling the graph");
-  const clm_param_slot *w = &g->nodes[m->shared].params[0];
-  m->shared_grad = clm_tensor_view(g->grads, w->off, w->n, w->c, w->h, w->w);
+  clm_graph_node_info nd;
+  clm_named_tensor w;
+  CLM_TRY(clm_graph_node(g, m->shared, &nd));
+  CLM_TRY(clm_graph_named_info(g, nd.first_named, &w)); /* its weight */
+  m->shared_name = nd.name;
+  m->shared_grad = clm_tensor_view(clm_graph_grads(g).buf, w.view.off, w.view.n, w.view.c,
+                                   w.view.h, w.view.w);
   return CLM_OK;
 }
 
@@ -83,11 +66,11 @@ clm_status clm_mtl_config_for_graph(const clm_graph *g, clm_mtl_strategy strateg
 
 clm_status clm_mtl_create(clm_graph *g, const clm_mtl_config *cfg, clm_mtl **out) {
   *out = NULL;
-  if (!g->compiled || !g->grads)
+  if (!clm_graph_is_compiled(g) || !clm_graph_grads(g).buf)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "multi-task weighting needs a graph compiled for training");
-  if (cfg->ntasks != g->nlosses)
+  if (cfg->ntasks != clm_graph_loss_count(g))
     CLM_FAIL(CLM_ERR_INVALID_ARG, "the weighting is set up for %d tasks but the graph has %d losses",
-             cfg->ntasks, g->nlosses);
+             cfg->ntasks, clm_graph_loss_count(g));
   CLM_TRY(clm_mtl_config_check(cfg));
   clm_mtl *m = calloc(1, sizeof *m);
   if (!m) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
@@ -105,7 +88,7 @@ clm_status clm_mtl_create(clm_graph *g, const clm_mtl_config *cfg, clm_mtl **out
   if (st == CLM_OK && clm_mtl_strategy_needs_task_grads(cfg->strategy) &&
       cfg->strategy != CLM_MTL_GRADNORM)
     st = clm_gm_create(g, cfg, &m->gm);
-  if (st == CLM_OK) st = clm_buffer_alloc(g->ctx, 4 + 3 * (size_t)k + ws_floats, &m->buf);
+  if (st == CLM_OK) st = clm_buffer_alloc(clm_graph_context(g), 4 + 3 * (size_t)k + ws_floats, &m->buf);
   if (st != CLM_OK) { clm_gm_free(m->gm); free(m); return st; }
   m->total = clm_tensor_view(m->buf, 0, 1, 1, 1, 1);
   m->skipped = clm_tensor_view(m->buf, 1, 1, 1, 1, 2);
@@ -115,7 +98,7 @@ clm_status clm_mtl_create(clm_graph *g, const clm_mtl_config *cfg, clm_mtl **out
   m->lgrad = clm_tensor_view(m->buf, 3 + 3 * (size_t)k, 1, 1, 1, 1);
   m->ws = clm_tensor_view(m->buf, 4 + 3 * (size_t)k, 1, 1, 1, (int)(ws_floats ? ws_floats : 1));
   clm_tensor params = clm_graph_task_params(g);
-  st = clm_mtl_params_init(g->ctx, cfg, &params);
+  st = clm_mtl_params_init(clm_graph_context(g), cfg, &params);
   if (st != CLM_OK) { clm_mtl_free(m); return st; }
   *out = m;
   return CLM_OK;
@@ -134,8 +117,8 @@ clm_status clm_mtl_weigh(clm_mtl *m) {
   clm_graph *g = m->g;
   clm_mtl_scalars sc = clm_mtl_scalars_graph(g);
   clm_tensor params = clm_graph_task_params(g), grads = clm_graph_task_grads(g);
-  CLM_TRY(clm_mtl_step(g->ctx, &m->cfg, &sc, &params, &m->total, &grads, &m->weights));
-  return clm_launch_1d(g->ctx, "train", "count_nonfinite", 1, "tt", &m->total, &m->skipped);
+  CLM_TRY(clm_mtl_step(clm_graph_context(g), &m->cfg, &sc, &params, &m->total, &grads, &m->weights));
+  return clm_launch_1d(clm_graph_context(g), "train", "count_nonfinite", 1, "tt", &m->total, &m->skipped);
 }
 
 /* GradNorm's per-task gradient norms at the shared layer W: per task, a partial backward
@@ -146,47 +129,46 @@ static clm_status gradnorm_norms(clm_mtl *m) {
   clm_graph *g = m->g;
   clm_mtl_scalars sc = clm_mtl_scalars_graph(g);
   for (int i = 0; i < m->cfg.ntasks; i++) {
-    CLM_TRY(clm_tensor_fill(g->ctx, &m->shared_grad, 0.0f));
-    CLM_TRY(clm_launch_1d(g->ctx, "train", "seed_onehot", (size_t)m->cfg.ntasks, "tiii", &sc.seed,
+    CLM_TRY(clm_tensor_fill(clm_graph_context(g), &m->shared_grad, 0.0f));
+    CLM_TRY(clm_launch_1d(clm_graph_context(g), "train", "seed_onehot", (size_t)m->cfg.ntasks, "tiii", &sc.seed,
                           sc.stride, m->cfg.ntasks, i));
-    CLM_TRY(clm_graph_backward_nodes(g, 1u << i, m->shared));
-    CLM_TRY(clm_gradnorm_norm(g->ctx, &m->shared_grad, &m->norms, i, &m->ws));
+    CLM_TRY(clm_graph_backward_to_node(g, 1u << i, m->shared));
+    CLM_TRY(clm_gradnorm_norm(clm_graph_context(g), &m->shared_grad, &m->norms, i, &m->ws));
   }
-  return clm_gradnorm_record_initial(g->ctx, &m->cfg, &sc, &m->l0, m->steps > 0);
+  return clm_gradnorm_record_initial(clm_graph_context(g), &m->cfg, &sc, &m->l0, m->steps > 0);
 }
 
 clm_status clm_mtl_optim_setup(clm_mtl *m, clm_optim_state *s, int decay_bias_norm) {
   clm_graph *g = m->g;
-  if (!s || s->n != g->param_floats)
+  size_t param_floats = (size_t)clm_graph_params(g).w;
+  if (!s || s->n != param_floats)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "optimizer set-up: the state must hold the graph's %zu "
-             "parameters", g->param_floats);
-  unsigned char *decay = malloc(g->param_floats + 1);
+             "parameters", param_floats);
+  unsigned char *decay = malloc(param_floats + 1);
   if (!decay) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
-  memset(decay, 1, g->param_floats);
-  for (int i = 0; i < g->nnodes; i++) {
-    const clm_node *nd = &g->nodes[i];
-    for (int k = 0; k < nd->nparams; k++) {
-      const clm_param_slot *p = &nd->params[k];
-      if (p->is_state) continue;
-      /* a convolution's weight always decays; biases and batch-norm γ, β on request; the
-       * weighting's task parameters never */
-      int conv_weight = (nd->op == CLM_LAYER_CONV || nd->op == CLM_LAYER_DECONV) &&
-                        !strcmp(p->suffix, "weight");
-      int decays = nd->loss_index >= 0 ? 0 : conv_weight ? 1 : decay_bias_norm != 0;
-      memset(decay + p->off, decays, (size_t)p->n * p->c * p->h * p->w);
-    }
+  memset(decay, 1, param_floats);
+  for (int i = 0; i < clm_graph_named_count(g); i++) {
+    clm_named_tensor p;
+    clm_status st = clm_graph_named_info(g, i, &p);
+    if (st != CLM_OK) { free(decay); return st; }
+    if (!p.is_param) continue;
+    /* a convolution's weight always decays; biases and batch-norm γ, β on request; the
+     * weighting's task parameters never */
+    int conv_weight = (p.op == CLM_LAYER_CONV || p.op == CLM_LAYER_DECONV) && !strcmp(p.suffix, "weight");
+    int decays = p.is_task_param ? 0 : conv_weight ? 1 : decay_bias_norm != 0;
+    memset(decay + p.view.off, decays, clm_tensor_numel(&p.view));
   }
-  clm_status st = clm_optim_state_set_decay(g->ctx, s, decay);
+  clm_status st = clm_optim_state_set_decay(clm_graph_context(g), s, decay);
   free(decay);
   CLM_TRY(st);
-  return clm_optim_state_set_task(s, g->task_param_off, (size_t)m->cfg.ntasks);
+  return clm_optim_state_set_task(s, clm_graph_task_params(g).off, (size_t)m->cfg.ntasks);
 }
 
 clm_status clm_mtl_train_step(clm_mtl *m, const clm_optim_config *opt, clm_optim_state *state) {
   clm_graph *g = m->g;
   /* the task parameters: their own learning rate, never decayed (host only) */
-  if (state && state->n == g->param_floats)
-    CLM_TRY(clm_optim_state_set_task(state, g->task_param_off, (size_t)m->cfg.ntasks));
+  if (state && state->n == (size_t)clm_graph_params(g).w)
+    CLM_TRY(clm_optim_state_set_task(state, clm_graph_task_params(g).off, (size_t)m->cfg.ntasks));
   clm_tensor params = clm_graph_params(g), grads = clm_graph_grads(g);
   clm_tensor task_params = clm_graph_task_params(g), task_grads = clm_graph_task_grads(g);
   int gradnorm = m->cfg.strategy == CLM_MTL_GRADNORM;
@@ -197,20 +179,20 @@ clm_status clm_mtl_train_step(clm_mtl *m, const clm_optim_config *opt, clm_optim
     for (int i = 0; i < m->cfg.ntasks; i++) top = fmax(top, z[i]);
     for (int i = 0; i < m->cfg.ntasks; i++) sum += exp(z[i] - top);
     for (int i = 0; i < m->cfg.ntasks; i++) w[i] = (float)(exp(z[i] - top) / sum);
-    CLM_TRY(clm_tensor_upload(g->ctx, &task_params, w));
+    CLM_TRY(clm_tensor_upload(clm_graph_context(g), &task_params, w));
   }
   CLM_TRY(clm_graph_forward(g));
   if (gradnorm) CLM_TRY(gradnorm_norms(m));
   if (m->gm) { /* the gradient methods assemble the gradient from per-task passes */
     int bad = 0;
     clm_mtl_scalars sc = clm_mtl_scalars_graph(g);
-    CLM_TRY(clm_mtl_step(g->ctx, &m->cfg, &sc, &task_params, &m->total, &task_grads, &m->weights));
+    CLM_TRY(clm_mtl_step(clm_graph_context(g), &m->cfg, &sc, &task_params, &m->total, &task_grads, &m->weights));
     CLM_TRY(clm_gm_gradients(m->gm, m->steps, &m->weights, &bad));
     if (bad) { /* a non-finite combination: the guard skips the step and counts it */
       float nan = NAN;
-      CLM_TRY(clm_tensor_upload(g->ctx, &m->total, &nan));
+      CLM_TRY(clm_tensor_upload(clm_graph_context(g), &m->total, &nan));
     }
-    CLM_TRY(clm_launch_1d(g->ctx, "train", "count_nonfinite", 1, "tt", &m->total, &m->skipped));
+    CLM_TRY(clm_launch_1d(clm_graph_context(g), "train", "count_nonfinite", 1, "tt", &m->total, &m->skipped));
   } else {
     CLM_TRY(clm_graph_zero_grad(g));
     CLM_TRY(clm_mtl_weigh(m));
@@ -218,11 +200,11 @@ clm_status clm_mtl_train_step(clm_mtl *m, const clm_optim_config *opt, clm_optim
   }
   if (gradnorm) {
     clm_mtl_scalars sc = clm_mtl_scalars_graph(g);
-    CLM_TRY(clm_gradnorm_weight_grad(g->ctx, &m->cfg, m->cfg.gradnorm_alpha, &sc, &task_params,
+    CLM_TRY(clm_gradnorm_weight_grad(clm_graph_context(g), &m->cfg, m->cfg.gradnorm_alpha, &sc, &task_params,
                                      &m->norms, &m->l0, &task_grads, &m->lgrad));
   }
-  CLM_TRY(clm_optim_step(g->ctx, opt, &params, &grads, state, &m->total));
-  if (gradnorm) CLM_TRY(clm_gradnorm_renormalize(g->ctx, &task_params));
+  CLM_TRY(clm_optim_step(clm_graph_context(g), opt, &params, &grads, state, &m->total));
+  if (gradnorm) CLM_TRY(clm_gradnorm_renormalize(clm_graph_context(g), &task_params));
   m->steps++;
   return CLM_OK;
 }
@@ -231,12 +213,12 @@ clm_status clm_mtl_end_epoch(clm_mtl *m, const float *epoch_means) {
   if (m->cfg.strategy != CLM_MTL_DWA) return CLM_OK;
   CLM_TRY(clm_dwa_record(&m->dwa, epoch_means));
   clm_tensor w = clm_graph_task_params(m->g);
-  return clm_dwa_upload(m->g->ctx, &m->dwa, &w);
+  return clm_dwa_upload(clm_graph_context(m->g), &m->dwa, &w);
 }
 
 const char *clm_mtl_shared_layer(const clm_mtl *m) {
   if (m->gm) return clm_gm_rep_name(m->gm);
-  return m->shared >= 0 ? m->g->nodes[m->shared].name : NULL;
+  return m->shared >= 0 ? m->shared_name : NULL;
 }
 
 void clm_mtl_cost(const clm_mtl *m, size_t *extra_bytes, int *extra_backward) {
@@ -274,12 +256,12 @@ clm_status clm_mtl_read(clm_mtl *m, clm_mtl_snapshot *out) {
   int k = m->cfg.ntasks;
   float head[3], scal[3 * CLM_MTL_MAX_TASKS];
   clm_tensor params = clm_graph_task_params(g);
-  clm_tensor scalars = clm_tensor_view(g->scalars, 0, 1, 1, 1, 3 * k);
+  clm_tensor scalars = clm_graph_loss_scalars(g);
   clm_tensor both = clm_tensor_view(m->buf, 0, 1, 1, 1, 3);
-  CLM_TRY(clm_tensor_download(g->ctx, &both, head));
-  CLM_TRY(clm_tensor_download(g->ctx, &m->weights, out->weight));
-  CLM_TRY(clm_tensor_download(g->ctx, &params, out->param));
-  CLM_TRY(clm_tensor_download(g->ctx, &scalars, scal));
+  CLM_TRY(clm_tensor_download(clm_graph_context(g), &both, head));
+  CLM_TRY(clm_tensor_download(clm_graph_context(g), &m->weights, out->weight));
+  CLM_TRY(clm_tensor_download(clm_graph_context(g), &params, out->param));
+  CLM_TRY(clm_tensor_download(clm_graph_context(g), &scalars, scal));
   out->ntasks = k;
   out->total = head[0];
   out->skipped_steps = (int)head[1];
@@ -297,8 +279,8 @@ clm_status clm_mtl_state_get(clm_mtl *m, clm_mtl_state *out) {
   int k = m->cfg.ntasks;
   float head[3], l0[CLM_MTL_MAX_TASKS];
   clm_tensor both = clm_tensor_view(m->buf, 0, 1, 1, 1, 3);
-  CLM_TRY(clm_tensor_download(m->g->ctx, &both, head));
-  CLM_TRY(clm_tensor_download(m->g->ctx, &m->l0, l0));
+  CLM_TRY(clm_tensor_download(clm_graph_context(m->g), &both, head));
+  CLM_TRY(clm_tensor_download(clm_graph_context(m->g), &m->l0, l0));
   memset(out, 0, sizeof *out);
   out->ntasks = k;
   out->steps = m->steps;
@@ -315,8 +297,8 @@ clm_status clm_mtl_state_set(clm_mtl *m, const clm_mtl_state *in) {
              "%d tasks", in->ntasks, in->steps, m->cfg.ntasks);
   clm_tensor counters = clm_tensor_view(m->buf, 1, 1, 1, 1, 2);
   float c[2] = {in->skipped_steps, in->skipped_in_a_row};
-  CLM_TRY(clm_tensor_upload(m->g->ctx, &counters, c));
-  CLM_TRY(clm_tensor_upload(m->g->ctx, &m->l0, in->l0));
+  CLM_TRY(clm_tensor_upload(clm_graph_context(m->g), &counters, c));
+  CLM_TRY(clm_tensor_upload(clm_graph_context(m->g), &m->l0, in->l0));
   m->steps = in->steps;
   return CLM_OK;
 }

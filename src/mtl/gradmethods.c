@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "gradmethods-impl.h"
-#include "graph/graph-impl.h"
+#include "ops/ops.h"
 
 /* Stage-1 Gram work-groups per pair at most. */
 #define GRAM_MAX_GROUPS 64
@@ -31,6 +31,7 @@ struct clm_gm {
   size_t len;        /* floats per row: shared parameters, or the representation */
   size_t keep_floats;
   int rep;           /* mgda-ub: node index of the shared representation Z */
+  const char *rep_name;
   clm_tensor zgrad;  /* its gradient */
   clm_mem rows;      /* K × len */
   clm_mem save;      /* mgda-ub: keep_floats */
@@ -38,18 +39,6 @@ struct clm_gm {
   clm_tensor gram, alpha, part;
   int groups;        /* Gram stage-1 groups per pair */
 };
-
-/* reach[i]: bit t set when loss t depends on node i's output. */
-static unsigned *node_reach(const clm_graph *g) {
-  unsigned *reach = calloc((size_t)g->nnodes + 1, sizeof *reach);
-  if (!reach) return NULL;
-  for (int i = g->nnodes - 1; i >= 0; i--) {
-    const clm_node *nd = &g->nodes[i];
-    if (nd->loss_index >= 0) reach[i] |= 1u << nd->loss_index;
-    for (int j = 0; j < nd->nin; j++) reach[nd->in[j]] |= reach[i];
-  }
-  return reach;
-}
 
 static int bitcount(unsigned r) {
   int b = 0;
@@ -66,21 +55,18 @@ static int range_cmp(const void *a, const void *b) {
  * packed offsets assigned; *total their floats. */
 static clm_status collect(const clm_graph *g, const unsigned char *pick, gm_range **out, int *nout,
                           size_t *total) {
-  int cap = 0;
-  for (int i = 0; i < g->nnodes; i++) cap += g->nodes[i].nparams;
+  int cap = clm_graph_named_count(g);
   gm_range *r = calloc((size_t)cap + 1, sizeof *r);
   if (!r) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
   int n = 0;
-  for (int i = 0; i < g->nnodes; i++) {
-    const clm_node *nd = &g->nodes[i];
-    if (!pick[i] || nd->loss_index >= 0) continue;
-    for (int k = 0; k < nd->nparams; k++) {
-      const clm_param_slot *p = &nd->params[k];
-      if (p->is_state) continue;
-      r[n].goff = p->off;
-      r[n].n = (size_t)p->n * p->c * p->h * p->w;
-      n++;
-    }
+  for (int i = 0; i < cap; i++) {
+    clm_named_tensor p;
+    clm_status st = clm_graph_named_info(g, i, &p);
+    if (st != CLM_OK) { free(r); return st; }
+    if (!pick[p.node] || p.is_task_param || !p.is_param) continue;
+    r[n].goff = p.view.off;
+    r[n].n = clm_tensor_numel(&p.view);
+    n++;
   }
   qsort(r, (size_t)n, sizeof *r, range_cmp);
   int m = 0;
@@ -99,52 +85,67 @@ static clm_status collect(const clm_graph *g, const unsigned char *pick, gm_rang
   return CLM_OK;
 }
 
+/* The compiled graph's nodes (clm_graph_node), *out malloc'd. */
+static clm_status node_list(const clm_graph *g, clm_graph_node_info **out, int *count) {
+  int n = clm_graph_node_count(g);
+  clm_graph_node_info *nd = calloc((size_t)n + 1, sizeof *nd);
+  if (!nd) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+  for (int i = 0; i < n; i++) {
+    clm_status st = clm_graph_node(g, i, &nd[i]);
+    if (st != CLM_OK) { free(nd); return st; }
+  }
+  *out = nd;
+  *count = n;
+  return CLM_OK;
+}
+
 static clm_status setup(clm_gm *gm) {
   clm_graph *g = gm->g;
-  unsigned *reach = node_reach(g);
-  unsigned char *pick = calloc((size_t)g->nnodes + 1, 1);
+  clm_graph_node_info *nodes = NULL;
+  int nn = 0;
+  CLM_TRY(node_list(g, &nodes, &nn));
+  unsigned char *pick = calloc((size_t)nn + 1, 1);
   clm_status st = CLM_OK;
-  if (!reach || !pick) st = CLM_ERROR(CLM_ERR_HOST_MEMORY, "out of host memory");
+  if (!pick) st = CLM_ERROR(CLM_ERR_HOST_MEMORY, "out of host memory");
   if (st == CLM_OK && gm->cfg.strategy == CLM_MTL_MGDA_UB) {
     gm->rep = -1; /* the last node two or more losses depend on */
-    for (int i = 0; i < g->nnodes; i++)
-      if (bitcount(reach[i]) >= 2 && g->nodes[i].bwd_step >= 0 && g->nodes[i].loss_index < 0)
-        gm->rep = i;
+    for (int i = 0; i < nn; i++)
+      if (bitcount(nodes[i].losses) >= 2 && nodes[i].in_backward && nodes[i].loss < 0) gm->rep = i;
     if (gm->rep < 0)
       st = CLM_ERROR(CLM_ERR_INVALID_ARG, "mgda-ub needs a layer shared by two or more losses; "
                      "the model has none");
     if (st == CLM_OK) {
-      const clm_node *z = &g->nodes[gm->rep];
+      const clm_graph_node_info *z = &nodes[gm->rep];
       gm->zgrad = z->grad;
+      gm->rep_name = z->name;
       gm->len = (size_t)z->n * z->c * z->h * z->w;
       if (!gm->zgrad.buf)
         st = CLM_ERROR(CLM_ERR_INVALID_ARG, "mgda-ub: the shared representation '%s' has no "
                        "gradient tensor", z->name);
       /* keep: one task's parameters on nodes that descend from Z */
       unsigned char *desc = pick;
-      for (int i = 0; i < g->nnodes && st == CLM_OK; i++) {
-        const clm_node *nd = &g->nodes[i];
+      for (int i = 0; i < nn && st == CLM_OK; i++) {
         desc[i] = i == gm->rep;
-        for (int j = 0; j < nd->nin && !desc[i]; j++) desc[i] = desc[nd->in[j]] != 0;
+        for (int j = 0; j < nodes[i].ninputs && !desc[i]; j++) desc[i] = desc[nodes[i].inputs[j]] != 0;
       }
-      for (int i = 0; i < g->nnodes; i++) desc[i] = desc[i] && bitcount(reach[i]) == 1;
+      for (int i = 0; i < nn; i++) desc[i] = desc[i] && bitcount(nodes[i].losses) == 1;
       if (st == CLM_OK) st = collect(g, desc, &gm->keep, &gm->nkeep, &gm->keep_floats);
     }
   } else if (st == CLM_OK) {
-    for (int i = 0; i < g->nnodes; i++) pick[i] = bitcount(reach[i]) >= 2;
+    for (int i = 0; i < nn; i++) pick[i] = bitcount(nodes[i].losses) >= 2;
     st = collect(g, pick, &gm->shared, &gm->nshared, &gm->len);
     if (st == CLM_OK && gm->len == 0)
       st = CLM_ERROR(CLM_ERR_INVALID_ARG, "%s needs parameters shared by two or more losses; "
                      "the model has none", clm_mtl_strategy_name(gm->cfg.strategy));
   }
-  free(reach);
+  free(nodes);
   free(pick);
   return st;
 }
 
 clm_status clm_gm_create(clm_graph *g, const clm_mtl_config *cfg, clm_gm **out) {
   *out = NULL;
-  if (!g->multi_backward)
+  if (!clm_graph_multi_backward(g))
     CLM_FAIL(CLM_ERR_INVALID_ARG, "%s takes one backward pass per task after each forward: "
              "call clm_graph_set_multi_backward(g, 1) before compiling the graph",
              clm_mtl_strategy_name(cfg->strategy));
@@ -161,10 +162,10 @@ clm_status clm_gm_create(clm_graph *g, const clm_mtl_config *cfg, clm_gm **out) 
                    "with", clm_mtl_strategy_name(cfg->strategy), gm->K, gm->len);
   size_t groups = (gm->len + 255) / 256;
   gm->groups = (int)(groups < 1 ? 1 : groups > GRAM_MAX_GROUPS ? GRAM_MAX_GROUPS : groups);
-  if (st == CLM_OK) st = clm_buffer_alloc(g->ctx, k * gm->len, &gm->rows);
-  if (st == CLM_OK && gm->keep_floats) st = clm_buffer_alloc(g->ctx, gm->keep_floats, &gm->save);
+  if (st == CLM_OK) st = clm_buffer_alloc(clm_graph_context(g), k * gm->len, &gm->rows);
+  if (st == CLM_OK && gm->keep_floats) st = clm_buffer_alloc(clm_graph_context(g), gm->keep_floats, &gm->save);
   if (st == CLM_OK)
-    st = clm_buffer_alloc(g->ctx, k * k + k + k * k * (size_t)gm->groups, &gm->small);
+    st = clm_buffer_alloc(clm_graph_context(g), k * k + k + k * k * (size_t)gm->groups, &gm->small);
   if (st != CLM_OK) {
     clm_gm_free(gm);
     return st;
@@ -187,7 +188,7 @@ void clm_gm_free(clm_gm *gm) {
 }
 
 const char *clm_gm_rep_name(const clm_gm *gm) {
-  return gm && gm->rep >= 0 ? gm->g->nodes[gm->rep].name : NULL;
+  return gm && gm->rep >= 0 ? gm->rep_name : NULL;
 }
 
 void clm_gm_cost(const clm_gm *gm, size_t *bytes, int *passes) {
@@ -202,7 +203,7 @@ static clm_status take(clm_gm *gm, clm_mem src, size_t soff, clm_mem dst, size_t
                        int clear) {
   clm_tensor s = clm_tensor_view(src, soff, 1, 1, 1, (int)n);
   clm_tensor d = clm_tensor_view(dst, doff, 1, 1, 1, (int)n);
-  return clm_launch_1d(gm->g->ctx, "gradmethods", "gm_take", n, "ttii", &s, &d, (int)n, clear);
+  return clm_launch_1d(clm_graph_context(gm->g), "gradmethods", "gm_take", n, "ttii", &s, &d, (int)n, clear);
 }
 
 /* gram = rows · rowsᵀ (K×K), two deterministic stages over a (chunk, i, j) grid. */
@@ -210,15 +211,15 @@ static clm_status gram(clm_gm *gm) {
   static const char *const names[] = {"gm_gram_partial", "gm_gram_final"};
   cl_kernel kk[2];
   size_t wg;
-  CLM_TRY(clm_tree_kernels(gm->g->ctx, "gradmethods", "GM_WG", 2, names, kk, &wg));
+  CLM_TRY(clm_tree_kernels(clm_graph_context(gm->g), "gradmethods", "GM_WG", 2, names, kk, &wg));
   size_t k = (size_t)gm->K;
   clm_tensor rows = clm_tensor_view(gm->rows, 0, 1, 1, 1, 1);
   size_t global[3] = {(size_t)gm->groups * wg, k, k}, fglobal[3] = {wg, k, k};
   size_t local[3] = {wg, 1, 1};
   CLM_TRY(clm_kernel_args(kk[0], "tiiit", &rows, (int)gm->len, gm->K, gm->groups, &gm->part));
-  CLM_TRY(clm_kernel_launch(gm->g->ctx, kk[0], 3, global, local));
+  CLM_TRY(clm_kernel_launch(clm_graph_context(gm->g), kk[0], 3, global, local));
   CLM_TRY(clm_kernel_args(kk[1], "tiit", &gm->part, gm->K, gm->groups, &gm->gram));
-  return clm_kernel_launch(gm->g->ctx, kk[1], 3, fglobal, local);
+  return clm_kernel_launch(clm_graph_context(gm->g), kk[1], 3, fglobal, local);
 }
 
 /* Reads the Gram, solves on the host, uploads α into gm->alpha and `weights`; *bad = 1 when
@@ -228,7 +229,7 @@ static clm_status solve(clm_gm *gm, long step, const int *active, const clm_tens
   int k = gm->K;
   float hg[CLM_MTL_MAX_TASKS * CLM_MTL_MAX_TASKS], ha[CLM_MTL_MAX_TASKS];
   double dg[CLM_MTL_MAX_TASKS * CLM_MTL_MAX_TASKS], da[CLM_MTL_MAX_TASKS];
-  CLM_TRY(clm_tensor_download(gm->g->ctx, &gm->gram, hg));
+  CLM_TRY(clm_tensor_download(clm_graph_context(gm->g), &gm->gram, hg));
   for (int i = 0; i < k * k; i++) dg[i] = hg[i];
   CLM_TRY(clm_gm_solve(&gm->cfg, step, dg, active, da));
   *bad = 0;
@@ -236,36 +237,37 @@ static clm_status solve(clm_gm *gm, long step, const int *active, const clm_tens
     ha[i] = (float)da[i];
     *bad |= !isfinite(ha[i]);
   }
-  CLM_TRY(clm_tensor_upload(gm->g->ctx, &gm->alpha, ha));
-  if (weights && clm_tensor_present(weights)) CLM_TRY(clm_tensor_upload(gm->g->ctx, weights, ha));
+  CLM_TRY(clm_tensor_upload(clm_graph_context(gm->g), &gm->alpha, ha));
+  if (weights && clm_tensor_present(weights)) CLM_TRY(clm_tensor_upload(clm_graph_context(gm->g), weights, ha));
   return CLM_OK;
 }
 
 clm_status clm_gm_gradients(clm_gm *gm, long step, const clm_tensor *weights, int *nonfinite) {
   clm_graph *g = gm->g;
+  clm_mem grads = clm_graph_grads(g).buf;
   int k = gm->K, active[CLM_MTL_MAX_TASKS];
   float scal[3 * CLM_MTL_MAX_TASKS];
-  clm_tensor sv = clm_tensor_view(g->scalars, 0, 1, 1, 1, 3 * k);
-  CLM_TRY(clm_tensor_download(g->ctx, &sv, scal)); /* the one read of the losses' counts */
+  clm_tensor sv = clm_graph_loss_scalars(g);
+  CLM_TRY(clm_tensor_download(clm_graph_context(g), &sv, scal)); /* the one read of the losses' counts */
   clm_mtl_scalars sc = clm_mtl_scalars_graph(g);
   int mgda = gm->cfg.strategy == CLM_MTL_MGDA_UB;
   clm_tensor allrows = clm_tensor_view(gm->rows, 0, 1, 1, 1, (int)(k * gm->len));
-  CLM_TRY(clm_tensor_fill(g->ctx, &allrows, 0.0f));
+  CLM_TRY(clm_tensor_fill(clm_graph_context(g), &allrows, 0.0f));
   CLM_TRY(clm_graph_zero_grad(g));
   for (int i = 0; i < k; i++) {
     active[i] = scal[3 * i + 1] > 0;
     if (!active[i]) continue;
-    CLM_TRY(clm_launch_1d(g->ctx, "train", "seed_onehot", (size_t)k, "tiii", &sc.seed, sc.stride,
+    CLM_TRY(clm_launch_1d(clm_graph_context(g), "train", "seed_onehot", (size_t)k, "tiii", &sc.seed, sc.stride,
                           k, i));
     size_t row = (size_t)i * gm->len;
     if (mgda) {
-      CLM_TRY(clm_graph_backward_nodes(g, 1u << i, gm->rep));
+      CLM_TRY(clm_graph_backward_to_node(g, 1u << i, gm->rep));
       CLM_TRY(take(gm, gm->zgrad.buf, gm->zgrad.off, gm->rows, row, gm->len, 0));
     } else {
       /* task-specific gradients accumulate their own task's; shared ones move to row i */
-      CLM_TRY(clm_graph_backward_nodes(g, 1u << i, -1));
+      CLM_TRY(clm_graph_backward_to_node(g, 1u << i, -1));
       for (int r = 0; r < gm->nshared; r++)
-        CLM_TRY(take(gm, g->grads, gm->shared[r].goff, gm->rows, row + gm->shared[r].roff,
+        CLM_TRY(take(gm, grads, gm->shared[r].goff, gm->rows, row + gm->shared[r].roff,
                      gm->shared[r].n, 1));
     }
   }
@@ -274,19 +276,19 @@ clm_status clm_gm_gradients(clm_gm *gm, long step, const clm_tensor *weights, in
   if (mgda) {
     /* the heads keep their own gradients; everything else from one backward with seeds α */
     for (int r = 0; r < gm->nkeep; r++)
-      CLM_TRY(take(gm, g->grads, gm->keep[r].goff, gm->save, gm->keep[r].roff, gm->keep[r].n, 0));
+      CLM_TRY(take(gm, grads, gm->keep[r].goff, gm->save, gm->keep[r].roff, gm->keep[r].n, 0));
     CLM_TRY(clm_graph_zero_grad(g));
-    CLM_TRY(clm_launch_1d(g->ctx, "gradmethods", "gm_seeds", (size_t)k, "tiit", &sc.seed,
+    CLM_TRY(clm_launch_1d(clm_graph_context(g), "gradmethods", "gm_seeds", (size_t)k, "tiit", &sc.seed,
                           sc.stride, k, &gm->alpha));
     CLM_TRY(clm_graph_backward(g));
     for (int r = 0; r < gm->nkeep; r++)
-      CLM_TRY(take(gm, gm->save, gm->keep[r].roff, g->grads, gm->keep[r].goff, gm->keep[r].n, 0));
+      CLM_TRY(take(gm, gm->save, gm->keep[r].roff, grads, gm->keep[r].goff, gm->keep[r].n, 0));
     return CLM_OK;
   }
   for (int r = 0; r < gm->nshared; r++) {
     clm_tensor rr = clm_tensor_view(gm->rows, gm->shared[r].roff, 1, 1, 1, 1);
-    clm_tensor out = clm_tensor_view(g->grads, gm->shared[r].goff, 1, 1, 1, 1);
-    CLM_TRY(clm_launch_1d(g->ctx, "gradmethods", "gm_combine", gm->shared[r].n, "tiitti", &rr,
+    clm_tensor out = clm_tensor_view(grads, gm->shared[r].goff, 1, 1, 1, 1);
+    CLM_TRY(clm_launch_1d(clm_graph_context(g), "gradmethods", "gm_combine", gm->shared[r].n, "tiitti", &rr,
                           (int)gm->len, k, &gm->alpha, &out, (int)gm->shared[r].n));
   }
   return CLM_OK;

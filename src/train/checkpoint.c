@@ -14,7 +14,6 @@
 #include <unistd.h>
 #include "clmtl/util.h"
 #include "clmtl/checkpoint.h"
-#include "graph/graph-impl.h"
 #include "runtime/runtime-impl.h"
 #include "train/safetensors-impl.h"
 
@@ -24,7 +23,7 @@ static const char *const standard_keys[] = {"format", "model_fnv1a64", "step", "
 
 /* One tensor of a checkpoint as the graph (or optimizer state) sees it. */
 typedef struct ck_tensor {
-  char name[CLM_NODE_NAME_MAX + 32];
+  char name[CLM_TENSOR_NAME_MAX];
   clm_tensor view;
   int ndim;
   int64_t shape[4];
@@ -99,33 +98,31 @@ void clm_checkpoint_meta_free(clm_checkpoint_meta *meta) { free(meta); }
  * weights 4-D, everything else 1-D. *out is malloc'd. */
 static clm_status list_tensors(const char *path, const clm_graph *g, const clm_optim_state *opt,
                                ck_tensor **out, int *count) {
-  if (!g->compiled) CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: graph is not compiled", path);
-  if (opt && opt->n != g->param_floats)
+  if (!clm_graph_is_compiled(g)) CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: graph is not compiled", path);
+  size_t param_floats = (size_t)clm_graph_params(g).w;
+  if (opt && opt->n != param_floats)
     CLM_FAIL(CLM_ERR_SHAPE, "%s: optimizer state holds %zu parameters, the graph %zu", path,
-             opt->n, g->param_floats);
-  int n = clm_graph_named_count(g) + (opt ? 3 : 0);
+             opt->n, param_floats);
+  int named = clm_graph_named_count(g), n = named + (opt ? 3 : 0);
   ck_tensor *t = calloc((size_t)n + 1, sizeof *t);
   if (!t) CLM_FAIL(CLM_ERR_HOST_MEMORY, "%s: out of host memory", path);
   int i = 0;
-  for (int nd = 0; nd < g->nnodes; nd++) {
-    const clm_node *node = &g->nodes[nd];
-    for (int k = 0; k < node->nparams; k++, i++) {
-      const char *name;
-      int is_param;
-      clm_status st = clm_graph_named(g, i, &name, &t[i].view, &is_param);
-      if (st != CLM_OK) { free(t); return st; }
-      snprintf(t[i].name, sizeof t[i].name, "%s", name);
-      t[i].numel = clm_tensor_numel(&t[i].view);
-      int conv_weight = (node->op == CLM_LAYER_CONV || node->op == CLM_LAYER_DECONV) &&
-                        !strcmp(node->params[k].suffix, "weight");
-      if (conv_weight) {
-        t[i].ndim = 4;
-        t[i].shape[0] = t[i].view.n; t[i].shape[1] = t[i].view.c;
-        t[i].shape[2] = t[i].view.h; t[i].shape[3] = t[i].view.w;
-      } else {
-        t[i].ndim = 1;
-        t[i].shape[0] = (int64_t)t[i].numel;
-      }
+  for (; i < named; i++) {
+    clm_named_tensor nt;
+    clm_status st = clm_graph_named_info(g, i, &nt);
+    if (st != CLM_OK) { free(t); return st; }
+    snprintf(t[i].name, sizeof t[i].name, "%s", nt.name);
+    t[i].view = nt.view;
+    t[i].numel = clm_tensor_numel(&t[i].view);
+    int conv_weight = (nt.op == CLM_LAYER_CONV || nt.op == CLM_LAYER_DECONV) &&
+                      !strcmp(nt.suffix, "weight");
+    if (conv_weight) {
+      t[i].ndim = 4;
+      t[i].shape[0] = t[i].view.n; t[i].shape[1] = t[i].view.c;
+      t[i].shape[2] = t[i].view.h; t[i].shape[3] = t[i].view.w;
+    } else {
+      t[i].ndim = 1;
+      t[i].shape[0] = (int64_t)t[i].numel;
     }
   }
   if (opt) {
@@ -327,7 +324,7 @@ clm_status clm_checkpoint_save(const char *path, clm_graph *g, const clm_optim_s
   size_t at = 0;
   for (int i = 0; i < n; i++) {
     if (t[i].numel) {
-      st = clm_tensor_download(g->ctx, &t[i].view, data + at);
+      st = clm_tensor_download(clm_graph_context(g), &t[i].view, data + at);
       if (st != CLM_OK) {
         st = add_context(st, path, t[i].name, "download");
         goto done;
@@ -576,7 +573,7 @@ clm_status clm_checkpoint_load(const char *path, clm_graph *g, clm_optim_state *
   at = 0;
   for (int i = 0; i < n; i++) {
     if (t[i].numel) {
-      st = clm_tensor_upload(g->ctx, &t[i].view, data + at);
+      st = clm_tensor_upload(clm_graph_context(g), &t[i].view, data + at);
       if (st != CLM_OK) {
         st = add_context(st, path, t[i].name, "upload");
         goto done;
@@ -584,7 +581,7 @@ clm_status clm_checkpoint_load(const char *path, clm_graph *g, clm_optim_state *
     }
     at += t[i].numel;
   }
-  g->folded_stale = 1; /* an inference graph refolds batch norm at its next forward */
+  clm_graph_params_changed(g); /* an inference graph refolds batch norm at its next forward */
   if (nmeta_out) *nmeta_out = sf.nmeta;
   if (meta_out) { *meta_out = sf.meta; sf.meta = NULL; }
 done:

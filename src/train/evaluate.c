@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "clmtl/train.h"
-#include "graph/graph-impl.h"
+#include "runtime/runtime-impl.h"
 #include "train/batch.h"
 
 clm_status clm_metrics_for_graph(clm_graph *g, clm_metrics **out) {
@@ -25,7 +25,7 @@ clm_status clm_metrics_for_graph(clm_graph *g, clm_metrics **out) {
     mt[i].ignore = (float)l->ignore;
     mt[i].channels = pred.c;
   }
-  return clm_metrics_create(g->ctx, mt, k, out);
+  return clm_metrics_create(clm_graph_context(g), mt, k, out);
 }
 
 /* The first `rows` samples of a (N, C, H, W) tensor. */
@@ -37,8 +37,8 @@ static clm_tensor rows_of(clm_tensor t, int rows) {
 /* Loss i's value and valid count after a forward. */
 static clm_status read_loss(clm_graph *g, int i, float *value, float *count) {
   clm_tensor v = clm_graph_loss_value(g, i), c = clm_graph_loss_count_tensor(g, i);
-  CLM_TRY(clm_tensor_download(g->ctx, &v, value));
-  return clm_tensor_download(g->ctx, &c, count);
+  CLM_TRY(clm_tensor_download(clm_graph_context(g), &v, value));
+  return clm_tensor_download(clm_graph_context(g), &c, count);
 }
 
 /* A regression without a mask counts every element, padded rows included. Its padded rows get
@@ -54,8 +54,8 @@ static clm_status unmasked_padded(clm_graph *g, int i, int real, float *scratch,
   p.off += row * (size_t)real;
   t.off += row * (size_t)real;
   p.n = t.n = pred.n - real;
-  CLM_TRY(clm_tensor_download(g->ctx, &p, scratch));
-  CLM_TRY(clm_tensor_upload(g->ctx, &t, scratch));
+  CLM_TRY(clm_tensor_download(clm_graph_context(g), &p, scratch));
+  CLM_TRY(clm_tensor_upload(clm_graph_context(g), &t, scratch));
   CLM_TRY(clm_graph_forward(g));
   float value, count;
   CLM_TRY(read_loss(g, i, &value, &count));
@@ -91,7 +91,7 @@ clm_status clm_evaluate(clm_graph *g, const clm_feeds *feeds, clm_dataset *d, cl
   for (int i = 0; i < n; i++) idx[i] = i;
   double sum[CLM_METRICS_MAX_TASKS] = {0}, cnt[CLM_METRICS_MAX_TASKS] = {0};
   clm_batch batch;
-  int was_training = g->training;
+  int was_training = clm_graph_training(g);
   clm_status st = clm_batch_init(&batch, feeds, bsz, in.h, in.w);
   if (st != CLM_OK) { free(idx); free(scratch); return st; }
   st = clm_metrics_reset(m);

@@ -16,7 +16,7 @@
 #include "clmtl/rundir.h"
 #include "clmtl/train.h"
 #include "clmtl/version.h"
-#include "graph/graph-impl.h"
+#include "runtime/runtime-impl.h"
 #include "train/batch.h"
 #include "train/train-options-impl.h"
 
