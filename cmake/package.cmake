@@ -47,6 +47,13 @@ file(GLOB CLMTL_MODEL_FILES ${PROJECT_SOURCE_DIR}/models/*.cfg)
 install(FILES ${CLMTL_MODEL_FILES} DESTINATION ${CMAKE_INSTALL_DATADIR}/clmtl/models COMPONENT runtime)
 install(TARGETS clmtl_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
 
+# the Python package (ctypes over libclmtl.so.0, which it finds in the loader's paths) where
+# Debian's python3 looks: /usr/lib/python3/dist-packages in the .deb
+set(CLMTL_PYTHON_INSTALL_DIR lib/python3/dist-packages CACHE STRING
+    "Where the Python package clmtl is installed, relative to the prefix")
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/python/clmtl DESTINATION ${CLMTL_PYTHON_INSTALL_DIR}
+        COMPONENT python FILES_MATCHING PATTERN "*.py" PATTERN "__pycache__" EXCLUDE)
+
 # find_package(clmtl): config and version files
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/clmtlConfig.cmake.in
                               ${PROJECT_BINARY_DIR}/clmtlConfig.cmake INSTALL_DESTINATION ${CLMTL_CMAKE_DIR})
@@ -61,7 +68,8 @@ string(REGEX REPLACE "/$" "" CLMTL_PC_TO_PREFIX "${CLMTL_PC_TO_PREFIX}")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/clmtl.pc.in ${PROJECT_BINARY_DIR}/clmtl.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/clmtl.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)
 
-# cpack -G DEB: one package with the program, the library, headers and the CMake/pkg-config files
+# cpack -G DEB: one package with the program, the library, headers, the CMake/pkg-config files
+# and the Python package
 set(CPACK_PACKAGE_NAME clmtl)
 set(CPACK_PACKAGE_VENDOR "clmtl")
 set(CPACK_PACKAGE_CONTACT "clmtl maintainers <clmtl@localhost>")
@@ -70,6 +78,10 @@ set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "ocl-icd-libopencl1 | libopencl1, libclblast1, libcjson1")
-set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "pocl-opencl-icd | opencl-icd")
+# what dpkg-shlibdeps finds for libclmtl.so and the program on Debian 12 (tests/test_deb.sh
+# compares the two when dpkg-shlibdeps is there)
+set(CPACK_DEBIAN_PACKAGE_DEPENDS
+    "libc6 (>= 2.34), libcjson1 (>= 1.7.13), libclblast1 (>= 1.5.1), ocl-icd-libopencl1 | libopencl1")
+# an OpenCL driver to run on; NumPy for the Python package
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "pocl-opencl-icd | opencl-icd, python3-numpy")
 include(CPack)

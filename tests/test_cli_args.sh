@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One option-parsing style across the sub-commands that use tools/cli_args.c (model, eval,
-# infer, tune, bench, bench merge, synth): each prints its usage on --help and -h (exit 0); an
+# infer, tune, bench, bench merge, synth, export): each prints its usage on --help and -h (exit 0); an
 # unknown option is named with the usage (exit 2); an option without its value, a number out
 # of its range and a choice outside its list are named with what is wanted (exit 2); a second
 # positional argument where one is taken is named (exit 2). Nothing here opens a device.
@@ -12,7 +12,7 @@ expect() { # NAME STATUS FILE PATTERN: the last run exited with STATUS, FILE mat
   [ "$rc" -eq "$2" ] && grep -q -- "$4" "$dir/$3"; check "$1" $?
   [ "$rc" -eq "$2" ] || { echo "  exit $rc:"; head -c 600 "$dir/err"; echo; }
 }
-for cmd in model eval infer tune bench "bench merge" synth; do
+for cmd in model eval infer tune bench "bench merge" synth export; do
   for h in --help -h; do
     run $cmd $h
     expect "$cmd $h prints its usage" 0 out "usage: clmtl $cmd"
@@ -43,6 +43,10 @@ run tune --reps 0
 expect "tune: --reps 0 is out of range" 2 err "clmtl tune: --reps 0: needs an integer in \[1, 1000\]"
 run bench --warmup -1
 expect "bench: --warmup -1 is out of range" 2 err "clmtl bench: --warmup -1: needs an integer in \[0, 1000000\]"
+run export --onnx m.onnx --size 2x2 x.safetensors
+expect "export: --size 2x2 is out of range" 2 err "clmtl export: --size 2x2"
+run export --onnx m.onnx a.safetensors b.safetensors
+expect "export: a second checkpoint is named" 2 err "clmtl export: unexpected argument 'b.safetensors'"
 run bench merge --csv
 expect "bench merge: --csv without a file name" 2 err "clmtl bench merge: --csv needs a value"
 finish

@@ -34,6 +34,8 @@ static int usage(FILE *to) {
           "                       instanceIds / disparity PNGs, a JSON and a panel per image\n"
           "                       [--out DIR (created)] [--size HxW] [--fit letterbox|stretch|tile]\n"
           "                       [--raw (.npy)] [--depth-range MIN,MAX]; 'clmtl infer --help'\n"
+          "  export --onnx OUT.onnx CKPT   the checkpoint's inference graph as an ONNX model (batch\n"
+          "                       norm folded, one output per task); 'clmtl export --help'\n"
           "  synth --out DIR      write synthetic street scenes in the CityScapes layout\n"
           "                       [--count N per split] [--size HxW] [--seed N]\n"
           "  model FILE.cfg       check a model file: layers, shapes, parameters, memory;\n"
@@ -136,6 +138,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
   if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
   if (!strcmp(cmd, "infer")) return cmd_infer(argc - 1, argv + 1);
+  if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
   if (!strcmp(cmd, "synth")) {
     for (int i = 2; i < argc; i++)
       if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return fputs(synth_usage, stdout), 0;
@@ -159,6 +162,7 @@ int main(int argc, char **argv) {
       if (!strcmp(argv[2], "infer")) return cmd_infer(2, sub);
       if (!strcmp(argv[2], "tune")) return cmd_tune(2, sub);
       if (!strcmp(argv[2], "bench")) return cmd_bench(2, sub);
+      if (!strcmp(argv[2], "export")) return cmd_export(2, sub);
     }
     return usage(stdout);
   }

@@ -6,7 +6,10 @@ weighting of cl/mtl.cl, and the weights and batch `clmtl model --steps` starts f
 under the net's `mods.` prefix. Checkpoints both ways (read_checkpoint, write_checkpoint,
 state_dict_from_clmtl, clmtl_from_state_dict): a clmtl checkpoint loads into ClmtlNet with
 load_state_dict(strict=True), and a ClmtlNet's state dict becomes a checkpoint clmtl eval/infer
-open. Used by tools/bench_torch.py; importable by other tools:
+open. Optimizer state both ways (clmtl_adam, adam_state_from_clmtl, clmtl_optimizer_from_adam):
+a checkpoint's Adam/AdamW moments and step load into torch.optim with load_state_dict, so a
+run continues in PyTorch (or back in clmtl) where it stopped. Used by tools/bench_torch.py;
+importable by other tools:
 
   from clmtl_cfg import load_model
   from clmtl_torch import ClmtlNet
@@ -418,3 +421,113 @@ def clmtl_from_state_dict(net, sd):
         key, rest = k[len("mods."):].split(".", 1)
         out["%s.%s" % (inv[key], rest)] = v.detach().to(torch.float32).clone()
     return out
+
+
+# ---- optimizer state both ways ----------------------------------------------------------------
+# clmtl keeps Adam's moments in its flat parameter layout (compile.c layout_params): every
+# conv/deconv/batchnorm layer in execution order, within a layer weight, bias, bn.weight,
+# bn.bias, then the K task parameters in loss order; "optimizer.step" counts the updates, one
+# counter for all. Its update (cl/optim.cl) is torch.optim.Adam's / AdamW's: m = lerp(m, g,
+# 1 - b1), v = b2 v + (1 - b2) g^2, w -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps);
+# Adam adds weight_decay * w to g first, AdamW multiplies w by 1 - lr * weight_decay first.
+# Decay applies to conv/deconv weights always, to biases and batch-norm weights unless
+# --no-decay-bias-norm, never to the task parameters, which take --task-lr: torch.optim
+# parameter groups (clmtl_adam builds them). One difference: clmtl's betas are float32, torch's
+# are Python floats (see clmtl_adam's float32_betas).
+
+_SLOT_RANK = {"weight": 0, "bias": 1, "bn.weight": 2, "bn.bias": 3}
+
+
+def flat_layout(net):
+    """[(clmtl name, parameter of net, offset, count)] in clmtl's flat parameter order; the task
+    parameters are one entry ("task_param", net.task_param, offset, K)."""
+    params = dict(net.named_parameters())
+    out, off = [], 0
+    for nm in net.order:
+        if nm not in net.key:
+            continue
+        key = net.key[nm]
+        rests = sorted((r for r, _ in net.mods[key].named_parameters()), key=lambda r: _SLOT_RANK[r])
+        for rest in rests:
+            p = params["mods.%s.%s" % (key, rest)]
+            out.append(("%s.%s" % (nm, rest), p, off, p.numel()))
+            off += p.numel()
+    out.append(("task_param", net.task_param, off, net.task_param.numel()))
+    return out
+
+
+def clmtl_adam(net, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled=False,
+               task_lr=None, decay_bias_norm=True, float32_betas=True):
+    """torch.optim.Adam (AdamW when decoupled) over net with clmtl train's parameter groups:
+    decaying parameters, then (decay_bias_norm False) biases and batch-norm weights without
+    decay, then the task parameters at task_lr (None: lr) without decay. float32_betas: the
+    betas as clmtl holds them (float32: 0.999 is 0.99900001287, so 1 - beta2 is 1.3e-5 smaller
+    than torch's double 0.001), so that steps continue clmtl's exactly; False: as given."""
+    decay, no_decay = [], []
+    for name, p, _, _ in flat_layout(net)[:-1]:
+        layer, rest = name.rsplit(".", 1)
+        conv_weight = rest == "weight" and net.by.get(layer, {}).get("type") in ("conv", "deconv")
+        (decay if conv_weight or decay_bias_norm else no_decay).append(p)
+    groups = [{"params": decay}]
+    if no_decay:
+        groups.append({"params": no_decay, "weight_decay": 0.0})
+    groups.append({"params": [net.task_param], "lr": task_lr if task_lr else lr, "weight_decay": 0.0})
+    cls = torch.optim.AdamW if decoupled else torch.optim.Adam
+    if float32_betas:
+        betas = tuple(_f32(b) for b in betas)
+    return cls(groups, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+
+def _f32(x):
+    return torch.tensor(float(x), dtype=torch.float32).item()
+
+
+def adam_state_from_clmtl(net, optimizer, tensors):
+    """optimizer.state_dict() with the moments and step of a clmtl checkpoint's tensors
+    (read_checkpoint): loads with optimizer.load_state_dict. optimizer is a torch.optim.Adam or
+    AdamW over net's parameters (clmtl_adam, or any grouping of them)."""
+    layout = flat_layout(net)
+    total = layout[-1][2] + layout[-1][3]
+    m, v = tensors["optimizer.m"].reshape(-1), tensors["optimizer.v"].reshape(-1)
+    if m.numel() != total or v.numel() != total:
+        raise ValueError("optimizer.m/v hold %d/%d values, the network has %d parameters" %
+                         (m.numel(), v.numel(), total))
+    step = float(tensors["optimizer.step"].reshape(-1)[0])
+    where = {id(p): (off, n) for _, p, off, n in layout}
+    sd = optimizer.state_dict()
+    sd["state"] = {}
+    for group, saved in zip(optimizer.param_groups, sd["param_groups"]):
+        if group.get("amsgrad"):
+            raise ValueError("clmtl's Adam has no AMSGrad (amsgrad=True)")
+        for p, i in zip(group["params"], saved["params"]):
+            if id(p) not in where:
+                raise KeyError("the optimizer holds a tensor that is not a parameter of net")
+            if step == 0:
+                continue  # torch keeps no state before the first step
+            off, n = where[id(p)]
+            sd["state"][i] = {"step": torch.tensor(step),
+                              "exp_avg": m[off:off + n].reshape(p.shape).clone(),
+                              "exp_avg_sq": v[off:off + n].reshape(p.shape).clone()}
+    return sd
+
+
+def clmtl_optimizer_from_adam(net, optimizer):
+    """{"optimizer.m", "optimizer.v", "optimizer.step"} in clmtl's layout from a torch Adam or
+    AdamW over net's parameters (write_checkpoint takes them with the weights). Parameters
+    without state count as zero moments; every parameter with state must be at the same step
+    (clmtl keeps one counter)."""
+    layout = flat_layout(net)
+    total = layout[-1][2] + layout[-1][3]
+    m, v = torch.zeros(total), torch.zeros(total)
+    steps = set()
+    for _, p, off, n in layout:
+        st = optimizer.state.get(p)
+        if not st:
+            continue
+        steps.add(float(st["step"]))
+        m[off:off + n] = st["exp_avg"].detach().reshape(-1).to(torch.float32)
+        v[off:off + n] = st["exp_avg_sq"].detach().reshape(-1).to(torch.float32)
+    if len(steps) > 1:
+        raise ValueError("parameters at different steps %s: clmtl keeps one step counter" % sorted(steps))
+    return {"optimizer.m": m, "optimizer.v": v,
+            "optimizer.step": torch.tensor([steps.pop() if steps else 0.0])}

@@ -23,6 +23,7 @@
 #include "clmtl/model.h"
 #include "clmtl/util.h"
 #include "clmtl/bindings.h"
+#include "clmtl/onnx.h"
 
 /* The version number alone ("0.1.0"), as CLMTL_VERSION_STRING. */
 #define CLMTL_VERSION CLMTL_VERSION_STRING
