@@ -4,7 +4,9 @@
  * 2 − pad). Per call: the weight transform U (T × K × C, T = (m+2)² positions), then per band
  * of pb tiles of the batch the input transform V (T × C × pb), T GEMMs M_t (K × pb) = U_t · V_t
  * through clm_gemm (TILED on CPUs, CLBlast elsewhere), and the output transform with the bias.
- * Workspace: [U | V | M], sized by clm_conv_winograd_workspace. Shape checks, the backward
+ * Workspace: [U | V | M], sized by clm_conv_winograd_workspace. The weight transform runs on
+ * every call (one launch of K·C work-items, small beside the GEMMs): training changes the
+ * weights every step; inference does not keep U between forwards. Shape checks, the backward
  * weight pass and the other geometries live in src/ops/conv.c. */
 #include "ops/conv_winograd.h"
 #include <stdio.h>
