@@ -289,10 +289,8 @@ static clm_status run_forward(clm_context *ctx, clm_conv_variant v, const conv_g
   if (winograd_m(v) && clm_conv_winograd_fits(g))
     return clm_conv_winograd_forward(ctx, winograd_m(v), g, x, w, b, y, ws, accumulate);
   if (winograd_m(v)) v = CLM_CONV_IMPLICIT;
-  if (v == CLM_CONV_IMPLICIT && g->stride == 1) {
-    CLM_TRY(clm_conv_implicit_forward(ctx, g, x, w, y, accumulate));
-    return has_bias ? bias_add(ctx, y, b) : CLM_OK;
-  }
+  if (v == CLM_CONV_IMPLICIT && g->stride == 1)
+    return clm_conv_implicit_forward(ctx, g, x, w, b, y, accumulate);
   clm_gemm_variant gv;
   if (!gemm_kind(v, &gv))
     return clm_launch_1d(ctx, "conv", "conv2d_direct_forward", clm_tensor_numel(y),
