@@ -3,7 +3,7 @@
  * src/ops/eltwise.c. All are 1-D launches with bounds checks: the activations over vectors of
  * ELT_VEC elements, the others over single elements. */
 
-/* Activation codes, as clm_activation in src/ops/ops.h. */
+/* Activation codes, as clm_activation in include/clmtl/kinds.h. */
 #define ACT_NONE 0
 #define ACT_RELU 1
 #define ACT_LEAKY_RELU 2

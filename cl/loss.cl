@@ -1,5 +1,6 @@
 /* Task losses and their gradients: softmax cross-entropy with an ignore label, L1 and L2
- * regression with an optional validity mask. The forward is fused with its reduction: each
+ * regression with an optional validity mask, and their heteroscedastic forms (Laplace and
+ * Gaussian negative log-likelihood with a predicted log-variance). The forward is fused with its reduction: each
  * work-group of xent_reduce / regression_reduce sums per-pixel losses and valid counts of
  * 16-pixel chunks (float16 vectors) into one partial pair, and loss_final folds the partials
  * into loss = sum / max(count, 1) and count; no per-pixel buffer is written. The backward
@@ -8,6 +9,31 @@
  * beside i / n (oclgrind 21.10 cannot run the LLVM `freeze` that pair becomes). */
 
 #define LANES 16 /* pixels per chunk: one float16 */
+
+/* The range the heteroscedastic losses clamp the predicted log-variance s to: e^{15} and
+ * e^{-15} keep e^{-s}·d² finite in float for |d| up to about 1e16. */
+#ifndef HETERO_S_MIN
+#define HETERO_S_MIN (-15.0f)
+#endif
+#ifndef HETERO_S_MAX
+#define HETERO_S_MAX (15.0f)
+#endif
+
+/* Logit noise (Kendall & Gal 2017, classification), in its analytic form: logits f with
+ * Gaussian noise of variance σ² = e^s per pixel, the expected softmax approximated by the
+ * probit-style (mean-field) rule E[softmax(f + σε)] ≈ softmax(κ f), κ = (1 + π σ² / 8)^{-1/2}.
+ * s clamped as above. */
+float logit_noise_kappa(float s) {
+  return rsqrt(1.0f + 0.39269908f * exp(clamp(s, HETERO_S_MIN, HETERO_S_MAX)));
+}
+
+/* The logit scale of pixel t: kmode 0, logit noise, κ(s[t]) as above; kmode 1, the temperature
+ * of Kendall et al.'s exact classification likelihood softmax(f / σ²), κ = e^{-s}, s = log σ²
+ * one value s[0] for every pixel (clamped as above). */
+float logit_scale(__global const float *s, int soff, int t, int kmode) {
+  return kmode ? exp(-clamp(s[soff], HETERO_S_MIN, HETERO_S_MAX))
+               : logit_noise_kappa(s[soff + t]);
+}
 
 #ifdef LOSS_WG /* the fused forward kernels: built with -DLOSS_WG=<work-group size> */
 
@@ -188,6 +214,72 @@ __kernel void regression_reduce(__global const float *pred, int poff,
   write_partials(sum16(acc) + acc1, sum16(cnt) + cnt1, ls, lc, part, partoff);
 }
 
+/* Partial sums of the heteroscedastic regression loss over (N, C, HW) and of the valid count
+ * (see hetero_backward for the formula and the clamp of s); chunks as in regression_reduce. */
+__kernel void hetero_reduce(__global const float *pred, int poff, __global const float *logvar,
+                            int soff, __global const float *target, int toff,
+                            __global const float *mask, int moff, int has_mask, int N, int C,
+                            int HW, int kind, int per_item, __global float *part, int partoff) {
+  __local float ls[LOSS_WG], lc[LOSS_WG];
+  int per_plane = (HW + LANES - 1) / LANES, chunks = N * C * per_plane;
+  float16 acc = (float16)(0.0f), cnt = (float16)(0.0f);
+  float acc1 = 0.0f, cnt1 = 0.0f;
+  int t1 = chunks, step = (int)get_global_size(0);
+  for (int t = first_chunk(chunks, per_item, &t1, &step); t < t1; t += step) {
+    int plane = t / per_plane, j0 = (t - plane * per_plane) * LANES;
+    int n = plane / C, off = plane * HW + j0;
+    __global const float *m = mask + moff + n * HW + j0;
+    if (j0 + LANES <= HW) {
+      float16 d = vload16(0, pred + poff + off) - vload16(0, target + toff + off);
+      float16 s = clamp(vload16(0, logvar + soff + off), (float16)(HETERO_S_MIN),
+                        (float16)(HETERO_S_MAX));
+      float16 e = kind == 1 ? exp(-s) * fabs(d) + s : 0.5f * (exp(-s) * d * d + s);
+      float16 valid = has_mask ? select((float16)(0.0f), (float16)(1.0f), vload16(0, m) != (float16)(0.0f))
+                               : (float16)(1.0f);
+      acc += select((float16)(0.0f), e, valid != (float16)(0.0f));
+      cnt += valid;
+    } else {
+      for (int j = 0; j < HW - j0; j++) {
+        if (has_mask && m[j] == 0.0f) continue;
+        float d = pred[poff + off + j] - target[toff + off + j];
+        float s = clamp(logvar[soff + off + j], HETERO_S_MIN, HETERO_S_MAX);
+        acc1 += kind == 1 ? exp(-s) * fabs(d) + s : 0.5f * (exp(-s) * d * d + s);
+        cnt1 += 1.0f;
+      }
+    }
+  }
+  write_partials(sum16(acc) + acc1, sum16(cnt) + cnt1, ls, lc, part, partoff);
+}
+
+/* Partial sums of the scaled cross-entropy -log softmax(κ f)[y] (see logit_noise_backward) of
+ * logits (N, K, HW), κ from logvar by logit_scale (kmode), and of the valid count; one pixel at
+ * a time. */
+__kernel void logit_noise_reduce(__global const float *logits, int loff,
+                                 __global const float *logvar, int soff,
+                                 __global const float *labels, int laboff, int N, int K, int HW,
+                                 int ignore, int kmode, int per_item, __global float *part,
+                                 int poff) {
+  __local float ls[LOSS_WG], lc[LOSS_WG];
+  int pixels = N * HW;
+  float acc = 0.0f, cnt = 0.0f;
+  int t1 = pixels, step = (int)get_global_size(0);
+  for (int t = first_chunk(pixels, per_item, &t1, &step); t < t1; t += step) {
+    int n = t / HW, j = t - n * HW;
+    float lab = labels[laboff + t];
+    if (lab == (float)ignore) continue;
+    cnt += 1.0f;
+    if (!(lab >= 0.0f && lab < (float)K && floor(lab) == lab)) { acc += NAN; continue; }
+    __global const float *z = logits + loff + n * K * HW + j;
+    float kappa = logit_scale(logvar, soff, t, kmode);
+    float m = kappa * z[0];
+    for (int k = 1; k < K; k++) m = fmax(m, kappa * z[k * HW]);
+    float se = 0.0f;
+    for (int k = 0; k < K; k++) se += exp(kappa * z[k * HW] - m);
+    acc += log(se) - (kappa * z[(int)lab * HW] - m);
+  }
+  write_partials(acc, cnt, ls, lc, part, poff);
+}
+
 /* loss[0] = Σ part[0..groups) / max(count, 1), count[0] = Σ part[groups..2·groups): one
  * work-group. NaN stays NaN. */
 __kernel void loss_final(__global const float *part, int poff, int groups, __global float *loss,
@@ -234,4 +326,80 @@ __kernel void regression_backward(__global const float *pred, int poff,
     g = kind == 1 ? scale * (d > 0.0f ? 1.0f : d < 0.0f ? -1.0f : 0.0f) : scale * 2.0f * d;
   }
   dpred[doff + i] = accumulate ? dpred[doff + i] + g : g;
+}
+
+/* Heteroscedastic regression (Kendall & Gal 2017): pred f and log-variance s (N, C, HW),
+ * target y; s is clamped to [HETERO_S_MIN, HETERO_S_MAX] (s_c) so that e^{-s} stays finite.
+ * Per element, with d = f - y:
+ *   kind 1 (Laplace, s = log b):     e^{-s_c} |d| + s_c
+ *   kind 2 (Gaussian, s = log σ²):   ½ e^{-s_c} d² + ½ s_c
+ * dpred = scale · e^{-s_c} sign(d) (Laplace) or scale · e^{-s_c} d (Gaussian);
+ * dlogvar = scale · (1 - e^{-s_c}|d|) (Laplace) or scale · ½ (1 - e^{-s_c} d²) (Gaussian),
+ * 0 where s lies outside the clamp range; both 0 where mask == 0. scale = seed / max(count, 1).
+ * Each of dpred, dlogvar is written or accumulated by its own flag. */
+__kernel void hetero_backward(__global const float *pred, int poff, __global const float *logvar,
+                              int soff, __global const float *target, int toff,
+                              __global const float *mask, int moff, int has_mask,
+                              __global const float *count, int coff, __global const float *seed,
+                              int sdoff, __global float *dpred, int dpoff,
+                              __global float *dlogvar, int dsoff, int N, int C, int HW, int kind,
+                              int acc_pred, int acc_logvar) {
+  int i = GID0;
+  if (i >= N * C * HW) return;
+  float gp = 0.0f, gs = 0.0f;
+  if (!has_mask || mask[moff + mask_index(i, C, HW)] != 0.0f) {
+    float scale = seed[sdoff] / fmax(count[coff], 1.0f);
+    float d = pred[poff + i] - target[toff + i], s = logvar[soff + i];
+    float sc = clamp(s, HETERO_S_MIN, HETERO_S_MAX), w = exp(-sc);
+    int inside = s >= HETERO_S_MIN && s <= HETERO_S_MAX;
+    if (kind == 1) {
+      gp = scale * w * (d > 0.0f ? 1.0f : d < 0.0f ? -1.0f : 0.0f);
+      gs = inside ? scale * (1.0f - w * fabs(d)) : 0.0f;
+    } else {
+      gp = scale * w * d;
+      gs = inside ? scale * 0.5f * (1.0f - w * d * d) : 0.0f;
+    }
+  }
+  dpred[dpoff + i] = acc_pred ? dpred[dpoff + i] + gp : gp;
+  dlogvar[dsoff + i] = acc_logvar ? dlogvar[dsoff + i] + gs : gs;
+}
+
+/* The scaled cross-entropy per valid pixel, L = -log softmax(κ f)[y], p = softmax(κ f):
+ * dlogits[k] = scale · κ (p_k - [k = y]),
+ * dlogvar = scale · (Σ_k p_k f_k - f_y) · dκ/ds, with dκ/ds = -(π/16) e^{s} κ³ (kmode 0, logit
+ * noise) or -κ (kmode 1, temperature: the pixel's share of the one s, summed by the caller);
+ * 0 outside the clamp, on ignored pixels and invalid labels. One work-item per pixel; each
+ * output written or accumulated by its own flag. */
+__kernel void logit_noise_backward(__global const float *logits, int loff,
+                                   __global const float *logvar, int soff,
+                                   __global const float *labels, int laboff,
+                                   __global const float *count, int coff,
+                                   __global const float *seed, int sdoff, __global float *dlogits,
+                                   int dloff, __global float *dlogvar, int dsoff, int N, int K,
+                                   int HW, int ignore, int kmode, int acc_logits, int acc_logvar) {
+  int t = GID0;
+  if (t >= N * HW) return;
+  int n = t / HW, j = t - n * HW;
+  float lab = labels[laboff + t];
+  int valid = lab != (float)ignore && lab >= 0.0f && lab < (float)K && floor(lab) == lab;
+  float scale = valid ? seed[sdoff] / fmax(count[coff], 1.0f) : 0.0f;
+  float s = logvar[soff + (kmode ? 0 : t)], kappa = logit_scale(logvar, soff, t, kmode);
+  __global const float *z = logits + loff + n * K * HW + j;
+  __global float *dz = dlogits + dloff + n * K * HW + j;
+  float m = kappa * z[0];
+  for (int k = 1; k < K; k++) m = fmax(m, kappa * z[k * HW]);
+  float se = 0.0f, pf = 0.0f;
+  for (int k = 0; k < K; k++) se += exp(kappa * z[k * HW] - m);
+  for (int k = 0; k < K; k++) {
+    float p = exp(kappa * z[k * HW] - m) / se;
+    pf += p * z[k * HW];
+    float g = valid ? scale * kappa * (p - ((int)lab == k ? 1.0f : 0.0f)) : 0.0f;
+    dz[k * HW] = acc_logits ? dz[k * HW] + g : g;
+  }
+  int inside = s >= HETERO_S_MIN && s <= HETERO_S_MAX;
+  float gs = 0.0f;
+  if (valid && inside)
+    gs = scale * (pf - z[(int)lab * HW]) *
+         (kmode ? -kappa : -0.19634954f * exp(s) * kappa * kappa * kappa);
+  dlogvar[dsoff + t] = acc_logvar ? dlogvar[dsoff + t] + gs : gs;
 }

@@ -1,7 +1,9 @@
 /* Multi-task loss weighting step (include/clmtl/mtl.h; host side src/mtl/weighting.c): one
  * work-item combines the K <= 16 per-task losses into the total, writes each task's gradient
  * seed dTotal/dL_i, the gradient w.r.t. the learned parameters (s = log σ², or u for
- * softplus) and the effective weights. gradnorm and dwa weigh like fixed, with the weights
+ * softplus) and the effective weights. uncertainty-exact: a classification task's L already
+ * holds σ² inside its softmax (cl/loss.cl), so it counts with weight 1 and its s-gradient comes
+ * from the loss's own backward. gradnorm and dwa weigh like fixed, with the weights
  * read from par (their updates live in cl/balance.cl and on the host). A single work-item
  * sums in task order, so the result is deterministic. Not here: the per-task losses
  * (cl/loss.cl) and the optimizer. */
@@ -15,6 +17,7 @@
 #define MTL_SOFTPLUS 5
 #define MTL_GRADNORM 6
 #define MTL_DWA 7
+#define MTL_UNCERTAINTY_EXACT 15
 
 /* Gating modes, as clm_mtl_gating. */
 #define MTL_GATE_NONE 0
@@ -76,13 +79,18 @@ __kernel void mtl_step(__global const float *val, int voff, __global const float
         dp = (1.0f - e * L) * sig;
       } else {
         float s = has_par ? par[poff + i] : 0.0f;
-        int active = 0;
+        int active = 0, exact_cls = strategy == MTL_UNCERTAINTY_EXACT && !((regression_mask >> i) & 1);
         if (strategy == MTL_UNCERTAINTY_CLAMPED && (s < slo || s > shi)) {
           active = 1;
           s = clamp(s, slo, shi);
         }
         float e = exp(-s);
-        if (strategy == MTL_UNCERTAINTY_SIMPLE) {
+        if (exact_cls) {
+          /* L is already -log softmax(f/σ²)[y]: the loss's backward adds dL/ds itself */
+          c = L;
+          dl = 1.0f;
+          dp = 0.0f;
+        } else if (strategy == MTL_UNCERTAINTY_SIMPLE) {
           c = e * L + s;
           dl = e;
           dp = 1.0f - e * L;

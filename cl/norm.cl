@@ -50,7 +50,7 @@ static float hsum(vec v) {
   return s;
 }
 
-/* Activation codes, as clm_activation in src/ops/ops.h (and cl/eltwise.cl). */
+/* Activation codes, as clm_activation in include/clmtl/kinds.h (and cl/eltwise.cl). */
 #define ACT_NONE 0
 #define ACT_RELU 1
 #define ACT_LEAKY_RELU 2

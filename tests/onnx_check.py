@@ -1,9 +1,11 @@
 """ONNX export against clmtl's own inference, run by test_onnx_export.sh (one call per step).
 
   onnx_check.py random CFG H W OUT.safetensors [NAN_TENSOR]
+  onnx_check.py random-unlabelled CFG H W OUT.safetensors
       a clmtl checkpoint of model file CFG at H x W with random weights and random batch-norm
       statistics (so folding is exercised), written from `clmtl model --json` (numpy only);
-      the program is taken from $CLMTL_PROGRAM; NAN_TENSOR: that tensor's element 3 is NaN
+      the program is taken from $CLMTL_PROGRAM; NAN_TENSOR: that tensor's element 3 is NaN;
+      random-unlabelled: without the label_set metadata (a checkpoint from elsewhere)
   onnx_check.py compare TAG MODEL.onnx INFER_DIR IMAGE...
       onnx.checker.check_model (full check) on the file, then ONNX Runtime on the images
       (PIL, planar RGB / 255, its luma for a 1-channel input: what clmtl infer feeds the
@@ -29,7 +31,7 @@ def fnv1a64(data):
     return "%016x" % h
 
 
-def random_checkpoint(cfg, height, width, out, nan_in=None):
+def random_checkpoint(cfg, height, width, out, nan_in=None, label_set="categories"):
     doc = json.loads(subprocess.check_output([os.environ["CLMTL_PROGRAM"], "model", "--json", cfg,
                                               "--size", "%dx%d" % (height, width), "--batch", "1"]))
     rng = np.random.default_rng(7)
@@ -59,8 +61,10 @@ def random_checkpoint(cfg, height, width, out, nan_in=None):
             tensors[name].reshape(-1)[3] = np.nan
     text = open(cfg, "rb").read()
     meta = {"format": "clmtl-1", "model_fnv1a64": fnv1a64(text), "step": "0", "epoch": "0",
-            "strategy": "", "height": str(height), "width": str(width), "data_seed": "1", "label_set": "categories",
+            "strategy": "", "height": str(height), "width": str(width), "data_seed": "1",
             "model_cfg": text.decode("utf-8")}
+    if label_set:
+        meta["label_set"] = label_set
     header, blobs, off = {"__metadata__": meta}, [], 0
     for name, t in tensors.items():
         b = t.tobytes()
@@ -126,6 +130,9 @@ def compare(tag, model, infer_dir, images):
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "random-unlabelled":
+        random_checkpoint(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], label_set=None)
+        sys.exit(0)
     if sys.argv[1] == "random":
         random_checkpoint(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5],
                           sys.argv[6] if len(sys.argv) > 6 else None)

@@ -184,7 +184,7 @@ int main(int argc, char **argv) {
       fflush(stdout);
     }
     clm_tensor *all[] = {&b.x, &b.dx, &b.w, &b.dw, &b.y, &b.dy, &b.ws};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) test_tensor_free(all[i]);
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) test_tensor_free(ctx, all[i]);
   }
   clm_context_free(ctx);
   return 0;

@@ -1,4 +1,4 @@
-/* GradNorm and DWA task weightings (include/clmtl/mtl.h, "GradNorm and DWA") against
+/* GradNorm and DWA task weightings (include/clmtl/mtl_device.h, "GradNorm and DWA") against
  * double-precision host computations written here from Chen et al. 2018 and Liu et al. 2019:
  * DWA weights over a scripted 5-epoch sequence of epoch means (and one epoch against literal
  * numbers); GradNorm's weight gradient, L_grad, and the weights after plain SGD and
@@ -82,7 +82,7 @@ static void test_dwa(clm_context *ctx) {
       test_true("dwa: uploaded weights equal the host weights", !memcmp(got, wt, sizeof wt),
                 NULL);
       free(got);
-      test_tensor_free(&dev);
+      test_tensor_free(ctx, &dev);
     }
     test_status("dwa: record epoch", clm_dwa_record(&d, means[t]));
   }
@@ -153,9 +153,9 @@ static gn_bufs gn_alloc(clm_context *ctx, int K, const float *w0) {
   return b;
 }
 
-static void gn_free(gn_bufs *b) {
+static void gn_free(clm_context *ctx, gn_bufs *b) {
   clm_tensor *all[8] = {&b->val, &b->cnt, &b->seed, &b->w, &b->gn, &b->l0, &b->wgrad, &b->lgrad};
-  for (int i = 0; i < 8; i++) test_tensor_free(all[i]);
+  for (int i = 0; i < 8; i++) test_tensor_free(ctx, all[i]);
 }
 
 /* Hand-computed step, K = 2, α = 1.5: L0 = (1, 2), L = (1.96, 0.08) so L̃ = (1.96, 0.04),
@@ -195,7 +195,7 @@ static void test_gradnorm_literal(clm_context *ctx) {
              test_rel_error(w, want_w, 2, 1e-6), 1e-6);
   free(w);
   clm_optim_state_free(&os);
-  gn_free(&b);
+  gn_free(ctx, &b);
 }
 
 /* Scripted steps, K = 4: task 3 has no valid targets at step 0 (count 0, NaN loss) and gets
@@ -308,7 +308,7 @@ static void test_gradnorm_sequence(clm_context *ctx) {
   test_true("gradnorm: L_grad of K floats is a SHAPE error",
             clm_gradnorm_weight_grad(ctx, &cfg, 1.5f, &b.sc, &b.w, &b.gn, &b.l0, &b.wgrad,
                                      &b.wgrad) == CLM_ERR_SHAPE, clm_last_error());
-  gn_free(&b);
+  gn_free(ctx, &b);
 }
 
 /* ‖x‖₂ of a view at an offset inside a larger buffer into slot `task` of a 5-float buffer;
@@ -343,16 +343,16 @@ static void test_norm(clm_context *ctx) {
     test_true("gradnorm norm: other slots untouched", others, NULL);
     free(got);
     free(host);
-    test_tensor_free(&all);
-    test_tensor_free(&norms);
-    test_tensor_free(&ws);
+    test_tensor_free(ctx, &all);
+    test_tensor_free(ctx, &norms);
+    test_tensor_free(ctx, &ws);
   }
   float one = 1.0f;
   clm_tensor x = test_tensor(ctx, 1, 1, 1, 1, &one), nr = test_tensor(ctx, 1, 1, 1, 2, NULL);
   test_true("gradnorm norm: slot 2 of 2 is INVALID_ARG",
             clm_gradnorm_norm(ctx, &x, &nr, 2, &x) == CLM_ERR_INVALID_ARG, clm_last_error());
-  test_tensor_free(&x);
-  test_tensor_free(&nr);
+  test_tensor_free(ctx, &x);
+  test_tensor_free(ctx, &nr);
 }
 
 /* ---- the step with device-resident weights ----------------------------------------------- */
@@ -409,7 +409,7 @@ static void test_step(clm_context *ctx, clm_mtl_strategy strategy, clm_mtl_gatin
   free(g);
   free(e);
   clm_tensor *all[7] = {&val, &cnt, &seed, &par, &tot, &pg, &eff};
-  for (int i = 0; i < 7; i++) test_tensor_free(all[i]);
+  for (int i = 0; i < 7; i++) test_tensor_free(ctx, all[i]);
 }
 
 int main(void) {

@@ -66,13 +66,13 @@ static void test_memory_counter(void) {
   expect_memory("two buffers counted", c0 + 16000, c0 + 16000);
   test_status("alloc of 0 floats", clm_buffer_alloc(ctx, 0, &z)); /* one float, as allocated */
   expect_memory("an empty buffer holds one float", c0 + 16004, c0 + 16004);
-  clm_buffer_free(a);
+  clm_buffer_free(ctx, a);
   expect_memory("free a: current drops, peak stays", c0 + 12004, c0 + 16004);
   clm_context_memory_reset_peak(ctx);
-  clm_buffer_free(z);
-  clm_buffer_free(b);
+  clm_buffer_free(ctx, z);
+  clm_buffer_free(ctx, b);
   expect_memory("all freed", c0, c0 + 12004);
-  clm_buffer_free(NULL);
+  clm_buffer_free(ctx, NULL);
   expect_memory("free(NULL) changes nothing", c0, c0 + 12004);
 
   clm_graph *g = NULL;
@@ -100,7 +100,7 @@ static void test_memory_counter(void) {
     clm_context_memory(other, &oc, NULL);
     test_true("the second context counts its own buffer", oc == 1000, "");
     expect_memory("the first context is not charged", c0, with_opt);
-    clm_buffer_free(a);
+    clm_buffer_free(other, a);
     clm_context_memory(other, &oc, NULL);
     test_true("and releases it", oc == 0, "");
     clm_context_free(other);

@@ -129,9 +129,9 @@ static void setup(fixture *fx, clm_context *ctx, const conv_case *cs, test_rng *
   fx->WS = test_tensor(ctx, 1, 1, 1, (int)ws, NULL);
 }
 
-static void teardown(fixture *fx) {
+static void teardown(clm_context *ctx, fixture *fx) {
   clm_tensor *t[] = {&fx->X, &fx->Wt, &fx->B, &fx->Y, &fx->DY, &fx->DX, &fx->DW, &fx->DB, &fx->WS};
-  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) test_tensor_free(t[i]);
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) test_tensor_free(ctx, t[i]);
   free(fx->x);
   free(fx->w);
   free(fx->b);
@@ -312,7 +312,7 @@ static void run_case(clm_context *ctx, const conv_case *cs, uint64_t seed) {
     agree(cs->name, "backward bias", cv, res[CLM_CONV_DIRECT].db, res[v].db, fx.nb);
   }
   for (int v = 0; v < CLM_CONV_VARIANT_COUNT; v++) free_results(&res[v]);
-  teardown(&fx);
+  teardown(ctx, &fx);
 }
 
 /* The implicit variant's backward weight with forced tiles that leave a ragged last tile along
@@ -344,9 +344,9 @@ static void test_forced_tiles(clm_context *ctx, test_rng *rng) {
     check_ref(name, "backward weight adds", got, want, nw, CLM_CONV_IMPLICIT);
     free(got);
   }
-  test_tensor_free(&X);
-  test_tensor_free(&DY);
-  test_tensor_free(&DW);
+  test_tensor_free(ctx, &X);
+  test_tensor_free(ctx, &DY);
+  test_tensor_free(ctx, &DW);
   free(x);
   free(dy);
   free(dw0);
@@ -419,7 +419,7 @@ static void test_errors(clm_context *ctx) {
   clm_context_finish(ctx);
   test_true("[implicit] needs no workspace",
             clm_conv2d_workspace(CLM_CONV_IMPLICIT, &x, &w, &y) == 0, NULL);
-  clm_buffer_free(buf);
+  clm_buffer_free(ctx, buf);
 }
 
 int main(void) {

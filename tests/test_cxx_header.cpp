@@ -17,7 +17,9 @@ static any_fn volatile refs[] = {
     reinterpret_cast<any_fn>(&clm_buffer_alloc),          // tensor.h
     reinterpret_cast<any_fn>(&clm_layer_type_name),       // graph.h
     reinterpret_cast<any_fn>(&clm_optim_defaults),        // optim.h
-    reinterpret_cast<any_fn>(&clm_mtl_defaults),          // mtl.h
+    reinterpret_cast<any_fn>(&clm_mtl_defaults),          // mtl_strategy.h
+    reinterpret_cast<any_fn>(&clm_mtl_step),              // mtl_device.h
+    reinterpret_cast<any_fn>(&clm_mtl_create),            // mtl.h
     reinterpret_cast<any_fn>(&clm_metrics_create),        // metrics.h
     reinterpret_cast<any_fn>(&clm_checkpoint_model_hash), // checkpoint.h
     reinterpret_cast<any_fn>(&clm_path_join),            // rundir.h

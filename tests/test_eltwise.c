@@ -68,7 +68,7 @@ static void test_activations(clm_context *ctx, shape s, uint64_t seed) {
   test_fill(&rng, dy, n, -1, 1);
   test_fill(&rng, dx, n, -1, 1);
   test_fill(&rng, r, n, -1, 1);
-  for (int act = CLM_ACT_NONE; act <= CLM_ACT_SIGMOID; act++) {
+  for (int act = CLM_ACTIVATION_NONE; act <= CLM_ACTIVATION_SIGMOID; act++) {
     const char *an = act_names[act];
     clm_tensor tx = test_tensor(ctx, s.n, s.c, s.h, s.w, x);
     clm_tensor ty = test_tensor_at(ctx, 11, s.n, s.c, s.h, s.w, NULL);
@@ -108,10 +108,10 @@ static void test_activations(clm_context *ctx, shape s, uint64_t seed) {
     test_check(name, test_fd_error(act_objective, &a, x, n, g, 5e-3, 32, 1e-2, seed + act),
                TOL_FD);
     free(g);
-    test_tensor_free(&tx);
-    test_tensor_free(&ty);
-    test_tensor_free(&tdy);
-    test_tensor_free(&tdx);
+    test_tensor_free(ctx, &tx);
+    test_tensor_free(ctx, &ty);
+    test_tensor_free(ctx, &tdy);
+    test_tensor_free(ctx, &tdx);
   }
   free(x); free(y); free(dy); free(dx); free(want); free(r);
 }
@@ -140,10 +140,10 @@ static void test_add_copy(clm_context *ctx, shape s, uint64_t seed) {
   test_status("copy +=", clm_copy(ctx, &tb, &flat, 1));
   ref_add(d, b, want, n);
   check_tensor(ctx, "copy += (accumulate)", NULL, &s, &flat, want, TOL);
-  test_tensor_free(&ta);
-  test_tensor_free(&tb);
-  test_tensor_free(&ty);
-  test_tensor_free(&flat);
+  test_tensor_free(ctx, &ta);
+  test_tensor_free(ctx, &tb);
+  test_tensor_free(ctx, &ty);
+  test_tensor_free(ctx, &flat);
   free(a); free(b); free(want); free(d);
 }
 
@@ -196,7 +196,7 @@ static void test_concat(clm_context *ctx, shape s, int c2, uint64_t seed) {
     check_tensor(ctx, "channel slice [1, 1+k) =", NULL, &s, &ta, cur, 0);
     free(cur);
   }
-  test_tensor_free(&arena);
+  test_tensor_free(ctx, &arena);
   free(a); free(b); free(want); free(dy); free(da); free(db);
 }
 
@@ -205,15 +205,15 @@ static void test_errors(clm_context *ctx) {
   clm_tensor w = test_tensor(ctx, 1, 3, 4, 4, NULL);
   clm_status st = clm_add_forward(ctx, &x, &z, &x);
   test_true("add shape mismatch is a SHAPE error", st == CLM_ERR_SHAPE, clm_last_error());
-  st = clm_activation_forward(ctx, CLM_ACT_RELU, 0, &x, &z);
+  st = clm_activation_forward(ctx, CLM_ACTIVATION_RELU, 0, &x, &z);
   test_true("activation shape mismatch is a SHAPE error", st == CLM_ERR_SHAPE, clm_last_error());
-  st = clm_activation_forward(ctx, CLM_ACT_LEAKY_RELU, 0, &x, &x);
+  st = clm_activation_forward(ctx, CLM_ACTIVATION_LEAKY_RELU, 0, &x, &x);
   test_true("leaky relu slope 0 is INVALID_ARG", st == CLM_ERR_INVALID_ARG, clm_last_error());
   st = clm_activation_forward(ctx, (clm_activation)17, 0, &x, &x);
   test_true("unknown activation is INVALID_ARG", st == CLM_ERR_INVALID_ARG, clm_last_error());
   clm_tensor shifted = x;
   shifted.off += 1;
-  st = clm_activation_forward(ctx, CLM_ACT_RELU, 0, &x, &shifted);
+  st = clm_activation_forward(ctx, CLM_ACTIVATION_RELU, 0, &x, &shifted);
   test_true("partially overlapping output is INVALID_ARG", st == CLM_ERR_INVALID_ARG,
             clm_last_error());
   st = clm_copy(ctx, &x, &z, 0);
@@ -232,10 +232,10 @@ static void test_errors(clm_context *ctx) {
   st = clm_channel_copy(ctx, &x, 0, &y2, 2, 3, 0);
   test_true("channel range past the destination is a SHAPE error", st == CLM_ERR_SHAPE,
             clm_last_error());
-  test_tensor_free(&x);
-  test_tensor_free(&z);
-  test_tensor_free(&w);
-  test_tensor_free(&y2);
+  test_tensor_free(ctx, &x);
+  test_tensor_free(ctx, &z);
+  test_tensor_free(ctx, &w);
+  test_tensor_free(ctx, &y2);
 }
 
 int main(void) {

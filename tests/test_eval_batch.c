@@ -102,7 +102,7 @@ static void compute_reference(clm_context *ctx, clm_dataset *d, reference *ref) 
 
 int main(void) {
   clm_context *ctx = test_context();
-  clm_synth_options so = {3, N, H, W, 0, 0, 0};
+  clm_synth_options so = {3, N, H, W, 0, 0, 0, 0};
   clm_dataset *d = NULL;
   test_status("open a synthetic split of 11", clm_synth_open(&so, CLM_SPLIT_VAL, &d));
   reference ref;

@@ -50,9 +50,9 @@ static mat mat_make(clm_context *ctx, test_rng *rng, int rows, int cols, int pad
   return x;
 }
 
-static void mat_free(mat *x) {
+static void mat_free(clm_context *ctx, mat *x) {
   free(x->host);
-  test_tensor_free(&x->t);
+  test_tensor_free(ctx, &x->t);
 }
 
 static void run_case(clm_context *ctx, const gemm_case *gc, int ta, int tb, uint64_t seed) {
@@ -105,9 +105,9 @@ static void run_case(clm_context *ctx, const gemm_case *gc, int ta, int tb, uint
   free(want);
   free(got_v);
   free(want_v);
-  mat_free(&a);
-  mat_free(&b);
-  mat_free(&c);
+  mat_free(ctx, &a);
+  mat_free(ctx, &b);
+  mat_free(ctx, &c);
 }
 
 static void test_errors(clm_context *ctx) {
@@ -132,7 +132,7 @@ static void test_errors(clm_context *ctx) {
   test_expect("an unknown variant is INVALID_ARG",
          clm_gemm(ctx, CLM_GEMM_VARIANT_COUNT, 0, 0, 4, 4, 4, 1, &t, 4, &t, 4, 0, &t, 4),
          CLM_ERR_INVALID_ARG, "variant");
-  clm_buffer_free(buf);
+  clm_buffer_free(ctx, buf);
 }
 
 int main(void) {

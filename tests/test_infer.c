@@ -33,7 +33,8 @@ static void scene(float noise) {
   box(cls, off, 20, 4, 36, 24, CLM_CLASS_VEHICLE, noise, &r);  /* car A */
   box(cls, off, 22, 24, 38, 44, CLM_CLASS_VEHICLE, noise, &r); /* car B, touching A */
   box(cls, off, 10, 50, 40, 58, CLM_CLASS_HUMAN, noise, &r);   /* a person */
-  int n = clm_cluster_instances(cls, off, H, W, NULL, ids);
+  int n = 0;
+  test_status("clustering", clm_cluster_instances(cls, off, H, W, NULL, ids, &n));
   char name[96], detail[96];
   snprintf(name, sizeof name, "three instances recovered (offset noise %.1f px)", noise);
   snprintf(detail, sizeof detail, "found %d", n);

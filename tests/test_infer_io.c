@@ -135,7 +135,8 @@ static void encodings(void) {
                            0, 0, 3, 3, 0, 0};
   uint16_t out[24];
   clm_instance_info info[4];
-  int n = clm_instance_ids(cls, ids, 4, 6, out, info, 4);
+  int n = 0;
+  test_status("instanceIds", clm_instance_ids(cls, ids, 4, 6, out, info, 4, &n));
   /* instance 1: class 6, the first of its class -> 6000; 2: class 5 -> 5000; 3: class 5 -> 5001 */
   const uint16_t want[24] = {0, 5000, 5000, 0, 6000, 6000,
                              0, 5000, 5000, 0, 6000, 6000,
@@ -151,7 +152,7 @@ static void encodings(void) {
   int32_t mixed[24];
   memcpy(mixed, ids, sizeof mixed);
   mixed[0] = 1; /* instance 1 on a class-0 pixel too */
-  test_expect("an instance over two classes is refused", (clm_status)clm_instance_ids(cls, mixed, 4, 6, out, NULL, 0),
+  test_expect("an instance over two classes is refused", clm_instance_ids(cls, mixed, 4, 6, out, NULL, 0, &n),
               CLM_ERR_INVALID_ARG, "spans classes");
 }
 
@@ -221,9 +222,11 @@ static void tile_layout(void) {
   char detail[160] = "";
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     int len = cases[k][0], win = cases[k][1], starts[1024];
-    int n = clm_tile_layout(len, win, starts, 1024), ov = win < 2 ? 0 : (win + 3) / 4;
+    int n = 0, n_alone = 0, ov = win < 2 ? 0 : (win + 3) / 4;
     if (ov > win - 1) ov = win - 1;
-    int ok = n >= 1 && n == clm_tile_layout(len, win, NULL, 0) && starts[0] == 0 && starts[n - 1] == len - win;
+    int ok = clm_tile_layout(len, win, starts, 1024, &n) == CLM_OK &&
+             clm_tile_layout(len, win, NULL, 0, &n_alone) == CLM_OK;
+    ok = ok && n >= 1 && n == n_alone && starts[0] == 0 && starts[n - 1] == len - win;
     for (int i = 0; i < n && ok; i++) ok = starts[i] >= 0 && starts[i] + win <= len;
     for (int i = 1; i < n && ok; i++) ok = starts[i] > starts[i - 1] && starts[i - 1] + win - starts[i] >= ov;
     for (int p = 0; p < len && ok; p++) {
@@ -238,7 +241,7 @@ static void tile_layout(void) {
   test_true("tile layout: covered, inside, first at 0, last at the border, overlap >= ceil(window/4), fewest",
             !bad, detail);
   test_true("tile overlap of a 64 window is 16, of a 33 window 9", clm_tile_overlap(64) == 16 && clm_tile_overlap(33) == 9, NULL);
-  test_expect("a window longer than the side is refused", (clm_status)clm_tile_layout(10, 11, NULL, 0),
+  test_expect("a window longer than the side is refused", clm_tile_layout(10, 11, NULL, 0, &(int){0}),
               CLM_ERR_INVALID_ARG, "does not fit");
   int h, w;
   double s;
@@ -256,7 +259,8 @@ static double ref_tent(int i, int n) { return fmin(i + 1.0, (double)(n - i)); }
  * value(c, absolute y, absolute x, k); returns the largest error against the float64 reference
  * (mode 0) or against value(c, y, x, 0) itself (mode 1: a field every window agrees on). */
 static double blend_error(int h, int w, int wh, int ww, int channels, double (*value)(int, int, int, int), int mode) {
-  int ys[64], xs[64], ny = clm_tile_layout(h, wh, ys, 64), nx = clm_tile_layout(w, ww, xs, 64);
+  int ys[64], xs[64], ny = 0, nx = 0;
+  if (clm_tile_layout(h, wh, ys, 64, &ny) != CLM_OK || clm_tile_layout(w, ww, xs, 64, &nx) != CLM_OK) return INFINITY;
   size_t hw = (size_t)h * w, whw = (size_t)wh * ww;
   double *acc = calloc((size_t)channels * hw, sizeof *acc), *wsum = calloc(hw, sizeof *wsum);
   float *pred = test_alloc((size_t)channels * whw), *out = test_alloc((size_t)channels * hw);

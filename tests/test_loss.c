@@ -47,9 +47,9 @@ static void test_reduce(clm_context *ctx, size_t n) {
   test_check(name, fabs(got[0] - want) / fmax(mag, 1e-30), 1e-6);
   snprintf(name, sizeof name, "reduce_sum n=%zu bit-identical across runs", n);
   test_true(name, memcmp(&got[0], &got[1], sizeof got[0]) == 0, NULL);
-  test_tensor_free(&tx);
-  test_tensor_free(&ws);
-  test_tensor_free(&out);
+  test_tensor_free(ctx, &tx);
+  test_tensor_free(ctx, &ws);
+  test_tensor_free(ctx, &out);
   free(x);
 }
 
@@ -73,9 +73,9 @@ static void test_reduce_edges(clm_context *ctx) {
   test_true("reduce_sum of 0 elements is 0", download_scalar(ctx, &out) == 0.0f, NULL);
   clm_status st = clm_reduce_sum(ctx, &tx, 4, &out, &ws);
   test_true("reduce_sum past the tensor is CLM_ERR_SHAPE", st == CLM_ERR_SHAPE, clm_last_error());
-  test_tensor_free(&tx);
-  test_tensor_free(&out);
-  test_tensor_free(&ws);
+  test_tensor_free(ctx, &tx);
+  test_tensor_free(ctx, &out);
+  test_tensor_free(ctx, &ws);
 }
 
 /* ---- shared loss plumbing ---------------------------------------------------------------- */
@@ -125,7 +125,7 @@ static void case_free(loss_case *lc) {
   clm_tensor *all[] = {&b->in, &b->target, &b->mask, &b->loss,
                        &b->count, &b->ws, &b->seed, &b->grad};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-    if (all[i]->buf) test_tensor_free(all[i]);
+    if (all[i]->buf) test_tensor_free(lc->ctx, all[i]);
 }
 
 static clm_status case_forward(loss_case *lc) {
@@ -282,7 +282,7 @@ static void test_xent_edges(clm_context *ctx) {
                                            &lc.b.count, &lc.b.ws);
   test_true("softmax_xent labels with 2 channels is CLM_ERR_SHAPE", st == CLM_ERR_SHAPE,
             clm_last_error());
-  test_tensor_free(&wrong);
+  test_tensor_free(ctx, &wrong);
   case_free(&lc);
   free(logits);
   free(labels);
@@ -353,7 +353,7 @@ static void test_regression_edges(clm_context *ctx) {
                                               &lc.b.loss, &lc.b.count, &lc.b.ws);
   test_true("regression mask with 2 channels is CLM_ERR_SHAPE", st == CLM_ERR_SHAPE,
             clm_last_error());
-  test_tensor_free(&wrong);
+  test_tensor_free(ctx, &wrong);
   case_free(&lc);
   free(pred);
   free(target);

@@ -142,13 +142,13 @@ static void test_segmentation_hand(clm_context *ctx) {
   test_true("regression add to a classification task: CLM_ERR_INVALID_ARG",
             clm_metrics_add_regression(m, 0, &lg, &lg, NULL) == CLM_ERR_INVALID_ARG,
             clm_last_error());
-  test_tensor_free(&bad);
-  test_tensor_free(&lg);
-  test_tensor_free(&lb);
-  test_tensor_free(&lg0);
-  test_tensor_free(&lg1);
-  test_tensor_free(&lb0);
-  test_tensor_free(&lb1);
+  test_tensor_free(ctx, &bad);
+  test_tensor_free(ctx, &lg);
+  test_tensor_free(ctx, &lb);
+  test_tensor_free(ctx, &lg0);
+  test_tensor_free(ctx, &lg1);
+  test_tensor_free(ctx, &lb0);
+  test_tensor_free(ctx, &lb1);
   clm_metrics_free(m);
 }
 
@@ -174,8 +174,8 @@ static void test_segmentation_random(clm_context *ctx) {
     clm_tensor tl = test_tensor(ctx, N, K, H, W, lg), tb = test_tensor(ctx, N, 1, H, W, lb);
     test_status("add (random)", clm_metrics_add_classification(m, 0, &tl, &tb));
     ref_confusion(lg, lb, N, K, HWn, 255.0f, want);
-    test_tensor_free(&tl);
-    test_tensor_free(&tb);
+    test_tensor_free(ctx, &tl);
+    test_tensor_free(ctx, &tb);
     free(lg);
     free(lb);
   }
@@ -252,10 +252,10 @@ static void test_regression_hand(clm_context *ctx) {
   test_true("classification add to a regression task: CLM_ERR_INVALID_ARG",
             clm_metrics_add_classification(m, 0, &p, &k) == CLM_ERR_INVALID_ARG,
             clm_last_error());
-  test_tensor_free(&one);
-  test_tensor_free(&p);
-  test_tensor_free(&t);
-  test_tensor_free(&k);
+  test_tensor_free(ctx, &one);
+  test_tensor_free(ctx, &p);
+  test_tensor_free(ctx, &t);
+  test_tensor_free(ctx, &k);
   clm_metrics_free(m);
 }
 
@@ -282,9 +282,9 @@ static void test_regression_random(clm_context *ctx, int use_mask) {
     test_status("add (regression random)",
                 clm_metrics_add_regression(m, 0, &tp, &tt, use_mask ? &tk : NULL));
     ref_regress(p, t, use_mask ? k : NULL, N, C, H * W, &want);
-    test_tensor_free(&tp);
-    test_tensor_free(&tt);
-    test_tensor_free(&tk);
+    test_tensor_free(ctx, &tp);
+    test_tensor_free(ctx, &tt);
+    test_tensor_free(ctx, &tk);
     free(p);
     free(t);
     free(k);
@@ -333,8 +333,8 @@ static void test_regression_many_batches(clm_context *ctx) {
   err = fmax(err, rel(res.rel_error, want.rel / (double)want.elements));
   test_check("70 batches (ring of 64 folded) vs double", err, RAND_TOL);
   test_true("70 batches: 420 elements", res.elements == 420 && res.pixels == 420, "");
-  test_tensor_free(&tp);
-  test_tensor_free(&tt);
+  test_tensor_free(ctx, &tp);
+  test_tensor_free(ctx, &tt);
   clm_metrics_free(m);
 }
 

@@ -1,14 +1,13 @@
-/* Multi-task loss weighting (include/clmtl/mtl.h) against tests/ref/ref_mtl.c: for every
- * strategy but gradnorm and dwa (tests/test_balance.c) and every gating mode, random losses
- * over classification and regression tasks (one at a 10% valid share), random s / u and
- * weights, the device total, seeds,
- * parameter gradients and effective weights vs the double reference, and the gradients vs
- * central differences of the reference total. Also: hard gating leaves the 10% task out and
- * soft gating scales it by 0.1 (checked against ungated contributions, not the reference's
- * gating code), the clamp zeroes the s-gradient outside its range, an empty task with a NaN
- * loss does not reach the total, an Inf loss gives a non-finite total, both scalar layouts,
- * name parsing, gradnorm and dwa (fixed with the weights read from the params buffer) and
- * argument errors. */
+/* Multi-task loss weighting (include/clmtl/mtl_strategy.h, mtl_device.h) against
+ * tests/ref/ref_mtl.c: for every strategy but gradnorm and dwa (tests/test_balance.c) and every
+ * gating mode, random losses over classification and regression tasks (one at a 10% valid
+ * share), random s / u and weights, the device total, seeds, parameter gradients and effective
+ * weights vs the double reference, and the gradients vs central differences of the reference
+ * total. Also: hard gating leaves the 10% task out and soft gating scales it by 0.1 (checked
+ * against ungated contributions, not the reference's gating code), the clamp zeroes the
+ * s-gradient outside its range, an empty task with a NaN loss does not reach the total, an Inf
+ * loss gives a non-finite total, both scalar layouts, name parsing, gradnorm and dwa (fixed
+ * with the weights read from the params buffer) and argument errors. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +39,7 @@ static ref_mtl_config ref_config(const clm_mtl_config *c) {
   r.strategy = (int)c->strategy;
   r.k = c->ntasks;
   for (int i = 0; i < c->ntasks; i++) {
-    r.regression[i] = c->kind[i] == CLM_MTL_REGRESSION;
+    r.regression[i] = c->kind[i] == CLM_TASK_REGRESSION;
     r.weight[i] = c->weight[i];
     r.valid_total[i] = c->valid_total[i];
   }
@@ -120,11 +119,11 @@ static mtl_result run_device(clm_context *ctx, const mtl_case *mc, int packed) {
       free(all);
     }
   }
-  for (int i = 0; i < nbufs; i++) test_tensor_free(&bufs[i]);
-  test_tensor_free(&params);
-  test_tensor_free(&total);
-  test_tensor_free(&pgrad);
-  test_tensor_free(&weight);
+  for (int i = 0; i < nbufs; i++) test_tensor_free(ctx, &bufs[i]);
+  test_tensor_free(ctx, &params);
+  test_tensor_free(ctx, &total);
+  test_tensor_free(ctx, &pgrad);
+  test_tensor_free(ctx, &weight);
   return r;
 }
 
@@ -180,8 +179,8 @@ static mtl_case random_case(test_rng *rng, clm_mtl_strategy strategy, clm_mtl_ga
     mc.cfg.clamp_max = 1.0f;
   }
   for (int i = 0; i < k; i++) {
-    mc.cfg.kind[i] = i == 1 || i == 2 || (i > 2 && (i & 1)) ? CLM_MTL_REGRESSION
-                                                           : CLM_MTL_CLASSIFICATION;
+    mc.cfg.kind[i] = i == 1 || i == 2 || (i > 2 && (i & 1)) ? CLM_TASK_REGRESSION
+                                                           : CLM_TASK_CLASSIFICATION;
     mc.cfg.weight[i] = test_uniform(rng, 0.1f, 2.0f);
     mc.cfg.valid_total[i] = (float)(1000 * (1 + i));
     double share = i == 2 ? 0.1 : test_uniform(rng, 0.3f, 1.0f);
@@ -265,7 +264,7 @@ static void test_clamp(clm_context *ctx) {
   mtl_case mc;
   memset(&mc, 0, sizeof mc);
   mc.cfg = clm_mtl_defaults(CLM_MTL_UNCERTAINTY_CLAMPED, 3);
-  mc.cfg.kind[1] = mc.cfg.kind[2] = CLM_MTL_REGRESSION;
+  mc.cfg.kind[1] = mc.cfg.kind[2] = CLM_TASK_REGRESSION;
   const double s[3] = {-8.0, 3.0, 0.5}, L[3] = {0.7, 1.3, 2.1};
   for (int i = 0; i < 3; i++) {
     mc.param[i] = s[i];
@@ -380,7 +379,7 @@ static void test_api(clm_context *ctx) {
     test_true(name, st == CLM_OK && t[0] == 11.0f && all[2] == 1.0f && all[5] == 10.0f &&
                         g[0] == 0.0f && g[1] == 0.0f, detail);
     free(t); free(all); free(g);
-    test_tensor_free(&pg);
+    test_tensor_free(ctx, &pg);
     /* the seeds are outputs: put the scalars back as they were for the checks below */
     test_upload(ctx, &buf, z);
     st = clm_mtl_step(ctx, &c, &sc, NULL, &tot, NULL, NULL);
@@ -416,9 +415,9 @@ static void test_api(clm_context *ctx) {
     test_true("params init uploads init_param", p[0] == 0.25f && p[1] == -0.5f, NULL);
     free(p);
   }
-  test_tensor_free(&buf);
-  test_tensor_free(&tot);
-  test_tensor_free(&par);
+  test_tensor_free(ctx, &buf);
+  test_tensor_free(ctx, &tot);
+  test_tensor_free(ctx, &par);
 }
 
 int main(void) {

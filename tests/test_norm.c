@@ -188,7 +188,7 @@ static void run_case(clm_context *ctx, shape s, float offset, int fd, uint64_t s
 
   clm_tensor *ts[] = {&b.x, &b.gamma, &b.beta, &b.y, &b.saved, &b.rmean, &b.rvar,
                       &tdy, &tdx, &tdg, &tdb};
-  for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) test_tensor_free(ts[i]);
+  for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) test_tensor_free(ctx, ts[i]);
   float *hs[] = {b.hx, b.hgamma, b.hbeta, b.r, rm, rv, want, saved, dy, dx0, dg0, db0,
                  y1, y2, saved1, saved2};
   for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) free(hs[i]);
@@ -241,7 +241,7 @@ static void run_act_case(clm_context *ctx, shape s, clm_activation act, int fd, 
   float *dg0 = test_random(&rng, C, -1, 1), *db0 = test_random(&rng, C, -1, 1);
   float *bn = alloc_floats(numel), *want = alloc_floats(numel), *saved = alloc_floats(2 * C);
   float *g = alloc_floats(numel);
-  if (act == CLM_ACT_RELU || act == CLM_ACT_LEAKY_RELU) keep_off_kink(&b, rm, rv);
+  if (act == CLM_ACTIVATION_RELU || act == CLM_ACTIVATION_LEAKY_RELU) keep_off_kink(&b, rm, rv);
   b.x = test_tensor_at(ctx, 7, s.n, s.c, s.h, s.w, b.hx);
   b.gamma = test_tensor(ctx, 1, C, 1, 1, b.hgamma);
   b.beta = test_tensor(ctx, 1, C, 1, 1, b.hbeta);
@@ -333,7 +333,7 @@ static void run_act_case(clm_context *ctx, shape s, clm_activation act, int fd, 
 
   clm_tensor *ts[] = {&b.x, &b.gamma, &b.beta, &b.y, &b.saved, &b.rmean, &b.rvar,
                       &ye, &tdy, &tdx, &tdg, &tdb};
-  for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) test_tensor_free(ts[i]);
+  for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) test_tensor_free(ctx, ts[i]);
   float *hs[] = {b.hx, b.hgamma, b.hbeta, b.r, rm, rv, dy, dx0, dg0, db0, bn, want, saved, g, y};
   for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) free(hs[i]);
 }
@@ -371,14 +371,14 @@ static void run_fold_case(clm_context *ctx, int transposed, int n0, int n1, int 
   test_true("fold along the wrong axis is a SHAPE error", n0 == n1 || st == CLM_ERR_SHAPE,
             clm_last_error());
   clm_tensor *ts[] = {&tw, &tb, &tg, &tbt, &trm, &trv, &tow, &tob};
-  for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) test_tensor_free(ts[i]);
+  for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) test_tensor_free(ctx, ts[i]);
   float *hs[] = {w, b, gm, bt, rm, rv, ww, wb};
   for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) free(hs[i]);
 }
 
 static void test_fused(clm_context *ctx) {
   shape big = test_small() ? (shape){2, 3, 5, 7} : (shape){4, 6, 13, 11};
-  for (int act = CLM_ACT_NONE; act <= CLM_ACT_SIGMOID; act++) {
+  for (int act = CLM_ACTIVATION_NONE; act <= CLM_ACTIVATION_SIGMOID; act++) {
     run_act_case(ctx, (shape){3, 5, 7, 9}, (clm_activation)act, 1, 60 + act);
     run_act_case(ctx, big, (clm_activation)act, 0, 70 + act);
   }
@@ -418,7 +418,7 @@ static void test_errors(clm_context *ctx) {
   st = clm_batchnorm_forward_train(ctx, &x, NULL, &g, &x, &saved, &g, &g, 0.1f, 1e-5f);
   test_true("missing gamma is INVALID_ARG", st == CLM_ERR_INVALID_ARG, clm_last_error());
   clm_tensor *ts[] = {&x, &y, &g, &g4, &saved, &one};
-  for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) test_tensor_free(ts[i]);
+  for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) test_tensor_free(ctx, ts[i]);
 }
 
 int main(void) {

@@ -64,7 +64,7 @@ static void check_guard(clm_context *ctx, const opt_case *oc, const clm_tensor *
     test_true(name, same(&before, &after, s->n), NULL);
     drop(&before);
     drop(&after);
-    test_tensor_free(&guard);
+    test_tensor_free(ctx, &guard);
   }
 }
 
@@ -128,9 +128,9 @@ static void run_case(clm_context *ctx, const opt_case *oc, uint64_t seed) {
 
   free(gp); free(gm); free(gv); free(gs);
   clm_optim_state_free(&s);
-  test_tensor_free(&params);
-  test_tensor_free(&grads);
-  test_tensor_free(&finite_guard);
+  test_tensor_free(ctx, &params);
+  test_tensor_free(ctx, &grads);
+  test_tensor_free(ctx, &finite_guard);
   free(p); free(p0); free(g); free(m); free(v); free(got_d); free(want_d);
 }
 
@@ -220,8 +220,8 @@ static void run_groups(clm_context *ctx, const char *label, clm_optim_config c, 
   snprintf(name, sizeof name, "%s, decay mask and task lr: displacement after %d steps", label, STEPS);
   test_check(name, dt / dtop, TOL);
   clm_optim_state_free(&s);
-  test_tensor_free(&params);
-  test_tensor_free(&grads);
+  test_tensor_free(ctx, &params);
+  test_tensor_free(ctx, &grads);
   free(p); free(g); free(got); free(rp); free(rm); free(rv);
 }
 
@@ -272,8 +272,8 @@ static void test_api(clm_context *ctx) {
   clm_optim_state_free(&s); /* freed state is empty: a second free does nothing */
   clm_optim_state_free(NULL);
   test_true("state free twice and free(NULL) are harmless", 1, NULL);
-  test_tensor_free(&p);
-  test_tensor_free(&g);
+  test_tensor_free(ctx, &p);
+  test_tensor_free(ctx, &g);
 }
 
 int main(void) {

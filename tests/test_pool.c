@@ -165,14 +165,14 @@ static void test_maxpool(clm_context *ctx, shape s, int fd_samples) {
   test_check(name, e, 1e-2);
   free(an);
 
-  test_tensor_free(&tx);
-  test_tensor_free(&ty);
-  test_tensor_free(&ti);
-  test_tensor_free(&tdx);
-  test_tensor_free(&tdy);
-  test_tensor_free(&tv);
-  test_tensor_free(&tu);
-  test_tensor_free(&tdu);
+  test_tensor_free(ctx, &tx);
+  test_tensor_free(ctx, &ty);
+  test_tensor_free(ctx, &ti);
+  test_tensor_free(ctx, &tdx);
+  test_tensor_free(ctx, &tdy);
+  test_tensor_free(ctx, &tv);
+  test_tensor_free(ctx, &tu);
+  test_tensor_free(ctx, &tdu);
   free(x); free(y); free(idx); free(y_ref); free(i_ref); free(dx_ref); free(dy);
   free(v); free(u); free(u_ref); free(du); free(du_ref); free(garbage);
 }
@@ -193,10 +193,10 @@ static void test_maxpool_ties(clm_context *ctx) {
   test_true("maxpool wrong output shape is CLM_ERR_SHAPE", st == CLM_ERR_SHAPE, clm_last_error());
   st = clm_maxunpool2x2_forward(ctx, &ty, &bad, &tx);
   test_true("maxunpool wrong index shape is CLM_ERR_SHAPE", st == CLM_ERR_SHAPE, clm_last_error());
-  test_tensor_free(&tx);
-  test_tensor_free(&ty);
-  test_tensor_free(&ti);
-  test_tensor_free(&bad);
+  test_tensor_free(ctx, &tx);
+  test_tensor_free(ctx, &ty);
+  test_tensor_free(ctx, &ti);
+  test_tensor_free(ctx, &bad);
 }
 
 /* ---- bilinear x2 upsampling ------------------------------------------------------------------ */
@@ -237,10 +237,10 @@ static void test_upsample(clm_context *ctx, shape s, int fd_samples) {
            s.h, s.w);
   test_check(name, e, 1e-2);
   free(an);
-  test_tensor_free(&tx);
-  test_tensor_free(&ty);
-  test_tensor_free(&tdy);
-  test_tensor_free(&tdx);
+  test_tensor_free(ctx, &tx);
+  test_tensor_free(ctx, &ty);
+  test_tensor_free(ctx, &tdy);
+  test_tensor_free(ctx, &tdx);
   free(x); free(y); free(y_ref); free(dy); free(dx_ref);
 }
 
@@ -257,8 +257,8 @@ static void test_upsample_pytorch_example(clm_context *ctx) {
   free(y);
   clm_status st = clm_upsample2x_forward(ctx, &ty, &tx);
   test_true("upsample wrong output shape is CLM_ERR_SHAPE", st == CLM_ERR_SHAPE, clm_last_error());
-  test_tensor_free(&tx);
-  test_tensor_free(&ty);
+  test_tensor_free(ctx, &tx);
+  test_tensor_free(ctx, &ty);
 }
 
 int main(void) {

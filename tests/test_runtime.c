@@ -50,7 +50,7 @@ static void test_buffers(clm_context *ctx) {
   int ok = 1;
   for (int i = 0; i < 1001; i++) ok &= back[i] == 2.5f;
   test_true("fill sets every element", ok, NULL);
-  test_tensor_free(&t);
+  test_tensor_free(ctx, &t);
   clm_mem huge;
   clm_status st = clm_buffer_alloc(ctx, (size_t)1 << 62, &huge);
   test_true("impossible allocation is a DEVICE_MEMORY error", st == CLM_ERR_DEVICE_MEMORY, clm_last_error());
@@ -144,7 +144,7 @@ static void test_kernel_dir_and_cache(void) {
       test_check(name, test_rel_error(got, want, 37, 1), 0);
       free(got);
     }
-    test_tensor_free(&t);
+    test_tensor_free(ctx, &t);
     printf("round %d: cache hits %d, misses %d, entries %d\n", round, ctx->cache_hits,
            ctx->cache_misses, count_entries(cdir));
     if (round == 0) test_true("cold run misses and writes an entry", ctx->cache_misses >= 1 && count_entries(cdir) >= 1, NULL);

@@ -67,6 +67,84 @@ static int png_ok(const char *path) {
   return got == 8 && !memcmp(sig, want, 8) && size > 50;
 }
 
+static int cmp_flt(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/* --noise-depth-far: over 6 scenes, residuals (noisy - clean) on the far half of each image's
+ * non-sky valid disparities (below the median, computed here) have mean 0 and standard
+ * deviation σ (statistical bounds: 4 standard errors); the near half, sky and invalid pixels are
+ * untouched; the image is untouched; loads are deterministic. Pixels within 4σ of 0 are left
+ * out of the moments (the generator clips disparities at 0). */
+static void test_far_noise(void) {
+  const float sigma = 0.1f;
+  clm_synth_options clean = {.seed = 11, .count = 6, .height = 64, .width = 128};
+  clm_synth_options noisy = clean;
+  noisy.noise_depth_far = sigma;
+  clm_dataset *dc = NULL, *dn = NULL;
+  test_status("open clean", clm_synth_open(&clean, CLM_SPLIT_TRAIN, &dc));
+  test_status("open far-noise", clm_synth_open(&noisy, CLM_SPLIT_TRAIN, &dn));
+  if (!dc || !dn) return;
+  size_t m = (size_t)clean.height * clean.width, far = 0, far_changed = 0, near_changed = 0,
+         other_changed = 0, used = 0, near = 0;
+  double s1 = 0, s2 = 0;
+  int image_same = 1, deterministic = 1;
+  float *v = malloc(m * sizeof *v);
+  clm_sample a, b, c;
+  clm_sample_alloc(&a, clean.height, clean.width);
+  clm_sample_alloc(&b, clean.height, clean.width);
+  clm_sample_alloc(&c, clean.height, clean.width);
+  for (int k = 0; k < clean.count; k++) {
+    clm_dataset_load(dc, k, &a);
+    clm_dataset_load(dn, k, &b);
+    clm_dataset_load(dn, k, &c);
+    deterministic &= samples_equal(&b, &c);
+    image_same &= !memcmp(a.image, b.image, 3 * m * sizeof(float));
+    size_t nv = 0;
+    for (size_t i = 0; i < m; i++)
+      if (a.depth_valid[i] && a.semantic[i] != CLM_CLASS_SKY && a.depth[i] != 0) v[nv++] = a.depth[i];
+    qsort(v, nv, sizeof *v, cmp_flt);
+    float median = nv ? v[nv / 2] : 0;
+    for (size_t i = 0; i < m; i++) {
+      int eligible = a.depth_valid[i] && a.semantic[i] != CLM_CLASS_SKY && a.depth[i] != 0;
+      double r = (double)b.depth[i] - a.depth[i];
+      if (!eligible) other_changed += r != 0;
+      else if (!(a.depth[i] < median)) { near++; near_changed += r != 0; }
+      else {
+        far++;
+        far_changed += r != 0;
+        if (a.depth[i] > 4 * sigma) { s1 += r; s2 += r * r; used++; }
+      }
+    }
+  }
+  double mean = used ? s1 / used : 0, sd = used ? sqrt(s2 / used - mean * mean) : 0;
+  char detail[200];
+  snprintf(detail, sizeof detail, "%zu far pixels, %zu near, %zu used for moments", far, near, used);
+  test_true("far-noise: both halves populated", far > 5000 && near > 5000 && used > 2000, detail);
+  snprintf(detail, sizeof detail, "mean residual %.4f, bound %.4f", mean, 4 * sigma / sqrt((double)used));
+  test_true("far-noise: far-half residual mean ~ 0", fabs(mean) < 4 * sigma / sqrt((double)used), detail);
+  double se = sigma / sqrt(2.0 * (double)used);
+  snprintf(detail, sizeof detail, "std %.4f vs sigma %.3f (bound ±%.4f)", sd, sigma, 4 * se);
+  test_true("far-noise: far-half residual std = sigma", fabs(sd - sigma) < 4 * se, detail);
+  snprintf(detail, sizeof detail, "%zu of %zu changed", far_changed, far);
+  test_true("far-noise: every far pixel changed", far_changed > far * 99 / 100, detail);
+  snprintf(detail, sizeof detail, "near changed %zu, sky/invalid changed %zu", near_changed, other_changed);
+  test_true("far-noise: near half, sky and invalid pixels untouched", near_changed == 0 && other_changed == 0, detail);
+  test_true("far-noise: image untouched", image_same, NULL);
+  test_true("far-noise: loads deterministic", deterministic, NULL);
+  clm_synth_options bad = noisy;
+  bad.noise_depth_far = -1;
+  clm_dataset *dbad = NULL;
+  test_true("far-noise: negative sigma refused", clm_synth_open(&bad, CLM_SPLIT_TRAIN, &dbad) == CLM_ERR_INVALID_ARG, NULL);
+  clm_sample_free(&a);
+  clm_sample_free(&b);
+  clm_sample_free(&c);
+  free(v);
+  clm_dataset_free(dc);
+  clm_dataset_free(dn);
+}
+
 int main(void) {
   const int H = 128, W = 256;
   size_t n = (size_t)H * W;
@@ -257,5 +335,6 @@ int main(void) {
   clm_sample_free(&again);
   clm_sample_free(&a);
   clm_sample_free(&b);
+  test_far_noise();
   return test_finish();
 }

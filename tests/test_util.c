@@ -109,8 +109,8 @@ clm_tensor test_tensor(clm_context *ctx, int n, int c, int h, int w, const float
   return test_tensor_at(ctx, 5, n, c, h, w, host); /* odd offset on purpose */
 }
 
-void test_tensor_free(clm_tensor *t) {
-  clm_buffer_free(t->buf);
+void test_tensor_free(clm_context *ctx, clm_tensor *t) {
+  clm_buffer_free(ctx, t->buf);
   t->buf = NULL;
 }
 

@@ -43,7 +43,7 @@ clm_tensor test_tensor(clm_context *ctx, int n, int c, int h, int w, const float
 /* The same inside a shared buffer at a non-zero offset, to exercise offsets in kernels. */
 clm_tensor test_tensor_at(clm_context *ctx, size_t pad, int n, int c, int h, int w,
                           const float *host);
-void test_tensor_free(clm_tensor *t);
+void test_tensor_free(clm_context *ctx, clm_tensor *t);
 /* Writes host data (numel floats) into the view t by rewriting t's WHOLE buffer from offset
  * 0, keeping everything outside the view; host == NULL rewrites the buffer unchanged.
  * oclgrind 21.10 loses track of initialised bytes after a host write at a non-zero offset

@@ -43,50 +43,43 @@ NO_TORCH = 3  # exit status of a child process that cannot import torch
 
 # ---- PyTorch side (child processes only) -------------------------------------------------
 
-def torch_side(args, phase):
-    """Runs one phase ("train", "infer", "params" or "verify") and returns its results."""
-    import torch
-    from clmtl_torch import ClmtlNet, clmtl_init, clmtl_inputs, make_inputs, weigh
+def rss():
+    """The resident set and its high-water mark (VmRSS, VmHWM) of this process, in bytes."""
+    got = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                k, v = line.split(":")
+                got[k] = int(v.split()[0]) * 1024
+    return got.get("VmRSS", 0), got.get("VmHWM", 0)
 
-    torch.set_num_threads(args.threads)
-    H, W, N = args.height, args.width, args.batch
-    model = load_model(args.model, H, W, binary=args.clmtl)
-    losses, count = model[2], model[3]
 
-    def rss():
-        got = {}
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(("VmRSS:", "VmHWM:")):
-                    k, v = line.split(":")
-                    got[k] = int(v.split()[0]) * 1024
-        return got.get("VmRSS", 0), got.get("VmHWM", 0)
-
-    torch.manual_seed(args.seed)
-    gen = torch.Generator().manual_seed(args.seed)
-    rss0, _ = rss()
-    reset = True
+def reset_hwm():
+    """Resets VmHWM to the current resident set; False where the kernel does not allow it."""
     try:
         with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # resets VmHWM to the current resident set
+            f.write("5")
     except OSError:
-        reset = False
-    net = ClmtlNet(model)
-    nparams = sum(p.numel() for p in net.parameters())
-    res = {"phase": phase, "parameters": nparams, "parameters_from_file": count,
-           "torch_version": torch.__version__, "threads": torch.get_num_threads()}
-    if phase == "params":
-        return res
-    if phase == "verify":  # the losses and total of clmtl model --steps 1's first step
-        clmtl_init(net)
-        net.train()
-        task_loss, counts = net(clmtl_inputs(net, N, H, W), True)
-        total = weigh(net, task_loss, counts, net.task_param, args.weighting)
-        res.update(losses={nm[5:]: float(v) for nm, v in zip(losses, task_loss)},
-                   total=float(total))
-        return res
-    inputs = make_inputs(net, N, H, W, gen)
-    times = []
+        return False
+    return True
+
+
+def verify_step(net, args, losses, N, H, W):
+    """The losses and total of clmtl model --steps 1's first step."""
+    from clmtl_torch import clmtl_init, clmtl_inputs, weigh
+    clmtl_init(net)
+    net.train()
+    task_loss, counts = net(clmtl_inputs(net, N, H, W), True)
+    total = weigh(net, task_loss, counts, net.task_param, args.weighting)
+    return {"losses": {nm[5:]: float(v) for nm, v in zip(losses, task_loss)},
+            "total": float(total)}
+
+
+def step_function(net, args, phase, inputs):
+    """One timed unit of work: a training step (zero_grad, forward, weighted loss, backward,
+    Adam step) or an inference forward."""
+    import torch
+    from clmtl_torch import weigh
     if phase == "train":
         net.train()
         opt = torch.optim.Adam(net.parameters(), lr=args.lr, betas=(0.9, 0.999), eps=1e-8,
@@ -101,21 +94,55 @@ def torch_side(args, phase):
             total.backward()
             opt.step()
             return total
-    else:
-        net.eval()
+        return work
+    net.eval()
 
-        def work():
-            with torch.inference_mode():
-                return net(inputs, False)
+    def work():
+        with torch.inference_mode():
+            return net(inputs, False)
+    return work
+
+
+def time_work(work, args):
+    """--warmup calls, then --reps repetitions of --steps calls: the wall and CPU ms per call
+    of each repetition, and the last call's result."""
+    last = None
     for _ in range(args.warmup):
         last = work()
-    cpu = []  # CPU time of the process (all threads): a check on a busy machine
+    times, cpu = [], []  # cpu: CPU time of the process (all threads), a check on a busy machine
     for _ in range(args.reps):
         t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(args.steps):
             last = work()
         times.append((time.perf_counter() - t0) * 1e3 / args.steps)
         cpu.append((time.process_time() - c0) * 1e3 / args.steps)
+    return times, cpu, last
+
+
+def torch_side(args, phase):
+    """Runs one phase ("train", "infer", "params" or "verify") and returns its results."""
+    import torch
+    from clmtl_torch import ClmtlNet, make_inputs
+
+    torch.set_num_threads(args.threads)
+    H, W, N = args.height, args.width, args.batch
+    model = load_model(args.model, H, W, binary=args.clmtl)
+    losses, count = model[2], model[3]
+    torch.manual_seed(args.seed)
+    gen = torch.Generator().manual_seed(args.seed)
+    rss0, _ = rss()
+    reset = reset_hwm()
+    net = ClmtlNet(model)
+    nparams = sum(p.numel() for p in net.parameters())
+    res = {"phase": phase, "parameters": nparams, "parameters_from_file": count,
+           "torch_version": torch.__version__, "threads": torch.get_num_threads()}
+    if phase == "params":
+        return res
+    if phase == "verify":
+        res.update(verify_step(net, args, losses, N, H, W))
+        return res
+    inputs = make_inputs(net, N, H, W, gen)
+    times, cpu, last = time_work(step_function(net, args, phase, inputs), args)
     _, hwm = rss()
     ms = statistics.median(times)
     res.update(ms=ms, ms_reps=times, cpu_ms=statistics.median(cpu), img_s=N * 1e3 / ms,

@@ -148,7 +148,7 @@ typedef struct rgb {
   unsigned char r, g, b;
 } rgb;
 
-static const rgb WHITE = {255, 255, 255}, INK = {33, 33, 33}, GRID = {210, 210, 210};
+static const rgb WHITE = {255, 255, 255}, INK = {33, 33, 33}, GRID = {210, 210, 210}, LABEL_GREY = {120, 120, 120};
 static const rgb PALETTE[CLI_CHART_MAX_SERIES] = {
     {66, 133, 244}, {234, 67, 53}, {52, 168, 83}, {251, 188, 5}};
 
@@ -248,6 +248,128 @@ clm_status cli_chart_write_png(const cli_chart *ch, const char *path) {
   unsigned char *px;
   int w, h;
   clm_status st = cli_chart_render(ch, &px, &w, &h);
+  if (st != CLM_OK) return st;
+  st = clm_png_write8(path, h, w, 3, px);
+  free(px);
+  return st != CLM_OK ? fail(st, clm_last_error()) : CLM_OK;
+}
+
+/* ---- scatter plots -------------------------------------------------------------------------- */
+
+#define PANEL_W 540
+#define PANEL_H 380
+#define PLOT_L 96            /* room left of the plot area for the tick labels */
+#define PLOT_B 56            /* room below it for tick labels and the axis label */
+
+static void ring(canvas *c, int cx, int cy, int r, rgb col) {
+  for (int dy = -r - 1; dy <= r + 1; dy++)
+    for (int dx = -r - 1; dx <= r + 1; dx++) {
+      double d = sqrt((double)(dx * dx + dy * dy));
+      if (d >= r - 1 && d <= r + 1) fill_rect(c, cx + dx, cy + dy, 1, 1, col);
+    }
+}
+
+static void marker(canvas *c, int cx, int cy, int kind, rgb col) {
+  if (kind == CLI_POINT_FIXED) {
+    fill_rect(c, cx - 4, cy - 4, 9, 9, col);
+    return;
+  }
+  for (int dy = -6; dy <= 6; dy++) {
+    int half = 6 - (dy < 0 ? -dy : dy);
+    fill_rect(c, cx - half, cy + dy, 2 * half + 1, 1, col);
+  }
+}
+
+/* Enough decimals to tell ticks a quarter of span apart. */
+static void tick_text(char *buf, size_t size, double v, double span) {
+  int d = span > 0 ? (int)ceil(-log10(span / 4)) + 1 : 3;
+  snprintf(buf, size, "%.*f", d < 0 ? 0 : d > 6 ? 6 : d, v);
+}
+
+static void draw_panel(canvas *c, int ox, int oy, const cli_scatter_panel *p) {
+  double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+  for (int i = 0; i < p->npoints; i++) {
+    if (!isfinite(p->x[i]) || !isfinite(p->y[i])) continue;
+    x0 = fmin(x0, p->x[i]), x1 = fmax(x1, p->x[i]), y0 = fmin(y0, p->y[i]), y1 = fmax(y1, p->y[i]);
+  }
+  if (!(x0 <= x1)) x0 = 0, x1 = 1, y0 = 0, y1 = 1;
+  double px = (x1 - x0) * 0.08 + 1e-9 + fabs(x1) * 1e-6, py = (y1 - y0) * 0.08 + 1e-9 + fabs(y1) * 1e-6;
+  x0 -= px, x1 += px, y0 -= py, y1 += py;
+  int ax = ox + PLOT_L, ay = oy + 10, aw = PANEL_W - PLOT_L - 16, ah = PANEL_H - PLOT_B - 20;
+  fill_rect(c, ax, ay, aw, 1, GRID);
+  fill_rect(c, ax, ay + ah, aw, 1, INK);
+  fill_rect(c, ax, ay, 1, ah, INK);
+  fill_rect(c, ax + aw, ay, 1, ah, GRID);
+  char buf[32];
+  for (int k = 0; k <= 4; k++) {
+    double vx = x0 + (x1 - x0) * k / 4, vy = y0 + (y1 - y0) * k / 4;
+    int tx = ax + aw * k / 4, ty = ay + ah - ah * k / 4;
+    fill_rect(c, tx, ay + ah, 1, 5, INK);
+    fill_rect(c, ax - 5, ty, 5, 1, INK);
+    if (k > 0 && k < 4) fill_rect(c, tx, ay, 1, ah, GRID), fill_rect(c, ax + 1, ty, aw - 1, 1, GRID);
+    tick_text(buf, sizeof buf, vx, x1 - x0);
+    draw_text(c, tx - (int)strlen(buf) * CHAR_W / 2, ay + ah + 8, buf, 10, INK);
+    tick_text(buf, sizeof buf, vy, y1 - y0);
+    int len = (int)strlen(buf) > 7 ? 7 : (int)strlen(buf);
+    draw_text(c, ax - 8 - len * CHAR_W, ty - CHAR_H / 2 + 2, buf, 7, INK);
+  }
+  draw_text(c, ax, ay + ah + 12 + CHAR_H, p->xlabel ? p->xlabel : "", (PANEL_W - PLOT_L) / CHAR_W, INK);
+  /* the y label above the plot area's left edge */
+  draw_text(c, ox + 4, oy + PANEL_H - 18, "y:", 2, INK);
+  draw_text(c, ox + 4 + 3 * CHAR_W, oy + PANEL_H - 18, p->ylabel ? p->ylabel : "", (PANEL_W - 40) / CHAR_W, INK);
+  int boxes[64][4], nboxes = 0; /* labels drawn: x0, y0, x1, y1 */
+  for (int pass = 0; pass < 2; pass++) /* fixed-weight points first, methods on top */
+    for (int i = 0; i < p->npoints; i++) {
+      int kind = p->kind ? p->kind[i] : CLI_POINT_FIXED;
+      if ((kind == CLI_POINT_METHOD) != pass || !isfinite(p->x[i]) || !isfinite(p->y[i])) continue;
+      int cx = ax + (int)lround((p->x[i] - x0) / (x1 - x0) * aw);
+      int cy = ay + ah - (int)lround((p->y[i] - y0) / (y1 - y0) * ah);
+      marker(c, cx, cy, kind, PALETTE[kind == CLI_POINT_METHOD ? 1 : 0]);
+      if (p->ringed && p->ringed[i]) ring(c, cx, cy, 10, INK);
+      if (p->labels && p->labels[i]) {
+        int len = (int)strlen(p->labels[i]) > 24 ? 24 : (int)strlen(p->labels[i]), lw = len * CHAR_W;
+        /* the first place beside the point that no earlier label covers: right, left, then
+         * a line above or below either */
+        static const int dy[] = {0, 0, -1, -1, 1, 1, -2, -2, 2, 2};
+        int tx = cx + 12, ty = cy - CHAR_H / 2;
+        for (int k = 0; k < 10; k++) {
+          int x = k % 2 == 0 ? cx + 12 : cx - 12 - lw, y = cy - CHAR_H / 2 + dy[k] * (CHAR_H + 2);
+          if (x < ox || x + lw > ox + PANEL_W) continue;
+          int free_ = 1;
+          for (int b = 0; b < nboxes && free_; b++)
+            free_ = x + lw <= boxes[b][0] || x >= boxes[b][2] || y + CHAR_H <= boxes[b][1] || y >= boxes[b][3];
+          if (free_) {
+            tx = x, ty = y;
+            break;
+          }
+        }
+        if (nboxes < 64) boxes[nboxes][0] = tx, boxes[nboxes][1] = ty, boxes[nboxes][2] = tx + lw,
+                         boxes[nboxes][3] = ty + CHAR_H, nboxes++;
+        draw_text(c, tx, ty, p->labels[i], len, kind == CLI_POINT_METHOD ? INK : LABEL_GREY);
+      }
+    }
+}
+
+clm_status cli_scatter_render(const cli_scatter *sc, unsigned char **rgb_out, int *width, int *height) {
+  *rgb_out = NULL;
+  if (sc->npanels < 1 || sc->npanels > 6 || !sc->panels) return fail(CLM_ERR_INVALID_ARG, "scatter needs 1..6 panels");
+  int title_h = sc->title ? CHAR_H + 14 : 0;
+  int w = MARGIN * 2 + sc->npanels * PANEL_W, h = MARGIN * 2 + title_h + PANEL_H;
+  canvas c = {malloc((size_t)w * h * 3), w, h};
+  if (!c.px) return fail(CLM_ERR_HOST_MEMORY, "out of host memory");
+  fill_rect(&c, 0, 0, w, h, WHITE);
+  if (sc->title) draw_text(&c, MARGIN, MARGIN, sc->title, (w - 2 * MARGIN) / CHAR_W, INK);
+  for (int k = 0; k < sc->npanels; k++) draw_panel(&c, MARGIN + k * PANEL_W, MARGIN + title_h, &sc->panels[k]);
+  *rgb_out = c.px;
+  *width = w;
+  *height = h;
+  return CLM_OK;
+}
+
+clm_status cli_scatter_write_png(const cli_scatter *sc, const char *path) {
+  unsigned char *px;
+  int w, h;
+  clm_status st = cli_scatter_render(sc, &px, &w, &h);
   if (st != CLM_OK) return st;
   st = clm_png_write8(path, h, w, 3, px);
   free(px);

@@ -27,6 +27,30 @@ typedef struct cli_chart {
 clm_status cli_chart_render(const cli_chart *c, unsigned char **rgb, int *width, int *height);
 /* Renders and writes the chart to path as an RGB PNG. */
 clm_status cli_chart_write_png(const cli_chart *c, const char *path);
+/* Scatter plots (the Pareto plots of `clmtl compare`): one or more panels side by side, each
+ * with its own axes; points of two kinds (fixed-weight runs as squares with grey labels, other
+ * methods as diamonds with black labels), a ring around the points marked. Non-finite points
+ * are left out. */
+enum { CLI_POINT_FIXED = 0, CLI_POINT_METHOD = 1 };
+
+typedef struct cli_scatter_panel {
+  const char *xlabel, *ylabel;
+  int npoints;
+  const double *x, *y;
+  const int *kind;            /* CLI_POINT_* per point */
+  const int *ringed;          /* 1: ring it (NULL: none) */
+  const char *const *labels;  /* per point, or NULL entries (NULL: none) */
+} cli_scatter_panel;
+
+typedef struct cli_scatter {
+  const char *title;
+  int npanels;                /* 1..6 */
+  const cli_scatter_panel *panels;
+} cli_scatter;
+
+clm_status cli_scatter_render(const cli_scatter *c, unsigned char **rgb, int *width, int *height);
+clm_status cli_scatter_write_png(const cli_scatter *c, const char *path);
+
 /* The message of the last chart call that failed (bad arguments, memory, writing). */
 const char *cli_chart_error(void);
 

@@ -36,7 +36,7 @@ clm_status cli_fill_inputs(clm_context *ctx, clm_graph *g, uint64_t seed) {
       s ^= s << 13; s ^= s >> 7; s ^= s << 17;
       double u = (double)(s >> 11) / (double)(1ull << 53);
       if (l && i % 2 == 1) h[k] = u < 0.8;
-      else if (l && l->type == CLM_LAYER_SOFTMAX_XENT) h[k] = (float)(int)(u * pred.c);
+      else if (l && clm_layer_type_takes_labels(l->type)) h[k] = (float)(int)(u * pred.c);
       else h[k] = (float)(2 * u - 1);
     }
     clm_status st = clm_tensor_upload(ctx, &t, h);

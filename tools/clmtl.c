@@ -44,7 +44,7 @@ static int usage(FILE *to) {
           "                       parameters, tasks) as JSON, planned without a device\n"
           "                       [--batch N] [--size HxW] [--steps N] [--lr X] [--device D]\n"
           "                       [--weighting fixed|equal|uncertainty|uncertainty-simple|\n"
-          "                        uncertainty-clamped|softplus|gradnorm|dwa|rlw|gls|pcgrad|\n"
+          "                        uncertainty-clamped|uncertainty-exact|softplus|gradnorm|dwa|rlw|gls|pcgrad|\n"
           "                        mgda-ub|cagrad|imtl-g|aligned-mtl]\n"
           "  tune [MODEL.cfg]     time every convolution variant on the model's shapes and keep\n"
           "                       the fastest per shape in this device's tuning file\n"
@@ -56,6 +56,9 @@ static int usage(FILE *to) {
           "                       [--device D | --all-devices] [--ops] [--weighting W] [--json FILE]\n"
           "                       [--csv FILE] [--markdown FILE] [--png FILE]; 'clmtl bench --help'\n"
           "  bench merge A.json B.json ...   one table and chart from results of several machines\n"
+          "  compare STUDY.ini    run a study (baselines, weightings, fixed-weight grids over seeds),\n"
+          "                       resumable; tables (mean ± std, delta_m%%) and a Pareto plot;\n"
+          "                       'clmtl compare --help'\n"
           "  help [COMMAND]       this text, or the command's ('clmtl COMMAND --help' too)\n"
           "  --version            the version and the git commit it was built from\n\n"
           "environment:\n"
@@ -146,6 +149,7 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(cmd, "tune")) return cmd_tune(argc - 1, argv + 1);
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
+  if (!strcmp(cmd, "compare")) return cmd_compare(argc - 1, argv + 1);
   if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
     printf("clmtl %s (commit %s)\n", CLMTL_VERSION_STRING, CLMTL_GIT_COMMIT);
     return 0;
@@ -162,6 +166,7 @@ int main(int argc, char **argv) {
       if (!strcmp(argv[2], "infer")) return cmd_infer(2, sub);
       if (!strcmp(argv[2], "tune")) return cmd_tune(2, sub);
       if (!strcmp(argv[2], "bench")) return cmd_bench(2, sub);
+      if (!strcmp(argv[2], "compare")) return cmd_compare(2, sub);
       if (!strcmp(argv[2], "export")) return cmd_export(2, sub);
     }
     return usage(stdout);

@@ -17,8 +17,13 @@ import re
 import stat
 
 LAYER_TYPES = ("input", "conv", "deconv", "batchnorm", "activation", "maxpool", "unpool",
-               "upsample", "concat", "add", "softmax_xent", "l1", "l2")
-LOSS_TYPES = ("softmax_xent", "l1", "l2")
+               "upsample", "concat", "add", "softmax_xent", "l1", "l2", "laplace_nll",
+               "gaussian_nll", "logit_noise_xent")
+LOSS_TYPES = ("softmax_xent", "l1", "l2", "laplace_nll", "gaussian_nll", "logit_noise_xent")
+# heteroscedastic losses: from = prediction, log-variance (the prediction's shape; one channel
+# for the classification one); classification losses take labels as targets
+HETERO_TYPES = ("laplace_nll", "gaussian_nll", "logit_noise_xent")
+LABEL_TYPES = ("softmax_xent", "logit_noise_xent")
 NAME_MAX = 64  # CLM_NAME_MAX, terminating NUL included
 LINE_MAX = 1023  # bytes of one line (parse.c)
 TENSOR_MAX = 2**31 - 1  # CLM_TENSOR_FLOATS_MAX: elements of one tensor or flat buffer
@@ -32,7 +37,10 @@ KEYS = {"input": ("channels",), "conv": CONV_KEYS, "deconv": CONV_KEYS,
         "batchnorm": ("momentum", "eps"), "activation": ("act", "slope"),
         "unpool": ("indices",), "softmax_xent": ("target", "mask", "kind", "ignore", "weight"),
         "l1": ("target", "mask", "kind", "ignore", "weight"),
-        "l2": ("target", "mask", "kind", "ignore", "weight")}
+        "l2": ("target", "mask", "kind", "ignore", "weight"),
+        "laplace_nll": ("target", "mask", "kind", "ignore", "weight"),
+        "gaussian_nll": ("target", "mask", "kind", "ignore", "weight"),
+        "logit_noise_xent": ("target", "mask", "kind", "ignore", "weight")}
 # ranges as parse.c checks them: integer key -> (lo, hi); number key -> (field, lo, hi)
 INT_KEYS = {"channels": (1, 1 << 16), "filters": (1, 1 << 16), "size": (1, 64),
             "stride": (1, 64), "pad": (0, 256), "dilation": (1, 64), "output_padding": (0, 63),
@@ -157,7 +165,7 @@ def layer_defaults(ltype, name):
             "stride": 1, "pad": -1, "dilation": 1, "output_padding": 0, "bias": -1, "bn": 0,
             "act": None, "slope": 0.1, "bn_momentum": 0.1, "bn_eps": 1e-5, "indices": "",
             "target": "", "mask": "", "ignore": 255, "weight": 1.0,
-            "kind": "classification" if ltype == "softmax_xent" else "regression", "line": 0}
+            "kind": "classification" if ltype in LABEL_TYPES else "regression", "line": 0}
 
 
 def parse_model(path):
@@ -204,7 +212,8 @@ def parse_model(path):
                              f"{', '.join(LAYER_TYPES)})")
         if is_task and ltype not in LOSS_TYPES:
             raise ModelError(f"{at_key('type')}: task section "
-                             f"'{name}' needs a loss type (softmax_xent, l1, l2), not '{ltype}'")
+                             f"'{name}' needs a loss type (softmax_xent, l1, l2, laplace_nll, "
+                             f"gaussian_nll, logit_noise_xent), not '{ltype}'")
         if not is_task and ltype in LOSS_TYPES:
             raise ModelError(f"{at_key('type')}: loss '{ltype}' "
                              "must be in a [task.<name>] section")
@@ -294,7 +303,7 @@ def compile_model(layers, height, width, batch=1):
         for k, nm in enumerate((l["target"], l["mask"])):
             if nm and nm not in by:
                 inp = layer_defaults("input", nm)
-                inp.update(channels=1 if k == 1 or l["type"] == "softmax_xent" else -1,
+                inp.update(channels=1 if k == 1 or l["type"] in LABEL_TYPES else -1,
                            file=l["file"], line=l["line"])
                 layers.append(inp)
                 by[nm] = inp
@@ -319,6 +328,8 @@ def compile_model(layers, height, width, batch=1):
             raise ModelError(f"{where(l)}: unpool needs 'indices = <maxpool layer>'")
         elif t in LOSS_TYPES and not l["target"]:
             raise ModelError(f"{where(l)}: a loss needs 'target = <input name>'")
+        elif t in HETERO_TYPES:
+            want = 2
         elif t == "activation" and l["act"] is None:
             raise ModelError(f"{where(l)}: needs 'act'")
         if want == 0 and nfrom:
@@ -350,7 +361,7 @@ def compile_model(layers, height, width, batch=1):
                 raise ModelError(f"{where(l)}: unknown input '{nm}'")
             if nm == l["name"]:
                 raise ModelError(f"{where(l)}: takes its own output as input (cycle)")
-            if l["type"] in LOSS_TYPES and k > 0 and by[nm]["type"] != "input":
+            if l["type"] in LOSS_TYPES and k >= len(l["from"]) and by[nm]["type"] != "input":
                 raise ModelError(f"{where(l)}: '{nm}' must be an input layer (a target or mask)")
         if l["type"] == "unpool" and by[l["indices"]]["type"] != "maxpool":
             raise ModelError(f"{where(l)}: indices = '{l['indices']}' is not a maxpool layer")
@@ -431,8 +442,15 @@ def compile_model(layers, height, width, batch=1):
                                  f"{x}, '{l['from'][1]}' is {shape[l['from'][1]]}")
             shape[nm] = x
         else:
-            want_c = 1 if t == "softmax_xent" else x[0]
+            want_c = 1 if t in LABEL_TYPES else x[0]
             tgt = l["target"]
+            want_s = 1 if t in LABEL_TYPES else x[0]
+            if t in HETERO_TYPES and shape[l["from"][1]] != (want_s,) + x[1:]:
+                s_ = shape[l["from"][1]]
+                what = "pixel" if t in LABEL_TYPES else "predicted value"
+                raise ModelError(f"{where(l)}: log-variance '{l['from'][1]}' is ({s_[0]},{s_[1]},"
+                                 f"{s_[2]}) but the prediction '{l['from'][0]}' needs ({want_s},"
+                                 f"{x[1]},{x[2]}): one log-variance per {what}")
             if shape[tgt][0] == -1:
                 shape[tgt] = (want_c,) + shape[tgt][1:]
                 by[tgt]["channels"] = want_c
@@ -442,7 +460,7 @@ def compile_model(layers, height, width, batch=1):
             if l["mask"] and shape[l["mask"]] != (1,) + x[1:]:
                 raise ModelError(f"{where(l)}: mask '{l['mask']}' must be {(1,) + x[1:]}, is "
                                  f"{shape[l['mask']]}")
-            if t == "softmax_xent" and x[0] < 2:
+            if t in LABEL_TYPES and x[0] < 2:
                 raise ModelError(f"{where(l)}: softmax cross-entropy needs at least 2 channels, "
                                  f"'{l['from'][0]}' has {x[0]}")
             shape[nm] = (1, 1, 1)

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from clmtl_cfg import LOSS_TYPES
 
-CLAMP_SIGMA2 = (1e-3, 10.0)  # uncertainty-clamped default: sigma^2 range (mtl.h)
+CLAMP_SIGMA2 = (1e-3, 10.0)  # uncertainty-clamped default: sigma^2 range (mtl_strategy.h)
 MASK64 = (1 << 64) - 1
 
 

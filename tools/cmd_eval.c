@@ -149,7 +149,7 @@ static int eval_checkpoint(clm_context *ctx, const char *ckpt, const eval_option
     clm_cityscapes_options c = {o->data, o->split, h, w, mode, 0};
     if (clm_cityscapes_open(&c, &r->d) != CLM_OK) goto fail;
   } else {
-    clm_synth_options s = {seed ? seed : r->model.seed, o->count, h, w, 0, 0, 0};
+    clm_synth_options s = {seed ? seed : r->model.seed, o->count, h, w, 0, 0, 0, 0};
     if (clm_synth_open(&s, o->split, &r->d) != CLM_OK) goto fail;
   }
   const clm_target_info *targets;
@@ -403,12 +403,15 @@ done:
 
 int cmd_synth(int argc, char **argv) {
   const char *out = NULL, *seed = NULL;
-  clm_synth_options s = {1, 16, 128, 256, 0, 0, 0};
+  clm_synth_options s = {1, 16, 128, 256, 0, 0, 0, 0};
   static const char usage[] =
-      "usage: clmtl synth --out DIR [--count N per split] [--size HxW] [--seed N]\n";
+      "usage: clmtl synth --out DIR [--count N per split] [--size HxW] [--seed N]\n"
+      "                   [--noise-depth S] [--noise-depth-far S]   disparity noise (pixels): everywhere,\n"
+      "                   or on the far half of each image's valid disparities only\n";
   const cli_opt opts[] = {CLI_OPT_STRING("--out", &out), CLI_OPT_INT("--count", &s.count, 1, 1000000),
                           CLI_OPT_SIZE("--size", &s.height, &s.width), CLI_OPT_STRING("--seed", &seed),
-                          CLI_OPT_END};
+                          CLI_OPT_FLOAT("--noise-depth", &s.noise_depth),
+                          CLI_OPT_FLOAT("--noise-depth-far", &s.noise_depth_far), CLI_OPT_END};
   int npos = 0, rc = cli_args_parse("synth", usage, opts, argc, argv, NULL, 0, &npos);
   if (rc) return rc < 0 ? 0 : rc;
   if (seed) {
@@ -419,6 +422,8 @@ int cmd_synth(int argc, char **argv) {
   }
   if (!out) return cli_usage_error("'synth' needs --out DIR");
   if (s.count < 1 || s.height < 8 || s.width < 8) return cli_usage_error("--count and --size must be positive");
+  if (!(s.noise_depth >= 0 && s.noise_depth <= 1e4) || !(s.noise_depth_far >= 0 && s.noise_depth_far <= 1e4))
+    return cli_usage_error("--noise-depth and --noise-depth-far want a number in [0, 10000]");
   if (clm_synth_write(out, &s) != CLM_OK) {
     fprintf(stderr, "clmtl synth: %s\n", clm_last_error());
     return 1;

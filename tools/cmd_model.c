@@ -33,7 +33,7 @@ static const char *model_usage =
     "  --json         print the graph compiled for inference as JSON (no device needed)\n"
     "  --weighting W  fixed, equal, uncertainty (default), uncertainty-simple,\n"
     "                 uncertainty-clamped, softplus, gradnorm, dwa, rlw, gls, pcgrad,\n"
-    "                 mgda-ub, cagrad, imtl-g, aligned-mtl\n";
+    "                 mgda-ub, cagrad, imtl-g, aligned-mtl, uncertainty-exact\n";
 
 int cmd_model(int argc, char **argv) {
   const char *path = NULL, *device = NULL, *weighting = "uncertainty";

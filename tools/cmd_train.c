@@ -34,12 +34,19 @@ static const char *usage_text =
     "  --weighting NAME        fixed, equal, uncertainty (default), uncertainty-simple,\n"
     "                          uncertainty-clamped, softplus, gradnorm, dwa; gradient\n"
     "                          methods pcgrad, mgda-ub, cagrad, imtl-g, aligned-mtl (one\n"
-    "                          backward per task); rlw (random weights), gls (geometric mean)\n"
+    "                          backward per task); rlw (random weights), gls (geometric mean);\n"
+    "                          uncertainty-exact (σ² inside the classification softmax)\n"
     "  --gating none|hard|soft  --gate-threshold X   availability gating (default none, 0.2)\n"
     "  --clamp-min X --clamp-max X   sigma^2 range of uncertainty-clamped (1e-3, 10)\n"
     "  --alpha X               gradnorm alpha (1.5)   --temperature X   dwa T (2)\n"
+    "  --task-weights W1,W2,.. one weight per task of the model, in its order (fixed; default the\n"
+    "                          model file's 'weight' keys, else 1)\n"
     "  --noise-semantic P --noise-instance S --noise-depth S   synthetic target noise\n"
+    "  --noise-depth-far S  Gaussian disparity noise on the far half of each image only\n"
     "  --patience N            early stopping (default 3, 0 off)\n"
+    "  --early-stop-patience N per task: a task whose validation metric (mIoU, MAE) has not\n"
+    "                          improved for N epochs leaves training (its targets masked: weight\n"
+    "                          0); best-<task>.safetensors keeps its best epoch (default 0, off)\n"
     "  --seed N  --device D  --log-every N (steps between progress lines and log records)\n"
     "  --out DIR               run directory (default runs/<model>-<N>, the next free N); one that\n"
     "                          holds a run is refused unless --overwrite\n"
@@ -49,6 +56,7 @@ static const char *usage_text =
     "                          may be given differently (the change is logged)\n"
     "  --max-bad-steps N       stop after N steps in a row with a NaN/Inf loss (default 20)\n"
     "  --inject-nan-from STEP  testing aid: NaN targets from this step on\n"
+    "  --dry-run               check the options and stop (exit 0) without training\n"
     "Ctrl-C (or SIGTERM) stops after the current step, writes DIR/last.safetensors and prints\n"
     "the command that resumes; a second Ctrl-C ends at once. Exit status: 0 done, 1 error,\n"
     "2 usage, 130/143 stopped by SIGINT/SIGTERM.\n";
@@ -208,7 +216,17 @@ static void on_epoch(void *user, const clm_epoch_report *r) {
     d->best = *r;
     d->have_best = 1;
   }
-  if (r->stop) printf("early stopping: no better validation loss for the last epochs\n");
+  int left = 0, per_task = 0;
+  for (int i = 0; i < r->ntasks && i < CLM_MTL_MAX_TASKS; i++) {
+    left += !r->task_stopped[i];
+    per_task |= r->task_stopped[i] != 0;
+    if (r->task_stopped[i] == r->epoch)
+      printf("early stopping of task %s: no better validation %s since epoch %d (best-%s.safetensors); "
+             "left out of training from now on\n", r->task_names[i],
+             r->metrics[i].kind == CLM_METRICS_REGRESSION ? "MAE" : "mIoU", r->task_best_epoch[i], r->task_names[i]);
+  }
+  if (r->stop && per_task && !left) printf("early stopping: every task has stopped\n");
+  else if (r->stop) printf("early stopping: no better validation loss for the last epochs\n");
   fflush(stdout);
 }
 
@@ -279,15 +297,95 @@ static int claim_run_dir(const char *model, char *out, size_t size) {
   return 1;
 }
 
-int cmd_train(int argc_user, char **argv_user) {
-  clm_train_options o = clm_train_defaults();
+/* Sets the option a (value val, NULL at the end of the line) in o; *takes: whether it took
+ * val. 0 to go on, -1 after --help, else the command's exit status (printed). */
+typedef struct train_flags {
+  int out_given, labels_given, dry_run;
+  const char *task_weights; /* --task-weights, parsed once the line is read */
+} train_flags;
+
+static int set_option(clm_train_options *o, const char *a, const char *val, int *takes,
+                      train_flags *f) {
   long v;
-  int out_given = 0, labels_given = 0, model_given = 0;
-  /* --resume DIR: the options the run recorded come first, the command line's after them */
+  int rc = 0;
+  *takes = 1;
+  if (!strcmp(a, "--model")) o->model_path = val;
+  else if (!strcmp(a, "--data")) o->data_dir = val;
+  else if (!strcmp(a, "--out")) { o->out_dir = val; f->out_given = 1; }
+  else if (!strcmp(a, "--resume")) o->resume = val;
+  else if (!strcmp(a, "--device")) o->device = val;
+  else if (!strcmp(a, "--skip-bad")) { o->skip_bad = 1; *takes = 0; }
+  else if (!strcmp(a, "--overwrite")) { o->overwrite = 1; *takes = 0; }
+  else if (!strcmp(a, "--dry-run")) { f->dry_run = 1; *takes = 0; }
+  else if (!strcmp(a, "--task-weights")) f->task_weights = val;
+  else if (!strcmp(a, "--labels")) {
+    f->labels_given = 1;
+    if (val && !strcmp(val, "categories")) o->labels = CLM_LABELS_CATEGORIES;
+    else if (val && !strcmp(val, "trainids")) o->labels = CLM_LABELS_TRAIN_IDS;
+    else return bad(a, val, "is categories or trainids");
+  } else if (!strcmp(a, "--size")) rc = cli_parse_size("train", a, val, &o->height, &o->width);
+  else if (!strcmp(a, "--batch")) rc = cli_parse_batch("train", a, val, &o->batch);
+  else if (!strcmp(a, "--epochs")) { rc = parse_long(a, val, 1, 100000, &v); o->epochs = (int)v; }
+  else if (!strcmp(a, "--train-count")) { rc = parse_long(a, val, 1, 10000000, &v); o->train_count = (int)v; }
+  else if (!strcmp(a, "--val-count")) { rc = parse_long(a, val, 1, 10000000, &v); o->val_count = (int)v; }
+  else if (!strcmp(a, "--patience")) { rc = parse_long(a, val, 0, 100000, &v); o->patience = (int)v; }
+  else if (!strcmp(a, "--early-stop-patience")) { rc = parse_long(a, val, 0, 100000, &v); o->early_stop_patience = (int)v; }
+  else if (!strcmp(a, "--log-every")) { rc = parse_long(a, val, 1, 1000000, &v); o->log_every = (int)v; }
+  else if (!strcmp(a, "--max-bad-steps")) { rc = parse_long(a, val, 0, 1000000, &v); o->max_bad_steps = (int)v; }
+  else if (!strcmp(a, "--inject-nan-from")) { rc = parse_long(a, val, 0, 0x7fffffffL, &v); o->inject_nan_from = v; }
+  else if (!strcmp(a, "--step-epochs")) { rc = parse_long(a, val, 1, 100000, &v); o->step_epochs = (int)v; }
+  else if (!strcmp(a, "--seed")) { rc = parse_long(a, val, 0, 0x7fffffffL, &v); o->seed = (uint64_t)v; o->synth.seed = (uint64_t)v; }
+  else if (!strcmp(a, "--optimizer")) {
+    clm_optim_kind k;
+    if (clm_optim_parse(val ? val : "", &k) != CLM_OK) return bad(a, val, "is sgd, adam or adamw");
+    float lr = o->optim.lr, task_lr = o->optim.task_lr;
+    o->optim = clm_optim_defaults(k);
+    o->optim.lr = lr;
+    o->optim.task_lr = task_lr;
+  } else if (!strcmp(a, "--lr")) rc = parse_float(a, val, 0, 10, &o->optim.lr);
+  else if (!strcmp(a, "--task-lr")) rc = parse_float(a, val, 0, 10, &o->optim.task_lr);
+  else if (!strcmp(a, "--no-decay-bias-norm")) { o->no_decay_bias_norm = 1; *takes = 0; }
+  else if (!strcmp(a, "--momentum")) rc = parse_float(a, val, 0, 0.999999, &o->optim.momentum);
+  else if (!strcmp(a, "--weight-decay")) rc = parse_float(a, val, 0, 1, &o->optim.weight_decay);
+  else if (!strcmp(a, "--gamma")) rc = parse_float(a, val, 0, 1, &o->gamma);
+  else if (!strcmp(a, "--power")) rc = parse_float(a, val, 0, 10, &o->poly_power);
+  else if (!strcmp(a, "--schedule")) {
+    if (val && !strcmp(val, "constant")) o->schedule = CLM_LR_CONSTANT;
+    else if (val && !strcmp(val, "step")) o->schedule = CLM_LR_STEP;
+    else if (val && !strcmp(val, "poly")) o->schedule = CLM_LR_POLY;
+    else return bad(a, val, "is constant, step or poly");
+  } else if (!strcmp(a, "--weighting")) {
+    if (clm_mtl_strategy_parse(val ? val : "", &o->weighting.strategy) != CLM_OK)
+      return bad(a, val, strchr(clm_last_error(), '(') ? strchr(clm_last_error(), '(') : "unknown");
+  } else if (!strcmp(a, "--gating")) {
+    if (clm_mtl_gating_parse(val ? val : "", &o->weighting.gating) != CLM_OK) return bad(a, val, "is none, hard or soft");
+  } else if (!strcmp(a, "--gate-threshold")) rc = parse_float(a, val, 0, 1, &o->weighting.gate_threshold);
+  else if (!strcmp(a, "--clamp-min")) rc = parse_float(a, val, 1e-12, 1e12, &o->weighting.clamp_min);
+  else if (!strcmp(a, "--clamp-max")) rc = parse_float(a, val, 1e-12, 1e12, &o->weighting.clamp_max);
+  else if (!strcmp(a, "--alpha")) rc = parse_float(a, val, 0, 100, &o->weighting.gradnorm_alpha);
+  else if (!strcmp(a, "--temperature")) rc = parse_float(a, val, 1e-6, 1e6, &o->weighting.dwa_temperature);
+  else if (!strcmp(a, "--noise-semantic")) rc = parse_float(a, val, 0, 1, &o->synth.noise_semantic);
+  else if (!strcmp(a, "--noise-instance")) rc = parse_float(a, val, 0, 1e4, &o->synth.noise_instance);
+  else if (!strcmp(a, "--noise-depth")) rc = parse_float(a, val, 0, 1e4, &o->synth.noise_depth);
+  else if (!strcmp(a, "--noise-depth-far")) rc = parse_float(a, val, 0, 1e4, &o->synth.noise_depth_far);
+  else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage_text, stdout); return -1; }
+  else {
+    fprintf(stderr, "clmtl train: unknown option '%s'\n%s", a, usage_text);
+    return 2;
+  }
+  return rc;
+}
+
+/* The command line to parse into *argv_out (argc_out entries): with --resume DIR (into
+ * *resume_out), the options the run recorded first, the user's after them from index
+ * *first_user. *help when the user asked for it. Nonzero (printed) on failure. The strings stay valid to the end. */
+static int merged_argv(int argc_user, char **argv_user, int *argc_out, char ***argv_out,
+                       int *first_user, int *help, const char **resume_out) {
   const char *resume = NULL;
+  *help = 0;
   for (int i = 1; i < argc_user; i++) {
     if (!strcmp(argv_user[i], "--help") || !strcmp(argv_user[i], "-h")) {
-      fputs(usage_text, stdout);
+      *help = 1;
       return 0;
     }
     if (!strcmp(argv_user[i], "--resume") && i + 1 < argc_user) resume = argv_user[++i];
@@ -301,6 +399,8 @@ int cmd_train(int argc_user, char **argv_user) {
   for (int i = 0; i < nstored; i++) have_data |= !strcmp(stored[i].key, "data") && strcmp(stored[i].value, "null");
   static char **argv;
   static char (*names)[80];
+  free(argv); /* a second call in one process (clmtl compare's --dry-run checks) */
+  free(names);
   argv = calloc((size_t)(2 * nstored + argc_user + 1), sizeof *argv);
   names = calloc((size_t)nstored + 1, sizeof *names);
   if (!argv || !names) return 1;
@@ -313,113 +413,39 @@ int cmd_train(int argc_user, char **argv_user) {
     argv[argc++] = names[i];
     if (val) argv[argc++] = (char *)val;
   }
-  int first_user = argc;
+  *first_user = argc;
   for (int i = 1; i < argc_user; i++) argv[argc++] = argv_user[i];
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-    if (i == first_user) labels_given = 0; /* the run's own --labels went with its --data */
-    if (i >= first_user && !strcmp(a, "--model")) model_given = 1;
-    int takes = 1, rc = 0;
-    if (!strcmp(a, "--model")) o.model_path = val;
-    else if (!strcmp(a, "--data")) o.data_dir = val;
-    else if (!strcmp(a, "--out")) { o.out_dir = val; out_given = 1; }
-    else if (!strcmp(a, "--resume")) o.resume = val;
-    else if (!strcmp(a, "--device")) o.device = val;
-    else if (!strcmp(a, "--skip-bad")) { o.skip_bad = 1; takes = 0; }
-    else if (!strcmp(a, "--overwrite")) { o.overwrite = 1; takes = 0; }
-    else if (!strcmp(a, "--labels")) {
-      labels_given = 1;
-      if (val && !strcmp(val, "categories")) o.labels = CLM_LABELS_CATEGORIES;
-      else if (val && !strcmp(val, "trainids")) o.labels = CLM_LABELS_TRAIN_IDS;
-      else return bad(a, val, "is categories or trainids");
-    } else if (!strcmp(a, "--size")) rc = cli_parse_size("train", a, val, &o.height, &o.width);
-    else if (!strcmp(a, "--batch")) rc = cli_parse_batch("train", a, val, &o.batch);
-    else if (!strcmp(a, "--epochs")) { rc = parse_long(a, val, 1, 100000, &v); o.epochs = (int)v; }
-    else if (!strcmp(a, "--train-count")) { rc = parse_long(a, val, 1, 10000000, &v); o.train_count = (int)v; }
-    else if (!strcmp(a, "--val-count")) { rc = parse_long(a, val, 1, 10000000, &v); o.val_count = (int)v; }
-    else if (!strcmp(a, "--patience")) { rc = parse_long(a, val, 0, 100000, &v); o.patience = (int)v; }
-    else if (!strcmp(a, "--log-every")) { rc = parse_long(a, val, 1, 1000000, &v); o.log_every = (int)v; }
-    else if (!strcmp(a, "--max-bad-steps")) { rc = parse_long(a, val, 0, 1000000, &v); o.max_bad_steps = (int)v; }
-    else if (!strcmp(a, "--inject-nan-from")) { rc = parse_long(a, val, 0, 0x7fffffffL, &v); o.inject_nan_from = v; }
-    else if (!strcmp(a, "--step-epochs")) { rc = parse_long(a, val, 1, 100000, &v); o.step_epochs = (int)v; }
-    else if (!strcmp(a, "--seed")) { rc = parse_long(a, val, 0, 0x7fffffffL, &v); o.seed = (uint64_t)v; o.synth.seed = (uint64_t)v; }
-    else if (!strcmp(a, "--optimizer")) {
-      clm_optim_kind k;
-      if (clm_optim_parse(val ? val : "", &k) != CLM_OK) return bad(a, val, "is sgd, adam or adamw");
-      float lr = o.optim.lr, task_lr = o.optim.task_lr;
-      o.optim = clm_optim_defaults(k);
-      o.optim.lr = lr;
-      o.optim.task_lr = task_lr;
-    } else if (!strcmp(a, "--lr")) rc = parse_float(a, val, 0, 10, &o.optim.lr);
-    else if (!strcmp(a, "--task-lr")) rc = parse_float(a, val, 0, 10, &o.optim.task_lr);
-    else if (!strcmp(a, "--no-decay-bias-norm")) { o.no_decay_bias_norm = 1; takes = 0; }
-    else if (!strcmp(a, "--momentum")) rc = parse_float(a, val, 0, 0.999999, &o.optim.momentum);
-    else if (!strcmp(a, "--weight-decay")) rc = parse_float(a, val, 0, 1, &o.optim.weight_decay);
-    else if (!strcmp(a, "--gamma")) rc = parse_float(a, val, 0, 1, &o.gamma);
-    else if (!strcmp(a, "--power")) rc = parse_float(a, val, 0, 10, &o.poly_power);
-    else if (!strcmp(a, "--schedule")) {
-      if (val && !strcmp(val, "constant")) o.schedule = CLM_LR_CONSTANT;
-      else if (val && !strcmp(val, "step")) o.schedule = CLM_LR_STEP;
-      else if (val && !strcmp(val, "poly")) o.schedule = CLM_LR_POLY;
-      else return bad(a, val, "is constant, step or poly");
-    } else if (!strcmp(a, "--weighting")) {
-      if (clm_mtl_strategy_parse(val ? val : "", &o.weighting.strategy) != CLM_OK)
-        return bad(a, val, strchr(clm_last_error(), '(') ? strchr(clm_last_error(), '(') : "unknown");
-    } else if (!strcmp(a, "--gating")) {
-      if (clm_mtl_gating_parse(val ? val : "", &o.weighting.gating) != CLM_OK) return bad(a, val, "is none, hard or soft");
-    } else if (!strcmp(a, "--gate-threshold")) rc = parse_float(a, val, 0, 1, &o.weighting.gate_threshold);
-    else if (!strcmp(a, "--clamp-min")) rc = parse_float(a, val, 1e-12, 1e12, &o.weighting.clamp_min);
-    else if (!strcmp(a, "--clamp-max")) rc = parse_float(a, val, 1e-12, 1e12, &o.weighting.clamp_max);
-    else if (!strcmp(a, "--alpha")) rc = parse_float(a, val, 0, 100, &o.weighting.gradnorm_alpha);
-    else if (!strcmp(a, "--temperature")) rc = parse_float(a, val, 1e-6, 1e6, &o.weighting.dwa_temperature);
-    else if (!strcmp(a, "--noise-semantic")) rc = parse_float(a, val, 0, 1, &o.synth.noise_semantic);
-    else if (!strcmp(a, "--noise-instance")) rc = parse_float(a, val, 0, 1e4, &o.synth.noise_instance);
-    else if (!strcmp(a, "--noise-depth")) rc = parse_float(a, val, 0, 1e4, &o.synth.noise_depth);
-    else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage_text, stdout); return 0; }
-    else {
-      fprintf(stderr, "clmtl train: unknown option '%s'\n%s", a, usage_text);
-      return 2;
-    }
-    if (rc) return rc;
-    if (takes) {
-      if (!val) return bad(a, NULL, "needs a value");
-      i++;
-    }
-  }
-  if (resume && !model_given) o.model_path = NULL; /* the checkpoint's model text */
-  o.model_path = cli_shipped_model(o.model_path); /* a shipped model, run from elsewhere */
-  if (labels_given && !o.data_dir)
-    return bad("--labels", o.labels == CLM_LABELS_TRAIN_IDS ? "trainids" : "categories",
-               "applies to --data (the synthetic scenes are labelled with the 7 categories)");
-  if (o.resume && !out_given) o.out_dir = o.resume; /* continue in the run's own directory */
-  if (o.weighting.clamp_min >= o.weighting.clamp_max)
-    return bad("--clamp-min", "", "must be below --clamp-max");
-  static char run_dir[1200];
-  if (!o.resume && !out_given) {
-    if (claim_run_dir(o.model_path, run_dir, sizeof run_dir)) return 1;
-    o.out_dir = run_dir;
-  }
+  *argc_out = argc;
+  *argv_out = argv;
+  *resume_out = resume;
+  return 0;
+}
+
+/* Runs the training with the display's callbacks and reports how it ended: the summary, the
+ * error, a removed empty run directory (run_dir: the one claimed, "" if none), the resume
+ * command after a signal. The command's exit status. */
+static int run_and_report(clm_train_options *o, const char *run_dir) {
   clm_context_options co = cli_context_options_from_env();
-  o.context = &co;
-  o.device = cli_device(o.device);
-  o.stop_requested = &cli_stop_signal;
+  o->context = &co;
+  o->device = cli_device(o->device);
+  o->stop_requested = &cli_stop_signal;
   display d;
   memset(&d, 0, sizeof d);
   d.tty = isatty(STDOUT_FILENO);
   clm_train_callbacks cb = {on_start, on_progress, on_epoch, &d, on_note};
-  printf("clmtl train: run directory %s\n", o.out_dir);
+  printf("clmtl train: run directory %s\n", o->out_dir);
   fflush(stdout);
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   cli_stop_graceful = 1;
-  clm_status st = clm_train_run(&o, &cb);
+  clm_status st = clm_train_run(o, &cb);
   cli_stop_graceful = 0;
   clock_gettime(CLOCK_MONOTONIC, &t1);
   double seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
   if (d.drawn) printf("\n");
   int sig = cli_stop_signal;
   if (st != CLM_OK && !(sig && st == CLM_ERR_INTERRUPTED)) fprintf(stderr, "clmtl train: %s\n", cli_error());
-  if (st == CLM_OK) summary(&d, o.out_dir, seconds);
+  if (st == CLM_OK) summary(&d, o->out_dir, seconds);
   if (st != CLM_OK && run_dir[0] && !clm_train_dir_has_run(run_dir, NULL)) {
     /* a run that failed before writing anything leaves no runs/<model>-N behind */
     char *lock = clm_path_join(run_dir, ".lock");
@@ -428,11 +454,11 @@ int cmd_train(int argc_user, char **argv_user) {
     rmdir(run_dir);
   }
   if (sig) {
-    char *last = clm_path_join(o.out_dir, "last.safetensors");
+    char *last = clm_path_join(o->out_dir, "last.safetensors");
     if (st == CLM_ERR_INTERRUPTED) printf("clmtl train: stopped by %s; %s\n", sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", cli_error());
     if (last && access(last, F_OK) == 0) {
       printf("resume with: %s train --resume ", cli_program);
-      print_quoted(o.out_dir);
+      print_quoted(o->out_dir);
       printf("\n");
     }
     free(last);
@@ -440,4 +466,67 @@ int cmd_train(int argc_user, char **argv_user) {
     return st == CLM_OK ? 0 : 128 + sig;
   }
   return st == CLM_OK ? 0 : 1;
+}
+
+/* --task-weights W1,W2,..: one weight >= 0 per task into w (the trainer checks the count
+ * against the model's tasks). 0, or 2 (printed) when malformed. */
+static int parse_task_weights(const char *list, clm_mtl_config *w) {
+  int n = 0;
+  const char *p = list;
+  for (;;) {
+    char *end;
+    errno = 0;
+    double x = strtod(p, &end);
+    if (end == p || errno || !isfinite(x) || x < 0 || n == CLM_MTL_MAX_TASKS || (*end && *end != ','))
+      return bad("--task-weights", list, "needs comma-separated numbers >= 0, one per task");
+    w->weight[n++] = (float)x;
+    if (!*end) break;
+    p = end + 1;
+  }
+  clm_mtl_config d = clm_mtl_defaults(w->strategy, n);
+  w->ntasks = n;
+  for (int i = 0; i < n; i++) w->init_param[i] = d.init_param[i];
+  return 0;
+}
+
+int cmd_train(int argc_user, char **argv_user) {
+  clm_train_options o = clm_train_defaults();
+  train_flags f = {0};
+  int model_given = 0;
+  int argc = 0, first_user = 0, help = 0;
+  char **argv = NULL;
+  const char *resume = NULL;
+  if (merged_argv(argc_user, argv_user, &argc, &argv, &first_user, &help, &resume)) return 1;
+  if (help) {
+    fputs(usage_text, stdout);
+    return 0;
+  }
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+    if (i == first_user) f.labels_given = 0; /* the run's own --labels went with its --data */
+    if (i >= first_user && !strcmp(a, "--model")) model_given = 1;
+    int takes = 1, rc = set_option(&o, a, val, &takes, &f);
+    if (rc < 0) return 0;
+    if (rc) return rc;
+    if (takes) {
+      if (!val) return bad(a, NULL, "needs a value");
+      i++;
+    }
+  }
+  if (resume && !model_given) o.model_path = NULL; /* the checkpoint's model text */
+  o.model_path = cli_shipped_model(o.model_path); /* a shipped model, run from elsewhere */
+  if (f.labels_given && !o.data_dir)
+    return bad("--labels", o.labels == CLM_LABELS_TRAIN_IDS ? "trainids" : "categories",
+               "applies to --data (the synthetic scenes are labelled with the 7 categories)");
+  if (o.resume && !f.out_given) o.out_dir = o.resume; /* continue in the run's own directory */
+  if (o.weighting.clamp_min >= o.weighting.clamp_max)
+    return bad("--clamp-min", "", "must be below --clamp-max");
+  if (f.task_weights && parse_task_weights(f.task_weights, &o.weighting)) return 2;
+  if (f.dry_run) return 0;
+  static char run_dir[1200];
+  if (!o.resume && !f.out_given) {
+    if (claim_run_dir(o.model_path, run_dir, sizeof run_dir)) return 1;
+    o.out_dir = run_dir;
+  }
+  return run_and_report(&o, run_dir);
 }

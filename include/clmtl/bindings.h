@@ -59,7 +59,8 @@ typedef void (*clm_train_json_fn)(void *user, const char *json);
 
 /* clm_train_run from clm_train_defaults() with n options as strings: keys "model", "data",
  * "out", "resume", "device", "labels" (categories | trainids), "size" ("HxW"), "height",
- * "width", "batch", "epochs", "train_count", "val_count", "patience", "seed", "log_every",
+ * "width", "batch", "epochs", "train_count", "val_count", "patience", "early_stop_patience",
+ * "seed", "log_every",
  * "optimizer" (sgd | adam | adamw), "lr", "task_lr", "momentum", "weight_decay", "schedule"
  * (constant | step | poly), "step_epochs", "gamma", "power", "weighting" (a strategy name),
  * "gating", "gate_threshold", "alpha", "temperature", "skip_bad" (0 | 1). An unknown key or a

@@ -8,8 +8,11 @@
 #include "clmtl/status.h"
 #include "clmtl/device.h"
 #include "clmtl/tensor.h"
+#include "clmtl/kinds.h"
 #include "clmtl/graph.h"
 #include "clmtl/optim.h"
+#include "clmtl/mtl_strategy.h"
+#include "clmtl/mtl_device.h"
 #include "clmtl/mtl.h"
 #include "clmtl/metrics.h"
 #include "clmtl/checkpoint.h"
@@ -23,6 +26,7 @@
 #include "clmtl/model.h"
 #include "clmtl/util.h"
 #include "clmtl/bindings.h"
+#include "clmtl/study.h"
 #include "clmtl/onnx.h"
 
 /* The version number alone ("0.1.0"), as CLMTL_VERSION_STRING. */

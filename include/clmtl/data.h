@@ -116,6 +116,8 @@ typedef struct clm_synth_options {
   float noise_instance;/* σ of Gaussian noise added to instance offsets, in pixels: applied by
                           the trainer to training batches (ids cannot carry it) */
   float noise_depth;   /* σ of Gaussian noise added to valid disparities, in pixels */
+  float noise_depth_far; /* σ of Gaussian noise added only to the far half of each image's valid
+                            disparities (below its median), in pixels: spatially varying noise */
 } clm_synth_options;
 
 /* Renders one scene (deterministic from scene_seed) into out (allocated h × w). */

@@ -11,6 +11,7 @@
 #define CLMTL_GRAPH_H
 
 #include "clmtl/tensor.h"
+#include "clmtl/kinds.h"
 #include "clmtl/export.h"
 
 #ifdef __cplusplus
@@ -36,17 +37,11 @@ typedef enum clm_layer_type {
   CLM_LAYER_SOFTMAX_XENT, /* loss: from = logits, target = labels input */
   CLM_LAYER_L1,           /* loss: from = prediction, target, optional mask */
   CLM_LAYER_L2,
+  CLM_LAYER_LAPLACE_NLL,  /* loss: from = prediction, log-variance; target, optional mask */
+  CLM_LAYER_GAUSSIAN_NLL, /* the same with a Gaussian likelihood (L2) */
+  CLM_LAYER_LOGIT_NOISE_XENT, /* loss: from = logits, log-variance (1 channel); target labels */
   CLM_LAYER_TYPE_COUNT
 } clm_layer_type;
-
-typedef enum clm_act_type {
-  CLM_ACTIVATION_NONE = 0,
-  CLM_ACTIVATION_RELU,
-  CLM_ACTIVATION_LEAKY_RELU,
-  CLM_ACTIVATION_SIGMOID
-} clm_act_type;
-
-typedef enum clm_task_kind { CLM_TASK_CLASSIFICATION = 0, CLM_TASK_REGRESSION = 1 } clm_task_kind;
 
 /* One layer as recorded. Zero-initialise and set what applies; the defaults are noted. */
 typedef struct clm_layer {
@@ -63,7 +58,7 @@ typedef struct clm_layer {
   int output_padding;      /* deconv */
   int bias;                /* default -1: on unless bn */
   int bn;                  /* conv/deconv: batch norm after */
-  clm_act_type act;        /* conv/deconv/activation */
+  clm_activation act;        /* conv/deconv/activation */
   float slope;             /* leaky relu, default 0.1 */
   float bn_momentum;       /* default 0.1 */
   float bn_eps;            /* default 1e-5 */
@@ -83,6 +78,8 @@ typedef struct clm_layer {
 CLMTL_API const char *clm_layer_type_name(clm_layer_type t);
 /* Whether layers of type t are a task's loss ([task.<name>] sections; softmax_xent, l1, l2). */
 CLMTL_API int clm_layer_type_is_loss(clm_layer_type t);
+/* Whether t is a loss whose target is class labels (softmax_xent, logit_noise_xent). */
+CLMTL_API int clm_layer_type_takes_labels(clm_layer_type t);
 
 typedef struct clm_graph clm_graph;
 
@@ -98,7 +95,7 @@ CLMTL_API void clm_layer_defaults(clm_layer *l, clm_layer_type type, const char 
 /* Constructors for the common layers (thin wrappers around clm_graph_add). */
 CLMTL_API clm_status clm_graph_input(clm_graph *g, const char *name, int channels);
 CLMTL_API clm_status clm_graph_conv(clm_graph *g, const char *name, const char *from, int filters,
-                          int size, int stride, int bn, clm_act_type act);
+                          int size, int stride, int bn, clm_activation act);
 CLMTL_API clm_status clm_graph_maxpool(clm_graph *g, const char *name, const char *from);
 CLMTL_API clm_status clm_graph_upsample(clm_graph *g, const char *name, const char *from);
 CLMTL_API clm_status clm_graph_concat(clm_graph *g, const char *name, const char *a, const char *b);
@@ -249,6 +246,12 @@ CLMTL_API int clm_graph_is_compiled(const clm_graph *g);
 CLMTL_API int clm_graph_training(const clm_graph *g);
 /* Whether clm_graph_set_multi_backward(g, 1) was called. */
 CLMTL_API int clm_graph_multi_backward(const clm_graph *g);
+/* With on, a training graph's softmax_xent losses use their task parameter s (log σ²) as a
+ * temperature: -log softmax(f e^{-s})[label] (Kendall et al. 2018's exact classification
+ * likelihood, the uncertainty-exact weighting), and their backward adds dL/ds into the task
+ * parameter's gradient. Off by default; evaluation (clm_graph_set_training(g, 0)) never uses
+ * it. May change at any time. */
+CLMTL_API void clm_graph_set_loss_temperature(clm_graph *g, int on);
 /* The device scalars of every loss as one (1,1,1,3K) view: loss i's value at 3i, its valid
  * count at 3i+1, its seed at 3i+2. */
 CLMTL_API clm_tensor clm_graph_loss_scalars(const clm_graph *g);

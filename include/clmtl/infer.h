@@ -55,9 +55,10 @@ CLMTL_API clm_cluster_options clm_cluster_defaults(void);
  * offset (dy, dx) (offsets (2, H, W)); peaks of the vote histogram (cells with at least
  * min_votes that are local maxima) become centres, and each thing pixel takes the nearest
  * centre of its own class that its vote lands within radius of. ids (H, W): 0 for stuff and
- * unassigned pixels, 1..n for instances. Returns n (≥ 0) or a negative status. */
-CLMTL_API int clm_cluster_instances(const uint8_t *classes, const float *offsets, int height, int width,
-                          const clm_cluster_options *opt, int32_t *ids);
+ * unassigned pixels, 1..n for instances; n into *count. */
+CLMTL_API clm_status clm_cluster_instances(const uint8_t *classes, const float *offsets, int height,
+                                           int width, const clm_cluster_options *opt, int32_t *ids,
+                                           int *count);
 
 /* Distinct colours per instance id (0: black). */
 CLMTL_API void clm_colorize_instances(const int32_t *ids, int height, int width, uint8_t *rgb);
@@ -122,9 +123,9 @@ CLMTL_API int clm_tile_overlap(int window);
 /* Window starts along a side of `length` ≥ window: the fewest windows whose neighbours overlap
  * by at least clm_tile_overlap(window), n = 1 + ceil((length − window) / (window − overlap))
  * (1 when length == window), start_i = floor(i · (length − window) / (n − 1)): the first at 0,
- * the last at length − window. starts NULL: only the count. Returns n, or CLM_ERR_INVALID_ARG
- * (window < 1, length < window, n > max_starts). */
-CLMTL_API int clm_tile_layout(int length, int window, int *starts, int max_starts);
+ * the last at length − window. n into *count; starts NULL: only the count. CLM_ERR_INVALID_ARG
+ * for window < 1, length < window, n > max_starts. */
+CLMTL_API clm_status clm_tile_layout(int length, int window, int *starts, int max_starts, int *count);
 /* The blend weight of position i (0 ≤ i < window) in a window along one side: the tent
  * min(i + 1, window − i), highest in the middle, 1 at both edges; a pixel's weight in a window
  * is the product of its row's and its column's. */
@@ -167,10 +168,11 @@ typedef struct clm_instance_info {
  * instances of that class from 0, in order of instance number), the class id elsewhere (stuff,
  * and thing pixels no instance took). Classes ≥ 65 hold no instances (65·1000 > 65535).
  * info (max_info entries, may be NULL) receives the instances in order of their number.
- * Returns the number of instances (≥ 0), or CLM_ERR_INVALID_ARG with a message when a class
- * has more than 1000 or an instance spans two classes. */
-CLMTL_API int clm_instance_ids(const uint8_t *classes, const int32_t *instances, int height, int width,
-                               uint16_t *out, clm_instance_info *info, int max_info);
+ * The number of instances into *count; CLM_ERR_INVALID_ARG with a message when a class has
+ * more than 1000 or an instance spans two classes. */
+CLMTL_API clm_status clm_instance_ids(const uint8_t *classes, const int32_t *instances, int height,
+                                      int width, uint16_t *out, clm_instance_info *info, int max_info,
+                                      int *count);
 
 /* Writes values (C, H, W) float32 as a NumPy .npy file (format 1.0, '<f4', C order). */
 CLMTL_API clm_status clm_npy_write(const char *path, int channels, int height, int width,

@@ -47,6 +47,7 @@ typedef struct clm_optim_state {
                          from weight decay; all 0 (everything decays) after init */
   size_t task_off, task_count; /* the task range: cfg->task_lr, no decay; empty after init */
   clm_mem buffer;   /* owns m, v, step and nodecay */
+  clm_context *ctx; /* the context buffer was allocated in */
 } clm_optim_state;
 
 CLMTL_API clm_status clm_optim_state_init(clm_context *ctx, size_t n, clm_optim_state *s);

@@ -32,7 +32,9 @@ static inline clm_tensor clm_tensor_view(clm_mem buf, size_t off, int n, int c, 
 
 /* Device buffer of `floats` float32 values. Zero-filled. */
 CLMTL_API clm_status clm_buffer_alloc(clm_context *ctx, size_t floats, clm_mem *out);
-CLMTL_API void clm_buffer_free(clm_mem buf);
+/* Releases a buffer clm_buffer_alloc made in ctx and takes its bytes off ctx's count (a buffer
+ * given with another context would upset that count). buf NULL: nothing happens. */
+CLMTL_API void clm_buffer_free(clm_context *ctx, clm_mem buf);
 
 /* Device memory of the buffers clm_buffer_alloc made in this context and that are not yet
  * freed (every buffer the library creates: graphs, optimizer state, multi-task buffers,

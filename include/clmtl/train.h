@@ -60,6 +60,8 @@ typedef struct clm_train_options {
                                 updates are skipped); checked at each log step; default 20 */
   long inject_nan_from;      /* testing aid: from this step on, the semantic and depth
                                 targets are NaN; -1 (default) off */
+  int early_stop_patience;   /* per task: epochs without a better validation metric of that
+                                task before it leaves training (src/train/early_stop.h); 0 off */
 } clm_train_options;
 
 /* Defaults: default model, synthetic data 64x128, batch 8, 6 epochs of 480 + 64 samples, Adam
@@ -100,6 +102,9 @@ typedef struct clm_epoch_report {
   int stop;                  /* early stopping ends training after this epoch */
   int skipped_steps;         /* non-finite steps so far */
   double seconds;
+  int task_stopped[CLM_MTL_MAX_TASKS]; /* --early-stop-patience: the epoch after which task i
+                                left training (its best epoch in task_best_epoch); 0: training */
+  int task_best_epoch[CLM_MTL_MAX_TASKS];
 } clm_epoch_report;
 
 typedef struct clm_train_callbacks {

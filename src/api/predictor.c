@@ -134,7 +134,7 @@ clm_status clm_predictor_info(const clm_predictor *p, char **json) {
     const clm_layer *l = clm_graph_loss_layer(p->g, i);
     cJSON *t = cJSON_CreateObject();
     cJSON_AddStringToObject(t, "name", clm_feeds_task_name(l));
-    cJSON_AddStringToObject(t, "kind", l->type == CLM_LAYER_SOFTMAX_XENT ? "classification" : "regression");
+    cJSON_AddStringToObject(t, "kind", clm_layer_type_takes_labels(l->type) ? "classification" : "regression");
     cJSON_AddStringToObject(t, "target", l->target);
     cJSON_AddStringToObject(t, "prediction", l->from[0]);
     cJSON_AddNumberToObject(t, "channels", p->pred[i].c);
@@ -174,7 +174,7 @@ clm_status clm_predictor_evaluate(clm_predictor *p, const char *data_dir, const 
     clm_cityscapes_options c = {data_dir, sp, p->height, p->width, mode, 0};
     st = clm_cityscapes_open(&c, &d);
   } else {
-    clm_synth_options s = {seed ? (uint64_t)seed : p->info.seed, count ? count : 64, p->height, p->width, 0, 0, 0};
+    clm_synth_options s = {seed ? (uint64_t)seed : p->info.seed, count ? count : 64, p->height, p->width, 0, 0, 0, 0};
     st = clm_synth_open(&s, sp, &d);
   }
   const clm_target_info *targets;

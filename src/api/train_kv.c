@@ -66,6 +66,7 @@ static clm_status set_option(clm_train_options *o, clm_context_options *co, cons
   else if (!strcmp(k, "train_count")) return get_int(k, v, 1, 10000000, &o->train_count);
   else if (!strcmp(k, "val_count")) return get_int(k, v, 1, 10000000, &o->val_count);
   else if (!strcmp(k, "patience")) return get_int(k, v, 0, 100000, &o->patience);
+  else if (!strcmp(k, "early_stop_patience")) return get_int(k, v, 0, 100000, &o->early_stop_patience);
   else if (!strcmp(k, "log_every")) return get_int(k, v, 1, 1000000, &o->log_every);
   else if (!strcmp(k, "step_epochs")) return get_int(k, v, 1, 100000, &o->step_epochs);
   else if (!strcmp(k, "seed")) {

@@ -56,8 +56,8 @@ static clm_status probe_bandwidth(clm_context *ctx, size_t bytes, int repeats, d
   }
   rate_spread(runs, repeats, 2.0 * (double)(n * 64) * 1e-9, spread);
 done:
-  clm_buffer_free(a);
-  clm_buffer_free(b);
+  clm_buffer_free(ctx, a);
+  clm_buffer_free(ctx, b);
   return st;
 }
 
@@ -74,7 +74,7 @@ static clm_status probe_flops(clm_context *ctx, int repeats, double min_ms, doub
   clm_status st = CLM_OK;
   double s = 0;
   for (;;) {
-    clm_buffer_free(out);
+    clm_buffer_free(ctx, out);
     out = NULL;
     CLM_CHECK(st, clm_buffer_alloc(ctx, n, &out), done);
     CLM_CHECK(st, clm_kernel_args(k, "miff", (cl_mem)out, (int)n, 0.999, 0.001), done);
@@ -89,7 +89,7 @@ static clm_status probe_flops(clm_context *ctx, int repeats, double min_ms, doub
   *flop = 2.0 * 8 * 16 * PROBE_ITERS * (double)n;
   rate_spread(runs, repeats, *flop * 1e-9, spread);
 done:
-  clm_buffer_free(out);
+  clm_buffer_free(ctx, out);
   return st;
 }
 

@@ -12,6 +12,7 @@ clm_context *clm_graph_context(const clm_graph *g) { return g ? g->ctx : NULL; }
 int clm_graph_is_compiled(const clm_graph *g) { return g && g->compiled; }
 int clm_graph_training(const clm_graph *g) { return g->training; }
 int clm_graph_multi_backward(const clm_graph *g) { return g->multi_backward; }
+void clm_graph_set_loss_temperature(clm_graph *g, int on) { g->loss_temperature = on != 0; }
 void clm_graph_params_changed(clm_graph *g) { g->folded_stale = 1; }
 
 clm_tensor clm_graph_loss_scalars(const clm_graph *g) {

@@ -189,28 +189,38 @@ static clm_status sort_nodes(clm_graph *g) {
   return CLM_OK;
 }
 
-/* Output shapes and parameter slots, node by node in execution order (the op table's rules);
- * an input whose channel count no loss settled is refused. */
-static clm_status infer_shapes(clm_graph *g) {
+/* An input declared with channels -1 gets them from the loss it is the target of; nothing
+ * else may read it (whichever order the nodes run in, a layer could see it unsized). */
+static clm_status check_unsized_reads(const clm_graph *g, const clm_node *nd) {
   char where_[400];
-  for (int i = 0; i < g->nnodes; i++) {
-    const clm_node *nd = &g->nodes[i];
-    /* an input declared with channels -1 gets them from the loss it is the target of; nothing
-     * else may read it (whichever order the nodes run in, a layer could see it unsized) */
-    for (int j = 0; j < nd->nin; j++) {
-      const clm_node *x = &g->nodes[nd->in[j]];
-      if (x->op == CLM_LAYER_INPUT && g->layers[x->layer].channels < 0 &&
-          !(clm_op(nd->op)->is_loss && j == 1))
-        CLM_FAIL(CLM_ERR_SHAPE, "%s: input '%s' takes its channels from the prediction of the "
-                 "loss it is the target of, so it cannot feed this layer; give it 'channels'",
-                 WHERE(nd->layer), x->name);
-    }
-    CLM_TRY(clm_op(nd->op)->infer(g, &g->nodes[i]));
+  for (int j = 0; j < nd->nin; j++) {
+    const clm_node *x = &g->nodes[nd->in[j]];
+    if (x->op == CLM_LAYER_INPUT && g->layers[x->layer].channels < 0 &&
+        !(clm_op(nd->op)->is_loss && j == clm_op(nd->op)->arity)) /* the target: after from */
+      CLM_FAIL(CLM_ERR_SHAPE, "%s: input '%s' takes its channels from the prediction of the "
+               "loss it is the target of, so it cannot feed this layer; give it 'channels'",
+               WHERE(nd->layer), x->name);
   }
+  return CLM_OK;
+}
+
+/* After inference every input has its channel count (a target's from its loss). */
+static clm_status check_inputs_sized(const clm_graph *g) {
+  char where_[400];
   for (int i = 0; i < g->nnodes; i++)
     if (g->nodes[i].op == CLM_LAYER_INPUT && g->nodes[i].c < 1)
       CLM_FAIL(CLM_ERR_SHAPE, "%s: cannot tell its channel count", WHERE(g->nodes[i].layer));
   return CLM_OK;
+}
+
+/* Output shapes and parameter slots, node by node in execution order (the op table's rules);
+ * an input whose channel count no loss settled is refused. */
+static clm_status infer_shapes(clm_graph *g) {
+  for (int i = 0; i < g->nnodes; i++) {
+    CLM_TRY(check_unsized_reads(g, &g->nodes[i]));
+    CLM_TRY(clm_op(g->nodes[i].op)->infer(g, &g->nodes[i]));
+  }
+  return check_inputs_sized(g);
 }
 
 /* Network parameters in execution order, then the losses' task parameters, one float each in

@@ -47,7 +47,7 @@ typedef struct clm_node {
   int aux_shape[4];             /* aux's (N, C, H, W) as the op's shape inference set it */
   int variant[CLM_CONV_PASSES]; /* conv variant per pass, picked by the scheduler */
   int variant_tuned;            /* ... from the device's tuning file */
-  clm_act_type act;             /* batchnorm: activation fused after it (NONE: none) */
+  clm_activation act;             /* batchnorm: activation fused after it (NONE: none) */
   float slope;                  /* its leaky-relu slope */
   int alias;                    /* batchnorm folded into the conv before it (inference): out is
                                    in[0]'s out, the activation applied in place */
@@ -88,6 +88,7 @@ struct clm_graph {
   int fuse;                    /* opt.fuse resolved (and the context's fuse): 1 fused, 0 not */
   int folded_stale;            /* folded parameters must be recomputed before a forward */
   int multi_backward;          /* clm_graph_set_multi_backward */
+  int loss_temperature;        /* clm_graph_set_loss_temperature */
   int backward_passes;         /* since the last complete forward; -1: none complete */
   /* device memory */
   clm_plan_item *plan;

@@ -17,13 +17,13 @@ clm_status clm_graph_create(clm_context *ctx, clm_graph **out) {
 void clm_graph_free(clm_graph *g) {
   if (!g) return;
   if (g->ctx && g->ctx->queue) clFinish(g->ctx->queue);
-  clm_buffer_free(g->arena);
-  clm_buffer_free(g->params);
-  clm_buffer_free(g->grads);
-  clm_buffer_free(g->state);
-  clm_buffer_free(g->scalars);
-  clm_buffer_free(g->folded);
-  for (int i = 0; i < g->nnodes; i++) clm_buffer_free(g->nodes[i].own);
+  clm_buffer_free(g->ctx, g->arena);
+  clm_buffer_free(g->ctx, g->params);
+  clm_buffer_free(g->ctx, g->grads);
+  clm_buffer_free(g->ctx, g->state);
+  clm_buffer_free(g->ctx, g->scalars);
+  clm_buffer_free(g->ctx, g->folded);
+  for (int i = 0; i < g->nnodes; i++) clm_buffer_free(g->ctx, g->nodes[i].own);
   free(g->layers);
   free(g->nodes);
   free(g->bwd);
@@ -116,7 +116,7 @@ clm_status clm_graph_input(clm_graph *g, const char *name, int channels) {
 }
 
 clm_status clm_graph_conv(clm_graph *g, const char *name, const char *from, int filters,
-                          int size, int stride, int bn, clm_act_type act) {
+                          int size, int stride, int bn, clm_activation act) {
   clm_layer l;
   clm_layer_defaults(&l, CLM_LAYER_CONV, name);
   set_from(&l, 0, from);

@@ -20,7 +20,7 @@ static cJSON *key_value(const clm_key_def *k, const clm_layer *l) {
   case CLM_KEY_INT: return cJSON_CreateNumber(*(const int *)field);
   case CLM_KEY_FLOAT: return cJSON_CreateNumber((double)*(const float *)field);
   case CLM_KEY_NAME: return cJSON_CreateString((const char *)field);
-  case CLM_KEY_ACT: return cJSON_CreateString(clm_act_name(*(const clm_act_type *)field));
+  case CLM_KEY_ACT: return cJSON_CreateString(clm_act_name(*(const clm_activation *)field));
   case CLM_KEY_KIND:
     return cJSON_CreateString(*(const clm_task_kind *)field == CLM_TASK_CLASSIFICATION
                                   ? "classification" : "regression");
@@ -86,6 +86,7 @@ static cJSON *task_json(const clm_graph *g, int i) {
   cJSON_AddStringToObject(o, "type", clm_op(l->type)->name);
   cJSON_AddStringToObject(o, "kind", l->kind == CLM_TASK_CLASSIFICATION ? "classification" : "regression");
   cJSON_AddStringToObject(o, "prediction", l->from[0]);
+  if (l->nfrom > 1) cJSON_AddStringToObject(o, "logvar", l->from[1]);
   cJSON_AddStringToObject(o, "target", l->target);
   if (l->mask[0]) cJSON_AddStringToObject(o, "mask", l->mask);
   else cJSON_AddNullToObject(o, "mask");

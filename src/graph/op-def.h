@@ -20,7 +20,7 @@ typedef enum clm_key_kind {
   CLM_KEY_INT,   /* int field, integer in [lo, hi] */
   CLM_KEY_FLOAT, /* float field, finite number in [lo, hi] */
   CLM_KEY_NAME,  /* char[CLM_NAME_MAX] field: one layer name */
-  CLM_KEY_ACT,   /* clm_act_type field: relu, leaky, leaky_relu, sigmoid, linear, none */
+  CLM_KEY_ACT,   /* clm_activation field: relu, leaky, leaky_relu, sigmoid, linear, none */
   CLM_KEY_KIND   /* clm_task_kind field: classification, regression */
 } clm_key_kind;
 
@@ -40,7 +40,7 @@ const clm_key_def *clm_key_find(const char *key);
 clm_status clm_key_parse(const clm_key_def *k, const char *value, const char *file, int line,
                          const char *layer, clm_layer *l);
 /* Name of an activation as model files write it ("relu", "leaky", "sigmoid", "none"). */
-const char *clm_act_name(clm_act_type a);
+const char *clm_act_name(clm_activation a);
 
 /* ---- ops ----------------------------------------------------------------------------------- */
 

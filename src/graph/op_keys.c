@@ -34,7 +34,7 @@ static const clm_key_def keys[] = {
     {"kind", CLM_KEY_KIND, F(kind), 0, 0},
 };
 
-static const struct { const char *name; clm_act_type act; } acts[] = {
+static const struct { const char *name; clm_activation act; } acts[] = {
     {"relu", CLM_ACTIVATION_RELU},         {"leaky", CLM_ACTIVATION_LEAKY_RELU},
     {"leaky_relu", CLM_ACTIVATION_LEAKY_RELU}, {"sigmoid", CLM_ACTIVATION_SIGMOID},
     {"linear", CLM_ACTIVATION_NONE},       {"none", CLM_ACTIVATION_NONE}};
@@ -45,7 +45,7 @@ const clm_key_def *clm_key_find(const char *key) {
   return NULL;
 }
 
-const char *clm_act_name(clm_act_type a) {
+const char *clm_act_name(clm_activation a) {
   static const char *names[] = {"none", "relu", "leaky", "sigmoid"};
   return (unsigned)a < 4 ? names[a] : "?";
 }
@@ -82,7 +82,7 @@ clm_status clm_key_parse(const clm_key_def *k, const char *value, const char *fi
     return CLM_OK;
   case CLM_KEY_ACT:
     for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
-      if (!strcmp(value, acts[i].name)) { *(clm_act_type *)field = acts[i].act; return CLM_OK; }
+      if (!strcmp(value, acts[i].name)) { *(clm_activation *)field = acts[i].act; return CLM_OK; }
     CLM_FAIL(CLM_ERR_PARSE, "%s:%d: layer '%s': unknown activation '%s' (relu, leaky, sigmoid, linear)",
              file, line, layer, value);
   case CLM_KEY_KIND:

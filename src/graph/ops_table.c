@@ -486,6 +486,15 @@ static double join_floats(const clm_graph *g, const clm_node *nd, clm_graph_pass
  * -> a scalar in the scalars buffer (mean over valid targets) with its valid count; one task
  * parameter each; scratch (loss partial sums) in ws --------------------------------------- */
 
+/* Inputs of a loss node: its 'from' inputs (the prediction, and the log-variance for the
+ * heteroscedastic losses), then the target, then the mask when given. */
+static int loss_target(const clm_node *nd) { return clm_op(nd->op)->arity; }
+
+static const clm_tensor *loss_mask(const clm_graph *g, const clm_node *nd) {
+  int k = loss_target(nd) + 1;
+  return nd->nin > k ? &IN(nd, k)->out : NULL;
+}
+
 static clm_status loss_check(clm_graph *g, int li) {
   char where_[400];
   if (!g->layers[li].target[0])
@@ -502,7 +511,7 @@ static int loss_extra(const clm_layer *l, const char **names) {
 
 static clm_status loss_check_inputs(clm_graph *g, const clm_node *nd, const char **names) {
   char where_[400];
-  for (int j = 1; j < nd->nin; j++)
+  for (int j = loss_target(nd); j < nd->nin; j++)
     if (IN(nd, j)->op != CLM_LAYER_INPUT)
       CLM_FAIL(CLM_ERR_PARSE, "%s: '%s' must be an input layer (a target or mask)",
                WHERE(nd->layer), names[j]);
@@ -513,14 +522,24 @@ static clm_status loss_infer(clm_graph *g, clm_node *nd) {
   char where_[400];
   const clm_layer *l = LAYER(nd);
   const clm_node *x = IN(nd, 0);
-  clm_node *t = &g->nodes[nd->in[1]];
+  int ti = loss_target(nd);
+  clm_node *t = &g->nodes[nd->in[ti]];
+  if (ti > 1) { /* a log-variance per predicted value, or per pixel for classification */
+    const clm_node *s = IN(nd, 1);
+    int want_s = clm_op(nd->op)->label_target ? 1 : x->c;
+    if (s->c != want_s || s->h != x->h || s->w != x->w)
+      CLM_FAIL(CLM_ERR_SHAPE, "%s: log-variance '%s' is (%d,%d,%d) but the prediction '%s' needs "
+               "(%d,%d,%d): %s", WHERE(nd->layer), l->from[1], s->c, s->h, s->w, l->from[0],
+               want_s, x->h, x->w, want_s == 1 && clm_op(nd->op)->label_target
+               ? "one log-variance per pixel" : "one log-variance per predicted value");
+  }
   int li = nd->layer, want_c = clm_op(nd->op)->label_target ? 1 : x->c;
   if (t->c == -1) t->c = want_c;
   if (t->c != want_c || t->h != x->h || t->w != x->w)
     CLM_FAIL(CLM_ERR_SHAPE, "%s: target '%s' is (%d,%d,%d) but the prediction '%s' needs (%d,%d,%d)",
              WHERE(li), l->target, t->c, t->h, t->w, l->from[0], want_c, x->h, x->w);
-  if (nd->nin > 2) {
-    const clm_node *m = IN(nd, 2);
+  if (nd->nin > ti + 1) {
+    const clm_node *m = IN(nd, ti + 1);
     if (m->c != 1 || m->h != x->h || m->w != x->w)
       CLM_FAIL(CLM_ERR_SHAPE, "%s: mask '%s' must be (1,%d,%d), is (%d,%d,%d)", WHERE(li),
                l->mask, x->h, x->w, m->c, m->h, m->w);
@@ -536,8 +555,17 @@ static clm_status loss_infer(clm_graph *g, clm_node *nd) {
   return CLM_OK;
 }
 
+/* With the graph's loss temperature on (training only), the task parameter s scales the logits
+ * (clm_graph_set_loss_temperature). */
+static int xent_tempered(const clm_graph *g) { return g->loss_temperature && g->training; }
+
 static clm_status xent_forward(clm_graph *g, clm_node *nd) {
   clm_tensor count = clm_graph_loss_count_tensor(g, nd->loss_index);
+  if (xent_tempered(g)) {
+    clm_tensor s = clm_node_param(g, nd, 0, 0);
+    return clm_xent_temperature_forward(g->ctx, &IN(nd, 0)->out, &s, &IN(nd, 1)->out,
+                                        LAYER(nd)->ignore, &nd->out, &count, &nd->ws);
+  }
   return clm_softmax_xent_forward(g->ctx, &IN(nd, 0)->out, &IN(nd, 1)->out, LAYER(nd)->ignore,
                                   &nd->out, &count, &nd->ws);
 }
@@ -546,6 +574,12 @@ static clm_status xent_backward(clm_graph *g, clm_node *nd, const int *in_grad, 
   (void)in_grad;
   clm_tensor count = clm_graph_loss_count_tensor(g, nd->loss_index);
   clm_tensor seed = clm_graph_loss_seed(g, nd->loss_index);
+  if (xent_tempered(g)) {
+    clm_tensor sv = clm_node_param(g, nd, 0, 0), ds = clm_node_param(g, nd, 0, 1);
+    return clm_xent_temperature_backward(g->ctx, &IN(nd, 0)->out, &sv, &IN(nd, 1)->out,
+                                         LAYER(nd)->ignore, &count, &seed, &IN(nd, 0)->grad,
+                                         acc[0], &ds, &nd->ws_bwd);
+  }
   return clm_softmax_xent_backward(g->ctx, &IN(nd, 0)->out, &IN(nd, 1)->out, LAYER(nd)->ignore,
                                    &count, &seed, &IN(nd, 0)->grad, acc[0]);
 }
@@ -556,7 +590,7 @@ static clm_regression_loss regression(const clm_node *nd) {
 
 static clm_status regression_forward(clm_graph *g, clm_node *nd) {
   clm_tensor count = clm_graph_loss_count_tensor(g, nd->loss_index);
-  const clm_tensor *mask = nd->nin > 2 ? &IN(nd, 2)->out : NULL;
+  const clm_tensor *mask = loss_mask(g, nd);
   return clm_regression_loss_forward(g->ctx, regression(nd), &IN(nd, 0)->out, &IN(nd, 1)->out,
                                      mask, &nd->out, &count, &nd->ws);
 }
@@ -565,9 +599,35 @@ static clm_status regression_backward(clm_graph *g, clm_node *nd, const int *in_
   (void)in_grad;
   clm_tensor count = clm_graph_loss_count_tensor(g, nd->loss_index);
   clm_tensor seed = clm_graph_loss_seed(g, nd->loss_index);
-  const clm_tensor *mask = nd->nin > 2 ? &IN(nd, 2)->out : NULL;
+  const clm_tensor *mask = loss_mask(g, nd);
   return clm_regression_loss_backward(g->ctx, regression(nd), &IN(nd, 0)->out, &IN(nd, 1)->out,
                                       mask, &count, &seed, &IN(nd, 0)->grad, acc[0]);
+}
+
+/* Heteroscedastic regression: from = prediction, log-variance (same shape); Laplace for
+ * laplace_nll (L1), Gaussian for gaussian_nll (L2); src/ops/loss.c has the formulas. */
+static clm_regression_loss hetero(const clm_node *nd) {
+  return nd->op == CLM_LAYER_LAPLACE_NLL ? CLM_LOSS_L1 : CLM_LOSS_L2;
+}
+
+static clm_status hetero_forward(clm_graph *g, clm_node *nd) {
+  clm_tensor count = clm_graph_loss_count_tensor(g, nd->loss_index);
+  return clm_hetero_loss_forward(g->ctx, hetero(nd), &IN(nd, 0)->out, &IN(nd, 1)->out,
+                                 &IN(nd, 2)->out, loss_mask(g, nd), &nd->out, &count, &nd->ws);
+}
+
+/* Both gradients are computed in one launch; one that autograd does not want goes to the
+ * backward workspace (shaped like the prediction). */
+static clm_status hetero_backward(clm_graph *g, clm_node *nd, const int *in_grad, const int *acc) {
+  clm_tensor count = clm_graph_loss_count_tensor(g, nd->loss_index);
+  clm_tensor seed = clm_graph_loss_seed(g, nd->loss_index);
+  const clm_node *x = IN(nd, 0);
+  clm_tensor scratch = clm_tensor_view(nd->ws_bwd.buf, nd->ws_bwd.off, x->n, x->c, x->h, x->w);
+  const clm_tensor *dp = in_grad[0] ? &IN(nd, 0)->grad : &scratch;
+  const clm_tensor *ds = in_grad[1] ? &IN(nd, 1)->grad : &scratch;
+  return clm_hetero_loss_backward(g->ctx, hetero(nd), &x->out, &IN(nd, 1)->out, &IN(nd, 2)->out,
+                                  loss_mask(g, nd), &count, &seed, dp, in_grad[0] && acc[0], ds,
+                                  in_grad[1] && acc[1]);
 }
 
 /* Forward reads prediction, target and mask; backward also writes dpred. */
@@ -575,6 +635,25 @@ static double loss_floats(const clm_graph *g, const clm_node *nd, clm_graph_pass
   double f = 0;
   for (int j = 0; j < nd->nin && j < 3; j++) f += numel(IN(nd, j));
   return pass == CLM_PASS_FORWARD ? f : f + numel(IN(nd, 0)) + dx_acc(g, nd, pass);
+}
+
+/* Logit-noise cross-entropy: from = logits (N, K, H, W), log-variance (N, 1, H, W). */
+static clm_status logit_noise_forward(clm_graph *g, clm_node *nd) {
+  clm_tensor count = clm_graph_loss_count_tensor(g, nd->loss_index);
+  return clm_logit_noise_xent_forward(g->ctx, &IN(nd, 0)->out, &IN(nd, 1)->out, &IN(nd, 2)->out,
+                                      LAYER(nd)->ignore, &nd->out, &count, &nd->ws);
+}
+
+static clm_status logit_noise_backward(clm_graph *g, clm_node *nd, const int *in_grad, const int *acc) {
+  clm_tensor count = clm_graph_loss_count_tensor(g, nd->loss_index);
+  clm_tensor seed = clm_graph_loss_seed(g, nd->loss_index);
+  const clm_node *x = IN(nd, 0), *s = IN(nd, 1);
+  clm_tensor sx = clm_tensor_view(nd->ws_bwd.buf, nd->ws_bwd.off, x->n, x->c, x->h, x->w);
+  clm_tensor ss = clm_tensor_view(nd->ws_bwd.buf, nd->ws_bwd.off, s->n, s->c, s->h, s->w);
+  return clm_logit_noise_xent_backward(g->ctx, &x->out, &s->out, &IN(nd, 2)->out, LAYER(nd)->ignore,
+                                       &count, &seed, in_grad[0] ? &x->grad : &sx,
+                                       in_grad[0] && acc[0], in_grad[1] ? &s->grad : &ss,
+                                       in_grad[1] && acc[1]);
 }
 
 /* ---- the table ---------------------------------------------------------------------------- */
@@ -589,8 +668,10 @@ static const char *const act_keys[] = {"act", "slope", NULL};
 static const char *const unpool_keys[] = {"indices", NULL};
 static const char *const loss_keys[] = {"target", "mask", "kind", "ignore", "weight", NULL};
 
-#define LOSS(name_, kind_, fwd, bwd)                                                          \
-  {.name = name_, .keys = loss_keys, .arity = 1, .is_loss = 1, .grad_inputs = 1,              \
+#define LOSS(name_, kind_, fwd, bwd) LOSS_N(name_, kind_, 1, fwd, bwd)
+/* n: inputs in 'from', each of which gets a gradient */
+#define LOSS_N(name_, kind_, n_, fwd, bwd)                                                    \
+  {.name = name_, .keys = loss_keys, .arity = n_, .is_loss = 1, .grad_inputs = n_,            \
    .label_target = kind_ == CLM_TASK_CLASSIFICATION,                                          \
    .bwd_reads_inputs = 1, .aux_input = -1, .task_kind = kind_, .check = loss_check,           \
    .extra_inputs = loss_extra, .check_inputs = loss_check_inputs, .infer = loss_infer,        \
@@ -638,6 +719,10 @@ static const clm_op_def ops[CLM_LAYER_TYPE_COUNT] = {
     [CLM_LAYER_SOFTMAX_XENT] = LOSS("softmax_xent", CLM_TASK_CLASSIFICATION, xent_forward, xent_backward),
     [CLM_LAYER_L1] = LOSS("l1", CLM_TASK_REGRESSION, regression_forward, regression_backward),
     [CLM_LAYER_L2] = LOSS("l2", CLM_TASK_REGRESSION, regression_forward, regression_backward),
+    [CLM_LAYER_LAPLACE_NLL] = LOSS_N("laplace_nll", CLM_TASK_REGRESSION, 2, hetero_forward, hetero_backward),
+    [CLM_LAYER_GAUSSIAN_NLL] = LOSS_N("gaussian_nll", CLM_TASK_REGRESSION, 2, hetero_forward, hetero_backward),
+    [CLM_LAYER_LOGIT_NOISE_XENT] = LOSS_N("logit_noise_xent", CLM_TASK_CLASSIFICATION, 2, logit_noise_forward,
+                                          logit_noise_backward),
 };
 
 const clm_op_def *clm_op(clm_layer_type t) { return &ops[t]; }
@@ -648,4 +733,8 @@ const char *clm_layer_type_name(clm_layer_type t) {
 
 int clm_layer_type_is_loss(clm_layer_type t) {
   return (unsigned)t < CLM_LAYER_TYPE_COUNT && ops[t].is_loss;
+}
+
+int clm_layer_type_takes_labels(clm_layer_type t) {
+  return (unsigned)t < CLM_LAYER_TYPE_COUNT && ops[t].is_loss && ops[t].label_target;
 }

@@ -75,7 +75,7 @@ static clm_status parse_type(const section *s, clm_layer_type *out) {
     if (!strcmp(k->value, clm_layer_type_name((clm_layer_type)t))) {
       int loss = clm_op((clm_layer_type)t)->is_loss;
       if (is_task && !loss)
-        CLM_FAIL(CLM_ERR_PARSE, "%s:%d: task section '%s' needs a loss type (softmax_xent, l1, l2), not '%s'",
+        CLM_FAIL(CLM_ERR_PARSE, "%s:%d: task section '%s' needs a loss type (softmax_xent, l1, l2, laplace_nll, gaussian_nll, logit_noise_xent), not '%s'",
                  s->file, k->line, s->section, k->value);
       if (!is_task && loss)
         CLM_FAIL(CLM_ERR_PARSE, "%s:%d: loss '%s' must be in a [task.<name>] section", s->file,

@@ -186,29 +186,14 @@ clm_status clm_graph_set_multi_backward(clm_graph *g, int on) {
   return CLM_OK;
 }
 
-clm_status clm_graph_plan(clm_graph *g) {
-  int n = g->nnodes, end = n + g->nbwd; /* steps 0..n-1 forward, n.. backward */
-  /* several backward passes per forward: a value read by a backward step must survive every
-   * later step of the first pass, so it lives to the end (ends after its last read else) */
-  int multi = g->training && g->multi_backward;
-  g->backward_passes = -1;
-  plan_item *items = calloc((size_t)n * 5 + 1, sizeof *items);
-  if (!items) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
-  int count = 0;
-  int *last_use = malloc(((size_t)n + 1) * sizeof *last_use);
-  if (!last_use) { free(items); CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory"); }
 #define BWD(i) (g->nodes[i].bwd_step >= 0 ? n + g->nodes[i].bwd_step : -1)
 #define READ_BY_BWD(i) (multi ? end : BWD(i)) /* last step a backward read at BWD(i) needs */
-#define ADD(slot_, floats_, s_, e_)                                                          \
-  do {                                                                                       \
-    items[count].slot = (slot_);                                                             \
-    items[count].floats = (floats_);                                                         \
-    items[count].start = (s_);                                                               \
-    items[count].end = (e_);                                                                 \
-    count++;                                                                                 \
-  } while (0)
 
-  /* outputs: the last step that reads each one */
+/* last_use[i]: the last step that reads node i's output (-1: none planned: losses, inputs),
+ * and nd->keep for the outputs that stay readable after forward. multi: several backward
+ * passes per forward (a value a backward step reads lives to the end). */
+static void output_lifetimes(clm_graph *g, int multi, int *last_use) {
+  int n = g->nnodes, end = n + g->nbwd;
   for (int i = 0; i < n; i++) {
     clm_node *nd = &g->nodes[i];
     /* heads: outputs read only by losses (or by nothing) stay readable after forward */
@@ -236,6 +221,21 @@ clm_status clm_graph_plan(clm_graph *g) {
     int r = g->nodes[i].in[0];
     if (g->nodes[i].alias && last_use[i] > last_use[r]) last_use[r] = last_use[i];
   }
+}
+
+/* Every tensor of the arena with its live interval, into items (room for 5 per node): node
+ * outputs (last_use), auxiliary tensors, forward and backward workspaces, activation
+ * gradients. Returns the count. */
+static int arena_items(clm_graph *g, int multi, const int *last_use, plan_item *items) {
+  int n = g->nnodes, end = n + g->nbwd, count = 0;
+#define ADD(slot_, floats_, s_, e_)                                                          \
+  do {                                                                                       \
+    items[count].slot = (slot_);                                                             \
+    items[count].floats = (floats_);                                                         \
+    items[count].start = (s_);                                                               \
+    items[count].end = (e_);                                                                 \
+    count++;                                                                                 \
+  } while (0)
   for (int i = 0; i < n; i++) {
     clm_node *nd = &g->nodes[i];
     if (last_use[i] >= 0 && !nd->alias) ADD(&nd->out, numel_of(nd), i, last_use[i]);
@@ -263,14 +263,15 @@ clm_status clm_graph_plan(clm_graph *g) {
     }
   }
 #undef ADD
+  return count;
+}
 #undef READ_BY_BWD
 #undef BWD
-  free(last_use);
-  clm_status st = place(items, count, &g->arena_floats);
-  if (st != CLM_OK) { free(items); return st; }
-  /* aligned total; then record the placements once the buffers exist */
+
+/* Offsets for the items in one arena; its aligned size into g->arena_floats. */
+static clm_status place_arena(clm_graph *g, plan_item *items, int count) {
+  CLM_TRY(place(items, count, &g->arena_floats));
   if (g->arena_floats > CLM_TENSOR_FLOATS_MAX - ALIGN_FLOATS) {
-    free(items);
     char big[600];
     largest_layer(g, big, sizeof big);
     CLM_FAIL(CLM_ERR_DEVICE_MEMORY, "%s%sthe activation arena needs %zu floats (%.2f GiB), more "
@@ -280,28 +281,26 @@ clm_status clm_graph_plan(clm_graph *g) {
   }
   g->arena_floats = (g->arena_floats + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
   g->scalar_floats = 3 * (size_t)g->nlosses;
-  if (!g->ctx) { /* plan only (no device): placements without buffers */
-    g->plan = malloc(((size_t)count + 1) * sizeof *g->plan);
-    if (!g->plan) { free(items); CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory"); }
-    g->nplan = count;
-    for (int i = 0; i < count; i++)
-      g->plan[i] = (clm_plan_item){items[i].off, items[i].floats, items[i].start, items[i].end};
-    free(items);
-    return CLM_OK;
-  }
-  st = check_budget(g);
-  if (st == CLM_OK) st = alloc_buffers(g);
-  if (st != CLM_OK) { free(items); return st; }
+  return CLM_OK;
+}
+
+/* The placements kept in g->plan; with the arena allocated, each item's tensor becomes its
+ * view of it. */
+static clm_status record_plan(clm_graph *g, const plan_item *items, int count) {
   g->plan = malloc(((size_t)count + 1) * sizeof *g->plan);
-  if (!g->plan) { free(items); CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory"); }
+  if (!g->plan) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
   g->nplan = count;
   for (int i = 0; i < count; i++) {
-    clm_tensor *t = items[i].slot;
-    *t = clm_tensor_view(g->arena, items[i].off, 1, 1, 1, (int)items[i].floats);
+    if (g->arena) *items[i].slot = clm_tensor_view(g->arena, items[i].off, 1, 1, 1, (int)items[i].floats);
     g->plan[i] = (clm_plan_item){items[i].off, items[i].floats, items[i].start, items[i].end};
   }
-  free(items);
-  for (int i = 0; i < n; i++) { /* give activations and gradients their shapes */
+  return CLM_OK;
+}
+
+/* After allocation: activations and gradients get their shapes; inputs, uploaded every step,
+ * get a buffer of their own (host-mappable where memory is unified). */
+static clm_status shape_tensors(clm_graph *g) {
+  for (int i = 0; i < g->nnodes; i++) {
     clm_node *nd = &g->nodes[i];
     nd->aux.n = nd->aux_shape[0]; nd->aux.c = nd->aux_shape[1]; /* as the op's infer set it */
     nd->aux.h = nd->aux_shape[2]; nd->aux.w = nd->aux_shape[3];
@@ -309,8 +308,7 @@ clm_status clm_graph_plan(clm_graph *g) {
       nd->out = clm_graph_loss_value(g, nd->loss_index);
       continue;
     }
-    if (nd->op == CLM_LAYER_INPUT) { /* inputs are uploaded every step: a buffer of their own,
-                                        host-mappable where memory is unified */
+    if (nd->op == CLM_LAYER_INPUT) {
       CLM_TRY(clm_buffer_alloc_host(g->ctx, numel_of(nd), &nd->own));
       nd->out = clm_tensor_view(nd->own, 0, 1, 1, 1, 1);
     }
@@ -319,4 +317,27 @@ clm_status clm_graph_plan(clm_graph *g) {
     if (nd->grad.buf) { nd->grad.n = nd->n; nd->grad.c = nd->c; nd->grad.h = nd->h; nd->grad.w = nd->w; }
   }
   return CLM_OK;
+}
+
+/* Planning (lifetimes, placement: no device needed), then, with a context, allocation. */
+clm_status clm_graph_plan(clm_graph *g) {
+  int n = g->nnodes;
+  /* several backward passes per forward: a value read by a backward step must survive every
+   * later step of the first pass, so it lives to the end (ends after its last read else) */
+  int multi = g->training && g->multi_backward;
+  g->backward_passes = -1;
+  plan_item *items = calloc((size_t)n * 5 + 1, sizeof *items);
+  if (!items) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+  int *last_use = malloc(((size_t)n + 1) * sizeof *last_use);
+  if (!last_use) { free(items); CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory"); }
+  output_lifetimes(g, multi, last_use);
+  int count = arena_items(g, multi, last_use, items);
+  free(last_use);
+  clm_status st = place_arena(g, items, count);
+  if (st == CLM_OK && g->ctx) st = check_budget(g);
+  if (st == CLM_OK && g->ctx) st = alloc_buffers(g);
+  if (st == CLM_OK) st = record_plan(g, items, count);
+  free(items);
+  if (st == CLM_OK && g->ctx) st = shape_tensors(g);
+  return st;
 }

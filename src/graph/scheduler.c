@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "graph/graph-impl.h"
+#include "graph/op-def.h"
 
 static clm_tensor shape_of(const clm_node *nd) {
   return clm_tensor_view(NULL, 0, nd->n, nd->c, nd->h, nd->w);
@@ -111,6 +112,13 @@ clm_status clm_graph_schedule(clm_graph *g) {
     } else if (nd->loss_index >= 0) {
       const clm_node *x = &g->nodes[nd->in[0]];
       nd->ws_floats = clm_loss_workspace(g->ctx, (size_t)x->n * x->c * x->h * x->w);
+      /* a loss with two gradient inputs (heteroscedastic) writes one autograd does not want
+       * into its backward workspace */
+      if (g->training && clm_op(nd->op)->grad_inputs > 1)
+        nd->ws_bwd_floats = (size_t)x->n * x->c * x->h * x->w;
+      /* softmax_xent with a learned temperature (clm_graph_set_loss_temperature) sums dL/ds */
+      if (g->training && nd->op == CLM_LAYER_SOFTMAX_XENT)
+        nd->ws_bwd_floats = clm_xent_temperature_workspace(g->ctx, (size_t)x->n * x->h * x->w);
     }
   }
   return CLM_OK;

@@ -136,7 +136,7 @@ static clm_status tune_node(clm_graph *g, const clm_node *nd, int reps, FILE *re
     for (int p = 0; p < passes; p++)
       if (best[p] < 0 || ms[v][p] < ms[best[p]][p]) best[p] = v;
   }
-  for (int i = 0; i < 7; i++) clm_buffer_free(bufs[i]);
+  for (int i = 0; i < 7; i++) clm_buffer_free(g->ctx, bufs[i]);
   if (st != CLM_OK) return st;
   if (best[0] < 0) CLM_FAIL(CLM_ERR_UNSUPPORTED, "tune: no variant ran %s", key);
   for (int m = g->training ? 0 : 1; m < 2; m++) { /* m 0: train, 1: infer */

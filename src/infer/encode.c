@@ -19,8 +19,9 @@ void clm_disparity_encode(const float *disparity, size_t count, uint16_t *out) {
   }
 }
 
-int clm_instance_ids(const uint8_t *classes, const int32_t *instances, int height, int width,
-                     uint16_t *out, clm_instance_info *info, int max_info) {
+clm_status clm_instance_ids(const uint8_t *classes, const int32_t *instances, int height, int width,
+                            uint16_t *out, clm_instance_info *info, int max_info, int *count) {
+  *count = 0;
   size_t hw = (size_t)height * width;
   int n = 0;
   for (size_t i = 0; i < hw; i++) n = instances[i] > n ? instances[i] : n;
@@ -28,7 +29,7 @@ int clm_instance_ids(const uint8_t *classes, const int32_t *instances, int heigh
   clm_instance_info *all = calloc((size_t)n + 1, sizeof *all);
   double *sy = calloc((size_t)n + 1, sizeof *sy), *sx = calloc((size_t)n + 1, sizeof *sx);
   int per_class[256] = {0};
-  int st = CLM_OK;
+  clm_status st = CLM_OK;
   if (!cls || !index || !all || !sy || !sx) {
     st = CLM_ERROR(CLM_ERR_HOST_MEMORY, "out of host memory for %d instances", n);
     goto done;
@@ -75,7 +76,7 @@ int clm_instance_ids(const uint8_t *classes, const int32_t *instances, int heigh
     int k = instances[i];
     out[i] = (uint16_t)(k > 0 && k <= n && index[k] >= 0 && classes[i] < 65 ? all[k].id : classes[i]);
   }
-  st = found;
+  *count = found;
 done:
   free(cls); free(index); free(all); free(sy); free(sx);
   return st;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "clmtl/data.h"
 #include "clmtl/infer.h"
+#include "runtime/runtime-impl.h"
 
 void clm_argmax_classes(const float *logits, int classes, int height, int width, uint8_t *out) {
   size_t hw = (size_t)height * width;
@@ -127,8 +128,9 @@ clm_cluster_options clm_cluster_defaults(void) {
 
 typedef struct { float y, x; int cls; } centre;
 
-int clm_cluster_instances(const uint8_t *classes, const float *offsets, int height, int width,
-                          const clm_cluster_options *opt, int32_t *ids) {
+clm_status clm_cluster_instances(const uint8_t *classes, const float *offsets, int height, int width,
+                                 const clm_cluster_options *opt, int32_t *ids, int *count) {
+  *count = 0;
   clm_cluster_options o = opt ? *opt : clm_cluster_defaults();
   if (o.cell < 1) o.cell = 1;
   size_t hw = (size_t)height * width;
@@ -141,7 +143,7 @@ int clm_cluster_instances(const uint8_t *classes, const float *offsets, int heig
   centre *cs = NULL;
   int ncs = 0, cap = 0;
   memset(ids, 0, hw * sizeof *ids);
-  if (!votes) return CLM_ERR_HOST_MEMORY;
+  if (!votes) CLM_FAIL(CLM_ERR_HOST_MEMORY, "clustering: out of host memory for the vote histograms");
   for (size_t i = 0; i < hw; i++) {
     int c = classes[i];
     if (c >= 32 || slot[c] < 0) continue;
@@ -170,7 +172,11 @@ int clm_cluster_instances(const uint8_t *classes, const float *offsets, int heig
         if (ncs == cap) {
           cap = cap ? 2 * cap : 64;
           centre *grown = realloc(cs, (size_t)cap * sizeof *cs);
-          if (!grown) { free(cs); free(votes); return CLM_ERR_HOST_MEMORY; }
+          if (!grown) {
+            free(cs);
+            free(votes);
+            CLM_FAIL(CLM_ERR_HOST_MEMORY, "clustering: out of host memory for %d centres", cap);
+          }
           cs = grown;
         }
         cs[ncs++] = (centre){((float)gy + 0.5f) * (float)o.cell, ((float)gx + 0.5f) * (float)o.cell, c};
@@ -190,7 +196,11 @@ int clm_cluster_instances(const uint8_t *classes, const float *offsets, int heig
   }
   /* renumber 1..n in order of first appearance, dropping centres that won no pixel */
   int *map = calloc((size_t)ncs + 1, sizeof *map), n = 0;
-  if (!map) { free(cs); free(votes); return CLM_ERR_HOST_MEMORY; }
+  if (!map) {
+    free(cs);
+    free(votes);
+    CLM_FAIL(CLM_ERR_HOST_MEMORY, "clustering: out of host memory for %d centres", ncs);
+  }
   for (size_t i = 0; i < hw; i++)
     if (ids[i]) {
       if (!map[ids[i]]) map[ids[i]] = ++n;
@@ -199,7 +209,8 @@ int clm_cluster_instances(const uint8_t *classes, const float *offsets, int heig
   free(map);
   free(cs);
   free(votes);
-  return n;
+  *count = n;
+  return CLM_OK;
 }
 
 void clm_colorize_instances(const int32_t *ids, int height, int width, uint8_t *rgb) {

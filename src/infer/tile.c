@@ -28,25 +28,22 @@ clm_status clm_tile_canvas(int src_h, int src_w, int net_h, int net_w, int *heig
 
 int clm_tile_overlap(int window) { return window < 2 ? 0 : (window + 3) / 4 < window - 1 ? (window + 3) / 4 : window - 1; }
 
-int clm_tile_layout(int length, int window, int *starts, int max_starts) {
-  if (window < 1 || length < window) {
-    CLM_ERROR(CLM_ERR_INVALID_ARG, "tile: a window of %d does not fit a side of %d", window, length);
-    return CLM_ERR_INVALID_ARG;
-  }
+clm_status clm_tile_layout(int length, int window, int *starts, int max_starts, int *count) {
+  *count = 0;
+  if (window < 1 || length < window)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "tile: a window of %d does not fit a side of %d", window, length);
   int n = 1;
   if (length > window) {
     int step = window - clm_tile_overlap(window);
     n = 1 + (length - window + step - 1) / step;
   }
-  if (!starts) return n;
-  if (n > max_starts) {
-    CLM_ERROR(CLM_ERR_INVALID_ARG, "tile: %d windows of %d along %d, room for %d", n, window, length, max_starts);
-    return CLM_ERR_INVALID_ARG;
-  }
+  if (starts && n > max_starts)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "tile: %d windows of %d along %d, room for %d", n, window, length, max_starts);
   /* evenly spread: start_i = floor(i (length - window) / (n - 1)), so steps differ by at most 1
    * and none exceeds window - overlap */
-  for (int i = 0; i < n; i++) starts[i] = n == 1 ? 0 : (int)((long)i * (length - window) / (n - 1));
-  return n;
+  for (int i = 0; starts && i < n; i++) starts[i] = n == 1 ? 0 : (int)((long)i * (length - window) / (n - 1));
+  *count = n;
+  return CLM_OK;
 }
 
 double clm_tile_weight(int i, int window) {

@@ -1,5 +1,5 @@
-/* GradNorm and DWA task weight updates, host side (include/clmtl/mtl.h, "GradNorm and DWA";
- * kernels in cl/balance.cl): DWA's epoch bookkeeping and softmax on the host, GradNorm's
+/* GradNorm and DWA task weight updates, host side (include/clmtl/mtl_device.h, "GradNorm and
+ * DWA"; DWA's state in mtl_strategy.h; kernels in cl/balance.cl): DWA's epoch bookkeeping and softmax on the host, GradNorm's
  * gradient norm (the shared reduction clm_reduce in square mode), initial-loss record, weight gradient and renormalisation as device launches
  * with no host read. Not here: the weighted total and seeds (src/mtl/weighting.c) and the
  * optimizer step on the weights (optim.h). */
@@ -7,7 +7,8 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include "clmtl/mtl.h"
+#include "clmtl/mtl_device.h"
+#include "mtl/mtl-impl.h"
 #include "ops/ops.h"
 
 /* ---- DWA --------------------------------------------------------------------------------- */
@@ -73,18 +74,6 @@ clm_status clm_dwa_upload(clm_context *ctx, const clm_dwa *d, const clm_tensor *
 
 /* ---- GradNorm ---------------------------------------------------------------------------- */
 
-/* Fails unless t holds floats off + i*stride for i < k (its buffer's size, not its shape). */
-static clm_status span_ok(const clm_tensor *t, int k, int stride, const char *what) {
-  if (!clm_tensor_present(t)) CLM_FAIL(CLM_ERR_INVALID_ARG, "gradnorm: %s missing", what);
-  size_t bytes = 0;
-  CLM_CL_TRY(clGetMemObjectInfo((cl_mem)t->buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL));
-  size_t last = t->off + (size_t)(k - 1) * (size_t)stride;
-  if (last >= bytes / sizeof(float) || last > INT32_MAX)
-    CLM_FAIL(CLM_ERR_SHAPE, "gradnorm: %s of %d tasks (stride %d, offset %zu) runs past its "
-             "buffer of %zu floats", what, k, stride, t->off, bytes / sizeof(float));
-  return CLM_OK;
-}
-
 /* A K-float tensor (its shape holds exactly K). */
 static clm_status k_floats(const clm_tensor *t, int k, const char *what) {
   if (!clm_tensor_present(t) || clm_tensor_numel(t) != (size_t)k)
@@ -98,8 +87,8 @@ static clm_status check_scalars(const clm_mtl_config *cfg, const clm_mtl_scalars
   CLM_TRY(clm_mtl_config_check(cfg));
   if (!sc) CLM_FAIL(CLM_ERR_INVALID_ARG, "gradnorm: scalars required");
   if (sc->stride < 1) CLM_FAIL(CLM_ERR_INVALID_ARG, "gradnorm: stride %d < 1", sc->stride);
-  CLM_TRY(span_ok(&sc->value, cfg->ntasks, sc->stride, "loss values"));
-  CLM_TRY(span_ok(&sc->count, cfg->ntasks, sc->stride, "valid counts"));
+  CLM_TRY(clm_mtl_check_span("gradnorm", &sc->value, cfg->ntasks, sc->stride, "loss values"));
+  CLM_TRY(clm_mtl_check_span("gradnorm", &sc->count, cfg->ntasks, sc->stride, "valid counts"));
   return CLM_OK;
 }
 

@@ -57,7 +57,7 @@ clm_status clm_mtl_config_for_graph(const clm_graph *g, clm_mtl_strategy strateg
     const clm_layer *l = clm_graph_loss_layer(g, i);
     clm_tensor target;
     CLM_TRY(clm_graph_tensor((clm_graph *)g, l->target, &target));
-    cfg->kind[i] = l->kind == CLM_TASK_CLASSIFICATION ? CLM_MTL_CLASSIFICATION : CLM_MTL_REGRESSION;
+    cfg->kind[i] = l->kind == CLM_TASK_CLASSIFICATION ? CLM_TASK_CLASSIFICATION : CLM_TASK_REGRESSION;
     cfg->weight[i] = l->weight;
     cfg->valid_total[i] = (float)((double)target.n * target.c * target.h * target.w);
   }
@@ -97,6 +97,7 @@ clm_status clm_mtl_create(clm_graph *g, const clm_mtl_config *cfg, clm_mtl **out
   m->l0 = clm_tensor_view(m->buf, 3 + 2 * (size_t)k, 1, 1, 1, k);
   m->lgrad = clm_tensor_view(m->buf, 3 + 3 * (size_t)k, 1, 1, 1, 1);
   m->ws = clm_tensor_view(m->buf, 4 + 3 * (size_t)k, 1, 1, 1, (int)(ws_floats ? ws_floats : 1));
+  clm_graph_set_loss_temperature(g, cfg->strategy == CLM_MTL_UNCERTAINTY_EXACT);
   clm_tensor params = clm_graph_task_params(g);
   st = clm_mtl_params_init(clm_graph_context(g), cfg, &params);
   if (st != CLM_OK) { clm_mtl_free(m); return st; }
@@ -107,7 +108,7 @@ clm_status clm_mtl_create(clm_graph *g, const clm_mtl_config *cfg, clm_mtl **out
 void clm_mtl_free(clm_mtl *m) {
   if (!m) return;
   clm_gm_free(m->gm);
-  clm_buffer_free(m->buf);
+  clm_buffer_free(clm_graph_context(m->g), m->buf);
   free(m);
 }
 
@@ -233,6 +234,7 @@ static float sigma_of(const clm_mtl_config *cfg, int i, float p) {
   switch (cfg->strategy) {
   case CLM_MTL_UNCERTAINTY:
   case CLM_MTL_UNCERTAINTY_SIMPLE:
+  case CLM_MTL_UNCERTAINTY_EXACT:
     s = p;
     break;
   case CLM_MTL_UNCERTAINTY_CLAMPED: {

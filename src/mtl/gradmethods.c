@@ -179,9 +179,9 @@ clm_status clm_gm_create(clm_graph *g, const clm_mtl_config *cfg, clm_gm **out) 
 
 void clm_gm_free(clm_gm *gm) {
   if (!gm) return;
-  if (gm->rows) clm_buffer_free(gm->rows);
-  if (gm->save) clm_buffer_free(gm->save);
-  if (gm->small) clm_buffer_free(gm->small);
+  clm_buffer_free(clm_graph_context(gm->g), gm->rows);
+  clm_buffer_free(clm_graph_context(gm->g), gm->save);
+  clm_buffer_free(clm_graph_context(gm->g), gm->small);
   free(gm->shared);
   free(gm->keep);
   free(gm);

@@ -9,18 +9,15 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#include "clmtl/util.h"
 #include "gradmethods-impl.h"
 
 #define KMAX CLM_MTL_MAX_TASKS
 
 /* ---- draws ------------------------------------------------------------------------------- */
 
-static uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
+/* One splitmix64 step from state x (clmtl/util.h): x + gamma, mixed. */
+static uint64_t splitmix64(uint64_t x) { return clm_splitmix64(&x); }
 
 /* A uniform in (0, 1) from (seed, step, stream, i). */
 static double draw_uniform(uint64_t seed, long step, uint64_t stream, uint64_t i) {

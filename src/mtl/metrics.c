@@ -185,11 +185,11 @@ void clm_metrics_free(clm_metrics *m) {
   if (m->tasks)
     for (int i = 0; i < m->ntasks; i++) {
       metrics_task *t = &m->tasks[i];
-      if (t->counts) clm_buffer_free(t->counts);
-      if (t->slots) clm_buffer_free(t->slots);
+      clm_buffer_free(m->ctx, t->counts);
+      clm_buffer_free(m->ctx, t->slots);
       free(t->host_counts);
     }
-  if (m->ws) clm_buffer_free(m->ws);
+  clm_buffer_free(m->ctx, m->ws);
   free(m->tasks);
   free(m);
 }

@@ -1,4 +1,5 @@
-/* Multi-task loss weighting, host side (include/clmtl/mtl.h; kernel in cl/mtl.cl): strategy
+/* Multi-task loss weighting, host side (include/clmtl/mtl_strategy.h and mtl_device.h; kernel
+ * in cl/mtl.cl): strategy
  * and gating names, defaults, config checks, the scalar layouts and the one-launch step.
  * gradnorm and dwa step like fixed with device-resident weights (the params tensor).
  * Not here: the update of the learned parameters (the optimizer) and the gradnorm / dwa
@@ -6,16 +7,17 @@
 #include <math.h>
 #include <string.h>
 #include "clmtl/mtl.h"
+#include "mtl/mtl-impl.h"
 #include "ops/ops.h"
 
 static const char *const strategy_names[CLM_MTL_STRATEGY_COUNT] = {
     "fixed", "equal", "uncertainty", "uncertainty-simple", "uncertainty-clamped",
     "softplus", "gradnorm", "dwa", "pcgrad", "mgda-ub", "cagrad", "imtl-g", "aligned-mtl",
-    "rlw", "gls"};
+    "rlw", "gls", "uncertainty-exact"};
 
 #define STRATEGY_LIST \
   "fixed, equal, uncertainty, uncertainty-simple, uncertainty-clamped, softplus, gradnorm, dwa, " \
-  "pcgrad, mgda-ub, cagrad, imtl-g, aligned-mtl, rlw, gls"
+  "pcgrad, mgda-ub, cagrad, imtl-g, aligned-mtl, rlw, gls, uncertainty-exact"
 
 clm_mtl_config clm_mtl_defaults(clm_mtl_strategy strategy, int ntasks) {
   clm_mtl_config c;
@@ -23,7 +25,7 @@ clm_mtl_config clm_mtl_defaults(clm_mtl_strategy strategy, int ntasks) {
   c.strategy = strategy;
   c.ntasks = ntasks;
   for (int i = 0; i < CLM_MTL_MAX_TASKS; i++) {
-    c.kind[i] = CLM_MTL_CLASSIFICATION;
+    c.kind[i] = CLM_TASK_CLASSIFICATION;
     c.weight[i] = 1.0f;
     /* gradnorm and dwa keep their weights in params: start at 1 */
     c.init_param[i] = strategy == CLM_MTL_GRADNORM || strategy == CLM_MTL_DWA ? 1.0f
@@ -68,7 +70,7 @@ const char *clm_mtl_strategy_name(clm_mtl_strategy s) {
 
 static int learned(clm_mtl_strategy s) {
   return s == CLM_MTL_UNCERTAINTY || s == CLM_MTL_UNCERTAINTY_SIMPLE ||
-         s == CLM_MTL_UNCERTAINTY_CLAMPED || s == CLM_MTL_SOFTPLUS;
+         s == CLM_MTL_UNCERTAINTY_CLAMPED || s == CLM_MTL_SOFTPLUS || s == CLM_MTL_UNCERTAINTY_EXACT;
 }
 
 /* Weights w_i read from params, updated outside the step (gradnorm, dwa, rlw). */
@@ -103,7 +105,7 @@ clm_status clm_mtl_config_check(const clm_mtl_config *c) {
     CLM_FAIL(CLM_ERR_INVALID_ARG, "loss weighting: gate threshold %g must lie in [0, 1]",
              c->gate_threshold);
   for (int i = 0; i < c->ntasks; i++) {
-    if (c->kind[i] != CLM_MTL_CLASSIFICATION && c->kind[i] != CLM_MTL_REGRESSION)
+    if (c->kind[i] != CLM_TASK_CLASSIFICATION && c->kind[i] != CLM_TASK_REGRESSION)
       CLM_FAIL(CLM_ERR_INVALID_ARG, "loss weighting: task %d has unknown kind %d", i,
                (int)c->kind[i]);
     if (c->strategy == CLM_MTL_FIXED && !isfinite(c->weight[i]))
@@ -145,15 +147,15 @@ clm_mtl_scalars clm_mtl_scalars_packed(const clm_tensor *values, const clm_tenso
   return sc;
 }
 
-/* Fails unless `buf` holds floats off + i*stride for i < k. */
-static clm_status check_span(const clm_tensor *t, int k, int stride, const char *what) {
-  if (!clm_tensor_present(t)) CLM_FAIL(CLM_ERR_INVALID_ARG, "loss weighting: %s missing", what);
+clm_status clm_mtl_check_span(const char *who, const clm_tensor *t, int k, int stride,
+                              const char *what) {
+  if (!clm_tensor_present(t)) CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: %s missing", who, what);
   size_t bytes = 0;
   CLM_CL_TRY(clGetMemObjectInfo((cl_mem)t->buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL));
   size_t last = t->off + (size_t)(k - 1) * (size_t)stride;
   if (last >= bytes / sizeof(float) || last > INT32_MAX)
-    CLM_FAIL(CLM_ERR_SHAPE, "loss weighting: %s of %d tasks (stride %d, offset %zu) runs past its "
-             "buffer of %zu floats", what, k, stride, t->off, bytes / sizeof(float));
+    CLM_FAIL(CLM_ERR_SHAPE, "%s: %s of %d tasks (stride %d, offset %zu) runs past its buffer of "
+             "%zu floats", who, what, k, stride, t->off, bytes / sizeof(float));
   return CLM_OK;
 }
 
@@ -164,9 +166,9 @@ clm_status clm_mtl_step(clm_context *ctx, const clm_mtl_config *cfg, const clm_m
   if (!ctx || !sc) CLM_FAIL(CLM_ERR_INVALID_ARG, "loss weighting: context and scalars required");
   const int k = cfg->ntasks;
   if (sc->stride < 1) CLM_FAIL(CLM_ERR_INVALID_ARG, "loss weighting: stride %d < 1", sc->stride);
-  CLM_TRY(check_span(&sc->value, k, sc->stride, "loss values"));
-  CLM_TRY(check_span(&sc->count, k, sc->stride, "valid counts"));
-  CLM_TRY(check_span(&sc->seed, k, sc->stride, "gradient seeds"));
+  CLM_TRY(clm_mtl_check_span("loss weighting", &sc->value, k, sc->stride, "loss values"));
+  CLM_TRY(clm_mtl_check_span("loss weighting", &sc->count, k, sc->stride, "valid counts"));
+  CLM_TRY(clm_mtl_check_span("loss weighting", &sc->seed, k, sc->stride, "gradient seeds"));
   if (!clm_tensor_present(total) || clm_tensor_numel(total) != 1)
     CLM_FAIL(CLM_ERR_SHAPE, "loss weighting: the total must be one float");
   int has_par = learned(cfg->strategy) || device_weights(cfg->strategy);
@@ -190,7 +192,7 @@ clm_status clm_mtl_step(clm_context *ctx, const clm_mtl_config *cfg, const clm_m
   memset(&w, 0, sizeof w);
   memset(&vt, 0, sizeof vt);
   for (int i = 0; i < k; i++) {
-    if (cfg->kind[i] == CLM_MTL_REGRESSION) regression_mask |= 1 << i;
+    if (cfg->kind[i] == CLM_TASK_REGRESSION) regression_mask |= 1 << i;
     w.s[i] = cfg->weight[i];
     vt.s[i] = cfg->valid_total[i] > 0 ? cfg->valid_total[i] : 1.0f;
   }

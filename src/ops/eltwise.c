@@ -40,11 +40,11 @@ static clm_status no_partial_overlap(const char *op, const clm_tensor *out, cons
 /* Elements per work-item of the activation kernels: ELT_VEC in cl/eltwise.cl. */
 #define ELT_VEC 16
 
-static clm_status check_act(const char *op, clm_activation act, float slope) {
-  if (act != CLM_ACT_NONE && act != CLM_ACT_RELU && act != CLM_ACT_LEAKY_RELU &&
-      act != CLM_ACT_SIGMOID)
+clm_status clm_activation_check(const char *op, clm_activation act, float slope) {
+  if (act != CLM_ACTIVATION_NONE && act != CLM_ACTIVATION_RELU && act != CLM_ACTIVATION_LEAKY_RELU &&
+      act != CLM_ACTIVATION_SIGMOID)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: unknown activation %d", op, (int)act);
-  if (act == CLM_ACT_LEAKY_RELU && !(slope > 0.0f && isfinite(slope)))
+  if (act == CLM_ACTIVATION_LEAKY_RELU && !(slope > 0.0f && isfinite(slope)))
     CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: leaky relu slope %g must be finite and > 0", op, slope);
   return CLM_OK;
 }
@@ -52,11 +52,11 @@ static clm_status check_act(const char *op, clm_activation act, float slope) {
 clm_status clm_activation_forward(clm_context *ctx, clm_activation act, float slope,
                                   const clm_tensor *x, const clm_tensor *y) {
   static const char op[] = "activation forward";
-  CLM_TRY(check_act(op, act, slope));
+  CLM_TRY(clm_activation_check(op, act, slope));
   CLM_TRY(need(op, "x", x));
   CLM_TRY(same_shape(op, "y", y, "x", x));
   CLM_TRY(no_partial_overlap(op, y, x));
-  if (act == CLM_ACT_NONE && x->buf == y->buf && x->off == y->off) return CLM_OK;
+  if (act == CLM_ACTIVATION_NONE && x->buf == y->buf && x->off == y->off) return CLM_OK;
   size_t n = clm_tensor_numel(x);
   return clm_launch_1d(ctx, "eltwise", "act_forward", (n + ELT_VEC - 1) / ELT_VEC, "ttiif", x, y,
                        (int)n, (int)act, (double)slope);
@@ -66,7 +66,7 @@ clm_status clm_activation_backward(clm_context *ctx, clm_activation act, float s
                                    const clm_tensor *y, const clm_tensor *dy, const clm_tensor *dx,
                                    int accumulate) {
   static const char op[] = "activation backward";
-  CLM_TRY(check_act(op, act, slope));
+  CLM_TRY(clm_activation_check(op, act, slope));
   CLM_TRY(need(op, "y", y));
   CLM_TRY(same_shape(op, "dy", dy, "y", y));
   CLM_TRY(same_shape(op, "dx", dx, "y", y));

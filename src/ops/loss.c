@@ -1,6 +1,7 @@
 /* Host side of reductions and task losses (cl/reduce.cl, cl/loss.cl): the deterministic
  * two-stage sum, softmax cross-entropy with an ignore label, and L1/L2 regression with an
- * optional mask. A loss forward is two launches: per-group partial sums of the loss and of the
+ * optional mask, and the heteroscedastic (Laplace / Gaussian negative log-likelihood) forms of
+ * L1/L2 with a predicted log-variance, and the logit-noise cross-entropy. A loss forward is two launches: per-group partial sums of the loss and of the
  * valid count computed straight from predictions and targets, then one group folding them
  * into loss = sum / max(count, 1) and count, all on the device with no host read-back; the
  * backward reads seed and count from device scalars. The multi-task weighting lives in
@@ -114,8 +115,9 @@ static clm_status loss_reduce_run(clm_context *ctx, const char *op, int which, s
 }
 
 static clm_status loss_kernels(clm_context *ctx, cl_kernel *k, size_t *wg) {
-  static const char *const names[] = {"xent_reduce", "regression_reduce", "loss_final"};
-  return clm_tree_kernels(ctx, "loss", "LOSS_WG", 3, names, k, wg);
+  static const char *const names[] = {"xent_reduce", "regression_reduce", "loss_final",
+                                      "hetero_reduce", "logit_noise_reduce"};
+  return clm_tree_kernels(ctx, "loss", "LOSS_WG", 5, names, k, wg);
 }
 
 
@@ -143,7 +145,7 @@ clm_status clm_softmax_xent_forward(clm_context *ctx, const clm_tensor *logits,
     CLM_FAIL(CLM_ERR_SHAPE, "softmax_xent_forward: loss and count must be one-element tensors");
   int HW = logits->h * logits->w;
   size_t chunks = (size_t)logits->n * (size_t)((HW + 15) / 16);
-  cl_kernel k[3];
+  cl_kernel k[5];
   size_t wg;
   CLM_TRY(loss_kernels(ctx, k, &wg));
   CLM_TRY(clm_kernel_args(k[0], "ttiiii", logits, labels, logits->n, logits->c, HW, ignore));
@@ -198,7 +200,7 @@ clm_status clm_regression_loss_forward(clm_context *ctx, clm_regression_loss kin
   const clm_tensor *m = has_mask ? mask : pred; /* a valid buffer the kernel never reads */
   int HW = pred->h * pred->w;
   size_t chunks = (size_t)pred->n * (size_t)pred->c * (size_t)((HW + 15) / 16);
-  cl_kernel k[3];
+  cl_kernel k[5];
   size_t wg;
   CLM_TRY(loss_kernels(ctx, k, &wg));
   CLM_TRY(clm_kernel_args(k[1], "tttiiiii", pred, target, m, has_mask, pred->n, pred->c, HW,
@@ -221,4 +223,164 @@ clm_status clm_regression_loss_backward(clm_context *ctx, clm_regression_loss ki
   return clm_launch_1d(ctx, "loss", "regression_backward", clm_tensor_numel(pred),
                        "tttitttiiiii", pred, target, m, has_mask, count, seed, dpred, pred->n,
                        pred->c, pred->h * pred->w, (int)kind, accumulate ? 1 : 0);
+}
+
+/* ---- heteroscedastic L1 / L2: Laplace and Gaussian negative log-likelihood ----------------- */
+
+static clm_status check_hetero(const char *op, clm_regression_loss kind, const clm_tensor *pred,
+                               const clm_tensor *logvar, const clm_tensor *target,
+                               const clm_tensor *mask) {
+  CLM_TRY(check_regression(op, kind, pred, target, mask));
+  if (!clm_tensor_present(logvar) || !same_shape(logvar, pred))
+    CLM_FAIL(CLM_ERR_SHAPE, "%s: logvar (%d, %d, %d, %d) must be shaped like pred (%d, %d, %d, %d)",
+             op, clm_tensor_present(logvar) ? logvar->n : 0, clm_tensor_present(logvar) ? logvar->c : 0,
+             clm_tensor_present(logvar) ? logvar->h : 0, clm_tensor_present(logvar) ? logvar->w : 0,
+             pred->n, pred->c, pred->h, pred->w);
+  return CLM_OK;
+}
+
+clm_status clm_hetero_loss_forward(clm_context *ctx, clm_regression_loss kind,
+                                   const clm_tensor *pred, const clm_tensor *logvar,
+                                   const clm_tensor *target, const clm_tensor *mask,
+                                   const clm_tensor *loss, const clm_tensor *count,
+                                   const clm_tensor *ws) {
+  CLM_TRY(check_hetero("hetero_loss_forward", kind, pred, logvar, target, mask));
+  if (!is_scalar(loss) || !is_scalar(count))
+    CLM_FAIL(CLM_ERR_SHAPE, "hetero_loss_forward: loss and count must be one-element tensors");
+  int has_mask = clm_tensor_present(mask);
+  const clm_tensor *m = has_mask ? mask : pred; /* a valid buffer the kernel never reads */
+  int HW = pred->h * pred->w;
+  size_t chunks = (size_t)pred->n * (size_t)pred->c * (size_t)((HW + 15) / 16);
+  cl_kernel k[5];
+  size_t wg;
+  CLM_TRY(loss_kernels(ctx, k, &wg));
+  CLM_TRY(clm_kernel_args(k[3], "ttttiiiii", pred, logvar, target, m, has_mask, pred->n, pred->c,
+                          HW, (int)kind));
+  return loss_reduce_run(ctx, "hetero_loss_forward", 3, chunks, 13, ws, loss, count, k, wg);
+}
+
+clm_status clm_hetero_loss_backward(clm_context *ctx, clm_regression_loss kind,
+                                    const clm_tensor *pred, const clm_tensor *logvar,
+                                    const clm_tensor *target, const clm_tensor *mask,
+                                    const clm_tensor *count, const clm_tensor *seed,
+                                    const clm_tensor *dpred, int acc_pred,
+                                    const clm_tensor *dlogvar, int acc_logvar) {
+  CLM_TRY(check_hetero("hetero_loss_backward", kind, pred, logvar, target, mask));
+  if (!clm_tensor_present(dpred) || !same_shape(dpred, pred) || !clm_tensor_present(dlogvar) ||
+      !same_shape(dlogvar, pred))
+    CLM_FAIL(CLM_ERR_SHAPE, "hetero_loss_backward: dpred and dlogvar must be shaped like pred");
+  if (!is_scalar(count) || !is_scalar(seed))
+    CLM_FAIL(CLM_ERR_SHAPE, "hetero_loss_backward: count and seed must be one-element tensors");
+  int has_mask = clm_tensor_present(mask);
+  const clm_tensor *m = has_mask ? mask : pred; /* a valid buffer the kernel never reads */
+  return clm_launch_1d(ctx, "loss", "hetero_backward", clm_tensor_numel(pred),
+                       "ttttittttiiiiii", pred, logvar, target, m, has_mask, count, seed, dpred,
+                       dlogvar, pred->n, pred->c, pred->h * pred->w, (int)kind,
+                       acc_pred ? 1 : 0, acc_logvar ? 1 : 0);
+}
+
+/* ---- logit-noise cross-entropy (Kendall & Gal 2017, analytic form) -------------------------- */
+
+static clm_status check_logit_noise(const char *op, const clm_tensor *logits,
+                                    const clm_tensor *logvar, const clm_tensor *labels) {
+  CLM_TRY(check_xent(op, logits, labels));
+  if (!clm_tensor_present(logvar) || logvar->n != logits->n || logvar->c != 1 ||
+      logvar->h != logits->h || logvar->w != logits->w)
+    CLM_FAIL(CLM_ERR_SHAPE, "%s: logvar must be (%d, 1, %d, %d), one log-variance per pixel", op,
+             logits->n, logits->h, logits->w);
+  return CLM_OK;
+}
+
+clm_status clm_logit_noise_xent_forward(clm_context *ctx, const clm_tensor *logits,
+                                        const clm_tensor *logvar, const clm_tensor *labels,
+                                        int ignore, const clm_tensor *loss,
+                                        const clm_tensor *count, const clm_tensor *ws) {
+  CLM_TRY(check_logit_noise("logit_noise_xent_forward", logits, logvar, labels));
+  if (!is_scalar(loss) || !is_scalar(count))
+    CLM_FAIL(CLM_ERR_SHAPE, "logit_noise_xent_forward: loss and count must be one-element tensors");
+  int HW = logits->h * logits->w;
+  size_t pixels = (size_t)logits->n * (size_t)HW;
+  cl_kernel k[5];
+  size_t wg;
+  CLM_TRY(loss_kernels(ctx, k, &wg));
+  CLM_TRY(clm_kernel_args(k[4], "tttiiiii", logits, logvar, labels, logits->n, logits->c, HW,
+                          ignore, 0));
+  return loss_reduce_run(ctx, "logit_noise_xent_forward", 4, pixels, 11, ws, loss, count, k, wg);
+}
+
+clm_status clm_logit_noise_xent_backward(clm_context *ctx, const clm_tensor *logits,
+                                         const clm_tensor *logvar, const clm_tensor *labels,
+                                         int ignore, const clm_tensor *count,
+                                         const clm_tensor *seed, const clm_tensor *dlogits,
+                                         int acc_logits, const clm_tensor *dlogvar,
+                                         int acc_logvar) {
+  CLM_TRY(check_logit_noise("logit_noise_xent_backward", logits, logvar, labels));
+  if (!clm_tensor_present(dlogits) || !same_shape(dlogits, logits) ||
+      !clm_tensor_present(dlogvar) || !same_shape(dlogvar, logvar))
+    CLM_FAIL(CLM_ERR_SHAPE, "logit_noise_xent_backward: dlogits and dlogvar must be shaped like "
+             "logits and logvar");
+  if (!is_scalar(count) || !is_scalar(seed))
+    CLM_FAIL(CLM_ERR_SHAPE, "logit_noise_xent_backward: count and seed must be one-element tensors");
+  int HW = logits->h * logits->w;
+  return clm_launch_1d(ctx, "loss", "logit_noise_backward", (size_t)logits->n * (size_t)HW,
+                       "tttttttiiiiiii", logits, logvar, labels, count, seed, dlogits, dlogvar,
+                       logits->n, logits->c, HW, ignore, 0, acc_logits ? 1 : 0,
+                       acc_logvar ? 1 : 0);
+}
+
+/* ---- softmax cross-entropy with a learned temperature (Kendall et al. 2018, exact) ----------- */
+
+static clm_status check_temperature(const char *op, const clm_tensor *logits,
+                                    const clm_tensor *s, const clm_tensor *labels) {
+  CLM_TRY(check_xent(op, logits, labels));
+  if (!is_scalar(s)) CLM_FAIL(CLM_ERR_SHAPE, "%s: s (log σ²) must be one element", op);
+  return CLM_OK;
+}
+
+clm_status clm_xent_temperature_forward(clm_context *ctx, const clm_tensor *logits,
+                                        const clm_tensor *s, const clm_tensor *labels, int ignore,
+                                        const clm_tensor *loss, const clm_tensor *count,
+                                        const clm_tensor *ws) {
+  CLM_TRY(check_temperature("xent_temperature_forward", logits, s, labels));
+  if (!is_scalar(loss) || !is_scalar(count))
+    CLM_FAIL(CLM_ERR_SHAPE, "xent_temperature_forward: loss and count must be one-element tensors");
+  int HW = logits->h * logits->w;
+  cl_kernel k[5];
+  size_t wg;
+  CLM_TRY(loss_kernels(ctx, k, &wg));
+  CLM_TRY(clm_kernel_args(k[4], "tttiiiii", logits, s, labels, logits->n, logits->c, HW, ignore, 1));
+  return loss_reduce_run(ctx, "xent_temperature_forward", 4, (size_t)logits->n * (size_t)HW, 11,
+                         ws, loss, count, k, wg);
+}
+
+size_t clm_xent_temperature_workspace(const clm_context *ctx, size_t pixels) {
+  return pixels + clm_reduce_workspace(ctx, pixels) + 1;
+}
+
+clm_status clm_xent_temperature_backward(clm_context *ctx, const clm_tensor *logits,
+                                         const clm_tensor *s, const clm_tensor *labels,
+                                         int ignore, const clm_tensor *count,
+                                         const clm_tensor *seed, const clm_tensor *dlogits,
+                                         int acc_logits, const clm_tensor *ds,
+                                         const clm_tensor *ws) {
+  CLM_TRY(check_temperature("xent_temperature_backward", logits, s, labels));
+  if (!clm_tensor_present(dlogits) || !same_shape(dlogits, logits) || !is_scalar(ds))
+    CLM_FAIL(CLM_ERR_SHAPE, "xent_temperature_backward: dlogits must be shaped like logits and "
+             "ds one element");
+  if (!is_scalar(count) || !is_scalar(seed))
+    CLM_FAIL(CLM_ERR_SHAPE, "xent_temperature_backward: count and seed must be one-element tensors");
+  int HW = logits->h * logits->w;
+  size_t pixels = (size_t)logits->n * (size_t)HW, rws = clm_reduce_workspace(ctx, pixels);
+  if (!clm_tensor_present(ws) || clm_tensor_numel(ws) < pixels + rws + 1)
+    CLM_FAIL(CLM_ERR_SHAPE, "xent_temperature_backward: workspace of %zu floats, %zu needed",
+             clm_tensor_present(ws) ? clm_tensor_numel(ws) : (size_t)0, pixels + rws + 1);
+  /* per-pixel shares of dL/ds, their sum, then added into ds */
+  clm_tensor per = clm_tensor_view(ws->buf, ws->off, logits->n, 1, logits->h, logits->w);
+  clm_tensor rw = clm_tensor_view(ws->buf, ws->off + pixels, 1, 1, 1, (int)rws);
+  clm_tensor sum = clm_tensor_view(ws->buf, ws->off + pixels + rws, 1, 1, 1, 1);
+  CLM_TRY(clm_launch_1d(ctx, "loss", "logit_noise_backward", pixels, "tttttttiiiiiii", logits, s,
+                        labels, count, seed, dlogits, &per, logits->n, logits->c, HW, ignore, 1,
+                        acc_logits ? 1 : 0, 0));
+  CLM_TRY(clm_reduce_sum(ctx, &per, pixels, &sum, &rw));
+  return clm_copy(ctx, &sum, ds, 1);
 }

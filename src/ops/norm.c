@@ -46,15 +46,6 @@ static clm_status check_x(const char *op, const clm_tensor *x) {
   return CLM_OK;
 }
 
-static clm_status check_act(const char *op, clm_activation act, float slope) {
-  if (act != CLM_ACT_NONE && act != CLM_ACT_RELU && act != CLM_ACT_LEAKY_RELU &&
-      act != CLM_ACT_SIGMOID)
-    CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: unknown activation %d", op, (int)act);
-  if (act == CLM_ACT_LEAKY_RELU && !(slope > 0.0f && isfinite(slope)))
-    CLM_FAIL(CLM_ERR_INVALID_ARG, "%s: leaky relu slope %g must be finite and > 0", op, slope);
-  return CLM_OK;
-}
-
 /* One batch-norm kernel built for its per-channel tree size (clm_tree_kernels). */
 static clm_status norm_kernel(clm_context *ctx, const char *name, cl_kernel *k, size_t *wg) {
   return clm_tree_kernels(ctx, "norm", "NORM_WG", 1, &name, k, wg);
@@ -95,7 +86,7 @@ clm_status clm_batchnorm_act_forward_train(clm_context *ctx, clm_activation act,
                                            const clm_tensor *running_var, float momentum,
                                            float eps) {
   static const char op[] = "batchnorm forward (training)";
-  CLM_TRY(check_act(op, act, slope));
+  CLM_TRY(clm_activation_check(op, act, slope));
   CLM_TRY(check_x(op, x));
   int C = x->c, HW = x->h * x->w;
   CLM_TRY(same_shape(op, "y", y, x));
@@ -126,7 +117,7 @@ clm_status clm_batchnorm_forward_train(clm_context *ctx, const clm_tensor *x,
                                        const clm_tensor *y, const clm_tensor *saved,
                                        const clm_tensor *running_mean,
                                        const clm_tensor *running_var, float momentum, float eps) {
-  return clm_batchnorm_act_forward_train(ctx, CLM_ACT_NONE, 0.0f, x, gamma, beta, y, saved,
+  return clm_batchnorm_act_forward_train(ctx, CLM_ACTIVATION_NONE, 0.0f, x, gamma, beta, y, saved,
                                          running_mean, running_var, momentum, eps);
 }
 
@@ -136,7 +127,7 @@ clm_status clm_batchnorm_act_forward_eval(clm_context *ctx, clm_activation act, 
                                           const clm_tensor *running_var, float eps,
                                           const clm_tensor *y) {
   static const char op[] = "batchnorm forward (eval)";
-  CLM_TRY(check_act(op, act, slope));
+  CLM_TRY(clm_activation_check(op, act, slope));
   CLM_TRY(check_x(op, x));
   int C = x->c;
   CLM_TRY(same_shape(op, "y", y, x));
@@ -154,7 +145,7 @@ clm_status clm_batchnorm_forward_eval(clm_context *ctx, const clm_tensor *x,
                                       const clm_tensor *running_mean,
                                       const clm_tensor *running_var, float eps,
                                       const clm_tensor *y) {
-  return clm_batchnorm_act_forward_eval(ctx, CLM_ACT_NONE, 0.0f, x, gamma, beta, running_mean,
+  return clm_batchnorm_act_forward_eval(ctx, CLM_ACTIVATION_NONE, 0.0f, x, gamma, beta, running_mean,
                                         running_var, eps, y);
 }
 
@@ -165,10 +156,10 @@ clm_status clm_batchnorm_act_backward(clm_context *ctx, clm_activation act, floa
                                       const clm_tensor *dgamma, const clm_tensor *dbeta,
                                       int accumulate) {
   static const char op[] = "batchnorm backward";
-  CLM_TRY(check_act(op, act, slope));
+  CLM_TRY(clm_activation_check(op, act, slope));
   CLM_TRY(check_x(op, x));
   int C = x->c;
-  if (act != CLM_ACT_NONE) CLM_TRY(same_shape(op, "y (the activation's output)", y, x));
+  if (act != CLM_ACTIVATION_NONE) CLM_TRY(same_shape(op, "y (the activation's output)", y, x));
   else y = x; /* not read */
   CLM_TRY(same_shape(op, "dy", dy, x));
   CLM_TRY(same_shape(op, "dx", dx, x));
@@ -189,7 +180,7 @@ clm_status clm_batchnorm_backward(clm_context *ctx, const clm_tensor *x, const c
                                   const clm_tensor *gamma, const clm_tensor *saved,
                                   const clm_tensor *dx, const clm_tensor *dgamma,
                                   const clm_tensor *dbeta, int accumulate) {
-  return clm_batchnorm_act_backward(ctx, CLM_ACT_NONE, 0.0f, x, NULL, dy, gamma, saved, dx,
+  return clm_batchnorm_act_backward(ctx, CLM_ACTIVATION_NONE, 0.0f, x, NULL, dy, gamma, saved, dx,
                                     dgamma, dbeta, accumulate);
 }
 

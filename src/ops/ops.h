@@ -10,6 +10,7 @@
 #ifndef CLMTL_OPS_H
 #define CLMTL_OPS_H
 
+#include "clmtl/kinds.h"
 #include "runtime/runtime-impl.h"
 
 static inline int clm_tensor_present(const clm_tensor *t) { return t && t->buf; }
@@ -111,13 +112,12 @@ clm_status clm_deconv2d_backward_weight(clm_context *ctx, clm_conv_variant v,
                                         const clm_tensor *dy, const clm_tensor *dw,
                                         const clm_tensor *db, const clm_tensor *ws);
 
-/* Activations, element-wise (cl/eltwise.cl) or fused after batch norm (cl/norm.cl). */
-typedef enum clm_activation {
-  CLM_ACT_NONE = 0,
-  CLM_ACT_RELU,
-  CLM_ACT_LEAKY_RELU, /* slope for x < 0, must be > 0 */
-  CLM_ACT_SIGMOID
-} clm_activation;
+/* Activations (clm_activation, clmtl/kinds.h): element-wise (cl/eltwise.cl) or fused after
+ * batch norm (cl/norm.cl). */
+
+/* Fails unless act is a known activation and a leaky relu's slope is finite and > 0; op names
+ * the caller in the message (src/ops/eltwise.c). */
+clm_status clm_activation_check(const char *op, clm_activation act, float slope);
 
 /* ---- batch normalisation (cl/norm.cl, src/ops/norm.c) ------------------------------------- */
 
@@ -266,5 +266,62 @@ clm_status clm_regression_loss_backward(clm_context *ctx, clm_regression_loss ki
                                         const clm_tensor *mask, const clm_tensor *count,
                                         const clm_tensor *seed, const clm_tensor *dpred,
                                         int accumulate);
+
+/* Heteroscedastic regression (Kendall & Gal 2017) with a predicted log-variance s per element:
+ * pred, logvar, target (N, C, H, W); mask (N, 1, H, W) optional as above. loss (1) = mean over
+ * valid elements of e^{-s}|d| + s (CLM_LOSS_L1: Laplace, s = log b, σ = √2·e^{s}) or
+ * ½e^{-s}d² + ½s (CLM_LOSS_L2: Gaussian, s = log σ²), d = pred - target, with s clamped to
+ * [-15, 15] (cl/loss.cl HETERO_S_MIN/MAX; no s-gradient where the clamp holds). count as above.
+ * ws: clm_loss_workspace(N*C*H*W) floats. */
+clm_status clm_hetero_loss_forward(clm_context *ctx, clm_regression_loss kind,
+                                   const clm_tensor *pred, const clm_tensor *logvar,
+                                   const clm_tensor *target, const clm_tensor *mask,
+                                   const clm_tensor *loss, const clm_tensor *count,
+                                   const clm_tensor *ws);
+/* dpred and dlogvar of seed[0] · loss, each written (=) or added (+=) as acc_pred and
+ * acc_logvar say; 0 where masked out. */
+clm_status clm_hetero_loss_backward(clm_context *ctx, clm_regression_loss kind,
+                                    const clm_tensor *pred, const clm_tensor *logvar,
+                                    const clm_tensor *target, const clm_tensor *mask,
+                                    const clm_tensor *count, const clm_tensor *seed,
+                                    const clm_tensor *dpred, int acc_pred,
+                                    const clm_tensor *dlogvar, int acc_logvar);
+
+/* Logit noise for classification (Kendall & Gal 2017), in the analytic form: logits f
+ * (N, K, H, W) carry Gaussian noise of variance e^s, s = logvar (N, 1, H, W) per pixel, and the
+ * expected softmax is approximated as softmax(κ f), κ = (1 + π e^s / 8)^{-1/2} (probit-style,
+ * no sampling); s clamped to [-15, 15]. loss (1) = mean over valid pixels of
+ * -log softmax(κ f)[label]; ignore label and NaN on invalid labels as clm_softmax_xent_forward.
+ * ws: clm_loss_workspace(N*H*W) floats. */
+clm_status clm_logit_noise_xent_forward(clm_context *ctx, const clm_tensor *logits,
+                                        const clm_tensor *logvar, const clm_tensor *labels,
+                                        int ignore, const clm_tensor *loss,
+                                        const clm_tensor *count, const clm_tensor *ws);
+/* dlogits, dlogvar of seed[0] · loss, each written or added by its flag; 0 on ignored pixels. */
+clm_status clm_logit_noise_xent_backward(clm_context *ctx, const clm_tensor *logits,
+                                         const clm_tensor *logvar, const clm_tensor *labels,
+                                         int ignore, const clm_tensor *count,
+                                         const clm_tensor *seed, const clm_tensor *dlogits,
+                                         int acc_logits, const clm_tensor *dlogvar,
+                                         int acc_logvar);
+
+/* Softmax cross-entropy with a learned temperature σ² = e^s, s one device float: Kendall et
+ * al. 2018's exact classification likelihood, loss (1) = mean over valid pixels of
+ * -log softmax(f e^{-s})[label] (s clamped to [-15, 15]); labels, ignore and ws as
+ * clm_softmax_xent_forward. */
+clm_status clm_xent_temperature_forward(clm_context *ctx, const clm_tensor *logits,
+                                        const clm_tensor *s, const clm_tensor *labels, int ignore,
+                                        const clm_tensor *loss, const clm_tensor *count,
+                                        const clm_tensor *ws);
+/* Floats of workspace clm_xent_temperature_backward needs for N*H*W pixels. */
+size_t clm_xent_temperature_workspace(const clm_context *ctx, size_t pixels);
+/* dlogits of seed[0] · loss (written, or added with acc_logits), and its derivative in s
+ * ADDED to ds[0] (a parameter gradient: it accumulates); 0 outside the clamp. */
+clm_status clm_xent_temperature_backward(clm_context *ctx, const clm_tensor *logits,
+                                         const clm_tensor *s, const clm_tensor *labels,
+                                         int ignore, const clm_tensor *count,
+                                         const clm_tensor *seed, const clm_tensor *dlogits,
+                                         int acc_logits, const clm_tensor *ds,
+                                         const clm_tensor *ws);
 
 #endif

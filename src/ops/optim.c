@@ -45,6 +45,7 @@ clm_status clm_optim_state_init(clm_context *ctx, size_t n, clm_optim_state *s) 
   /* zero-filled: moments 0, step 0, no parameter exempt from decay */
   CLM_TRY(clm_buffer_alloc(ctx, 2 * n + 1 + words, &buf));
   s->n = n;
+  s->ctx = ctx;
   s->buffer = buf;
   s->m = clm_tensor_view(buf, 0, 1, 1, 1, (int)n);
   s->v = clm_tensor_view(buf, n, 1, 1, 1, (int)n);
@@ -78,7 +79,7 @@ clm_status clm_optim_state_set_task(clm_optim_state *s, size_t off, size_t count
 
 void clm_optim_state_free(clm_optim_state *s) {
   if (!s) return;
-  clm_buffer_free(s->buffer);
+  clm_buffer_free(s->ctx, s->buffer);
   memset(s, 0, sizeof *s);
 }
 

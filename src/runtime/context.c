@@ -71,6 +71,7 @@ clm_status clm_context_create_with(const clm_context_options *options, clm_conte
   clm_context *ctx = calloc(1, sizeof *ctx);
   if (!ctx) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
   ctx->info = info;
+  pthread_mutex_init(&ctx->mem_lock, NULL);
   clm_status st = CLM_OK;
   CLM_CHECK(st, apply_options(ctx, o), fail);
   cl_platform_id plats[64];
@@ -90,7 +91,6 @@ clm_status clm_context_create_with(const clm_context_options *options, clm_conte
   ctx->oclgrind = strstr(info.platform, "Oclgrind") != NULL;
   ctx->reduce_wg = floor_pow2(info.max_work_group < 256 ? info.max_work_group : 256);
   ctx->launch_wg = ctx->reduce_wg;
-  clm_memory_register(ctx);
   *out = ctx;
   return CLM_OK;
 fail:
@@ -117,7 +117,6 @@ void clm_context_message(const clm_context *ctx, const char *fmt, ...) {
 void clm_context_free(clm_context *ctx) {
   if (!ctx) return;
   if (ctx->queue) clFinish(ctx->queue);
-  clm_memory_unregister(ctx);
   for (int i = 0; i < ctx->nprograms; i++) {
     clm_program_entry *p = &ctx->programs[i];
     for (int k = 0; k < p->nkernels; k++) clReleaseKernel(p->kernels[k].kernel);
@@ -128,6 +127,7 @@ void clm_context_free(clm_context *ctx) {
   free(ctx->programs);
   if (ctx->queue) clReleaseCommandQueue(ctx->queue);
   if (ctx->context) clReleaseContext(ctx->context);
+  pthread_mutex_destroy(&ctx->mem_lock);
   free(ctx);
 }
 

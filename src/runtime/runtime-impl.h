@@ -4,6 +4,7 @@
 #define CLMTL_RUNTIME_IMPL_H
 
 #include <CL/cl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include "clmtl/device.h"
 #include "clmtl/tensor.h"
@@ -86,11 +87,11 @@ struct clm_context {
    * writes and when a freed buffer's address is reused; tensor.c then initialises and uploads
    * in ways it tracks correctly (tensor.c explains). Never set on a real device. */
   int oclgrind;
-  /* Device memory allocated through clm_buffer_alloc (tensor.c): bytes now, the most since
-   * creation or the last clm_context_memory_reset_peak, and the registry link that lets
-   * clm_buffer_free find this context from a buffer. */
+  /* Device memory allocated through clm_buffer_alloc and not yet given to clm_buffer_free
+   * (tensor.c): bytes now and the most since creation or the last
+   * clm_context_memory_reset_peak, both under mem_lock. */
   size_t mem_current, mem_peak;
-  struct clm_context *mem_next;
+  pthread_mutex_t mem_lock;
   /* Floats of col matrix per band of output rows in the GEMM-family convolutions (conv.c);
    * 0 picks the default for the device. Tests set it small to exercise the banding. */
   size_t conv_band_floats;
@@ -104,11 +105,6 @@ struct clm_context {
  * callback; nothing happens without one. ctx may be NULL. */
 void clm_context_message(const clm_context *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-
-/* Adds the context to / removes it from the registry clm_buffer_free looks contexts up in
- * (tensor.c); clm_context_create and clm_context_free call these. */
-void clm_memory_register(clm_context *ctx);
-void clm_memory_unregister(clm_context *ctx);
 
 /* A kernel from cl/<file>.cl built with `options` (may be NULL) on top of the context's base
  * options. Programs and kernels are cached in the context. */

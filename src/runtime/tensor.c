@@ -9,47 +9,32 @@
 #include <string.h>
 #include "runtime/runtime-impl.h"
 
-/* Memory accounting. clm_buffer_free gets no context, so every live context is on a list
- * keyed by its cl_context: a free looks its buffer's CL_MEM_CONTEXT up there and subtracts
- * CL_MEM_SIZE. A buffer freed after its context is gone finds nothing to update. */
-static pthread_mutex_t mem_lock = PTHREAD_MUTEX_INITIALIZER;
-static clm_context *mem_contexts;
-
-void clm_memory_register(clm_context *ctx) {
-  pthread_mutex_lock(&mem_lock);
-  ctx->mem_next = mem_contexts;
-  mem_contexts = ctx;
-  pthread_mutex_unlock(&mem_lock);
-}
-
-void clm_memory_unregister(clm_context *ctx) {
-  pthread_mutex_lock(&mem_lock);
-  for (clm_context **p = &mem_contexts; *p; p = &(*p)->mem_next)
-    if (*p == ctx) {
-      *p = ctx->mem_next;
-      break;
-    }
-  pthread_mutex_unlock(&mem_lock);
-}
-
+/* Memory accounting: every allocation adds its bytes to its context's count and every
+ * clm_buffer_free(ctx, buf) subtracts buf's CL_MEM_SIZE, under the context's own mem_lock. */
 static void memory_add(clm_context *ctx, size_t bytes) {
-  pthread_mutex_lock(&mem_lock);
+  pthread_mutex_lock(&ctx->mem_lock);
   ctx->mem_current += bytes;
   if (ctx->mem_current > ctx->mem_peak) ctx->mem_peak = ctx->mem_current;
-  pthread_mutex_unlock(&mem_lock);
+  pthread_mutex_unlock(&ctx->mem_lock);
+}
+
+static void memory_sub(clm_context *ctx, size_t bytes) {
+  pthread_mutex_lock(&ctx->mem_lock);
+  ctx->mem_current -= bytes <= ctx->mem_current ? bytes : ctx->mem_current;
+  pthread_mutex_unlock(&ctx->mem_lock);
 }
 
 void clm_context_memory(clm_context *ctx, size_t *current, size_t *peak) {
-  pthread_mutex_lock(&mem_lock);
+  pthread_mutex_lock(&ctx->mem_lock);
   if (current) *current = ctx->mem_current;
   if (peak) *peak = ctx->mem_peak;
-  pthread_mutex_unlock(&mem_lock);
+  pthread_mutex_unlock(&ctx->mem_lock);
 }
 
 void clm_context_memory_reset_peak(clm_context *ctx) {
-  pthread_mutex_lock(&mem_lock);
+  pthread_mutex_lock(&ctx->mem_lock);
   ctx->mem_peak = ctx->mem_current;
-  pthread_mutex_unlock(&mem_lock);
+  pthread_mutex_unlock(&ctx->mem_lock);
 }
 
 /* oclgrind 21.10 workarounds (ctx->oclgrind only). Its uninitialised-value tracking counts
@@ -131,20 +116,11 @@ static clm_status copy_mapped(clm_context *ctx, const clm_tensor *t, void *host,
   return CLM_OK;
 }
 
-void clm_buffer_free(clm_mem buf) {
+void clm_buffer_free(clm_context *ctx, clm_mem buf) {
   if (!buf) return;
-  cl_context owner = NULL;
   size_t bytes = 0;
-  if (clGetMemObjectInfo((cl_mem)buf, CL_MEM_CONTEXT, sizeof owner, &owner, NULL) == CL_SUCCESS &&
-      clGetMemObjectInfo((cl_mem)buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) == CL_SUCCESS) {
-    pthread_mutex_lock(&mem_lock);
-    for (clm_context *c = mem_contexts; c; c = c->mem_next)
-      if (c->context == owner) {
-        c->mem_current -= bytes <= c->mem_current ? bytes : c->mem_current;
-        break;
-      }
-    pthread_mutex_unlock(&mem_lock);
-  }
+  if (ctx && clGetMemObjectInfo((cl_mem)buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) == CL_SUCCESS)
+    memory_sub(ctx, bytes);
   clReleaseMemObject((cl_mem)buf);
 }
 
@@ -178,7 +154,7 @@ clm_status clm_tensor_upload(clm_context *ctx, const clm_tensor *t, const float 
     err = clFinish(ctx->queue); /* blocking, like the direct write */
     if (err != CL_SUCCESS) st = clm_cl_error(err, "clFinish", __FILE__, __LINE__);
   }
-  clm_buffer_free(staging);
+  clm_buffer_free(ctx, staging);
   return st;
 }
 

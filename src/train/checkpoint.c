@@ -166,6 +166,36 @@ static clm_status check_values(const char *path, const char *name, const float *
   return CLM_OK;
 }
 
+/* The host staging buffer for all n tensors (one float more, so that an empty list still
+ * allocates); *total is their element count. */
+static clm_status alloc_staging(const char *path, const ck_tensor *t, int n, float **data,
+                                size_t *total) {
+  *total = 0;
+  for (int i = 0; i < n; i++) *total += t[i].numel;
+  *data = malloc((*total + 1) * sizeof **data);
+  if (!*data)
+    CLM_FAIL(CLM_ERR_HOST_MEMORY, "%s: out of host memory for %zu floats", path, *total);
+  return CLM_OK;
+}
+
+/* Copies the n tensors between the device and data (laid out one after another): uploads when
+ * upload is set, otherwise downloads and checks each tensor's values as it arrives. */
+static clm_status transfer(const char *path, clm_context *ctx, const ck_tensor *t, int n,
+                           float *data, int upload) {
+  size_t at = 0;
+  for (int i = 0; i < n; i++) {
+    if (t[i].numel) {
+      clm_status st = upload ? clm_tensor_upload(ctx, &t[i].view, data + at)
+                             : clm_tensor_download(ctx, &t[i].view, data + at);
+      if (st != CLM_OK) return add_context(st, path, t[i].name, upload ? "upload" : "download");
+    }
+    /* a checkpoint that would be refused on load is not written over a good one */
+    if (!upload) CLM_TRY(check_values(path, t[i].name, data + at, t[i].numel));
+    at += t[i].numel;
+  }
+  return CLM_OK;
+}
+
 /* ---- writing ----------------------------------------------------------------------------- */
 
 static int add_number(cJSON *array, double v) {
@@ -315,25 +345,8 @@ clm_status clm_checkpoint_save(const char *path, clm_graph *g, const clm_optim_s
   CLM_CHECK(st, collect_meta(path, info, extra, nextra, meta, &nmeta, hash, step, epoch), done);
 
   size_t total = 0;
-  for (int i = 0; i < n; i++) total += t[i].numel;
-  data = malloc((total + 1) * sizeof *data);
-  if (!data) {
-    st = CLM_ERROR(CLM_ERR_HOST_MEMORY, "%s: out of host memory for %zu floats", path, total);
-    goto done;
-  }
-  size_t at = 0;
-  for (int i = 0; i < n; i++) {
-    if (t[i].numel) {
-      st = clm_tensor_download(clm_graph_context(g), &t[i].view, data + at);
-      if (st != CLM_OK) {
-        st = add_context(st, path, t[i].name, "download");
-        goto done;
-      }
-    }
-    /* a checkpoint that would be refused on load is not written over a good one */
-    CLM_CHECK(st, check_values(path, t[i].name, data + at, t[i].numel), done);
-    at += t[i].numel;
-  }
+  CLM_CHECK(st, alloc_staging(path, t, n, &data, &total), done);
+  CLM_CHECK(st, transfer(path, clm_graph_context(g), t, n, data, 0), done);
   if (!clm_st_host_le()) clm_st_swap32(data, total);
   size_t hlen = 0;
   CLM_CHECK(st, build_header(path, t, n, meta, nmeta, &header, &hlen), done);
@@ -557,12 +570,7 @@ clm_status clm_checkpoint_load(const char *path, clm_graph *g, clm_optim_state *
   CLM_CHECK(st, match_tensors(path, &sf, t, n, opt != NULL, found), done);
 
   size_t total = 0;
-  for (int i = 0; i < n; i++) total += t[i].numel;
-  data = malloc((total + 1) * sizeof *data);
-  if (!data) {
-    st = CLM_ERROR(CLM_ERR_HOST_MEMORY, "%s: out of host memory for %zu floats", path, total);
-    goto done;
-  }
+  CLM_CHECK(st, alloc_staging(path, t, n, &data, &total), done);
   size_t at = 0;
   for (int i = 0; i < n; i++) {
     CLM_CHECK(st, clm_st_read(path, &sf, found[i], data + at), done);
@@ -570,17 +578,7 @@ clm_status clm_checkpoint_load(const char *path, clm_graph *g, clm_optim_state *
     at += t[i].numel;
   }
   /* everything is validated and in host memory: only now is the graph modified */
-  at = 0;
-  for (int i = 0; i < n; i++) {
-    if (t[i].numel) {
-      st = clm_tensor_upload(clm_graph_context(g), &t[i].view, data + at);
-      if (st != CLM_OK) {
-        st = add_context(st, path, t[i].name, "upload");
-        goto done;
-      }
-    }
-    at += t[i].numel;
-  }
+  CLM_CHECK(st, transfer(path, clm_graph_context(g), t, n, data, 1), done);
   clm_graph_params_changed(g); /* an inference graph refolds batch norm at its next forward */
   if (nmeta_out) *nmeta_out = sf.nmeta;
   if (meta_out) { *meta_out = sf.meta; sf.meta = NULL; }

@@ -20,7 +20,7 @@ clm_status clm_metrics_for_graph(clm_graph *g, clm_metrics **out) {
     clm_tensor pred;
     CLM_TRY(clm_graph_tensor(g, l->from[0], &pred));
     mt[i].name = clm_feeds_task_name(l);
-    mt[i].kind = l->type == CLM_LAYER_SOFTMAX_XENT ? CLM_METRICS_SEGMENTATION : CLM_METRICS_REGRESSION;
+    mt[i].kind = clm_layer_type_takes_labels(l->type) ? CLM_METRICS_SEGMENTATION : CLM_METRICS_REGRESSION;
     mt[i].classes = pred.c;
     mt[i].ignore = (float)l->ignore;
     mt[i].channels = pred.c;
@@ -42,8 +42,9 @@ static clm_status read_loss(clm_graph *g, int i, float *value, float *count) {
 }
 
 /* A regression without a mask counts every element, padded rows included. Its padded rows get
- * the prediction itself as target and the graph runs again: they add exactly 0 to the sum, and
- * their elements are taken off the count. */
+ * the prediction itself as target and the graph runs again: they add exactly 0 to the sum (a
+ * heteroscedastic loss: its log-variance term, computed here and subtracted), and their
+ * elements are taken off the count. */
 static clm_status unmasked_padded(clm_graph *g, int i, int real, float *scratch, double *sum, double *cnt) {
   const clm_layer *l = clm_graph_loss_layer(g, i);
   clm_tensor pred, target;
@@ -59,9 +60,21 @@ static clm_status unmasked_padded(clm_graph *g, int i, int real, float *scratch,
   CLM_TRY(clm_graph_forward(g));
   float value, count;
   CLM_TRY(read_loss(g, i, &value, &count));
-  double real_count = (double)count - (double)row * (double)(pred.n - real);
+  double real_count = (double)count - (double)row * (double)(pred.n - real), pad = 0;
+  if (l->type == CLM_LAYER_LAPLACE_NLL || l->type == CLM_LAYER_GAUSSIAN_NLL) {
+    /* a heteroscedastic loss at d = 0 is still s (Laplace) or ½s (Gaussian), s clamped as the
+     * loss clamps it (cl/loss.cl): taken off the sum */
+    clm_tensor s;
+    CLM_TRY(clm_graph_tensor(g, l->from[1], &s));
+    s.off += row * (size_t)real;
+    s.n = pred.n - real;
+    CLM_TRY(clm_tensor_download(clm_graph_context(g), &s, scratch));
+    double coef = l->type == CLM_LAYER_LAPLACE_NLL ? 1.0 : 0.5;
+    for (size_t j = 0; j < row * (size_t)(pred.n - real); j++)
+      pad += coef * fmin(fmax((double)scratch[j], -15.0), 15.0);
+  }
   if (isfinite(value) && real_count > 0) {
-    *sum += (double)value * (double)count;
+    *sum += (double)value * (double)count - pad;
     *cnt += real_count;
   }
   return CLM_OK;
@@ -120,7 +133,7 @@ clm_status clm_evaluate(clm_graph *g, const clm_feeds *feeds, clm_dataset *d, cl
       pred = rows_of(pred, real);
       target = rows_of(target, real);
       mask = rows_of(mask, real);
-      st = l->type == CLM_LAYER_SOFTMAX_XENT
+      st = clm_layer_type_takes_labels(l->type)
                ? clm_metrics_add_classification(m, i, &pred, &target)
                : clm_metrics_add_regression(m, i, &pred, &target, l->mask[0] ? &mask : NULL);
     }

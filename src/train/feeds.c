@@ -92,7 +92,7 @@ static clm_status bind_inputs(clm_graph *g, const clm_target_info *t, int nt, cl
 static clm_status bind_task(clm_graph *g, int i, const clm_target_info *t, int nt, clm_feeds *f) {
   const clm_layer *l = clm_graph_loss_layer(g, i);
   const char *task = clm_feeds_task_name(l);
-  int xent = l->type == CLM_LAYER_SOFTMAX_XENT;
+  int xent = clm_layer_type_takes_labels(l->type);
   clm_tensor pred, target;
   CLM_TRY(clm_graph_tensor(g, l->from[0], &pred));
   CLM_TRY(clm_graph_tensor(g, l->target, &target));

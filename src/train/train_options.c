@@ -74,10 +74,27 @@ char *clm__train_options_json(const clm_train_options *o, const char *model_name
   add_float(j, "clamp-max", o->weighting.clamp_max);
   add_float(j, "alpha", o->weighting.gradnorm_alpha);
   add_float(j, "temperature", o->weighting.dwa_temperature);
+  if (o->weighting.ntasks > 0) {
+    char w[CLM_MTL_MAX_TASKS * 24] = "";
+    for (int i = 0, n = 0; i < o->weighting.ntasks && i < CLM_MTL_MAX_TASKS; i++) {
+      char one[24];
+      snprintf(one, sizeof one, "%.9g", (double)o->weighting.weight[i]);
+      for (int prec = 1; prec < 10; prec++) {
+        snprintf(one, sizeof one, "%.*g", prec, (double)o->weighting.weight[i]);
+        if ((float)strtod(one, NULL) == o->weighting.weight[i]) break;
+      }
+      n += snprintf(w + n, sizeof w - (size_t)n, "%s%s", i ? "," : "", one);
+    }
+    cJSON_AddStringToObject(j, "task-weights", w);
+  } else {
+    cJSON_AddNullToObject(j, "task-weights");
+  }
   add_float(j, "noise-semantic", o->synth.noise_semantic);
   add_float(j, "noise-instance", o->synth.noise_instance);
   add_float(j, "noise-depth", o->synth.noise_depth);
+  add_float(j, "noise-depth-far", o->synth.noise_depth_far);
   add_int(j, "patience", o->patience);
+  add_int(j, "early-stop-patience", o->early_stop_patience);
   add_int(j, "seed", (long long)o->seed);
   if (o->device && *o->device) cJSON_AddStringToObject(j, "device", o->device);
   else cJSON_AddNullToObject(j, "device");

@@ -18,6 +18,7 @@
 #include "clmtl/version.h"
 #include "runtime/runtime-impl.h"
 #include "train/batch.h"
+#include "train/early_stop.h"
 #include "train/train-options-impl.h"
 
 clm_train_options clm_train_defaults(void) {
@@ -73,6 +74,7 @@ typedef struct trainer {
   int since_best;
   clm_dwa dwa_saved;        /* DWA epoch means, mirrored for checkpoints */
   clm_feeds feeds;          /* the graph's inputs bound to the data by name (feeds.h) */
+  clm_early_stop es;        /* per-task early stopping (early_stop.h) */
   const clm_train_callbacks *cb;
 } trainer;
 
@@ -240,6 +242,9 @@ static clm_status setup(trainer *t) {
   mc.dwa_temperature = o->weighting.dwa_temperature;
   mc.cagrad_c = o->weighting.cagrad_c;
   mc.seed = o->seed; /* rlw's draws and pcgrad's orders follow the run's seed */
+  if (o->weighting.ntasks && o->weighting.ntasks != mc.ntasks)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "%d task weights given (--task-weights), the model %s has %d tasks",
+             o->weighting.ntasks, t->model_name, mc.ntasks);
   for (int i = 0; i < mc.ntasks && o->weighting.ntasks == mc.ntasks; i++) {
     mc.init_param[i] = o->weighting.init_param[i];
     mc.weight[i] = o->weighting.weight[i];
@@ -291,14 +296,14 @@ static clm_status setup(trainer *t) {
   free(path);
   if (!o->resume) log_start(t);
   report_notes(t);
-  return CLM_OK;
+  return clm_early_stop_init(&t->es, o->early_stop_patience, t->g, &t->feeds, o->out_dir, o->resume != NULL);
 }
 
 static void teardown(trainer *t) {
   for (int i = 0; i < 2; i++) clm_batch_free(&t->batches[i]);
   if (t->log) fclose(t->log);
   clm_metrics_free(t->metrics);
-  clm_buffer_free(t->acc);
+  clm_buffer_free(t->ctx, t->acc);
   clm_dataset_free(t->train);
   clm_dataset_free(t->val);
   clm_optim_state_free(&t->opt);
@@ -325,10 +330,7 @@ static void shuffle(int *idx, int n, uint64_t seed) {
   for (int i = 0; i < n; i++) idx[i] = i;
   uint64_t s = seed;
   for (int i = n - 1; i > 0; i--) {
-    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
+    uint64_t z = clm_splitmix64(&s);
     int j = (int)(z % (uint64_t)(i + 1)), tmp = idx[i];
     idx[i] = idx[j];
     idx[j] = tmp;
@@ -446,7 +448,7 @@ static clm_status save(trainer *t, const char *name, int epoch, long epoch_step,
                      i + 1 == ls->classes ? "]" : "");
   extra[9].value = ls ? ls->name : "";
   extra[10].value = names;
-  char file[64];
+  char file[160];
   snprintf(file, sizeof file, "%s.safetensors", name);
   char *path = clm_path_join(o->out_dir, file);
   if (!path) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
@@ -600,6 +602,7 @@ static clm_status run(trainer *t, const clm_train_callbacks *cb) {
         /* NaN targets, not images: ReLU and max-pool would squash NaN pixels to numbers */
         clm_batch_poison(cur);
       }
+      if (st == CLM_OK) clm_early_stop_mask(&t->es, cur);
       if (st == CLM_OK) st = clm_batch_upload(cur, t->g);
       if (st == CLM_OK && s + 1 < per_epoch) st = clm_batch_start(next, t->train, idx + (size_t)(s + 1) * o->batch);
       oc.lr = lr_at(o, epoch, step, total);
@@ -670,6 +673,14 @@ static clm_status run(trainer *t, const clm_train_callbacks *cb) {
     if (r.best) { t->best = r.val_aggregate; t->since_best = 0; }
     else t->since_best++;
     r.stop = o->patience > 0 && t->since_best >= o->patience;
+    int improved[CLM_MTL_MAX_TASKS]; /* per task: best-<task>.safetensors */
+    r.stop |= clm_early_stop_epoch(&t->es, &r, t->log, improved);
+    for (int i = 0; i < t->ntasks && st == CLM_OK; i++) {
+      char name[96];
+      snprintf(name, sizeof name, "best-%s", r.task_names[i]);
+      if (improved[i]) st = save(t, name, epoch + 1, 0, NULL);
+    }
+    if (st == CLM_OK) st = clm_early_stop_save(&t->es, o->out_dir);
     if (st == CLM_OK && r.best) st = save(t, "best", epoch + 1, 0, NULL);
     if (st == CLM_OK) st = save(t, "last", epoch + 1, 0, NULL);
     if (st != CLM_OK) break;

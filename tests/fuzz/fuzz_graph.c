@@ -175,10 +175,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       l.pad = byte(&in) < 128 ? -1 : pick(&in, pad_e, 8, 4) - 1;
       l.output_padding = t != CLM_LAYER_DECONV ? 0 : byte(&in) < 240 ? (int)(byte(&in) % 2) * (l.stride > 1) : (int)(byte(&in) % 4);
       l.bn = (int)(byte(&in) & 1);
-      l.act = (clm_act_type)(byte(&in) % 4);
+      l.act = (clm_activation)(byte(&in) % 4);
       l.bias = (int)(byte(&in) % 3) - 1;
       break;
-    case CLM_LAYER_ACTIVATION: l.act = (clm_act_type)(byte(&in) < 250 ? 1 + byte(&in) % 3 : 0); break;
+    case CLM_LAYER_ACTIVATION: l.act = (clm_activation)(byte(&in) < 250 ? 1 + byte(&in) % 3 : 0); break;
     case CLM_LAYER_UNPOOL: { /* mostly the latest maxpool, sometimes any layer */
       const char *idx = earlier(&in, g);
       if (pool >= 0 && byte(&in) < 230) idx = g->layers[pool].name;
@@ -188,13 +188,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     case CLM_LAYER_SOFTMAX_XENT:
     case CLM_LAYER_L1:
     case CLM_LAYER_L2:
+    case CLM_LAYER_LAPLACE_NLL:
+    case CLM_LAYER_GAUSSIAN_NLL:
+    case CLM_LAYER_LOGIT_NOISE_XENT:
       snprintf(l.target, sizeof l.target, "%s", byte(&in) < 200 ? "tgt" : earlier(&in, g));
       if (byte(&in) & 1) snprintf(l.mask, sizeof l.mask, "m%d", i);
       break;
     default: break;
     }
     if (t != CLM_LAYER_INPUT) {
-      int nfrom = t == CLM_LAYER_CONCAT ? 2 + (int)(byte(&in) % 3) : t == CLM_LAYER_ADD ? 2 : 1;
+      int nfrom = t == CLM_LAYER_CONCAT ? 2 + (int)(byte(&in) % 3)
+                  : t == CLM_LAYER_ADD || t == CLM_LAYER_LAPLACE_NLL || t == CLM_LAYER_GAUSSIAN_NLL ||
+                  t == CLM_LAYER_LOGIT_NOISE_XENT ? 2 : 1;
       if (byte(&in) > 252) nfrom = (int)(byte(&in) % 10); /* wrong counts too */
       for (int k = 0; k < nfrom && k < CLM_MAX_INPUTS; k++)
         snprintf(l.from[k], CLM_NAME_MAX, "%s", t == CLM_LAYER_UNPOOL && pool >= 0 && byte(&in) < 200

@@ -1,7 +1,7 @@
 /* Plain-C double-precision reference of the multi-task loss weighting step
- * (include/clmtl/mtl.h), written from the formulas in DESIGN.md. Self-contained: strategy,
+ * (include/clmtl/mtl_device.h), written from the formulas in DESIGN.md. Self-contained: strategy,
  * kind and gating codes are plain ints with the values of clm_mtl_strategy,
- * clm_mtl_task_kind and clm_mtl_gating. Used by tests/test_mtl.c. */
+ * clm_task_kind and clm_mtl_gating. Used by tests/test_mtl.c. */
 #ifndef CLMTL_REF_MTL_H
 #define CLMTL_REF_MTL_H
 
