@@ -77,8 +77,8 @@ static void run_case(clm_context *ctx, const wcase *cs, int m, size_t ws_floats,
     test_check(name, test_rel_error(got, want_dx, nx, 1e-6), tol_of(m));
     free(got);
   }
-  test_tensor_free(&X), test_tensor_free(&W), test_tensor_free(&B), test_tensor_free(&Y);
-  test_tensor_free(&DY), test_tensor_free(&DX), test_tensor_free(&WS);
+  clm_tensor *all[] = {&X, &W, &B, &Y, &DY, &DX, &WS};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) test_tensor_free(ctx, all[i]);
   free(x), free(w), free(b), free(dy), free(want_y), free(want_dx), free(nan);
 }
 
@@ -116,7 +116,8 @@ static void run_accumulate(clm_context *ctx, int m) {
   test_expect(name, clm_deconv2d_backward_data(ctx, V, &p, &DY, &W, &DX, &small, 1),
               CLM_ERR_SHAPE, "workspace");
   free(got);
-  test_tensor_free(&DY), test_tensor_free(&W), test_tensor_free(&DX), test_tensor_free(&WS);
+  clm_tensor *all[] = {&DY, &W, &DX, &WS};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) test_tensor_free(ctx, all[i]);
   free(dy), free(w), free(dx0), free(want);
 }
 
