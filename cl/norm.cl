@@ -101,10 +101,11 @@ static void plane_range(int HWV, int contig, int *first, int *end, int *step) {
 /* One work-group per channel c: two-pass mean and biased variance of x (N, C, H, W) over
  * M = N*HW values. saved[c] = mean, saved[C + c] = 1/sqrt(var + eps); running stats
  * r = (1 - momentum) r + momentum * stat with the unbiased variance var * M / (M - 1).
- * contig: see plane_range. */
+ * raw (synchronised batch norm, the host merges the ranks' moments): saved[c] = mean,
+ * saved[C + c] = Σ (x - mean)², running stats untouched. contig: see plane_range. */
 __kernel void bn_stats(__global const float *x, int xoff, __global float *saved, int soff,
                        __global float *rmean, int rmoff, __global float *rvar, int rvoff, int N,
-                       int C, int HW, float momentum, float eps, int contig) {
+                       int C, int HW, float momentum, float eps, int contig, int raw) {
   __local float tmp[NORM_WG];
   int c = (int)get_group_id(0), lid = (int)get_local_id(0);
   if (c >= C) return; /* whole group leaves together: no barrier is split */
@@ -133,8 +134,11 @@ __kernel void bn_stats(__global const float *x, int xoff, __global float *saved,
       acc += d * d;
     }
   }
-  float var = wg_sum(tmp, acc + hsum(vacc)) / (float)M;
-  if (lid == 0) {
+  float m2 = wg_sum(tmp, acc + hsum(vacc)), var = m2 / (float)M;
+  if (lid == 0 && raw) {
+    saved[soff + c] = mean;
+    saved[soff + C + c] = m2;
+  } else if (lid == 0) {
     saved[soff + c] = mean;
     saved[soff + C + c] = rsqrt(var + eps);
     float unbiased = var * ((float)M / (float)(M - 1));
@@ -179,13 +183,16 @@ __kernel void bn_normalize(__global const float *x, int xoff, __global const flo
  *   dbeta[c] += Σ g,  dgamma[c] += Σ g xhat,
  *   dx = gamma invstd (g - Σg / M - xhat Σ(g xhat) / M)   (= or += with accumulate).
  * dx may alias dy (or y): each element is read and written by the same work-item after the
- * sums. contig: see plane_range. */
+ * sums. contig: see plane_range.
+ * use_global (synchronised batch norm over several ranks): the means in dx are of the whole
+ * global batch, gsum[c] = Σg and gsum[C + c] = Σ g xhat over Mg values (every rank's), while
+ * dgamma, dbeta still take this rank's sums (the ranks' gradients are summed later). */
 __kernel void bn_backward(__global const float *x, int xoff, __global const float *y, int yoff,
                           __global const float *dy, int dyoff, __global const float *gamma,
                           int goff, __global const float *saved, int soff, __global float *dx,
                           int dxoff, __global float *dgamma, int dgoff, __global float *dbeta,
                           int dboff, int N, int C, int HW, int accumulate, int act, float slope,
-                          int contig) {
+                          int contig, __global const float *gsum, int gsoff, float Mg, int use_global) {
   __local float tmp[NORM_WG];
   int c = (int)get_group_id(0), lid = (int)get_local_id(0);
   if (c >= C) return;
@@ -217,6 +224,10 @@ __kernel void bn_backward(__global const float *x, int xoff, __global const floa
     dgamma[dgoff + c] += sdyx;
   }
   float k = gamma[goff + c] * invstd, mdy = sdy / (float)M, mdyx = sdyx / (float)M;
+  if (use_global) {
+    mdy = gsum[gsoff + c] / Mg;
+    mdyx = gsum[gsoff + C + c] / Mg;
+  }
   for (int n = 0; n < N; n++) {
     int p = (n * C + c) * HW;
     __global const float *xp = x + xoff + p, *yp = y + yoff + p, *gp = dy + dyoff + p;
@@ -234,6 +245,45 @@ __kernel void bn_backward(__global const float *x, int xoff, __global const floa
       float r = k * (g - mdy - ((xp[t] - mean) * invstd) * mdyx);
       dp[t] = accumulate ? dp[t] + r : r;
     }
+  }
+}
+
+/* Synchronised batch norm, before bn_backward with use_global: this rank's per-channel sums
+ * out[c] = Σ g and out[C + c] = Σ g xhat (g and xhat as in bn_backward), one work-group per
+ * channel, for the host to sum over the ranks. */
+__kernel void bn_backward_sums(__global const float *x, int xoff, __global const float *y, int yoff,
+                               __global const float *dy, int dyoff, __global const float *saved,
+                               int soff, __global float *out, int ooff, int N, int C, int HW, int act,
+                               float slope, int contig) {
+  __local float tmp[NORM_WG];
+  int c = (int)get_group_id(0), lid = (int)get_local_id(0);
+  if (c >= C) return;
+  int HWV = HW / NORM_VEC, first, end, step;
+  plane_range(HWV, contig, &first, &end, &step);
+  float mean = saved[soff + c], invstd = saved[soff + C + c];
+  float sdy = 0.0f, sdyx = 0.0f;
+  vec vdy = (vec)(0.0f), vdyx = (vec)(0.0f);
+  for (int n = 0; n < N; n++) {
+    int p = (n * C + c) * HW;
+    __global const float *xp = x + xoff + p, *yp = y + yoff + p, *gp = dy + dyoff + p;
+    for (int v = first; v < end; v += step) {
+      vec g = vload_vec(v, gp);
+      if (act != ACT_NONE) g = act_grad_vec(vload_vec(v, yp), g, act, slope);
+      vdy += g;
+      vdyx += g * ((vload_vec(v, xp) - mean) * invstd);
+    }
+    for (int t = HWV * NORM_VEC + lid; t < HW; t += NORM_WG) {
+      float g = gp[t];
+      if (act != ACT_NONE) g = act_grad(yp[t], g, act, slope);
+      sdy += g;
+      sdyx += g * ((xp[t] - mean) * invstd);
+    }
+  }
+  sdy = wg_sum(tmp, sdy + hsum(vdy));
+  sdyx = wg_sum(tmp, sdyx + hsum(vdyx));
+  if (lid == 0) {
+    out[ooff + c] = sdy;
+    out[ooff + C + c] = sdyx;
   }
 }
 

@@ -65,6 +65,14 @@ install(FILES ${PROJECT_BINARY_DIR}/clmtlConfig.cmake ${PROJECT_BINARY_DIR}/clmt
 # pkg-config: prefix relative to the .pc file, so that an install into any prefix works
 file(RELATIVE_PATH CLMTL_PC_TO_PREFIX ${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig ${CMAKE_INSTALL_PREFIX})
 string(REGEX REPLACE "/$" "" CLMTL_PC_TO_PREFIX "${CLMTL_PC_TO_PREFIX}")
+# with MPI (CLMTL_MPI), the static library also needs MPI's libraries
+set(CLMTL_PC_MPI_LIBS "")
+if(CLMTL_MPI)
+  foreach(lib ${MPI_C_LIBRARIES})
+    string(APPEND CLMTL_PC_MPI_LIBS " ${lib}")
+  endforeach()
+  string(STRIP "${CLMTL_PC_MPI_LIBS}" CLMTL_PC_MPI_LIBS)
+endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/clmtl.pc.in ${PROJECT_BINARY_DIR}/clmtl.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/clmtl.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)
 

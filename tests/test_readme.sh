@@ -6,8 +6,9 @@
 # edits. Left out: `bash tools/setup.sh` and `bash .ci/run` (they install packages and build
 # or test everything: far beyond a test's time). Changed: a `clmtl train` line gets small
 # counts and one epoch appended (later options win) and --overwrite unless it resumes, so that
-# it takes seconds and may rerun into runs/default; `python3 tools/...` lines are skipped when
-# matplotlib is missing.
+# it takes seconds and may rerun into runs/default; a `clmtl compare` line gets --check (the
+# study read and every run's options checked: a study trains for minutes); `python3 tools/...`
+# lines are skipped when matplotlib is missing.
 set -u
 clmtl="$1"
 src="$2"
@@ -15,7 +16,7 @@ src="$2"
 repo="$dir/repo"
 mkdir -p "$repo/build"
 ln -s "$(cd "$(dirname "$clmtl")" && pwd)/$(basename "$clmtl")" "$repo/build/clmtl"
-for d in models tools cl docs; do [ -e "$src/$d" ] && ln -s "$src/$d" "$repo/$d"; done
+for d in models tools cl docs studies; do [ -e "$src/$d" ] && ln -s "$src/$d" "$repo/$d"; done
 quick="--train-count 8 --val-count 4 --batch 2 --epochs 1"
 (cd "$repo" && ./build/clmtl train --model models/default.cfg $quick --out runs/default > "$dir/train.log" 2>&1)
 check "a quick run of the default model in runs/default" $?
@@ -34,6 +35,8 @@ while IFS= read -r line; do
   case "$line" in
   *"clmtl train"*)
     case "$line" in *--resume*) ;; *) cmd="${line%%#*} $quick --overwrite" ;; esac ;;
+  *"clmtl compare"*) # a study is minutes of training: its file and every run's options only
+    cmd="${line%%#*} --check" ;;
   *"python3 tools/"*)
     if [ $has_plot -eq 0 ]; then echo "[SKIP] $line (python3-matplotlib is missing)"; continue; fi ;;
   esac

@@ -106,6 +106,7 @@ int cmd_infer(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_bench_ranks(int argc, char **argv); /* bench --ranks: cmd_bench_ranks.c */
 int cmd_compare(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 

@@ -469,6 +469,7 @@ done:
 
 static const char *usage_text =
     "usage: clmtl bench [MODEL.cfg] [options]   (default models/default.cfg)\n"
+    "       mpirun -np N clmtl bench --ranks [MODEL.cfg] ...   data-parallel scaling (--ranks --help)\n"
     "  --size HxW          input resolution (128x256)\n"
     "  --batch N           batch size (8)\n"
     "  --steps N           timed train steps, profiled steps and (at least 3) forwards (3)\n"
@@ -571,6 +572,7 @@ static void host_info(bench_run *r) {
 
 int cmd_bench(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "merge")) return bench_merge(argc - 1, argv + 1);
+  if (argc > 1 && !strcmp(argv[1], "--ranks")) return cmd_bench_ranks(argc - 1, argv + 1);
   bench_opts o = {.model = "models/default.cfg", .batch = 8, .height = 128, .width = 256,
                   .steps = 3, .warmup = 0};
   int rc = parse_args(argc, argv, &o);

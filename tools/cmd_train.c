@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "cli.h"
+#include "clmtl/dist.h"
 #include "clmtl/train.h"
 
 static const char *usage_text =
@@ -57,6 +58,14 @@ static const char *usage_text =
     "  --max-bad-steps N       stop after N steps in a row with a NaN/Inf loss (default 20)\n"
     "  --inject-nan-from STEP  testing aid: NaN targets from this step on\n"
     "  --dry-run               check the options and stop (exit 0) without training\n"
+    "Several devices or machines (built with MPI): mpirun -np N clmtl train ... trains one model\n"
+    "over N ranks; --batch is the global batch (a multiple of N); rank 0 writes the run.\n"
+    "  --device D1,D2,...      the device of each local rank (local rank i takes entry i mod\n"
+    "                          count); a spec several devices match (gpu) gives each local rank\n"
+    "                          its own one\n"
+    "  --sync-bn               batch-norm statistics over every rank's batch (default: per rank)\n"
+    "  --check-replicas        compare every rank's parameters with rank 0's after each step\n"
+    "  --inject-drift-at STEP  testing aid: move the last rank's first parameter at STEP\n"
     "Ctrl-C (or SIGTERM) stops after the current step, writes DIR/last.safetensors and prints\n"
     "the command that resumes; a second Ctrl-C ends at once. Exit status: 0 done, 1 error,\n"
     "2 usage, 130/143 stopped by SIGINT/SIGTERM.\n";
@@ -333,6 +342,9 @@ static int set_option(clm_train_options *o, const char *a, const char *val, int 
   else if (!strcmp(a, "--log-every")) { rc = parse_long(a, val, 1, 1000000, &v); o->log_every = (int)v; }
   else if (!strcmp(a, "--max-bad-steps")) { rc = parse_long(a, val, 0, 1000000, &v); o->max_bad_steps = (int)v; }
   else if (!strcmp(a, "--inject-nan-from")) { rc = parse_long(a, val, 0, 0x7fffffffL, &v); o->inject_nan_from = v; }
+  else if (!strcmp(a, "--inject-drift-at")) { rc = parse_long(a, val, 0, 0x7fffffffL, &v); o->inject_drift_at = v; }
+  else if (!strcmp(a, "--check-replicas")) { o->check_replicas = 1; *takes = 0; }
+  else if (!strcmp(a, "--sync-bn")) { o->sync_bn = 1; *takes = 0; }
   else if (!strcmp(a, "--step-epochs")) { rc = parse_long(a, val, 1, 100000, &v); o->step_epochs = (int)v; }
   else if (!strcmp(a, "--seed")) { rc = parse_long(a, val, 0, 0x7fffffffL, &v); o->seed = (uint64_t)v; o->synth.seed = (uint64_t)v; }
   else if (!strcmp(a, "--optimizer")) {
@@ -376,11 +388,20 @@ static int set_option(clm_train_options *o, const char *a, const char *val, int 
   return rc;
 }
 
+/* Over several ranks (mpirun), messages start with "rank R of N on HOST: ". */
+static const char *who(const clm_dist *d) {
+  static char buf[320];
+  if (clm_dist_size(d) <= 1) return "";
+  clm_dist_describe(d, buf, sizeof buf);
+  strcat(buf, ": ");
+  return buf;
+}
+
 /* The command line to parse into *argv_out (argc_out entries): with --resume DIR (into
  * *resume_out), the options the run recorded first, the user's after them from index
  * *first_user. *help when the user asked for it. Nonzero (printed) on failure. The strings stay valid to the end. */
 static int merged_argv(int argc_user, char **argv_user, int *argc_out, char ***argv_out,
-                       int *first_user, int *help, const char **resume_out) {
+                       int *first_user, int *help, const char **resume_out, const clm_dist *o_dist) {
   const char *resume = NULL;
   *help = 0;
   for (int i = 1; i < argc_user; i++) {
@@ -393,7 +414,7 @@ static int merged_argv(int argc_user, char **argv_user, int *argc_out, char ***a
   static clm_checkpoint_meta *stored; /* argv points into it until the end */
   int nstored = 0, have_data = 0;
   if (resume && clm_train_stored_options(resume, &stored, &nstored) != CLM_OK) {
-    fprintf(stderr, "clmtl train: --resume %s: %s\n", resume, cli_error());
+    fprintf(stderr, "clmtl train: %s--resume %s: %s\n", who(o_dist), resume, cli_error());
     return 1;
   }
   for (int i = 0; i < nstored; i++) have_data |= !strcmp(stored[i].key, "data") && strcmp(stored[i].value, "null");
@@ -425,6 +446,8 @@ static int merged_argv(int argc_user, char **argv_user, int *argc_out, char ***a
  * error, a removed empty run directory (run_dir: the one claimed, "" if none), the resume
  * command after a signal. The command's exit status. */
 static int run_and_report(clm_train_options *o, const char *run_dir) {
+  clm_dist *dist = o->dist;
+  int rank = clm_dist_rank(dist);
   clm_context_options co = cli_context_options_from_env();
   o->context = &co;
   o->device = cli_device(o->device);
@@ -433,26 +456,32 @@ static int run_and_report(clm_train_options *o, const char *run_dir) {
   memset(&d, 0, sizeof d);
   d.tty = isatty(STDOUT_FILENO);
   clm_train_callbacks cb = {on_start, on_progress, on_epoch, &d, on_note};
-  printf("clmtl train: run directory %s\n", o->out_dir);
-  fflush(stdout);
+  if (rank == 0) { /* rank 0 alone prints */
+    printf("clmtl train: run directory %s\n", o->out_dir);
+    if (clm_dist_size(dist) > 1) printf("clmtl train: %d ranks, global batch %d (%d per rank)\n",
+                                        clm_dist_size(dist), o->batch, o->batch / clm_dist_size(dist));
+    fflush(stdout);
+  }
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   cli_stop_graceful = 1;
-  clm_status st = clm_train_run(o, &cb);
+  clm_status st = clm_train_run(o, rank == 0 ? &cb : NULL);
   cli_stop_graceful = 0;
   clock_gettime(CLOCK_MONOTONIC, &t1);
   double seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
   if (d.drawn) printf("\n");
   int sig = cli_stop_signal;
-  if (st != CLM_OK && !(sig && st == CLM_ERR_INTERRUPTED)) fprintf(stderr, "clmtl train: %s\n", cli_error());
-  if (st == CLM_OK) summary(&d, o->out_dir, seconds);
-  if (st != CLM_OK && run_dir[0] && !clm_train_dir_has_run(run_dir, NULL)) {
+  if (st != CLM_OK && !(sig && st == CLM_ERR_INTERRUPTED))
+    fprintf(stderr, "clmtl train: %s%s\n", who(dist), cli_error());
+  if (st == CLM_OK && rank == 0) summary(&d, o->out_dir, seconds);
+  if (st != CLM_OK && rank == 0 && run_dir[0] && !clm_train_dir_has_run(run_dir, NULL)) {
     /* a run that failed before writing anything leaves no runs/<model>-N behind */
     char *lock = clm_path_join(run_dir, ".lock");
     if (lock) unlink(lock);
     free(lock);
     rmdir(run_dir);
   }
+  if (sig && rank != 0) return st == CLM_OK ? 0 : 128 + sig;
   if (sig) {
     char *last = clm_path_join(o->out_dir, "last.safetensors");
     if (st == CLM_ERR_INTERRUPTED) printf("clmtl train: stopped by %s; %s\n", sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", cli_error());
@@ -489,14 +518,15 @@ static int parse_task_weights(const char *list, clm_mtl_config *w) {
   return 0;
 }
 
-int cmd_train(int argc_user, char **argv_user) {
+static int train_main(int argc_user, char **argv_user, clm_dist *dist) {
   clm_train_options o = clm_train_defaults();
+  o.dist = dist;
   train_flags f = {0};
   int model_given = 0;
   int argc = 0, first_user = 0, help = 0;
   char **argv = NULL;
   const char *resume = NULL;
-  if (merged_argv(argc_user, argv_user, &argc, &argv, &first_user, &help, &resume)) return 1;
+  if (merged_argv(argc_user, argv_user, &argc, &argv, &first_user, &help, &resume, dist)) return 1;
   if (help) {
     fputs(usage_text, stdout);
     return 0;
@@ -524,9 +554,32 @@ int cmd_train(int argc_user, char **argv_user) {
   if (f.task_weights && parse_task_weights(f.task_weights, &o.weighting)) return 2;
   if (f.dry_run) return 0;
   static char run_dir[1200];
-  if (!o.resume && !f.out_given) {
-    if (claim_run_dir(o.model_path, run_dir, sizeof run_dir)) return 1;
+  if (!o.resume && !f.out_given) { /* rank 0 claims it, the others learn its name */
+    if (clm_dist_rank(dist) == 0 && claim_run_dir(o.model_path, run_dir, sizeof run_dir)) return 1;
+    if (clm_dist_broadcast(dist, run_dir, sizeof run_dir, 0) != CLM_OK) {
+      fprintf(stderr, "clmtl train: %s%s\n", who(dist), cli_error());
+      return 1;
+    }
     o.out_dir = run_dir;
   }
   return run_and_report(&o, run_dir);
+}
+
+int cmd_train(int argc, char **argv) {
+  clm_dist *dist = NULL;
+  if (clm_dist_init(&dist) != CLM_OK) {
+    fprintf(stderr, "clmtl train: %s\n", cli_error());
+    return 1;
+  }
+  int rc = train_main(argc, argv, dist);
+  /* a failure on one rank (its device, its memory, its files) ends every rank at once, rather
+   * than leaving them waiting in the next collective; usage errors and stops on request are
+   * the same on every rank, which then finish together */
+  if (rc == 1 && clm_dist_size(dist) > 1) {
+    fflush(stdout);
+    fflush(stderr);
+    clm_dist_abort(dist, 1);
+  }
+  clm_dist_free(dist);
+  return rc;
 }

@@ -23,6 +23,7 @@
 #include "clmtl/tune.h"
 #include "clmtl/bench.h"
 #include "clmtl/feeds.h"
+#include "clmtl/dist.h"
 #include "clmtl/model.h"
 #include "clmtl/util.h"
 #include "clmtl/bindings.h"

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "clmtl/tensor.h"
+#include "clmtl/dist.h"
 #include "clmtl/export.h"
 
 #ifdef __cplusplus
@@ -77,6 +78,10 @@ CLMTL_API void clm_metrics_free(clm_metrics *m);
 
 /* Zeroes every task's sums, for the next validation pass. */
 CLMTL_API clm_status clm_metrics_reset(clm_metrics *m);
+/* Data parallelism (dist.h): every task's totals (confusion counts; regression sums and
+ * counts) summed over d's ranks, so that the results are the whole split's. Once, after the
+ * last clm_metrics_add_*; nothing on one rank. */
+CLMTL_API clm_status clm_metrics_allreduce(clm_metrics *m, clm_dist *d);
 
 /* Adds one batch to a segmentation / classification task: logits (N, K, H, W), labels
  * (N, 1, H, W) of float class ids. Argmax per pixel (ties and NaN: the lowest index among

@@ -12,6 +12,7 @@
 #include "clmtl/mtl_strategy.h"
 #include "clmtl/optim.h"
 #include "clmtl/tensor.h"
+#include "clmtl/dist.h"
 #include "clmtl/export.h"
 
 #ifdef __cplusplus
@@ -62,6 +63,13 @@ CLMTL_API clm_status clm_mtl_train_step(clm_mtl *m, const clm_optim_config *opt,
  * clm_mtl_train_step sets that range too, so they never decay even without this call);
  * convolution weights decay; biases and batch-norm γ, β decay unless decay_bias_norm is 0. */
 CLMTL_API clm_status clm_mtl_optim_setup(clm_mtl *m, clm_optim_state *s, int decay_bias_norm);
+
+/* Data-parallel training (dist.h): the training step reduces the losses and valid counts over
+ * d's ranks after the forward (so every strategy weighs the global batch's losses), GradNorm's
+ * per-task gradient norms at the shared layer, and the gradient after the backward; every rank
+ * then takes the same optimizer step. NULL or one rank: a single device. The gradient methods
+ * (pcgrad ... aligned-mtl) are refused over several ranks. */
+CLMTL_API clm_status clm_mtl_set_dist(clm_mtl *m, clm_dist *d);
 
 /* Call once at the end of each epoch with the K epoch-mean raw losses: dwa sets the weights
  * of the next epoch from them; the other strategies ignore it. */

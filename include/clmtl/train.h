@@ -62,6 +62,20 @@ typedef struct clm_train_options {
                                 targets are NaN; -1 (default) off */
   int early_stop_patience;   /* per task: epochs without a better validation metric of that
                                 task before it leaves training (src/train/early_stop.h); 0 off */
+  /* data parallelism (dist.h): NULL or one rank trains on one device. Over R ranks, `batch` is
+   * the global batch (a multiple of R): rank r takes samples [r·batch/R, (r+1)·batch/R) of each
+   * step's slice of the one shuffled order, so a run samples exactly as a single-device run
+   * with the same seed. Losses, valid counts and gradients are summed over the ranks each step;
+   * batch-norm statistics are per rank (unless sync_bn) and their running averages are averaged
+   * over the ranks before validation and checkpoints; validation is sharded and its sums reduced. Rank 0
+   * alone writes the run directory (log, checkpoints); the others read --resume's checkpoint. */
+  clm_dist *dist;
+  int sync_bn;               /* batch-norm statistics over every rank's batch (as one device
+                                with the global batch) instead of per rank */
+  int check_replicas;        /* after every step, compare every rank's parameters with rank
+                                0's (hash): a difference stops the run naming step and rank */
+  long inject_drift_at;      /* testing aid: at this step the last rank's first parameter
+                                moves by 1e-3 (so check_replicas must fail); -1 (default) off */
 } clm_train_options;
 
 /* Defaults: default model, synthetic data 64x128, batch 8, 6 epochs of 480 + 64 samples, Adam
@@ -132,6 +146,11 @@ CLMTL_API clm_status clm_metrics_for_graph(clm_graph *g, clm_metrics **out);
 struct clm_feeds;
 CLMTL_API clm_status clm_evaluate(clm_graph *g, const struct clm_feeds *feeds, clm_dataset *d, clm_metrics *m,
                         double *losses);
+/* The same over the ranks of dist (dist.h): rank r runs its contiguous share of the split
+ * (samples [n·r/R, n·(r+1)/R)), and the loss sums, valid counts and metric totals are summed
+ * over the ranks; every rank gets the whole split's result. NULL: clm_evaluate. */
+CLMTL_API clm_status clm_evaluate_dist(clm_graph *g, const struct clm_feeds *feeds, clm_dataset *d,
+                             clm_metrics *m, double *losses, clm_dist *dist);
 
 #ifdef __cplusplus
 }

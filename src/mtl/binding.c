@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "clmtl/mtl.h"
+#include "dist/reduce.h"
 #include "gradmethods-impl.h"
 
 struct clm_mtl {
@@ -25,6 +26,8 @@ struct clm_mtl {
   clm_dwa dwa;
   /* gradient methods (gradmethods.c) */
   clm_gm *gm;
+  /* data parallelism (src/dist/reduce.h): NULL or one rank for a single device */
+  clm_dist *dist;
 };
 
 static clm_status gradnorm_setup(clm_mtl *m) {
@@ -134,6 +137,7 @@ static clm_status gradnorm_norms(clm_mtl *m) {
     CLM_TRY(clm_launch_1d(clm_graph_context(g), "train", "seed_onehot", (size_t)m->cfg.ntasks, "tiii", &sc.seed,
                           sc.stride, m->cfg.ntasks, i));
     CLM_TRY(clm_graph_backward_to_node(g, 1u << i, m->shared));
+    CLM_TRY(clm_dist_allreduce_tensor(m->dist, clm_graph_context(g), &m->shared_grad)); /* G_i of the global batch */
     CLM_TRY(clm_gradnorm_norm(clm_graph_context(g), &m->shared_grad, &m->norms, i, &m->ws));
   }
   return clm_gradnorm_record_initial(clm_graph_context(g), &m->cfg, &sc, &m->l0, m->steps > 0);
@@ -183,6 +187,7 @@ clm_status clm_mtl_train_step(clm_mtl *m, const clm_optim_config *opt, clm_optim
     CLM_TRY(clm_tensor_upload(clm_graph_context(g), &task_params, w));
   }
   CLM_TRY(clm_graph_forward(g));
+  CLM_TRY(clm_dist_reduce_losses(m->dist, g)); /* the weighting sees the global batch's losses */
   if (gradnorm) CLM_TRY(gradnorm_norms(m));
   if (m->gm) { /* the gradient methods assemble the gradient from per-task passes */
     int bad = 0;
@@ -198,6 +203,7 @@ clm_status clm_mtl_train_step(clm_mtl *m, const clm_optim_config *opt, clm_optim
     CLM_TRY(clm_graph_zero_grad(g));
     CLM_TRY(clm_mtl_weigh(m));
     CLM_TRY(clm_graph_backward(g));
+    CLM_TRY(clm_dist_reduce_gradients(m->dist, g)); /* every rank: the global-batch gradient */
   }
   if (gradnorm) {
     clm_mtl_scalars sc = clm_mtl_scalars_graph(g);
@@ -207,6 +213,15 @@ clm_status clm_mtl_train_step(clm_mtl *m, const clm_optim_config *opt, clm_optim
   CLM_TRY(clm_optim_step(clm_graph_context(g), opt, &params, &grads, state, &m->total));
   if (gradnorm) CLM_TRY(clm_gradnorm_renormalize(clm_graph_context(g), &task_params));
   m->steps++;
+  return CLM_OK;
+}
+
+clm_status clm_mtl_set_dist(clm_mtl *m, clm_dist *d) {
+  if (clm_dist_size(d) > 1 && m->gm)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "--weighting %s combines per-task gradients, which is not yet "
+             "supported over several ranks (%d); use it on one rank", clm_mtl_strategy_name(m->cfg.strategy),
+             clm_dist_size(d));
+  m->dist = d;
   return CLM_OK;
 }
 

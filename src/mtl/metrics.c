@@ -116,6 +116,36 @@ static void clear_host(metrics_task *t) {
   t->elements = t->zeros = t->pixels = 0;
 }
 
+clm_status clm_metrics_allreduce(clm_metrics *m, clm_dist *d) {
+  if (clm_dist_size(d) <= 1) return CLM_OK;
+  for (int i = 0; i < m->ntasks; i++) {
+    metrics_task *t = &m->tasks[i];
+    if (is_class_kind(t->t.kind)) {
+      CLM_TRY(fold_counts(m, t));
+      int64_t *c = malloc((size_t)t->ncounts * sizeof *c);
+      if (!c) CLM_FAIL(CLM_ERR_HOST_MEMORY, "metrics: %d counts", t->ncounts);
+      for (int j = 0; j < t->ncounts; j++) c[j] = (int64_t)t->host_counts[j];
+      clm_status st = clm_dist_allreduce_int64(d, c, (size_t)t->ncounts);
+      for (int j = 0; j < t->ncounts && st == CLM_OK; j++) t->host_counts[j] = (uint64_t)c[j];
+      free(c);
+      CLM_TRY(st);
+    } else {
+      CLM_TRY(fold_slots(m, t));
+      double sums[3] = {t->sum_abs, t->sum_sq, t->sum_rel};
+      int64_t counts[3] = {(int64_t)t->elements, (int64_t)t->zeros, (int64_t)t->pixels};
+      CLM_TRY(clm_dist_allreduce_double(d, sums, 3));
+      CLM_TRY(clm_dist_allreduce_int64(d, counts, 3));
+      t->sum_abs = sums[0];
+      t->sum_sq = sums[1];
+      t->sum_rel = sums[2];
+      t->elements = (uint64_t)counts[0];
+      t->zeros = (uint64_t)counts[1];
+      t->pixels = (uint64_t)counts[2];
+    }
+  }
+  return CLM_OK;
+}
+
 clm_status clm_metrics_create(clm_context *ctx, const clm_metrics_task *tasks, int ntasks,
                               clm_metrics **out) {
   if (!out) CLM_FAIL(CLM_ERR_INVALID_ARG, "metrics: no output handle");

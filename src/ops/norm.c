@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include "ops/ops.h"
 
 #define SHAPE_FMT "(%d, %d, %d, %d)"
@@ -78,6 +79,80 @@ static clm_status normalize(clm_context *ctx, const clm_tensor *x, const clm_ten
   return clm_kernel_launch(ctx, k, 1, &global, NULL);
 }
 
+/* Synchronised batch norm, forward: each rank's per-channel mean and Σ(x - mean)² (bn_stats
+ * raw) merged over the ranks in double (Chan et al.: M2 = Σ M2_r + M_r mean_r² - M mean²), the
+ * whole batch's mean and 1/sqrt(var + eps) written back to saved, and the running statistics
+ * updated from them as bn_stats would on one device with the whole batch. */
+static clm_status sync_stats(clm_context *ctx, const clm_tensor *saved, const clm_tensor *rmean,
+                             const clm_tensor *rvar, int C, double M, float momentum, float eps) {
+  size_t n = (size_t)C;
+  float *h = malloc(5 * n * sizeof *h);
+  double *sum = malloc((2 * n + 1) * sizeof *sum);
+  clm_status st = h && sum ? CLM_OK : CLM_ERROR(CLM_ERR_HOST_MEMORY, "batch norm: %d channels", C);
+  float *sv = h, *rm = h + 2 * n, *rv = h + 3 * n;
+  if (st == CLM_OK) st = clm_tensor_download(ctx, saved, sv);
+  if (st == CLM_OK) st = clm_tensor_download(ctx, rmean, rm);
+  if (st == CLM_OK) st = clm_tensor_download(ctx, rvar, rv);
+  if (st == CLM_OK) {
+    for (size_t c = 0; c < n; c++) {
+      sum[c] = M * sv[c];
+      sum[n + c] = (double)sv[n + c] + M * (double)sv[c] * sv[c];
+    }
+    sum[2 * n] = M;
+    st = ctx->bn_allreduce(ctx->bn_allreduce_user, sum, 2 * n + 1);
+  }
+  if (st == CLM_OK) {
+    double Mg = sum[2 * n];
+    for (size_t c = 0; c < n; c++) {
+      double mean = sum[c] / Mg, m2 = sum[n + c] - Mg * mean * mean;
+      if (m2 < 0) m2 = 0;
+      sv[c] = (float)mean;
+      sv[n + c] = (float)(1.0 / sqrt(m2 / Mg + eps));
+      rm[c] = (float)((1.0 - momentum) * rm[c] + momentum * mean);
+      rv[c] = (float)((1.0 - momentum) * rv[c] + momentum * (m2 / (Mg - 1)));
+    }
+    st = clm_tensor_upload(ctx, saved, sv);
+  }
+  if (st == CLM_OK) st = clm_tensor_upload(ctx, rmean, rm);
+  if (st == CLM_OK) st = clm_tensor_upload(ctx, rvar, rv);
+  free(h);
+  free(sum);
+  return st;
+}
+
+/* Synchronised batch norm, backward: this rank's Σg and Σ g xhat per channel
+ * (bn_backward_sums), summed over the ranks into `gsum` (2C floats on the device), and *Mg the
+ * ranks' values per channel together. */
+static clm_status sync_grad_sums(clm_context *ctx, const clm_tensor *x, const clm_tensor *y,
+                                 const clm_tensor *dy, const clm_tensor *saved, clm_activation act,
+                                 float slope, const clm_tensor *gsum, float *Mg) {
+  int C = x->c;
+  size_t n = (size_t)C;
+  cl_kernel k;
+  size_t wg;
+  CLM_TRY(norm_kernel(ctx, "bn_backward_sums", &k, &wg));
+  CLM_TRY(clm_kernel_args(k, "tttttiiiifi", x, y, dy, saved, gsum, x->n, C, x->h * x->w, (int)act,
+                          (double)slope, contig(ctx)));
+  CLM_TRY(launch_per_channel(ctx, k, wg, C));
+  float *h = malloc(2 * n * sizeof *h);
+  double *sum = malloc((2 * n + 1) * sizeof *sum);
+  clm_status st = h && sum ? CLM_OK : CLM_ERROR(CLM_ERR_HOST_MEMORY, "batch norm: %d channels", C);
+  if (st == CLM_OK) st = clm_tensor_download(ctx, gsum, h);
+  if (st == CLM_OK) {
+    for (size_t i = 0; i < 2 * n; i++) sum[i] = h[i];
+    sum[2 * n] = (double)x->n * x->h * x->w;
+    st = ctx->bn_allreduce(ctx->bn_allreduce_user, sum, 2 * n + 1);
+  }
+  if (st == CLM_OK) {
+    for (size_t i = 0; i < 2 * n; i++) h[i] = (float)sum[i];
+    *Mg = (float)sum[2 * n];
+    st = clm_tensor_upload(ctx, gsum, h);
+  }
+  free(h);
+  free(sum);
+  return st;
+}
+
 clm_status clm_batchnorm_act_forward_train(clm_context *ctx, clm_activation act, float slope,
                                            const clm_tensor *x, const clm_tensor *gamma,
                                            const clm_tensor *beta, const clm_tensor *y,
@@ -103,10 +178,12 @@ clm_status clm_batchnorm_act_forward_train(clm_context *ctx, clm_activation act,
              eps, momentum);
   cl_kernel k;
   size_t wg;
+  int sync = ctx->bn_allreduce != NULL;
   CLM_TRY(norm_kernel(ctx, "bn_stats", &k, &wg));
-  CLM_TRY(clm_kernel_args(k, "ttttiiiffi", x, saved, running_mean, running_var, x->n, C, HW,
-                          (double)momentum, (double)eps, contig(ctx)));
+  CLM_TRY(clm_kernel_args(k, "ttttiiiffii", x, saved, running_mean, running_var, x->n, C, HW,
+                          (double)momentum, (double)eps, contig(ctx), sync));
   CLM_TRY(launch_per_channel(ctx, k, wg, C));
+  if (sync) CLM_TRY(sync_stats(ctx, saved, running_mean, running_var, C, (double)x->n * HW, momentum, eps));
   clm_tensor mean = clm_tensor_view(saved->buf, saved->off, 1, C, 1, 1);
   clm_tensor invstd = clm_tensor_view(saved->buf, saved->off + (size_t)C, 1, C, 1, 1);
   return normalize(ctx, x, &mean, &invstd, gamma, beta, y, 0, eps, act, slope);
@@ -169,11 +246,31 @@ clm_status clm_batchnorm_act_backward(clm_context *ctx, clm_activation act, floa
   CLM_TRY(per_channel(op, "dbeta", dbeta, C));
   cl_kernel k;
   size_t wg;
-  CLM_TRY(norm_kernel(ctx, "bn_backward", &k, &wg));
-  CLM_TRY(clm_kernel_args(k, "ttttttttiiiiifi", x, y, dy, gamma, saved, dx, dgamma, dbeta, x->n,
-                          C, x->h * x->w, accumulate ? 1 : 0, (int)act, (double)slope,
-                          contig(ctx)));
-  return launch_per_channel(ctx, k, wg, C);
+  int sync = ctx->bn_allreduce != NULL;
+  float Mg = 0.0f;
+  clm_mem gbuf = NULL;
+  clm_tensor gsum = *saved; /* not read without sync */
+  if (sync) {
+    CLM_TRY(clm_buffer_alloc(ctx, 2 * (size_t)C, &gbuf));
+    gsum = clm_tensor_view(gbuf, 0, 1, 2 * C, 1, 1);
+    clm_status st = sync_grad_sums(ctx, x, y, dy, saved, act, slope, &gsum, &Mg);
+    if (st != CLM_OK) {
+      clm_buffer_free(ctx, gbuf);
+      return st;
+    }
+  }
+  clm_status st = norm_kernel(ctx, "bn_backward", &k, &wg);
+  if (st == CLM_OK)
+    st = clm_kernel_args(k, "ttttttttiiiiifitfi", x, y, dy, gamma, saved, dx, dgamma, dbeta, x->n,
+                         C, x->h * x->w, accumulate ? 1 : 0, (int)act, (double)slope, contig(ctx),
+                         &gsum, (double)Mg, sync);
+  if (st == CLM_OK) st = launch_per_channel(ctx, k, wg, C);
+  if (sync) { /* the kernel reads gsum: done before the buffer goes */
+    clm_status fin = clm_context_finish(ctx);
+    if (st == CLM_OK) st = fin;
+    clm_buffer_free(ctx, gbuf);
+  }
+  return st;
 }
 
 clm_status clm_batchnorm_backward(clm_context *ctx, const clm_tensor *x, const clm_tensor *dy,

@@ -92,6 +92,11 @@ struct clm_context {
    * clm_context_memory_reset_peak, both under mem_lock. */
   size_t mem_current, mem_peak;
   pthread_mutex_t mem_lock;
+  /* Synchronised batch norm (src/dist/reduce.c, clm_dist_sync_batchnorm): sums n doubles over
+   * the ranks in place. Set, training-mode batch norm (ops/norm.c) takes its statistics and
+   * its backward's means over every rank's batch; NULL: this device's batch alone. */
+  clm_status (*bn_allreduce)(void *user, double *buf, size_t n);
+  void *bn_allreduce_user;
   /* Floats of col matrix per band of output rows in the GEMM-family convolutions (conv.c);
    * 0 picks the default for the device. Tests set it small to exercise the banding. */
   size_t conv_band_floats;

@@ -81,14 +81,22 @@ static clm_status unmasked_padded(clm_graph *g, int i, int real, float *scratch,
 }
 
 clm_status clm_evaluate(clm_graph *g, const clm_feeds *feeds, clm_dataset *d, clm_metrics *m, double *losses) {
-  int n = clm_dataset_count(d), k = clm_graph_loss_count(g);
+  return clm_evaluate_dist(g, feeds, d, m, losses, NULL);
+}
+
+clm_status clm_evaluate_dist(clm_graph *g, const clm_feeds *feeds, clm_dataset *d, clm_metrics *m,
+                             double *losses, clm_dist *dist) {
+  int total = clm_dataset_count(d), k = clm_graph_loss_count(g);
+  /* this rank's contiguous share of the split */
+  int ranks = clm_dist_size(dist), rank = clm_dist_rank(dist);
+  int first = (int)((long long)total * rank / ranks), n = (int)((long long)total * (rank + 1) / ranks) - first;
   for (int i = 0; i < k; i++) losses[i] = NAN;
   if (feeds->count < 1 || feeds->ntasks != k) CLM_FAIL(CLM_ERR_INVALID_ARG, "evaluate: the feeds are not bound to this graph");
   clm_tensor in;
   CLM_TRY(clm_graph_tensor(g, feeds->feed[0].layer, &in));
   int bsz = in.n, nb = (n + bsz - 1) / bsz;
-  if (n == 0) CLM_FAIL(CLM_ERR_INVALID_ARG, "the split has no samples");
-  int *idx = malloc((size_t)n * sizeof *idx);
+  if (total == 0) CLM_FAIL(CLM_ERR_INVALID_ARG, "the split has no samples");
+  int *idx = malloc((size_t)n * sizeof *idx + 1);
   size_t widest = 0;
   for (int i = 0; i < k; i++) {
     clm_tensor pred;
@@ -101,7 +109,7 @@ clm_status clm_evaluate(clm_graph *g, const clm_feeds *feeds, clm_dataset *d, cl
     free(scratch);
     CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
   }
-  for (int i = 0; i < n; i++) idx[i] = i;
+  for (int i = 0; i < n; i++) idx[i] = first + i;
   double sum[CLM_METRICS_MAX_TASKS] = {0}, cnt[CLM_METRICS_MAX_TASKS] = {0};
   clm_batch batch;
   int was_training = clm_graph_training(g);
@@ -144,6 +152,11 @@ clm_status clm_evaluate(clm_graph *g, const clm_feeds *feeds, clm_dataset *d, cl
   clm_batch_free(&batch);
   free(idx);
   free(scratch);
-  for (int i = 0; i < k; i++) losses[i] = cnt[i] > 0 ? sum[i] / cnt[i] : NAN;
+  /* over the ranks: sums and counts, never means of means */
+  double both[2 * CLM_METRICS_MAX_TASKS];
+  for (int i = 0; i < k; i++) { both[i] = sum[i]; both[k + i] = cnt[i]; }
+  if (st == CLM_OK) st = clm_dist_allreduce_double(dist, both, 2 * (size_t)k);
+  if (st == CLM_OK) st = clm_metrics_allreduce(m, dist);
+  for (int i = 0; i < k; i++) losses[i] = both[k + i] > 0 ? both[i] / both[k + i] : NAN;
   return st;
 }

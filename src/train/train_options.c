@@ -101,6 +101,7 @@ char *clm__train_options_json(const clm_train_options *o, const char *model_name
   add_int(j, "log-every", o->log_every);
   add_int(j, "max-bad-steps", o->max_bad_steps);
   add_int(j, "inject-nan-from", o->inject_nan_from);
+  cJSON_AddBoolToObject(j, "sync-bn", o->sync_bn != 0);
   char *s = cJSON_PrintUnformatted(j);
   cJSON_Delete(j);
   return s;
@@ -110,7 +111,7 @@ char *clm__train_options_json(const clm_train_options *o, const char *model_name
  * its path. */
 static int may_change(const char *key) {
   static const char *const keys[] = {"epochs", "patience", "log-every", "device", "model",
-                                     "max-bad-steps", "inject-nan-from"};
+                                     "max-bad-steps", "inject-nan-from", "sync-bn"};
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
     if (!strcmp(key, keys[i])) return 1;
   return 0;

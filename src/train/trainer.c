@@ -16,6 +16,7 @@
 #include "clmtl/rundir.h"
 #include "clmtl/train.h"
 #include "clmtl/version.h"
+#include "dist/reduce.h"
 #include "runtime/runtime-impl.h"
 #include "train/batch.h"
 #include "train/early_stop.h"
@@ -45,6 +46,7 @@ clm_train_options clm_train_defaults(void) {
   o.log_every = 5;
   o.max_bad_steps = 20;
   o.inject_nan_from = -1;
+  o.inject_drift_at = -1;
   return o;
 }
 
@@ -76,6 +78,10 @@ typedef struct trainer {
   clm_feeds feeds;          /* the graph's inputs bound to the data by name (feeds.h) */
   clm_early_stop es;        /* per-task early stopping (early_stop.h) */
   const clm_train_callbacks *cb;
+  /* data parallelism (dist.h): this rank's share of each global batch */
+  clm_dist *dist;
+  int rank, ranks, local_batch;
+  long replica_checks;      /* steps after which the replicas were compared (check_replicas) */
 } trainer;
 
 static clm_status open_data(trainer *t) {
@@ -210,9 +216,22 @@ static clm_status setup(trainer *t) {
   const clm_train_options *o = t->o;
   if (o->batch <= 0 || o->epochs <= 0 || o->height <= 0 || o->width <= 0)
     CLM_FAIL(CLM_ERR_INVALID_ARG, "batch, epochs and size must be positive");
+  t->dist = o->dist;
+  t->rank = clm_dist_rank(o->dist);
+  t->ranks = clm_dist_size(o->dist);
+  if (o->batch % t->ranks)
+    CLM_FAIL(CLM_ERR_INVALID_ARG, "--batch %d is the global batch; over %d ranks it must be a multiple "
+             "of %d (each rank takes batch/ranks samples)", o->batch, t->ranks, t->ranks);
+  t->local_batch = o->batch / t->ranks;
   clm_context_options co = o->context ? *o->context : (clm_context_options){0};
   if (o->device && *o->device) co.device = o->device;
+  char spec[256];
+  if (t->ranks > 1 && co.device) { /* this rank's entry of a list, or its device among several */
+    CLM_TRY(clm_dist_device_spec(o->dist, co.device, spec, sizeof spec));
+    co.device = spec;
+  }
   CLM_TRY(clm_context_create_with(&co, &t->ctx));
+  if (o->sync_bn) clm_dist_sync_batchnorm(o->dist, t->ctx); /* nothing on one rank */
   CLM_TRY(clm_graph_create(t->ctx, &t->g));
   /* read once (a pipe can be read only once): checkpoints store and hash the very bytes parsed */
   if (o->model_path) {
@@ -224,7 +243,7 @@ static clm_status setup(trainer *t) {
     CLM_FAIL(CLM_ERR_INVALID_ARG, "no model file given");
   }
   t->model_text = clm_graph_model_text(t->g);
-  clm_graph_options go = {o->batch, o->height, o->width, 1, -1, 0};
+  clm_graph_options go = {t->local_batch, o->height, o->width, 1, -1, 0};
   /* gradnorm and the gradient methods: a backward per task after each forward */
   CLM_TRY(clm_graph_set_multi_backward(t->g, clm_mtl_strategy_needs_task_grads(o->weighting.strategy)));
   CLM_TRY(clm_graph_compile(t->g, &go));
@@ -249,7 +268,10 @@ static clm_status setup(trainer *t) {
     mc.init_param[i] = o->weighting.init_param[i];
     mc.weight[i] = o->weighting.weight[i];
   }
+  /* gating's share of valid targets: of the global batch, as the counts it sees are global */
+  for (int i = 0; i < mc.ntasks; i++) mc.valid_total[i] *= (float)t->ranks;
   CLM_TRY(clm_mtl_create(t->g, &mc, &t->mtl));
+  CLM_TRY(clm_mtl_set_dist(t->mtl, o->dist));
   CLM_TRY(clm_optim_state_init(t->ctx, clm_graph_params(t->g).w, &t->opt));
   CLM_TRY(clm_mtl_optim_setup(t->mtl, &t->opt, !o->no_decay_bias_norm)); /* decay mask */
   CLM_TRY(clm_buffer_alloc(t->ctx, 2 * (size_t)t->ntasks, &t->acc));
@@ -261,10 +283,18 @@ static clm_status setup(trainer *t) {
   int ntargets = clm_dataset_targets(t->train, &targets);
   CLM_TRY(clm_feeds_bind(t->g, targets, ntargets, 0, &t->feeds));
   for (int i = 0; i < 2; i++) {
-    CLM_TRY(clm_batch_init(&t->batches[i], &t->feeds, o->batch, o->height, o->width));
+    CLM_TRY(clm_batch_init(&t->batches[i], &t->feeds, t->local_batch, o->height, o->width));
     t->batches[i].instance_noise = o->synth.noise_instance;
   }
   CLM_TRY(clm_metrics_for_graph(t->g, &t->metrics));
+  /* every rank: the options (checkpoints, --resume's comparison) */
+  t->options_json = clm__train_options_json(o, o->model_path ? o->model_path : t->model_name);
+  if (!t->options_json) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
+  if (t->rank != 0) { /* rank 0 alone writes the run directory; the others' records go nowhere */
+    t->log = fopen("/dev/null", "w");
+    if (!t->log) CLM_FAIL(CLM_ERR_IO, "cannot open /dev/null: %s", strerror(errno));
+    return CLM_OK;
+  }
   /* created and locked only now, when the run can start: a second trainer into it stops here,
    * before it truncates the log or writes a checkpoint */
   CLM_TRY(clm_rundir_open(o->out_dir, &t->rundir, NULL));
@@ -283,8 +313,6 @@ static clm_status setup(trainer *t) {
       if (bad) CLM_FAIL(CLM_ERR_IO, "--overwrite: cannot remove %s/%s: %s", o->out_dir, old[i], strerror(e));
     }
   }
-  t->options_json = clm__train_options_json(o, o->model_path ? o->model_path : t->model_name);
-  if (!t->options_json) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
   char *path = clm_path_join(o->out_dir, "log.jsonl");
   if (!path) CLM_FAIL(CLM_ERR_HOST_MEMORY, "out of host memory");
   t->log = fopen(path, o->resume ? "a" : "w");
@@ -384,7 +412,7 @@ static void log_epoch(trainer *t, const clm_epoch_report *r, const clm_mtl_snaps
 
 /* Validation: fixed-weight losses and per-task metrics (evaluate.c). */
 static clm_status validate(trainer *t, clm_epoch_report *r) {
-  CLM_TRY(clm_evaluate(t->g, &t->feeds, t->val, t->metrics, r->val_loss));
+  CLM_TRY(clm_evaluate_dist(t->g, &t->feeds, t->val, t->metrics, r->val_loss, t->dist));
   for (int i = 0; i < t->ntasks; i++) CLM_TRY(clm_metrics_result(t->metrics, i, &r->metrics[i]));
   /* uniform weights over the tasks this data has: a task whose target the data lacks for the
    * whole run (depth without disparity/) is left out, not averaged in as a 0 */
@@ -403,6 +431,7 @@ static clm_status validate(trainer *t, clm_epoch_report *r) {
  * parameters and where training stands. */
 static clm_status save(trainer *t, const char *name, int epoch, long epoch_step, const float *acc) {
   const clm_train_options *o = t->o;
+  if (t->rank != 0) return CLM_OK; /* rank 0 writes; every rank holds the same parameters */
   char best[32], since[16], dwa[2][512], dwa_n[16], h[16], w[16], seed[32], estep[24], eacc[1024] = "";
   snprintf(estep, sizeof estep, "%ld", epoch_step);
   for (int i = 0, used = 0; acc && i < 2 * t->ntasks && used < (int)sizeof eacc - 32; i++)
@@ -567,6 +596,31 @@ static void log_step(trainer *t, const clm_train_progress *p) {
   fflush(f);
 }
 
+/* A stop request (SIGINT/SIGTERM) as every rank sees it: the ranks may get the signal at
+ * different steps, so they agree on it after each step, and stop together. */
+static clm_status stop_requested(trainer *t, int *stop) {
+  int64_t flag = t->o->stop_requested && *t->o->stop_requested;
+  CLM_TRY(clm_dist_allreduce_max_int64(t->dist, &flag, 1));
+  *stop = flag != 0;
+  return CLM_OK;
+}
+
+/* --check-replicas after a step (and its testing aid, --inject-drift-at, before the check). */
+static clm_status check_replicas(trainer *t, long step) {
+  if (t->o->inject_drift_at >= 0 && step == t->o->inject_drift_at && t->rank == t->ranks - 1) {
+    clm_tensor p = clm_graph_params(t->g);
+    p.w = 1;
+    float v;
+    CLM_TRY(clm_tensor_download(t->ctx, &p, &v));
+    v += 1e-3f;
+    CLM_TRY(clm_tensor_upload(t->ctx, &p, &v));
+  }
+  if (!t->o->check_replicas) return CLM_OK;
+  CLM_TRY(clm_dist_check_replicas(t->dist, t->g, step + 1, NULL));
+  t->replica_checks++;
+  return CLM_OK;
+}
+
 static clm_status run(trainer *t, const clm_train_callbacks *cb) {
   const clm_train_options *o = t->o;
   int n = clm_dataset_count(t->train);
@@ -593,7 +647,9 @@ static clm_status run(trainer *t, const clm_train_callbacks *cb) {
     long s0 = epoch == t->first_epoch && t->epoch_step < per_epoch ? t->epoch_step : 0;
     if (s0 > 0) st = clm_tensor_upload(t->ctx, &acc, t->epoch_acc);
     else st = clm_tensor_fill(t->ctx, &acc, 0.0f);
-    if (st == CLM_OK) st = clm_batch_start(&t->batches[s0 & 1], t->train, idx + (size_t)s0 * o->batch);
+    /* this rank's slice of each step's global batch */
+    size_t shard = (size_t)t->rank * (size_t)t->local_batch;
+    if (st == CLM_OK) st = clm_batch_start(&t->batches[s0 & 1], t->train, idx + (size_t)s0 * o->batch + shard);
     clm_optim_config oc = o->optim;
     for (long s = s0; s < per_epoch && st == CLM_OK; s++, step++) {
       clm_batch *cur = &t->batches[s & 1], *next = &t->batches[(s + 1) & 1];
@@ -604,11 +660,13 @@ static clm_status run(trainer *t, const clm_train_callbacks *cb) {
       }
       if (st == CLM_OK) clm_early_stop_mask(&t->es, cur);
       if (st == CLM_OK) st = clm_batch_upload(cur, t->g);
-      if (st == CLM_OK && s + 1 < per_epoch) st = clm_batch_start(next, t->train, idx + (size_t)(s + 1) * o->batch);
+      if (st == CLM_OK && s + 1 < per_epoch)
+        st = clm_batch_start(next, t->train, idx + (size_t)(s + 1) * o->batch + shard);
       oc.lr = lr_at(o, epoch, step, total);
       if (o->optim.task_lr > 0) /* the schedule scales both, as for torch parameter groups */
         oc.task_lr = o->optim.lr > 0 ? o->optim.task_lr * (oc.lr / o->optim.lr) : o->optim.task_lr;
       if (st == CLM_OK) st = clm_mtl_train_step(t->mtl, &oc, &t->opt);
+      if (st == CLM_OK) st = check_replicas(t, step);
       if (st == CLM_OK)
         st = clm_launch_1d(t->ctx, "train", "accumulate_losses", (size_t)t->ntasks, "tiit", &sc.value,
                            sc.stride, t->ntasks, &acc);
@@ -631,10 +689,13 @@ static clm_status run(trainer *t, const clm_train_callbacks *cb) {
       }
       /* a stop request mid-epoch: this step's state to last.safetensors, with where the epoch
        * stands (at an epoch's last step the epoch ends first) */
-      if (st == CLM_OK && o->stop_requested && *o->stop_requested && s + 1 < per_epoch) {
+      int stop = 0;
+      if (st == CLM_OK) st = stop_requested(t, &stop);
+      if (st == CLM_OK && stop && s + 1 < per_epoch) {
         float hacc[2 * CLM_MTL_MAX_TASKS];
         clm_batch_discard(next);
-        st = clm_tensor_download(t->ctx, &acc, hacc);
+        st = clm_dist_average_state(t->dist, t->g);
+        if (st == CLM_OK) st = clm_tensor_download(t->ctx, &acc, hacc);
         t->step = step + 1;
         if (st == CLM_OK) st = save(t, "last", epoch, s + 1, hacc);
         if (st == CLM_OK)
@@ -663,6 +724,7 @@ static clm_status run(trainer *t, const clm_train_callbacks *cb) {
       t->dwa_saved.last[i] = means[i];
     }
     t->dwa_saved.epochs++;
+    if (st == CLM_OK) st = clm_dist_average_state(t->dist, t->g); /* per-rank BN statistics */
     if (st == CLM_OK) st = validate(t, &r);
     if (st != CLM_OK) break;
     clm_mtl_snapshot snap;
@@ -688,13 +750,21 @@ static clm_status run(trainer *t, const clm_train_callbacks *cb) {
     log_epoch(t, &r, &snap, oc.lr);
     if (cb && cb->on_epoch) cb->on_epoch(cb->user, &r);
     if (r.stop) break;
-    if (o->stop_requested && *o->stop_requested && epoch + 1 < o->epochs)
+    int stop = 0;
+    st = stop_requested(t, &stop);
+    if (st == CLM_OK && stop && epoch + 1 < o->epochs)
       st = CLM_ERROR(CLM_ERR_INTERRUPTED, "stopped on request after epoch %d; %s/last.safetensors "
                      "holds it", epoch + 1, o->out_dir);
   }
   /* a run stopped by an error may leave the next batch filling from idx */
   for (int i = 0; i < 2; i++) clm_batch_discard(&t->batches[i]);
   free(idx);
+  if (st == CLM_OK && o->check_replicas) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "--check-replicas: the parameters of all %d ranks were identical after "
+             "each of %ld steps", t->ranks, t->replica_checks);
+    note(t, "replicas", msg);
+  }
   return st;
 }
 
@@ -706,6 +776,8 @@ clm_status clm_train_run(const clm_train_options *opt, const clm_train_callbacks
   t.cb = cb;
   clm_status st = setup(&t);
   if (st == CLM_OK && opt->resume) st = restore(&t);
+  /* every replica starts from rank 0's parameters and statistics */
+  if (st == CLM_OK) st = clm_dist_broadcast_params(t.dist, t.g);
   if (st == CLM_OK) st = run(&t, cb);
   teardown(&t); /* frees only: clm_last_error() still holds the first failure */
   return st;
