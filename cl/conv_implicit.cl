@@ -3,7 +3,9 @@
  * accumulators and reads the input planes directly, one 16-wide row segment per tap.
  *
  *   conv_implicit_forward   out[n,k,oh,ow] (=/+=) Σ_{c,r,s} in[n,c,oh−pad+r·dil, ow−pad+s·dil]
- *                           · wt(k,c,r,s), wt(k,c,r,s) = w[woff + k·WK + c·wc + r·wr + s·ws].
+ *                           · wt(k,c,r,s), wt(k,c,r,s) = w[woff + k·WK + c·wc + r·wr + s·ws],
+ *                           then + bias[k] (has_bias) as it stores: the same two roundings as
+ *                           a separate bias pass, without the pass.
  *                           The weight strides let the same kernel run the convolution (WK =
  *                           C·R·S, wc = R·S, wr = S, ws = 1) and its backward data pass (dy
  *                           convolved with the flipped, channel-transposed weights: negative
@@ -111,7 +113,8 @@ __kernel void conv_implicit_forward(__global const float *in, int inoff, __globa
                                     int woff, __global float *out, int outoff, int N, int C,
                                     int H, int W, int K, int R, int Ssz, int Ho, int Wo, int padh,
                                     int padw, int dil, int wc, int wr, int ws, int accumulate,
-                                    int kt_outer) {
+                                    int kt_outer, __global const float *bias, int boff,
+                                    int has_bias) {
   int nseg = (Wo + 15) / 16, nkt = (K + KT - 1) / KT;
   int i = GID0;
   if (i >= N * Ho * nkt * nseg) return;
@@ -145,12 +148,17 @@ __kernel void conv_implicit_forward(__global const float *in, int inoff, __globa
   for (int kk = 0; kk < KT; kk++) {
     if (kk < kskip) continue;
     __global float *o = out + outoff + ((n * K + k0 + kk) * Ho + oh) * Wo + ow0;
+    float bk = has_bias ? bias[boff + k0 + kk] : 0.0f;
     if (nw == 16) {
-      vstore16(accumulate ? vload16(0, o) + acc[kk] : acc[kk], 0, o);
+      float16 v = accumulate ? vload16(0, o) + acc[kk] : acc[kk];
+      vstore16(has_bias ? v + (float16)bk : v, 0, o);
     } else {
       float tt[16];
       vstore16(acc[kk], 0, tt);
-      for (int j = 0; j < nw; j++) o[j] = accumulate ? o[j] + tt[j] : tt[j];
+      for (int j = 0; j < nw; j++) {
+        float v = accumulate ? o[j] + tt[j] : tt[j];
+        o[j] = has_bias ? v + bk : v;
+      }
     }
   }
 }

@@ -2,11 +2,12 @@
  * models/default.cfg at 128×256, batch 8 (and three of models/segnet-mtl.cfg), times forward,
  * backward data and backward weight of every conv variant: one warm-up run, then the median
  * of --reps runs, each bracketed by clFinish. Prints ms, GFLOP/s (2·N·K·C·R·S·Ho·Wo per pass)
- * and the ratio to the gemm (im2col + CLBlast) variant, plus "cores": the process's CPU time
+ * and the ratio to a base variant (--base, default gemm: im2col + CLBlast), plus "cores": the process's CPU time
  * over the wall time of the timed runs, about the device's core count on an idle CPU device
  * and less when other processes take cores away (the times are then inflated).
  *
- *   perf_conv [--shape NAME] [--variant NAME] [--pass forward|data|weight] [--reps N]
+ *   perf_conv [--shape NAME] [--variant NAME]... [--base NAME] [--pass forward|data|weight]
+ *             [--reps N]   (--variant may repeat; the base variant is always timed)
  * (device: $CLMTL_DEVICE) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,7 +95,7 @@ static double time_pass(clm_context *ctx, clm_conv_variant v, int pass, const bu
 }
 
 static void usage(void) {
-  fprintf(stderr, "usage: perf_conv [--shape NAME] [--variant NAME] [--pass forward|data|weight] "
+  fprintf(stderr, "usage: perf_conv [--shape NAME] [--variant NAME]... [--base NAME] [--pass forward|data|weight] "
                   "[--reps N (1..64)]\nshapes:");
   for (int i = 0; i < NSHAPES; i++) fprintf(stderr, " %s", shapes[i].name);
   fprintf(stderr, "\nvariants:");
@@ -106,14 +107,23 @@ static void usage(void) {
 
 int main(int argc, char **argv) {
   const char *only_shape = NULL;
-  int only_variant = -1, only_pass = -1, reps = 5;
+  int only_variant = -1, only_pass = -1, reps = 5, base = CLM_CONV_GEMM;
+  unsigned mask = 0; /* the --variant choices */
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--shape") && i + 1 < argc) only_shape = argv[++i];
     else if (!strcmp(argv[i], "--variant") && i + 1 < argc) {
       const char *name = argv[++i];
+      only_variant = -1;
       for (int v = 0; v < CLM_CONV_VARIANT_COUNT; v++)
         if (!strcmp(name, clm_conv_variant_name((clm_conv_variant)v))) only_variant = v;
       if (only_variant < 0) usage();
+      mask |= 1u << only_variant;
+    } else if (!strcmp(argv[i], "--base") && i + 1 < argc) {
+      const char *name = argv[++i];
+      base = -1;
+      for (int v = 0; v < CLM_CONV_VARIANT_COUNT; v++)
+        if (!strcmp(name, clm_conv_variant_name((clm_conv_variant)v))) base = v;
+      if (base < 0) usage();
     } else if (!strcmp(argv[i], "--pass") && i + 1 < argc) {
       const char *name = argv[++i];
       only_pass = !strcmp(name, "forward") ? FWD : !strcmp(name, "data") ? BWD_DATA
@@ -127,11 +137,12 @@ int main(int argc, char **argv) {
   int found = 0;
   for (int i = 0; i < NSHAPES; i++) found |= only_shape && !strcmp(only_shape, shapes[i].name);
   if (only_shape && !found) usage();
+  if (!mask) mask = ~0u;
 
   clm_context *ctx = test_context();
-  printf("median of %d runs after a warm-up; GFLOP/s = 2·N·K·C·R·S·Ho·Wo / time; x gemm = speed "
-         "relative to the gemm (im2col + CLBlast) variant\n\n", reps);
-  printf("%-10s %-11s %-8s %10s %9s %7s %6s\n", "shape", "pass", "variant", "ms", "GFLOP/s", "x gemm",
+  printf("median of %d runs after a warm-up; GFLOP/s = 2·N·K·C·R·S·Ho·Wo / time; x base = speed "
+         "relative to the %s variant\n\n", reps, clm_conv_variant_name((clm_conv_variant)base));
+  printf("%-10s %-11s %-8s %10s %9s %7s %6s\n", "shape", "pass", "variant", "ms", "GFLOP/s", "x base",
          "cores");
   for (int si = 0; si < NSHAPES; si++) {
     const shape *sh = &shapes[si];
@@ -162,13 +173,13 @@ int main(int argc, char **argv) {
       if (only_pass >= 0 && pass != only_pass) continue;
       double t[CLM_CONV_VARIANT_COUNT] = {0}, cores[CLM_CONV_VARIANT_COUNT] = {0};
       for (int v = 0; v < CLM_CONV_VARIANT_COUNT; v++)
-        if (only_variant < 0 || v == only_variant || v == CLM_CONV_GEMM)
+        if ((mask >> v & 1) || v == base)
           t[v] = time_pass(ctx, (clm_conv_variant)v, pass, &b, reps, &cores[v]);
       for (int v = 0; v < CLM_CONV_VARIANT_COUNT; v++) {
-        if (only_variant >= 0 && v != only_variant) continue;
+        if (!(mask >> v & 1)) continue;
         printf("%-10s %-11s %-8s %10.2f %9.1f %7.2f %6.2f\n", sh->name, pass_names[pass],
                clm_conv_variant_name((clm_conv_variant)v), t[v] * 1e3, flops / t[v] * 1e-9,
-               t[CLM_CONV_GEMM] / t[v], cores[v]);
+               t[base] / t[v], cores[v]);
       }
       fflush(stdout);
     }

@@ -197,6 +197,22 @@ static void test_profile(void) {
   clm_op_profile lp = find_entry(g, "task.depth", CLM_PASS_FORWARD);
   test_true("loss nodes are marked", lp.is_loss && !find_entry(g, "c2", CLM_PASS_FORWARD).is_loss, "");
   test_true("conv entries name their variant", find_entry(g, "c1", CLM_PASS_FORWARD).variant[0] != 0, "");
+  /* launches and host transfers per run: one kernel each for max-pool and upsample, at
+   * least one per entry, and no host transfer inside any node */
+  clm_op_profile pp = find_entry(g, "p1", CLM_PASS_FORWARD), up = find_entry(g, "u1", CLM_PASS_FORWARD);
+  char det[200];
+  snprintf(det, sizeof det, "p1 %.1f, u1 %.1f launches", pp.launches, up.launches);
+  test_true("profile counts one launch for max-pool and for upsample forward",
+            pp.launches == 1 && up.launches == 1, det);
+  int fewer = 0, moved = 0;
+  for (int i = 0; i < clm_graph_profile_count(g); i++) {
+    clm_op_profile e;
+    clm_graph_profile_get(g, i, &e);
+    fewer += e.calls > 0 && e.launches < 1;
+    moved += e.transfers != 0 || e.transfer_bytes != 0;
+  }
+  test_true("every profiled (node, pass) launches at least one kernel", fewer == 0, "");
+  test_true("no node transfers to or from the host", moved == 0, "");
 
   test_status("second profiled forward", clm_graph_forward(g));
   expect_entry(g, "c1", CLM_PASS_FORWARD, c1, -1, 2);

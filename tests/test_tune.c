@@ -1,7 +1,9 @@
 /* The tuning file: clm_graph_tune measures and writes one entry per shape and mode; a compile
  * follows the file's choice for its exact shape and mode (train / infer); lines that do not parse
  * are skipped with a warning to the context's message callback; the context option
- * ignore_tuning (CLMTL_TUNING=0) ignores the file; a merge keeps entries it did not measure. */
+ * ignore_tuning (CLMTL_TUNING=0) ignores the file; a merge keeps entries it did not measure.
+ * Without an entry, the CPU rule: winograd4 for 3×3 stride-1 convolutions with at least 128
+ * input and output channels (forward, backward data), implicit below that. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,7 @@ static clm_graph *compile_variant(int training, int variant) {
 }
 
 static clm_graph *compile(int training) { return compile_variant(training, -1); }
+
 
 /* One forward and backward of both graphs from the same parameters and inputs; the largest
  * difference of their parameter gradients relative to the largest reference gradient. */
@@ -71,6 +74,35 @@ static float grad_difference(clm_graph *g, clm_graph *ref) {
 
 static const clm_node *node(clm_graph *g, const char *name) {
   return &g->nodes[clm_graph_find_node(g, name)];
+}
+
+/* The untuned CPU rule (scheduler.c): Winograd F(4×4, 3×3) from 128 channels in and out. */
+static void test_cpu_rule(void) {
+  if (clm_context_device(ctx)->kind != CLM_DEVICE_CPU) return;
+  static const char *m =
+      "[input]\ntype = input\nchannels = 128\n"
+      "[wide]\ntype = conv\nfrom = input\nfilters = 128\nsize = 3\n"
+      "[narrow]\ntype = conv\nfrom = wide\nfilters = 127\nsize = 3\n"
+      "[dil]\ntype = conv\nfrom = wide\nfilters = 128\nsize = 3\ndilation = 2\n"
+      "[task.depth]\ntype = l2\nfrom = narrow\ntarget = depth\n"
+      "[task.d2]\ntype = l2\nfrom = dil\ntarget = d2\n";
+  clm_graph *g = NULL;
+  clm_status st = clm_graph_create(ctx, &g);
+  if (st == CLM_OK) st = clm_graph_parse(g, m, "rule.cfg");
+  clm_graph_options o = {1, 5, 7, 1, -1, 0};
+  if (st == CLM_OK) st = clm_graph_compile(g, &o);
+  test_status("compile the rule's model", st);
+  if (st == CLM_OK) {
+    const int *w = node(g, "wide")->variant, *n = node(g, "narrow")->variant;
+    const int *d = node(g, "dil")->variant;
+    test_true("128 -> 128 3x3: winograd4 forward and backward data, implicit weight",
+              w[0] == CLM_CONV_WINOGRAD4 && w[1] == CLM_CONV_WINOGRAD4 &&
+                  w[2] == CLM_CONV_IMPLICIT, "");
+    test_true("128 -> 127 3x3: implicit", n[0] == CLM_CONV_IMPLICIT && n[1] == CLM_CONV_IMPLICIT,
+              "");
+    test_true("dilation 2: implicit", d[0] == CLM_CONV_IMPLICIT && d[1] == CLM_CONV_IMPLICIT, "");
+  }
+  clm_graph_free(g);
 }
 
 /* The context's message callback: counts the warnings, keeps the first. */
@@ -182,6 +214,7 @@ int main(void) {
   test_true("merged entry used", node(g, "a")->variant[0] == CLM_CONV_GEMM &&
                                      node(g, "a")->variant[2] == CLM_CONV_IMPLICIT, "");
   clm_graph_free(g);
+  test_cpu_rule();
 
   clm_context_free(ctx);
   char rm[128];

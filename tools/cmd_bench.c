@@ -21,12 +21,14 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "bench_infer.h"
 #include "bench_report.h"
 #include "cli.h"
 
 typedef struct bench_opts {
   const char *model, *device, *json, *csv, *markdown, *png;
   const char *child_out; /* --cold-start-child FILE: time one session_open, write it there */
+  const char *mode;      /* --mode train (default) or infer (bench_infer.c) */
   int batch, height, width, steps, warmup, all_devices, ops;
   int keep_driver_cache; /* --keep-driver-cache: no cold start in a child with empty caches */
   clm_mtl_strategy strategy;
@@ -462,6 +464,9 @@ static const char *usage_text =
     "  --device D          device: P:D, cpu, gpu or part of a name (default: as elsewhere)\n"
     "  --all-devices       every device of every platform, one comparison table\n"
     "  --ops               every (node, pass) in the op table, not only the top 12\n"
+    "  --mode train|infer  train (default): the report below; infer: the inference graph\n"
+    "                      node by node (time, share, kernel launches, host transfers per\n"
+    "                      forward) and the outputs' read-back; stdout only\n"
     "  --keep-driver-cache cold start with the driver's kernel cache as it is (quicker: an\n"
     "                      empty PoCL cache means minutes of compiling for a large model)\n"
     "  --json FILE         results as JSON (the format tools/bench_torch.py reads)\n"
@@ -494,6 +499,7 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
                           CLI_OPT_STRING("--csv", &o->csv),
                           CLI_OPT_STRING("--markdown", &o->markdown),
                           CLI_OPT_STRING("--png", &o->png),
+                          CLI_OPT_STRING("--mode", &o->mode),
                           CLI_OPT_STRING("--cold-start-child", &o->child_out),
                           CLI_OPT_FLAG("--all-devices", &o->all_devices),
                           CLI_OPT_FLAG("--ops", &o->ops),
@@ -503,6 +509,12 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
   if (rc) return rc;
   if (model) o->model = model;
   if (o->all_devices && o->device) return cli_usage_error("--device and --all-devices exclude each other");
+  if (o->mode && strcmp(o->mode, "train") && strcmp(o->mode, "infer"))
+    return cli_usage_error("--mode must be train or infer");
+  if (o->mode && !strcmp(o->mode, "infer") &&
+      (o->json || o->csv || o->markdown || o->png || o->all_devices || o->warmup))
+    return cli_usage_error("--mode infer prints to stdout for one device: --json, --csv, "
+                           "--markdown, --png, --all-devices and --warmup are train-mode options");
   if (clm_mtl_strategy_parse(weighting, &o->strategy) != CLM_OK) {
     fprintf(stderr, "clmtl bench: %s\n", clm_last_error());
     return 2;
@@ -556,6 +568,11 @@ int cmd_bench(int argc, char **argv) {
   const char *shown_model = o.model; /* as given: "models/default.cfg" reads the same anywhere */
   o.model = cli_shipped_model(o.model); /* a shipped model, run from elsewhere */
   if (o.child_out) return cold_start_child_main(&o);
+  if (o.mode && !strcmp(o.mode, "infer")) {
+    bench_infer_opts io = {o.model, shown_model, o.device, o.batch, o.height, o.width, o.steps,
+                           o.ops};
+    return bench_infer(&io);
+  }
   clm_graph *check = NULL; /* read the model once before touching any device */
   if (clm_graph_create(NULL, &check) != CLM_OK || clm_graph_load(check, o.model) != CLM_OK) {
     fprintf(stderr, "clmtl bench: %s\n", clm_last_error());

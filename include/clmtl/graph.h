@@ -352,6 +352,9 @@ typedef struct clm_op_profile {
   double ms_total;     /* sum over the calls */
   double flop;         /* per run */
   double bytes;        /* per run */
+  double launches;     /* kernel launches per run (a CLBlast call counts as one) */
+  double transfers;    /* host transfers (tensor uploads, downloads) per run, and their bytes */
+  double transfer_bytes;
 } clm_op_profile;
 
 /* Profiling mode of a compiled graph. While on, forward and backward finish the queue before

@@ -14,6 +14,7 @@ typedef struct prof_entry {
   double flop, bytes;
   double *ms; /* one sample per timed run */
   int n, cap;
+  double launches, transfers, transfer_bytes; /* summed over the runs */
 } prof_entry;
 
 struct clm_profile {
@@ -21,6 +22,7 @@ struct clm_profile {
   int ne;
   int *index; /* nnodes × CLM_PASS_COUNT: entry of (node, pass), or -1 */
   double t0;  /* seconds, when the work being timed began */
+  unsigned long long l0, x0, b0; /* the context's counters then (launches, transfers, bytes) */
 };
 
 static const char *pass_names[CLM_PASS_COUNT] = {"forward", "backward", "backward_data",
@@ -82,7 +84,11 @@ clm_status clm_graph_profile_enable(clm_graph *g, int on) {
 
 void clm_graph_profile_reset(clm_graph *g) {
   if (!g->profile) return;
-  for (int i = 0; i < g->profile->ne; i++) g->profile->e[i].n = 0;
+  for (int i = 0; i < g->profile->ne; i++) {
+    prof_entry *e = &g->profile->e[i];
+    e->n = 0;
+    e->launches = e->transfers = e->transfer_bytes = 0;
+  }
 }
 
 int clm_graph_profile_count(const clm_graph *g) { return g->profile ? g->profile->ne : 0; }
@@ -119,16 +125,25 @@ clm_status clm_graph_profile_get(const clm_graph *g, int i, clm_op_profile *out)
     out->ms = e->n % 2 ? s[e->n / 2] : 0.5 * (s[e->n / 2 - 1] + s[e->n / 2]);
     for (int k = 0; k < e->n; k++) out->ms_total += s[k];
     free(s);
+    out->launches = e->launches / e->n;
+    out->transfers = e->transfers / e->n;
+    out->transfer_bytes = e->transfer_bytes / e->n;
   }
   return CLM_OK;
 }
 
-/* Appends one sample to (node, pass) when the graph records that pair. */
+/* Appends one sample to (node, pass) when the graph records that pair, with the context's
+ * counters since the work began; restarts the counters. */
 static clm_status record(clm_graph *g, int node, clm_graph_pass pass, double ms) {
   struct clm_profile *p = g->profile;
+  const clm_context *ctx = g->ctx;
+  double dl = (double)(ctx->n_launches - p->l0), dx = (double)(ctx->n_transfers - p->x0);
+  double db = (double)(ctx->transfer_bytes - p->b0);
+  p->l0 = ctx->n_launches, p->x0 = ctx->n_transfers, p->b0 = ctx->transfer_bytes;
   int k = p->index[node * CLM_PASS_COUNT + pass];
   if (k < 0) return CLM_OK;
   prof_entry *e = &p->e[k];
+  e->launches += dl, e->transfers += dx, e->transfer_bytes += db;
   if (e->n == e->cap) {
     int cap = e->cap ? 2 * e->cap : 16;
     double *ms = realloc(e->ms, (size_t)cap * sizeof *ms);
@@ -144,6 +159,8 @@ void clm_profile_begin(clm_graph *g) {
   if (!g->profile) return;
   clFinish(g->ctx->queue); /* an error here shows again at the drain in clm_profile_end */
   g->profile->t0 = clm_time_seconds();
+  g->profile->l0 = g->ctx->n_launches, g->profile->x0 = g->ctx->n_transfers;
+  g->profile->b0 = g->ctx->transfer_bytes;
 }
 
 clm_status clm_profile_end(clm_graph *g, int node, clm_graph_pass pass, clm_status st) {

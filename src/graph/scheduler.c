@@ -32,6 +32,12 @@ static int forced_variant(const clm_graph *g) {
  * an idle 2-core AVX-512 box (ms forward / backward data / backward weight, batch 8):
  * 128→128 on 64×128, implicit 87 / 91 / 159 against tiled 151 / 162 / 245; 256→256 on 32×64,
  * 96 / 98 / 188 against 114 / 112 / 157; 512→512 on 8×16, 22 / 25 / 107 against 28 / 37 / 39.
+ * 3×3, stride 1, dilation 1 with at least 128 input and 128 output channels: Winograd
+ * F(4×4, 3×3) (winograd4) for the forward and backward-data passes. perf_conv, same box, load
+ * average about 4, medians of 5, speed relative to implicit (forward / backward data):
+ * 128→128 on 64×128 2.69× / 2.19×, 256→256 on 32×64 4.05× / 2.71×, 512→512 on 8×16
+ * 1.85× / 2.19×; below 128 channels (the default model's layers) 0.41–1.45× / 0.53–1.58×,
+ * losing on most, and F(2×2, 3×3) (winograd) slower than winograd4 everywhere.
  * GPUs: im2col + CLBlast, whose kernels are tuned for many GPUs, once C·R·S ≥ 32, else one
  * work-item per output (direct). `clmtl tune` replaces the rule with measurements per shape. */
 static void default_variants(const clm_graph *g, const clm_node *nd, int *v) {
@@ -40,7 +46,10 @@ static void default_variants(const clm_graph *g, const clm_node *nd, int *v) {
   int reduction = w->c * w->h * w->w;
   if (!g->ctx || clm_context_device(g->ctx)->kind == CLM_DEVICE_CPU) { /* no device: plan for a CPU */
     int implicit = l->stride == 1;
-    v[CLM_CONV_FORWARD] = v[CLM_CONV_BACKWARD_DATA] = implicit ? CLM_CONV_IMPLICIT : CLM_CONV_TILED;
+    int wino = implicit && l->dilation == 1 && w->h == 3 && w->w == 3 && w->n >= 128 &&
+               w->c >= 128;
+    v[CLM_CONV_FORWARD] = v[CLM_CONV_BACKWARD_DATA] = wino ? CLM_CONV_WINOGRAD4
+                                                      : implicit ? CLM_CONV_IMPLICIT : CLM_CONV_TILED;
     v[CLM_CONV_BACKWARD_WEIGHT] = implicit && reduction <= 1152 ? CLM_CONV_IMPLICIT : CLM_CONV_TILED;
     return;
   }

@@ -2,8 +2,11 @@
  * backward, host side: shape checks and launches of cl/conv.cl. Variants: DIRECT (one
  * work-item per written element) and the GEMM family — GEMM, TILED, LOCAL — which run im2col
  * / col2im per image around clm_gemm (src/ops/gemm.c) of kind CLBLAST, TILED or LOCAL
- * respectively, the workspace holding one image's col buffer. A 1×1 convolution without
- * padding or stride needs no col buffer: the image itself is the col matrix. The transposed
+ * respectively, the workspace holding one image's col buffer; IMPLICIT (conv_implicit.c);
+ * WINOGRAD and WINOGRAD4 (conv_winograd.c: F(2×2, 3×3) and F(4×4, 3×3), 3×3 stride-1
+ * forward and backward data; IMPLICIT's paths for everything else).
+ * A 1×1 convolution without padding or stride needs no col buffer: the image itself is the
+ * col matrix. The transposed
  * convolution is the adjoint of the convolution and runs on the same paths with roles
  * swapped (see ops.h).
  *
@@ -12,7 +15,7 @@
  * written (=) unless `accumulate`. Shape inference lives in the graph, not here. */
 #include <limits.h>
 #include <stdio.h>
-#include "ops/conv_implicit.h"
+#include "ops/conv_winograd.h"
 
 /* The CONV_GEOM argument list of every kernel in cl/conv.cl. */
 #define GEOM_FMT "iiiiiiiiiiii"
@@ -26,6 +29,8 @@ const char *clm_conv_variant_name(clm_conv_variant v) {
   case CLM_CONV_TILED: return "tiled";
   case CLM_CONV_LOCAL: return "local";
   case CLM_CONV_IMPLICIT: return "implicit";
+  case CLM_CONV_WINOGRAD: return "winograd";
+  case CLM_CONV_WINOGRAD4: return "winograd4";
   default: return "unknown";
   }
 }
@@ -38,6 +43,11 @@ static int gemm_kind(clm_conv_variant v, clm_gemm_variant *out) {
   case CLM_CONV_LOCAL: *out = CLM_GEMM_LOCAL; return 1;
   default: return 0;
   }
+}
+
+/* The output tile size m of a Winograd variant's F(m×m, 3×3); 0 for the others. */
+static int winograd_m(clm_conv_variant v) {
+  return v == CLM_CONV_WINOGRAD ? 2 : v == CLM_CONV_WINOGRAD4 ? 4 : 0;
 }
 
 /* A 1×1 kernel without padding whose output plane is the input plane: col = the image. */
@@ -57,6 +67,9 @@ static size_t ws_floats(const conv_geom *g) {
  * buffer, is refused with CLM_ERR_SHAPE when run with this workspace. */
 size_t clm_conv2d_workspace(clm_conv_variant v, const clm_tensor *x, const clm_tensor *w,
                             const clm_tensor *y) {
+  if (v == CLM_CONV_WINOGRAD || v == CLM_CONV_WINOGRAD4)
+    return w->h == 3 && w->w == 3
+               ? clm_conv_winograd_workspace(x->n, x->c, x->h, x->w, w->n, y->h, y->w) : 0;
   clm_gemm_variant gv;
   if (!gemm_kind(v, &gv)) return 0;
   if (w->h == 1 && w->w == 1 && x->h == y->h && x->w == y->w) return 0;
@@ -273,10 +286,11 @@ static clm_status run_forward(clm_context *ctx, clm_conv_variant v, const conv_g
                               const clm_tensor *x, const clm_tensor *w, const clm_tensor *b,
                               const clm_tensor *y, const clm_tensor *ws, int accumulate) {
   int has_bias = clm_tensor_present(b);
-  if (v == CLM_CONV_IMPLICIT && g->stride == 1) {
-    CLM_TRY(clm_conv_implicit_forward(ctx, g, x, w, y, accumulate));
-    return has_bias ? bias_add(ctx, y, b) : CLM_OK;
-  }
+  if (winograd_m(v) && clm_conv_winograd_fits(g))
+    return clm_conv_winograd_forward(ctx, winograd_m(v), g, x, w, b, y, ws, accumulate);
+  if (winograd_m(v)) v = CLM_CONV_IMPLICIT;
+  if (v == CLM_CONV_IMPLICIT && g->stride == 1)
+    return clm_conv_implicit_forward(ctx, g, x, w, b, y, accumulate);
   clm_gemm_variant gv;
   if (!gemm_kind(v, &gv))
     return clm_launch_1d(ctx, "conv", "conv2d_direct_forward", clm_tensor_numel(y),
@@ -323,6 +337,9 @@ static int adjoint_as_conv(const conv_geom *g, size_t ws, conv_geom *f) {
 static clm_status run_backward_data(clm_context *ctx, clm_conv_variant v, const conv_geom *g,
                                     const clm_tensor *dy, const clm_tensor *w,
                                     const clm_tensor *dx, const clm_tensor *ws, int accumulate) {
+  if (winograd_m(v) && clm_conv_winograd_fits(g))
+    return clm_conv_winograd_backward_data(ctx, winograd_m(v), g, dy, w, dx, ws, accumulate);
+  if (winograd_m(v)) v = CLM_CONV_IMPLICIT;
   if (v == CLM_CONV_IMPLICIT && g->stride == 1)
     return clm_conv_implicit_backward_data(ctx, g, dy, w, dx, accumulate);
   clm_gemm_variant gv;
@@ -382,6 +399,7 @@ static clm_status run_backward_data(clm_context *ctx, clm_conv_variant v, const 
 static clm_status run_backward_weight(clm_context *ctx, clm_conv_variant v, const conv_geom *g,
                                       const clm_tensor *x, const clm_tensor *dy,
                                       const clm_tensor *dw, const clm_tensor *ws) {
+  if (winograd_m(v)) v = CLM_CONV_IMPLICIT;
   if (v == CLM_CONV_IMPLICIT && g->stride == 1)
     return clm_conv_implicit_backward_weight(ctx, g, x, dy, dw);
   clm_gemm_variant gv;

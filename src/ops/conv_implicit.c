@@ -30,7 +30,8 @@ static int pick_kt(int k) {
 /* out (N, K, Ho, Wo) (=/+=) conv of in (N, C, H, W) with weights read through the strides
  * (see conv_implicit_forward in the kernel file). */
 static clm_status launch_forward(clm_context *ctx, const clm_tensor *in, const clm_tensor *w,
-                                 size_t woff, const clm_tensor *out, int n, int c, int h, int wd,
+                                 size_t woff, const clm_tensor *b, const clm_tensor *out, int n,
+                                 int c, int h, int wd,
                                  int k, int r, int s, int ho, int wo, int padh, int padw, int dil,
                                  int wk, int wc, int wr, int ws, int accumulate) {
   int kt = pick_kt(k);
@@ -41,18 +42,20 @@ static clm_status launch_forward(clm_context *ctx, const clm_tensor *in, const c
   CLM_TRY(clm_kernel_get(ctx, "conv_implicit", opts, "conv_implicit_forward", &kern, &kmax));
   /* k-tile outside the rows when the weights outweigh one image's input */
   int kt_outer = (long)k * c * r * s > (long)c * h * wd;
-  CLM_TRY(clm_kernel_args(kern, "tmot" "iiiiiiiiii" "iiiiiii", in, w->buf, woff, out, n, c, h,
-                          wd, k, r, s, ho, wo, padh, padw, dil, wc, wr, ws, accumulate,
-                          kt_outer));
+  int has_bias = clm_tensor_present(b);
+  CLM_TRY(clm_kernel_args(kern, "tmot" "iiiiiiiiii" "iiiiiii" "ti", in, w->buf, woff, out, n, c,
+                          h, wd, k, r, s, ho, wo, padh, padw, dil, wc, wr, ws, accumulate,
+                          kt_outer, has_bias ? b : out, has_bias));
   size_t items = (size_t)n * ho * ((k + kt - 1) / kt) * ((wo + 15) / 16);
   size_t local = pick_wg(items, kmax);
   return clm_kernel_launch(ctx, kern, 1, &items, &local);
 }
 
 clm_status clm_conv_implicit_forward(clm_context *ctx, const conv_geom *g, const clm_tensor *x,
-                                     const clm_tensor *w, const clm_tensor *y, int accumulate) {
+                                     const clm_tensor *w, const clm_tensor *b,
+                                     const clm_tensor *y, int accumulate) {
   int rs = g->r * g->s;
-  return launch_forward(ctx, x, w, w->off, y, g->n, g->c, g->h, g->w, g->k, g->r, g->s, g->ho,
+  return launch_forward(ctx, x, w, w->off, b, y, g->n, g->c, g->h, g->w, g->k, g->r, g->s, g->ho,
                         g->wo, g->pad, g->pad, g->dil, g->c * rs, rs, g->s, 1, accumulate);
 }
 
@@ -63,7 +66,7 @@ clm_status clm_conv_implicit_backward_data(clm_context *ctx, const conv_geom *g,
                                            const clm_tensor *dx, int accumulate) {
   int rs = g->r * g->s;
   size_t last = (size_t)(g->r - 1) * g->s + (size_t)(g->s - 1);
-  return launch_forward(ctx, dy, w, w->off + last, dx, g->n, g->k, g->ho, g->wo, g->c, g->r,
+  return launch_forward(ctx, dy, w, w->off + last, NULL, dx, g->n, g->k, g->ho, g->wo, g->c, g->r,
                         g->s, g->h, g->w, g->dil * (g->r - 1) - g->pad,
                         g->dil * (g->s - 1) - g->pad, g->dil, rs, g->c * rs,
                         -g->s, -1, accumulate);

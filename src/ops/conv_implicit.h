@@ -13,9 +13,10 @@ typedef struct conv_geom {
 /* The implicit variant runs these for stride 1 only (the caller checks; other strides use
  * the direct kernels). Tensors are checked by the caller; no workspace. */
 
-/* y (=, or += with accumulate) = conv(x, w); no bias. */
+/* y (=, or += with accumulate) = conv(x, w), then + b (optional) in the same store. */
 clm_status clm_conv_implicit_forward(clm_context *ctx, const conv_geom *g, const clm_tensor *x,
-                                     const clm_tensor *w, const clm_tensor *y, int accumulate);
+                                     const clm_tensor *w, const clm_tensor *b,
+                                     const clm_tensor *y, int accumulate);
 /* dx (=, or += with accumulate) = the adjoint of the convolution applied to dy. */
 clm_status clm_conv_implicit_backward_data(clm_context *ctx, const conv_geom *g,
                                            const clm_tensor *dy, const clm_tensor *w,

@@ -184,6 +184,7 @@ static clm_status run_clblast(clm_context *ctx, int ta, int tb, int m, int n, in
       (cl_mem)a->buf, a->off, (size_t)lda, (cl_mem)b->buf, b->off, (size_t)ldb, beta,
       (cl_mem)c->buf, c->off, (size_t)ldc, &ctx->queue, NULL);
   clm_blas_unlock();
+  ctx->n_launches++;
   if (s != CLBlastSuccess)
     CLM_FAIL(CLM_ERR_BLAS, "CLBlastSgemm (%s%s, M=%d N=%d K=%d) failed: CLBlast status %d%s%s%s",
              ta ? "T" : "N", tb ? "T" : "N", m, n, k, (int)s, blas_status_hint(s),

@@ -48,6 +48,11 @@ typedef enum clm_conv_variant {
   CLM_CONV_LOCAL,      /* im2col / col2im + clm_gemm LOCAL (GPUs) */
   CLM_CONV_IMPLICIT,   /* stride 1: implicit GEMM, float16 register tiles, no workspace;
                           other strides run the DIRECT kernels */
+  CLM_CONV_WINOGRAD,   /* 3×3 stride 1 dilation 1: Winograd F(2×2, 3×3) forward and backward
+                          data (input/weight transforms, batched GEMM, output transform);
+                          its backward weight and other shapes run IMPLICIT's paths */
+  CLM_CONV_WINOGRAD4,  /* the same with F(4×4, 3×3): 4× fewer multiplications than direct
+                          (F(2×2): 2.25×), more rounding */
   CLM_CONV_VARIANT_COUNT
 } clm_conv_variant;
 

@@ -330,6 +330,7 @@ clm_status clm_kernel_launch(clm_context *ctx, cl_kernel k, int dims, const size
     g[i] = (global[i] + l[i] - 1) / l[i] * l[i];
   }
   CLM_CL_TRY(clEnqueueNDRangeKernel(ctx->queue, k, (cl_uint)dims, NULL, g, l, 0, NULL, NULL));
+  ctx->n_launches++;
   return CLM_OK;
 }
 

@@ -100,6 +100,10 @@ struct clm_context {
   /* Floats of col matrix per band of output rows in the GEMM-family convolutions (conv.c);
    * 0 picks the default for the device. Tests set it small to exercise the banding. */
   size_t conv_band_floats;
+  /* Work counters since the context was created, read by the graph's profiling mode: kernel
+   * launches (a CLBlast call counts as one) and host transfers (uploads and downloads of
+   * tensors) with their bytes. */
+  unsigned long long n_launches, n_transfers, transfer_bytes;
 };
 
 /* Hands one warning line (printf format, no trailing newline) to the context's message

@@ -127,6 +127,8 @@ void clm_buffer_free(clm_context *ctx, clm_mem buf) {
 clm_status clm_tensor_upload(clm_context *ctx, const clm_tensor *t, const float *host) {
   size_t n = clm_tensor_numel(t), bytes = 0;
   if (!n) return CLM_OK;
+  ctx->n_transfers++;
+  ctx->transfer_bytes += n * sizeof(float);
   int mapped;
   CLM_TRY(is_host_mapped(ctx, t->buf, &mapped));
   if (mapped) return copy_mapped(ctx, t, (void *)host, 1);
@@ -159,6 +161,8 @@ clm_status clm_tensor_upload(clm_context *ctx, const clm_tensor *t, const float 
 clm_status clm_tensor_download(clm_context *ctx, const clm_tensor *t, float *host) {
   size_t n = clm_tensor_numel(t);
   if (!n) return CLM_OK;
+  ctx->n_transfers++;
+  ctx->transfer_bytes += n * sizeof(float);
   int mapped;
   CLM_TRY(is_host_mapped(ctx, t->buf, &mapped));
   if (mapped) return copy_mapped(ctx, t, host, 0);
