@@ -16,7 +16,8 @@
 #   earlystop  --early-stop-patience 1 (two tasks stop after epoch 2, depth trains on) under 2 ranks
 #              equals one rank: the same task_stop records, the stopped tasks masked on every
 #              rank (the losses, weights and parameters after the stop), the same best-<task>
-#              checkpoints and early_stop.json
+#              checkpoints and early_stop.json; so does a two-rank run stopped after epoch 2 and
+#              resumed on two ranks
 #   gradmethods pcgrad, imtl-g, cagrad, aligned-mtl and mgda-ub under 2 ranks each equal their
 #              one-rank run with the global batch
 #   faults     a rank killed mid-run ends the job within seconds with mpirun's message naming
@@ -156,6 +157,14 @@ sys.exit(set(a) != set(b) or any(abs(x - y) > 1e-6 + 1e-4 * abs(y) for k in a fo
       "$f" "$dir/es-2/$b" 2>&1
     check "earlystop: two ranks' $b equals one rank's" $?
   done
+  # --resume on two ranks after the stop: rank 0 reads early_stop.json and sends the state, so
+  # rank 1 masks the stopped tasks too
+  $mpi -np 2 "$clmtl" train $nobn $small --batch 8 --train-count 16 --epochs 2 --early-stop-patience 1 \
+    --optimizer sgd --momentum 0 --lr 0.1 --schedule constant --out "$dir/esr" > "$dir/esr.log" 2>&1 &&
+    $mpi -np 2 "$clmtl" train --resume "$dir/esr" --epochs 5 --check-replicas >> "$dir/esr.log" 2>&1
+  check "earlystop: two ranks, stopped after epoch 2 and resumed to 5" $?
+  $compare "$dir/es-1" "$dir/esr"
+  check "earlystop: resumed on two ranks equals one rank straight through" $?
   echo "[INFO] earlystop: $(( $(date +%s) - t0 )) s"
   ;;
 gradmethods)
