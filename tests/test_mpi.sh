@@ -171,7 +171,7 @@ gradmethods)
   t0=$(date +%s)
   # the solves (projections, inverses, eigenvectors of the Gram) amplify the float32 rounding
   # of the two-part sums, and a small weight (imtl-g's depth, ~1e-3) is a difference of weights
-  # near 1: rtol 1e-3, atol 1e-5; a Gram of one rank's rows misses by 400x to 4000x that. SGD,
+  # near 1: rtol 1e-3, atol 1e-5; a Gram of one rank's rows misses by 160x to 1100x that. SGD,
   # not Adam, whose m/sqrt(v) turns the rounding of a near-zero gradient into a whole step
   compare_opts="--rtol 1e-3 --atol 1e-5"
   for w in pcgrad imtl-g cagrad aligned-mtl mgda-ub; do

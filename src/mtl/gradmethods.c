@@ -3,7 +3,9 @@
  * one task, the per-task backward passes that move each task's shared gradient into its row
  * of a K×S device buffer (or, for mgda-ub, each task's gradient at the shared
  * representation), the K×K Gram on the device, one read, the solve on the host
- * (gradsolve.c) and the combined gradient written back by one kernel per range. Kernels:
+ * (gradsolve.c) and the combined gradient written back by one kernel per range. Over several
+ * ranks the rows (mgda-ub: the Grams) and the task-specific gradients are summed over the
+ * ranks, and rank 0's solve is every rank's. Kernels:
  * cl/gradmethods.cl. Not here: the weighted total (weighting.c), the optimizer. */
 #include <math.h>
 #include <stdlib.h>
