@@ -85,7 +85,9 @@ CLMTL_API clm_status clm_mtl_optim_setup(clm_mtl *m, clm_optim_state *s, int dec
  * d's ranks first (so every strategy weighs the global batch's losses), GradNorm's per-task
  * gradient norms at the shared layer, and the gradient after the backward; every rank then
  * takes the same optimizer step. NULL or one rank: a single device. The gradient methods
- * (pcgrad ... aligned-mtl) are refused over several ranks. */
+ * (pcgrad ... aligned-mtl) sum each task's shared-parameter gradient over the ranks before the
+ * Gram (mgda-ub: the ranks' Grams of the representation's gradient, whose samples the ranks
+ * split), rank 0 solves and every rank combines with its coefficients. */
 CLMTL_API clm_status clm_mtl_set_dist(clm_mtl *m, clm_dist *d);
 
 /* Call once at the end of each epoch with the K epoch-mean raw losses: every strategy records

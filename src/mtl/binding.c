@@ -242,10 +242,7 @@ clm_status clm_mtl_end_step(clm_mtl *m) {
 }
 
 clm_status clm_mtl_set_dist(clm_mtl *m, clm_dist *d) {
-  if (clm_dist_size(d) > 1 && m->gm)
-    CLM_FAIL(CLM_ERR_INVALID_ARG, "--weighting %s combines per-task gradients, which is not yet "
-             "supported over several ranks (%d); use it on one rank", clm_mtl_strategy_name(m->cfg.strategy),
-             clm_dist_size(d));
+  if (m->gm) clm_gm_set_dist(m->gm, d);
   m->dist = d;
   return CLM_OK;
 }

@@ -22,6 +22,9 @@ void clm_gm_free(clm_gm *gm);
 clm_status clm_gm_gradients(clm_gm *gm, long step, const clm_tensor *weights, int *nonfinite);
 
 /* mgda-ub's shared representation node name, else NULL. */
+/* Over several ranks (d's size > 1): the per-task gradients summed over the ranks before the
+ * solve, rank 0's coefficients used by every rank, the combined gradient the global batch's. */
+void clm_gm_set_dist(clm_gm *gm, clm_dist *d);
 const char *clm_gm_rep_name(const clm_gm *gm);
 /* Extra device bytes and extra backward passes per step (clm_mtl_cost). */
 void clm_gm_cost(const clm_gm *gm, size_t *bytes, int *passes);

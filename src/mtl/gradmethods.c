@@ -3,11 +3,14 @@
  * one task, the per-task backward passes that move each task's shared gradient into its row
  * of a K×S device buffer (or, for mgda-ub, each task's gradient at the shared
  * representation), the K×K Gram on the device, one read, the solve on the host
- * (gradsolve.c) and the combined gradient written back by one kernel per range. Kernels:
+ * (gradsolve.c) and the combined gradient written back by one kernel per range. Over several
+ * ranks the rows (mgda-ub: the Grams) and the task-specific gradients are summed over the
+ * ranks, and rank 0's solve is every rank's. Kernels:
  * cl/gradmethods.cl. Not here: the weighted total (weighting.c), the optimizer. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "dist/reduce.h"
 #include "gradmethods-impl.h"
 #include "ops/ops.h"
 
@@ -39,6 +42,7 @@ struct clm_gm {
   clm_mem small;     /* gram (K·K), alpha (K), partials */
   clm_tensor gram, alpha, part;
   int groups;        /* Gram stage-1 groups per pair */
+  clm_dist *dist;    /* NULL or one rank: a single device */
 };
 
 static int bitcount(unsigned r) {
@@ -189,6 +193,10 @@ void clm_gm_free(clm_gm *gm) {
   free(gm);
 }
 
+void clm_gm_set_dist(clm_gm *gm, clm_dist *d) {
+  gm->dist = d;
+}
+
 const char *clm_gm_rep_name(const clm_gm *gm) {
   return gm && gm->rep >= 0 ? gm->rep_name : NULL;
 }
@@ -233,7 +241,14 @@ static clm_status solve(clm_gm *gm, long step, const int *active, const clm_tens
   double dg[CLM_MTL_MAX_TASKS * CLM_MTL_MAX_TASKS], da[CLM_MTL_MAX_TASKS];
   CLM_TRY(clm_tensor_download(gm->ctx, &gm->gram, hg));
   for (int i = 0; i < k * k; i++) dg[i] = hg[i];
-  CLM_TRY(clm_gm_solve(&gm->cfg, step, dg, active, da));
+  /* mgda-ub's rows are this rank's samples' share of the representation's gradient: the
+   * global rows are the ranks' rows side by side, so the global Gram is the sum of the
+   * ranks' Grams */
+  if (gm->cfg.strategy == CLM_MTL_MGDA_UB) CLM_TRY(clm_dist_allreduce_double(gm->dist, dg, (size_t)(k * k)));
+  /* rank 0 solves and sends α: every rank combines with the same coefficients, whatever its
+   * device's rounding of the Gram (and pcgrad's order is drawn once) */
+  if (clm_dist_rank(gm->dist) == 0) CLM_TRY(clm_gm_solve(&gm->cfg, step, dg, active, da));
+  CLM_TRY(clm_dist_broadcast(gm->dist, da, (size_t)k * sizeof *da, 0));
   *bad = 0;
   for (int i = 0; i < k; i++) {
     ha[i] = (float)da[i];
@@ -273,6 +288,13 @@ clm_status clm_gm_gradients(clm_gm *gm, long step, const clm_tensor *weights, in
                      gm->shared[r].n, 1));
     }
   }
+  if (!mgda) {
+    /* over several ranks: each row, and the task-specific gradients left in the flat buffer,
+     * summed into the global batch's before the Gram, so every rank solves the same problem
+     * (the shared ranges there are 0 after the moves; the task parameters' are rank 0's) */
+    CLM_TRY(clm_dist_allreduce_tensor(gm->dist, gm->ctx, &allrows));
+    CLM_TRY(clm_dist_reduce_gradients(gm->dist, g));
+  }
   CLM_TRY(gram(gm));
   CLM_TRY(solve(gm, step, active, weights, nonfinite));
   if (mgda) {
@@ -285,7 +307,7 @@ clm_status clm_gm_gradients(clm_gm *gm, long step, const clm_tensor *weights, in
     CLM_TRY(clm_graph_backward(g));
     for (int r = 0; r < gm->nkeep; r++)
       CLM_TRY(take(gm, gm->save, gm->keep[r].roff, grads, gm->keep[r].goff, gm->keep[r].n, 0));
-    return CLM_OK;
+    return clm_dist_reduce_gradients(gm->dist, g); /* every rank: the global-batch gradient */
   }
   for (int r = 0; r < gm->nshared; r++) {
     clm_tensor rr = clm_tensor_view(gm->rows, gm->shared[r].roff, 1, 1, 1, 1);

@@ -7,7 +7,9 @@
  * 0, whatever the strategy) -- and {"event":"task_stop",...} is logged. Validation still
  * measures it. Its best epoch's weights are kept in best-<task>.safetensors beside the
  * aggregate best.safetensors. When every task has stopped, training ends. The state survives
- * --resume in early_stop.json beside the checkpoints. */
+ * --resume in early_stop.json beside the checkpoints. Over several ranks (trainer.c) every rank
+ * holds the state and masks its shard; rank 0 decides, reads and writes the file and sends the
+ * state to the others. */
 #ifndef CLMTL_TRAIN_EARLY_STOP_H
 #define CLMTL_TRAIN_EARLY_STOP_H
 

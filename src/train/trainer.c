@@ -331,9 +331,12 @@ static clm_status setup(trainer *t) {
   }
   CLM_TRY(clm_metrics_for_graph(t->g, &t->metrics));
   CLM_TRY(open_run_dir(t));
-  if (t->rank != 0) return CLM_OK; /* notes and per-task early stopping: rank 0's */
-  report_notes(t);
-  return clm_early_stop_init(&t->es, o->early_stop_patience, t->g, &t->feeds, o->out_dir, o->resume != NULL);
+  if (t->rank == 0) report_notes(t); /* rank 0's notes */
+  /* per-task early stopping on every rank, each masking its shard the same way; rank 0 alone
+   * reads early_stop.json on --resume (the run directory may be on its machine only), and
+   * clm_train_run sends its state to the others */
+  return clm_early_stop_init(&t->es, o->early_stop_patience, t->g, &t->feeds, o->out_dir,
+                             o->resume != NULL && t->rank == 0);
 }
 
 static void teardown(trainer *t) {
@@ -682,14 +685,34 @@ static void track_best(trainer *t, clm_epoch_report *r) {
 /* Per-task early stopping (early_stop.h): its bookkeeping, may stop the run; each task that
  * improved gets best-<task>.safetensors, and the state is saved. */
 static clm_status track_tasks(trainer *t, int epoch, clm_epoch_report *r) {
-  int improved[CLM_MTL_MAX_TASKS];
-  r->stop |= clm_early_stop_epoch(&t->es, r, t->log, improved);
+  /* rank 0 decides and sends its state, whether every task stopped and which improved, so
+   * that every rank masks the same tasks from the next step on: the validation metrics are
+   * reduced over the ranks already, but one decision cannot come out differently on two ranks
+   * (a metric at a tie, a reduction's rounding), and a resumed run's state is rank 0's alone */
+  struct {
+    clm_early_stop es;
+    int improved[CLM_MTL_MAX_TASKS];
+    int all_stopped;
+  } d;
+  memset(&d, 0, sizeof d);
+  if (t->rank == 0) d.all_stopped = clm_early_stop_epoch(&t->es, r, t->log, d.improved);
+  d.es = t->es;
+  if (t->es.patience > 0) {
+    CLM_TRY(clm_dist_broadcast(t->dist, &d, sizeof d, 0));
+    t->es = d.es;
+    for (int i = 0; i < t->ntasks; i++) {
+      r->task_stopped[i] = t->es.stopped[i];
+      r->task_best_epoch[i] = t->es.best_epoch[i];
+    }
+  }
+  r->stop |= d.all_stopped;
+  const int *improved = d.improved;
   for (int i = 0; i < t->ntasks; i++) {
     char name[96];
     snprintf(name, sizeof name, "best-%s", r->task_names[i]);
     if (improved[i]) CLM_TRY(save(t, name, epoch + 1, 0, NULL));
   }
-  return clm_early_stop_save(&t->es, t->o->out_dir);
+  return t->rank == 0 ? clm_early_stop_save(&t->es, t->o->out_dir) : CLM_OK; /* rank 0 writes */
 }
 
 /* An epoch's end: its mean losses (to the weighting: dwa's next weights), validation, early
@@ -772,6 +795,8 @@ clm_status clm_train_run(const clm_train_options *opt, const clm_train_callbacks
   if (st == CLM_OK && opt->resume) st = restore(&t);
   /* every replica starts from rank 0's parameters and statistics */
   if (st == CLM_OK) st = clm_dist_broadcast_params(t.dist, t.g);
+  /* and from rank 0's per-task early stopping (read from early_stop.json on --resume) */
+  if (st == CLM_OK && t.es.patience > 0) st = clm_dist_broadcast(t.dist, &t.es, sizeof t.es, 0);
   if (st == CLM_OK) st = run(&t);
   teardown(&t); /* frees only: clm_last_error() still holds the first failure */
   return st;
