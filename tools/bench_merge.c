@@ -257,11 +257,8 @@ static void print_stdout(const merge *m) {
 }
 
 static int write_markdown(const merge *m, const char *path) {
-  FILE *f = fopen(path, "w");
-  if (!f) {
-    fprintf(stderr, "clmtl bench merge: cannot write the Markdown file %s\n", path);
-    return 1;
-  }
+  FILE *f = bench_file_open("clmtl bench merge", "Markdown", path);
+  if (!f) return 1;
   fprintf(f, "# clmtl bench: %d result%s merged\n\nMedians of the timed steps; (min-max) where "
              "they differ. Each column names the device, driver, host, date and clmtl commit it "
              "comes from.\n", m->nroots, m->nroots == 1 ? "" : "s");
@@ -290,19 +287,12 @@ static int write_markdown(const merge *m, const char *path) {
       }
     }
   }
-  if (fclose(f) != 0) {
-    fprintf(stderr, "clmtl bench merge: cannot write the Markdown file %s\n", path);
-    return 1;
-  }
-  return 0;
+  return bench_file_close(f, "clmtl bench merge", "Markdown", path);
 }
 
 static int write_csv(const merge *m, const char *path) {
-  FILE *f = fopen(path, "w");
-  if (!f) {
-    fprintf(stderr, "clmtl bench merge: cannot write the CSV file %s\n", path);
-    return 1;
-  }
+  FILE *f = bench_file_open("clmtl bench merge", "CSV", path);
+  if (!f) return 1;
   fputs("group,file,model,height,width,batch,weighting,device,kind,platform,driver,host_cpu,host_os,"
         "timestamp,clmtl_version,commit,train_step_ms,train_step_ms_min,train_step_ms_max,"
         "train_img_s,infer_ms,infer_ms_min,infer_ms_max,infer_img_s,train_gflops,"
@@ -348,11 +338,7 @@ static int write_csv(const merge *m, const char *path) {
     bench_csv_str(f, failed(c) ? jstr(c->dev, "error") : "");
     fputc('\n', f);
   }
-  if (fclose(f) != 0) {
-    fprintf(stderr, "clmtl bench merge: cannot write the CSV file %s\n", path);
-    return 1;
-  }
-  return 0;
+  return bench_file_close(f, "clmtl bench merge", "CSV", path);
 }
 
 /* Train and inference img/s per column that succeeded; labels name the device, the date and,

@@ -281,11 +281,8 @@ void bench_csv_num(FILE *f, double v, const char *fmt) {
 }
 
 int bench_write_csv(const bench_run *r, const char *path) {
-  FILE *f = fopen(path, "w");
-  if (!f) {
-    fprintf(stderr, "clmtl bench: cannot write the CSV file %s\n", path);
-    return 1;
-  }
+  FILE *f = bench_file_open("clmtl bench", "CSV", path);
+  if (!f) return 1;
   fprintf(f, "device,platform,vendor,driver,kind,model,batch,height,width,weighting,"
              "train_step_ms,train_img_s,infer_ms,infer_img_s,train_gflop_per_step,train_gflops,"
              "peak_device_bytes,cold_start_s,warm_start_s,bandwidth_gbs,peak_gflops,mtl_ms,"
@@ -350,11 +347,7 @@ int bench_write_csv(const bench_run *r, const char *path) {
     }
     fputc('\n', f);
   }
-  if (fclose(f) != 0) {
-    fprintf(stderr, "clmtl bench: cannot write the CSV file %s\n", path);
-    return 1;
-  }
-  return 0;
+  return bench_file_close(f, "clmtl bench", "CSV", path);
 }
 
 /* ---- Markdown ---------------------------------------------------------------------------- */
@@ -368,11 +361,8 @@ void bench_md_cell(FILE *f, const char *s) {
 }
 
 int bench_write_markdown(const bench_run *r, const char *path) {
-  FILE *f = fopen(path, "w");
-  if (!f) {
-    fprintf(stderr, "clmtl bench: cannot write the Markdown file %s\n", path);
-    return 1;
-  }
+  FILE *f = bench_file_open("clmtl bench", "Markdown", path);
+  if (!f) return 1;
   fprintf(f, "# clmtl bench\n\n`%s`, batch %d, %d×%d, %s weighting, Adam; medians of %d timed steps "
              "after %d warm-up steps (clmtl %s).\n\n", r->model, r->batch, r->height, r->width,
           r->weighting, r->steps, r->warmup, CLMTL_VERSION);
@@ -422,11 +412,7 @@ int bench_write_markdown(const bench_run *r, const char *path) {
       fprintf(f, "%.2f | %.1f%% |\n", gb, 100 * ratio(gb, d->probe.bandwidth_gbs));
     }
   }
-  if (fclose(f) != 0) {
-    fprintf(stderr, "clmtl bench: cannot write the Markdown file %s\n", path);
-    return 1;
-  }
-  return 0;
+  return bench_file_close(f, "clmtl bench", "Markdown", path);
 }
 
 /* ---- PNG --------------------------------------------------------------------------------- */
@@ -498,4 +484,16 @@ int bench_chart_rows_write(bench_chart_rows *r, const cli_chart *c, const char *
   free(r->values);
   memset(r, 0, sizeof *r);
   return rc;
+}
+
+FILE *bench_file_open(const char *cmd, const char *kind, const char *path) {
+  FILE *f = fopen(path, "w");
+  if (!f) fprintf(stderr, "%s: cannot write the %s file %s\n", cmd, kind, path);
+  return f;
+}
+
+int bench_file_close(FILE *f, const char *cmd, const char *kind, const char *path) {
+  if (fclose(f) == 0) return 0;
+  fprintf(stderr, "%s: cannot write the %s file %s\n", cmd, kind, path);
+  return 1;
 }

@@ -85,6 +85,11 @@ int bench_write_markdown(const bench_run *r, const char *path);
  * ops' times of the one that did. */
 int bench_write_png(const bench_run *r, const char *path);
 
+/* A report file (kind "CSV", "Markdown") opened for writing and closed, shared by `clmtl bench`
+ * and `clmtl bench merge`: NULL or 1 after printing "CMD: cannot write the KIND file PATH". */
+FILE *bench_file_open(const char *cmd, const char *kind, const char *path);
+int bench_file_close(FILE *f, const char *cmd, const char *kind, const char *path);
+
 /* The rows of a bar chart of up to two series, shared by `clmtl bench` and `clmtl bench merge`:
  * text (64 characters a row), labels pointing at them (the cli_chart's labels), values
  * (rows × 2). */
