@@ -78,8 +78,16 @@ enc1 = [o for o in convs if o["node"] == "enc1" and o["pass"] == "forward"][0]
 assert enc1["gflop"] * 1e9 == 2 * 2 * 8 * 3 * 9 * 16 * 32, enc1
 total = sum(o["gflop"] for o in d["ops"])  # one run of each per step with uncertainty weighting
 assert math.isclose(total, d["train_gflop_per_step"], rel_tol=1e-9), (total, d["train_gflop_per_step"])
+assert d["weighting_cost"]["extra_backward_passes"] == 0, d["weighting_cost"]  # uncertainty: one backward
 PY
 check "the JSON has the contract's keys and consistent values" $?
+# a gradient method's cost: one backward per task (tiny.cfg has 3) instead of one, so 2 extra,
+# and its K x S per-task gradient rows in device memory
+"$clmtl" bench "$models/tiny.cfg" --size 16x32 --batch 2 --steps 1 --warmup 0 --weighting pcgrad \
+  --keep-driver-cache --json "$dir/p.json" > "$dir/p.txt" 2>&1
+grep -q "weighting pcgrad   2 extra backward passes per step" "$dir/p.txt" &&
+  python3 -c 'import json,sys; c = json.load(open(sys.argv[1]))["devices"][0]["weighting_cost"]; assert c["extra_backward_passes"] == 2 and c["extra_device_bytes"] > 0, c' "$dir/p.json"
+check "bench --weighting pcgrad reports 2 extra backward passes and their memory" $?
 commit=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["commit"])' "$dir/b.json")
 if git -C "$models/.." rev-parse --git-dir > /dev/null 2>&1; then
   git -C "$models/.." cat-file -e "${commit%-dirty}^{commit}"  # built from this repository's history

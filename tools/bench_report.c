@@ -90,6 +90,9 @@ void bench_print_device(const bench_run *r, const bench_device *d, FILE *f) {
   double mtl_gbs = per_s(d->mtl_bytes, d->mtl_ms);
   fprintf(f, "  multi-task loss   %.2f ms/step, %.1f MB read, %.2f GB/s (%.1f%% of probe bandwidth)\n",
           d->mtl_ms, d->mtl_bytes * 1e-6, mtl_gbs, 100 * ratio(mtl_gbs, p->bandwidth_gbs));
+  fprintf(f, "  weighting %-8s %d extra backward pass%s per step, %.2f MiB of extra device memory\n",
+          r->weighting, d->mtl_extra_backward, d->mtl_extra_backward == 1 ? "" : "es",
+          d->mtl_extra_bytes / (1 << 20));
   int n = shown_ops(r, d);
   fprintf(f, "  ops: %s%d of %d (node, pass) by time per step; profiled step %.1f ms, nodes %.1f%% "
           "of it\n", n < d->nops ? "top " : "", n, d->nops, d->profiled_ms,
@@ -191,6 +194,9 @@ static cJSON *device_json(const bench_run *r, const bench_device *d) {
   num(m, "bytes", d->mtl_bytes);
   num(m, "gbs", mtl_gbs);
   num(m, "fraction_of_bandwidth", ratio(mtl_gbs, d->probe.bandwidth_gbs));
+  cJSON *wc = cJSON_AddObjectToObject(o, "weighting_cost");
+  num(wc, "extra_backward_passes", d->mtl_extra_backward);
+  num(wc, "extra_device_bytes", d->mtl_extra_bytes);
   cJSON *ops = cJSON_AddArrayToObject(o, "ops");
   for (int i = 0; i < d->nops; i++) {
     const bench_op *b = &d->ops[i];

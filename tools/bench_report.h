@@ -42,6 +42,8 @@ typedef struct bench_device {
   double flop_per_step;      /* FLOP of one train step, from the profile */
   double profiled_ms;        /* median train step with profiling on (the ops' denominator) */
   double mtl_ms, mtl_bytes;  /* loss nodes' forward: time per step and bytes read */
+  int mtl_extra_backward;    /* the weighting's extra backward passes per step (clm_mtl_cost) */
+  double mtl_extra_bytes;    /* and the device bytes it adds (per-task gradients, kept values) */
   bench_op *ops;             /* by time per step, longest first */
   int nops;
 } bench_device;

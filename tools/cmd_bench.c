@@ -416,6 +416,9 @@ static void bench_device_run(const bench_opts *o, const char *spec, bench_device
   t0 = clm_time_seconds();
   if (session_open(o, &co, &s) != CLM_OK) { fail(d, "warm start"); goto done; }
   d->warm_s = clm_time_seconds() - t0;
+  size_t extra_bytes = 0;
+  clm_mtl_cost(s.s->mtl, &extra_bytes, &d->mtl_extra_backward);
+  d->mtl_extra_bytes = (double)extra_bytes;
   d->cold = spread_one(d->cold_s);
   d->cold_kept = spread_one(d->cold_kept_s);
   d->warm = spread_one(d->warm_s);
