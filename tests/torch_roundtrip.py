@@ -18,8 +18,8 @@ cli, src, work = sys.argv[1:4]
 sys.path[:0] = [os.path.join(src, "tools"), os.path.join(src, "python")]
 import clmtl  # noqa: E402
 from clmtl_cfg import load_model  # noqa: E402
-from clmtl_torch import (ClmtlNet, clmtl_from_state_dict, read_checkpoint, state_dict_from_clmtl,  # noqa: E402
-                         write_checkpoint)
+from clmtl_torch import (ClmtlNet, clmtl_from_state_dict, randomize_bn, read_checkpoint,  # noqa: E402
+                         state_dict_from_clmtl, write_checkpoint)
 
 H, W = 32, 64
 failures = []
@@ -85,13 +85,8 @@ output_padding = 1\nbn = 1\nact = leaky\n\n[up2]\ntype = deconv\nfrom = up\nfilt
 torch.manual_seed(11)
 for tag, cfg in (("tiny", tiny), ("deconv", deconv_cfg)):
     net = ClmtlNet(load_model(cfg, H, W, binary=cli))
+    randomize_bn(net)
     with torch.no_grad():
-        for mod in net.modules():
-            if isinstance(mod, torch.nn.BatchNorm2d):
-                mod.running_mean.uniform_(-0.5, 0.5)
-                mod.running_var.uniform_(0.5, 2.0)
-                mod.weight.uniform_(0.5, 1.5)
-                mod.bias.uniform_(-0.3, 0.3)
         net.task_param.uniform_(-0.5, 0.5)
     ckpt = os.path.join(work, tag + ".safetensors")
     text = open(cfg, encoding="utf-8").read()

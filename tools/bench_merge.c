@@ -257,11 +257,8 @@ static void print_stdout(const merge *m) {
 }
 
 static int write_markdown(const merge *m, const char *path) {
-  FILE *f = fopen(path, "w");
-  if (!f) {
-    fprintf(stderr, "clmtl bench merge: cannot write the Markdown file %s\n", path);
-    return 1;
-  }
+  FILE *f = bench_file_open("clmtl bench merge", "Markdown", path);
+  if (!f) return 1;
   fprintf(f, "# clmtl bench: %d result%s merged\n\nMedians of the timed steps; (min-max) where "
              "they differ. Each column names the device, driver, host, date and clmtl commit it "
              "comes from.\n", m->nroots, m->nroots == 1 ? "" : "s");
@@ -290,19 +287,12 @@ static int write_markdown(const merge *m, const char *path) {
       }
     }
   }
-  if (fclose(f) != 0) {
-    fprintf(stderr, "clmtl bench merge: cannot write the Markdown file %s\n", path);
-    return 1;
-  }
-  return 0;
+  return bench_file_close(f, "clmtl bench merge", "Markdown", path);
 }
 
 static int write_csv(const merge *m, const char *path) {
-  FILE *f = fopen(path, "w");
-  if (!f) {
-    fprintf(stderr, "clmtl bench merge: cannot write the CSV file %s\n", path);
-    return 1;
-  }
+  FILE *f = bench_file_open("clmtl bench merge", "CSV", path);
+  if (!f) return 1;
   fputs("group,file,model,height,width,batch,weighting,device,kind,platform,driver,host_cpu,host_os,"
         "timestamp,clmtl_version,commit,train_step_ms,train_step_ms_min,train_step_ms_max,"
         "train_img_s,infer_ms,infer_ms_min,infer_ms_max,infer_img_s,train_gflops,"
@@ -348,11 +338,7 @@ static int write_csv(const merge *m, const char *path) {
     bench_csv_str(f, failed(c) ? jstr(c->dev, "error") : "");
     fputc('\n', f);
   }
-  if (fclose(f) != 0) {
-    fprintf(stderr, "clmtl bench merge: cannot write the CSV file %s\n", path);
-    return 1;
-  }
-  return 0;
+  return bench_file_close(f, "clmtl bench merge", "CSV", path);
 }
 
 /* Train and inference img/s per column that succeeded; labels name the device, the date and,
@@ -364,18 +350,13 @@ static int write_png(const merge *m, const char *path) {
     fprintf(stderr, "clmtl bench merge: no result succeeded, no chart written to %s\n", path);
     return 1;
   }
-  char (*labels)[64] = calloc((size_t)n, sizeof *labels);
-  const char **lp = calloc((size_t)n, sizeof *lp);
-  double *values = calloc((size_t)n * 2, sizeof *values);
-  char title[400];
+  bench_chart_rows b;
+  if (bench_chart_rows_alloc(&b, n, "clmtl bench merge", path)) return 1;
+  char (*labels)[64] = b.text, title[400];
+  double *values = b.values;
   if (m->ngroup == 1) snprintf(title, sizeof title, "clmtl bench: %s", m->group[0]);
   else snprintf(title, sizeof title, "clmtl bench: %d results, %d models or shapes", m->nroots, m->ngroup);
-  cli_chart ch = {title, "img/s", 2, {"train img/s", "infer img/s"}, n, lp, values};
-  int rc = 1;
-  if (!labels || !lp || !values) {
-    fprintf(stderr, "clmtl bench merge: out of memory drawing %s\n", path);
-    goto done;
-  }
+  cli_chart ch = {title, "img/s", 2, {"train img/s", "infer img/s"}, n, b.labels, values};
   for (int g = 0, k = 0; g < m->ngroup; g++)
     for (int i = 0; i < m->ncol; i++) {
       const column *c = &m->col[i];
@@ -386,21 +367,11 @@ static int write_png(const merge *m, const char *path) {
                  jnum(c->run, "height"), jnum(c->run, "width"));
       snprintf(labels[k], sizeof labels[k], "%s%.24s %.10s", model, jstr(c->dev, "device"),
                jstr(c->run, "timestamp"));
-      lp[k] = labels[k];
       values[2 * k] = jnum(c->dev, "train_img_s");
       values[2 * k + 1] = jnum(c->dev, "infer_img_s");
       k++;
     }
-  if (cli_chart_write_png(&ch, path) != CLM_OK) {
-    fprintf(stderr, "clmtl bench merge: %s\n", cli_chart_error());
-    goto done;
-  }
-  rc = 0;
-done:
-  free(labels);
-  free(lp);
-  free(values);
-  return rc;
+  return bench_chart_rows_write(&b, &ch, "clmtl bench merge", path);
 }
 
 int bench_merge(int argc, char **argv) {

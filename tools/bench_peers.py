@@ -195,7 +195,7 @@ def main():
         import torch
         import clmtl
         from clmtl_cfg import ModelError, load_model
-        from clmtl_torch import ClmtlNet, clmtl_from_state_dict, write_checkpoint
+        from clmtl_torch import ClmtlNet, clmtl_from_state_dict, randomize_bn, write_checkpoint
     except ImportError as e:
         fail(f"{e} (this script needs torch, onnx and numpy: run it with /usr/bin/python3 on "
              f"Debian, python3-torch python3-onnx)")
@@ -207,13 +207,7 @@ def main():
         fail(str(e), 2)
     torch.manual_seed(args.seed)
     net = ClmtlNet(model)
-    with torch.no_grad():
-        for mod in net.modules():
-            if isinstance(mod, torch.nn.BatchNorm2d):
-                mod.running_mean.uniform_(-0.5, 0.5)
-                mod.running_var.uniform_(0.5, 2.0)
-                mod.weight.uniform_(0.5, 1.5)
-                mod.bias.uniform_(-0.3, 0.3)
+    randomize_bn(net)
     net.eval()
     heads = [net.by[nm]["from"][0] for nm in net.losses]
     inputs = [nm for nm in net.order if net.by[nm]["type"] == "input"]

@@ -287,11 +287,8 @@ void bench_csv_num(FILE *f, double v, const char *fmt) {
 }
 
 int bench_write_csv(const bench_run *r, const char *path) {
-  FILE *f = fopen(path, "w");
-  if (!f) {
-    fprintf(stderr, "clmtl bench: cannot write the CSV file %s\n", path);
-    return 1;
-  }
+  FILE *f = bench_file_open("clmtl bench", "CSV", path);
+  if (!f) return 1;
   fprintf(f, "device,platform,vendor,driver,kind,model,batch,height,width,weighting,"
              "train_step_ms,train_img_s,infer_ms,infer_img_s,train_gflop_per_step,train_gflops,"
              "peak_device_bytes,cold_start_s,warm_start_s,bandwidth_gbs,peak_gflops,mtl_ms,"
@@ -356,11 +353,7 @@ int bench_write_csv(const bench_run *r, const char *path) {
     }
     fputc('\n', f);
   }
-  if (fclose(f) != 0) {
-    fprintf(stderr, "clmtl bench: cannot write the CSV file %s\n", path);
-    return 1;
-  }
-  return 0;
+  return bench_file_close(f, "clmtl bench", "CSV", path);
 }
 
 /* ---- Markdown ---------------------------------------------------------------------------- */
@@ -374,11 +367,8 @@ void bench_md_cell(FILE *f, const char *s) {
 }
 
 int bench_write_markdown(const bench_run *r, const char *path) {
-  FILE *f = fopen(path, "w");
-  if (!f) {
-    fprintf(stderr, "clmtl bench: cannot write the Markdown file %s\n", path);
-    return 1;
-  }
+  FILE *f = bench_file_open("clmtl bench", "Markdown", path);
+  if (!f) return 1;
   fprintf(f, "# clmtl bench\n\n`%s`, batch %d, %d×%d, %s weighting, Adam; medians of %d timed steps "
              "after %d warm-up steps (clmtl %s).\n\n", r->model, r->batch, r->height, r->width,
           r->weighting, r->steps, r->warmup, CLMTL_VERSION);
@@ -428,11 +418,7 @@ int bench_write_markdown(const bench_run *r, const char *path) {
       fprintf(f, "%.2f | %.1f%% |\n", gb, 100 * ratio(gb, d->probe.bandwidth_gbs));
     }
   }
-  if (fclose(f) != 0) {
-    fprintf(stderr, "clmtl bench: cannot write the Markdown file %s\n", path);
-    return 1;
-  }
-  return 0;
+  return bench_file_close(f, "clmtl bench", "Markdown", path);
 }
 
 /* ---- PNG --------------------------------------------------------------------------------- */
@@ -447,16 +433,11 @@ int bench_write_png(const bench_run *r, const char *path) {
   }
   int rows = nok > 1 ? nok : (r->dev[one].nops < CHART_OPS ? r->dev[one].nops : CHART_OPS);
   if (rows < 1) rows = 1;
-  char (*labels)[64] = calloc((size_t)rows, sizeof *labels);
-  const char **lp = calloc((size_t)rows, sizeof *lp);
-  double *values = calloc((size_t)rows * 2, sizeof *values);
-  char title[256];
-  cli_chart c = {title, "", 1, {"ms per step"}, rows, lp, values};
-  int rc = 1;
-  if (!labels || !lp || !values) {
-    fprintf(stderr, "clmtl bench: out of memory drawing %s\n", path);
-    goto done;
-  }
+  bench_chart_rows b;
+  if (bench_chart_rows_alloc(&b, rows, "clmtl bench", path)) return 1;
+  char (*labels)[64] = b.text, title[256];
+  double *values = b.values;
+  cli_chart c = {title, "", 1, {"ms per step"}, rows, b.labels, values};
   if (nok > 1) {
     snprintf(title, sizeof title, "clmtl bench: %s %dx%d batch %d", r->model, r->height, r->width,
              r->batch);
@@ -482,15 +463,43 @@ int bench_write_png(const bench_run *r, const char *path) {
     }
     if (!d->nops) snprintf(labels[0], sizeof labels[0], "(no ops)");
   }
-  for (int k = 0; k < rows; k++) lp[k] = labels[k];
-  if (cli_chart_write_png(&c, path) != CLM_OK) {
-    fprintf(stderr, "clmtl bench: %s\n", cli_chart_error());
-    goto done;
+  return bench_chart_rows_write(&b, &c, "clmtl bench", path);
+}
+
+int bench_chart_rows_alloc(bench_chart_rows *r, int n, const char *cmd, const char *path) {
+  r->text = calloc((size_t)n, sizeof *r->text);
+  r->labels = calloc((size_t)n, sizeof *r->labels);
+  r->values = calloc((size_t)n * 2, sizeof *r->values);
+  if (!r->text || !r->labels || !r->values) {
+    fprintf(stderr, "%s: out of memory drawing %s\n", cmd, path);
+    bench_chart_rows_write(r, NULL, cmd, path);
+    return 1;
   }
-  rc = 0;
-done:
-  free(labels);
-  free(lp);
-  free(values);
+  for (int k = 0; k < n; k++) r->labels[k] = r->text[k];
+  return 0;
+}
+
+int bench_chart_rows_write(bench_chart_rows *r, const cli_chart *c, const char *cmd, const char *path) {
+  int rc = 0;
+  if (c && cli_chart_write_png(c, path) != CLM_OK) {
+    fprintf(stderr, "%s: %s\n", cmd, cli_chart_error());
+    rc = 1;
+  }
+  free(r->text);
+  free(r->labels);
+  free(r->values);
+  memset(r, 0, sizeof *r);
   return rc;
+}
+
+FILE *bench_file_open(const char *cmd, const char *kind, const char *path) {
+  FILE *f = fopen(path, "w");
+  if (!f) fprintf(stderr, "%s: cannot write the %s file %s\n", cmd, kind, path);
+  return f;
+}
+
+int bench_file_close(FILE *f, const char *cmd, const char *kind, const char *path) {
+  if (fclose(f) == 0) return 0;
+  fprintf(stderr, "%s: cannot write the %s file %s\n", cmd, kind, path);
+  return 1;
 }

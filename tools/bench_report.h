@@ -87,6 +87,27 @@ int bench_write_markdown(const bench_run *r, const char *path);
  * ops' times of the one that did. */
 int bench_write_png(const bench_run *r, const char *path);
 
+/* A report file (kind "CSV", "Markdown") opened for writing and closed, shared by `clmtl bench`
+ * and `clmtl bench merge`: NULL or 1 after printing "CMD: cannot write the KIND file PATH". */
+FILE *bench_file_open(const char *cmd, const char *kind, const char *path);
+int bench_file_close(FILE *f, const char *cmd, const char *kind, const char *path);
+
+/* The rows of a bar chart of up to two series, shared by `clmtl bench` and `clmtl bench merge`:
+ * text (64 characters a row), labels pointing at them (the cli_chart's labels), values
+ * (rows × 2). */
+typedef struct bench_chart_rows {
+  char (*text)[64];
+  const char **labels;
+  double *values;
+} bench_chart_rows;
+/* Room for n >= 1 rows, zeroed: 0, or 1 after printing "CMD: out of memory drawing PATH" (*r
+ * then holds nothing to free). */
+int bench_chart_rows_alloc(bench_chart_rows *r, int n, const char *cmd, const char *path);
+/* Writes chart c (its labels and values r's) to path as a PNG, printing "CMD: <error>" when
+ * that fails, and frees r: 0 or 1. With c NULL it only frees r. */
+struct cli_chart;
+int bench_chart_rows_write(bench_chart_rows *r, const struct cli_chart *c, const char *cmd, const char *path);
+
 /* `clmtl bench merge A.json B.json ...` (bench_merge.c): a process exit status. */
 int bench_merge(int argc, char **argv);
 

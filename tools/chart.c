@@ -244,14 +244,19 @@ clm_status cli_chart_render(const cli_chart *ch, unsigned char **rgb_out, int *w
   return CLM_OK;
 }
 
-clm_status cli_chart_write_png(const cli_chart *ch, const char *path) {
-  unsigned char *px;
-  int w, h;
-  clm_status st = cli_chart_render(ch, &px, &w, &h);
+/* Writes a rendered image (render's status st) to path and frees it. */
+static clm_status write_rendered(clm_status st, unsigned char *px, int w, int h, const char *path) {
   if (st != CLM_OK) return st;
   st = clm_png_write8(path, h, w, 3, px);
   free(px);
   return st != CLM_OK ? fail(st, clm_last_error()) : CLM_OK;
+}
+
+clm_status cli_chart_write_png(const cli_chart *ch, const char *path) {
+  unsigned char *px = NULL;
+  int w = 0, h = 0;
+  clm_status st = cli_chart_render(ch, &px, &w, &h); /* before px, w, h are read */
+  return write_rendered(st, px, w, h, path);
 }
 
 /* ---- scatter plots -------------------------------------------------------------------------- */
@@ -367,11 +372,8 @@ clm_status cli_scatter_render(const cli_scatter *sc, unsigned char **rgb_out, in
 }
 
 clm_status cli_scatter_write_png(const cli_scatter *sc, const char *path) {
-  unsigned char *px;
-  int w, h;
-  clm_status st = cli_scatter_render(sc, &px, &w, &h);
-  if (st != CLM_OK) return st;
-  st = clm_png_write8(path, h, w, 3, px);
-  free(px);
-  return st != CLM_OK ? fail(st, clm_last_error()) : CLM_OK;
+  unsigned char *px = NULL;
+  int w = 0, h = 0;
+  clm_status st = cli_scatter_render(sc, &px, &w, &h); /* before px, w, h are read */
+  return write_rendered(st, px, w, h, path);
 }

@@ -29,7 +29,10 @@ typedef enum cli_opt_kind {
   CLI_FLOAT,  /* *(float *)out: a finite number > 0 */
   CLI_BATCH,  /* *(int *)out: as cli_parse_batch */
   CLI_SIZE,   /* *(int *)out = height, *out2 = width: as cli_parse_size */
-  CLI_CHOICE  /* *(int *)out = the index of the value in choices (NULL-terminated) */
+  CLI_CHOICE, /* *(int *)out = the index of the value in choices (NULL-terminated) */
+  CLI_LONG,   /* *(long *)out: a decimal integer in [lo, hi] */
+  CLI_REAL,   /* *(float *)out: a finite number in [flo, fhi] */
+  CLI_CALL    /* call(out, name, value): custom parsing; 0, or 2 with the message printed */
 } cli_opt_kind;
 
 typedef struct cli_opt {
@@ -39,17 +42,22 @@ typedef struct cli_opt {
   int *out2;
   long lo, hi;
   const char *const *choices;
+  double flo, fhi;
+  int (*call)(void *ctx, const char *opt, const char *val);
 } cli_opt;
 
 /* Table rows, one per option kind; CLI_OPT_END ends the table. */
-#define CLI_OPT_FLAG(name, p) {name, CLI_FLAG, p, NULL, 0, 0, NULL}
-#define CLI_OPT_STRING(name, p) {name, CLI_STRING, p, NULL, 0, 0, NULL}
-#define CLI_OPT_INT(name, p, lo, hi) {name, CLI_INT, p, NULL, lo, hi, NULL}
-#define CLI_OPT_FLOAT(name, p) {name, CLI_FLOAT, p, NULL, 0, 0, NULL}
-#define CLI_OPT_BATCH(name, p) {name, CLI_BATCH, p, NULL, 0, 0, NULL}
-#define CLI_OPT_SIZE(name, h, w) {name, CLI_SIZE, h, w, 0, 0, NULL}
-#define CLI_OPT_CHOICE(name, p, choices) {name, CLI_CHOICE, p, NULL, 0, 0, choices}
-#define CLI_OPT_END {NULL, CLI_FLAG, NULL, NULL, 0, 0, NULL}
+#define CLI_OPT_FLAG(name, p) {name, CLI_FLAG, p, NULL, 0, 0, NULL, 0, 0, NULL}
+#define CLI_OPT_STRING(name, p) {name, CLI_STRING, p, NULL, 0, 0, NULL, 0, 0, NULL}
+#define CLI_OPT_INT(name, p, lo, hi) {name, CLI_INT, p, NULL, lo, hi, NULL, 0, 0, NULL}
+#define CLI_OPT_LONG(name, p, lo, hi) {name, CLI_LONG, p, NULL, lo, hi, NULL, 0, 0, NULL}
+#define CLI_OPT_FLOAT(name, p) {name, CLI_FLOAT, p, NULL, 0, 0, NULL, 0, 0, NULL}
+#define CLI_OPT_REAL(name, p, lo, hi) {name, CLI_REAL, p, NULL, 0, 0, NULL, lo, hi, NULL}
+#define CLI_OPT_BATCH(name, p) {name, CLI_BATCH, p, NULL, 0, 0, NULL, 0, 0, NULL}
+#define CLI_OPT_SIZE(name, h, w) {name, CLI_SIZE, h, w, 0, 0, NULL, 0, 0, NULL}
+#define CLI_OPT_CHOICE(name, p, choices) {name, CLI_CHOICE, p, NULL, 0, 0, choices, 0, 0, NULL}
+#define CLI_OPT_CALL(name, ctx, fn) {name, CLI_CALL, ctx, NULL, 0, 0, NULL, 0, 0, fn}
+#define CLI_OPT_END {NULL, CLI_FLAG, NULL, NULL, 0, 0, NULL, 0, 0, NULL}
 
 /* Parses argv[1..argc) against opts (ending with CLI_OPT_END). Positional arguments (those not
  * starting with '-', and a lone "-") go to pos[0..*npos), at most maxpos of them. Returns 0;

@@ -9,15 +9,31 @@
 #include <string.h>
 #include "cli.h"
 
-/* A decimal integer in [lo, hi] that fills all of s (up to `stop`, a character or '\0'). */
-static int int_in(const char *s, char stop, long lo, long hi, int *out, const char **rest) {
+/* A decimal integer in [lo, hi] that fills all of s (up to `stop`, a character or '\0'); int_in
+ * the same into an int. */
+static int long_in(const char *s, char stop, long lo, long hi, long *out, const char **rest) {
   char *end;
   errno = 0;
   long v = strtol(s, &end, 10);
   if (end == s || *end != stop || errno || v < lo || v > hi || s[0] == ' ' || s[0] == '+') return 0;
-  *out = (int)v;
+  *out = v;
   if (rest) *rest = end + (stop ? 1 : 0);
   return 1;
+}
+
+static int int_in(const char *s, char stop, long lo, long hi, int *out, const char **rest) {
+  long v;
+  if (!long_in(s, stop, lo, hi, &v, rest)) return 0;
+  *out = (int)v;
+  return 1;
+}
+
+/* A finite number that fills all of s. */
+static int finite_in(const char *s, double *out) {
+  char *end;
+  errno = 0;
+  *out = strtod(s, &end);
+  return end != s && !*end && !errno && isfinite(*out);
 }
 
 int cli_parse_batch(const char *cmd, const char *opt, const char *val, int *batch) {
@@ -51,10 +67,12 @@ static int take_value(const char *cmd, const cli_opt *o, const char *val) {
     return cli_parse_batch(cmd, o->name, val, (int *)o->out);
   case CLI_SIZE:
     return cli_parse_size(cmd, o->name, val, (int *)o->out, o->out2);
-  case CLI_INT: {
-    int v;
-    if (int_in(val, '\0', o->lo, o->hi, &v, NULL)) {
-      *(int *)o->out = v;
+  case CLI_INT:
+  case CLI_LONG: {
+    long v;
+    if (long_in(val, '\0', o->lo, o->hi, &v, NULL)) {
+      if (o->kind == CLI_INT) *(int *)o->out = (int)v;
+      else *(long *)o->out = v;
       return 0;
     }
     fprintf(stderr, "clmtl %s: %s %s: needs an integer in [%ld, %ld]\n", cmd, o->name, val, o->lo,
@@ -62,16 +80,25 @@ static int take_value(const char *cmd, const cli_opt *o, const char *val) {
     return 2;
   }
   case CLI_FLOAT: {
-    char *end;
-    errno = 0;
-    double v = strtod(val, &end);
-    if (end != val && !*end && !errno && isfinite(v) && v > 0) {
+    double v;
+    if (finite_in(val, &v) && v > 0) {
       *(float *)o->out = (float)v;
       return 0;
     }
     fprintf(stderr, "clmtl %s: %s %s: needs a positive number\n", cmd, o->name, val);
     return 2;
   }
+  case CLI_REAL: {
+    double v;
+    if (finite_in(val, &v) && v >= o->flo && v <= o->fhi) {
+      *(float *)o->out = (float)v;
+      return 0;
+    }
+    fprintf(stderr, "clmtl %s: %s %s: needs a number in [%g, %g]\n", cmd, o->name, val, o->flo, o->fhi);
+    return 2;
+  }
+  case CLI_CALL:
+    return o->call(o->out, o->name, val);
   case CLI_CHOICE:
     for (int k = 0; o->choices[k]; k++)
       if (!strcmp(val, o->choices[k])) {

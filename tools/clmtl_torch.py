@@ -263,6 +263,19 @@ def clmtl_init(net):
                     p.copy_(torch.tensor(vals, dtype=torch.float64).view(p.shape))
 
 
+def randomize_bn(net):
+    """Batch-norm statistics and affine parameters drawn from torch's global generator, so that
+    inference tests more than a fresh net's identity normalisation: running mean in [-0.5, 0.5],
+    running variance in [0.5, 2], weight in [0.5, 1.5], bias in [-0.3, 0.3]."""
+    with torch.no_grad():
+        for mod in net.modules():
+            if isinstance(mod, nn.BatchNorm2d):
+                mod.running_mean.uniform_(-0.5, 0.5)
+                mod.running_var.uniform_(0.5, 2.0)
+                mod.weight.uniform_(0.5, 1.5)
+                mod.bias.uniform_(-0.3, 0.3)
+
+
 def clmtl_inputs(net, N, H, W):
     """The random batch of `clmtl model --steps` (cli_fill_inputs in tools/cli.c): a
     xorshift64 stream over every input layer in layer order (uniform in [-1, 1]), then over

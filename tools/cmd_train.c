@@ -75,32 +75,6 @@ static int bad(const char *opt, const char *value, const char *want) {
   return 2;
 }
 
-static int parse_long(const char *opt, const char *v, long lo, long hi, long *out) {
-  char *end;
-  errno = 0;
-  long x = v ? strtol(v, &end, 10) : 0;
-  if (!v || !*v || *end || errno || x < lo || x > hi) {
-    char want[96];
-    snprintf(want, sizeof want, "needs an integer in [%ld, %ld]", lo, hi);
-    return bad(opt, v, want);
-  }
-  *out = x;
-  return 0;
-}
-
-static int parse_float(const char *opt, const char *v, double lo, double hi, float *out) {
-  char *end;
-  errno = 0;
-  double x = v ? strtod(v, &end) : 0;
-  if (!v || !*v || *end || errno || !isfinite(x) || x < lo || x > hi) {
-    char want[96];
-    snprintf(want, sizeof want, "needs a number in [%g, %g]", lo, hi);
-    return bad(opt, v, want);
-  }
-  *out = (float)x;
-  return 0;
-}
-
 typedef struct display {
   int tty;
   int drawn;                 /* a progress line is on the terminal, not yet ended */
@@ -306,86 +280,120 @@ static int claim_run_dir(const char *model, char *out, size_t size) {
   return 1;
 }
 
-/* Sets the option a (value val, NULL at the end of the line) in o; *takes: whether it took
- * val. 0 to go on, -1 after --help, else the command's exit status (printed). */
-typedef struct train_flags {
+/* What the options table fills besides clm_train_options: the flags train_main checks once the
+ * line is read, and the options with custom parsing (the CLI_CALL rows below). */
+typedef struct train_cli {
+  clm_train_options o;
   int out_given, labels_given, dry_run;
+  long seed;                /* --seed, -1 unset: it seeds both the model and the synthetic data */
   const char *task_weights; /* --task-weights, parsed once the line is read */
-} train_flags;
+} train_cli;
 
-static int set_option(clm_train_options *o, const char *a, const char *val, int *takes,
-                      train_flags *f) {
-  long v;
-  int rc = 0;
-  *takes = 1;
-  if (!strcmp(a, "--model")) o->model_path = val;
-  else if (!strcmp(a, "--data")) o->data_dir = val;
-  else if (!strcmp(a, "--out")) { o->out_dir = val; f->out_given = 1; }
-  else if (!strcmp(a, "--resume")) o->resume = val;
-  else if (!strcmp(a, "--device")) o->device = val;
-  else if (!strcmp(a, "--skip-bad")) { o->skip_bad = 1; *takes = 0; }
-  else if (!strcmp(a, "--overwrite")) { o->overwrite = 1; *takes = 0; }
-  else if (!strcmp(a, "--dry-run")) { f->dry_run = 1; *takes = 0; }
-  else if (!strcmp(a, "--task-weights")) f->task_weights = val;
-  else if (!strcmp(a, "--labels")) {
-    f->labels_given = 1;
-    if (val && !strcmp(val, "categories")) o->labels = CLM_LABELS_CATEGORIES;
-    else if (val && !strcmp(val, "trainids")) o->labels = CLM_LABELS_TRAIN_IDS;
-    else return bad(a, val, "is categories or trainids");
-  } else if (!strcmp(a, "--size")) rc = cli_parse_size("train", a, val, &o->height, &o->width);
-  else if (!strcmp(a, "--batch")) rc = cli_parse_batch("train", a, val, &o->batch);
-  else if (!strcmp(a, "--epochs")) { rc = parse_long(a, val, 1, 100000, &v); o->epochs = (int)v; }
-  else if (!strcmp(a, "--train-count")) { rc = parse_long(a, val, 1, 10000000, &v); o->train_count = (int)v; }
-  else if (!strcmp(a, "--val-count")) { rc = parse_long(a, val, 1, 10000000, &v); o->val_count = (int)v; }
-  else if (!strcmp(a, "--patience")) { rc = parse_long(a, val, 0, 100000, &v); o->patience = (int)v; }
-  else if (!strcmp(a, "--early-stop-patience")) { rc = parse_long(a, val, 0, 100000, &v); o->early_stop_patience = (int)v; }
-  else if (!strcmp(a, "--log-every")) { rc = parse_long(a, val, 1, 1000000, &v); o->log_every = (int)v; }
-  else if (!strcmp(a, "--max-bad-steps")) { rc = parse_long(a, val, 0, 1000000, &v); o->max_bad_steps = (int)v; }
-  else if (!strcmp(a, "--inject-nan-from")) { rc = parse_long(a, val, 0, 0x7fffffffL, &v); o->inject_nan_from = v; }
-  else if (!strcmp(a, "--inject-drift-at")) { rc = parse_long(a, val, 0, 0x7fffffffL, &v); o->inject_drift_at = v; }
-  else if (!strcmp(a, "--check-replicas")) { o->check_replicas = 1; *takes = 0; }
-  else if (!strcmp(a, "--sync-bn")) { o->sync_bn = 1; *takes = 0; }
-  else if (!strcmp(a, "--step-epochs")) { rc = parse_long(a, val, 1, 100000, &v); o->step_epochs = (int)v; }
-  else if (!strcmp(a, "--seed")) { rc = parse_long(a, val, 0, 0x7fffffffL, &v); o->seed = (uint64_t)v; o->synth.seed = (uint64_t)v; }
-  else if (!strcmp(a, "--optimizer")) {
-    clm_optim_kind k;
-    if (clm_optim_parse(val ? val : "", &k) != CLM_OK) return bad(a, val, "is sgd, adam or adamw");
-    float lr = o->optim.lr, task_lr = o->optim.task_lr;
-    o->optim = clm_optim_defaults(k);
-    o->optim.lr = lr;
-    o->optim.task_lr = task_lr;
-  } else if (!strcmp(a, "--lr")) rc = parse_float(a, val, 0, 10, &o->optim.lr);
-  else if (!strcmp(a, "--task-lr")) rc = parse_float(a, val, 0, 10, &o->optim.task_lr);
-  else if (!strcmp(a, "--no-decay-bias-norm")) { o->no_decay_bias_norm = 1; *takes = 0; }
-  else if (!strcmp(a, "--momentum")) rc = parse_float(a, val, 0, 0.999999, &o->optim.momentum);
-  else if (!strcmp(a, "--weight-decay")) rc = parse_float(a, val, 0, 1, &o->optim.weight_decay);
-  else if (!strcmp(a, "--gamma")) rc = parse_float(a, val, 0, 1, &o->gamma);
-  else if (!strcmp(a, "--power")) rc = parse_float(a, val, 0, 10, &o->poly_power);
-  else if (!strcmp(a, "--schedule")) {
-    if (val && !strcmp(val, "constant")) o->schedule = CLM_LR_CONSTANT;
-    else if (val && !strcmp(val, "step")) o->schedule = CLM_LR_STEP;
-    else if (val && !strcmp(val, "poly")) o->schedule = CLM_LR_POLY;
-    else return bad(a, val, "is constant, step or poly");
-  } else if (!strcmp(a, "--weighting")) {
-    if (clm_mtl_strategy_parse(val ? val : "", &o->weighting.strategy) != CLM_OK)
-      return bad(a, val, strchr(clm_last_error(), '(') ? strchr(clm_last_error(), '(') : "unknown");
-  } else if (!strcmp(a, "--gating")) {
-    if (clm_mtl_gating_parse(val ? val : "", &o->weighting.gating) != CLM_OK) return bad(a, val, "is none, hard or soft");
-  } else if (!strcmp(a, "--gate-threshold")) rc = parse_float(a, val, 0, 1, &o->weighting.gate_threshold);
-  else if (!strcmp(a, "--clamp-min")) rc = parse_float(a, val, 1e-12, 1e12, &o->weighting.clamp_min);
-  else if (!strcmp(a, "--clamp-max")) rc = parse_float(a, val, 1e-12, 1e12, &o->weighting.clamp_max);
-  else if (!strcmp(a, "--alpha")) rc = parse_float(a, val, 0, 100, &o->weighting.gradnorm_alpha);
-  else if (!strcmp(a, "--temperature")) rc = parse_float(a, val, 1e-6, 1e6, &o->weighting.dwa_temperature);
-  else if (!strcmp(a, "--noise-semantic")) rc = parse_float(a, val, 0, 1, &o->synth.noise_semantic);
-  else if (!strcmp(a, "--noise-instance")) rc = parse_float(a, val, 0, 1e4, &o->synth.noise_instance);
-  else if (!strcmp(a, "--noise-depth")) rc = parse_float(a, val, 0, 1e4, &o->synth.noise_depth);
-  else if (!strcmp(a, "--noise-depth-far")) rc = parse_float(a, val, 0, 1e4, &o->synth.noise_depth_far);
-  else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage_text, stdout); return -1; }
-  else {
-    fprintf(stderr, "clmtl train: unknown option '%s'\n%s", a, usage_text);
-    return 2;
-  }
-  return rc;
+static int opt_out(void *ctx, const char *opt, const char *val) {
+  train_cli *c = ctx;
+  (void)opt;
+  c->o.out_dir = val;
+  c->out_given = 1;
+  return 0;
+}
+
+static int opt_labels(void *ctx, const char *opt, const char *val) {
+  train_cli *c = ctx;
+  c->labels_given = 1;
+  if (!strcmp(val, "categories")) c->o.labels = CLM_LABELS_CATEGORIES;
+  else if (!strcmp(val, "trainids")) c->o.labels = CLM_LABELS_TRAIN_IDS;
+  else return bad(opt, val, "is categories or trainids");
+  return 0;
+}
+
+/* --optimizer sets the kind's defaults but keeps --lr and --task-lr wherever they stand. */
+static int opt_optimizer(void *ctx, const char *opt, const char *val) {
+  clm_train_options *o = &((train_cli *)ctx)->o;
+  clm_optim_kind k;
+  if (clm_optim_parse(val, &k) != CLM_OK) return bad(opt, val, "is sgd, adam or adamw");
+  float lr = o->optim.lr, task_lr = o->optim.task_lr;
+  o->optim = clm_optim_defaults(k);
+  o->optim.lr = lr;
+  o->optim.task_lr = task_lr;
+  return 0;
+}
+
+static int opt_schedule(void *ctx, const char *opt, const char *val) {
+  clm_train_options *o = &((train_cli *)ctx)->o;
+  if (!strcmp(val, "constant")) o->schedule = CLM_LR_CONSTANT;
+  else if (!strcmp(val, "step")) o->schedule = CLM_LR_STEP;
+  else if (!strcmp(val, "poly")) o->schedule = CLM_LR_POLY;
+  else return bad(opt, val, "is constant, step or poly");
+  return 0;
+}
+
+/* The library's message lists the valid names in parentheses. */
+static int opt_weighting(void *ctx, const char *opt, const char *val) {
+  clm_train_options *o = &((train_cli *)ctx)->o;
+  if (clm_mtl_strategy_parse(val, &o->weighting.strategy) == CLM_OK) return 0;
+  const char *names = strchr(clm_last_error(), '(');
+  return bad(opt, val, names ? names : "unknown");
+}
+
+static int opt_gating(void *ctx, const char *opt, const char *val) {
+  clm_train_options *o = &((train_cli *)ctx)->o;
+  if (clm_mtl_gating_parse(val, &o->weighting.gating) == CLM_OK) return 0;
+  return bad(opt, val, "is none, hard or soft");
+}
+
+/* Parses argv[1..argc) into c: 0, -1 after --help, else 2 (printed). Called for a resumed
+ * run's stored options and then for the user's, so that a later option wins. */
+static int parse_train_args(train_cli *c, int argc, char **argv) {
+  clm_train_options *o = &c->o;
+  const cli_opt opts[] = {
+      CLI_OPT_STRING("--model", &o->model_path),
+      CLI_OPT_STRING("--data", &o->data_dir),
+      CLI_OPT_CALL("--out", c, opt_out),
+      CLI_OPT_STRING("--resume", &o->resume),
+      CLI_OPT_STRING("--device", &o->device),
+      CLI_OPT_FLAG("--skip-bad", &o->skip_bad),
+      CLI_OPT_FLAG("--overwrite", &o->overwrite),
+      CLI_OPT_FLAG("--dry-run", &c->dry_run),
+      CLI_OPT_STRING("--task-weights", &c->task_weights),
+      CLI_OPT_CALL("--labels", c, opt_labels),
+      CLI_OPT_SIZE("--size", &o->height, &o->width),
+      CLI_OPT_BATCH("--batch", &o->batch),
+      CLI_OPT_INT("--epochs", &o->epochs, 1, 100000),
+      CLI_OPT_INT("--train-count", &o->train_count, 1, 10000000),
+      CLI_OPT_INT("--val-count", &o->val_count, 1, 10000000),
+      CLI_OPT_INT("--patience", &o->patience, 0, 100000),
+      CLI_OPT_INT("--early-stop-patience", &o->early_stop_patience, 0, 100000),
+      CLI_OPT_INT("--log-every", &o->log_every, 1, 1000000),
+      CLI_OPT_INT("--max-bad-steps", &o->max_bad_steps, 0, 1000000),
+      CLI_OPT_LONG("--inject-nan-from", &o->inject_nan_from, 0, 0x7fffffffL),
+      CLI_OPT_LONG("--inject-drift-at", &o->inject_drift_at, 0, 0x7fffffffL),
+      CLI_OPT_FLAG("--check-replicas", &o->check_replicas),
+      CLI_OPT_FLAG("--sync-bn", &o->sync_bn),
+      CLI_OPT_INT("--step-epochs", &o->step_epochs, 1, 100000),
+      CLI_OPT_LONG("--seed", &c->seed, 0, 0x7fffffffL),
+      CLI_OPT_CALL("--optimizer", c, opt_optimizer),
+      CLI_OPT_REAL("--lr", &o->optim.lr, 0, 10),
+      CLI_OPT_REAL("--task-lr", &o->optim.task_lr, 0, 10),
+      CLI_OPT_FLAG("--no-decay-bias-norm", &o->no_decay_bias_norm),
+      CLI_OPT_REAL("--momentum", &o->optim.momentum, 0, 0.999999),
+      CLI_OPT_REAL("--weight-decay", &o->optim.weight_decay, 0, 1),
+      CLI_OPT_REAL("--gamma", &o->gamma, 0, 1),
+      CLI_OPT_REAL("--power", &o->poly_power, 0, 10),
+      CLI_OPT_CALL("--schedule", c, opt_schedule),
+      CLI_OPT_CALL("--weighting", c, opt_weighting),
+      CLI_OPT_CALL("--gating", c, opt_gating),
+      CLI_OPT_REAL("--gate-threshold", &o->weighting.gate_threshold, 0, 1),
+      CLI_OPT_REAL("--clamp-min", &o->weighting.clamp_min, 1e-12, 1e12),
+      CLI_OPT_REAL("--clamp-max", &o->weighting.clamp_max, 1e-12, 1e12),
+      CLI_OPT_REAL("--alpha", &o->weighting.gradnorm_alpha, 0, 100),
+      CLI_OPT_REAL("--temperature", &o->weighting.dwa_temperature, 1e-6, 1e6),
+      CLI_OPT_REAL("--noise-semantic", &o->synth.noise_semantic, 0, 1),
+      CLI_OPT_REAL("--noise-instance", &o->synth.noise_instance, 0, 1e4),
+      CLI_OPT_REAL("--noise-depth", &o->synth.noise_depth, 0, 1e4),
+      CLI_OPT_REAL("--noise-depth-far", &o->synth.noise_depth_far, 0, 1e4),
+      CLI_OPT_END};
+  int npos;
+  return cli_args_parse("train", usage_text, opts, argc, argv, NULL, 0, &npos);
 }
 
 /* Over several ranks (mpirun), messages start with "rank R of N on HOST: ". */
@@ -397,11 +405,12 @@ static const char *who(const clm_dist *d) {
   return buf;
 }
 
-/* The command line to parse into *argv_out (argc_out entries): with --resume DIR (into
- * *resume_out), the options the run recorded first, the user's after them from index
- * *first_user. *help when the user asked for it. Nonzero (printed) on failure. The strings stay valid to the end. */
-static int merged_argv(int argc_user, char **argv_user, int *argc_out, char ***argv_out,
-                       int *first_user, int *help, const char **resume_out, const clm_dist *o_dist) {
+/* With --resume DIR among the user's arguments (into *resume_out): the options the run recorded
+ * as a command line into *argv_out (argc_out entries, argv_user[0] first); without, argv_user[0]
+ * alone. *help when the user asked for it. Nonzero (printed) on failure. The strings stay valid
+ * to the end. */
+static int stored_argv(int argc_user, char **argv_user, int *argc_out, char ***argv_out, int *help,
+                       const char **resume_out, const clm_dist *o_dist) {
   const char *resume = NULL;
   *help = 0;
   for (int i = 1; i < argc_user; i++) {
@@ -422,7 +431,7 @@ static int merged_argv(int argc_user, char **argv_user, int *argc_out, char ***a
   static char (*names)[80];
   free(argv); /* a second call in one process (clmtl compare's --dry-run checks) */
   free(names);
-  argv = calloc((size_t)(2 * nstored + argc_user + 1), sizeof *argv);
+  argv = calloc((size_t)(2 * nstored + 2), sizeof *argv);
   names = calloc((size_t)nstored + 1, sizeof *names);
   if (!argv || !names) return 1;
   int argc = 0;
@@ -434,8 +443,6 @@ static int merged_argv(int argc_user, char **argv_user, int *argc_out, char ***a
     argv[argc++] = names[i];
     if (val) argv[argc++] = (char *)val;
   }
-  *first_user = argc;
-  for (int i = 1; i < argc_user; i++) argv[argc++] = argv_user[i];
   *argc_out = argc;
   *argv_out = argv;
   *resume_out = resume;
@@ -519,50 +526,44 @@ static int parse_task_weights(const char *list, clm_mtl_config *w) {
 }
 
 static int train_main(int argc_user, char **argv_user, clm_dist *dist) {
-  clm_train_options o = clm_train_defaults();
-  o.dist = dist;
-  train_flags f = {0};
-  int model_given = 0;
-  int argc = 0, first_user = 0, help = 0;
+  train_cli c = {.o = clm_train_defaults(), .seed = -1};
+  clm_train_options *o = &c.o;
+  o->dist = dist;
+  int argc = 0, help = 0;
   char **argv = NULL;
   const char *resume = NULL;
-  if (merged_argv(argc_user, argv_user, &argc, &argv, &first_user, &help, &resume, dist)) return 1;
+  if (stored_argv(argc_user, argv_user, &argc, &argv, &help, &resume, dist)) return 1;
   if (help) {
     fputs(usage_text, stdout);
     return 0;
   }
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-    if (i == first_user) f.labels_given = 0; /* the run's own --labels went with its --data */
-    if (i >= first_user && !strcmp(a, "--model")) model_given = 1;
-    int takes = 1, rc = set_option(&o, a, val, &takes, &f);
-    if (rc < 0) return 0;
-    if (rc) return rc;
-    if (takes) {
-      if (!val) return bad(a, NULL, "needs a value");
-      i++;
-    }
-  }
-  if (resume && !model_given) o.model_path = NULL; /* the checkpoint's model text */
-  o.model_path = cli_shipped_model(o.model_path); /* a shipped model, run from elsewhere */
-  if (f.labels_given && !o.data_dir)
-    return bad("--labels", o.labels == CLM_LABELS_TRAIN_IDS ? "trainids" : "categories",
+  /* a resumed run keeps the checkpoint's model text (NULL) unless the user gives --model; the
+   * stored options never hold --model */
+  if (resume) o->model_path = NULL;
+  int rc = parse_train_args(&c, argc, argv);
+  c.labels_given = 0; /* the run's own --labels went with its --data */
+  if (!rc) rc = parse_train_args(&c, argc_user, argv_user);
+  if (rc) return rc < 0 ? 0 : rc;
+  if (c.seed >= 0) o->seed = o->synth.seed = (uint64_t)c.seed;
+  o->model_path = cli_shipped_model(o->model_path); /* a shipped model, run from elsewhere */
+  if (c.labels_given && !o->data_dir)
+    return bad("--labels", o->labels == CLM_LABELS_TRAIN_IDS ? "trainids" : "categories",
                "applies to --data (the synthetic scenes are labelled with the 7 categories)");
-  if (o.resume && !f.out_given) o.out_dir = o.resume; /* continue in the run's own directory */
-  if (o.weighting.clamp_min >= o.weighting.clamp_max)
+  if (o->resume && !c.out_given) o->out_dir = o->resume; /* continue in the run's own directory */
+  if (o->weighting.clamp_min >= o->weighting.clamp_max)
     return bad("--clamp-min", "", "must be below --clamp-max");
-  if (f.task_weights && parse_task_weights(f.task_weights, &o.weighting)) return 2;
-  if (f.dry_run) return 0;
+  if (c.task_weights && parse_task_weights(c.task_weights, &o->weighting)) return 2;
+  if (c.dry_run) return 0;
   static char run_dir[1200];
-  if (!o.resume && !f.out_given) { /* rank 0 claims it, the others learn its name */
-    if (clm_dist_rank(dist) == 0 && claim_run_dir(o.model_path, run_dir, sizeof run_dir)) return 1;
+  if (!o->resume && !c.out_given) { /* rank 0 claims it, the others learn its name */
+    if (clm_dist_rank(dist) == 0 && claim_run_dir(o->model_path, run_dir, sizeof run_dir)) return 1;
     if (clm_dist_broadcast(dist, run_dir, sizeof run_dir, 0) != CLM_OK) {
       fprintf(stderr, "clmtl train: %s%s\n", who(dist), cli_error());
       return 1;
     }
-    o.out_dir = run_dir;
+    o->out_dir = run_dir;
   }
-  return run_and_report(&o, run_dir);
+  return run_and_report(o, run_dir);
 }
 
 int cmd_train(int argc, char **argv) {
