@@ -90,6 +90,9 @@ set(CPACK_DEBIAN_PACKAGE_SECTION science)
 # compares the two when dpkg-shlibdeps is there)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
     "libc6 (>= 2.34), libcjson1 (>= 1.7.13), libclblast1 (>= 1.5.1), ocl-icd-libopencl1 | libopencl1")
+if(CLMTL_MPI) # a build with MPI links Open MPI's runtime (Debian 12: libopenmpi3)
+  string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libopenmpi3 (>= 4.1.4)")
+endif()
 # an OpenCL driver to run on; NumPy for the Python package
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "pocl-opencl-icd | opencl-icd, python3-numpy")
 include(CPack)
